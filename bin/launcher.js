@@ -1,0 +1,116 @@
+// Shared start-up for bin/loopd.js and bin/loopctl.js. Plain JS with conservative syntax: its whole
+// job is to run on an old system Node (the machines here have Node 20) and hand over to the Node 24
+// that the repo pins as a dev dependency, so it must parse there.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import module from 'node:module';
+import { constants } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** node:sqlite runs without an ExperimentalWarning from 24.15. */
+export const MIN_NODE = [24, 15, 0];
+
+// Set on the relaunched child, so a bundled Node that is itself too old fails instead of looping.
+const RELAUNCH_ENV = 'LOOPD_NODE_RELAUNCHED';
+
+/** "24.21.0" or "v24.21.0" -> [24, 21, 0]; null when unparsable. */
+export function parseNodeVersion(version) {
+  const m = /^v?(\d+)\.(\d+)\.(\d+)/.exec(String(version).trim());
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : null;
+}
+
+export function isSupportedNode(version, min = MIN_NODE) {
+  const v = parseNodeVersion(version);
+  if (!v) return false;
+  for (let i = 0; i < 3; i++) {
+    if (v[i] !== min[i]) return v[i] > min[i];
+  }
+  return true;
+}
+
+export function packageRoot(scriptUrl) {
+  return resolve(dirname(fileURLToPath(scriptUrl)), '..');
+}
+
+export function bundledNodePath(pkgRoot) {
+  return join(pkgRoot, 'node_modules', 'node', 'bin', process.platform === 'win32' ? 'node.exe' : 'node');
+}
+
+/**
+ * Decides what a launcher does; pure so it can be tested without spawning anything.
+ * @param {{ version: string, pkgRoot: string, exists: (path: string) => boolean, relaunched?: boolean }} o
+ * @returns {{ action: 'run' } | { action: 'relaunch', node: string } | { action: 'fail', message: string }}
+ */
+export function planLaunch(o) {
+  if (isSupportedNode(o.version)) return { action: 'run' };
+  const node = bundledNodePath(o.pkgRoot);
+  const found = `v${String(o.version).replace(/^v/, '')}`;
+  if (o.relaunched || !o.exists(node)) {
+    return {
+      action: 'fail',
+      message:
+        `loopd needs Node >= ${MIN_NODE.join('.')} (found ${found}); run npm ci in ${o.pkgRoot} ` +
+        'to install the bundled Node 24, or put Node 24 on PATH',
+    };
+  }
+  return { action: 'relaunch', node };
+}
+
+/**
+ * Returns true when the caller should go on in this process. Otherwise it has either exited with a
+ * message or started the script again under the bundled Node and will exit with the child.
+ */
+export function ensureNode(scriptUrl) {
+  const pkgRoot = packageRoot(scriptUrl);
+  const plan = planLaunch({
+    version: process.versions.node,
+    pkgRoot,
+    exists: existsSync,
+    relaunched: process.env[RELAUNCH_ENV] === '1',
+  });
+  if (plan.action === 'run') {
+    // Optional chaining: absent before Node 22.1, and a missing cache only costs start-up time.
+    module.enableCompileCache?.();
+    return true;
+  }
+  if (plan.action === 'fail') {
+    process.stderr.write(plan.message + '\n');
+    process.exit(1);
+  }
+  relaunch(plan.node, fileURLToPath(scriptUrl));
+  return false;
+}
+
+function relaunch(node, script) {
+  const child = spawn(node, ['--disable-warning=ExperimentalWarning', script, ...process.argv.slice(2)], {
+    stdio: 'inherit',
+    env: { ...process.env, [RELAUNCH_ENV]: '1' },
+  });
+  const forwarders = {};
+  for (const sig of ['SIGINT', 'SIGTERM']) {
+    forwarders[sig] = () => {
+      try {
+        child.kill(sig);
+      } catch {
+        // The child may already be gone; its exit handler ends this process.
+      }
+    };
+    process.on(sig, forwarders[sig]);
+  }
+  child.on('error', (err) => {
+    process.stderr.write(`loopd: could not start ${node}: ${err.message}\n`);
+    process.exit(1);
+  });
+  child.on('exit', (code, signal) => {
+    for (const sig of Object.keys(forwarders)) process.off(sig, forwarders[sig]);
+    if (signal) {
+      // Die of the same signal so our parent (a shell, a supervisor) sees what really happened.
+      process.kill(process.pid, signal);
+      // Some signals do not terminate by default; fall back to the shell convention.
+      setTimeout(() => process.exit(128 + (constants.signals[signal] || 0)), 100);
+      return;
+    }
+    process.exit(code === null ? 1 : code);
+  });
+}

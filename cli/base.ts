@@ -1,0 +1,283 @@
+// The base of every loopctl command: --json, one-line errors, and a connected client.
+// The tRPC client (trpc, superjson, eventsource) is imported lazily so that commands that never
+// talk to the daemon, and --help, start fast.
+import { Command, Errors } from '@oclif/core';
+import type { EventView } from '../router/index.js';
+import type { DaemonLocation, LoopClient } from './client.js';
+
+export const START_HINT = 'start it with "loopctl daemon start" (or "npx loopctl daemon start" from the loopd repo)';
+
+/** An error whose message is already what the user should read. */
+export class UserError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+export function notRunningMessage(url: string): string {
+  return `loopd is not running at ${url}: ${START_HINT}`;
+}
+
+export function unauthorizedMessage(loc: DaemonLocation): string {
+  switch (loc.tokenSource) {
+    case 'LOOPD_AUTH_TOKEN':
+      return (
+        `the daemon rejected the token: it was read from LOOPD_AUTH_TOKEN and does not match the daemon at ${loc.url}; ` +
+        `unset LOOPD_AUTH_TOKEN to use ${loc.tokenPath}, or set it to the token the daemon was started with`
+      );
+    case 'file':
+      return (
+        `the daemon rejected the token: it was read from ${loc.tokenPath} and does not match the daemon at ${loc.url} ` +
+        `(started with another LOOPD_HOME or LOOPD_AUTH_TOKEN?); set LOOPD_HOME to the daemon's data dir or LOOPD_AUTH_TOKEN to its token, ` +
+        `or restart it with "loopctl daemon stop" and "loopctl daemon start"`
+      );
+    case 'option':
+      return `the daemon rejected the token passed to the client: it does not match the daemon at ${loc.url}`;
+    case 'none':
+      return (
+        `the daemon rejected the request: no token found (LOOPD_AUTH_TOKEN is not set and ${loc.tokenPath} does not exist); ` +
+        `set LOOPD_HOME to the daemon's data dir or LOOPD_AUTH_TOKEN to its token`
+      );
+  }
+}
+
+/** The parts of a TRPCClientError we look at, by shape, so this file need not import @trpc/client. */
+interface ClientErrorLike {
+  name: string;
+  message: string;
+  data?: { code?: string; httpStatus?: number } | null;
+  cause?: unknown;
+}
+
+function isClientError(err: unknown): err is ClientErrorLike {
+  return err instanceof Error && err.name === 'TRPCClientError';
+}
+
+/** fetch() failing to connect surfaces as a TypeError "fetch failed" whose cause has the errno. */
+function isConnectionFailure(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EHOSTUNREACH') return true;
+    if (e instanceof TypeError && e.message === 'fetch failed') return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+export function firstLine(text: string): string {
+  const line = text.split('\n').find((l) => l.trim() !== '') ?? text;
+  return line.trim();
+}
+
+export interface FollowHandlers<T> {
+  onData: (value: T) => void;
+  onError: (err: unknown) => void;
+  onComplete: () => void;
+  onConnectionStateChange: (state: { state: 'idle' | 'connecting' | 'pending'; error: unknown }) => void;
+}
+
+export abstract class BaseCommand extends Command {
+  static override enableJsonFlag = true;
+
+  /** Set once a client was requested, so errors can say where the URL and token came from. */
+  protected location: DaemonLocation | null = null;
+
+  protected get json(): boolean {
+    return this.jsonEnabled();
+  }
+
+  /** Pretty JSON on stdout (oclif's own result printing is not used, so output is uniform). */
+  protected printJson(value: unknown): void {
+    process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  }
+
+  /** One compact JSON document per line, for streams. */
+  protected printJsonLine(value: unknown): void {
+    process.stdout.write(`${JSON.stringify(value)}\n`);
+  }
+
+  /** Where the daemon should be, without contacting it. */
+  protected async locate(): Promise<DaemonLocation> {
+    const { discoverDaemon } = await import('./client.js');
+    this.location = discoverDaemon();
+    return this.location;
+  }
+
+  /**
+   * A client for a daemon that answers /health. The wait covers a daemon that is starting or
+   * restarting (daemon.json names a live process); with no sign of a daemon it fails after a short
+   * retry instead of making every command sit out the full 5 s.
+   */
+  protected async client(): Promise<LoopClient> {
+    const loc = await this.locate();
+    const { createClientFor, pidAlive, waitForDaemon } = await import('./client.js');
+    const expectDaemon = loc.info !== null && pidAlive(loc.info.pid);
+    const up = await waitForDaemon(loc.url, expectDaemon ? 5000 : 600);
+    if (!up) throw new UserError(notRunningMessage(loc.url));
+    return createClientFor(loc.url, loc.token);
+  }
+
+  /**
+   * Runs a subscription until the server ends it. eventsource unref()s its reconnect timer, so
+   * without a ref'd handle Node would exit mid-reconnect (STACK-NOTES gotcha 4).
+   */
+  protected follow<T>(
+    start: (handlers: FollowHandlers<T>) => { unsubscribe(): void },
+    onData: (value: T) => void,
+  ): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const keepAlive = setInterval(() => {}, 60_000);
+      let finished = false;
+      let reconnecting = false;
+      let sub: { unsubscribe(): void } | null = null;
+      const finish = (err?: unknown) => {
+        if (finished) return;
+        finished = true;
+        clearInterval(keepAlive);
+        sub?.unsubscribe();
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+      sub = start({
+        onData: (value) => {
+          if (finished) return;
+          try {
+            onData(value);
+          } catch (err) {
+            finish(err);
+          }
+        },
+        onError: (err) => finish(err),
+        onComplete: () => finish(),
+        onConnectionStateChange: (s) => {
+          if (s.state === 'connecting' && s.error && !reconnecting) {
+            reconnecting = true;
+            process.stderr.write(`connection to loopd lost; reconnecting (resumes where it stopped)...\n`);
+          } else if (s.state === 'pending' && reconnecting) {
+            reconnecting = false;
+            process.stderr.write(`reconnected to loopd\n`);
+          }
+        },
+      });
+      if (finished) sub.unsubscribe();
+    });
+  }
+
+  /** The one line the user reads for an error. */
+  protected describeError(err: unknown): string {
+    if (err instanceof UserError) return err.message;
+    if (isClientError(err)) {
+      if (err.data?.code === 'UNAUTHORIZED' || err.data?.httpStatus === 401) {
+        return this.location ? unauthorizedMessage(this.location) : `the daemon rejected the token: ${firstLine(err.message)}`;
+      }
+      if (!err.data && isConnectionFailure(err)) {
+        return notRunningMessage(this.location?.url ?? 'http://127.0.0.1:7700');
+      }
+      return firstLine(err.message);
+    }
+    if (isConnectionFailure(err)) return notRunningMessage(this.location?.url ?? 'http://127.0.0.1:7700');
+    if (err instanceof Error) return err.message;
+    return String(err);
+  }
+
+  protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<never> {
+    // this.exit() throws ExitError; oclif exits with its code without printing.
+    if (err instanceof Errors.ExitError) throw err;
+    const message = this.describeError(err);
+    if (this.json) process.stdout.write(`${JSON.stringify({ error: message })}\n`);
+    else process.stderr.write(`Error: ${message}\n`);
+    const code = err instanceof UserError ? err.exitCode : (err.oclif?.exit ?? 1);
+    throw new Errors.ExitError(code === 0 ? 1 : code);
+  }
+}
+
+// ---- formatting helpers shared by commands ----
+
+/** "45s", "12m", "3h", "2d". */
+export function formatAge(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h`;
+  return `${Math.floor(h / 24)}d`;
+}
+
+/** "1h 02m 03s" style durations for uptime and run time. */
+export function formatDuration(ms: number): string {
+  const total = Math.max(0, Math.floor(ms / 1000));
+  const d = Math.floor(total / 86400);
+  const h = Math.floor((total % 86400) / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  if (d > 0) return `${d}d ${pad(h)}h ${pad(m)}m`;
+  if (h > 0) return `${h}h ${pad(m)}m ${pad(s)}s`;
+  if (m > 0) return `${m}m ${pad(s)}s`;
+  return `${s}s`;
+}
+
+export function formatTime(ts: number): string {
+  return new Date(ts).toISOString();
+}
+
+/** `key=value` pairs of a payload, compact and cut to `max` characters. */
+export function summarizePayload(payload: Record<string, unknown>, max = 160): string {
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(payload)) {
+    if (v === undefined || v === null) continue;
+    let text = typeof v === 'string' ? v : JSON.stringify(v);
+    text = text.replace(/\s+/g, ' ');
+    if (typeof v === 'string' && /\s/.test(text)) text = JSON.stringify(text);
+    parts.push(`${k}=${text}`);
+  }
+  const line = parts.join(' ');
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+
+/** Local wall-clock time of day, for lines a person follows live. */
+export function formatClock(ts: number): string {
+  const d = new Date(ts);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+/**
+ * A progress line for `run --wait`. Event types are the daemon's to define, so this leans on the
+ * common payload fields (iteration, phase, status, signals, reason) rather than on a fixed list.
+ */
+export function describeEvent(ev: EventView): string {
+  const p = ev.payload;
+  const parts = [formatClock(ev.ts)];
+  if (typeof p.iteration === 'number') parts.push(`iter ${p.iteration}`);
+  if (typeof p.phase === 'string') parts.push(p.phase);
+  parts.push(ev.type);
+  const rest: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(p)) {
+    if (k !== 'iteration' && k !== 'phase') rest[k] = v;
+  }
+  const summary = summarizePayload(rest, 140);
+  if (summary) parts.push(summary);
+  return parts.join('  ');
+}
+
+/** A borderless table (cli-table3, loaded on demand), aligned like `ps` output. */
+export async function renderTable(head: string[], rows: (string | number)[][]): Promise<string> {
+  const { default: Table } = await import('cli-table3');
+  const none = {
+    top: '', 'top-mid': '', 'top-left': '', 'top-right': '',
+    bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
+    left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ',
+  };
+  const table = new Table({ head, chars: none, style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 } });
+  for (const row of rows) table.push(row);
+  return table
+    .toString()
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .join('\n');
+}

@@ -1,0 +1,85 @@
+import { Args } from '@oclif/core';
+import type { RunDetail } from '../../router/index.js';
+import { BaseCommand, formatDuration, formatTime, renderTable } from '../base.js';
+
+export default class Inspect extends BaseCommand {
+  static override summary = 'Show everything about one run: state, branches, paths, artifacts, cost and steps.';
+  static override examples = ['<%= config.bin %> inspect 01934f2a', '<%= config.bin %> inspect user-auth --json'];
+  static override args = {
+    run: Args.string({ description: 'Run id, unique id prefix, or name.', required: true }),
+  };
+
+  async run(): Promise<void> {
+    const { args } = await this.parse(Inspect);
+    const client = await this.client();
+    const r = await client.runs.get.query({ run: args.run });
+    if (this.json) {
+      this.printJson(r);
+      return;
+    }
+    for (const line of await renderDetail(r)) this.log(line);
+  }
+}
+
+async function renderDetail(r: RunDetail): Promise<string[]> {
+  const out: string[] = [];
+  const field = (k: string, v: string | number | null | undefined) => {
+    if (v !== null && v !== undefined && v !== '') out.push(`  ${k.padEnd(14)} ${v}`);
+  };
+  out.push(`run ${r.id}`);
+  field('name', `${r.name} (${r.nameSource})`);
+  field('status', r.status);
+  field('phase', r.phase ? `${r.phase}, iteration ${r.iteration}` : `iteration ${r.iteration}`);
+  field('tasks', r.tasksTotal === null ? null : `${r.tasksDone ?? 0}/${r.tasksTotal} done`);
+  field('origin', r.origin);
+  field('created', formatTime(r.createdAt));
+  field('started', r.startedAt === null ? null : formatTime(r.startedAt));
+  field('ended', r.endedAt === null ? null : formatTime(r.endedAt));
+  if (r.startedAt !== null) field('duration', formatDuration((r.endedAt ?? Date.now()) - r.startedAt));
+  field('exit reason', r.exitReason);
+  field('last error', r.lastError);
+
+  out.push('', 'files');
+  field('workspace', r.workspaceRoot);
+  field('spec', r.specPath);
+  field('plan', r.planPath);
+
+  out.push('', 'branches');
+  field('base', r.baseBranch);
+  field('run', r.runBranch);
+  field('merge target', r.mergeTargetBranch ? `${r.mergeTargetBranch} (${r.mergeStrategy})` : `none (${r.mergeStrategy})`);
+  field('worktree', `${r.worktreePath} (${r.worktreeProvider})`);
+
+  out.push('', 'artifacts');
+  field('run dir', r.runDir);
+  field('global dir', r.globalRunDir);
+  for (const a of r.artifacts) field(a.kind, a.location === 'global' ? `${a.path} (global)` : a.path);
+
+  out.push('', 'usage');
+  field('cost', `$${r.costUsd.toFixed(4)}`);
+  field('tokens', `${r.inputTokens} in, ${r.outputTokens} out`);
+
+  out.push('', 'steps');
+  if (r.steps.length === 0) {
+    out.push('  none yet');
+  } else {
+    const rows = r.steps.map((s) => [
+      s.id,
+      s.iteration,
+      s.phase,
+      s.status,
+      s.attempt,
+      s.exitCode ?? '',
+      s.startedAt !== null && s.endedAt !== null ? formatDuration(s.endedAt - s.startedAt) : '',
+      s.error ? oneLine(s.error, 60) : '',
+    ]);
+    const table = await renderTable(['STEP', 'ITER', 'PHASE', 'STATUS', 'TRY', 'EXIT', 'TIME', 'ERROR'], rows);
+    for (const line of table.split('\n')) out.push(`  ${line}`);
+  }
+  return out;
+}
+
+function oneLine(text: string, max: number): string {
+  const t = text.replace(/\s+/g, ' ').trim();
+  return t.length > max ? `${t.slice(0, max - 1)}…` : t;
+}

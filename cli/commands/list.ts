@@ -1,0 +1,58 @@
+import { Flags } from '@oclif/core';
+import { RUN_STATUSES, type RunStatus } from '../../core/types.js';
+import { BaseCommand, formatAge, renderTable, UserError } from '../base.js';
+
+export default class List extends BaseCommand {
+  static override summary = 'List runs, newest first.';
+  static override examples = [
+    '<%= config.bin %> list',
+    '<%= config.bin %> list --status running,pending',
+    '<%= config.bin %> list --status failed --workspace ~/src/app --json',
+  ];
+  static override flags = {
+    status: Flags.string({
+      description: `Only runs with this status (${RUN_STATUSES.join('|')}); repeat or comma-separate for several.`,
+      multiple: true,
+      delimiter: ',',
+    }),
+    workspace: Flags.string({ description: 'Only runs of the workspace (git root) containing this directory.' }),
+    limit: Flags.integer({ description: 'At most this many runs.', min: 1 }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(List);
+    const status = flags.status?.map((s) => parseStatus(s));
+    const { resolve } = await import('node:path');
+    const workspace = flags.workspace === undefined ? undefined : resolve(flags.workspace);
+
+    const client = await this.client();
+    const runs = await client.runs.list.query({ status, workspace, limit: flags.limit });
+    if (this.json) {
+      this.printJson(runs);
+      return;
+    }
+    if (runs.length === 0) {
+      this.log('no runs');
+      return;
+    }
+    const now = Date.now();
+    const rows = runs.map((r) => [
+      r.id.slice(0, 8),
+      r.name,
+      r.status,
+      r.phase ?? '-',
+      r.iteration,
+      r.tasksTotal === null ? '-' : `${r.tasksDone ?? 0}/${r.tasksTotal}`,
+      formatAge(now - r.createdAt),
+      r.exitReason ?? '',
+    ]);
+    this.log(await renderTable(['ID', 'NAME', 'STATUS', 'PHASE', 'ITER', 'TASKS', 'AGE', 'EXIT REASON'], rows));
+  }
+}
+
+function parseStatus(text: string): RunStatus {
+  const s = text.trim().toUpperCase();
+  const found = RUN_STATUSES.find((v) => v === s);
+  if (!found) throw new UserError(`unknown status "${text}": expected one of ${RUN_STATUSES.join(', ')}`);
+  return found;
+}

@@ -1,0 +1,265 @@
+// Detached agent processes that survive the daemon.
+//
+// The agent runs under a tiny /bin/sh wrapper in its own process group. The wrapper, not the
+// daemon, owns the plumbing: stdin comes from the prompt file, stdout+stderr are appended to the
+// log file, and the exit status is written to a file by rename when the command ends. So a
+// daemon that dies mid-run loses nothing: after a restart it finds the process by pid + start
+// time (ProcessHandle is plain JSON, meant to be stored), follows the log, and reads the exit
+// file. Liveness comes from /proc, not kill(pid, 0), because in containers without a reaping
+// init, killed orphans linger as zombies that kill(0) reports as alive.
+import type { ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { execa } from 'execa';
+
+export interface SpawnSpec {
+  /** Run via /bin/sh -c. */
+  shellCommand: string;
+  cwd: string;
+  /** Added to the daemon's own environment (agents need PATH, HOME...). */
+  env: Record<string, string>;
+  /** Prompt file fed on stdin. */
+  stdinPath: string;
+  /** stdout+stderr appended, in order. */
+  logPath: string;
+  /** Written atomically (tmp + mv) with the exit status when the command ends. */
+  exitPath: string;
+}
+
+export interface ProcessHandle {
+  pid: number;
+  pgid: number;
+  /** Field 22 of /proc/<pid>/stat, to guard against pid reuse. */
+  startTime: string;
+  nonce: string;
+}
+
+export const NONCE_ENV = 'LOOP_PROCESS_NONCE';
+
+// $1 command, $2 stdin file, $3 log, $4 exit file. Arguments rather than interpolation, so no
+// path or command needs quoting. The no-op TERM/INT traps keep the wrapper alive long enough to
+// record the status of a child that was terminated (143/130) instead of dying with it; a trap
+// that runs a command (unlike `trap ""`) is reset to the default in children, so agents still
+// get the signal. SIGKILL still ends everything.
+const WRAPPER = [
+  "trap ':' TERM INT",
+  // Redirect the wrapper itself first, so even "cannot open <prompt>" ends up in the log.
+  'exec >> "$3" 2>&1',
+  '/bin/sh -c "$1" < "$2"',
+  'code=$?',
+  'tmp="$4.tmp.$$"',
+  'printf \'%s\\n\' "$code" > "$tmp" && mv -f "$tmp" "$4"',
+].join('\n');
+
+/** Children spawned by this daemon instance, for a fast wake-up on 'exit' instead of a poll. */
+const children = new Map<number, ChildProcess>();
+
+interface ProcStat {
+  state: string;
+  pgrp: number;
+  startTime: string;
+}
+
+function readStat(pid: number): ProcStat | null {
+  let raw: string;
+  try {
+    raw = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  // comm (field 2) may contain spaces and parentheses; everything after the last ')' is fixed.
+  const rest = raw.slice(raw.lastIndexOf(')') + 2).split(' ');
+  const state = rest[0];
+  const pgrp = rest[2];
+  const startTime = rest[19];
+  if (state === undefined || pgrp === undefined || startTime === undefined) return null;
+  return { state, pgrp: Number(pgrp), startTime };
+}
+
+/** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot), or null if no such process. */
+export function readProcessStartTime(pid: number): string | null {
+  return readStat(pid)?.startTime ?? null;
+}
+
+const isDead = (state: string): boolean => state === 'Z' || state === 'X' || state === 'x';
+
+function nonceMatches(pid: number, nonce: string): boolean {
+  let env: string;
+  try {
+    env = readFileSync(`/proc/${pid}/environ`, 'utf8');
+  } catch {
+    return true; // unreadable (hidepid, other user): the start time check has to suffice
+  }
+  if (env === '') return true; // kernel threads and exiting processes expose no environment
+  return env.split('\0').includes(`${NONCE_ENV}=${nonce}`);
+}
+
+export async function spawnDetached(spec: SpawnSpec): Promise<ProcessHandle> {
+  mkdirSync(dirname(spec.logPath), { recursive: true });
+  mkdirSync(dirname(spec.exitPath), { recursive: true });
+  // A leftover status from an earlier process at this path would make waitForExit return at once.
+  rmSync(spec.exitPath, { force: true });
+  const nonce = randomUUID();
+  const subprocess = execa('/bin/sh', ['-c', WRAPPER, 'loopd-agent', spec.shellCommand, spec.stdinPath, spec.logPath, spec.exitPath], {
+    cwd: spec.cwd,
+    env: { ...spec.env, [NONCE_ENV]: nonce },
+    detached: true,
+    stdio: 'ignore',
+    // execa's default cleanup kills the child when the daemon exits; the whole point is that it lives on.
+    cleanup: false,
+    reject: false,
+  });
+  const child = subprocess.nodeChildProcess;
+  const pid = child.pid;
+  if (pid === undefined) {
+    const result = await subprocess;
+    throw new Error(`cannot start agent in ${spec.cwd}: ${result.message ?? 'spawn failed'}`);
+  }
+  // Read while the child cannot have been reaped yet: until Node handles SIGCHLD (never before
+  // this synchronous read), the pid stays ours even if the wrapper already exited.
+  const stat = readStat(pid);
+  if (stat === null) throw new Error(`agent process ${pid} vanished before it could be tracked`);
+  children.set(pid, child);
+  child.once('exit', () => children.delete(pid));
+  child.unref();
+  // The execa promise settles when the wrapper ends; swallow it, the exit file is the record.
+  subprocess.then(
+    () => undefined,
+    () => undefined,
+  );
+  // detached: true makes the wrapper a session and group leader, so its pgid is its pid.
+  return { pid, pgid: pid, startTime: stat.startTime, nonce };
+}
+
+export function isAlive(h: ProcessHandle): boolean {
+  const stat = readStat(h.pid);
+  if (stat === null || stat.startTime !== h.startTime || isDead(stat.state)) return false;
+  return nonceMatches(h.pid, h.nonce);
+}
+
+export function readExitStatus(exitPath: string): number | null {
+  let raw: string;
+  try {
+    raw = readFileSync(exitPath, 'utf8').trim();
+  } catch {
+    return null;
+  }
+  if (!/^\d+$/.test(raw)) return null;
+  return Number(raw);
+}
+
+/** Live (non-zombie) members of the handle's process group. */
+function groupMembers(h: ProcessHandle): number[] {
+  // Once the leader's pid belongs to a different process, the pgid is no longer ours: Linux does
+  // not hand out a pid while a group with that id still has members, so our group is gone.
+  const leader = readStat(h.pid);
+  if (leader !== null && leader.startTime !== h.startTime) return [];
+  const members: number[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return members;
+  }
+  for (const name of entries) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    const stat = readStat(pid);
+    if (stat !== null && stat.pgrp === h.pgid && !isDead(stat.state)) members.push(pid);
+  }
+  return members;
+}
+
+function signalGroup(h: ProcessHandle, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-h.pgid, signal);
+  } catch {
+    // ESRCH: the group is already gone.
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** SIGTERM to the whole group, SIGKILL after graceMs to whatever is left; resolves once none is. */
+export async function killTree(h: ProcessHandle, graceMs = 2000): Promise<void> {
+  if (groupMembers(h).length === 0) return;
+  signalGroup(h, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    await sleep(Math.min(50, Math.max(1, deadline - Date.now())));
+    if (groupMembers(h).length === 0) return;
+  }
+  for (let i = 0; i < 40; i++) {
+    if (groupMembers(h).length === 0) return;
+    signalGroup(h, 'SIGKILL');
+    await sleep(25);
+  }
+}
+
+export interface WaitOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  pollMs?: number;
+  /** SIGTERM -> SIGKILL, default 2000. */
+  graceMs?: number;
+}
+
+export interface WaitResult {
+  exitCode: number | null;
+  timedOut: boolean;
+  canceled: boolean;
+  /** The process is gone and left no exit status. */
+  vanished: boolean;
+}
+
+/**
+ * Resolves when the exit file appears or the process dies; on timeout or abort, kills the whole
+ * group first. Works for processes this daemon did not start (re-adoption after a restart).
+ * Stray group members left behind by a finished agent (a backgrounded dev server, say) are
+ * killed too, so they do not pile up across iterations.
+ */
+export async function waitForExit(h: ProcessHandle, exitPath: string, opts: WaitOptions = {}): Promise<WaitResult> {
+  const pollMs = opts.pollMs ?? 100;
+  const graceMs = opts.graceMs ?? 2000;
+  const deadline = opts.timeoutMs !== undefined ? Date.now() + opts.timeoutMs : Infinity;
+
+  let wake: (() => void) | null = null;
+  const onWake = (): void => wake?.();
+  const child = children.get(h.pid);
+  child?.once('exit', onWake);
+  opts.signal?.addEventListener('abort', onWake, { once: true });
+
+  const finish = async (why: 'exit' | 'timeout' | 'abort'): Promise<WaitResult> => {
+    await killTree(h, why === 'exit' ? Math.min(graceMs, 500) : graceMs);
+    const exitCode = readExitStatus(exitPath);
+    return {
+      exitCode,
+      timedOut: why === 'timeout',
+      canceled: why === 'abort',
+      vanished: why === 'exit' && exitCode === null,
+    };
+  };
+
+  try {
+    for (;;) {
+      if (opts.signal?.aborted) return await finish('abort');
+      if (readExitStatus(exitPath) !== null) return await finish('exit');
+      // Re-read after the liveness check: the wrapper writes the file and then exits.
+      if (!isAlive(h)) return await finish('exit');
+      const left = deadline - Date.now();
+      if (left <= 0) return await finish('timeout');
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.min(pollMs, left));
+        wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      wake = null;
+    }
+  } finally {
+    child?.off('exit', onWake);
+    opts.signal?.removeEventListener('abort', onWake);
+  }
+}

@@ -1,0 +1,427 @@
+// Git operations for runs: worktrees, commits, and merges that never touch the user's checkout.
+//
+// All calls go through simple-git's raw(), because loopd needs plumbing (merge-tree, commit-tree,
+// update-ref) that has no high-level API, and needs exit codes: simple-git only rejects when a
+// command exits non-zero AND wrote to stderr, so `merge-base --is-ancestor` answering "no" would
+// look like success. gitExec() below reports the exit code itself.
+import { existsSync, mkdirSync, realpathSync, statSync, readdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { simpleGit } from 'simple-git';
+
+export class GitError extends Error {
+  override name = 'GitError';
+}
+
+// Used only when the repo has no identity of its own: simple-git v4 strips GIT_AUTHOR_* from the
+// environment, and daemons often run where no global identity exists.
+const FALLBACK_NAME = 'loopd';
+const FALLBACK_EMAIL = 'loopd@localhost';
+
+interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function gitExec(dir: string, args: string[], config: string[] = []): Promise<ExecResult> {
+  let captured: { exitCode: number; stdErr: Buffer[] } | undefined;
+  let git;
+  try {
+    git = simpleGit({
+      baseDir: dir,
+      config,
+      trimmed: false,
+      errors: (error, result) => {
+        captured = { exitCode: result.exitCode, stdErr: result.stdErr };
+        // Any real exit status is judged by the caller; anything else (spawn failure, simple-git's
+        // own guards, which report 9901) stays an error.
+        if (result.exitCode >= 0 && result.exitCode <= 255) return undefined;
+        return error ?? new Error(`git exited abnormally (${result.exitCode})`);
+      },
+    });
+  } catch (e) {
+    throw new GitError(`cannot run git in ${dir}: ${(e as Error).message}`);
+  }
+  let stdout: string;
+  try {
+    stdout = await git.raw(args);
+  } catch (e) {
+    throw new GitError(`git ${args[0] ?? ''} failed in ${dir}: ${(e as Error).message.trim()}`);
+  }
+  return {
+    code: captured?.exitCode ?? 0,
+    stdout,
+    stderr: captured ? Buffer.concat(captured.stdErr).toString('utf8') : '',
+  };
+}
+
+/** Runs git and throws a one-line GitError on any non-zero exit. */
+async function git(dir: string, args: string[], config: string[] = []): Promise<string> {
+  const r = await gitExec(dir, args, config);
+  if (r.code !== 0) {
+    const detail = firstLine(r.stderr) || firstLine(r.stdout) || `exit code ${r.code}`;
+    throw new GitError(`git ${args.join(' ')} failed in ${dir}: ${detail}`);
+  }
+  return r.stdout;
+}
+
+function firstLine(s: string): string {
+  return (
+    s
+      .split('\n')
+      .map((l) => l.trim())
+      .find((l) => l !== '') ?? ''
+  );
+}
+
+async function identityConfig(dir: string): Promise<string[]> {
+  const name = (await gitExec(dir, ['config', '--get', 'user.name'])).stdout.trim();
+  const email = (await gitExec(dir, ['config', '--get', 'user.email'])).stdout.trim();
+  const cfg: string[] = [];
+  if (name === '') cfg.push(`user.name=${FALLBACK_NAME}`);
+  if (email === '') cfg.push(`user.email=${FALLBACK_EMAIL}`);
+  return cfg;
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Canonical form for comparing paths git reports with paths callers pass (symlinked tmp dirs). */
+function canonical(p: string): string {
+  const abs = resolve(p);
+  try {
+    return realpathSync(abs);
+  } catch {
+    // The path may be gone (pruned worktree); canonicalize the nearest existing parent instead.
+    const parent = dirname(abs);
+    if (parent === abs) return abs;
+    return resolve(canonical(parent), abs.slice(parent.length + 1));
+  }
+}
+
+export async function findRepoRoot(dir: string): Promise<string> {
+  const notRepo = new GitError(
+    `${dir} is not inside a git repository: run git init there first, or pass a path inside a repo`,
+  );
+  if (!isDirectory(dir)) throw notRepo;
+  const r = await gitExec(dir, ['rev-parse', '--show-toplevel']);
+  const top = r.stdout.trim();
+  if (r.code !== 0 || top === '') throw notRepo;
+  return top;
+}
+
+export async function branchExists(repoRoot: string, branch: string): Promise<boolean> {
+  if (branch.trim() === '') return false;
+  const r = await gitExec(repoRoot, ['show-ref', '--verify', '--quiet', `refs/heads/${branch}`]);
+  return r.code === 0;
+}
+
+export async function listBranches(repoRoot: string): Promise<string[]> {
+  const out = await git(repoRoot, ['for-each-ref', '--format=%(refname:short)', 'refs/heads/']);
+  return out
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
+}
+
+async function hasAnyCommit(repoRoot: string): Promise<boolean> {
+  const r = await gitExec(repoRoot, ['rev-list', '-n', '1', '--all']);
+  return r.code === 0 && r.stdout.trim() !== '';
+}
+
+export async function detectBaseBranch(repoRoot: string, configured?: string): Promise<string> {
+  if (!(await hasAnyCommit(repoRoot))) {
+    throw new GitError(`${repoRoot} has no commits yet: commit something first`);
+  }
+  const wanted = configured?.trim() ?? '';
+  if (wanted !== '') {
+    if (await branchExists(repoRoot, wanted)) return wanted;
+    const have = await listBranches(repoRoot);
+    throw new GitError(
+      `base branch "${wanted}" does not exist in ${repoRoot}: create it (git branch ${wanted}) or set base_branch to one of: ${have.join(', ')}`,
+    );
+  }
+  const head = await gitExec(repoRoot, ['symbolic-ref', '--quiet', '--short', 'HEAD']);
+  const current = head.stdout.trim();
+  // An unborn current branch (fresh orphan) is not a usable base even if other branches exist.
+  if (head.code === 0 && current !== '' && (await branchExists(repoRoot, current))) return current;
+  for (const fallback of ['main', 'master']) {
+    if (await branchExists(repoRoot, fallback)) return fallback;
+  }
+  throw new GitError(
+    `cannot tell the base branch of ${repoRoot} (HEAD is detached and there is no main or master): set base_branch in the config or check out a branch`,
+  );
+}
+
+interface WorktreeEntry {
+  path: string;
+  /** Short branch name, or null when detached/bare. */
+  branch: string | null;
+  prunable: boolean;
+}
+
+async function listWorktrees(repoRoot: string): Promise<WorktreeEntry[]> {
+  const out = await git(repoRoot, ['worktree', 'list', '--porcelain']);
+  const entries: WorktreeEntry[] = [];
+  for (const block of out.split(/\n\s*\n/)) {
+    let path: string | null = null;
+    let branch: string | null = null;
+    let prunable = false;
+    for (const line of block.split('\n')) {
+      if (line.startsWith('worktree ')) path = line.slice('worktree '.length);
+      else if (line.startsWith('branch ')) branch = line.slice('branch '.length).replace(/^refs\/heads\//, '');
+      else if (line === 'prunable' || line.startsWith('prunable ')) prunable = true;
+    }
+    if (path !== null) entries.push({ path, branch, prunable });
+  }
+  return entries;
+}
+
+export async function createWorktree(opts: {
+  repoRoot: string;
+  branch: string;
+  path: string;
+  base: string;
+}): Promise<{ path: string; reused: boolean }> {
+  const { repoRoot, branch, base } = opts;
+  const path = resolve(opts.path);
+  const want = canonical(path);
+  let worktrees = await listWorktrees(repoRoot);
+
+  // A worktree whose directory was deleted by hand still blocks its branch until pruned.
+  if (worktrees.some((w) => w.prunable && (canonical(w.path) === want || w.branch === branch))) {
+    await git(repoRoot, ['worktree', 'prune']);
+    worktrees = await listWorktrees(repoRoot);
+  }
+
+  const atPath = worktrees.find((w) => canonical(w.path) === want);
+  if (atPath) {
+    if (atPath.branch === branch) return { path, reused: true };
+    throw new GitError(
+      `${path} is already a worktree on ${atPath.branch ?? 'a detached HEAD'}, not ${branch}: remove it (git worktree remove --force ${path}) or choose another worktree path`,
+    );
+  }
+  const onBranch = worktrees.find((w) => w.branch === branch);
+  if (onBranch) {
+    throw new GitError(
+      `branch ${branch} is already checked out at ${onBranch.path}: remove that worktree (git worktree remove --force ${onBranch.path}) or use another run branch`,
+    );
+  }
+  if (existsSync(path) && !(isDirectory(path) && readdirSync(path).length === 0)) {
+    throw new GitError(`${path} already exists and is not a worktree of ${repoRoot}: move it away or choose another worktree path`);
+  }
+
+  mkdirSync(dirname(path), { recursive: true });
+  if (await branchExists(repoRoot, branch)) {
+    await git(repoRoot, ['worktree', 'add', path, branch]);
+  } else {
+    if (!(await branchExists(repoRoot, base))) {
+      throw new GitError(`base branch "${base}" does not exist in ${repoRoot}: create it or set base_branch to an existing branch`);
+    }
+    await git(repoRoot, ['worktree', 'add', '-b', branch, path, base]);
+  }
+  return { path, reused: false };
+}
+
+export async function removeWorktree(repoRoot: string, path: string, opts?: { deleteBranch?: string }): Promise<void> {
+  const want = canonical(path);
+  const worktrees = await listWorktrees(repoRoot);
+  const entry = worktrees.find((w) => canonical(w.path) === want);
+  if (entry && !entry.prunable) {
+    // Twice --force: also removes a worktree locked by an interrupted add.
+    await git(repoRoot, ['worktree', 'remove', '--force', '--force', entry.path]);
+  }
+  await git(repoRoot, ['worktree', 'prune']);
+  const branch = opts?.deleteBranch;
+  if (branch && (await branchExists(repoRoot, branch))) {
+    await git(repoRoot, ['branch', '-D', branch]);
+  }
+}
+
+export async function headCommit(dir: string): Promise<string> {
+  return (await git(dir, ['rev-parse', '--verify', 'HEAD^{commit}'])).trim();
+}
+
+export async function hasUncommittedChanges(dir: string): Promise<boolean> {
+  const out = await git(dir, ['status', '--porcelain', '--untracked-files=all']);
+  return out.trim() !== '';
+}
+
+export async function commitAll(dir: string, message: string): Promise<string | null> {
+  await git(dir, ['add', '-A']);
+  const staged = await gitExec(dir, ['diff', '--cached', '--quiet']);
+  if (staged.code === 0) return null;
+  if (staged.code !== 1) throw new GitError(`git diff --cached failed in ${dir}: ${firstLine(staged.stderr)}`);
+  await git(dir, ['commit', '--quiet', '-m', message], await identityConfig(dir));
+  return headCommit(dir);
+}
+
+// Untracked files beyond this are summarized, not diffed: a build dir that escaped .gitignore
+// would otherwise produce a diff nobody (human or reviewer agent) can read.
+const MAX_UNTRACKED_DIFFS = 200;
+
+/** Net diff from fromCommit to the current state of dir: commits, uncommitted edits and new files. */
+export async function diffSince(dir: string, fromCommit: string): Promise<string> {
+  const tracked = await git(dir, ['diff', '--no-color', '--no-ext-diff', fromCommit, '--']);
+  const untracked = (await git(dir, ['ls-files', '--others', '--exclude-standard', '-z']))
+    .split('\0')
+    .filter((f) => f !== '');
+  const parts = [tracked];
+  for (const file of untracked.slice(0, MAX_UNTRACKED_DIFFS)) {
+    // --no-index exits 1 when the files differ, which is always the case against /dev/null.
+    const r = await gitExec(dir, ['diff', '--no-color', '--no-ext-diff', '--no-index', '--', '/dev/null', file]);
+    if (r.code > 1) throw new GitError(`git diff of untracked ${file} failed in ${dir}: ${firstLine(r.stderr)}`);
+    parts.push(r.stdout);
+  }
+  if (untracked.length > MAX_UNTRACKED_DIFFS) {
+    parts.push(`# ... and ${untracked.length - MAX_UNTRACKED_DIFFS} more untracked files not shown\n`);
+  }
+  return parts
+    .filter((p) => p !== '')
+    .map((p) => (p.endsWith('\n') ? p : `${p}\n`))
+    .join('');
+}
+
+export async function commitsSince(dir: string, fromCommit: string): Promise<number> {
+  const out = await git(dir, ['rev-list', '--count', `${fromCommit}..HEAD`]);
+  return Number.parseInt(out.trim(), 10) || 0;
+}
+
+export async function isAncestor(repoRoot: string, a: string, b: string): Promise<boolean> {
+  const r = await gitExec(repoRoot, ['merge-base', '--is-ancestor', a, b]);
+  if (r.code === 0) return true;
+  if (r.code === 1) return false;
+  throw new GitError(`cannot compare ${a} and ${b} in ${repoRoot}: ${firstLine(r.stderr) || `exit code ${r.code}`}`);
+}
+
+async function resolveCommit(repoRoot: string, rev: string): Promise<string | null> {
+  const r = await gitExec(repoRoot, ['rev-parse', '--verify', '--quiet', `${rev}^{commit}`]);
+  return r.code === 0 ? r.stdout.trim() : null;
+}
+
+const TRAILER = 'Loopd-Run';
+
+async function targetHoldsRun(repoRoot: string, targetCommit: string, runId: string): Promise<boolean> {
+  const line = `${TRAILER}: ${runId}`;
+  // --grep narrows the walk cheaply; the exact-line check rejects a run id quoted in prose.
+  const out = await git(repoRoot, ['log', '--fixed-strings', `--grep=${line}`, '--format=%B%x00', targetCommit]);
+  return out.split('\0').some((msg) => msg.split('\n').some((l) => l.trim() === line));
+}
+
+async function checkedOutAt(repoRoot: string, branch: string): Promise<string | null> {
+  const w = (await listWorktrees(repoRoot)).find((e) => e.branch === branch);
+  return w ? w.path : null;
+}
+
+export type MergeStatus = 'merged' | 'already_merged' | 'conflict' | 'nothing_to_merge';
+
+export interface MergeResult {
+  status: MergeStatus;
+  commit?: string;
+  conflicts?: string[];
+  createdTarget: boolean;
+}
+
+/**
+ * Merges runBranch into target using only plumbing, so no working tree, index or HEAD changes:
+ * the tree comes from merge-tree, the commit from commit-tree, and the branch moves with a
+ * compare-and-swap update-ref.
+ */
+export async function mergeIntoTarget(opts: {
+  repoRoot: string;
+  runBranch: string;
+  target: string;
+  base: string;
+  strategy: 'merge' | 'squash';
+  runId: string;
+  message: string;
+}): Promise<MergeResult> {
+  const { repoRoot, runBranch, target, base, strategy, runId } = opts;
+  let createdTarget = false;
+
+  const refuseIfCheckedOut = async (): Promise<void> => {
+    const at = await checkedOutAt(repoRoot, target);
+    if (at !== null) {
+      throw new GitError(
+        `merge target "${target}" is checked out at ${at}; loopd never changes a checkout: pick another merge_target_branch or check out a different branch there`,
+      );
+    }
+  };
+
+  // A concurrent writer (another tool, or the user via `git branch -f`) can move the target
+  // between our read and update-ref; the CAS fails and we recompute from the new tip.
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const runCommit = await resolveCommit(repoRoot, `refs/heads/${runBranch}`);
+    if (runCommit === null) {
+      throw new GitError(`run branch "${runBranch}" does not exist in ${repoRoot}: the run's worktree branch was deleted; nothing to merge`);
+    }
+    let targetCommit = await resolveCommit(repoRoot, `refs/heads/${target}`);
+
+    if (targetCommit !== null) {
+      if (await targetHoldsRun(repoRoot, targetCommit, runId)) return { status: 'already_merged', createdTarget };
+      // A run without commits of its own is "nothing", not "already merged", though base is in target.
+      const baseCommit = await resolveCommit(repoRoot, `refs/heads/${base}`);
+      if (baseCommit !== null && (await isAncestor(repoRoot, runCommit, baseCommit))) {
+        return { status: 'nothing_to_merge', createdTarget };
+      }
+      if (strategy === 'merge' && (await isAncestor(repoRoot, runCommit, targetCommit))) {
+        return { status: 'already_merged', createdTarget };
+      }
+    } else {
+      const baseCommit = await resolveCommit(repoRoot, `refs/heads/${base}`);
+      if (baseCommit === null) {
+        throw new GitError(`cannot create merge target "${target}": base branch "${base}" does not exist in ${repoRoot}; set base_branch to an existing branch`);
+      }
+      // Creating the target for a run that changed nothing would only leave clutter behind.
+      if (await isAncestor(repoRoot, runCommit, baseCommit)) return { status: 'nothing_to_merge', createdTarget };
+      await refuseIfCheckedOut(); // an unborn branch can be "checked out" in a fresh repo
+      const created = await gitExec(repoRoot, ['update-ref', '-m', `loopd: create ${target} from ${base}`, `refs/heads/${target}`, baseCommit, '']);
+      if (created.code !== 0) continue; // someone else created it meanwhile
+      createdTarget = true;
+      targetCommit = baseCommit;
+    }
+
+    await refuseIfCheckedOut();
+
+    const mt = await gitExec(repoRoot, ['merge-tree', '--write-tree', '--name-only', '--no-messages', targetCommit, runCommit]);
+    if (mt.code !== 0 && mt.code !== 1) {
+      throw new GitError(`git merge-tree failed in ${repoRoot}: ${firstLine(mt.stderr) || `exit code ${mt.code}`} (needs git >= 2.38)`);
+    }
+    const lines = mt.stdout.split('\n');
+    const tree = (lines[0] ?? '').trim();
+    if (mt.code === 1) {
+      const conflicts: string[] = [];
+      for (const l of lines.slice(1)) {
+        if (l === '') break; // the file list ends at the first blank line
+        if (!conflicts.includes(l)) conflicts.push(l);
+      }
+      return { status: 'conflict', conflicts, createdTarget };
+    }
+    const targetTree = (await git(repoRoot, ['rev-parse', `${targetCommit}^{tree}`])).trim();
+    if (tree === targetTree) return { status: 'nothing_to_merge', createdTarget };
+
+    const parents = strategy === 'merge' ? ['-p', targetCommit, '-p', runCommit] : ['-p', targetCommit];
+    const trailerLine = `${TRAILER}: ${runId}`;
+    const body = opts.message.split('\n').some((l) => l.trim() === trailerLine)
+      ? opts.message
+      : `${opts.message.replace(/\s+$/, '')}\n\n${trailerLine}\n`;
+    const commit = (
+      await git(repoRoot, ['commit-tree', tree, ...parents, '-m', body], await identityConfig(repoRoot))
+    ).trim();
+    const moved = await gitExec(repoRoot, [
+      'update-ref',
+      '-m',
+      `loopd: ${strategy} ${runBranch} (run ${runId})`,
+      `refs/heads/${target}`,
+      commit,
+      targetCommit,
+    ]);
+    if (moved.code === 0) return { status: 'merged', commit, createdTarget };
+  }
+  throw new GitError(`merge target "${target}" kept moving while loopd merged ${runBranch} into it: retry the merge once other writers are done`);
+}

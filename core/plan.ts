@@ -1,0 +1,164 @@
+// Plan checklist rules. The plan file is the source of truth for progress, so parsing is strict
+// about what counts as a task and edits touch only the marker characters.
+import { createHash } from 'node:crypto';
+
+export type TaskMarker = 'pending' | 'blocked' | 'done' | 'reviewed';
+
+export interface PlanTask {
+  /** 0-based line index in the plan text. */
+  line: number;
+  marker: TaskMarker;
+  text: string;
+  /** Text of the nearest heading above the task, or null. */
+  heading: string | null;
+}
+
+export interface PlanCounts {
+  pending: number;
+  blocked: number;
+  done: number;
+  reviewed: number;
+  total: number;
+  /** pending + blocked */
+  open: number;
+}
+
+const MARKERS: Record<string, TaskMarker> = {
+  ' ': 'pending',
+  '~': 'blocked',
+  x: 'done',
+  X: 'done',
+  R: 'reviewed',
+};
+
+// Bullet (-, *, +) or ordered (1. / 1)) list item, then a one-character checkbox.
+const TASK_RE = /^(\s*(?:[-*+]|\d{1,9}[.)])\s+\[)([ ~xXR])\](.*)$/;
+const HEADING_RE = /^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*$/;
+const FENCE_RE = /^\s*(`{3,}|~{3,})(.*)$/;
+
+function isSectionExcluded(heading: string): boolean {
+  // "QA" as a word (Manual QA, QA-checks, qa_tests), not inside words like "Iraqi".
+  return /verification/i.test(heading) || /(^|[^a-z])qa([^a-z]|$)/i.test(heading);
+}
+
+function splitLines(text: string): string[] {
+  // Split on \n only: a CRLF line keeps its \r, so rejoining with \n is byte-identical.
+  return text.split('\n');
+}
+
+function stripCR(line: string): string {
+  return line.endsWith('\r') ? line.slice(0, -1) : line;
+}
+
+function normaliseText(text: string): string {
+  return text.trim().replace(/\s+/g, ' ');
+}
+
+export function parsePlan(text: string): { tasks: PlanTask[]; counts: PlanCounts } {
+  const tasks: PlanTask[] = [];
+  let fence: { char: string; len: number } | null = null;
+  let heading: string | null = null;
+  let excludedLevel: number | null = null;
+
+  splitLines(text).forEach((rawLine, index) => {
+    const line = stripCR(rawLine);
+    const fenceMatch = FENCE_RE.exec(line);
+    if (fence) {
+      if (fenceMatch?.[1] && fenceMatch[1][0] === fence.char && fenceMatch[1].length >= fence.len && fenceMatch[2]?.trim() === '') {
+        fence = null;
+      }
+      return;
+    }
+    if (fenceMatch?.[1]) {
+      const char = fenceMatch[1][0] ?? '`';
+      // A backtick fence's info string cannot contain backticks; otherwise it is inline code.
+      if (!(char === '`' && fenceMatch[2]?.includes('`'))) {
+        fence = { char, len: fenceMatch[1].length };
+        return;
+      }
+    }
+    const h = HEADING_RE.exec(line);
+    if (h?.[1]) {
+      const level = h[1].length;
+      const title = (h[2] ?? '').replace(/[ \t]+#+$/, '').replace(/^#+$/, '').trim();
+      if (excludedLevel !== null && level <= excludedLevel) excludedLevel = null;
+      if (excludedLevel === null && isSectionExcluded(title)) excludedLevel = level;
+      heading = title;
+      return;
+    }
+    if (excludedLevel !== null) return;
+    const m = TASK_RE.exec(line);
+    if (!m) return;
+    const rest = m[3] ?? '';
+    // `[ ]?` marks a manual QA step for a human; the text must follow whitespace as in GFM.
+    if (rest.startsWith('?')) return;
+    if (rest !== '' && !/^\s/.test(rest)) return;
+    const marker = MARKERS[m[2] ?? ''];
+    if (!marker) return;
+    tasks.push({ line: index, marker, text: rest.trim(), heading });
+  });
+
+  const counts: PlanCounts = { pending: 0, blocked: 0, done: 0, reviewed: 0, total: tasks.length, open: 0 };
+  for (const t of tasks) counts[t.marker]++;
+  counts.open = counts.pending + counts.blocked;
+  return { tasks, counts };
+}
+
+function setMarker(line: string, marker: string): string {
+  // Match without the \r (`.` stops at it) but splice into the original so the ending survives.
+  const m = TASK_RE.exec(stripCR(line));
+  if (!m?.[1]) return line;
+  const at = m[1].length;
+  return line.slice(0, at) + marker + line.slice(at + 1);
+}
+
+/** Turns `[x]` into `[R]` on the given task lines; every other byte stays as it was. */
+export function markReviewed(text: string, lines: number[]): string {
+  const wanted = new Set(lines);
+  const done = new Set(
+    parsePlan(text)
+      .tasks.filter((t) => t.marker === 'done' && wanted.has(t.line))
+      .map((t) => t.line),
+  );
+  if (done.size === 0) return text;
+  return splitLines(text)
+    .map((line, i) => (done.has(i) ? setMarker(line, 'R') : line))
+    .join('\n');
+}
+
+/**
+ * Only loopd may mark a task reviewed: any `[R]` the agent added itself goes back to `[x]`.
+ * Tasks are matched by text, since the agent may have moved or inserted lines.
+ */
+export function revertSelfReviewed(before: string, after: string): { text: string; reverted: number[] } {
+  const reviewedBefore = new Map<string, number>();
+  for (const t of parsePlan(before).tasks) {
+    if (t.marker !== 'reviewed') continue;
+    const key = normaliseText(t.text);
+    reviewedBefore.set(key, (reviewedBefore.get(key) ?? 0) + 1);
+  }
+  const reverted: number[] = [];
+  for (const t of parsePlan(after).tasks) {
+    if (t.marker !== 'reviewed') continue;
+    const key = normaliseText(t.text);
+    const left = reviewedBefore.get(key) ?? 0;
+    if (left > 0) reviewedBefore.set(key, left - 1);
+    else reverted.push(t.line);
+  }
+  if (reverted.length === 0) return { text: after, reverted };
+  const set = new Set(reverted);
+  const text = splitLines(after)
+    .map((line, i) => (set.has(i) ? setMarker(line, 'x') : line))
+    .join('\n');
+  return { text, reverted };
+}
+
+const DIGEST_MARK: Record<TaskMarker, string> = { pending: ' ', blocked: '~', done: 'x', reviewed: 'R' };
+
+/** sha256 of the task list alone, so reformatting or prose edits do not count as progress. */
+export function planDigest(text: string): string {
+  const normalised = parsePlan(text)
+    .tasks.map((t) => `[${DIGEST_MARK[t.marker]}] ${normaliseText(t.text)}`)
+    .join('\n');
+  return createHash('sha256').update(normalised).digest('hex');
+}

@@ -1,0 +1,46 @@
+// Shared domain vocabulary. Kept dependency-free so every layer can import it.
+
+export const RUN_STATUSES = ['PENDING', 'RUNNING', 'PAUSED', 'COMPLETED', 'FAILED', 'CANCELED'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+export const TERMINAL_RUN_STATUSES: readonly RunStatus[] = ['COMPLETED', 'FAILED', 'CANCELED'];
+export function isTerminalRunStatus(s: RunStatus): boolean {
+  return TERMINAL_RUN_STATUSES.includes(s);
+}
+
+export const STEP_PHASES = ['implementation', 'review', 'verification', 'watchdog', 'merge'] as const;
+export type StepPhase = (typeof STEP_PHASES)[number];
+
+export const STEP_STATUSES = ['QUEUED', 'IN_PROGRESS', 'SUCCEEDED', 'FAILED', 'CANCELED'] as const;
+export type StepStatus = (typeof STEP_STATUSES)[number];
+
+export const COMPLETION_MODES = ['exact', 'trailing'] as const;
+export type CompletionMode = (typeof COMPLETION_MODES)[number];
+
+export const WATCHDOG_SIGNALS = ['repeated_task', 'no_progress', 'verification_failed', 'malformed_complete'] as const;
+export type WatchdogSignal = (typeof WATCHDOG_SIGNALS)[number];
+
+export const MERGE_STRATEGIES = ['none', 'merge', 'squash'] as const;
+export type MergeStrategy = (typeof MERGE_STRATEGIES)[number];
+
+export const QUEUE_POLICIES = ['fifo', 'newest_first'] as const;
+export type QueuePolicy = (typeof QUEUE_POLICIES)[number];
+
+export const NAME_SOURCES = ['spec_slug', 'haiku', 'explicit'] as const;
+export type NameSource = (typeof NAME_SOURCES)[number];
+
+export const RUN_ORIGINS = ['cli', 'watch', 'api'] as const;
+export type RunOrigin = (typeof RUN_ORIGINS)[number];
+
+export const AGENT_KINDS = ['claude', 'codex', 'command'] as const;
+export type AgentKind = (typeof AGENT_KINDS)[number];
+
+export const COMPLETION_TOKEN = '<promise>COMPLETE</promise>';
+
+/** Why a run ended; written to runs.exit_reason and summary.json. */
+export type ExitReason =
+  | 'complete_plan'
+  | 'iterations_exhausted'
+  | 'claude_failed'
+  | 'failed'
+  | 'canceled'
+  | (string & {});

@@ -1,0 +1,35 @@
+// Merge the proven run branch into its target branch. Plumbing only: the user's checkout, its
+// branch and its uncommitted work are never touched. Running it twice is harmless: the second call
+// finds the run already merged.
+import { mergeIntoTarget } from '../core/git.js';
+import type { Handler } from './types.js';
+
+export const merge: Handler = async ({ run, sink }) => {
+  if (run.mergeStrategy === 'none' || !run.mergeTargetBranch) {
+    return { status: 'SUCCEEDED', result: { mergeStatus: 'nothing_to_merge' } };
+  }
+  const message = `loopd: ${run.name}\n\nSpec: ${run.specPath}\nRun branch: ${run.runBranch}`;
+  try {
+    const res = await mergeIntoTarget({
+      repoRoot: run.workspaceRoot,
+      runBranch: run.runBranch,
+      target: run.mergeTargetBranch,
+      base: run.baseBranch,
+      strategy: run.mergeStrategy,
+      runId: run.id,
+      message,
+    });
+    if (res.createdTarget) sink.event('MERGE_TARGET_CREATED', { target: run.mergeTargetBranch, from: run.baseBranch });
+    if (res.status === 'conflict') {
+      const files = res.conflicts ?? [];
+      const error = `merge conflict merging ${run.runBranch} into ${run.mergeTargetBranch}${files.length ? ` (${files.join(', ')})` : ''}; the run branch is kept for you to resolve`;
+      sink.event('MERGE_CONFLICT', { target: run.mergeTargetBranch, runBranch: run.runBranch, conflicts: files });
+      return { status: 'FAILED', error, result: { mergeStatus: 'conflict', conflicts: files } };
+    }
+    sink.event('MERGED', { target: run.mergeTargetBranch, strategy: run.mergeStrategy, status: res.status, commit: res.commit ?? null });
+    return { status: 'SUCCEEDED', result: { mergeStatus: res.status, commit: res.commit ?? null } };
+  } catch (e) {
+    const error = e instanceof Error ? e.message : String(e);
+    return { status: 'FAILED', error, result: { mergeStatus: 'error', reason: error } };
+  }
+};

@@ -1,0 +1,78 @@
+// The contract between the dispatcher and the phase handlers. A handler gets everything it needs
+// in its input and reports through its result and the sink; it keeps nothing between calls.
+import type { LoopConfig } from '../core/config.js';
+import type { ProcessHandle } from '../core/agents/process.js';
+import type { StepPhase, StepStatus } from '../core/types.js';
+
+export interface RunInput {
+  id: string;
+  name: string;
+  workspaceRoot: string;
+  /** Relative to the workspace root (and so also to the worktree root). */
+  specPath: string;
+  planPath: string | null;
+  baseBranch: string;
+  runBranch: string;
+  mergeTargetBranch: string | null;
+  mergeStrategy: 'none' | 'merge' | 'squash';
+  worktreePath: string;
+  worktreeProvider: string;
+  runDir: string;
+  config: LoopConfig;
+}
+
+export interface StepInput {
+  id: number;
+  phase: StepPhase;
+  iteration: number;
+  attempt: number;
+}
+
+export interface HistoryEntry {
+  phase: StepPhase;
+  status: StepStatus;
+  iteration: number;
+  attempt: number;
+  result: Record<string, unknown> | null;
+}
+
+export interface AgentProcessInfo extends ProcessHandle {
+  logPath: string;
+  exitPath: string;
+  /** Facts from before the agent started, needed to judge its work if the step is re-adopted. */
+  commitBefore: string;
+  planBefore: string | null;
+  startedAt: number;
+}
+
+export interface EventSink {
+  event(type: string, payload?: Record<string, unknown>): void;
+  /** Recorded on the step so a restarted daemon can find the process. */
+  processStarted(p: AgentProcessInfo): void;
+  /** The step's log grew: wakes live output subscribers. */
+  outputGrew(): void;
+  /** Registers a file in the artifacts table (checksum computed by the host). */
+  artifact(kind: string, path: string): void;
+}
+
+export interface HandlerInput {
+  run: RunInput;
+  step: StepInput;
+  history: HistoryEntry[];
+  signal: AbortSignal;
+  sink: EventSink;
+  /** Set when a restarted daemon re-adopts this step's still-running (or finished) agent. */
+  adopt?: AgentProcessInfo | null;
+}
+
+export interface HandlerResult {
+  status: 'SUCCEEDED' | 'FAILED' | 'CANCELED';
+  exitCode?: number | null;
+  promptPath?: string | null;
+  outputPath?: string | null;
+  error?: string | null;
+  usage?: { inputTokens: number; outputTokens: number; costUsd: number } | null;
+  result: Record<string, unknown>;
+}
+
+export type Handler = (input: HandlerInput) => Promise<HandlerResult>;

@@ -1,0 +1,491 @@
+// The dispatcher: the `steps` table is the durable queue. It admits runs within the concurrency
+// caps, claims queued steps, calls the phase handler and records the outcome together with the
+// next step in one transaction. Wake-ups come from events and timers, never from a busy poll.
+import { existsSync } from 'node:fs';
+import { isAlive, killTree, readExitStatus } from '../core/agents/process.js';
+import { checksumFile, mirrorDir, writeSummary, type Summary } from '../core/artifacts.js';
+import type { LoopConfig } from '../core/config.js';
+import { removeWorktree } from '../core/git.js';
+import type { RunStatus, StepPhase } from '../core/types.js';
+import type { AgentProcessInfo, Handler, HandlerResult, HistoryEntry, RunInput } from '../functions/types.js';
+import type { EventBus } from './bus.js';
+import type { RunRow, StepRow, Store } from './store.js';
+import { nextStep, type Decision, type StepFact } from './transitions.js';
+
+export interface DispatcherOptions {
+  store: Store;
+  bus: EventBus;
+  handlers: Partial<Record<StepPhase, Handler>>;
+  maxConcurrency: number;
+  instanceId: string;
+  log?: (msg: string) => void;
+}
+
+interface Active {
+  stepId: number;
+  runId: string;
+  abort: AbortController;
+  done: Promise<void>;
+}
+
+export function parseConfig(run: RunRow): LoopConfig {
+  return JSON.parse(run.config_json) as LoopConfig;
+}
+
+export function runInput(run: RunRow): RunInput {
+  return {
+    id: run.id,
+    name: run.name,
+    workspaceRoot: run.workspace_root,
+    specPath: run.spec_path,
+    planPath: run.plan_path,
+    baseBranch: run.base_branch,
+    runBranch: run.run_branch,
+    mergeTargetBranch: run.merge_target_branch,
+    mergeStrategy: run.merge_strategy as RunInput['mergeStrategy'],
+    worktreePath: run.worktree_path,
+    worktreeProvider: run.worktree_provider,
+    runDir: run.run_dir,
+    config: parseConfig(run),
+  };
+}
+
+function parseResult(step: StepRow): Record<string, unknown> | null {
+  return step.result_json ? (JSON.parse(step.result_json) as Record<string, unknown>) : null;
+}
+
+export function globalRunDir(run: RunRow): string | null {
+  return run.global_run_dir;
+}
+
+export class Dispatcher {
+  private readonly active = new Map<number, Active>();
+  private readonly mergeTargetsBusy = new Set<string>();
+  private wakeQueued = false;
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+
+  constructor(private readonly o: DispatcherOptions) {}
+
+  get activeCount(): number {
+    return this.active.size;
+  }
+
+  /** Re-adopts or requeues what a previous daemon left in flight, then starts dispatching. */
+  start(): void {
+    this.recover();
+    this.wake();
+  }
+
+  /** Stops claiming work. In-flight agents keep running and are re-adopted by the next daemon. */
+  async stop(opts: { drain?: boolean } = {}): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (opts.drain) await Promise.allSettled([...this.active.values()].map((a) => a.done));
+  }
+
+  wake(): void {
+    if (this.wakeQueued || this.stopped) return;
+    this.wakeQueued = true;
+    setImmediate(() => {
+      this.wakeQueued = false;
+      try {
+        this.tick();
+      } catch (e) {
+        this.o.log?.(`dispatcher tick failed: ${e instanceof Error ? e.stack : String(e)}`);
+      }
+    });
+  }
+
+  // ---- scheduling ---------------------------------------------------------------------------
+
+  private tick(): void {
+    if (this.stopped) return;
+    this.admitRuns();
+    this.claimSteps();
+  }
+
+  private admitRuns(): void {
+    const { store } = this.o;
+    const running = store.listRuns({ status: ['RUNNING'] });
+    let total = running.length;
+    const perWs = new Map<string, number>();
+    for (const r of running) perWs.set(r.workspace_root, (perWs.get(r.workspace_root) ?? 0) + 1);
+    for (const run of this.pendingInOrder()) {
+      if (total >= this.o.maxConcurrency) break;
+      const cfg = parseConfig(run);
+      const cap = cfg.max_runs_per_workspace;
+      if (cap > 0 && (perWs.get(run.workspace_root) ?? 0) >= cap) continue;
+      const admitted = store.tx(() => {
+        const fresh = store.getRun(run.id);
+        if (!fresh || fresh.status !== 'PENDING') return false;
+        store.updateRun(run.id, { status: 'RUNNING', started_at: fresh.started_at ?? Date.now() });
+        store.appendEvent(run.id, null, 'RUN_STARTED', { status: 'RUNNING' });
+        this.applyDecision(store.getRun(run.id)!, this.decide(store.getRun(run.id)!));
+        return true;
+      });
+      if (admitted) {
+        total++;
+        perWs.set(run.workspace_root, (perWs.get(run.workspace_root) ?? 0) + 1);
+      }
+    }
+  }
+
+  /** PENDING runs in admission order: per workspace by its queue_policy, workspaces FIFO. */
+  private pendingInOrder(): RunRow[] {
+    const pending = this.o.store.listRuns({ status: ['PENDING'] }).reverse(); // oldest first
+    const byWs = new Map<string, RunRow[]>();
+    for (const r of pending) byWs.set(r.workspace_root, [...(byWs.get(r.workspace_root) ?? []), r]);
+    const lanes = [...byWs.values()].map((runs) => {
+      const policy = parseConfig(runs[runs.length - 1]!).queue_policy;
+      return policy === 'newest_first' ? [...runs].reverse() : runs;
+    });
+    // Interleave lanes so one busy workspace cannot starve another.
+    const out: RunRow[] = [];
+    for (let i = 0; lanes.some((l) => i < l.length); i++) for (const l of lanes) if (i < l.length) out.push(l[i]!);
+    return out;
+  }
+
+  private claimSteps(): void {
+    const { store } = this.o;
+    const now = Date.now();
+    let soonest: number | null = null;
+    const queued = store.stepsWithStatus(['QUEUED']);
+    for (const step of queued) {
+      if (this.active.size >= this.o.maxConcurrency) break;
+      const run = store.getRun(step.run_id);
+      if (!run || run.status !== 'RUNNING') continue;
+      if (step.not_before && step.not_before > now) {
+        soonest = soonest === null ? step.not_before : Math.min(soonest, step.not_before);
+        continue;
+      }
+      const mergeKey = step.phase === 'merge' ? `${run.workspace_root}\0${run.merge_target_branch}` : null;
+      // Merges into one target branch are serialized; the next one waits for a wake-up.
+      if (mergeKey && this.mergeTargetsBusy.has(mergeKey)) continue;
+      const handler = this.o.handlers[step.phase];
+      if (!handler) {
+        this.failUnsupported(run, step);
+        continue;
+      }
+      const claimed = store.tx(() => {
+        const fresh = store.getStep(step.id);
+        if (!fresh || fresh.status !== 'QUEUED') return null;
+        const s = store.updateStep(step.id, { status: 'IN_PROGRESS', started_at: Date.now(), lease_owner: this.o.instanceId });
+        store.appendEvent(run.id, step.id, 'STEP_STARTED', { phase: s.phase, iteration: s.iteration, attempt: s.attempt });
+        return s;
+      });
+      if (!claimed) continue;
+      if (mergeKey) this.mergeTargetsBusy.add(mergeKey);
+      this.execute(run, claimed, handler, null, mergeKey);
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (soonest !== null && !this.stopped) {
+      this.timer = setTimeout(() => this.wake(), Math.max(10, soonest - Date.now()));
+    }
+  }
+
+  private failUnsupported(run: RunRow, step: StepRow): void {
+    this.o.store.tx(() => {
+      this.o.store.updateStep(step.id, { status: 'FAILED', error: `no handler for phase ${step.phase}`, ended_at: Date.now() });
+      this.finishRun(run, 'FAILED', 'failed', `this loopd has no handler for the ${step.phase} phase`);
+    });
+    this.afterFinish(run.id);
+  }
+
+  // ---- execution ----------------------------------------------------------------------------
+
+  private execute(run: RunRow, step: StepRow, handler: Handler, adopt: AgentProcessInfo | null, mergeKey: string | null): void {
+    const { store, bus } = this.o;
+    const abort = new AbortController();
+    const history: HistoryEntry[] = store
+      .stepsForRun(run.id)
+      .filter((s) => s.id !== step.id)
+      .map((s) => ({ phase: s.phase, status: s.status, iteration: s.iteration, attempt: s.attempt, result: parseResult(s) }));
+    const input = {
+      run: runInput(run),
+      step: { id: step.id, phase: step.phase, iteration: step.iteration, attempt: step.attempt },
+      history,
+      signal: abort.signal,
+      adopt,
+      sink: {
+        event: (type: string, payload: Record<string, unknown> = {}) => {
+          store.appendEvent(run.id, step.id, type, payload);
+        },
+        processStarted: (p: AgentProcessInfo) => {
+          store.updateStep(step.id, {
+            pid: p.pid,
+            pid_start: p.startTime,
+            pid_nonce: p.nonce,
+            exit_path: p.exitPath,
+            output_path: p.logPath,
+            process_json: JSON.stringify(p),
+          });
+        },
+        outputGrew: () => bus.outputGrew({ runId: run.id, stepId: step.id }),
+        artifact: (kind: string, path: string) => this.recordArtifact(run, step.id, kind, path),
+      },
+    };
+    const done = (async () => {
+      let result: HandlerResult;
+      try {
+        result = await handler(input);
+      } catch (e) {
+        result = { status: abort.signal.aborted ? 'CANCELED' : 'FAILED', error: e instanceof Error ? e.message : String(e), result: {} };
+      }
+      try {
+        this.completeStep(step.id, result);
+      } catch (e) {
+        this.o.log?.(`recording step ${step.id} failed: ${e instanceof Error ? e.stack : String(e)}`);
+      } finally {
+        this.active.delete(step.id);
+        if (mergeKey) this.mergeTargetsBusy.delete(mergeKey);
+        this.afterFinish(run.id);
+        this.wake();
+      }
+    })();
+    this.active.set(step.id, { stepId: step.id, runId: run.id, abort, done });
+  }
+
+  private recordArtifact(run: RunRow, stepId: number | null, kind: string, path: string): void {
+    try {
+      const { checksum, bytes } = checksumFile(path);
+      const location = run.run_dir && path.startsWith(run.run_dir) && !this.isGlobalPath(run, path) ? 'workspace' : 'global';
+      this.o.store.upsertArtifact({ run_id: run.id, step_id: stepId, kind, location, path, checksum, bytes });
+    } catch {
+      // An artifact that vanished is not worth failing a step over.
+    }
+  }
+
+  private isGlobalPath(run: RunRow, path: string): boolean {
+    const g = globalRunDir(run);
+    return g !== null && path.startsWith(g);
+  }
+
+  /** Records a handler's outcome, the run's usage and the next step, all in one transaction. */
+  private completeStep(stepId: number, result: HandlerResult): void {
+    const { store } = this.o;
+    store.tx(() => {
+      const step = store.getStep(stepId);
+      if (!step || step.status !== 'IN_PROGRESS') return;
+      const updated = store.updateStep(stepId, {
+        status: result.status,
+        exit_code: result.exitCode ?? null,
+        result_json: JSON.stringify(result.result),
+        error: result.error ?? null,
+        prompt_path: result.promptPath ?? step.prompt_path,
+        output_path: result.outputPath ?? step.output_path,
+        ended_at: Date.now(),
+      });
+      store.appendEvent(step.run_id, stepId, 'STEP_FINISHED', {
+        phase: updated.phase,
+        iteration: updated.iteration,
+        attempt: updated.attempt,
+        status: updated.status,
+        exitCode: updated.exit_code,
+        error: updated.error,
+        ...summarizeResult(result.result),
+      });
+      let run = store.getRun(step.run_id)!;
+      if (result.usage) {
+        run = store.updateRun(run.id, {
+          cost_usd: run.cost_usd + result.usage.costUsd,
+          input_tokens: run.input_tokens + result.usage.inputTokens,
+          output_tokens: run.output_tokens + result.usage.outputTokens,
+        });
+      }
+      if (result.error) run = store.updateRun(run.id, { last_error: result.error });
+      if (run.status === 'RUNNING') this.applyDecision(run, this.decide(run));
+    });
+  }
+
+  private decide(run: RunRow): Decision {
+    const cfg = parseConfig(run);
+    const facts: StepFact[] = this.o.store.stepsForRun(run.id).map((s) => ({
+      phase: s.phase,
+      status: s.status,
+      iteration: s.iteration,
+      attempt: s.attempt,
+      result: parseResult(s),
+    }));
+    return nextStep({ cancelRequested: run.cancel_requested === 1 }, facts, {
+      iterations: cfg.iterations,
+      agentRetries: cfg.claude_retries,
+      agentRetryBackoffSec: cfg.claude_retry_backoff_sec,
+      mergeEnabled: run.merge_strategy !== 'none' && run.merge_target_branch !== null,
+    });
+  }
+
+  /** Must run inside a transaction. */
+  private applyDecision(run: RunRow, d: Decision): void {
+    const { store } = this.o;
+    if (d.kind === 'wait') return;
+    for (const signal of d.signals) store.appendEvent(run.id, null, 'SIGNAL', { signal });
+    if (d.kind === 'queue') {
+      const step = store.insertStep({
+        run_id: run.id,
+        phase: d.phase,
+        iteration: d.iteration,
+        attempt: d.attempt,
+        not_before: d.delayMs > 0 ? Date.now() + d.delayMs : null,
+      });
+      store.appendEvent(run.id, step.id, d.attempt > 1 ? 'STEP_RETRY_QUEUED' : 'STEP_QUEUED', {
+        phase: d.phase,
+        iteration: d.iteration,
+        attempt: d.attempt,
+        delayMs: d.delayMs,
+      });
+      return;
+    }
+    const lastError = run.last_error;
+    this.finishRun(run, d.status, d.reason, d.status === 'COMPLETED' ? null : lastError);
+  }
+
+  /** Must run inside a transaction. */
+  private finishRun(run: RunRow, status: 'COMPLETED' | 'FAILED' | 'CANCELED', reason: string, error: string | null): void {
+    const { store } = this.o;
+    for (const s of store.stepsForRun(run.id)) {
+      if (s.status === 'QUEUED') store.updateStep(s.id, { status: 'CANCELED', ended_at: Date.now() });
+    }
+    store.updateRun(run.id, { status, exit_reason: reason, ended_at: Date.now(), last_error: error });
+    store.appendEvent(run.id, null, `RUN_${status}`, { status, reason, error });
+  }
+
+  /** File work after a run ended: summary, mirror, optional worktree cleanup. Idempotent. */
+  private afterFinish(runId: string): void {
+    const run = this.o.store.getRun(runId);
+    if (!run || !['COMPLETED', 'FAILED', 'CANCELED'].includes(run.status)) return;
+    try {
+      this.writeRunSummary(run);
+    } catch (e) {
+      this.o.log?.(`writing the summary of run ${run.id} failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    const cfg = parseConfig(run);
+    if (cfg.worktree_cleanup && existsSync(run.worktree_path)) {
+      removeWorktree(run.workspace_root, run.worktree_path)
+        .then(() => this.o.store.appendEvent(run.id, null, 'WORKTREE_REMOVED', { path: run.worktree_path }))
+        .catch((e: unknown) => this.o.log?.(`worktree cleanup failed for ${run.id}: ${String(e)}`));
+    }
+  }
+
+  private writeRunSummary(run: RunRow): void {
+    const cfg = parseConfig(run);
+    const steps = this.o.store.stepsForRun(run.id);
+    const impl = steps.filter((s) => s.phase === 'implementation' && s.ended_at !== null);
+    const iterations = new Set(impl.map((s) => s.iteration));
+    const lastImpl = impl[impl.length - 1];
+    const lastResult = lastImpl ? parseResult(lastImpl) : null;
+    const durations = impl.filter((s) => s.started_at !== null).map((s) => s.ended_at! - s.started_at!);
+    const merge = [...steps].reverse().find((s) => s.phase === 'merge' && s.status === 'SUCCEEDED');
+    const start = run.started_at ?? run.created_at;
+    const end = run.ended_at ?? Date.now();
+    const summary: Summary = {
+      run_id: run.id,
+      run_name: run.name,
+      status: run.status,
+      start_ms: start,
+      end_ms: end,
+      total_duration_ms: end - start,
+      iterations_run: iterations.size,
+      completed_iteration: run.status === 'COMPLETED' && lastImpl ? lastImpl.iteration : null,
+      avg_duration_ms: durations.length ? Math.round(durations.reduce((a, b) => a + b, 0) / durations.length) : null,
+      last_exit_code: lastImpl?.exit_code ?? null,
+      completion_mode: cfg.completion_mode,
+      model: cfg.model,
+      exit_reason: run.exit_reason ?? 'failed',
+      tasks_done: typeof lastResult?.tasksDone === 'number' ? lastResult.tasksDone : null,
+      tasks_total: typeof lastResult?.tasksTotal === 'number' ? lastResult.tasksTotal : null,
+      cost_usd: run.cost_usd,
+      input_tokens: run.input_tokens,
+      output_tokens: run.output_tokens,
+      run_branch: run.run_branch,
+      merge_target_branch: run.merge_target_branch,
+      merge_commit: merge ? ((parseResult(merge)?.commit as string | null | undefined) ?? null) : null,
+      run_log: lastImpl?.output_path ?? null,
+      report: `${run.run_dir}/report.tsv`,
+      prompt_snapshot: existsSync(`${run.run_dir}/prompt.txt`) ? `${run.run_dir}/prompt.txt` : null,
+      last_iteration_log: lastImpl?.output_path ?? null,
+      last_iteration_tail: typeof lastResult?.tailPath === 'string' ? lastResult.tailPath : null,
+    };
+    const path = writeSummary(run.run_dir, summary);
+    this.recordArtifact(run, null, 'summary', path);
+    const g = globalRunDir(run);
+    if (g && g !== run.run_dir) {
+      for (const copied of mirrorDir(run.run_dir, g)) this.recordArtifact(run, null, 'mirror', copied);
+    }
+  }
+
+  // ---- control ------------------------------------------------------------------------------
+
+  /** Cancels a run: kills its agent (if any) and waits until the run is recorded CANCELED. */
+  async cancel(runId: string): Promise<void> {
+    const { store } = this.o;
+    const inFlight = [...this.active.values()].filter((a) => a.runId === runId);
+    store.tx(() => {
+      const run = store.getRun(runId)!;
+      store.updateRun(runId, { cancel_requested: 1 });
+      store.appendEvent(runId, null, 'RUN_CANCEL_REQUESTED', {});
+      if (inFlight.length === 0) this.finishRun(run, 'CANCELED', 'canceled', null);
+    });
+    for (const a of inFlight) a.abort.abort(new Error('canceled'));
+    await Promise.allSettled(inFlight.map((a) => a.done));
+    this.afterFinish(runId);
+    this.wake();
+  }
+
+  // ---- recovery -----------------------------------------------------------------------------
+
+  private recover(): void {
+    const { store } = this.o;
+    for (const step of store.stepsWithStatus(['IN_PROGRESS'])) {
+      if (this.active.has(step.id)) continue;
+      const run = store.getRun(step.run_id);
+      if (!run) continue;
+      const proc = step.process_json ? (JSON.parse(step.process_json) as AgentProcessInfo) : null;
+      const handler = this.o.handlers[step.phase];
+      const running = run.status === 'RUNNING' || run.status === 'PAUSED';
+      if (proc && handler && running && (isAlive(proc) || readExitStatus(proc.exitPath) !== null)) {
+        // The agent outlived the previous daemon: follow it to its end instead of paying twice.
+        store.appendEvent(run.id, step.id, 'STEP_ADOPTED', { pid: proc.pid, phase: step.phase, iteration: step.iteration });
+        this.execute(run, step, handler, proc, null);
+        continue;
+      }
+      if (proc && isAlive(proc)) void killTree(proc, 2000);
+      store.tx(() => {
+        store.updateStep(step.id, { status: 'FAILED', error: 'the daemon stopped while this step ran and its process is gone', ended_at: Date.now() });
+        if (running && run.cancel_requested === 0) {
+          const again = store.insertStep({ run_id: run.id, phase: step.phase, iteration: step.iteration, attempt: step.attempt + 1 });
+          store.appendEvent(run.id, again.id, 'STEP_REQUEUED', {
+            phase: step.phase,
+            iteration: step.iteration,
+            attempt: again.attempt,
+            reason: 'process vanished without an exit status after a daemon restart',
+          });
+        }
+      });
+    }
+    for (const run of store.listRuns({ status: ['RUNNING'] })) {
+      store.tx(() => this.applyDecision(run, this.decide(run)));
+    }
+    for (const run of store.listRuns({ status: ['COMPLETED', 'FAILED', 'CANCELED'], limit: 200 })) {
+      if (!existsSync(`${run.run_dir}/summary.json`)) this.afterFinish(run.id);
+    }
+  }
+
+  runStatusCounts(): Record<RunStatus, number> {
+    const counts: Record<RunStatus, number> = { PENDING: 0, RUNNING: 0, PAUSED: 0, COMPLETED: 0, FAILED: 0, CANCELED: 0 };
+    const rows = this.o.store.db.prepare('SELECT status, COUNT(*) AS n FROM runs GROUP BY status').all() as unknown as {
+      status: RunStatus;
+      n: number;
+    }[];
+    for (const r of rows) counts[r.status] = r.n;
+    return counts;
+  }
+}
+
+function summarizeResult(r: Record<string, unknown>): Record<string, unknown> {
+  const keep = ['claimed', 'openTasks', 'tasksDone', 'tasksTotal', 'commits', 'mergeStatus', 'commit', 'conflicts', 'timedOut'];
+  const out: Record<string, unknown> = {};
+  for (const k of keep) if (k in r) out[k] = r[k];
+  return out;
+}

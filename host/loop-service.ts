@@ -1,0 +1,487 @@
+// The host side of the API: validates requests, creates runs, answers queries, and streams
+// events and agent output. Persistence goes through the store; scheduling through the dispatcher.
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { basename, isAbsolute, relative, resolve, sep } from 'node:path';
+import { v7 as uuidv7 } from 'uuid';
+import { resolveRunDirs, lastLines } from '../core/artifacts.js';
+import { ConfigError, resolveConfig, type LoopConfig } from '../core/config.js';
+import { detectBaseBranch, findRepoRoot, GitError, listBranches } from '../core/git.js';
+import { dedupeName, defaultPlanPath, renderTemplate, sanitizeBranchForPath, slugify, specSlug } from '../core/naming.js';
+import { isTerminalRunStatus, type RunStatus } from '../core/types.js';
+import type { EventBus, OutputNotice } from './bus.js';
+import { Dispatcher, parseConfig } from './dispatcher.js';
+import { UserError, type LoopService } from './service.js';
+import type { EventRow, RunRow, StepRow, Store } from './store.js';
+import type { CreateRunInput, DaemonStatus, EventView, OutputChunk, RunDetail, RunView, StepView, TailView } from './views.js';
+
+export interface ServiceDeps {
+  store: Store;
+  bus: EventBus;
+  dispatcher: Dispatcher;
+  home: string;
+  version: string;
+  host: string;
+  port: () => number;
+  startedAt: number;
+  maxConcurrency: number;
+  onStop: () => void;
+}
+
+const TERMINAL_EVENTS = new Set(['RUN_COMPLETED', 'RUN_FAILED', 'RUN_CANCELED']);
+const OUTPUT_CHUNK_BYTES = 64 * 1024;
+
+function isInside(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel !== '' && !rel.startsWith('..' + sep) && rel !== '..' && !isAbsolute(rel);
+}
+
+/** Length of the longest prefix of buf that does not end inside a UTF-8 sequence. */
+export function completeUtf8Length(buf: Buffer): number {
+  let i = buf.length;
+  // Walk back over at most 3 continuation bytes to find the lead byte of the last character.
+  let back = 0;
+  while (i > 0 && back < 4 && (buf[i - 1]! & 0xc0) === 0x80) {
+    i--;
+    back++;
+  }
+  if (i === 0) return buf.length;
+  const lead = buf[i - 1]!;
+  const need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+  return need === back + 1 || need === 1 ? buf.length : i - 1;
+}
+
+export class HostLoopService implements LoopService {
+  constructor(private readonly d: ServiceDeps) {}
+
+  status(): DaemonStatus {
+    return {
+      pid: process.pid,
+      version: this.d.version,
+      host: this.d.host,
+      port: this.d.port(),
+      home: this.d.home,
+      startedAt: this.d.startedAt,
+      uptimeMs: Date.now() - this.d.startedAt,
+      maxConcurrency: this.d.maxConcurrency,
+      runs: this.d.dispatcher.runStatusCounts(),
+    };
+  }
+
+  requestStop(): void {
+    // Answer the request first, then stop.
+    setTimeout(() => this.d.onStop(), 20);
+  }
+
+  // ---- runs ---------------------------------------------------------------------------------
+
+  async createRun(input: CreateRunInput): Promise<RunView> {
+    if (!isAbsolute(input.cwd)) throw new UserError(`cwd must be an absolute path, got "${input.cwd}"`);
+    if (!existsSync(input.cwd)) throw new UserError(`directory not found: ${input.cwd}`);
+    let root: string;
+    try {
+      root = await findRepoRoot(input.cwd);
+    } catch (e) {
+      throw new UserError(e instanceof Error ? e.message : String(e));
+    }
+    const specAbs = resolve(input.cwd, input.spec);
+    if (!existsSync(specAbs) || !statSync(specAbs).isFile()) throw new UserError(`spec file not found: ${input.spec}`);
+    if (!isInside(root, specAbs)) {
+      throw new UserError(`spec ${input.spec} is outside the workspace ${root}: specs and plans must live inside the repository`);
+    }
+
+    let config: LoopConfig;
+    try {
+      const flags: Record<string, string | number | boolean> = { ...(input.flags ?? {}) };
+      const env: NodeJS.ProcessEnv = {};
+      if (input.loopConfig) env.LOOP_CONFIG = resolve(input.cwd, input.loopConfig);
+      const resolved = resolveConfig({
+        workspaceRoot: root,
+        env,
+        ...(input.configFile ? { configFile: resolve(input.cwd, input.configFile) } : {}),
+        flags,
+      });
+      config = resolved.config;
+    } catch (e) {
+      if (e instanceof ConfigError) throw new UserError(e.message);
+      throw e;
+    }
+    if (config.agent === 'command' && config.agent_cmd.trim() === '') {
+      throw new UserError('agent=command needs agent_cmd: set agent_cmd in .loop/config or pass --agent-cmd "your command"');
+    }
+    if (config.worktree_provider === 'worktrunk') {
+      throw new UserError('worktree_provider=worktrunk is not supported by this loopd yet: use git or auto');
+    }
+
+    let planRel: string | null;
+    if (input.plan) {
+      const planAbs = resolve(input.cwd, input.plan);
+      if (!existsSync(planAbs) || !statSync(planAbs).isFile()) throw new UserError(`plan file not found: ${input.plan}`);
+      if (!isInside(root, planAbs)) {
+        throw new UserError(`plan ${input.plan} is outside the workspace ${root}: specs and plans must live inside the repository`);
+      }
+      planRel = relative(root, planAbs);
+    } else {
+      const guess = defaultPlanPath(relative(root, specAbs), config.plans_dir);
+      planRel = existsSync(resolve(root, guess)) ? guess : null;
+    }
+    const specRel = relative(root, specAbs);
+
+    let base: string;
+    let branches: Set<string>;
+    try {
+      base = await detectBaseBranch(root, config.base_branch);
+      branches = new Set(await listBranches(root));
+    } catch (e) {
+      if (e instanceof GitError) throw new UserError(e.message);
+      throw e;
+    }
+
+    const slug = specSlug(specRel);
+    const explicit = input.name ?? null;
+    const name = explicit ? explicit.trim() : slug;
+    if (name === '') throw new UserError('--name must not be empty');
+    const nameSource = explicit ? 'explicit' : 'spec_slug';
+    const mergeTarget = config.merge_strategy === 'none' ? null : config.merge_target_branch || `agent/${slug}`;
+    if (mergeTarget !== null && !/^[A-Za-z0-9._\/-]+$/.test(mergeTarget)) {
+      throw new UserError(`invalid merge target branch "${mergeTarget}": use letters, digits, ".", "_", "-" and "/"`);
+    }
+
+    const id = uuidv7();
+    const dirs = resolveRunDirs({
+      mode: config.artifact_mode,
+      workspaceRoot: root,
+      logDir: config.log_dir,
+      globalLogDir: config.global_log_dir,
+      home: this.d.home,
+      runId: id,
+    });
+
+    // Everything below is synchronous, so two concurrent requests cannot pick the same branch.
+    const store = this.d.store;
+    const runBranch = dedupeName(`${config.run_branch_prefix}${slugify(name)}`, (b) => branches.has(b) || store.runBranchTaken(root, b));
+    let worktreePath: string;
+    try {
+      worktreePath = resolve(
+        root,
+        renderTemplate(config.worktree_path_template, {
+          repo: basename(root),
+          run_branch: runBranch,
+          spec_slug: slug,
+          name: slugify(name),
+          run_id: id,
+        }),
+      );
+    } catch (e) {
+      throw new UserError(`worktree_path_template: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (existsSync(worktreePath)) {
+      throw new UserError(`worktree path ${worktreePath} already exists: remove it, or change worktree_path_template`);
+    }
+
+    const row = store.tx(() => {
+      store.ensureWorkspace(root);
+      const r = store.insertRun({
+        id,
+        name,
+        name_source: nameSource,
+        status: 'PENDING',
+        workspace_root: root,
+        spec_path: specRel,
+        plan_path: planRel,
+        base_branch: base,
+        run_branch: runBranch,
+        merge_target_branch: mergeTarget,
+        merge_strategy: config.merge_strategy,
+        worktree_path: worktreePath,
+        worktree_provider: 'git',
+        config_json: JSON.stringify(config),
+        origin: input.origin ?? 'api',
+        run_dir: dirs.primary,
+        global_run_dir: dirs.global,
+      });
+      store.appendEvent(id, null, 'RUN_CREATED', {
+        name,
+        spec: specRel,
+        plan: planRel,
+        runBranch,
+        baseBranch: base,
+        mergeTarget,
+        worktree: worktreePath,
+        worktreeProvider: 'git',
+        origin: r.origin,
+      });
+      return r;
+    });
+    this.d.dispatcher.wake();
+    return this.view(row);
+  }
+
+  listRuns(filter: { status?: RunStatus[] | undefined; workspace?: string | undefined; limit?: number | undefined }): RunView[] {
+    const ws = filter.workspace ? resolve(filter.workspace) : undefined;
+    return this.d.store
+      .listRuns({
+        ...(filter.status ? { status: filter.status } : {}),
+        ...(ws ? { workspace: ws } : {}),
+        ...(filter.limit ? { limit: filter.limit } : {}),
+      })
+      .map((r) => this.view(r));
+  }
+
+  resolveRun(ref: string): RunRow {
+    const matches = this.d.store.findRuns(ref.trim());
+    if (matches.length === 0) throw new UserError(`no run matches "${ref}": use a run id, a unique id prefix or a run name (see loopctl list)`, 'NOT_FOUND');
+    const ids = new Set(matches.map((m) => m.id));
+    if (ids.size > 1 && matches[0]!.id.startsWith(ref) && matches.every((m) => m.id.startsWith(ref))) {
+      throw new UserError(`"${ref}" matches ${ids.size} runs: give more characters of the id`);
+    }
+    // A name reused across runs means the newest run, as a user would expect.
+    return matches[0]!;
+  }
+
+  getRun(ref: string): RunDetail {
+    const run = this.resolveRun(ref);
+    const steps = this.d.store.stepsForRun(run.id);
+    return {
+      ...this.view(run, steps),
+      steps: steps.map(stepView),
+      artifacts: this.d.store.artifactsForRun(run.id).map((a) => ({
+        kind: a.kind,
+        location: a.location,
+        path: a.path,
+        checksum: a.checksum,
+        bytes: a.bytes,
+        stepId: a.step_id,
+      })),
+      config: parseConfig(run) as unknown as Record<string, unknown>,
+    };
+  }
+
+  async cancelRun(ref: string): Promise<RunView> {
+    const run = this.resolveRun(ref);
+    if (isTerminalRunStatus(run.status)) {
+      throw new UserError(`run ${run.name} (${run.id.slice(0, 8)}) already ended as ${run.status}: nothing to cancel`, 'CONFLICT');
+    }
+    await this.d.dispatcher.cancel(run.id);
+    return this.view(this.d.store.getRun(run.id)!);
+  }
+
+  view(run: RunRow, steps: StepRow[] = this.d.store.stepsForRun(run.id)): RunView {
+    const last = steps[steps.length - 1];
+    const lastImpl = [...steps].reverse().find((s) => s.phase === 'implementation' && s.result_json);
+    const res = lastImpl?.result_json ? (JSON.parse(lastImpl.result_json) as Record<string, unknown>) : null;
+    return {
+      id: run.id,
+      name: run.name,
+      nameSource: run.name_source,
+      status: run.status,
+      workspaceRoot: run.workspace_root,
+      specPath: run.spec_path,
+      planPath: run.plan_path,
+      baseBranch: run.base_branch,
+      runBranch: run.run_branch,
+      mergeTargetBranch: run.merge_target_branch,
+      mergeStrategy: run.merge_strategy,
+      worktreePath: run.worktree_path,
+      worktreeProvider: run.worktree_provider,
+      origin: run.origin,
+      exitReason: run.exit_reason,
+      lastError: run.last_error,
+      createdAt: run.created_at,
+      updatedAt: run.updated_at,
+      startedAt: run.started_at,
+      endedAt: run.ended_at,
+      iteration: last?.iteration ?? 0,
+      phase: last?.phase ?? null,
+      tasksDone: typeof res?.tasksDone === 'number' ? res.tasksDone : null,
+      tasksTotal: typeof res?.tasksTotal === 'number' ? res.tasksTotal : null,
+      runDir: run.run_dir,
+      globalRunDir: run.global_run_dir,
+      costUsd: run.cost_usd,
+      inputTokens: run.input_tokens,
+      outputTokens: run.output_tokens,
+    };
+  }
+
+  // ---- events -------------------------------------------------------------------------------
+
+  listEvents(ref: string, afterSeq: number, limit: number): EventView[] {
+    const run = this.resolveRun(ref);
+    return this.d.store.eventsAfter({ runId: run.id, afterSeq, limit }).map(eventView);
+  }
+
+  async *streamEvents(ref: string, afterSeq: number, follow: boolean, signal: AbortSignal): AsyncGenerator<EventView> {
+    const run = this.resolveRun(ref);
+    const waiter = new Waiter(signal);
+    const onEvent = (ev: EventRow) => {
+      if (ev.run_id === run.id) waiter.poke();
+    };
+    this.d.bus.on('event', onEvent);
+    try {
+      let cursor = afterSeq;
+      while (!signal.aborted) {
+        waiter.reset();
+        const rows = this.d.store.eventsAfter({ runId: run.id, afterSeq: cursor, limit: 500 });
+        let ended = false;
+        for (const row of rows) {
+          cursor = row.seq;
+          yield eventView(row);
+          if (TERMINAL_EVENTS.has(row.type)) ended = true;
+        }
+        if (rows.length === 500) continue;
+        if (!follow || ended) return;
+        const fresh = this.d.store.getRun(run.id);
+        if (!fresh || (isTerminalRunStatus(fresh.status) && rows.length === 0)) return;
+        await waiter.wait(5000);
+      }
+    } finally {
+      this.d.bus.off('event', onEvent);
+    }
+  }
+
+  // ---- output -------------------------------------------------------------------------------
+
+  async *streamOutput(ref: string, resume: string | null, follow: boolean, signal: AbortSignal): AsyncGenerator<OutputChunk> {
+    const run = this.resolveRun(ref);
+    let stepId = 0;
+    let offset = 0;
+    if (resume) {
+      const m = /^(\d+):(\d+)$/.exec(resume);
+      if (m) {
+        stepId = Number(m[1]);
+        offset = Number(m[2]);
+      }
+    }
+    const waiter = new Waiter(signal);
+    const onOutput = (n: OutputNotice) => {
+      if (n.runId === run.id) waiter.poke();
+    };
+    const onEvent = (ev: EventRow) => {
+      if (ev.run_id === run.id) waiter.poke();
+    };
+    this.d.bus.on('output', onOutput);
+    this.d.bus.on('event', onEvent);
+    try {
+      while (!signal.aborted) {
+        waiter.reset();
+        const steps = this.d.store.stepsForRun(run.id).filter((s) => s.output_path && s.id >= stepId);
+        let progressed = false;
+        for (const step of steps) {
+          if (step.id !== stepId) {
+            stepId = step.id;
+            offset = 0;
+          }
+          const path = step.output_path!;
+          for (;;) {
+            const chunk = readChunk(path, offset);
+            if (!chunk) break;
+            offset += chunk.bytes;
+            progressed = true;
+            yield { stepId: step.id, iteration: step.iteration, phase: step.phase, offset, chunk: chunk.text };
+          }
+          // Stop at the first step still writing: later steps cannot exist yet.
+          if (step.status === 'IN_PROGRESS' || step.status === 'QUEUED') break;
+          stepId = step.id + 1;
+          offset = 0;
+        }
+        if (progressed) continue;
+        const fresh = this.d.store.getRun(run.id);
+        const active = this.d.store.stepsForRun(run.id).some((s) => s.status === 'IN_PROGRESS' || s.status === 'QUEUED');
+        if (!follow) return;
+        if (!fresh || (isTerminalRunStatus(fresh.status) && !active)) return;
+        await waiter.wait(1000);
+      }
+    } finally {
+      this.d.bus.off('output', onOutput);
+      this.d.bus.off('event', onEvent);
+    }
+  }
+
+  tail(ref: string, lines: number): TailView | null {
+    const run = this.resolveRun(ref);
+    const step = [...this.d.store.stepsForRun(run.id)].reverse().find((s) => s.output_path && existsSync(s.output_path));
+    if (!step) return null;
+    return {
+      stepId: step.id,
+      iteration: step.iteration,
+      phase: step.phase,
+      path: step.output_path!,
+      text: lastLines(readFileSync(step.output_path!, 'utf8'), lines),
+    };
+  }
+}
+
+function readChunk(path: string, offset: number): { text: string; bytes: number } | null {
+  if (!existsSync(path)) return null;
+  const size = statSync(path).size;
+  if (size <= offset) return null;
+  const len = Math.min(OUTPUT_CHUNK_BYTES, size - offset);
+  const buf = Buffer.alloc(len);
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, buf, 0, len, offset);
+  } finally {
+    closeSync(fd);
+  }
+  const usable = completeUtf8Length(buf);
+  if (usable === 0) return null;
+  return { text: buf.subarray(0, usable).toString('utf8'), bytes: usable };
+}
+
+function eventView(row: EventRow): EventView {
+  return {
+    seq: row.seq,
+    runId: row.run_id,
+    stepId: row.step_id,
+    type: row.type,
+    ts: row.ts,
+    payload: JSON.parse(row.payload_json) as Record<string, unknown>,
+  };
+}
+
+function stepView(s: StepRow): StepView {
+  return {
+    id: s.id,
+    phase: s.phase,
+    status: s.status,
+    iteration: s.iteration,
+    attempt: s.attempt,
+    exitCode: s.exit_code,
+    promptPath: s.prompt_path,
+    outputPath: s.output_path,
+    error: s.error,
+    startedAt: s.started_at,
+    endedAt: s.ended_at,
+    result: s.result_json ? (JSON.parse(s.result_json) as Record<string, unknown>) : null,
+  };
+}
+
+/** A one-shot wake-up that never misses a poke made between reset() and wait(). */
+class Waiter {
+  private dirty = false;
+  private resolveFn: (() => void) | null = null;
+  constructor(private readonly signal: AbortSignal) {
+    signal.addEventListener('abort', () => this.poke(), { once: true });
+  }
+  reset(): void {
+    this.dirty = false;
+  }
+  poke(): void {
+    this.dirty = true;
+    const r = this.resolveFn;
+    this.resolveFn = null;
+    r?.();
+  }
+  wait(maxMs: number): Promise<void> {
+    if (this.dirty || this.signal.aborted) return Promise.resolve();
+    return new Promise((res) => {
+      const t = setTimeout(() => {
+        this.resolveFn = null;
+        res();
+      }, maxMs);
+      this.resolveFn = () => {
+        clearTimeout(t);
+        res();
+      };
+    });
+  }
+}

@@ -1,0 +1,219 @@
+// The daemon's composition root: wires store, bus, dispatcher, API and HTTP server.
+// (It imports the router, the one place the host looks "up": someone has to plug them together.)
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createHTTPHandler } from '@trpc/server/adapters/standalone';
+import { v7 as uuidv7 } from 'uuid';
+import { writeFileAtomic } from '../core/artifacts.js';
+import { DEFAULT_HOST, DEFAULT_PORT, homePaths, loopdHome, parseAddr, type DaemonInfo } from '../core/home.js';
+import { handlers as defaultHandlers } from '../functions/registry.js';
+import type { Handler } from '../functions/types.js';
+import type { StepPhase } from '../core/types.js';
+import { appRouter } from '../router/index.js';
+import type { Context } from '../router/trpc.js';
+import { EventBus } from './bus.js';
+import { Dispatcher } from './dispatcher.js';
+import { HostLoopService } from './loop-service.js';
+import { startServer } from './server.js';
+import { Store } from './store.js';
+
+export interface DaemonOptions {
+  home?: string;
+  host?: string;
+  port?: number;
+  token?: string;
+  maxConcurrency?: number;
+  handlers?: Partial<Record<StepPhase, Handler>>;
+  log?: (msg: string) => void;
+  /** Write daemon.json (off for in-process test daemons sharing a home is never wanted anyway). */
+  writeInfo?: boolean;
+}
+
+export interface DaemonHandle {
+  url: string;
+  port: number;
+  host: string;
+  token: string;
+  home: string;
+  store: Store;
+  dispatcher: Dispatcher;
+  /** Stops accepting requests and claiming steps; agents keep running unless drain is set. */
+  stop(opts?: { drain?: boolean }): Promise<void>;
+  stopped: Promise<void>;
+}
+
+export function packageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    const p = join(dir, 'package.json');
+    if (existsSync(p)) return (JSON.parse(readFileSync(p, 'utf8')) as { version: string }).version;
+    dir = dirname(dir);
+  }
+  return '0.0.0';
+}
+
+/** The bearer token: LOOPD_AUTH_TOKEN, else the one stored 0600 in the data dir (made once). */
+export function ensureToken(home: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (env.LOOPD_AUTH_TOKEN && env.LOOPD_AUTH_TOKEN.trim() !== '') return env.LOOPD_AUTH_TOKEN.trim();
+  const path = homePaths(home).token;
+  if (existsSync(path)) {
+    const t = readFileSync(path, 'utf8').trim();
+    if (t !== '') return t;
+  }
+  const token = randomBytes(32).toString('hex');
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  writeFileSync(path, token + '\n', { mode: 0o600 });
+  chmodSync(path, 0o600);
+  return token;
+}
+
+export async function startDaemon(opts: DaemonOptions = {}): Promise<DaemonHandle> {
+  const home = opts.home ?? loopdHome();
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  const paths = homePaths(home);
+  const log = opts.log ?? ((m: string) => process.stderr.write(`[loopd] ${m}\n`));
+  const token = opts.token ?? ensureToken(home);
+  const host = opts.host ?? DEFAULT_HOST;
+  const maxConcurrency = opts.maxConcurrency ?? 3;
+  const bus = new EventBus();
+  const store = new Store(paths.db, bus);
+  const instanceId = uuidv7();
+  const dispatcher = new Dispatcher({ store, bus, handlers: opts.handlers ?? defaultHandlers, maxConcurrency, instanceId, log });
+
+  let resolveStopped!: () => void;
+  const stopped = new Promise<void>((r) => (resolveStopped = r));
+  let stopping: Promise<void> | null = null;
+  let boundPort = opts.port ?? DEFAULT_PORT;
+  const startedAt = Date.now();
+  const version = packageVersion();
+
+  const service = new HostLoopService({
+    store,
+    bus,
+    dispatcher,
+    home,
+    version,
+    host,
+    port: () => boundPort,
+    startedAt,
+    maxConcurrency,
+    onStop: () => void handle.stop(),
+  });
+  const trpcHandler = createHTTPHandler({
+    router: appRouter,
+    basePath: '/trpc/',
+    createContext: ({ req }): Context => ({ service, authorized: (req as { loopdAuthorized?: boolean }).loopdAuthorized === true }),
+    onError: ({ error, path }) => {
+      if (error.code === 'INTERNAL_SERVER_ERROR') log(`internal error in ${path ?? '?'}: ${error.stack ?? error.message}`);
+    },
+  });
+  const srv = await startServer({
+    host,
+    port: opts.port ?? DEFAULT_PORT,
+    token,
+    api: (req, res, authorized) => {
+      (req as { loopdAuthorized?: boolean }).loopdAuthorized = authorized;
+      trpcHandler(req, res);
+    },
+  });
+  boundPort = srv.port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
+  if (opts.writeInfo !== false) {
+    const info: DaemonInfo = { pid: process.pid, host, port: boundPort, startedAt, version };
+    writeFileAtomic(paths.daemonInfo, JSON.stringify(info) + '\n');
+  }
+  dispatcher.start();
+
+  const handle: DaemonHandle = {
+    url,
+    port: boundPort,
+    host,
+    token,
+    home,
+    store,
+    dispatcher,
+    stopped,
+    stop(o = {}) {
+      stopping ??= (async () => {
+        await dispatcher.stop(o);
+        await srv.close();
+        store.close();
+        if (opts.writeInfo !== false) {
+          try {
+            const info = JSON.parse(readFileSync(paths.daemonInfo, 'utf8')) as DaemonInfo;
+            if (info.pid === process.pid) rmSync(paths.daemonInfo, { force: true });
+          } catch {
+            /* already gone */
+          }
+        }
+        resolveStopped();
+      })();
+      return stopping;
+    },
+  };
+  return handle;
+}
+
+const USAGE = `usage: loopd [--addr HOST:PORT] [--home DIR] [--max-concurrency N]
+  --addr             listen address, loopback only (default $LOOPD_ADDR or ${DEFAULT_HOST}:${DEFAULT_PORT}; port 0 = any free port)
+  --home             data directory (default $LOOPD_HOME, $XDG_DATA_HOME/loopd or ~/.local/share/loopd)
+  --max-concurrency  how many runs may be active at once (default 3)`;
+
+/** Entry point of the `loopd` binary. */
+export async function main(argv: string[]): Promise<void> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        addr: { type: 'string' },
+        home: { type: 'string' },
+        'max-concurrency': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
+      },
+      strict: true,
+    }));
+  } catch (e) {
+    throw new Error(`${e instanceof Error ? e.message : String(e)}\n${USAGE}`);
+  }
+  if (values.help) {
+    process.stdout.write(USAGE + '\n');
+    return;
+  }
+  if (values.version) {
+    process.stdout.write(packageVersion() + '\n');
+    return;
+  }
+  const { host, port } = parseAddr(values.addr ?? process.env.LOOPD_ADDR ?? `${DEFAULT_HOST}:${DEFAULT_PORT}`);
+  let maxConcurrency = 3;
+  if (values['max-concurrency'] !== undefined) {
+    maxConcurrency = Number(values['max-concurrency']);
+    if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1) {
+      throw new Error(`invalid --max-concurrency "${values['max-concurrency']}": expected an integer >= 1`);
+    }
+  }
+  const home = values.home ?? loopdHome();
+  let daemon: DaemonHandle;
+  try {
+    daemon = await startDaemon({ home, host, port, maxConcurrency });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'EADDRINUSE') {
+      throw new Error(`address ${host}:${port} is already in use: is another loopd running? (loopctl daemon status) Use --addr or LOOPD_ADDR to pick another port`);
+    }
+    throw e;
+  }
+  process.stderr.write(`[loopd] listening on ${daemon.url} (pid ${process.pid}, home ${home})\n`);
+  const shutdown = (sig: string) => {
+    process.stderr.write(`[loopd] ${sig}: stopping; running agents are left to be re-adopted\n`);
+    void daemon.stop();
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  await daemon.stopped;
+  process.stderr.write('[loopd] stopped\n');
+}

@@ -1,0 +1,27 @@
+// What the API layer may ask of the host. The router depends on this interface only.
+import type { RunStatus } from '../core/types.js';
+import type { CreateRunInput, DaemonStatus, EventView, OutputChunk, RunDetail, RunView, TailView } from './views.js';
+
+export class UserError extends Error {
+  constructor(
+    message: string,
+    readonly code: 'BAD_REQUEST' | 'NOT_FOUND' | 'CONFLICT' = 'BAD_REQUEST',
+  ) {
+    super(message);
+  }
+}
+
+export interface LoopService {
+  status(): DaemonStatus;
+  requestStop(): void;
+  createRun(input: CreateRunInput): Promise<RunView>;
+  listRuns(filter: { status?: RunStatus[] | undefined; workspace?: string | undefined; limit?: number | undefined }): RunView[];
+  getRun(ref: string): RunDetail;
+  cancelRun(ref: string): Promise<RunView>;
+  listEvents(ref: string, afterSeq: number, limit: number): EventView[];
+  /** Replays events after `afterSeq` and then follows live ones until the run ends (when follow). */
+  streamEvents(ref: string, afterSeq: number, follow: boolean, signal: AbortSignal): AsyncGenerator<EventView>;
+  /** Streams agent output from a resume point `<stepId>:<offset>` (or the start). */
+  streamOutput(ref: string, resume: string | null, follow: boolean, signal: AbortSignal): AsyncGenerator<OutputChunk>;
+  tail(ref: string, lines: number): TailView | null;
+}

@@ -1,0 +1,402 @@
+// The durable state of the daemon. Every state change goes through `tx`, which writes the change
+// and its events in one SQLite transaction and publishes the events only after COMMIT, so a
+// subscriber never sees an event for a change that was rolled back.
+import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { RunStatus, StepPhase, StepStatus } from '../core/types.js';
+import type { EventBus } from './bus.js';
+
+export interface RunRow {
+  id: string;
+  name: string;
+  name_source: string;
+  status: RunStatus;
+  workspace_root: string;
+  spec_path: string;
+  plan_path: string | null;
+  base_branch: string;
+  run_branch: string;
+  merge_target_branch: string | null;
+  merge_strategy: string;
+  worktree_path: string;
+  worktree_provider: string;
+  config_json: string;
+  origin: string;
+  run_dir: string;
+  global_run_dir: string | null;
+  exit_reason: string | null;
+  last_error: string | null;
+  cancel_requested: number;
+  cost_usd: number;
+  input_tokens: number;
+  output_tokens: number;
+  created_at: number;
+  updated_at: number;
+  started_at: number | null;
+  ended_at: number | null;
+}
+
+export interface StepRow {
+  id: number;
+  run_id: string;
+  phase: StepPhase;
+  status: StepStatus;
+  iteration: number;
+  attempt: number;
+  prompt_path: string | null;
+  output_path: string | null;
+  exit_code: number | null;
+  result_json: string | null;
+  error: string | null;
+  not_before: number | null;
+  lease_owner: string | null;
+  pid: number | null;
+  pid_start: string | null;
+  pid_nonce: string | null;
+  exit_path: string | null;
+  process_json: string | null;
+  created_at: number;
+  updated_at: number;
+  started_at: number | null;
+  ended_at: number | null;
+}
+
+export interface EventRow {
+  seq: number;
+  run_id: string | null;
+  step_id: number | null;
+  type: string;
+  ts: number;
+  payload_json: string;
+}
+
+export interface ArtifactRow {
+  id: number;
+  run_id: string;
+  step_id: number | null;
+  kind: string;
+  location: 'workspace' | 'global';
+  path: string;
+  checksum: string;
+  bytes: number;
+}
+
+export class SchemaTooNewError extends Error {}
+
+const BUSY_CODES = new Set([5, 6, 517]);
+
+function locateMigrations(): string {
+  // Works both from source (host/) and compiled code (dist/host/).
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const candidate = join(dir, 'migrations');
+    if (existsSync(join(candidate, '0001_init.sql'))) return candidate;
+    dir = dirname(dir);
+  }
+  throw new Error('cannot find the migrations/ directory next to the loopd installation');
+}
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export function loadMigrations(dir = locateMigrations()): Migration[] {
+  return readdirSync(dir)
+    .filter((f) => /^\d{4}_.+\.sql$/.test(f))
+    .sort()
+    .map((f) => ({ version: Number(f.slice(0, 4)), name: f, sql: readFileSync(join(dir, f), 'utf8') }));
+}
+
+type Params = Record<string, SQLInputValue>;
+
+export class Store {
+  readonly db: DatabaseSync;
+  private pending: EventRow[] = [];
+  private depth = 0;
+
+  constructor(
+    readonly path: string,
+    private readonly bus: EventBus | null = null,
+    migrations: Migration[] = loadMigrations(),
+  ) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new DatabaseSync(path, { timeout: 5000 });
+    this.db.exec('PRAGMA journal_mode = WAL');
+    this.db.exec('PRAGMA synchronous = NORMAL');
+    this.db.exec('PRAGMA foreign_keys = ON');
+    this.migrate(migrations);
+  }
+
+  close(): void {
+    if (this.db.isOpen) this.db.close();
+  }
+
+  private migrate(migrations: Migration[]): void {
+    this.db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
+    const applied = this.db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all() as unknown as {
+      version: number;
+      name: string;
+    }[];
+    const known = new Set(migrations.map((m) => m.version));
+    const newest = migrations.reduce((n, m) => Math.max(n, m.version), 0);
+    const unknown = applied.filter((a) => !known.has(a.version) || a.version > newest);
+    if (unknown.length > 0) {
+      throw new SchemaTooNewError(
+        `the database at ${this.path} was written by a newer loopd (schema ${unknown.map((u) => u.name).join(', ')}; ` +
+          `this loopd knows up to ${String(newest).padStart(4, '0')}): upgrade loopd, or point LOOPD_HOME at another directory`,
+      );
+    }
+    const done = new Set(applied.map((a) => a.version));
+    for (const m of migrations) {
+      if (done.has(m.version)) continue;
+      this.withRetry(() => {
+        this.db.exec('BEGIN IMMEDIATE');
+        try {
+          this.db.exec(m.sql);
+          this.db
+            .prepare('INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)')
+            .run(m.version, m.name, createHash('sha256').update(m.sql).digest('hex'), Date.now());
+          this.db.exec('COMMIT');
+        } catch (e) {
+          if (this.db.isTransaction) this.db.exec('ROLLBACK');
+          throw e;
+        }
+      });
+    }
+  }
+
+  appliedMigrations(): { version: number; name: string }[] {
+    return this.db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all() as unknown as {
+      version: number;
+      name: string;
+    }[];
+  }
+
+  private withRetry<T>(fn: () => T): T {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return fn();
+      } catch (e) {
+        const code = (e as { errcode?: number }).errcode;
+        if (code === undefined || !BUSY_CODES.has(code) || attempt >= 20) throw e;
+        // Another process holds the write lock beyond the busy timeout; back off briefly.
+        const until = Date.now() + 20 * (attempt + 1);
+        while (Date.now() < until) {
+          /* synchronous by design: node:sqlite is synchronous */
+        }
+      }
+    }
+  }
+
+  /** Runs fn in one IMMEDIATE transaction; events appended inside are published after COMMIT. */
+  tx<T>(fn: () => T): T {
+    if (this.depth > 0) return fn();
+    return this.withRetry(() => {
+      this.db.exec('BEGIN IMMEDIATE');
+      this.depth++;
+      this.pending = [];
+      try {
+        const result = fn();
+        this.db.exec('COMMIT');
+        const events = this.pending;
+        this.pending = [];
+        this.depth--;
+        for (const ev of events) this.bus?.publish(ev);
+        return result;
+      } catch (e) {
+        this.depth--;
+        this.pending = [];
+        if (this.db.isTransaction) this.db.exec('ROLLBACK');
+        throw e;
+      }
+    });
+  }
+
+  // ---- events -------------------------------------------------------------------------------
+
+  appendEvent(runId: string | null, stepId: number | null, type: string, payload: object = {}): EventRow {
+    return this.tx(() => {
+      const ts = Date.now();
+      const payloadJson = JSON.stringify(payload);
+      const info = this.db
+        .prepare(
+          'INSERT INTO events (run_id, step_id, type, ts, payload_json, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        )
+        .run(runId, stepId, type, ts, payloadJson, ts, ts);
+      const row: EventRow = { seq: Number(info.lastInsertRowid), run_id: runId, step_id: stepId, type, ts, payload_json: payloadJson };
+      this.pending.push(row);
+      return row;
+    });
+  }
+
+  eventsAfter(filter: { runId?: string; afterSeq?: number; limit?: number; workspace?: string }): EventRow[] {
+    const where: string[] = ['e.seq > $after'];
+    const params: Params = { after: filter.afterSeq ?? 0, limit: filter.limit ?? 1000 };
+    if (filter.runId) {
+      where.push('e.run_id = $run');
+      params.run = filter.runId;
+    }
+    if (filter.workspace) {
+      where.push('e.run_id IN (SELECT id FROM runs WHERE workspace_root = $ws)');
+      params.ws = filter.workspace;
+    }
+    return this.db
+      .prepare(
+        `SELECT e.seq, e.run_id, e.step_id, e.type, e.ts, e.payload_json FROM events e WHERE ${where.join(' AND ')} ORDER BY e.seq LIMIT $limit`,
+      )
+      .all(params) as unknown as EventRow[];
+  }
+
+  lastEventSeq(): number {
+    const row = this.db.prepare('SELECT MAX(seq) AS s FROM events').get() as { s: number | null } | undefined;
+    return row?.s ?? 0;
+  }
+
+  // ---- runs ---------------------------------------------------------------------------------
+
+  insertRun(run: Omit<RunRow, 'created_at' | 'updated_at' | 'cost_usd' | 'input_tokens' | 'output_tokens' | 'cancel_requested' | 'exit_reason' | 'last_error' | 'started_at' | 'ended_at'>): RunRow {
+    return this.tx(() => {
+      const now = Date.now();
+      const row: RunRow = {
+        ...run,
+        exit_reason: null,
+        last_error: null,
+        cancel_requested: 0,
+        cost_usd: 0,
+        input_tokens: 0,
+        output_tokens: 0,
+        created_at: now,
+        updated_at: now,
+        started_at: null,
+        ended_at: null,
+      };
+      const cols = Object.keys(row);
+      this.db
+        .prepare(`INSERT INTO runs (${cols.join(', ')}) VALUES (${cols.map((c) => '$' + c).join(', ')})`)
+        .run(row as unknown as Params);
+      return row;
+    });
+  }
+
+  getRun(id: string): RunRow | undefined {
+    return this.db.prepare('SELECT * FROM runs WHERE id = ?').get(id) as RunRow | undefined;
+  }
+
+  /** Finds runs by exact id, unique id prefix, or name (newest first). */
+  findRuns(ref: string): RunRow[] {
+    const exact = this.getRun(ref);
+    if (exact) return [exact];
+    const byPrefix = this.db
+      .prepare("SELECT * FROM runs WHERE id LIKE ? ESCAPE '\\' ORDER BY created_at DESC")
+      .all(ref.replace(/[\\%_]/g, (c) => '\\' + c) + '%') as unknown as RunRow[];
+    if (byPrefix.length > 0) return byPrefix;
+    return this.db.prepare('SELECT * FROM runs WHERE name = ? ORDER BY created_at DESC').all(ref) as unknown as RunRow[];
+  }
+
+  listRuns(filter: { status?: RunStatus[]; workspace?: string; limit?: number } = {}): RunRow[] {
+    const where: string[] = [];
+    const params: Params = { limit: filter.limit ?? 1000 };
+    if (filter.status && filter.status.length > 0) {
+      where.push(`status IN (${filter.status.map((_, i) => '$s' + i).join(', ')})`);
+      filter.status.forEach((s, i) => (params['s' + i] = s));
+    }
+    if (filter.workspace) {
+      where.push('workspace_root = $ws');
+      params.ws = filter.workspace;
+    }
+    const sql = `SELECT * FROM runs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id DESC LIMIT $limit`;
+    return this.db.prepare(sql).all(params) as unknown as RunRow[];
+  }
+
+  updateRun(id: string, patch: Partial<Omit<RunRow, 'id' | 'created_at'>>): RunRow {
+    return this.tx(() => {
+      const fields = { ...patch, updated_at: Date.now() };
+      const sets = Object.keys(fields).map((k) => `${k} = $${k}`);
+      this.db.prepare(`UPDATE runs SET ${sets.join(', ')} WHERE id = $id`).run({ ...(fields as Params), id });
+      const row = this.getRun(id);
+      if (!row) throw new Error(`run ${id} not found`);
+      return row;
+    });
+  }
+
+  runBranchTaken(workspaceRoot: string, branch: string): boolean {
+    return this.db.prepare('SELECT 1 FROM runs WHERE workspace_root = ? AND run_branch = ?').get(workspaceRoot, branch) !== undefined;
+  }
+
+  // ---- steps --------------------------------------------------------------------------------
+
+  insertStep(step: { run_id: string; phase: StepPhase; iteration: number; attempt: number; not_before?: number | null }): StepRow {
+    return this.tx(() => {
+      const now = Date.now();
+      const info = this.db
+        .prepare(
+          `INSERT INTO steps (run_id, phase, status, iteration, attempt, not_before, created_at, updated_at)
+           VALUES (?, ?, 'QUEUED', ?, ?, ?, ?, ?)`,
+        )
+        .run(step.run_id, step.phase, step.iteration, step.attempt, step.not_before ?? null, now, now);
+      return this.getStep(Number(info.lastInsertRowid))!;
+    });
+  }
+
+  getStep(id: number): StepRow | undefined {
+    return this.db.prepare('SELECT * FROM steps WHERE id = ?').get(id) as StepRow | undefined;
+  }
+
+  stepsForRun(runId: string): StepRow[] {
+    return this.db.prepare('SELECT * FROM steps WHERE run_id = ? ORDER BY id').all(runId) as unknown as StepRow[];
+  }
+
+  stepsWithStatus(statuses: StepStatus[]): StepRow[] {
+    return this.db
+      .prepare(`SELECT * FROM steps WHERE status IN (${statuses.map(() => '?').join(', ')}) ORDER BY id`)
+      .all(...statuses) as unknown as StepRow[];
+  }
+
+  updateStep(id: number, patch: Partial<Omit<StepRow, 'id' | 'run_id' | 'created_at'>>): StepRow {
+    return this.tx(() => {
+      const fields = { ...patch, updated_at: Date.now() };
+      const sets = Object.keys(fields).map((k) => `${k} = $${k}`);
+      this.db.prepare(`UPDATE steps SET ${sets.join(', ')} WHERE id = $id`).run({ ...(fields as Params), id });
+      return this.getStep(id)!;
+    });
+  }
+
+  // ---- artifacts ----------------------------------------------------------------------------
+
+  upsertArtifact(a: Omit<ArtifactRow, 'id'>): void {
+    this.tx(() => {
+      const now = Date.now();
+      this.db
+        .prepare(
+          `INSERT INTO artifacts (run_id, step_id, kind, location, path, checksum, bytes, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (run_id, location, path) DO UPDATE SET checksum = excluded.checksum, bytes = excluded.bytes,
+             step_id = excluded.step_id, kind = excluded.kind, updated_at = excluded.updated_at`,
+        )
+        .run(a.run_id, a.step_id, a.kind, a.location, a.path, a.checksum, a.bytes, now, now);
+    });
+  }
+
+  artifactsForRun(runId: string): ArtifactRow[] {
+    return this.db
+      .prepare('SELECT id, run_id, step_id, kind, location, path, checksum, bytes FROM artifacts WHERE run_id = ? ORDER BY id')
+      .all(runId) as unknown as ArtifactRow[];
+  }
+
+  // ---- workspaces ---------------------------------------------------------------------------
+
+  ensureWorkspace(root: string): void {
+    this.tx(() => {
+      const now = Date.now();
+      this.db
+        .prepare('INSERT INTO workspaces (root, watched, created_at, updated_at) VALUES (?, 0, ?, ?) ON CONFLICT (root) DO NOTHING')
+        .run(root, now, now);
+    });
+  }
+}

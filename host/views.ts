@@ -1,0 +1,118 @@
+// The shapes the API returns. Plain data, safe to send through superjson.
+import type { RunStatus, StepPhase, StepStatus } from '../core/types.js';
+
+export interface RunView {
+  id: string;
+  name: string;
+  nameSource: string;
+  status: RunStatus;
+  workspaceRoot: string;
+  specPath: string;
+  planPath: string | null;
+  baseBranch: string;
+  runBranch: string;
+  mergeTargetBranch: string | null;
+  mergeStrategy: string;
+  worktreePath: string;
+  worktreeProvider: string;
+  origin: string;
+  exitReason: string | null;
+  lastError: string | null;
+  createdAt: number;
+  updatedAt: number;
+  startedAt: number | null;
+  endedAt: number | null;
+  /** Current (or last) iteration and phase, derived from the step history. */
+  iteration: number;
+  phase: StepPhase | null;
+  tasksDone: number | null;
+  tasksTotal: number | null;
+  /** Primary artifact directory (workspace, or global when artifact_mode=global). */
+  runDir: string;
+  /** The global mirror directory, when artifact_mode is mirror or global. */
+  globalRunDir: string | null;
+  costUsd: number;
+  inputTokens: number;
+  outputTokens: number;
+}
+
+export interface StepView {
+  id: number;
+  phase: StepPhase;
+  status: StepStatus;
+  iteration: number;
+  attempt: number;
+  exitCode: number | null;
+  promptPath: string | null;
+  outputPath: string | null;
+  error: string | null;
+  startedAt: number | null;
+  endedAt: number | null;
+  result: Record<string, unknown> | null;
+}
+
+export interface ArtifactView {
+  kind: string;
+  location: 'workspace' | 'global';
+  path: string;
+  checksum: string;
+  bytes: number;
+  stepId: number | null;
+}
+
+export interface RunDetail extends RunView {
+  steps: StepView[];
+  artifacts: ArtifactView[];
+  config: Record<string, unknown>;
+}
+
+export interface EventView {
+  seq: number;
+  runId: string | null;
+  stepId: number | null;
+  type: string;
+  ts: number;
+  payload: Record<string, unknown>;
+}
+
+export interface OutputChunk {
+  stepId: number;
+  iteration: number;
+  phase: StepPhase;
+  /** Byte offset in the step's log just after this chunk: the resume point. */
+  offset: number;
+  chunk: string;
+}
+
+export interface TailView {
+  stepId: number;
+  iteration: number;
+  phase: StepPhase;
+  path: string;
+  text: string;
+}
+
+export interface DaemonStatus {
+  pid: number;
+  version: string;
+  host: string;
+  port: number;
+  home: string;
+  startedAt: number;
+  uptimeMs: number;
+  maxConcurrency: number;
+  runs: Record<RunStatus, number>;
+}
+
+export interface CreateRunInput {
+  /** Directory the request is about (usually the client's cwd); its git root is the workspace. */
+  cwd: string;
+  spec: string;
+  plan?: string | undefined;
+  configFile?: string | undefined;
+  /** The client's LOOP_CONFIG, so the daemon's own environment does not leak into a run. */
+  loopConfig?: string | undefined;
+  flags?: Record<string, string | number | boolean> | undefined;
+  name?: string | undefined;
+  origin?: 'cli' | 'api' | 'watch' | undefined;
+}

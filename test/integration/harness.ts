@@ -1,0 +1,114 @@
+// Shared set-up for integration tests: temp git repos, an in-process daemon on port 0 with a temp
+// LOOPD_HOME, and a typed client talking to it over real HTTP.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createClientFor, type LoopClient } from '../../cli/client.js';
+import { startDaemon, type DaemonHandle } from '../../host/main.js';
+import type { RunView } from '../../router/index.js';
+
+export const FIXTURES = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
+export const FAKE_AGENT = `node ${join(FIXTURES, 'fake-agent.mjs')}`;
+
+export function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@localhost', ...args], {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  }).trim();
+}
+
+export function tempDir(prefix = 'loopd-test-'): string {
+  return realpathSync(mkdtempSync(join(tmpdir(), prefix)));
+}
+
+export interface TestRepo {
+  /** The parent temp dir: worktrees are created beside the repo, inside it. */
+  base: string;
+  root: string;
+  write(rel: string, content: string): void;
+  commit(message: string): void;
+}
+
+export function makeRepo(opts: { tasks?: number; spec?: string; config?: string } = {}): TestRepo {
+  const base = tempDir();
+  const root = join(base, 'repo');
+  mkdirSync(root);
+  git(root, 'init', '-q', '-b', 'main');
+  const write = (rel: string, content: string) => {
+    mkdirSync(dirname(join(root, rel)), { recursive: true });
+    writeFileSync(join(root, rel), content);
+  };
+  const spec = opts.spec ?? 'demo';
+  write('README.md', '# test repo\n');
+  write(`specs/${spec}.md`, `# ${spec}\n\nBuild the thing.\n`);
+  const n = opts.tasks ?? 3;
+  write(
+    `specs/planning/${spec}-plan.md`,
+    `# Plan\n\n## Tasks\n${Array.from({ length: n }, (_, i) => `- [ ] task ${i + 1}`).join('\n')}\n\n## Verification\n- [ ] run it\n`,
+  );
+  if (opts.config) write('.loop/config', opts.config);
+  write('.gitignore', 'logs/loop/\n');
+  git(root, 'add', '-A');
+  git(root, 'commit', '-q', '-m', 'init');
+  return { base, root, write, commit: (m) => (git(root, 'add', '-A'), git(root, 'commit', '-q', '-m', m)) };
+}
+
+export interface TestDaemon {
+  daemon: DaemonHandle;
+  client: LoopClient;
+  home: string;
+  stop(): Promise<void>;
+}
+
+export async function startTestDaemon(opts: { maxConcurrency?: number } = {}): Promise<TestDaemon> {
+  const home = tempDir('loopd-home-');
+  const daemon = await startDaemon({
+    home,
+    host: '127.0.0.1',
+    port: 0,
+    token: 'test-token',
+    maxConcurrency: opts.maxConcurrency ?? 3,
+    log: () => {},
+  });
+  const client = createClientFor(daemon.url, daemon.token);
+  return {
+    daemon,
+    client,
+    home,
+    async stop() {
+      // Cancel what is still going so no agent outlives the test.
+      for (const r of daemon.store.listRuns({ status: ['PENDING', 'RUNNING', 'PAUSED'] })) {
+        await daemon.dispatcher.cancel(r.id).catch(() => {});
+      }
+      await daemon.stop({ drain: true });
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function waitForRun(client: LoopClient, id: string, timeoutMs = 30000): Promise<RunView> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const run = await client.runs.get.query({ run: id });
+    if (['COMPLETED', 'FAILED', 'CANCELED'].includes(run.status)) return run;
+    if (Date.now() > deadline) throw new Error(`run ${id} still ${run.status} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function waitFor<T>(fn: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 20000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export function commandFlags(cmd: string, extra: Record<string, string | number | boolean> = {}) {
+  return { agent: 'command', agent_cmd: cmd, ...extra };
+}

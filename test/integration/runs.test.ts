@@ -1,0 +1,277 @@
+// Full runs through the real daemon (in-process, port 0) with fake agents against temp repos.
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parsePlan } from '../../core/plan.js';
+import { FAKE_AGENT, commandFlags, git, makeRepo, startTestDaemon, waitFor, waitForRun, type TestDaemon } from './harness.js';
+
+let t: TestDaemon;
+beforeEach(async () => {
+  t = await startTestDaemon();
+});
+afterEach(async () => {
+  await t.stop();
+});
+
+function procAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^\d+ \(.*\) Z/.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+function groupMembers(pgid: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) === pgid && fields[0] !== 'Z') out.push(Number(name));
+    } catch {
+      /* raced with exit */
+    }
+  }
+  return out;
+}
+
+describe('a run to a merged result', () => {
+  it('completes a 3-task plan, squashes into agent/<slug> and writes every artifact', async () => {
+    const repo = makeRepo({ tasks: 3 });
+    const created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT), origin: 'cli' });
+    expect(created.status).toBe('PENDING');
+    expect(created.runBranch).toBe('run/demo');
+    expect(created.mergeTargetBranch).toBe('agent/demo');
+    expect(created.planPath).toBe('specs/planning/demo-plan.md');
+    expect(created.worktreePath).toBe(join(repo.base, 'repo.run-demo'));
+
+    const run = await waitForRun(t.client, created.id);
+    expect(run.status).toBe('COMPLETED');
+    expect(run.exitReason).toBe('complete_plan');
+    expect(run.iteration).toBe(3);
+
+    // The target holds the work as one squash commit on top of main.
+    expect(git(repo.root, 'rev-list', '--count', 'main..agent/demo')).toBe('1');
+    const files = git(repo.root, 'ls-tree', '--name-only', 'agent/demo');
+    expect(files.split('\n')).toEqual(expect.arrayContaining(['task-1.txt', 'task-2.txt', 'task-3.txt']));
+    const plan = git(repo.root, 'show', 'agent/demo:specs/planning/demo-plan.md');
+    expect(parsePlan(plan).counts.open).toBe(0);
+    expect(git(repo.root, 'log', '-1', '--format=%B', 'agent/demo')).toContain(`Loopd-Run: ${run.id}`);
+    // The run branch is kept.
+    expect(git(repo.root, 'rev-parse', '--verify', 'run/demo')).toMatch(/^[0-9a-f]{40}$/);
+
+    const dir = join(repo.root, 'logs', 'loop', `run-${run.id}`);
+    expect(run.runDir).toBe(dir);
+    for (const f of ['prompt.txt', 'iter-01.log', 'iter-01.tail.txt', 'iter-03.log', 'report.tsv', 'summary.json']) {
+      expect(existsSync(join(dir, f)), f).toBe(true);
+    }
+    const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
+    expect(summary).toMatchObject({ run_id: run.id, exit_reason: 'complete_plan', iterations_run: 3, completed_iteration: 3, last_exit_code: 0 });
+    const report = readFileSync(join(dir, 'report.tsv'), 'utf8').trim().split('\n');
+    expect(report[0]).toBe('timestamp_ms\tkind\titeration\tduration_ms\texit_code\toutput_bytes\toutput_lines\toutput_path\tmessage\ttasks_done\ttasks_total');
+    expect(report).toHaveLength(4);
+    expect(report[3]!.split('\t').slice(-2)).toEqual(['3', '3']);
+    // The global mirror.
+    expect(run.globalRunDir).toBe(join(t.home, 'runs', `run-${run.id}`));
+    expect(existsSync(join(run.globalRunDir!, 'summary.json'))).toBe(true);
+    expect(existsSync(join(run.globalRunDir!, 'iter-02.log'))).toBe(true);
+
+    const detail = await t.client.runs.get.query({ run: run.id.slice(0, 13) });
+    expect(detail.steps.map((s) => s.phase)).toEqual(['implementation', 'implementation', 'implementation', 'merge']);
+    const kinds = new Set(detail.artifacts.map((a) => a.kind));
+    expect([...kinds]).toEqual(expect.arrayContaining(['prompt', 'iteration_log', 'iteration_tail', 'report', 'summary']));
+    for (const a of detail.artifacts) expect(a.checksum).toMatch(/^[0-9a-f]{64}$/);
+    expect(detail.artifacts.some((a) => a.location === 'global')).toBe(true);
+
+    // The agent saw the documented environment.
+    const log = readFileSync(join(dir, 'iter-01.log'), 'utf8');
+    expect(log).toContain('task 1');
+  });
+
+  it('leaves the user checkout, its branch and uncommitted work exactly as they were', async () => {
+    const repo = makeRepo({ tasks: 2 });
+    git(repo.root, 'checkout', '-q', '-b', 'feature');
+    writeFileSync(join(repo.root, 'README.md'), '# changed but not committed\n');
+    writeFileSync(join(repo.root, 'scratch.txt'), 'untracked\n');
+    git(repo.root, 'add', 'README.md');
+    writeFileSync(join(repo.root, 'README.md'), '# changed again, partly staged\n');
+    const before = {
+      head: git(repo.root, 'rev-parse', 'HEAD'),
+      branch: git(repo.root, 'symbolic-ref', 'HEAD'),
+      status: git(repo.root, 'status', '--porcelain'),
+      readme: readFileSync(join(repo.root, 'README.md'), 'utf8'),
+      staged: git(repo.root, 'diff', '--cached'),
+    };
+    const created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT) });
+    expect(created.baseBranch).toBe('feature');
+    const run = await waitForRun(t.client, created.id);
+    expect(run.status).toBe('COMPLETED');
+    expect(git(repo.root, 'rev-parse', 'HEAD')).toBe(before.head);
+    expect(git(repo.root, 'symbolic-ref', 'HEAD')).toBe(before.branch);
+    expect(git(repo.root, 'status', '--porcelain')).toBe(before.status);
+    expect(readFileSync(join(repo.root, 'README.md'), 'utf8')).toBe(before.readme);
+    expect(git(repo.root, 'diff', '--cached')).toBe(before.staged);
+    expect(git(repo.root, 'ls-tree', '--name-only', 'agent/demo')).toContain('task-2.txt');
+  });
+
+  it('uses the merge strategy and an explicit target, and skips the merge with none', async () => {
+    const repo = makeRepo({ tasks: 1 });
+    const a = await t.client.runs.create.mutate({
+      cwd: repo.root,
+      spec: 'specs/demo.md',
+      flags: commandFlags(FAKE_AGENT, { merge_strategy: 'merge', merge_target_branch: 'integration' }),
+    });
+    expect((await waitForRun(t.client, a.id)).status).toBe('COMPLETED');
+    expect(git(repo.root, 'rev-list', '--parents', '-1', 'integration').split(' ')).toHaveLength(3);
+
+    const b = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', name: 'second', flags: commandFlags(FAKE_AGENT, { merge_strategy: 'none' }) });
+    expect(b.runBranch).toBe('run/second');
+    expect(b.mergeTargetBranch).toBeNull();
+    expect((await waitForRun(t.client, b.id)).status).toBe('COMPLETED');
+    expect(() => git(repo.root, 'rev-parse', '--verify', '-q', 'agent/demo')).toThrow();
+  });
+
+  it('de-duplicates the run branch: run/demo, run/demo-2', async () => {
+    const repo = makeRepo({ tasks: 1 });
+    const a = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { merge_strategy: 'none' }) });
+    const b = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { merge_strategy: 'none' }) });
+    expect([a.runBranch, b.runBranch]).toEqual(['run/demo', 'run/demo-2']);
+    expect(b.worktreePath).toBe(join(repo.base, 'repo.run-demo-2'));
+    await waitForRun(t.client, a.id);
+    await waitForRun(t.client, b.id);
+  });
+});
+
+describe('the completion gate', () => {
+  it('records a false completion token as malformed_complete and keeps going', async () => {
+    const repo = makeRepo({ tasks: 3 });
+    const created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_FALSE_COMPLETE=1 ${FAKE_AGENT}`) });
+    const run = await waitForRun(t.client, created.id);
+    expect(run.status).toBe('COMPLETED');
+    expect(run.iteration).toBe(3);
+    const events = await t.client.runs.eventsList.query({ run: run.id });
+    const signals = events.filter((e) => e.type === 'SIGNAL').map((e) => e.payload.signal);
+    expect(signals).toEqual(['malformed_complete', 'malformed_complete']);
+  });
+
+  it('fails with iterations_exhausted when the cap is hit first', async () => {
+    const repo = makeRepo({ tasks: 5 });
+    const created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { iterations: 2 }) });
+    const run = await waitForRun(t.client, created.id);
+    expect(run).toMatchObject({ status: 'FAILED', exitReason: 'iterations_exhausted', iteration: 2 });
+    const summary = JSON.parse(readFileSync(join(run.runDir, 'summary.json'), 'utf8'));
+    expect(summary.exit_reason).toBe('iterations_exhausted');
+  });
+});
+
+describe('agent failures', () => {
+  it('retries a failing agent and then fails the run with claude_failed', async () => {
+    const repo = makeRepo({ tasks: 1 });
+    const created = await t.client.runs.create.mutate({
+      cwd: repo.root,
+      spec: 'specs/demo.md',
+      flags: commandFlags(`FAKE_EXIT_CODE=3 ${FAKE_AGENT}`, { claude_retries: 1, claude_retry_backoff_sec: 0 }),
+    });
+    const run = await waitForRun(t.client, created.id);
+    expect(run).toMatchObject({ status: 'FAILED', exitReason: 'claude_failed' });
+    expect(run.lastError).toContain('exited with code 3');
+    const detail = await t.client.runs.get.query({ run: run.id });
+    expect(detail.steps.map((s) => [s.phase, s.attempt, s.status, s.exitCode])).toEqual([
+      ['implementation', 1, 'FAILED', 3],
+      ['implementation', 2, 'FAILED', 3],
+    ]);
+  });
+
+  it('kills the whole process tree of an agent that ignores SIGTERM when it times out', async () => {
+    const repo = makeRepo({ tasks: 1 });
+    const created = await t.client.runs.create.mutate({
+      cwd: repo.root,
+      spec: 'specs/demo.md',
+      flags: commandFlags(`FAKE_IGNORE_TERM=1 ${FAKE_AGENT}`, { claude_timeout_sec: 1, claude_retries: 0 }),
+    });
+    const run = await waitForRun(t.client, created.id);
+    expect(run).toMatchObject({ status: 'FAILED', exitReason: 'claude_failed' });
+    expect(run.lastError).toContain('timed out');
+    const step = t.daemon.store.stepsForRun(run.id)[0]!;
+    expect(step.pid).toBeGreaterThan(0);
+    await waitFor(() => groupMembers(step.pid!).length === 0, 5000);
+    expect(procAlive(step.pid!)).toBe(false);
+  });
+});
+
+describe('run control', () => {
+  it('cancels mid-step: the agent is killed and the run is CANCELED with its branch kept', async () => {
+    const repo = makeRepo({ tasks: 2 });
+    const created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_SLEEP_MS=60000 ${FAKE_AGENT}`) });
+    const step = await waitFor(() => t.daemon.store.stepsForRun(created.id).find((s) => s.pid));
+    const canceled = await t.client.runs.cancel.mutate({ run: created.name });
+    expect(canceled.status).toBe('CANCELED');
+    expect(canceled.exitReason).toBe('canceled');
+    await waitFor(() => groupMembers(step.pid!).length === 0, 5000);
+    expect(git(repo.root, 'rev-parse', '--verify', 'run/demo')).toMatch(/^[0-9a-f]{40}$/);
+    expect(existsSync(created.worktreePath)).toBe(true);
+    await expect(t.client.runs.cancel.mutate({ run: created.id })).rejects.toThrow(/already ended as CANCELED/);
+  });
+
+  it('keeps at most max_concurrency runs active, and honours max_runs_per_workspace', async () => {
+    await t.stop();
+    t = await startTestDaemon({ maxConcurrency: 2 });
+    const repos = [makeRepo({ tasks: 1 }), makeRepo({ tasks: 1 }), makeRepo({ tasks: 1 })];
+    const ids: string[] = [];
+    for (const r of repos) {
+      ids.push((await t.client.runs.create.mutate({ cwd: r.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_SLEEP_MS=400 ${FAKE_AGENT}`) })).id);
+    }
+    // Two runs in one workspace with max_runs_per_workspace=1 must not overlap.
+    const shared = makeRepo({ tasks: 1, config: 'max_runs_per_workspace=1\n' });
+    for (let i = 0; i < 2; i++) {
+      ids.push((await t.client.runs.create.mutate({ cwd: shared.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_SLEEP_MS=300 ${FAKE_AGENT}`, { merge_strategy: 'none' }) })).id);
+    }
+    for (const id of ids) expect((await waitForRun(t.client, id)).status).toBe('COMPLETED');
+
+    const events = t.daemon.store.eventsAfter({ limit: 100000 });
+    let active = 0;
+    let peak = 0;
+    const wsActive = new Map<string, number>();
+    let wsPeak = 0;
+    const wsOf = new Map(ids.map((id) => [id, t.daemon.store.getRun(id)!.workspace_root]));
+    for (const e of events) {
+      const ws = wsOf.get(e.run_id!)!;
+      if (e.type === 'RUN_STARTED') {
+        active++;
+        wsActive.set(ws, (wsActive.get(ws) ?? 0) + 1);
+      }
+      if (['RUN_COMPLETED', 'RUN_FAILED', 'RUN_CANCELED'].includes(e.type)) {
+        active--;
+        wsActive.set(ws, (wsActive.get(ws) ?? 0) - 1);
+      }
+      peak = Math.max(peak, active);
+      if (ws === shared.root) wsPeak = Math.max(wsPeak, wsActive.get(ws) ?? 0);
+    }
+    expect(peak).toBe(2);
+    expect(wsPeak).toBe(1);
+  });
+});
+
+describe('merge conflicts', () => {
+  it('fails the run with a clear reason and keeps the run branch when the target conflicts', async () => {
+    const repo = makeRepo({ tasks: 1 });
+    // The target already has a different version of the file the agent will write.
+    git(repo.root, 'branch', 'agent/demo');
+    const wt = join(repo.base, 'target-wt');
+    git(repo.root, 'worktree', 'add', '-q', wt, 'agent/demo');
+    writeFileSync(join(wt, 'shared.txt'), 'the target says hello\n');
+    git(wt, 'add', '-A');
+    git(wt, 'commit', '-q', '-m', 'target change');
+    git(repo.root, 'worktree', 'remove', wt);
+    const targetBefore = git(repo.root, 'rev-parse', 'agent/demo');
+
+    const created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_FILE=shared.txt ${FAKE_AGENT}`) });
+    const run = await waitForRun(t.client, created.id);
+    expect(run).toMatchObject({ status: 'FAILED', exitReason: 'merge_conflict' });
+    expect(run.lastError).toContain('shared.txt');
+    expect(git(repo.root, 'rev-parse', 'agent/demo')).toBe(targetBefore);
+    expect(git(repo.root, 'ls-tree', '--name-only', 'run/demo')).toContain('shared.txt');
+  });
+});

@@ -1,0 +1,318 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { markReviewed, parsePlan, planDigest, revertSelfReviewed } from '../../core/plan.js';
+
+const lines = (...ls: string[]) => ls.join('\n');
+
+describe('parsePlan: markers', () => {
+  it('recognises every marker', () => {
+    const { tasks, counts } = parsePlan(lines('- [ ] a', '- [~] b', '- [x] c', '- [X] d', '- [R] e'));
+    expect(tasks.map((t) => [t.marker, t.text])).toEqual([
+      ['pending', 'a'],
+      ['blocked', 'b'],
+      ['done', 'c'],
+      ['done', 'd'],
+      ['reviewed', 'e'],
+    ]);
+    expect(counts).toEqual({ pending: 1, blocked: 1, done: 2, reviewed: 1, total: 5, open: 2 });
+  });
+
+  it('gives 0-based line numbers', () => {
+    const { tasks } = parsePlan(lines('# Plan', '', '- [ ] first', 'prose', '- [x] second'));
+    expect(tasks.map((t) => t.line)).toEqual([2, 4]);
+  });
+
+  it('ignores manual QA items `[ ]?`', () => {
+    const { tasks, counts } = parsePlan(lines('- [ ]? click around the UI', '- [ ] real task', '- [x]? checked by a human'));
+    expect(tasks.map((t) => t.text)).toEqual(['real task']);
+    expect(counts.total).toBe(1);
+  });
+
+  it('ignores unknown markers and lower-case r', () => {
+    expect(parsePlan(lines('- [r] a', '- [?] b', '- [xx] c', '- [] d', '- [-] e')).tasks).toEqual([]);
+  });
+
+  it('requires whitespace after the checkbox', () => {
+    expect(parsePlan('- [x]glued').tasks).toEqual([]);
+    expect(parsePlan('- [x]\tTabbed').tasks.map((t) => t.text)).toEqual(['Tabbed']);
+  });
+
+  it('counts an empty checkbox item as a task', () => {
+    expect(parsePlan('- [ ]').tasks).toEqual([{ line: 0, marker: 'pending', text: '', heading: null }]);
+    expect(parsePlan('- [ ]   ').counts.pending).toBe(1);
+  });
+
+  it('trims the task text', () => {
+    expect(parsePlan('- [ ]    spaced out   ').tasks[0]?.text).toBe('spaced out');
+  });
+
+  it('keeps inline markdown in the text', () => {
+    expect(parsePlan('- [ ] add `foo()` to **bar** [link](x)').tasks[0]?.text).toBe('add `foo()` to **bar** [link](x)');
+  });
+
+  it('gives zero counts for an empty plan', () => {
+    expect(parsePlan('')).toEqual({
+      tasks: [],
+      counts: { pending: 0, blocked: 0, done: 0, reviewed: 0, total: 0, open: 0 },
+    });
+  });
+});
+
+describe('parsePlan: list syntax', () => {
+  it('accepts -, * and + bullets', () => {
+    expect(parsePlan(lines('- [ ] a', '* [x] b', '+ [~] c')).counts).toMatchObject({ pending: 1, done: 1, blocked: 1 });
+  });
+
+  it('accepts ordered items with . and )', () => {
+    expect(parsePlan(lines('1. [ ] a', '2) [x] b', '10. [R] c')).tasks.map((t) => t.text)).toEqual(['a', 'b', 'c']);
+  });
+
+  it('counts indented sub-items as tasks', () => {
+    const { tasks } = parsePlan(lines('- [ ] parent', '  - [x] child', '    - [ ] grandchild', '\t- [~] tabbed child'));
+    expect(tasks.map((t) => [t.marker, t.text])).toEqual([
+      ['pending', 'parent'],
+      ['done', 'child'],
+      ['pending', 'grandchild'],
+      ['blocked', 'tabbed child'],
+    ]);
+  });
+
+  it('ignores checkboxes that are not list items', () => {
+    expect(parsePlan(lines('[ ] bare', 'text - [ ] inline', '> - [ ] quoted', '-[ ] no space', '1.[ ] no space')).tasks).toEqual([]);
+  });
+
+  it('ignores plain list items without a checkbox', () => {
+    expect(parsePlan(lines('- just a note', '1. step')).tasks).toEqual([]);
+  });
+});
+
+describe('parsePlan: headings', () => {
+  it('records the nearest heading', () => {
+    const { tasks } = parsePlan(lines('- [ ] orphan', '# Plan', '- [ ] a', '## Phase 1 ##', '- [ ] b', '### Sub', '- [ ] c'));
+    expect(tasks.map((t) => t.heading)).toEqual([null, 'Plan', 'Phase 1', 'Sub']);
+  });
+
+  it('excludes items under a Verification heading', () => {
+    const { tasks } = parsePlan(lines('## Tasks', '- [ ] a', '## Verification', '- [ ] run it', '- [x] check it'));
+    expect(tasks.map((t) => t.text)).toEqual(['a']);
+  });
+
+  it('excludes items under a QA heading, case-insensitively', () => {
+    const text = lines('# Plan', '- [ ] a', '## Manual qa', '- [ ] click', '## qa-checks', '- [ ] b', '## Post-verification steps', '- [ ] c');
+    expect(parsePlan(text).tasks.map((t) => t.text)).toEqual(['a']);
+  });
+
+  it('does not treat "qa" inside a word as QA', () => {
+    expect(parsePlan(lines('## Iraqi locale', '- [ ] a')).tasks.map((t) => t.text)).toEqual(['a']);
+  });
+
+  it('resumes counting at the next heading of the same level', () => {
+    const { tasks } = parsePlan(lines('## Verification', '- [ ] no', '## Phase 2', '- [ ] yes'));
+    expect(tasks.map((t) => [t.text, t.heading])).toEqual([['yes', 'Phase 2']]);
+  });
+
+  it('resumes counting at a higher-level heading', () => {
+    const { tasks } = parsePlan(lines('# A', '### QA', '- [ ] no', '## B', '- [ ] yes'));
+    expect(tasks.map((t) => t.text)).toEqual(['yes']);
+  });
+
+  it('keeps excluding through deeper sub-headings', () => {
+    const { tasks } = parsePlan(lines('## Verification', '### Unit', '- [ ] no', '#### Deep', '- [ ] no2', '## Next', '- [ ] yes'));
+    expect(tasks.map((t) => t.text)).toEqual(['yes']);
+  });
+
+  it('excludes a sub-section only until its sibling', () => {
+    const { tasks } = parsePlan(lines('## Phase', '- [ ] a', '### QA', '- [ ] no', '### Build', '- [ ] b', '- [ ]? manual'));
+    expect(tasks.map((t) => t.text)).toEqual(['a', 'b']);
+  });
+
+  it('excludes sub-items under an excluded heading too', () => {
+    expect(parsePlan(lines('# Verification', '- [ ] a', '  - [ ] b')).tasks).toEqual([]);
+  });
+
+  it('needs a space after the hashes', () => {
+    const { tasks } = parsePlan(lines('#Verification', '- [ ] counted'));
+    expect(tasks.map((t) => [t.text, t.heading])).toEqual([['counted', null]]);
+  });
+
+  it('does not treat 7 hashes or a 4-space indent as a heading', () => {
+    const { tasks } = parsePlan(lines('####### Verification', '    # QA', '- [ ] counted'));
+    expect(tasks).toHaveLength(1);
+  });
+});
+
+describe('parsePlan: code fences', () => {
+  it('ignores lines inside ``` fences', () => {
+    const { tasks } = parsePlan(lines('- [ ] a', '```md', '- [ ] example', '# Verification', '```', '- [ ] b'));
+    expect(tasks.map((t) => t.text)).toEqual(['a', 'b']);
+    expect(tasks[1]?.heading).toBeNull();
+  });
+
+  it('ignores lines inside ~~~ fences', () => {
+    expect(parsePlan(lines('~~~', '- [ ] no', '~~~', '- [ ] yes')).tasks.map((t) => t.text)).toEqual(['yes']);
+  });
+
+  it('handles indented fences inside list items', () => {
+    const { tasks } = parsePlan(lines('- [ ] a', '  ```bash', '  - [ ] not a task', '  ```', '- [ ] b'));
+    expect(tasks.map((t) => t.text)).toEqual(['a', 'b']);
+  });
+
+  it('needs a closing fence of the same kind and at least the same length', () => {
+    const text = lines('````', '```', '- [ ] still code', '~~~', '````', '- [ ] yes');
+    expect(parsePlan(text).tasks.map((t) => t.text)).toEqual(['yes']);
+  });
+
+  it('treats an unclosed fence as running to the end', () => {
+    expect(parsePlan(lines('- [ ] a', '```', '- [ ] b')).tasks.map((t) => t.text)).toEqual(['a']);
+  });
+
+  it('does not open a fence for inline triple backticks', () => {
+    expect(parsePlan(lines('```inline``` text', '- [ ] yes')).tasks.map((t) => t.text)).toEqual(['yes']);
+  });
+
+  it('does not close a fence on a line with an info string', () => {
+    expect(parsePlan(lines('```', '```js', '- [ ] no', '```', '- [ ] yes')).tasks.map((t) => t.text)).toEqual(['yes']);
+  });
+});
+
+describe('parsePlan: line endings', () => {
+  it('handles CRLF', () => {
+    const { tasks } = parsePlan('# Plan\r\n- [ ] a\r\n## QA\r\n- [ ] no\r\n## Next\r\n- [x] b\r\n');
+    expect(tasks).toEqual([
+      { line: 1, marker: 'pending', text: 'a', heading: 'Plan' },
+      { line: 5, marker: 'done', text: 'b', heading: 'Next' },
+    ]);
+  });
+
+  it('handles CRLF inside fences', () => {
+    expect(parsePlan('```\r\n- [ ] no\r\n```\r\n- [ ] yes\r\n').tasks.map((t) => t.text)).toEqual(['yes']);
+  });
+
+  it('handles a missing final newline', () => {
+    expect(parsePlan('- [ ] a\n- [x] b').counts.total).toBe(2);
+  });
+});
+
+describe('markReviewed', () => {
+  it('turns [x] and [X] into [R] on the given lines only', () => {
+    const text = lines('- [x] a', '- [X] b', '- [x] c');
+    expect(markReviewed(text, [0, 1])).toBe(lines('- [R] a', '- [R] b', '- [x] c'));
+  });
+
+  it('leaves non-done tasks and non-task lines alone', () => {
+    const text = lines('# [x] heading', '- [ ] a', '- [~] b', '- [R] c', 'prose [x]');
+    expect(markReviewed(text, [0, 1, 2, 3, 4])).toBe(text);
+  });
+
+  it('does not touch lines inside code fences or excluded sections', () => {
+    const text = lines('```', '- [x] code', '```', '## Verification', '- [x] check');
+    expect(markReviewed(text, [1, 4])).toBe(text);
+  });
+
+  it('preserves CRLF and everything else byte for byte', () => {
+    const text = '# Plan\r\n\r\n  - [x]   keep   spacing  \r\n* [x] b\r\n';
+    expect(markReviewed(text, [2, 3])).toBe('# Plan\r\n\r\n  - [R]   keep   spacing  \r\n* [R] b\r\n');
+  });
+
+  it('preserves mixed line endings and a missing final newline', () => {
+    const text = '- [x] a\r\n- [x] b\n- [x] c';
+    expect(markReviewed(text, [0, 1, 2])).toBe('- [R] a\r\n- [R] b\n- [R] c');
+  });
+
+  it('ignores out-of-range and duplicate line numbers', () => {
+    const text = '- [x] a\n';
+    expect(markReviewed(text, [0, 0, 5, -1])).toBe('- [R] a\n');
+  });
+
+  it('marks the checkbox, not a look-alike in the text', () => {
+    expect(markReviewed('1. [x] see [x] here', [0])).toBe('1. [R] see [x] here');
+  });
+
+  it('returns the same text for an empty list', () => {
+    const text = '- [x] a';
+    expect(markReviewed(text, [])).toBe(text);
+  });
+});
+
+describe('revertSelfReviewed', () => {
+  it('reverts [R] the agent added', () => {
+    const before = lines('- [ ] a', '- [x] b', '- [R] c');
+    const after = lines('- [R] a', '- [R] b', '- [R] c');
+    expect(revertSelfReviewed(before, after)).toEqual({ text: lines('- [x] a', '- [x] b', '- [R] c'), reverted: [0, 1] });
+  });
+
+  it('keeps [R] that was already there even if the task moved', () => {
+    const before = lines('- [R] c', '- [ ] a');
+    const after = lines('# Moved', '- [x] a', '', '- [R] c');
+    expect(revertSelfReviewed(before, after)).toEqual({ text: after, reverted: [] });
+  });
+
+  it('reverts a brand-new task added as [R]', () => {
+    const r = revertSelfReviewed('- [ ] a', lines('- [ ] a', '- [R] sneaky new task'));
+    expect(r.reverted).toEqual([1]);
+    expect(r.text).toBe(lines('- [ ] a', '- [x] sneaky new task'));
+  });
+
+  it('matches text ignoring surrounding and repeated whitespace', () => {
+    expect(revertSelfReviewed('- [R] do  the thing', '  - [R]   do the thing  ').reverted).toEqual([]);
+  });
+
+  it('counts duplicates: one [R] before covers one [R] after', () => {
+    const r = revertSelfReviewed(lines('- [R] same', '- [x] same'), lines('- [R] same', '- [R] same'));
+    expect(r.reverted).toEqual([1]);
+  });
+
+  it('treats edited text as a different task', () => {
+    expect(revertSelfReviewed('- [R] old text', '- [R] new text').reverted).toEqual([0]);
+  });
+
+  it('preserves CRLF', () => {
+    const r = revertSelfReviewed('- [x] a\r\n', '- [R] a\r\n');
+    expect(r.text).toBe('- [x] a\r\n');
+  });
+
+  it('ignores [R] inside fences and excluded sections', () => {
+    const after = lines('```', '- [R] code', '```', '## QA', '- [R] qa');
+    expect(revertSelfReviewed('', after)).toEqual({ text: after, reverted: [] });
+  });
+
+  it('does nothing when nothing is reviewed', () => {
+    expect(revertSelfReviewed('- [ ] a', '- [x] a')).toEqual({ text: '- [x] a', reverted: [] });
+  });
+});
+
+describe('planDigest', () => {
+  const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+
+  it('is a sha256 hex digest', () => {
+    expect(planDigest('- [ ] a')).toMatch(/^[0-9a-f]{64}$/);
+    expect(planDigest('')).toBe(sha(''));
+  });
+
+  it('changes when a marker changes', () => {
+    expect(planDigest('- [ ] a')).not.toBe(planDigest('- [x] a'));
+    expect(planDigest('- [x] a')).not.toBe(planDigest('- [R] a'));
+    expect(planDigest('- [ ] a')).not.toBe(planDigest('- [~] a'));
+  });
+
+  it('treats [x] and [X] alike', () => {
+    expect(planDigest('- [x] a')).toBe(planDigest('- [X] a'));
+  });
+
+  it('changes when a task is added, removed or renamed', () => {
+    const base = planDigest('- [ ] a\n- [ ] b');
+    expect(planDigest('- [ ] a')).not.toBe(base);
+    expect(planDigest('- [ ] a\n- [ ] b\n- [ ] c')).not.toBe(base);
+    expect(planDigest('- [ ] a\n- [ ] B')).not.toBe(base);
+  });
+
+  it('changes when tasks are reordered', () => {
+    expect(planDigest('- [ ] a\n- [ ] b')).not.toBe(planDigest('- [ ] b\n- [ ] a'));
+  });
+
+  it('ignores prose, headings, bullets, indentation, whitespace and line endings', () => {
+    const a = '# Plan\n\nSome prose.\n- [ ] a\n- [x] b\n';
+    const b = '# Renamed\r\n\r\nOther prose.\r\n*   [ ]   a  \r\n  1. [x] b\r\n## Verification\r\n- [ ] check\r\n```\r\n- [ ] code\r\n```\r\n- [ ]? manual\r\n';
+    expect(planDigest(a)).toBe(planDigest(b));
+  });
+});
