@@ -67,6 +67,22 @@ function isConnectionFailure(err: unknown): boolean {
   return false;
 }
 
+/** tRPC passes zod's message through, which is the issues as pretty JSON; make it one line. */
+export function validationMessage(message: string): string | null {
+  if (!message.trimStart().startsWith('[')) return null;
+  try {
+    const issues = JSON.parse(message) as unknown;
+    if (!Array.isArray(issues) || issues.length === 0) return null;
+    const parts = issues.map((i: { message?: unknown; path?: unknown }) => {
+      const path = Array.isArray(i.path) && i.path.length > 0 ? `${i.path.join('.')}: ` : '';
+      return `${path}${typeof i.message === 'string' ? i.message : 'invalid'}`;
+    });
+    return `invalid request: ${parts.join('; ')}`;
+  } catch {
+    return null;
+  }
+}
+
 export function firstLine(text: string): string {
   const line = text.split('\n').find((l) => l.trim() !== '') ?? text;
   return line.trim();
@@ -176,7 +192,7 @@ export abstract class BaseCommand extends Command {
       if (!err.data && isConnectionFailure(err)) {
         return notRunningMessage(this.location?.url ?? 'http://127.0.0.1:7700');
       }
-      return firstLine(err.message);
+      return validationMessage(err.message) ?? firstLine(err.message);
     }
     if (isConnectionFailure(err)) return notRunningMessage(this.location?.url ?? 'http://127.0.0.1:7700');
     if (err instanceof Error) return err.message;

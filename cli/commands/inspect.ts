@@ -53,7 +53,13 @@ async function renderDetail(r: RunDetail): Promise<string[]> {
   out.push('', 'artifacts');
   field('run dir', r.runDir);
   field('global dir', r.globalRunDir);
-  for (const a of r.artifacts) field(a.kind, a.location === 'global' ? `${a.path} (global)` : a.path);
+  // With artifact_mode=mirror the global copies repeat the workspace files; a count is enough.
+  const local = r.artifacts.filter((x) => x.location === 'workspace');
+  const global = r.artifacts.filter((x) => x.location === 'global');
+  for (const a of local.length > 0 ? local : global) field(a.kind, a.path);
+  if (local.length > 0 && global.length > 0) {
+    field('mirrored', `${global.length} file${global.length === 1 ? '' : 's'} in the global dir`);
+  }
 
   out.push('', 'usage');
   field('cost', `$${r.costUsd.toFixed(4)}`);

@@ -36,8 +36,9 @@ export default class List extends BaseCommand {
       return;
     }
     const now = Date.now();
+    const idLen = shortIdLength(runs.map((r) => r.id));
     const rows = runs.map((r) => [
-      r.id.slice(0, 8),
+      r.id.slice(0, idLen),
       r.name,
       r.status,
       r.phase ?? '-',
@@ -48,6 +49,19 @@ export default class List extends BaseCommand {
     ]);
     this.log(await renderTable(['ID', 'NAME', 'STATUS', 'PHASE', 'ITER', 'TASKS', 'AGE', 'EXIT REASON'], rows));
   }
+}
+
+/**
+ * 8 characters, or more when that would be ambiguous: UUIDv7 ids begin with the creation time, so
+ * runs made within the same minute or so share their first 8 characters.
+ */
+export function shortIdLength(ids: string[], min = 8): number {
+  const longest = Math.max(min, ...ids.map((id) => id.length));
+  for (let len = min; len < longest; len++) {
+    const seen = new Set(ids.map((id) => id.slice(0, len)));
+    if (seen.size === new Set(ids).size) return len;
+  }
+  return longest;
 }
 
 function parseStatus(text: string): RunStatus {

@@ -107,5 +107,6 @@ function finalLine(r: RunDetail): string {
     return r.mergeTargetBranch && r.mergeStrategy !== 'none' ? `${head}; merged into ${r.mergeTargetBranch} (${r.mergeStrategy})` : head;
   }
   const reason = r.exitReason ?? 'no exit reason recorded';
-  return `${head}: ${reason}${r.lastError ? ` (${r.lastError})` : ''}`;
+  const error = r.lastError && r.lastError !== reason ? ` (${r.lastError})` : '';
+  return `${head}: ${reason}${error}`;
 }

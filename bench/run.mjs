@@ -1,0 +1,135 @@
+// npm run bench: orchestration overhead per iteration and loopctl latency, printed as a table.
+// Figures, not assertions: these machines are shared and noisy.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Table from 'cli-table3';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const { startDaemon } = await import(join(root, 'dist', 'host', 'main.js'));
+const { createClientFor } = await import(join(root, 'dist', 'cli', 'client.js'));
+
+const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 20);
+const LATENCY_RUNS = Number(process.env.BENCH_LATENCY_RUNS ?? 15);
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const p95 = (xs) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(xs.length * 0.95) - 1)];
+
+function makeRepo(base, tasks) {
+  const repo = join(base, 'repo');
+  mkdirSync(join(repo, 'specs', 'planning'), { recursive: true });
+  writeFileSync(join(repo, 'specs', 'bench.md'), '# bench\n');
+  writeFileSync(join(repo, 'specs', 'planning', 'bench-plan.md'), `# Plan\n${Array.from({ length: tasks }, (_, i) => `- [ ] t${i + 1}`).join('\n')}\n`);
+  writeFileSync(join(repo, '.gitignore'), 'logs/loop/\n');
+  const g = (...a) => execFileSync('git', ['-c', 'user.name=b', '-c', 'user.email=b@l', ...a], { cwd: repo });
+  g('init', '-q', '-b', 'main');
+  g('add', '-A');
+  g('commit', '-q', '-m', 'init');
+  return repo;
+}
+
+async function overheadBench() {
+  const base = mkdtempSync(join(tmpdir(), 'loopd-bench-'));
+  const home = join(base, 'home');
+  const daemon = await startDaemon({ home, host: '127.0.0.1', port: 0, token: 'bench', log: () => {}, writeInfo: false });
+  const client = createClientFor(daemon.url, daemon.token);
+  try {
+    const repo = makeRepo(base, ITERATIONS);
+    const t0 = Date.now();
+    const run = await client.runs.create.mutate({
+      cwd: repo,
+      spec: 'specs/bench.md',
+      flags: { agent: 'command', agent_cmd: `node ${join(root, 'bench', 'bench-agent.mjs')}`, merge_strategy: 'none', iterations: ITERATIONS + 5, reviewer: false },
+    });
+    for (;;) {
+      const r = await client.runs.get.query({ run: run.id });
+      if (['COMPLETED', 'FAILED', 'CANCELED'].includes(r.status)) {
+        if (r.status !== 'COMPLETED') throw new Error(`bench run ended ${r.status}: ${r.exitReason} ${r.lastError}`);
+        break;
+      }
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    const end = daemon.store.eventsAfter({ runId: run.id, limit: 100000 }).find((e) => e.type === 'RUN_COMPLETED').ts;
+    const times = readFileSync(join(run.runDir, 'agent-times.tsv'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split('\t').map(Number))
+      .sort((a, b) => a[0] - b[0]);
+    // Per iteration: time from the previous agent's end (or the run's creation) to this agent's
+    // end, minus this agent's own time (its process lifetime).
+    const perIteration = [];
+    let prevEnd = t0;
+    for (const [, start, stop] of times) {
+      perIteration.push(stop - prevEnd - (stop - start));
+      prevEnd = stop;
+    }
+    const agentTotal = times.reduce((a, [, s, e]) => a + (e - s), 0);
+    return { wall: end - t0, agentTotal, perIteration, iterations: times.length };
+  } finally {
+    await daemon.stop();
+    rmSync(base, { recursive: true, force: true });
+  }
+}
+
+function freePort() {
+  return new Promise((res) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => res(port));
+    });
+  });
+}
+
+function timeCommand(args, env) {
+  const samples = [];
+  for (let i = 0; i < LATENCY_RUNS; i++) {
+    const t = process.hrtime.bigint();
+    const r = spawnSync(process.execPath, args, { env, encoding: 'utf8' });
+    samples.push(Number(process.hrtime.bigint() - t) / 1e6);
+    if (r.status !== 0) throw new Error(`${args.join(' ')} failed: ${r.stderr}`);
+  }
+  return samples;
+}
+
+async function latencyBench() {
+  const base = mkdtempSync(join(tmpdir(), 'loopd-bench-'));
+  const home = join(base, 'home');
+  const port = await freePort();
+  const env = { ...process.env, LOOPD_HOME: home, LOOPD_ADDR: `127.0.0.1:${port}` };
+  delete env.LOOPD_AUTH_TOKEN;
+  const daemon = spawn(process.execPath, [join(root, 'bin', 'loopd.js')], { env, stdio: 'ignore' });
+  try {
+    for (let i = 0; i < 100; i++) {
+      try {
+        const r = await fetch(`http://127.0.0.1:${port}/health`);
+        if (r.ok) break;
+      } catch {
+        /* not yet */
+      }
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    const list = timeCommand([join(root, 'bin', 'loopctl.js'), 'list'], env);
+    const bare = timeCommand(['-e', '0'], env);
+    return { list, bare };
+  } finally {
+    daemon.kill('SIGTERM');
+    await new Promise((res) => daemon.once('exit', res));
+    rmSync(base, { recursive: true, force: true });
+  }
+}
+
+const o = await overheadBench();
+const l = await latencyBench();
+const table = new Table({ head: ['measure', 'median', 'p95', 'n', 'note'] });
+table.push(
+  ['orchestration overhead per iteration', `${median(o.perIteration).toFixed(1)} ms`, `${p95(o.perIteration).toFixed(1)} ms`, o.perIteration.length, `run wall ${o.wall} ms, agent's own time ${Math.round(o.agentTotal)} ms`],
+  ['loopctl list (running daemon)', `${median(l.list).toFixed(1)} ms`, `${p95(l.list).toFixed(1)} ms`, l.list.length, 'whole process, cold start'],
+  ['node -e 0', `${median(l.bare).toFixed(1)} ms`, `${p95(l.bare).toFixed(1)} ms`, l.bare.length, 'baseline: Node start-up alone'],
+);
+process.stdout.write(`loopd bench (Node ${process.versions.node}, ${ITERATIONS} iterations)\n${table.toString()}\n`);

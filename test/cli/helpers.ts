@@ -1,0 +1,33 @@
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
+import { join, relative, resolve } from 'node:path';
+
+export const repoRoot = resolve(import.meta.dirname, '..', '..');
+
+/** A port nothing listens on: bind to 0, note it, close. */
+export async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+/**
+ * True when dist/ and the oclif manifest exist and no cli/ source is newer than its compiled file,
+ * so tests that spawn bin/loopctl.js exercise the current code (a stale manifest runs stale code).
+ */
+export function builtCliIsFresh(): boolean {
+  const manifest = join(repoRoot, 'oclif.manifest.json');
+  if (!existsSync(manifest)) return false;
+  const walk = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+    );
+  for (const src of walk(join(repoRoot, 'cli'))) {
+    const out = join(repoRoot, 'dist', relative(repoRoot, src)).replace(/\.ts$/, '.js');
+    if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs) return false;
+    if (statSync(manifest).mtimeMs < statSync(src).mtimeMs) return false;
+  }
+  return true;
+}
