@@ -2,7 +2,6 @@
 // The tRPC client (trpc, superjson, eventsource) is imported lazily so that commands that never
 // talk to the daemon, and --help, start fast.
 import { Command, Errors } from '@oclif/core';
-import type { EventView } from '../router/index.js';
 import type { DaemonLocation, LoopClient } from './client.js';
 
 export const START_HINT = 'start it with "loopctl daemon start" (or "npx loopctl daemon start" from the loopd repo)';
@@ -81,6 +80,21 @@ export function validationMessage(message: string): string | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * oclif's flag and argument errors span lines ("Parsing --iterations\n\tExpected an integer...\n
+ * See more help with --help"); one line reads the same and keeps stderr to one line.
+ */
+export function parseErrorMessage(message: string): string {
+  const lines = message
+    .split('\n')
+    .map((l) => l.replace(/\s+/g, ' ').trim())
+    // The note about flags that take several values does not apply: --set is not greedy.
+    .filter((l) => l !== '' && !/^(See more help with --help$|Note: |Alternatively, you can use "--")/i.test(l));
+  let out = '';
+  for (const l of lines) out = out === '' ? l : `${out}${/[:;,]$/.test(out) ? ' ' : ': '}${l}`;
+  return `${out} (see --help)`;
 }
 
 export function firstLine(text: string): string {
@@ -195,6 +209,15 @@ export abstract class BaseCommand extends Command {
       return validationMessage(err.message) ?? firstLine(err.message);
     }
     if (isConnectionFailure(err)) return notRunningMessage(this.location?.url ?? 'http://127.0.0.1:7700');
+    // Flag and argument errors from oclif's parser, which also rewraps errors of a flag's own parse.
+    if (err instanceof Error && ((err instanceof Errors.CLIError && 'parse' in err) || /\nSee more help with --help$/.test(err.message))) {
+      const missing = (err as { args?: unknown }).args;
+      if (err.message.startsWith('Missing ') && Array.isArray(missing) && missing.length > 0) {
+        const names = missing.map((a: { name?: unknown }) => String(a.name ?? '?').toUpperCase());
+        return `missing argument${names.length === 1 ? '' : 's'} ${names.join(', ')} (see --help)`;
+      }
+      return parseErrorMessage(err.message);
+    }
     if (err instanceof Error) return err.message;
     return String(err);
   }
@@ -260,25 +283,6 @@ export function formatClock(ts: number): string {
   const d = new Date(ts);
   const pad = (n: number) => String(n).padStart(2, '0');
   return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-}
-
-/**
- * A progress line for `run --wait`. Event types are the daemon's to define, so this leans on the
- * common payload fields (iteration, phase, status, signals, reason) rather than on a fixed list.
- */
-export function describeEvent(ev: EventView): string {
-  const p = ev.payload;
-  const parts = [formatClock(ev.ts)];
-  if (typeof p.iteration === 'number') parts.push(`iter ${p.iteration}`);
-  if (typeof p.phase === 'string') parts.push(p.phase);
-  parts.push(ev.type);
-  const rest: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(p)) {
-    if (k !== 'iteration' && k !== 'phase') rest[k] = v;
-  }
-  const summary = summarizePayload(rest, 140);
-  if (summary) parts.push(summary);
-  return parts.join('  ');
 }
 
 /** A borderless table (cli-table3, loaded on demand), aligned like `ps` output. */

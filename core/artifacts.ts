@@ -93,7 +93,10 @@ export interface Summary {
   last_exit_code: number | null;
   completion_mode: string;
   model: string;
+  /** One of complete_plan, iterations_exhausted, claude_failed, failed, canceled. */
   exit_reason: string;
+  /** The precise reason (e.g. max_consecutive_failures:verification:3, merge_conflict). */
+  exit_detail: string;
   tasks_done: number | null;
   tasks_total: number | null;
   cost_usd: number;

@@ -37,6 +37,7 @@ export interface LoopConfig {
   claude_timeout_sec: number;
   claude_retries: number;
   claude_retry_backoff_sec: number;
+  transient_retries: number;
   artifact_mode: ArtifactMode;
   global_log_dir: string;
   run_naming_mode: NameSource;
@@ -109,6 +110,7 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
   int('claude_timeout_sec', 1800, 1, 'Timeout for one agent invocation, in seconds; the whole process tree is killed.'),
   int('claude_retries', 2, 0, 'Retries of a failed agent invocation.'),
   num('claude_retry_backoff_sec', 5, 0, 'Seconds to wait before retrying a failed agent invocation.'),
+  int('transient_retries', 5, 0, 'Retries of transient API errors (5xx, overloaded, rate limited), with exponential backoff capped at 2 minutes.'),
   oneOf('artifact_mode', 'mirror', ARTIFACT_MODES, 'Where run artifacts go: workspace (log_dir), global (global_log_dir) or mirror (both).'),
   str('global_log_dir', '', 'Global artifact directory; empty uses <data dir>/runs.'),
   oneOf('run_naming_mode', 'spec_slug', NAME_SOURCES, 'How runs are named: spec_slug, haiku (asks a model) or explicit (--name).'),

@@ -152,14 +152,15 @@ export async function detectBaseBranch(repoRoot: string, configured?: string): P
   );
 }
 
-interface WorktreeEntry {
+export interface WorktreeEntry {
   path: string;
   /** Short branch name, or null when detached/bare. */
   branch: string | null;
   prunable: boolean;
 }
 
-async function listWorktrees(repoRoot: string): Promise<WorktreeEntry[]> {
+/** `git worktree list --porcelain`, parsed; the first entry is the main worktree. */
+export async function listWorktrees(repoRoot: string): Promise<WorktreeEntry[]> {
   const out = await git(repoRoot, ['worktree', 'list', '--porcelain']);
   const entries: WorktreeEntry[] = [];
   for (const block of out.split(/\n\s*\n/)) {
@@ -174,6 +175,11 @@ async function listWorktrees(repoRoot: string): Promise<WorktreeEntry[]> {
     if (path !== null) entries.push({ path, branch, prunable });
   }
   return entries;
+}
+
+/** Forgets worktrees whose directories were deleted by hand, so their branches are free again. */
+export async function pruneWorktrees(repoRoot: string): Promise<void> {
+  await git(repoRoot, ['worktree', 'prune']);
 }
 
 export async function createWorktree(opts: {

@@ -1,10 +1,16 @@
-// Phase name -> handler. Phases not built yet are absent, and the dispatcher refuses to claim them.
+// Phase name -> handler.
 import type { StepPhase } from '../core/types.js';
 import { implementation } from './implementation.js';
 import { merge } from './merge.js';
+import { review } from './review.js';
 import type { Handler } from './types.js';
+import { verification } from './verification.js';
+import { watchdog } from './watchdog.js';
 
-export const handlers: Partial<Record<StepPhase, Handler>> = {
+export const handlers: Record<StepPhase, Handler> = {
   implementation,
+  review,
+  verification,
+  watchdog,
   merge,
 };

@@ -72,6 +72,8 @@ export interface HandlerResult {
   outputPath?: string | null;
   error?: string | null;
   usage?: { inputTokens: number; outputTokens: number; costUsd: number } | null;
+  /** Run fields the handler learned (worktrunk chooses the worktree path); the dispatcher saves them. */
+  runPatch?: { worktreePath?: string };
   result: Record<string, unknown>;
 }
 

@@ -5,12 +5,12 @@ import { existsSync } from 'node:fs';
 import { isAlive, killTree, readExitStatus } from '../core/agents/process.js';
 import { checksumFile, mirrorDir, writeSummary, type Summary } from '../core/artifacts.js';
 import type { LoopConfig } from '../core/config.js';
-import { removeWorktree } from '../core/git.js';
+import { removeRunWorktree } from '../core/worktree.js';
 import type { RunStatus, StepPhase } from '../core/types.js';
 import type { AgentProcessInfo, Handler, HandlerResult, HistoryEntry, RunInput } from '../functions/types.js';
 import type { EventBus } from './bus.js';
 import type { RunRow, StepRow, Store } from './store.js';
-import { nextStep, type Decision, type StepFact } from './transitions.js';
+import { nextStep, type Decision, type StepFact, type StepResultFacts, type TransitionConfig } from './transitions.js';
 
 export interface DispatcherOptions {
   store: Store;
@@ -61,6 +61,8 @@ export function globalRunDir(run: RunRow): string | null {
 export class Dispatcher {
   private readonly active = new Map<number, Active>();
   private readonly mergeTargetsBusy = new Set<string>();
+  /** Agent kind -> epoch ms until which no step of that agent is claimed (a rate limit's reset). */
+  private readonly agentHolds = new Map<string, number>();
   private wakeQueued = false;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
@@ -107,7 +109,11 @@ export class Dispatcher {
 
   private admitRuns(): void {
     const { store } = this.o;
-    const running = store.listRuns({ status: ['RUNNING'] });
+    // A paused run whose step is still finishing keeps its slot until that step ends.
+    const running = [
+      ...store.listRuns({ status: ['RUNNING'] }),
+      ...store.listRuns({ status: ['PAUSED'] }).filter((r) => [...this.active.values()].some((a) => a.runId === r.id)),
+    ];
     let total = running.length;
     const perWs = new Map<string, number>();
     for (const r of running) perWs.set(r.workspace_root, (perWs.get(r.workspace_root) ?? 0) + 1);
@@ -120,7 +126,7 @@ export class Dispatcher {
         const fresh = store.getRun(run.id);
         if (!fresh || fresh.status !== 'PENDING') return false;
         store.updateRun(run.id, { status: 'RUNNING', started_at: fresh.started_at ?? Date.now() });
-        store.appendEvent(run.id, null, 'RUN_STARTED', { status: 'RUNNING' });
+        store.appendEvent(run.id, null, 'RUN_STARTED', { status: 'RUNNING', resumed: fresh.started_at !== null });
         this.applyDecision(store.getRun(run.id)!, this.decide(store.getRun(run.id)!));
         return true;
       });
@@ -157,6 +163,12 @@ export class Dispatcher {
       if (!run || run.status !== 'RUNNING') continue;
       if (step.not_before && step.not_before > now) {
         soonest = soonest === null ? step.not_before : Math.min(soonest, step.not_before);
+        continue;
+      }
+      const agentKind = agentKindFor(run, step.phase);
+      const hold = agentKind ? this.agentHolds.get(agentKind) : undefined;
+      if (hold !== undefined && hold > now) {
+        soonest = soonest === null ? hold : Math.min(soonest, hold);
         continue;
       }
       const mergeKey = step.phase === 'merge' ? `${run.workspace_root}\0${run.merge_target_branch}` : null;
@@ -287,6 +299,7 @@ export class Dispatcher {
         ...summarizeResult(result.result),
       });
       let run = store.getRun(step.run_id)!;
+      const costBefore = run.cost_usd;
       if (result.usage) {
         run = store.updateRun(run.id, {
           cost_usd: run.cost_usd + result.usage.costUsd,
@@ -295,7 +308,21 @@ export class Dispatcher {
         });
       }
       if (result.error) run = store.updateRun(run.id, { last_error: result.error });
-      if (run.status === 'RUNNING') this.applyDecision(run, this.decide(run));
+      if (result.runPatch?.worktreePath) run = store.updateRun(run.id, { worktree_path: result.runPatch.worktreePath });
+      const cfg = parseConfig(run);
+      // Pause when the budget is crossed, once: resuming without raising the budget means "go on".
+      if (run.status === 'RUNNING' && cfg.max_cost_usd > 0 && costBefore < cfg.max_cost_usd && run.cost_usd >= cfg.max_cost_usd) {
+        store.appendEvent(run.id, null, 'BUDGET_EXCEEDED', { costUsd: run.cost_usd, maxCostUsd: cfg.max_cost_usd });
+        run = this.pauseInTx(run, 'budget_exceeded');
+      }
+      const holdUntil = (result.result as StepResultFacts).rateLimitResetAt;
+      const kind = agentKindFor(run, updated.phase);
+      if (result.status === 'FAILED' && kind && typeof holdUntil === 'number' && holdUntil > Date.now()) {
+        this.agentHolds.set(kind, Math.max(this.agentHolds.get(kind) ?? 0, holdUntil));
+        store.appendEvent(run.id, stepId, 'RATE_LIMIT_WAIT', { agent: kind, until: holdUntil });
+      }
+      // A paused run still gets its next step queued, so resuming just carries on.
+      if (run.status === 'RUNNING' || run.status === 'PAUSED') this.applyDecision(run, this.decide(run));
     });
   }
 
@@ -306,14 +333,9 @@ export class Dispatcher {
       status: s.status,
       iteration: s.iteration,
       attempt: s.attempt,
-      result: parseResult(s),
+      result: parseResult(s) as StepResultFacts | null,
     }));
-    return nextStep({ cancelRequested: run.cancel_requested === 1 }, facts, {
-      iterations: cfg.iterations,
-      agentRetries: cfg.claude_retries,
-      agentRetryBackoffSec: cfg.claude_retry_backoff_sec,
-      mergeEnabled: run.merge_strategy !== 'none' && run.merge_target_branch !== null,
-    });
+    return nextStep({ cancelRequested: run.cancel_requested === 1 }, facts, transitionConfig(run));
   }
 
   /** Must run inside a transaction. */
@@ -334,7 +356,9 @@ export class Dispatcher {
         iteration: d.iteration,
         attempt: d.attempt,
         delayMs: d.delayMs,
+        ...(d.retry ? { reason: d.retry.reason, detail: d.retry.detail, until: d.retry.until } : {}),
       });
+      if (d.delayMs > 0) this.wakeAt(Date.now() + d.delayMs);
       return;
     }
     const lastError = run.last_error;
@@ -362,7 +386,12 @@ export class Dispatcher {
     }
     const cfg = parseConfig(run);
     if (cfg.worktree_cleanup && existsSync(run.worktree_path)) {
-      removeWorktree(run.workspace_root, run.worktree_path)
+      removeRunWorktree({
+        provider: run.worktree_provider === 'worktrunk' ? 'worktrunk' : 'git',
+        repoRoot: run.workspace_root,
+        branch: run.run_branch,
+        path: run.worktree_path,
+      })
         .then(() => this.o.store.appendEvent(run.id, null, 'WORKTREE_REMOVED', { path: run.worktree_path }))
         .catch((e: unknown) => this.o.log?.(`worktree cleanup failed for ${run.id}: ${String(e)}`));
     }
@@ -392,7 +421,8 @@ export class Dispatcher {
       last_exit_code: lastImpl?.exit_code ?? null,
       completion_mode: cfg.completion_mode,
       model: cfg.model,
-      exit_reason: run.exit_reason ?? 'failed',
+      exit_reason: summaryExitReason(run.exit_reason),
+      exit_detail: run.exit_reason ?? 'failed',
       tasks_done: typeof lastResult?.tasksDone === 'number' ? lastResult.tasksDone : null,
       tasks_total: typeof lastResult?.tasksTotal === 'number' ? lastResult.tasksTotal : null,
       cost_usd: run.cost_usd,
@@ -431,6 +461,41 @@ export class Dispatcher {
     await Promise.allSettled(inFlight.map((a) => a.done));
     this.afterFinish(runId);
     this.wake();
+  }
+
+  /** Must run inside a transaction. */
+  private pauseInTx(run: RunRow, reason: string): RunRow {
+    const r = this.o.store.updateRun(run.id, { status: 'PAUSED', pause_reason: reason });
+    this.o.store.appendEvent(run.id, null, 'RUN_PAUSED', { reason });
+    return r;
+  }
+
+  /** The current step finishes; no further step is claimed until resume. */
+  pause(runId: string, reason = 'user'): void {
+    this.o.store.tx(() => {
+      const run = this.o.store.getRun(runId)!;
+      this.pauseInTx(run, reason);
+    });
+  }
+
+  /** Back in the admission queue: it runs again as soon as the concurrency caps allow. */
+  resume(runId: string, opts: { maxCostUsd?: number } = {}): void {
+    this.o.store.tx(() => {
+      const run = this.o.store.getRun(runId)!;
+      if (opts.maxCostUsd !== undefined) {
+        const cfg = { ...parseConfig(run), max_cost_usd: opts.maxCostUsd };
+        this.o.store.updateRun(runId, { config_json: JSON.stringify(cfg) });
+        this.o.store.appendEvent(runId, null, 'CONFIG_CHANGED', { key: 'max_cost_usd', value: opts.maxCostUsd });
+      }
+      this.o.store.updateRun(runId, { status: 'PENDING', pause_reason: null });
+      this.o.store.appendEvent(runId, null, 'RUN_RESUMED', opts.maxCostUsd !== undefined ? { maxCostUsd: opts.maxCostUsd } : {});
+    });
+    this.wake();
+  }
+
+  private wakeAt(at: number): void {
+    const ms = Math.max(10, at - Date.now());
+    setTimeout(() => this.wake(), ms).unref();
   }
 
   // ---- recovery -----------------------------------------------------------------------------
@@ -483,8 +548,40 @@ export class Dispatcher {
   }
 }
 
+export function transitionConfig(run: RunRow): TransitionConfig {
+  const cfg = parseConfig(run);
+  return {
+    iterations: cfg.iterations,
+    agentRetries: cfg.claude_retries,
+    agentRetryBackoffSec: cfg.claude_retry_backoff_sec,
+    transientRetries: cfg.transient_retries,
+    mergeEnabled: run.merge_strategy !== 'none' && run.merge_target_branch !== null,
+    reviewer: cfg.reviewer,
+    verify: cfg.verify_cmds.length > 0,
+    maxConsecutiveVerificationFailures: cfg.max_consecutive_verification_failures,
+    maxConsecutiveReviewFailures: cfg.max_consecutive_review_failures,
+    watchdogMaxRewrites: cfg.watchdog_max_rewrites,
+    noProgressIterations: cfg.watchdog_no_progress_iterations,
+  };
+}
+
+const SUMMARY_REASONS = new Set(['complete_plan', 'iterations_exhausted', 'claude_failed', 'canceled']);
+
+/** summary.json keeps the coarse categories; the precise reason goes to exit_detail. */
+export function summaryExitReason(reason: string | null): string {
+  return reason && SUMMARY_REASONS.has(reason) ? reason : 'failed';
+}
+
+/** The agent kind a step of this phase runs, or null for phases that run no agent. */
+function agentKindFor(run: RunRow, phase: StepPhase): string | null {
+  const cfg = parseConfig(run);
+  if (phase === 'implementation') return cfg.agent;
+  if (phase === 'review') return cfg.reviewer_agent || cfg.agent;
+  return null;
+}
+
 function summarizeResult(r: Record<string, unknown>): Record<string, unknown> {
-  const keep = ['claimed', 'openTasks', 'tasksDone', 'tasksTotal', 'commits', 'mergeStatus', 'commit', 'conflicts', 'timedOut'];
+  const keep = ['claimed', 'openTasks', 'tasksDone', 'tasksTotal', 'commits', 'mergeStatus', 'commit', 'conflicts', 'timedOut', 'approved', 'passed', 'signal', 'transientError'];
   const out: Record<string, unknown> = {};
   for (const k of keep) if (k in r) out[k] = r[k];
   return out;

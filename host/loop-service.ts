@@ -1,9 +1,14 @@
 // The host side of the API: validates requests, creates runs, answers queries, and streams
 // events and agent output. Persistence goes through the store; scheduling through the dispatcher.
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
-import { basename, isAbsolute, relative, resolve, sep } from 'node:path';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
-import { resolveRunDirs, lastLines } from '../core/artifacts.js';
+import { buildAgentCommand } from '../core/agents/adapters.js';
+import { lastLines, resolveRunDirs, type RunDirs } from '../core/artifacts.js';
+import { suggestRunName } from '../core/run-name.js';
+import { chooseProvider } from '../core/worktree.js';
+import { composePrompt } from '../functions/implementation.js';
 import { ConfigError, resolveConfig, type LoopConfig } from '../core/config.js';
 import { detectBaseBranch, findRepoRoot, GitError, listBranches } from '../core/git.js';
 import { dedupeName, defaultPlanPath, renderTemplate, sanitizeBranchForPath, slugify, specSlug } from '../core/naming.js';
@@ -12,7 +17,7 @@ import type { EventBus, OutputNotice } from './bus.js';
 import { Dispatcher, parseConfig } from './dispatcher.js';
 import { UserError, type LoopService } from './service.js';
 import type { EventRow, RunRow, StepRow, Store } from './store.js';
-import type { CreateRunInput, DaemonStatus, EventView, OutputChunk, RunDetail, RunView, StepView, TailView } from './views.js';
+import type { CreateRunInput, DaemonStatus, EventView, OutputChunk, PromptPreview, RunDetail, RunView, StepView, TailView } from './views.js';
 
 export interface ServiceDeps {
   store: Store;
@@ -25,6 +30,24 @@ export interface ServiceDeps {
   startedAt: number;
   maxConcurrency: number;
   onStop: () => void;
+}
+
+interface PreparedRun {
+  id: string;
+  root: string;
+  config: LoopConfig;
+  warnings: string[];
+  specRel: string;
+  planRel: string | null;
+  base: string;
+  branches: Set<string>;
+  slug: string;
+  name: string;
+  nameSource: 'explicit' | 'spec_slug' | 'haiku';
+  nameNote: string | null;
+  mergeTarget: string | null;
+  dirs: RunDirs;
+  provider: { provider: 'git' | 'worktrunk'; reason: string };
 }
 
 const TERMINAL_EVENTS = new Set(['RUN_COMPLETED', 'RUN_FAILED', 'RUN_CANCELED']);
@@ -74,7 +97,11 @@ export class HostLoopService implements LoopService {
 
   // ---- runs ---------------------------------------------------------------------------------
 
-  async createRun(input: CreateRunInput): Promise<RunView> {
+  /**
+   * Validates a run request and works out everything the run will be, without creating anything.
+   * Shared by createRun and previewPrompt so both see exactly the same run.
+   */
+  private async prepareRun(input: CreateRunInput, opts: { suggestName: boolean }): Promise<PreparedRun> {
     if (!isAbsolute(input.cwd)) throw new UserError(`cwd must be an absolute path, got "${input.cwd}"`);
     if (!existsSync(input.cwd)) throw new UserError(`directory not found: ${input.cwd}`);
     let root: string;
@@ -90,17 +117,18 @@ export class HostLoopService implements LoopService {
     }
 
     let config: LoopConfig;
+    let warnings: string[];
     try {
-      const flags: Record<string, string | number | boolean> = { ...(input.flags ?? {}) };
       const env: NodeJS.ProcessEnv = {};
       if (input.loopConfig) env.LOOP_CONFIG = resolve(input.cwd, input.loopConfig);
       const resolved = resolveConfig({
         workspaceRoot: root,
         env,
         ...(input.configFile ? { configFile: resolve(input.cwd, input.configFile) } : {}),
-        flags,
+        flags: { ...(input.flags ?? {}) },
       });
       config = resolved.config;
+      warnings = resolved.warnings;
     } catch (e) {
       if (e instanceof ConfigError) throw new UserError(e.message);
       throw e;
@@ -108,8 +136,15 @@ export class HostLoopService implements LoopService {
     if (config.agent === 'command' && config.agent_cmd.trim() === '') {
       throw new UserError('agent=command needs agent_cmd: set agent_cmd in .loop/config or pass --agent-cmd "your command"');
     }
-    if (config.worktree_provider === 'worktrunk') {
-      throw new UserError('worktree_provider=worktrunk is not supported by this loopd yet: use git or auto');
+    const reviewerKind = config.reviewer_agent || config.agent;
+    if (config.reviewer && reviewerKind === 'command' && (config.reviewer_cmd || config.agent_cmd).trim() === '') {
+      throw new UserError('reviewer_agent=command needs reviewer_cmd (or agent_cmd): set it, or turn the reviewer off with reviewer=false');
+    }
+    let provider: { provider: 'git' | 'worktrunk'; reason: string };
+    try {
+      provider = chooseProvider(config.worktree_provider);
+    } catch (e) {
+      throw new UserError(e instanceof Error ? e.message : String(e));
     }
 
     let planRel: string | null;
@@ -123,6 +158,7 @@ export class HostLoopService implements LoopService {
     } else {
       const guess = defaultPlanPath(relative(root, specAbs), config.plans_dir);
       planRel = existsSync(resolve(root, guess)) ? guess : null;
+      if (planRel === null) warnings.push(`no plan at ${guess}: the run is plan-less and completes on the agent's token alone`);
     }
     const specRel = relative(root, specAbs);
 
@@ -137,15 +173,38 @@ export class HostLoopService implements LoopService {
     }
 
     const slug = specSlug(specRel);
-    const explicit = input.name ?? null;
-    const name = explicit ? explicit.trim() : slug;
-    if (name === '') throw new UserError('--name must not be empty');
-    const nameSource = explicit ? 'explicit' : 'spec_slug';
+    let name: string;
+    let nameSource: 'explicit' | 'spec_slug' | 'haiku' = 'spec_slug';
+    let nameNote: string | null = null;
+    if (input.name !== undefined) {
+      name = input.name.trim();
+      nameSource = 'explicit';
+      if (name === '') throw new UserError('--name must not be empty');
+    } else if (config.run_naming_mode === 'explicit') {
+      throw new UserError('run_naming_mode=explicit needs a name: pass --name NAME');
+    } else if (config.run_naming_mode === 'haiku' && opts.suggestName) {
+      // The naming agent gets a scratch directory: it must not be able to touch the user's checkout.
+      const scratch = mkdtempSync(join(tmpdir(), 'loopd-name-'));
+      const suggestion = await suggestRunName({
+        agentCommand: buildAgentCommand({ kind: config.agent, agentCmd: config.agent_cmd, model: config.run_naming_model || config.model }),
+        kind: config.agent,
+        cwd: scratch,
+        specText: readFileSync(specAbs, 'utf8'),
+      }).finally(() => rmSync(scratch, { recursive: true, force: true }));
+      if (suggestion.name) {
+        name = suggestion.name;
+        nameSource = 'haiku';
+      } else {
+        name = slug;
+        nameNote = `haiku naming failed (${suggestion.reason}); using the spec slug`;
+      }
+    } else {
+      name = slug;
+    }
     const mergeTarget = config.merge_strategy === 'none' ? null : config.merge_target_branch || `agent/${slug}`;
-    if (mergeTarget !== null && !/^[A-Za-z0-9._\/-]+$/.test(mergeTarget)) {
+    if (mergeTarget !== null && !/^[A-Za-z0-9._/-]+$/.test(mergeTarget)) {
       throw new UserError(`invalid merge target branch "${mergeTarget}": use letters, digits, ".", "_", "-" and "/"`);
     }
-
     const id = uuidv7();
     const dirs = resolveRunDirs({
       mode: config.artifact_mode,
@@ -155,65 +214,128 @@ export class HostLoopService implements LoopService {
       home: this.d.home,
       runId: id,
     });
+    return { id, root, config, warnings, specRel, planRel, base, branches, slug, name, nameSource, nameNote, mergeTarget, dirs, provider };
+  }
 
-    // Everything below is synchronous, so two concurrent requests cannot pick the same branch.
+  /** Picks the branch and worktree path; synchronous so two requests cannot pick the same one. */
+  private placeRun(p: PreparedRun): { runBranch: string; worktreePath: string } {
     const store = this.d.store;
-    const runBranch = dedupeName(`${config.run_branch_prefix}${slugify(name)}`, (b) => branches.has(b) || store.runBranchTaken(root, b));
+    const runBranch = dedupeName(`${p.config.run_branch_prefix}${slugify(p.name)}`, (b) => p.branches.has(b) || store.runBranchTaken(p.root, b));
     let worktreePath: string;
     try {
       worktreePath = resolve(
-        root,
-        renderTemplate(config.worktree_path_template, {
-          repo: basename(root),
+        p.root,
+        renderTemplate(p.config.worktree_path_template, {
+          repo: basename(p.root),
           run_branch: runBranch,
-          spec_slug: slug,
-          name: slugify(name),
-          run_id: id,
+          spec_slug: p.slug,
+          name: slugify(p.name),
+          run_id: p.id,
         }),
       );
     } catch (e) {
       throw new UserError(`worktree_path_template: ${e instanceof Error ? e.message : String(e)}`);
     }
-    if (existsSync(worktreePath)) {
+    return { runBranch, worktreePath };
+  }
+
+  async createRun(input: CreateRunInput): Promise<RunView> {
+    const p = await this.prepareRun(input, { suggestName: true });
+    const store = this.d.store;
+    const { runBranch, worktreePath } = this.placeRun(p);
+    if (p.provider.provider === 'git' && existsSync(worktreePath)) {
       throw new UserError(`worktree path ${worktreePath} already exists: remove it, or change worktree_path_template`);
     }
-
     const row = store.tx(() => {
-      store.ensureWorkspace(root);
+      store.ensureWorkspace(p.root);
       const r = store.insertRun({
-        id,
-        name,
-        name_source: nameSource,
+        id: p.id,
+        name: p.name,
+        name_source: p.nameSource,
         status: 'PENDING',
-        workspace_root: root,
-        spec_path: specRel,
-        plan_path: planRel,
-        base_branch: base,
+        workspace_root: p.root,
+        spec_path: p.specRel,
+        plan_path: p.planRel,
+        base_branch: p.base,
         run_branch: runBranch,
-        merge_target_branch: mergeTarget,
-        merge_strategy: config.merge_strategy,
+        merge_target_branch: p.mergeTarget,
+        merge_strategy: p.config.merge_strategy,
         worktree_path: worktreePath,
-        worktree_provider: 'git',
-        config_json: JSON.stringify(config),
+        worktree_provider: p.provider.provider,
+        config_json: JSON.stringify(p.config),
         origin: input.origin ?? 'api',
-        run_dir: dirs.primary,
-        global_run_dir: dirs.global,
+        run_dir: p.dirs.primary,
+        global_run_dir: p.dirs.global,
       });
-      store.appendEvent(id, null, 'RUN_CREATED', {
-        name,
-        spec: specRel,
-        plan: planRel,
+      store.appendEvent(p.id, null, 'RUN_CREATED', {
+        name: p.name,
+        nameSource: p.nameSource,
+        spec: p.specRel,
+        plan: p.planRel,
         runBranch,
-        baseBranch: base,
-        mergeTarget,
+        baseBranch: p.base,
+        mergeTarget: p.mergeTarget,
         worktree: worktreePath,
-        worktreeProvider: 'git',
         origin: r.origin,
       });
+      store.appendEvent(p.id, null, 'WORKTREE_PROVIDER', { provider: p.provider.provider, reason: p.provider.reason });
+      if (p.nameNote) store.appendEvent(p.id, null, 'NAME_FALLBACK', { reason: p.nameNote });
+      for (const w of p.warnings) store.appendEvent(p.id, null, 'CONFIG_WARNING', { message: w });
       return r;
     });
     this.d.dispatcher.wake();
     return this.view(row);
+  }
+
+  async previewPrompt(input: CreateRunInput): Promise<PromptPreview> {
+    const p = await this.prepareRun(input, { suggestName: false });
+    const { runBranch, worktreePath } = this.placeRun(p);
+    let prompt: string;
+    try {
+      prompt = composePrompt(
+        {
+          id: p.id,
+          name: p.name,
+          workspaceRoot: p.root,
+          specPath: p.specRel,
+          planPath: p.planRel,
+          baseBranch: p.base,
+          runBranch,
+          mergeTargetBranch: p.mergeTarget,
+          mergeStrategy: p.config.merge_strategy,
+          worktreePath,
+          worktreeProvider: p.provider.provider,
+          runDir: p.dirs.primary,
+          config: p.config,
+        },
+        1,
+      );
+    } catch (e) {
+      throw new UserError(e instanceof Error ? e.message : String(e));
+    }
+    return { prompt, workspaceRoot: p.root, specPath: p.specRel, planPath: p.planRel, worktreePath, warnings: p.warnings };
+  }
+
+  pauseRun(ref: string): RunView {
+    const run = this.resolveRun(ref);
+    if (run.status === 'PAUSED') throw new UserError(`run ${run.name} (${run.id.slice(0, 8)}) is already paused: resume it with loopctl resume`, 'CONFLICT');
+    if (isTerminalRunStatus(run.status)) {
+      throw new UserError(`run ${run.name} (${run.id.slice(0, 8)}) already ended as ${run.status}: nothing to pause`, 'CONFLICT');
+    }
+    this.d.dispatcher.pause(run.id);
+    return this.view(this.d.store.getRun(run.id)!);
+  }
+
+  resumeRun(ref: string, opts: { maxCostUsd?: number | undefined } = {}): RunView {
+    const run = this.resolveRun(ref);
+    if (opts.maxCostUsd !== undefined && (!Number.isFinite(opts.maxCostUsd) || opts.maxCostUsd < 0)) {
+      throw new UserError(`invalid --max-cost-usd "${opts.maxCostUsd}": expected a number >= 0 (0 = no limit)`);
+    }
+    if (run.status !== 'PAUSED') {
+      throw new UserError(`run ${run.name} (${run.id.slice(0, 8)}) is ${run.status}, not PAUSED: only a paused run can be resumed`, 'CONFLICT');
+    }
+    this.d.dispatcher.resume(run.id, opts.maxCostUsd !== undefined ? { maxCostUsd: opts.maxCostUsd } : {});
+    return this.view(this.d.store.getRun(run.id)!);
   }
 
   listRuns(filter: { status?: RunStatus[] | undefined; workspace?: string | undefined; limit?: number | undefined }): RunView[] {
@@ -285,6 +407,7 @@ export class HostLoopService implements LoopService {
       worktreeProvider: run.worktree_provider,
       origin: run.origin,
       exitReason: run.exit_reason,
+      pauseReason: run.pause_reason,
       lastError: run.last_error,
       createdAt: run.created_at,
       updatedAt: run.updated_at,
@@ -400,12 +523,14 @@ export class HostLoopService implements LoopService {
     const run = this.resolveRun(ref);
     const step = [...this.d.store.stepsForRun(run.id)].reverse().find((s) => s.output_path && existsSync(s.output_path));
     if (!step) return null;
+    const buf = readFileSync(step.output_path!);
     return {
       stepId: step.id,
       iteration: step.iteration,
       phase: step.phase,
       path: step.output_path!,
-      text: lastLines(readFileSync(step.output_path!, 'utf8'), lines),
+      text: lastLines(buf.toString('utf8'), lines),
+      offset: buf.length,
     };
   }
 }

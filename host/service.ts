@@ -1,6 +1,6 @@
 // What the API layer may ask of the host. The router depends on this interface only.
 import type { RunStatus } from '../core/types.js';
-import type { CreateRunInput, DaemonStatus, EventView, OutputChunk, RunDetail, RunView, TailView } from './views.js';
+import type { CreateRunInput, DaemonStatus, EventView, OutputChunk, PromptPreview, RunDetail, RunView, TailView } from './views.js';
 
 export class UserError extends Error {
   constructor(
@@ -18,6 +18,12 @@ export interface LoopService {
   listRuns(filter: { status?: RunStatus[] | undefined; workspace?: string | undefined; limit?: number | undefined }): RunView[];
   getRun(ref: string): RunDetail;
   cancelRun(ref: string): Promise<RunView>;
+  /** Lets the current step finish, then claims no more steps: PAUSED. */
+  pauseRun(ref: string): RunView;
+  /** Back to the queue; maxCostUsd raises (or clears, with 0) the run's budget. */
+  resumeRun(ref: string, opts?: { maxCostUsd?: number | undefined }): RunView;
+  /** The exact prompt iteration 1 of a run with these inputs would get; creates nothing. */
+  previewPrompt(input: CreateRunInput): Promise<PromptPreview>;
   listEvents(ref: string, afterSeq: number, limit: number): EventView[];
   /** Replays events after `afterSeq` and then follows live ones until the run ends (when follow). */
   streamEvents(ref: string, afterSeq: number, follow: boolean, signal: AbortSignal): AsyncGenerator<EventView>;

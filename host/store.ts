@@ -30,6 +30,7 @@ export interface RunRow {
   exit_reason: string | null;
   last_error: string | null;
   cancel_requested: number;
+  pause_reason: string | null;
   cost_usd: number;
   input_tokens: number;
   output_tokens: number;
@@ -260,7 +261,7 @@ export class Store {
 
   // ---- runs ---------------------------------------------------------------------------------
 
-  insertRun(run: Omit<RunRow, 'created_at' | 'updated_at' | 'cost_usd' | 'input_tokens' | 'output_tokens' | 'cancel_requested' | 'exit_reason' | 'last_error' | 'started_at' | 'ended_at'>): RunRow {
+  insertRun(run: Omit<RunRow, 'created_at' | 'updated_at' | 'cost_usd' | 'input_tokens' | 'output_tokens' | 'cancel_requested' | 'pause_reason' | 'exit_reason' | 'last_error' | 'started_at' | 'ended_at'>): RunRow {
     return this.tx(() => {
       const now = Date.now();
       const row: RunRow = {
@@ -268,6 +269,7 @@ export class Store {
         exit_reason: null,
         last_error: null,
         cancel_requested: 0,
+        pause_reason: null,
         cost_usd: 0,
         input_tokens: 0,
         output_tokens: 0,

@@ -1,35 +1,28 @@
 // Which step comes next: a pure function of the run, its step history and the last result.
 // The dispatcher persists whatever this decides; nothing here touches the outside world.
+//
+// One iteration is: implementation -> review (reviewer on) -> verification (verify_cmds set) ->
+// watchdog (only when a signal fired) -> the next iteration, or merge once completion is proven.
 import { completionGate } from '../core/completion.js';
-import type { ExitReason, StepPhase, StepStatus } from '../core/types.js';
+import { computeSignals, iterationFacts, latestPerIteration, type StepFact } from '../core/signals.js';
+export type { StepFact, StepResultFacts } from '../core/signals.js';
+import type { ExitReason, StepPhase, StepStatus, WatchdogSignal } from '../core/types.js';
 
 export interface TransitionConfig {
   iterations: number;
   /** Extra attempts after a failed agent run (claude_retries). */
   agentRetries: number;
   agentRetryBackoffSec: number;
+  /** Extra attempts after transient API errors, on their own budget (transient_retries). */
+  transientRetries: number;
   /** True when a merge target is set and merge_strategy is not none. */
   mergeEnabled: boolean;
-}
-
-export interface ImplementationOutcome {
-  claimed: boolean;
-  malformed: boolean;
-  openTasks: number;
-  timedOut?: boolean;
-}
-
-export interface MergeOutcome {
-  mergeStatus: 'merged' | 'already_merged' | 'nothing_to_merge' | 'conflict' | 'error';
-  reason?: string;
-}
-
-export interface StepFact {
-  phase: StepPhase;
-  status: StepStatus;
-  iteration: number;
-  attempt: number;
-  result: Partial<ImplementationOutcome & MergeOutcome> | null;
+  reviewer: boolean;
+  verify: boolean;
+  maxConsecutiveVerificationFailures: number;
+  maxConsecutiveReviewFailures: number;
+  watchdogMaxRewrites: number;
+  noProgressIterations: number;
 }
 
 export interface RunFact {
@@ -38,23 +31,34 @@ export interface RunFact {
 
 export type Decision =
   | { kind: 'wait'; reason: 'step_active' }
-  | { kind: 'queue'; phase: StepPhase; iteration: number; attempt: number; delayMs: number; signals: string[] }
-  | { kind: 'finish'; status: 'COMPLETED' | 'FAILED' | 'CANCELED'; reason: ExitReason; signals: string[] };
+  | {
+      kind: 'queue';
+      phase: StepPhase;
+      iteration: number;
+      attempt: number;
+      delayMs: number;
+      signals: WatchdogSignal[];
+      /** Why a retry was queued ('agent_failed' | 'transient' | 'rate_limit'), for the event. */
+      retry?: { reason: 'agent_failed' | 'transient' | 'rate_limit'; detail: string | null; until: number | null };
+    }
+  | { kind: 'finish'; status: 'COMPLETED' | 'FAILED' | 'CANCELED'; reason: ExitReason; signals: WatchdogSignal[] };
 
+export const MAX_TRANSIENT_BACKOFF_MS = 120_000;
 const ACTIVE: readonly StepStatus[] = ['QUEUED', 'IN_PROGRESS'];
+const AGENT_PHASES: readonly StepPhase[] = ['implementation', 'review'];
 
-function finish(status: 'COMPLETED' | 'FAILED' | 'CANCELED', reason: ExitReason, signals: string[] = []): Decision {
+function finish(status: 'COMPLETED' | 'FAILED' | 'CANCELED', reason: ExitReason, signals: WatchdogSignal[] = []): Decision {
   return { kind: 'finish', status, reason, signals };
 }
 
-function queue(phase: StepPhase, iteration: number, attempt = 1, delayMs = 0, signals: string[] = []): Decision {
+type QueueDecision = Extract<Decision, { kind: 'queue' }>;
+
+function queue(phase: StepPhase, iteration: number, attempt = 1, delayMs = 0, signals: WatchdogSignal[] = []): QueueDecision {
   return { kind: 'queue', phase, iteration, attempt, delayMs, signals };
 }
 
-export function nextStep(run: RunFact, steps: readonly StepFact[], cfg: TransitionConfig): Decision {
-  if (steps.some((s) => ACTIVE.includes(s.status))) {
-    return { kind: 'wait', reason: 'step_active' };
-  }
+export function nextStep(run: RunFact, steps: readonly StepFact[], cfg: TransitionConfig, now = Date.now()): Decision {
+  if (steps.some((s) => ACTIVE.includes(s.status))) return { kind: 'wait', reason: 'step_active' };
   const last = steps[steps.length - 1];
   // A merge that landed is the proof of work; a cancel that raced it does not undo it.
   if (last?.phase === 'merge' && last.status === 'SUCCEEDED') return finish('COMPLETED', 'complete_plan');
@@ -64,46 +68,113 @@ export function nextStep(run: RunFact, steps: readonly StepFact[], cfg: Transiti
 
   switch (last.phase) {
     case 'implementation':
-      return afterImplementation(last, cfg);
-    case 'merge':
-      return afterMerge(last);
+      if (last.status === 'FAILED') return retryOrFail(steps, last, cfg, now);
+      return afterImplementation(steps, last.iteration, cfg);
     case 'review':
+      if (last.status === 'FAILED') return retryOrFail(steps, last, cfg, now);
+      return afterReview(steps, last, cfg);
     case 'verification':
+      return afterVerification(steps, last, cfg);
     case 'watchdog':
-      // These phases are not scheduled by this version; a history holding them (say, from a
-      // newer loopd) must not be guessed at.
-      return finish('FAILED', 'failed');
+      if (last.status === 'FAILED') return finish('FAILED', 'failed');
+      return nextIteration(last.iteration, cfg);
+    case 'merge': {
+      const status = last.result?.mergeStatus;
+      return finish('FAILED', status === 'conflict' ? 'merge_conflict' : 'merge_failed');
+    }
   }
 }
 
-function afterImplementation(last: StepFact, cfg: TransitionConfig): Decision {
+function afterImplementation(steps: readonly StepFact[], iteration: number, cfg: TransitionConfig): Decision {
+  if (cfg.reviewer) return queue('review', iteration);
+  if (cfg.verify) return queue('verification', iteration);
+  return endOfIteration(steps, iteration, cfg);
+}
+
+function afterReview(steps: readonly StepFact[], last: StepFact, cfg: TransitionConfig): Decision {
+  if (last.result?.approved !== true && cfg.maxConsecutiveReviewFailures > 0) {
+    const streak = trailingStreak(steps, 'review', (s) => s.result?.approved !== true);
+    if (streak >= cfg.maxConsecutiveReviewFailures) {
+      return finish('FAILED', `max_consecutive_failures:review:${cfg.maxConsecutiveReviewFailures}`);
+    }
+  }
+  if (cfg.verify) return queue('verification', last.iteration);
+  return endOfIteration(steps, last.iteration, cfg);
+}
+
+function afterVerification(steps: readonly StepFact[], last: StepFact, cfg: TransitionConfig): Decision {
+  if (last.result?.passed !== true && cfg.maxConsecutiveVerificationFailures > 0) {
+    const streak = trailingStreak(steps, 'verification', (s) => s.result?.passed !== true);
+    if (streak >= cfg.maxConsecutiveVerificationFailures) {
+      return finish('FAILED', `max_consecutive_failures:verification:${cfg.maxConsecutiveVerificationFailures}`);
+    }
+  }
+  return endOfIteration(steps, last.iteration, cfg);
+}
+
+/** How many of the latest settled steps of `phase` (one per iteration) match `failed`, newest first. */
+function trailingStreak(steps: readonly StepFact[], phase: StepPhase, failed: (s: StepFact) => boolean): number {
+  const perIteration = latestPerIteration(steps.filter((s) => s.phase === phase && s.status !== 'CANCELED'));
+  let n = 0;
+  for (let i = perIteration.length - 1; i >= 0 && failed(perIteration[i]!); i--) n++;
+  return n;
+}
+
+function endOfIteration(steps: readonly StepFact[], iteration: number, cfg: TransitionConfig): Decision {
+  const ofIteration = (phase: StepPhase) =>
+    [...steps].reverse().find((s) => s.phase === phase && s.iteration === iteration && s.status !== 'CANCELED');
+  const impl = ofIteration('implementation');
+  const review = cfg.reviewer ? ofIteration('review') : undefined;
+  const verification = cfg.verify ? ofIteration('verification') : undefined;
+  const ir = impl?.result ?? {};
+  const gate = completionGate({
+    claimed: ir.claimed === true,
+    openTasks: review?.result?.openTasks ?? ir.openTasks ?? 0,
+    reviewerOn: cfg.reviewer,
+    unreviewedTasks: review?.result?.unreviewedTasks ?? ir.unreviewedTasks ?? 0,
+    lastReviewApproved: review ? review.result?.approved === true : null,
+    verificationPassed: verification ? verification.result?.passed === true : null,
+  });
+  const facts = iterationFacts(steps).filter((f) => f.iteration <= iteration);
+  const signals = gate.complete ? [] : computeSignals(facts, { noProgressIterations: cfg.noProgressIterations });
+  if (gate.complete) return cfg.mergeEnabled ? queue('merge', iteration) : finish('COMPLETED', 'complete_plan');
+  if (iteration >= cfg.iterations) return finish('FAILED', 'iterations_exhausted', signals);
+  if (signals.length > 0) {
+    const used = steps.filter((s) => s.phase === 'watchdog' && s.status === 'SUCCEEDED' && s.result?.rewritePath).length;
+    if (used >= cfg.watchdogMaxRewrites) return finish('FAILED', `watchdog:${signals[0]}`, signals);
+    return queue('watchdog', iteration, 1, 0, signals);
+  }
+  return nextIteration(iteration, cfg);
+}
+
+function nextIteration(iteration: number, cfg: TransitionConfig): Decision {
+  if (iteration >= cfg.iterations) return finish('FAILED', 'iterations_exhausted');
+  return queue('implementation', iteration + 1);
+}
+
+/**
+ * A failed agent step (implementation or review). Transient API errors retry on their own budget
+ * with exponential backoff (capped), or until a rate limit's reset time when the agent reported
+ * one; any other failure retries claude_retries times after a fixed backoff.
+ */
+function retryOrFail(steps: readonly StepFact[], last: StepFact, cfg: TransitionConfig, now: number): Decision {
+  const same = steps.filter((s) => s.phase === last.phase && s.iteration === last.iteration && s.status === 'FAILED');
   const r = last.result ?? {};
-  if (last.status === 'FAILED') {
-    if (last.attempt <= cfg.agentRetries) {
-      return queue('implementation', last.iteration, last.attempt + 1, cfg.agentRetryBackoffSec * 1000);
+  if (AGENT_PHASES.includes(last.phase) && r.transientError) {
+    const transient = same.filter((s) => s.result?.transientError).length;
+    if (transient <= cfg.transientRetries) {
+      const resetAt = typeof r.rateLimitResetAt === 'number' && r.rateLimitResetAt > now ? r.rateLimitResetAt : null;
+      const base = Math.max(1, cfg.agentRetryBackoffSec) * 1000;
+      const delay = resetAt !== null ? resetAt - now : Math.min(MAX_TRANSIENT_BACKOFF_MS, base * 2 ** (transient - 1));
+      const d = queue(last.phase, last.iteration, last.attempt + 1, delay);
+      return { ...d, retry: { reason: resetAt !== null ? 'rate_limit' : 'transient', detail: r.transientError, until: resetAt } };
     }
     return finish('FAILED', 'claude_failed');
   }
-  const gate = completionGate({
-    claimed: r.claimed === true,
-    openTasks: r.openTasks ?? 0,
-    reviewerOn: false,
-    unreviewedTasks: 0,
-    lastReviewApproved: null,
-    verificationPassed: null,
-  });
-  const signals: string[] = [];
-  if (gate.signal) signals.push(gate.signal);
-  else if (r.malformed) signals.push('malformed_complete');
-  if (gate.complete) {
-    return cfg.mergeEnabled ? queue('merge', last.iteration, 1, 0, signals) : finish('COMPLETED', 'complete_plan', signals);
+  const ordinary = same.filter((s) => !s.result?.transientError).length;
+  if (ordinary <= cfg.agentRetries) {
+    const d = queue(last.phase, last.iteration, last.attempt + 1, cfg.agentRetryBackoffSec * 1000);
+    return { ...d, retry: { reason: 'agent_failed', detail: null, until: null } };
   }
-  if (last.iteration >= cfg.iterations) return finish('FAILED', 'iterations_exhausted', signals);
-  return queue('implementation', last.iteration + 1, 1, 0, signals);
-}
-
-function afterMerge(last: StepFact): Decision {
-  if (last.status === 'SUCCEEDED') return finish('COMPLETED', 'complete_plan');
-  const status = last.result?.mergeStatus;
-  return finish('FAILED', status === 'conflict' ? 'merge_conflict' : 'merge_failed');
+  return finish('FAILED', 'claude_failed');
 }

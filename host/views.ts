@@ -17,6 +17,8 @@ export interface RunView {
   worktreeProvider: string;
   origin: string;
   exitReason: string | null;
+  /** Why a PAUSED run is paused: user, budget_exceeded. */
+  pauseReason: string | null;
   lastError: string | null;
   createdAt: number;
   updatedAt: number;
@@ -90,6 +92,18 @@ export interface TailView {
   phase: StepPhase;
   path: string;
   text: string;
+  /** Byte length of the log when read: `<stepId>:<offset>` resumes runs.output right after it. */
+  offset: number;
+}
+
+export interface PromptPreview {
+  prompt: string;
+  workspaceRoot: string;
+  specPath: string;
+  planPath: string | null;
+  /** Where the run's worktree would be; the prompt's paths point inside it. */
+  worktreePath: string;
+  warnings: string[];
 }
 
 export interface DaemonStatus {

@@ -28,6 +28,7 @@ CREATE TABLE runs (
   exit_reason          TEXT,
   last_error           TEXT,
   cancel_requested     INTEGER NOT NULL DEFAULT 0,
+  pause_reason         TEXT,                        -- why a PAUSED run is paused (user, budget_exceeded)
   cost_usd             REAL NOT NULL DEFAULT 0,
   input_tokens         INTEGER NOT NULL DEFAULT 0,
   output_tokens        INTEGER NOT NULL DEFAULT 0,

@@ -3,23 +3,24 @@ import { z } from 'zod';
 import { RUN_STATUSES } from '../core/types.js';
 import { authedProcedure, router } from './trpc.js';
 
+const createInput = z.object({
+  cwd: z.string().min(1),
+  spec: z.string().min(1, 'a spec path is required'),
+  plan: z.string().min(1).optional(),
+  configFile: z.string().min(1).optional(),
+  loopConfig: z.string().optional(),
+  flags: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+  name: z.string().min(1).optional(),
+  origin: z.enum(['cli', 'api']).optional(),
+});
+
 const runRef = z.object({ run: z.string().min(1, 'a run id, id prefix or name is required') });
 
 export const runsRouter = router({
-  create: authedProcedure
-    .input(
-      z.object({
-        cwd: z.string().min(1),
-        spec: z.string().min(1, 'a spec path is required'),
-        plan: z.string().min(1).optional(),
-        configFile: z.string().min(1).optional(),
-        loopConfig: z.string().optional(),
-        flags: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
-        name: z.string().min(1).optional(),
-        origin: z.enum(['cli', 'api']).optional(),
-      }),
-    )
-    .mutation(({ ctx, input }) => ctx.service.createRun(input)),
+  create: authedProcedure.input(createInput).mutation(({ ctx, input }) => ctx.service.createRun(input)),
+
+  /** The exact prompt the first iteration of such a run would get; creates nothing. */
+  prompt: authedProcedure.input(createInput).query(({ ctx, input }) => ctx.service.previewPrompt(input)),
 
   list: authedProcedure
     .input(
@@ -36,6 +37,12 @@ export const runsRouter = router({
   get: authedProcedure.input(runRef).query(({ ctx, input }) => ctx.service.getRun(input.run)),
 
   cancel: authedProcedure.input(runRef).mutation(({ ctx, input }) => ctx.service.cancelRun(input.run)),
+
+  pause: authedProcedure.input(runRef).mutation(({ ctx, input }) => ctx.service.pauseRun(input.run)),
+
+  resume: authedProcedure
+    .input(runRef.extend({ maxCostUsd: z.number().nonnegative().optional() }))
+    .mutation(({ ctx, input }) => ctx.service.resumeRun(input.run, { maxCostUsd: input.maxCostUsd })),
 
   eventsList: authedProcedure
     .input(runRef.extend({ afterSeq: z.number().int().nonnegative().optional(), limit: z.number().int().positive().max(10000).optional() }))

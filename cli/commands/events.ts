@@ -1,10 +1,11 @@
 import { Args, Flags } from '@oclif/core';
 import type { EventView } from '../../router/index.js';
-import { BaseCommand, formatTime, summarizePayload } from '../base.js';
+import { BaseCommand } from '../base.js';
+import { eventLine } from '../event-format.js';
 
 export default class Events extends BaseCommand {
   static override summary = "Print a run's events, one per line; -f follows new ones until the run ends.";
-  static override description = 'Each line: sequence number, time, type, and a summary of the payload. --json prints one JSON event per line.';
+  static override description = 'Each line: sequence number, time (UTC), type, and a summary of the payload. --json prints one JSON event per line.';
   static override examples = ['<%= config.bin %> events user-auth', '<%= config.bin %> events 01934f2a -f'];
   static override args = {
     run: Args.string({ description: 'Run id, unique id prefix, or name.', required: true }),
@@ -39,8 +40,4 @@ export default class Events extends BaseCommand {
       after = last.seq;
     }
   }
-}
-
-export function eventLine(ev: EventView): string {
-  return `${String(ev.seq).padStart(6)}  ${formatTime(ev.ts)}  ${ev.type}  ${summarizePayload(ev.payload)}`.trimEnd();
 }

@@ -28,7 +28,7 @@ async function renderDetail(r: RunDetail): Promise<string[]> {
   };
   out.push(`run ${r.id}`);
   field('name', `${r.name} (${r.nameSource})`);
-  field('status', r.status);
+  field('status', r.status === 'PAUSED' ? `PAUSED (${pauseReasonText(r.pauseReason)})` : r.status);
   field('phase', r.phase ? `${r.phase}, iteration ${r.iteration}` : `iteration ${r.iteration}`);
   field('tasks', r.tasksTotal === null ? null : `${r.tasksDone ?? 0}/${r.tasksTotal} done`);
   field('origin', r.origin);
@@ -48,7 +48,8 @@ async function renderDetail(r: RunDetail): Promise<string[]> {
   field('base', r.baseBranch);
   field('run', r.runBranch);
   field('merge target', r.mergeTargetBranch ? `${r.mergeTargetBranch} (${r.mergeStrategy})` : `none (${r.mergeStrategy})`);
-  field('worktree', `${r.worktreePath} (${r.worktreeProvider})`);
+  field('worktree', r.worktreePath);
+  field('provider', r.worktreeProvider);
 
   out.push('', 'artifacts');
   field('run dir', r.runDir);
@@ -62,7 +63,8 @@ async function renderDetail(r: RunDetail): Promise<string[]> {
   }
 
   out.push('', 'usage');
-  field('cost', `$${r.costUsd.toFixed(4)}`);
+  const cap = typeof r.config.max_cost_usd === 'number' && r.config.max_cost_usd > 0 ? ` of max $${r.config.max_cost_usd.toFixed(2)}` : '';
+  field('cost', `$${r.costUsd.toFixed(4)}${cap}`);
   field('tokens', `${r.inputTokens} in, ${r.outputTokens} out`);
 
   out.push('', 'steps');
@@ -88,4 +90,19 @@ async function renderDetail(r: RunDetail): Promise<string[]> {
 function oneLine(text: string, max: number): string {
   const t = text.replace(/\s+/g, ' ').trim();
   return t.length > max ? `${t.slice(0, max - 1)}…` : t;
+}
+
+/** Why a run is PAUSED: the daemon's reason, glossed when it is one of the known ones. */
+export function pauseReasonText(reason: string | null): string {
+  switch (reason) {
+    case null:
+    case '':
+      return 'no reason recorded';
+    case 'user':
+      return 'user: paused by request';
+    case 'budget_exceeded':
+      return 'budget_exceeded: cost reached max_cost_usd';
+    default:
+      return reason;
+  }
 }

@@ -266,14 +266,24 @@ function parseCodex(rawLog: string): ParsedAgentOutput {
   };
 }
 
-export function parseAgentOutput(kind: AgentKind, rawLog: string): ParsedAgentOutput {
+export function parseAgentOutput(kind: AgentKind, rawLog: string, opts: { failed?: boolean } = {}): ParsedAgentOutput {
   switch (kind) {
     case 'claude':
       return parseClaude(rawLog);
     case 'codex':
       return parseCodex(rawLog);
-    case 'command':
-      // An arbitrary command's output has no error channel we could trust to mean "transient".
-      return { text: rawLog, usage: null, transientError: null, rateLimitResetAt: null };
+    case 'command': {
+      // An arbitrary command's output has no error channel: only when it failed do its last lines
+      // count as its error message (a wrapper around claude prints the API's error there).
+      if (!opts.failed) return { text: rawLog, usage: null, transientError: null, rateLimitResetAt: null };
+      const tail = rawLog.split('\n').slice(-20).join('\n');
+      const hit = tail.split('\n').find(transientIn);
+      return {
+        text: rawLog,
+        usage: null,
+        transientError: hit !== undefined ? oneLine(hit) : null,
+        rateLimitResetAt: hit !== undefined ? resetFromText(tail) : null,
+      };
+    }
   }
 }

@@ -1,6 +1,7 @@
 // Pure output helpers of the CLI.
 import { describe, expect, it } from 'vitest';
-import { describeEvent, formatAge, formatDuration, summarizePayload, validationMessage } from '../../cli/base.js';
+import { formatAge, formatDuration, parseErrorMessage, summarizePayload, validationMessage } from '../../cli/base.js';
+import { pauseReasonText } from '../../cli/commands/inspect.js';
 import { shortIdLength } from '../../cli/commands/list.js';
 
 describe('formatting', () => {
@@ -17,16 +18,20 @@ describe('formatting', () => {
     expect(summarizePayload({ text: 'x'.repeat(500) }, 20)).toHaveLength(20);
   });
 
-  it('puts iteration and phase first in --wait lines', () => {
-    const line = describeEvent({
-      seq: 4,
-      runId: 'r',
-      stepId: 1,
-      type: 'STEP_FINISHED',
-      ts: Date.UTC(2025, 0, 1, 12, 0, 0),
-      payload: { phase: 'implementation', iteration: 3, status: 'SUCCEEDED' },
-    });
-    expect(line).toMatch(/^\d\d:\d\d:\d\d {2}iter 3 {2}implementation {2}STEP_FINISHED {2}status=SUCCEEDED$/);
+  it("turns oclif's multi-line flag errors into one line", () => {
+    expect(parseErrorMessage('Parsing --iterations \n\tExpected an integer greater than or equal to 1 but received: 0\nSee more help with --help')).toBe(
+      'Parsing --iterations: Expected an integer greater than or equal to 1 but received: 0 (see --help)',
+    );
+    expect(parseErrorMessage('Expected --merge-strategy=x to be one of: none, merge, squash\nSee more help with --help')).toBe(
+      'Expected --merge-strategy=x to be one of: none, merge, squash (see --help)',
+    );
+  });
+
+  it('explains why a run is paused', () => {
+    expect(pauseReasonText('budget_exceeded')).toBe('budget_exceeded: cost reached max_cost_usd');
+    expect(pauseReasonText('user')).toBe('user: paused by request');
+    expect(pauseReasonText('something_else')).toBe('something_else');
+    expect(pauseReasonText(null)).toBe('no reason recorded');
   });
 
   it('formats ages and durations', () => {

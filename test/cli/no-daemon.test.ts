@@ -5,6 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Errors } from '@oclif/core';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import Pause from '../../cli/commands/pause.js';
+import Prompt from '../../cli/commands/prompt.js';
+import Resume from '../../cli/commands/resume.js';
 import Run from '../../cli/commands/run.js';
 import { builtCliIsFresh, closedPort, repoRoot } from './helpers.js';
 
@@ -36,7 +39,10 @@ const expected = (a: string) =>
   `loopd is not running at http://${a}: start it with "loopctl daemon start" (or "npx loopctl daemon start" from the loopd repo)`;
 
 /** Runs a command class in-process and returns what it wrote to stderr/stdout and its exit code. */
-async function runInProcess(argv: string[]): Promise<{ code: number; stderr: string; stdout: string }> {
+async function runInProcess(
+  argv: string[],
+  command: { run(argv: string[], root: string): Promise<unknown> } = Run,
+): Promise<{ code: number; stderr: string; stdout: string }> {
   let stderr = '';
   let stdout = '';
   vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
@@ -48,7 +54,7 @@ async function runInProcess(argv: string[]): Promise<{ code: number; stderr: str
     return true;
   });
   try {
-    await Run.run(argv, repoRoot);
+    await command.run(argv, repoRoot);
     return { code: 0, stderr, stdout };
   } catch (err) {
     if (err instanceof Errors.ExitError) return { code: err.oclif.exit ?? 1, stderr, stdout };
@@ -92,5 +98,34 @@ describe('loopctl run without a daemon', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toBe(`Error: ${expected(addr)}\n`);
     expect(r.stdout).toBe('');
+  });
+});
+
+describe('other commands without a daemon', () => {
+  it('prompt, pause and resume give the same one line', async () => {
+    for (const [command, argv] of [
+      [Prompt, [join(work, 'spec.md'), '--no-reviewer', '--set', 'claude_retries=0']],
+      [Pause, ['some-run']],
+      [Resume, ['some-run']],
+    ] as const) {
+      const r = await runInProcess([...argv], command);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(`Error: ${expected(addr)}\n`);
+      expect(r.stdout).toBe('');
+    }
+  });
+
+  it('a malformed --set fails locally, in one line', async () => {
+    const r = await runInProcess([join(work, 'spec.md'), '--set', 'reviewer'], Prompt);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('Error: --set "reviewer": expected KEY=VALUE, e.g. --set verify_timeout_sec=120\n');
+  });
+
+  it('flag errors are one line too', async () => {
+    const r = await runInProcess([join(work, 'spec.md'), '--worktree-provider', 'svn']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('Error: Expected --worktree-provider=svn to be one of: auto, git, worktrunk (see --help)\n');
+    const missing = await runInProcess([], Prompt);
+    expect(missing.stderr).toBe('Error: missing argument SPEC (see --help)\n');
   });
 });

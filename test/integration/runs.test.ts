@@ -71,15 +71,18 @@ describe('a run to a merged result', () => {
     expect(summary).toMatchObject({ run_id: run.id, exit_reason: 'complete_plan', iterations_run: 3, completed_iteration: 3, last_exit_code: 0 });
     const report = readFileSync(join(dir, 'report.tsv'), 'utf8').trim().split('\n');
     expect(report[0]).toBe('timestamp_ms\tkind\titeration\tduration_ms\texit_code\toutput_bytes\toutput_lines\toutput_path\tmessage\ttasks_done\ttasks_total');
-    expect(report).toHaveLength(4);
-    expect(report[3]!.split('\t').slice(-2)).toEqual(['3', '3']);
+    // One row per implementation and per review.
+    expect(report.slice(1).map((r) => r.split('\t')[1])).toEqual(['implementation', 'review', 'implementation', 'review', 'implementation', 'review']);
+    expect(report[6]!.split('\t').slice(-2)).toEqual(['3', '3']);
     // The global mirror.
     expect(run.globalRunDir).toBe(join(t.home, 'runs', `run-${run.id}`));
     expect(existsSync(join(run.globalRunDir!, 'summary.json'))).toBe(true);
     expect(existsSync(join(run.globalRunDir!, 'iter-02.log'))).toBe(true);
 
     const detail = await t.client.runs.get.query({ run: run.id.slice(0, 13) });
-    expect(detail.steps.map((s) => s.phase)).toEqual(['implementation', 'implementation', 'implementation', 'merge']);
+    expect(detail.steps.map((s) => s.phase)).toEqual(['implementation', 'review', 'implementation', 'review', 'implementation', 'review', 'merge']);
+    // The reviewer, not the agent, marked every task reviewed.
+    expect(parsePlan(plan).counts.reviewed).toBe(3);
     const kinds = new Set(detail.artifacts.map((a) => a.kind));
     expect([...kinds]).toEqual(expect.arrayContaining(['prompt', 'iteration_log', 'iteration_tail', 'report', 'summary']));
     for (const a of detail.artifacts) expect(a.checksum).toMatch(/^[0-9a-f]{64}$/);

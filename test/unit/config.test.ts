@@ -49,6 +49,7 @@ describe('CONFIG_KEYS', () => {
     claude_timeout_sec: 1800,
     claude_retries: 2,
     claude_retry_backoff_sec: 5,
+    transient_retries: 5,
     artifact_mode: 'mirror',
     global_log_dir: '',
     run_naming_mode: 'spec_slug',

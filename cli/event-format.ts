@@ -1,0 +1,257 @@
+// One readable line per run event, for `run --wait` and `events`. Event types are the daemon's to
+// define: the ones of the loop get a sentence of their own, anything else falls back to key=value.
+import type { EventView } from '../router/index.js';
+import { formatClock, formatDuration, formatTime, summarizePayload } from './base.js';
+
+type Payload = Record<string, unknown>;
+
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+const str = (v: unknown): string | null => (typeof v === 'string' && v.trim() !== '' ? v : null);
+
+/** First line of a text, whitespace collapsed, cut to max characters. */
+export function clip(text: string, max = 120): string {
+  const first = text.split('\n').find((l) => l.trim() !== '') ?? '';
+  const t = first.replace(/\s+/g, ' ').trim();
+  return t.length > max ? `${t.slice(0, max - 1)}…` : t;
+}
+
+/** "$0.0123" below a dollar, "$5.00" above. */
+export function formatUsd(n: number): string {
+  return `$${n.toFixed(Math.abs(n) < 1 && n !== 0 ? 4 : 2)}`;
+}
+
+/**
+ * Local time of day, with the date when it is not the same local day as `ref` (a rate limit that
+ * lifts tomorrow should say so).
+ */
+export function formatLocalTime(ts: number, ref: number): string {
+  const d = new Date(ts);
+  const r = new Date(ref);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const sameDay = d.getFullYear() === r.getFullYear() && d.getMonth() === r.getMonth() && d.getDate() === r.getDate();
+  const day = sameDay ? '' : `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} `;
+  return `${day}${formatClock(ts)}`;
+}
+
+/** "iter 3 implementation", "iter 2 review attempt 2": where in the loop an event happened. */
+function where(p: Payload, withAttempt = true): string {
+  const parts: string[] = [];
+  const iteration = num(p.iteration);
+  if (iteration !== null) parts.push(`iter ${iteration}`);
+  const phase = str(p.phase);
+  if (phase !== null) parts.push(phase);
+  const attempt = num(p.attempt);
+  if (withAttempt && attempt !== null && attempt > 1) parts.push(`attempt ${attempt}`);
+  return parts.join(' ');
+}
+
+function rest(p: Payload, used: readonly string[], max = 100): string {
+  const left: Payload = {};
+  for (const [k, v] of Object.entries(p)) if (!used.includes(k)) left[k] = v;
+  return summarizePayload(left, max);
+}
+
+/** `iter 3 review: <detail>`, or just the detail when the payload does not say where. */
+function at(p: Payload, detail: string | null | false, withAttempt = true): string {
+  const w = where(p, withAttempt);
+  if (!detail) return w;
+  return w === '' ? detail : `${w}: ${detail}`;
+}
+
+const join = (...parts: (string | null | undefined | false)[]): string => parts.filter((x): x is string => !!x).join(' ');
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** STEP_FINISHED carries a digest of the step's result; these keys get words, others key=value. */
+const RESULT_WORDS: Record<string, (v: unknown, p: Payload) => string | null> = {
+  tasksDone: () => null,
+  tasksTotal: (v, p) => (num(v) === null ? null : `tasks ${num(p.tasksDone) ?? 0}/${num(v)}`),
+  openTasks: () => null,
+  commits: (v) => (num(v) === null ? null : num(v) === 0 ? 'no commits' : plural(num(v) ?? 0, 'commit')),
+  claimed: (v) => (v === true ? 'claims complete' : null),
+  timedOut: (v) => (v === true ? 'timed out' : null),
+  approved: (v) => (v === true ? 'approved' : v === false ? 'changes requested' : null),
+  passed: () => null,
+  transientError: (v) => (v === true ? 'transient error' : null),
+  signal: (v) => (str(v) ? `signal ${str(v)}` : null),
+  mergeStatus: (v) => (str(v) ? `merge ${str(v)}` : null),
+  commit: (v) => (str(v) ? `commit ${(str(v) ?? '').slice(0, 9)}` : null),
+  conflicts: (v) => (Array.isArray(v) ? (v.length === 0 ? null : `conflicts in ${clip(v.join(', '), 60)}`) : null),
+};
+
+function stepFinished(p: Payload): string {
+  const bits: string[] = [];
+  const exitCode = num(p.exitCode);
+  if (exitCode !== null && exitCode !== 0) bits.push(`exit ${exitCode}`);
+  const other: Payload = {};
+  for (const [k, v] of Object.entries(p)) {
+    if (['phase', 'iteration', 'attempt', 'status', 'exitCode', 'error'].includes(k)) continue;
+    const words = RESULT_WORDS[k];
+    if (!words) {
+      other[k] = v;
+      continue;
+    }
+    const text = words(v, p);
+    if (text) bits.push(text);
+  }
+  const extra = summarizePayload(other, 80);
+  if (extra) bits.push(extra);
+  const head = join(where(p), str(p.status), bits.length > 0 && `(${bits.join(', ')})`);
+  const error = str(p.error);
+  return error ? `${head}: ${clip(error)}` : head;
+}
+
+/** The part of an event line after its type; always one line. */
+export function eventSummary(ev: EventView): string {
+  return summaryOf(ev).replace(/\s*[\r\n]+\s*/g, ' ');
+}
+
+function summaryOf(ev: EventView): string {
+  const p = ev.payload;
+  switch (ev.type) {
+    case 'STEP_STARTED':
+    case 'STEP_ADOPTED':
+      return join(where(p), num(p.pid) !== null && `(pid ${num(p.pid)})`);
+    case 'STEP_FINISHED':
+      return stepFinished(p);
+    case 'STEP_QUEUED': {
+      const delay = num(p.delayMs);
+      return join(where(p), delay !== null && delay > 0 && `in ${formatDuration(delay)}`);
+    }
+    case 'STEP_RETRY_QUEUED': {
+      const delay = num(p.delayMs);
+      const head = join(where(p), delay !== null && (delay > 0 ? `in ${formatDuration(delay)}` : 'now'));
+      const reason = str(p.reason);
+      return reason ? `${head}: ${clip(reason)}` : head;
+    }
+    case 'SIGNAL':
+      return at(p, str(p.signal) ?? '?');
+    case 'WATCHDOG_REWRITE': {
+      const signals = Array.isArray(p.signals) && p.signals.length > 0 ? p.signals.map(String).join('+') : str(p.signal);
+      const n = num(p.rewrite);
+      const path = str(p.rewritePath) ?? str(p.promptPath);
+      return at(p, join(signals && `after ${signals},`, n !== null ? `prompt rewrite #${n}` : 'prompt rewritten', path && `-> ${path}`));
+    }
+    case 'REVIEW_APPROVED':
+    case 'REVIEW_REJECTED': {
+      const reviewed = num(p.reviewed);
+      const notes = str(p.notesPath);
+      const marked = reviewed !== null && reviewed > 0 && `${plural(reviewed, 'task')} marked [R]`;
+      return at(p, [marked, notes && `notes ${notes}`].filter(Boolean).join(', '));
+    }
+    case 'VERIFY_STARTED': {
+      const index = num(p.index);
+      const command = str(p.command);
+      return at(p, join(index !== null && `#${index}`, command && JSON.stringify(clip(command, 100))), false);
+    }
+    case 'VERIFY_FAILED':
+    case 'VERIFY_PASSED': {
+      const code = num(p.exitCode);
+      const command = str(p.command);
+      const count = num(p.commands);
+      let outcome: string;
+      if (p.timedOut === true) outcome = 'timed out';
+      else if (code !== null) outcome = code === 0 ? 'passed' : `exited ${code}`;
+      else outcome = ev.type === 'VERIFY_PASSED' ? 'passed' : 'failed (no exit code)';
+      if (command) return at(p, `${JSON.stringify(clip(command, 100))} ${outcome}`, false);
+      return at(p, count !== null ? `${plural(count, 'command')} ${outcome}` : outcome, false);
+    }
+    case 'RATE_LIMIT_WAIT': {
+      const until = num(p.until);
+      const agent = str(p.agent) ?? 'agent';
+      if (until === null) return `${agent} rate-limited`;
+      const left = until - ev.ts;
+      return `${agent} rate-limited until ${formatLocalTime(until, ev.ts)}${left > 0 ? ` (${formatDuration(left)})` : ''}`;
+    }
+    case 'BUDGET_EXCEEDED': {
+      const cost = num(p.costUsd);
+      const max = num(p.maxCostUsd);
+      return [cost !== null && `spent ${formatUsd(cost)}`, max !== null && `max ${formatUsd(max)}`].filter(Boolean).join(', ');
+    }
+    case 'RUN_PAUSED':
+    case 'RUN_RESUMED':
+      return clip(str(p.reason) ?? '');
+    case 'RUN_COMPLETED':
+    case 'RUN_FAILED':
+    case 'RUN_CANCELED': {
+      const reason = str(p.reason);
+      const error = str(p.error);
+      return join(reason && clip(reason), error && error !== reason && `(${clip(error)})`);
+    }
+    case 'RUN_STARTED':
+    case 'RUN_CANCEL_REQUESTED':
+      return '';
+    case 'WORKTREE_REMOVED':
+      return str(p.path) ?? '';
+    case 'RUN_CREATED': {
+      const name = str(p.name);
+      const source = str(p.nameSource);
+      const branch = str(p.runBranch);
+      return [name && (source ? `${name} (${source})` : name), branch && `branch ${branch}`].filter(Boolean).join(', ');
+    }
+    case 'WORKTREE_PROVIDER':
+    case 'WORKTREE_READY': {
+      const path = str(p.path);
+      const provider = str(p.provider);
+      const reason = str(p.reason);
+      const head = path ? join(path, provider && `(${provider})`) : (provider ?? '');
+      if (!reason) return head;
+      return head ? `${head}: ${clip(reason)}` : clip(reason);
+    }
+    case 'MERGED': {
+      const target = str(p.target);
+      const commit = str(p.commit);
+      const into = join(str(p.strategy), target && `into ${target}`);
+      const outcome = [str(p.status), commit && `commit ${commit.slice(0, 9)}`].filter(Boolean).join(', ');
+      return [into, outcome].filter(Boolean).join(': ');
+    }
+    case 'MERGE_TARGET_CREATED':
+      return join(str(p.target), str(p.from) && `from ${str(p.from)}`);
+    case 'MERGE_CONFLICT': {
+      const target = str(p.target);
+      const files = Array.isArray(p.conflicts) ? p.conflicts.map(String) : [];
+      const head = join(str(p.runBranch), target && `into ${target}`);
+      const detail = files.length > 0 ? `conflicts in ${clip(files.join(', '), 80)}` : 'conflict';
+      return head ? `${head}: ${detail}` : detail;
+    }
+    case 'CONFIG_WARNING':
+      return clip(str(p.message) ?? '', 160);
+    case 'NAME_FALLBACK':
+      return clip(str(p.reason) ?? '', 160);
+    case 'AGENT_STARTED':
+    case 'AGENT_ADOPTED': {
+      const pid = num(p.pid);
+      return at(p, join(str(p.agent), pid !== null && `pid ${pid}`));
+    }
+    default: {
+      const w = where(p);
+      return join(w, rest(p, w === '' ? [] : ['iteration', 'phase', 'attempt'], 140));
+    }
+  }
+}
+
+/** Event types are padded to the longest common one so the summaries line up. */
+const TYPE_WIDTH = 'STEP_RETRY_QUEUED'.length;
+
+function typeAndSummary(ev: EventView): string {
+  const summary = eventSummary(ev);
+  return summary === '' ? ev.type : `${ev.type.padEnd(TYPE_WIDTH)}  ${summary}`;
+}
+
+/**
+ * Events `run --wait` leaves out: a step queued to start right away is followed at once by its
+ * STEP_STARTED. `loopctl events` shows everything.
+ */
+export function isRoutine(ev: EventView): boolean {
+  return ev.type === 'STEP_QUEUED' && !((num(ev.payload.delayMs) ?? 0) > 0);
+}
+
+/** A progress line for `run --wait`: local time of day, type, summary. */
+export function describeEvent(ev: EventView): string {
+  return `${formatClock(ev.ts)}  ${typeAndSummary(ev)}`;
+}
+
+/** A line of `loopctl events`: sequence number, ISO time, type, summary. */
+export function eventLine(ev: EventView): string {
+  return `${String(ev.seq).padStart(6)}  ${formatTime(ev.ts)}  ${typeAndSummary(ev)}`;
+}

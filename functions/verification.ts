@@ -1,0 +1,89 @@
+// Verification: the repo's own commands (tests, lint, typecheck) run in the worktree. The first
+// failure stops the phase and writes runner-notes.txt, which the next implementation prompt
+// points at; the plan does not advance. Commands are cheap to repeat, so a step re-adopted after a
+// restart simply runs them again (after making sure the old process is gone).
+import { mkdirSync, readFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { killTree, spawnDetached, waitForExit } from '../core/agents/process.js';
+import { appendReportRow, iterName, lastLines, writeFileAtomic } from '../core/artifacts.js';
+import { parsePlan } from '../core/plan.js';
+import { countLines } from './agent-step.js';
+import type { Handler } from './types.js';
+
+export const NOTES_TAIL_LINES = 120;
+
+export const verification: Handler = async (input) => {
+  const { run, step, sink, signal } = input;
+  if (input.adopt) await killTree(input.adopt, 2000);
+  const nn = iterName(step.iteration);
+  mkdirSync(run.runDir, { recursive: true });
+  const notesPath = join(run.runDir, 'runner-notes.txt');
+  const planFile = run.planPath ? join(run.worktreePath, run.planPath) : null;
+  const counts = planFile && existsSync(planFile) ? parsePlan(readFileSync(planFile, 'utf8')).counts : null;
+  const cmds = run.config.verify_cmds;
+  const timeoutSec = run.config.verify_timeout_sec;
+
+  for (let k = 0; k < cmds.length; k++) {
+    const cmd = cmds[k]!;
+    const logPath = join(run.runDir, `verify-${nn}-${k + 1}.log`);
+    const exitPath = join(run.runDir, `.verify-${nn}-${k + 1}.exit`);
+    writeFileSync(logPath, '');
+    rmSync(exitPath, { force: true });
+    const started = Date.now();
+    const handle = await spawnDetached({
+      shellCommand: cmd,
+      cwd: run.worktreePath,
+      env: { LOOP_RUN_ID: run.id, LOOP_RUN_DIR: run.runDir, LOOP_ITERATION: String(step.iteration), LOOP_PHASE: 'verification' },
+      stdinPath: '/dev/null',
+      logPath,
+      exitPath,
+    });
+    sink.processStarted({ ...handle, logPath, exitPath, commitBefore: '', planBefore: null, startedAt: started });
+    sink.event('VERIFY_STARTED', { iteration: step.iteration, index: k + 1, command: cmd, log: logPath });
+    const exit = await waitForExit(handle, exitPath, { timeoutMs: timeoutSec * 1000, signal });
+    sink.outputGrew();
+    sink.artifact('verify_log', logPath);
+    const output = existsSync(logPath) ? readFileSync(logPath, 'utf8') : '';
+    if (exit.canceled) return { status: 'CANCELED', error: 'canceled', outputPath: logPath, result: { passed: false, canceled: true } };
+    const passed = !exit.timedOut && exit.exitCode === 0;
+    const why = exit.timedOut ? `timed out after ${timeoutSec}s (verify_timeout_sec)` : `exit code ${exit.exitCode ?? 'unknown'}`;
+    appendReportRow(run.runDir, {
+      timestamp_ms: Date.now(),
+      kind: 'verify',
+      iteration: step.iteration,
+      duration_ms: Date.now() - started,
+      exit_code: exit.exitCode,
+      output_bytes: Buffer.byteLength(output),
+      output_lines: countLines(output),
+      output_path: logPath,
+      message: `${passed ? 'passed' : `failed (${why})`}: ${cmd}`,
+      tasks_done: counts ? counts.done + counts.reviewed : null,
+      tasks_total: counts ? counts.total : null,
+    });
+    if (!passed) {
+      writeFileAtomic(
+        notesPath,
+        [
+          `Verification failed in iteration ${step.iteration}.`,
+          `Command: ${cmd}`,
+          `Result: ${why}`,
+          `Full output: ${logPath}`,
+          '',
+          `Last ${NOTES_TAIL_LINES} lines of output:`,
+          lastLines(output, NOTES_TAIL_LINES),
+        ].join('\n'),
+      );
+      sink.artifact('runner_notes', notesPath);
+      sink.event('VERIFY_FAILED', { iteration: step.iteration, index: k + 1, command: cmd, exitCode: exit.exitCode, timedOut: exit.timedOut, notesPath });
+      return {
+        status: 'FAILED',
+        exitCode: exit.exitCode,
+        outputPath: logPath,
+        error: `verification failed: ${cmd} (${why})`,
+        result: { passed: false, failedCommand: cmd, index: k + 1, exitCode: exit.exitCode, timedOut: exit.timedOut, notesPath },
+      };
+    }
+  }
+  sink.event('VERIFY_PASSED', { iteration: step.iteration, commands: cmds.length });
+  return { status: 'SUCCEEDED', exitCode: 0, result: { passed: true, commands: cmds.length } };
+};

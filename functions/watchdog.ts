@@ -1,0 +1,60 @@
+// Watchdog: runs only when a signal fired at the end of an iteration. It rewrites the next
+// implementation prompt with a short intervention for that signal, saved as prompt.rewrite.N.txt;
+// the next implementation uses that file as its prompt. The transition rules cap the number of
+// rewrites per run (watchdog_max_rewrites) and fail the run past it.
+import { join } from 'node:path';
+import { appendReportRow, writeFileAtomic } from '../core/artifacts.js';
+import { computeSignals, iterationFacts, type StepFact, type StepResultFacts } from '../core/signals.js';
+import type { WatchdogSignal } from '../core/types.js';
+import { composePrompt, promptExtrasFor } from './implementation.js';
+import type { Handler } from './types.js';
+
+export function intervention(signal: WatchdogSignal, cfg: { noProgressIterations: number }): string {
+  switch (signal) {
+    case 'repeated_task':
+      return 'Your last iteration produced almost the same output as the one before it: you are going in circles. Re-read the plan, and this time finish the task differently or pick another open task. Make a real change and commit it.';
+    case 'no_progress':
+      return `There has been no commit and no plan change for ${cfg.noProgressIterations} iterations. Make one small, concrete change now, commit it, and update the plan. If the task cannot be done, mark it [~] with the reason and move on to another task.`;
+    case 'malformed_complete':
+      return 'You printed the completion token while the plan still had open tasks, or not as required. Never print <promise>COMPLETE</promise> unless every task is done, and then only as the last line. Work on the next open task now.';
+    case 'verification_failed':
+      return 'Verification has failed in consecutive iterations. Before anything else, read the runner notes, reproduce the failing command, and fix it. Do not start a new task while verification fails.';
+  }
+}
+
+export const watchdog: Handler = async (input) => {
+  const { run, step, sink, history } = input;
+  const facts: StepFact[] = history.map((h) => ({ ...h, result: h.result as StepResultFacts | null }));
+  const signals = computeSignals(
+    iterationFacts(facts).filter((f) => f.iteration <= step.iteration),
+    { noProgressIterations: run.config.watchdog_no_progress_iterations },
+  );
+  if (signals.length === 0) {
+    // Nothing to correct (the facts changed since the step was queued): no rewrite spent.
+    return { status: 'SUCCEEDED', result: { signal: null, signals: [] } };
+  }
+  const n = history.filter((h) => h.phase === 'watchdog' && h.status === 'SUCCEEDED' && typeof h.result?.rewritePath === 'string').length + 1;
+  const text = signals.map((s) => intervention(s, { noProgressIterations: run.config.watchdog_no_progress_iterations })).join('\n\n');
+  const next = step.iteration + 1;
+  const extras = promptExtrasFor({ history: [...history, { phase: 'watchdog', status: 'SUCCEEDED', iteration: step.iteration, attempt: 1, result: {} }], run }, next);
+  const prompt = composePrompt(run, next, { ...extras, rewrite: text });
+  const rewritePath = join(run.runDir, `prompt.rewrite.${n}.txt`);
+  writeFileAtomic(rewritePath, prompt);
+  sink.artifact('prompt_rewrite', rewritePath);
+  const promptPath = join(run.runDir, 'prompt.txt');
+  sink.event('WATCHDOG_REWRITE', { signal: signals[0], signals, iteration: step.iteration, promptPath, rewritePath, rewrite: n });
+  appendReportRow(run.runDir, {
+    timestamp_ms: Date.now(),
+    kind: 'watchdog',
+    iteration: step.iteration,
+    duration_ms: 0,
+    exit_code: null,
+    output_bytes: Buffer.byteLength(prompt),
+    output_lines: null,
+    output_path: rewritePath,
+    message: `rewrite ${n}: ${signals.join(', ')}`,
+    tasks_done: null,
+    tasks_total: null,
+  });
+  return { status: 'SUCCEEDED', promptPath: rewritePath, result: { signal: signals[0], signals, rewritePath, intervention: text, rewrite: n } };
+};

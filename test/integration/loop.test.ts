@@ -1,0 +1,321 @@
+// The full loop: review, verification, watchdog, retries, run control, budgets and providers,
+// driven through the real daemon with fake agents and fake reviewers.
+import { chmodSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parsePlan } from '../../core/plan.js';
+import type { EventView } from '../../router/index.js';
+import { FAKE_AGENT, FIXTURES, commandFlags, git, makeRepo, startTestDaemon, tempDir, waitFor, waitForRun, type TestDaemon } from './harness.js';
+
+let t: TestDaemon;
+beforeEach(async () => {
+  t = await startTestDaemon();
+});
+afterEach(async () => {
+  await t.stop();
+});
+
+const events = (id: string) => t.client.runs.eventsList.query({ run: id, limit: 10000 });
+const ofType = (evs: EventView[], type: string) => evs.filter((e) => e.type === type);
+const quick = { claude_retry_backoff_sec: 0 };
+
+async function create(repoRoot: string, agentCmd: string, flags: Record<string, string | number | boolean> = {}) {
+  return t.client.runs.create.mutate({ cwd: repoRoot, spec: 'specs/demo.md', flags: commandFlags(agentCmd, { ...quick, ...flags }) });
+}
+
+describe('review', () => {
+  it('a rejection is saved and fed to the next prompt, then an approval marks [R] and completes', async () => {
+    const repo = makeRepo({ tasks: 1 });
+    const created = await create(repo.root, `FAKE_REVIEW=reject-once ${FAKE_AGENT}`);
+    const run = await waitForRun(t.client, created.id);
+    expect(run.status).toBe('COMPLETED');
+    const detail = await t.client.runs.get.query({ run: run.id });
+    expect(detail.steps.map((s) => `${s.phase}:${s.iteration}`)).toEqual(['implementation:1', 'review:1', 'implementation:2', 'review:2', 'merge:2']);
+    const notes = join(run.runDir, 'review-01.md');
+    expect(readFileSync(notes, 'utf8')).toContain('task file lacks a trailing summary line');
+    expect(readFileSync(join(run.runDir, 'iter-02.prompt.txt'), 'utf8')).toContain(notes);
+    const evs = await events(run.id);
+    expect(ofType(evs, 'REVIEW_REJECTED')[0]!.payload).toMatchObject({ iteration: 1, notesPath: notes });
+    expect(ofType(evs, 'REVIEW_APPROVED')[0]!.payload).toMatchObject({ iteration: 2, reviewed: 1 });
+    // loopd wrote [R] and committed it on the run branch; the target got it.
+    expect(parsePlan(git(repo.root, 'show', 'agent/demo:specs/planning/demo-plan.md')).counts).toMatchObject({ reviewed: 1, done: 0 });
+    expect(git(repo.root, 'log', '--format=%s', 'run/demo')).toContain('loopd: review approved iteration 2');
+    const report = readFileSync(join(run.runDir, 'report.tsv'), 'utf8');
+    expect(report).toContain('changes requested');
+  });
+
+  it('reverts [R] written by the implementation agent and records a signal', async () => {
+    const repo = makeRepo({ tasks: 1 });
+    const run = await waitForRun(t.client, (await create(repo.root, `FAKE_SELF_REVIEW=1 ${FAKE_AGENT}`)).id);
+    expect(run.status).toBe('COMPLETED');
+    const evs = await events(run.id);
+    expect(ofType(evs, 'SIGNAL').map((e) => e.payload.signal)).toContain('self_review');
+    // The reviewer approved afterwards, so the final mark is loopd's own [R].
+    expect(parsePlan(git(repo.root, 'show', 'agent/demo:specs/planning/demo-plan.md')).counts.reviewed).toBe(1);
+  });
+
+  it('max_consecutive_review_failures ends the run', async () => {
+    const repo = makeRepo({ tasks: 3 });
+    const run = await waitForRun(t.client, (await create(repo.root, `FAKE_REVIEW=reject ${FAKE_AGENT}`, { max_consecutive_review_failures: 2 })).id);
+    expect(run).toMatchObject({ status: 'FAILED', exitReason: 'max_consecutive_failures:review:2' });
+  });
+
+  it('a separate reviewer command is used for reviews', async () => {
+    const repo = makeRepo({ tasks: 1 });
+    const reviewer = join(tempDir(), 'reviewer.sh');
+    writeFileSync(reviewer, '#!/bin/sh\ncat > /dev/null\necho "reviewer for $LOOP_PHASE of iteration $LOOP_ITERATION, diff at $LOOP_DIFF_FILE"\necho APPROVED\n');
+    chmodSync(reviewer, 0o755);
+    const run = await waitForRun(t.client, (await create(repo.root, FAKE_AGENT, { reviewer_agent: 'command', reviewer_cmd: reviewer })).id);
+    expect(run.status).toBe('COMPLETED');
+    const log = readFileSync(join(run.runDir, 'review-01.log'), 'utf8');
+    expect(log).toContain('reviewer for review of iteration 1');
+    expect(readFileSync(join(run.runDir, 'review-01.diff'), 'utf8')).toContain('task-1.txt');
+  });
+});
+
+describe('verification', () => {
+  it('a failure writes runner-notes.txt for the next prompt, then a pass completes', async () => {
+    const repo = makeRepo({ tasks: 2 });
+    const run = await waitForRun(t.client, (await create(repo.root, FAKE_AGENT, { reviewer: false, verify_cmds: 'true|test -f task-2.txt' })).id);
+    expect(run.status).toBe('COMPLETED');
+    const notes = readFileSync(join(run.runDir, 'runner-notes.txt'), 'utf8');
+    expect(notes).toContain('Command: test -f task-2.txt');
+    expect(notes).toContain('exit code 1');
+    expect(readFileSync(join(run.runDir, 'iter-02.prompt.txt'), 'utf8')).toContain(join(run.runDir, 'runner-notes.txt'));
+    for (const f of ['verify-01-1.log', 'verify-01-2.log', 'verify-02-1.log', 'verify-02-2.log']) expect(existsSync(join(run.runDir, f)), f).toBe(true);
+    const evs = await events(run.id);
+    expect(ofType(evs, 'VERIFY_FAILED')[0]!.payload).toMatchObject({ iteration: 1, command: 'test -f task-2.txt', exitCode: 1 });
+    expect(ofType(evs, 'VERIFY_PASSED')).toHaveLength(1);
+    const kinds = readFileSync(join(run.runDir, 'report.tsv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split('\t')[1]);
+    expect(kinds).toEqual(['implementation', 'verify', 'verify', 'implementation', 'verify', 'verify']);
+  });
+
+  it('three consecutive failures end the run with max_consecutive_failures:verification:3', async () => {
+    const repo = makeRepo({ tasks: 6 });
+    const run = await waitForRun(t.client, (await create(repo.root, FAKE_AGENT, { reviewer: false, verify_cmds: 'echo checking; exit 2' })).id);
+    expect(run).toMatchObject({ status: 'FAILED', exitReason: 'max_consecutive_failures:verification:3' });
+    const summary = JSON.parse(readFileSync(join(run.runDir, 'summary.json'), 'utf8'));
+    expect(summary).toMatchObject({ exit_reason: 'failed', exit_detail: 'max_consecutive_failures:verification:3' });
+    // The second failure in a row also made the watchdog step in.
+    expect(ofType(await events(run.id), 'WATCHDOG_REWRITE').map((e) => e.payload.signal)).toEqual(['verification_failed']);
+  });
+
+  it('a verification timeout kills the command tree and counts as a failure', async () => {
+    const repo = makeRepo({ tasks: 1 });
+    const run = await waitForRun(
+      t.client,
+      (await create(repo.root, FAKE_AGENT, { reviewer: false, verify_cmds: 'sleep 30', verify_timeout_sec: 1, max_consecutive_verification_failures: 1 })).id,
+    );
+    expect(run).toMatchObject({ status: 'FAILED', exitReason: 'max_consecutive_failures:verification:1' });
+    expect(readFileSync(join(run.runDir, 'runner-notes.txt'), 'utf8')).toContain('timed out after 1s');
+  });
+});
+
+describe('watchdog', () => {
+  it('a repeating agent gets a rewritten prompt and recovers', async () => {
+    const repo = makeRepo({ tasks: 2 });
+    const run = await waitForRun(t.client, (await create(repo.root, `FAKE_STUCK=1 ${FAKE_AGENT}`, { reviewer: false })).id);
+    expect(run.status).toBe('COMPLETED');
+    const evs = await events(run.id);
+    const rewrites = ofType(evs, 'WATCHDOG_REWRITE');
+    expect(rewrites).toHaveLength(1);
+    const p = rewrites[0]!.payload;
+    expect(p.signals).toEqual(['repeated_task', 'no_progress']);
+    expect(p.signal).toBe('repeated_task');
+    expect(p.promptPath).toBe(join(run.runDir, 'prompt.txt'));
+    expect(p.rewritePath).toBe(join(run.runDir, 'prompt.rewrite.1.txt'));
+    const rewritten = readFileSync(join(run.runDir, 'prompt.rewrite.1.txt'), 'utf8');
+    expect(rewritten).toContain('going in circles');
+    // The next implementation got exactly the rewritten prompt.
+    expect(readFileSync(join(run.runDir, 'iter-03.prompt.txt'), 'utf8')).toBe(rewritten);
+    expect(readFileSync(join(run.runDir, 'report.tsv'), 'utf8')).toContain('\twatchdog\t2\t');
+  });
+
+  it('fails with watchdog:<signal> once watchdog_max_rewrites are used', async () => {
+    const repo = makeRepo({ tasks: 2 });
+    const run = await waitForRun(t.client, (await create(repo.root, `FAKE_STUCK=always ${FAKE_AGENT}`, { reviewer: false })).id);
+    expect(run).toMatchObject({ status: 'FAILED', exitReason: 'watchdog:repeated_task' });
+    expect(ofType(await events(run.id), 'WATCHDOG_REWRITE')).toHaveLength(2);
+    expect(existsSync(join(run.runDir, 'prompt.rewrite.2.txt'))).toBe(true);
+    expect(existsSync(join(run.runDir, 'prompt.rewrite.3.txt'))).toBe(false);
+  });
+
+  it('a false completion token fires malformed_complete and a rewrite', async () => {
+    const repo = makeRepo({ tasks: 3 });
+    const run = await waitForRun(t.client, (await create(repo.root, `FAKE_FALSE_COMPLETE=1 ${FAKE_AGENT}`, { reviewer: false })).id);
+    expect(run.status).toBe('COMPLETED');
+    const evs = await events(run.id);
+    expect(ofType(evs, 'WATCHDOG_REWRITE').map((e) => e.payload.signal)).toEqual(['malformed_complete', 'malformed_complete']);
+  });
+});
+
+describe('agent resilience', () => {
+  it('retries transient API errors with exponential backoff, each retry an event', async () => {
+    const repo = makeRepo({ tasks: 1 });
+    const run = await waitForRun(t.client, (await create(repo.root, `FAKE_TRANSIENT=2 ${FAKE_AGENT}`, { reviewer: false, claude_retries: 0 })).id);
+    expect(run.status).toBe('COMPLETED');
+    const retries = ofType(await events(run.id), 'STEP_RETRY_QUEUED').map((e) => e.payload);
+    expect(retries).toMatchObject([
+      { reason: 'transient', delayMs: 1000, attempt: 2 },
+      { reason: 'transient', delayMs: 2000, attempt: 3 },
+    ]);
+    expect(String(retries[0]!.detail)).toMatch(/overloaded/i);
+  });
+
+  it('a rate limit with a reset time holds the agent until then', async () => {
+    const repo = makeRepo({ tasks: 1 });
+    const run = await waitForRun(t.client, (await create(repo.root, `FAKE_RATE_LIMIT_MS=2500 ${FAKE_AGENT}`, { reviewer: false })).id);
+    expect(run.status).toBe('COMPLETED');
+    const evs = await events(run.id);
+    const wait = ofType(evs, 'RATE_LIMIT_WAIT')[0]!;
+    expect(wait.payload.agent).toBe('command');
+    const until = wait.payload.until as number;
+    expect(until).toBeGreaterThan(wait.ts);
+    const retryStart = ofType(evs, 'STEP_STARTED').find((e) => e.payload.attempt === 2)!;
+    expect(retryStart.ts).toBeGreaterThanOrEqual(until);
+  });
+
+  it('sums claude token usage and cost, and pauses a run that crosses max_cost_usd', async () => {
+    const bin = tempDir();
+    symlinkSync(join(FIXTURES, 'fake-claude.sh'), join(bin, 'claude'));
+    const oldPath = process.env.PATH;
+    process.env.PATH = `${bin}:${oldPath}`;
+    try {
+      const repo = makeRepo({ tasks: 4 });
+      const created = await t.client.runs.create.mutate({
+        cwd: repo.root,
+        spec: 'specs/demo.md',
+        flags: { agent: 'claude', reviewer: false, max_cost_usd: 0.5, model: 'fake-model' },
+      });
+      const paused = await waitFor(async () => {
+        const r = await t.client.runs.get.query({ run: created.id });
+        return r.status === 'PAUSED' ? r : null;
+      });
+      expect(paused.pauseReason).toBe('budget_exceeded');
+      expect(paused.costUsd).toBeCloseTo(0.5);
+      expect(paused.inputTokens).toBe(2000);
+      expect(paused.outputTokens).toBe(400);
+      const evs = await events(created.id);
+      expect(ofType(evs, 'BUDGET_EXCEEDED')[0]!.payload).toMatchObject({ maxCostUsd: 0.5 });
+      // Resuming with a higher budget: the next crossing pauses again.
+      await t.client.runs.resume.mutate({ run: created.id, maxCostUsd: 0.7 });
+      const again = await waitFor(async () => {
+        const r = await t.client.runs.get.query({ run: created.id });
+        return r.status === 'PAUSED' ? r : null;
+      });
+      expect(again.costUsd).toBeCloseTo(0.75);
+      // Resuming without a new budget goes on to the end.
+      await t.client.runs.resume.mutate({ run: created.id });
+      const run = await waitForRun(t.client, created.id);
+      expect(run.status).toBe('COMPLETED');
+      expect(readFileSync(join(run.runDir, 'iter-01.log'), 'utf8')).toContain('"type":"result"');
+    } finally {
+      process.env.PATH = oldPath;
+    }
+  });
+});
+
+describe('run control', () => {
+  it('pause lets the current step finish and claims no more; resume carries on', async () => {
+    const repo = makeRepo({ tasks: 2 });
+    const created = await create(repo.root, `FAKE_SLEEP_MS=600 ${FAKE_AGENT}`, { reviewer: false });
+    await waitFor(() => t.daemon.store.stepsForRun(created.id).find((s) => s.status === 'IN_PROGRESS'));
+    const paused = await t.client.runs.pause.mutate({ run: created.id });
+    expect(paused.status).toBe('PAUSED');
+    await waitFor(() => t.daemon.store.stepsForRun(created.id).every((s) => s.status !== 'IN_PROGRESS'));
+    await new Promise((r) => setTimeout(r, 500));
+    const steps = t.daemon.store.stepsForRun(created.id);
+    expect(steps.map((s) => s.status)).toEqual(['SUCCEEDED', 'QUEUED']);
+    expect((await t.client.runs.get.query({ run: created.id })).status).toBe('PAUSED');
+    await expect(t.client.runs.pause.mutate({ run: created.id })).rejects.toThrow(/already paused/);
+    await t.client.runs.resume.mutate({ run: created.id });
+    expect((await waitForRun(t.client, created.id)).status).toBe('COMPLETED');
+    await expect(t.client.runs.resume.mutate({ run: created.id })).rejects.toThrow(/not PAUSED/);
+  });
+
+  it('cancel during review kills the reviewer; the branch and worktree stay', async () => {
+    const repo = makeRepo({ tasks: 2 });
+    const created = await create(repo.root, `FAKE_REVIEW_SLEEP_MS=60000 ${FAKE_AGENT}`);
+    await waitFor(() => t.daemon.store.stepsForRun(created.id).find((s) => s.phase === 'review' && s.pid));
+    const canceled = await t.client.runs.cancel.mutate({ run: created.id });
+    expect(canceled.status).toBe('CANCELED');
+    const review = t.daemon.store.stepsForRun(created.id).find((s) => s.phase === 'review')!;
+    expect(review.status).toBe('CANCELED');
+    expect(existsSync(created.worktreePath)).toBe(true);
+    expect(git(repo.root, 'rev-parse', '--verify', 'run/demo')).toMatch(/^[0-9a-f]{40}$/);
+  });
+
+  it('cancel during verification kills the command', async () => {
+    const repo = makeRepo({ tasks: 2 });
+    const marker = join(tempDir(), 'still-running');
+    const created = await create(repo.root, FAKE_AGENT, { reviewer: false, verify_cmds: `sleep 5 && touch ${marker}` });
+    await waitFor(() => t.daemon.store.stepsForRun(created.id).find((s) => s.phase === 'verification' && s.pid));
+    expect((await t.client.runs.cancel.mutate({ run: created.id })).status).toBe('CANCELED');
+    expect(t.daemon.store.stepsForRun(created.id).find((s) => s.phase === 'verification')!.status).toBe('CANCELED');
+    await new Promise((r) => setTimeout(r, 5500));
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it('worktree_cleanup=true removes the worktree of an ended run but keeps its branch', async () => {
+    const repo = makeRepo({ tasks: 1 });
+    const run = await waitForRun(t.client, (await create(repo.root, FAKE_AGENT, { worktree_cleanup: true })).id);
+    expect(run.status).toBe('COMPLETED');
+    await waitFor(() => !existsSync(run.worktreePath));
+    expect(git(repo.root, 'rev-parse', '--verify', 'run/demo')).toMatch(/^[0-9a-f]{40}$/);
+  });
+
+  it('prompt preview is the exact prompt of iteration 1', async () => {
+    const repo = makeRepo({ tasks: 1 });
+    const preview = await t.client.runs.prompt.query({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT) });
+    expect(t.daemon.store.listRuns()).toHaveLength(0);
+    const run = await waitForRun(t.client, (await create(repo.root, FAKE_AGENT)).id);
+    expect(readFileSync(join(run.runDir, 'iter-01.prompt.txt'), 'utf8')).toBe(preview.prompt);
+    expect(preview.worktreePath).toBe(run.worktreePath);
+  });
+});
+
+describe('naming and providers', () => {
+  it('haiku naming asks the agent for a name, and falls back to the spec slug on failure', async () => {
+    const repo = makeRepo({ tasks: 1 });
+    const a = await create(repo.root, FAKE_AGENT, { run_naming_mode: 'haiku', merge_strategy: 'none' });
+    expect(a).toMatchObject({ name: 'quiet-river-stone', nameSource: 'haiku', runBranch: 'run/quiet-river-stone' });
+    const b = await create(repo.root, `FAKE_NAME_EXIT=3 ${FAKE_AGENT}`, { run_naming_mode: 'haiku', merge_strategy: 'none' });
+    expect(b).toMatchObject({ name: 'demo', nameSource: 'spec_slug' });
+    expect(ofType(await events(b.id), 'NAME_FALLBACK')[0]!.payload.reason).toMatch(/exited with code 3/);
+    await waitForRun(t.client, a.id);
+    await waitForRun(t.client, b.id);
+    // The naming agent ran in a scratch dir, not in the user's checkout.
+    expect(git(repo.root, 'status', '--porcelain')).toBe('');
+  });
+
+  it('worktree_provider=auto uses worktrunk when wt is on PATH, and records the choice', async () => {
+    const bin = tempDir();
+    symlinkSync(join(FIXTURES, 'wt-stub.sh'), join(bin, 'wt'));
+    const log = join(bin, 'calls.log');
+    const oldPath = process.env.PATH;
+    process.env.PATH = `${bin}:${oldPath}`;
+    process.env.WT_STUB_LOG = log;
+    try {
+      const repo = makeRepo({ tasks: 1 });
+      const created = await create(repo.root, FAKE_AGENT, { worktree_provider: 'auto' });
+      expect(created.worktreeProvider).toBe('worktrunk');
+      const run = await waitForRun(t.client, created.id);
+      expect(run.status).toBe('COMPLETED');
+      expect(readFileSync(log, 'utf8')).toContain('switch --create run/demo --base main');
+      const evs = await events(run.id);
+      expect(ofType(evs, 'WORKTREE_PROVIDER')[0]!.payload.provider).toBe('worktrunk');
+      expect(existsSync(run.worktreePath)).toBe(true);
+    } finally {
+      process.env.PATH = oldPath;
+      delete process.env.WT_STUB_LOG;
+    }
+  });
+
+  it('worktree_provider=auto falls back to git without wt', async () => {
+    const repo = makeRepo({ tasks: 1 });
+    const created = await create(repo.root, FAKE_AGENT, { worktree_provider: 'auto', merge_strategy: 'none' });
+    expect(created.worktreeProvider).toBe('git');
+    await waitForRun(t.client, created.id);
+  });
+});
+
