@@ -1,5 +1,5 @@
 // Run artifacts on disk: where they live, and writing them so a crash never leaves half a file.
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 
@@ -72,11 +72,24 @@ function tsvCell(v: string | number | null): string {
   return String(v).replace(/[\t\r\n]+/g, ' ');
 }
 
+/**
+ * Adds a row to report.tsv, rewriting the file by rename so a crash never leaves half a row. A row
+ * with the same kind, iteration and output path as an existing one is not added again: a step
+ * re-run after a daemon restart reports once.
+ */
 export function appendReportRow(runDir: string, row: ReportRow): string {
   const path = join(runDir, 'report.tsv');
   mkdirSync(runDir, { recursive: true });
-  if (!existsSync(path)) writeFileSync(path, REPORT_COLUMNS.join('\t') + '\n');
-  appendFileSync(path, REPORT_COLUMNS.map((c) => tsvCell(row[c])).join('\t') + '\n');
+  const header = REPORT_COLUMNS.join('\t') + '\n';
+  const existing = existsSync(path) ? readFileSync(path, 'utf8') : header;
+  const cells = REPORT_COLUMNS.map((c) => tsvCell(row[c]));
+  const key = (c: string[]) => `${c[1]}\t${c[2]}\t${c[7]}`;
+  const mine = key(cells);
+  const dup = existing
+    .split('\n')
+    .slice(1)
+    .some((l) => l !== '' && key(l.split('\t')) === mine);
+  if (!dup) writeFileAtomic(path, existing + cells.join('\t') + '\n');
   return path;
 }
 

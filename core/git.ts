@@ -425,3 +425,10 @@ export async function mergeIntoTarget(opts: {
   }
   throw new GitError(`merge target "${target}" kept moving while loopd merged ${runBranch} into it: retry the merge once other writers are done`);
 }
+
+/** Subjects of the commits on `branch` that are not on `base`, oldest first (for squash messages). */
+export async function commitSubjects(repoRoot: string, base: string, branch: string, max = 50): Promise<string[]> {
+  const out = await git(repoRoot, ['log', '--reverse', '--format=%s', `${base}..${branch}`]);
+  const all = out.split('\n').filter((l) => l.trim() !== '');
+  return all.length > max ? [...all.slice(0, max), `... and ${all.length - max} more`] : all;
+}

@@ -84,6 +84,8 @@ export interface StepResultFacts {
   passed?: boolean;
   // watchdog
   rewritePath?: string | null;
+  // set by the dispatcher on a step whose process vanished across a daemon restart
+  requeued?: boolean;
   // merge
   mergeStatus?: 'merged' | 'already_merged' | 'nothing_to_merge' | 'conflict' | 'error';
 }

@@ -1,6 +1,7 @@
 // Running one agent process for a phase (implementation or review): spawn it detached with its
 // output going straight to the log, tell subscribers as the log grows, and wait for its exit
 // status. Shared by the phases that run an agent; keeps no state between calls.
+import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { buildAgentCommand, parseAgentOutput, type AgentKind, type ParsedAgentOutput } from '../core/agents/adapters.js';
 import { spawnDetached, waitForExit, type WaitResult } from '../core/agents/process.js';
@@ -39,7 +40,11 @@ export async function runAgent(input: HandlerInput, spec: AgentSpec): Promise<Ag
     const command = buildAgentCommand({ kind: spec.kind, agentCmd: spec.agentCmd, model: spec.model });
     writeFileSync(spec.logPath, '');
     rmSync(spec.exitPath, { force: true });
+    const nonce = randomUUID();
+    const startedAt = Date.now();
+    sink.processIntent({ nonce, logPath: spec.logPath, exitPath: spec.exitPath, commitBefore: spec.commitBefore, planBefore: spec.planBefore, startedAt });
     const handle = await spawnDetached({
+      nonce,
       shellCommand: command,
       cwd: run.worktreePath,
       env: spec.env,
@@ -53,7 +58,7 @@ export async function runAgent(input: HandlerInput, spec: AgentSpec): Promise<Ag
       exitPath: spec.exitPath,
       commitBefore: spec.commitBefore,
       planBefore: spec.planBefore,
-      startedAt: Date.now(),
+      startedAt,
     };
     sink.processStarted(proc);
     sink.event('AGENT_STARTED', { phase: step.phase, iteration: step.iteration, attempt: step.attempt, pid: handle.pid, agent: spec.kind, log: spec.logPath });

@@ -26,7 +26,9 @@ export async function prepareWorktree(input: HandlerInput): Promise<string> {
     base: run.baseBranch,
   });
   if (!wt.reused) sink.event('WORKTREE_READY', { path: wt.path, branch: run.runBranch, base: run.baseBranch, provider: run.worktreeProvider });
-  if (step.iteration !== 1 || step.attempt !== 1 || wt.reused) return wt.path;
+  // Only before any agent touched the worktree; a step re-run after a crash still gets it.
+  const agentRanBefore = input.history.some((h) => h.phase === 'implementation' && h.result?.requeued !== true);
+  if (step.iteration !== 1 || agentRanBefore) return wt.path;
   // The user may not have committed the spec or plan yet: snapshot the workspace's versions into
   // the run branch so the agent works from what the user handed over.
   let copied = false;

@@ -1,15 +1,23 @@
 // Merge the proven run branch into its target branch. Plumbing only: the user's checkout, its
 // branch and its uncommitted work are never touched. Running it twice is harmless: the second call
 // finds the run already merged.
-import { mergeIntoTarget } from '../core/git.js';
+import { existsSync } from 'node:fs';
+import { commitAll, commitSubjects, mergeIntoTarget } from '../core/git.js';
 import type { Handler } from './types.js';
 
 export const merge: Handler = async ({ run, sink }) => {
   if (run.mergeStrategy === 'none' || !run.mergeTargetBranch) {
     return { status: 'SUCCEEDED', result: { mergeStatus: 'nothing_to_merge' } };
   }
-  const message = `loopd: ${run.name}\n\nSpec: ${run.specPath}\nRun branch: ${run.runBranch}`;
   try {
+    // The merge only sees commits; anything a crashed step left uncommitted in the worktree is
+    // part of the proven work.
+    if (existsSync(run.worktreePath)) {
+      const leftover = await commitAll(run.worktreePath, 'loopd: uncommitted changes before merge');
+      if (leftover) sink.event('LEFTOVER_COMMITTED', { phase: 'merge', commit: leftover });
+    }
+    const subjects = await commitSubjects(run.workspaceRoot, run.baseBranch, run.runBranch);
+    const message = `loopd: ${run.name}\n\nSpec: ${run.specPath}\nRun branch: ${run.runBranch}\n${subjects.length ? `\n${subjects.map((s) => `- ${s}`).join('\n')}\n` : ''}`;
     const res = await mergeIntoTarget({
       repoRoot: run.workspaceRoot,
       runBranch: run.runBranch,

@@ -86,8 +86,10 @@ export const review: Handler = async (input) => {
       plan = markReviewed(plan, done.map((t) => t.line));
       writeFileAtomic(planFile, plan);
       reviewed = done.length;
-      await commitAll(run.worktreePath, `loopd: review approved iteration ${step.iteration} (${reviewed} task${reviewed === 1 ? '' : 's'} [R])`);
     }
+    // Committed even when nothing was left to mark: a daemon that died between writing the plan
+    // and committing it re-runs this step and must still get the [R] marks onto the branch.
+    await commitAll(run.worktreePath, `loopd: review approved iteration ${step.iteration} (${reviewed} task${reviewed === 1 ? '' : 's'} [R])`);
   }
   if (approved) {
     sink.event('REVIEW_APPROVED', { iteration: step.iteration, reviewed });

@@ -47,6 +47,8 @@ export interface AgentProcessInfo extends ProcessHandle {
 
 export interface EventSink {
   event(type: string, payload?: Record<string, unknown>): void;
+  /** Recorded just before spawning: with the nonce, a restarted daemon finds a process whose pid it missed. */
+  processIntent(p: Omit<AgentProcessInfo, 'pid' | 'pgid' | 'startTime'>): void;
   /** Recorded on the step so a restarted daemon can find the process. */
   processStarted(p: AgentProcessInfo): void;
   /** The step's log grew: wakes live output subscribers. */

@@ -2,6 +2,7 @@
 // failure stops the phase and writes runner-notes.txt, which the next implementation prompt
 // points at; the plan does not advance. Commands are cheap to repeat, so a step re-adopted after a
 // restart simply runs them again (after making sure the old process is gone).
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { killTree, spawnDetached, waitForExit } from '../core/agents/process.js';
@@ -30,7 +31,10 @@ export const verification: Handler = async (input) => {
     writeFileSync(logPath, '');
     rmSync(exitPath, { force: true });
     const started = Date.now();
+    const nonce = randomUUID();
+    sink.processIntent({ nonce, logPath, exitPath, commitBefore: '', planBefore: null, startedAt: started });
     const handle = await spawnDetached({
+      nonce,
       shellCommand: cmd,
       cwd: run.worktreePath,
       env: { LOOP_RUN_ID: run.id, LOOP_RUN_DIR: run.runDir, LOOP_ITERATION: String(step.iteration), LOOP_PHASE: 'verification' },

@@ -2,8 +2,8 @@
 // caps, claims queued steps, calls the phase handler and records the outcome together with the
 // next step in one transaction. Wake-ups come from events and timers, never from a busy poll.
 import { existsSync } from 'node:fs';
-import { isAlive, killTree, readExitStatus } from '../core/agents/process.js';
-import { checksumFile, mirrorDir, writeSummary, type Summary } from '../core/artifacts.js';
+import { findByNonce, isAlive, killTree, readExitStatus } from '../core/agents/process.js';
+import { appendReportRow, checksumFile, mirrorDir, writeSummary, type Summary } from '../core/artifacts.js';
 import type { LoopConfig } from '../core/config.js';
 import { removeRunWorktree } from '../core/worktree.js';
 import type { RunStatus, StepPhase } from '../core/types.js';
@@ -224,6 +224,9 @@ export class Dispatcher {
         event: (type: string, payload: Record<string, unknown> = {}) => {
           store.appendEvent(run.id, step.id, type, payload);
         },
+        processIntent: (p: Omit<AgentProcessInfo, 'pid' | 'pgid' | 'startTime'>) => {
+          store.updateStep(step.id, { pid: null, pid_start: null, pid_nonce: p.nonce, exit_path: p.exitPath, output_path: p.logPath, process_json: JSON.stringify(p) });
+        },
         processStarted: (p: AgentProcessInfo) => {
           store.updateStep(step.id, {
             pid: p.pid,
@@ -437,6 +440,21 @@ export class Dispatcher {
       last_iteration_log: lastImpl?.output_path ?? null,
       last_iteration_tail: typeof lastResult?.tailPath === 'string' ? lastResult.tailPath : null,
     };
+    // Every ending gets a report row, so report.tsv exists even for a run canceled before it began.
+    appendReportRow(run.run_dir, {
+      timestamp_ms: end,
+      kind: 'run',
+      iteration: iterations.size,
+      duration_ms: end - start,
+      exit_code: lastImpl?.exit_code ?? null,
+      output_bytes: null,
+      output_lines: null,
+      output_path: `${run.run_dir}/summary.json`,
+      message: `${run.status}: ${run.exit_reason ?? 'failed'}`,
+      tasks_done: summary.tasks_done,
+      tasks_total: summary.tasks_total,
+    });
+    this.recordArtifact(run, null, 'report', `${run.run_dir}/report.tsv`);
     const path = writeSummary(run.run_dir, summary);
     this.recordArtifact(run, null, 'summary', path);
     const g = globalRunDir(run);
@@ -506,18 +524,32 @@ export class Dispatcher {
       if (this.active.has(step.id)) continue;
       const run = store.getRun(step.run_id);
       if (!run) continue;
-      const proc = step.process_json ? (JSON.parse(step.process_json) as AgentProcessInfo) : null;
+      let proc = step.process_json ? (JSON.parse(step.process_json) as Partial<AgentProcessInfo> & { nonce: string; exitPath: string }) : null;
+      if (proc && !proc.pid) {
+        // The daemon died between spawning and recording the pid: find the process by its nonce.
+        const found = findByNonce(proc.nonce);
+        if (found) proc = { ...proc, ...found };
+        else if (readExitStatus(proc.exitPath) !== null) proc = { ...proc, pid: 0, pgid: 0, startTime: '' };
+        else proc = null;
+      }
       const handler = this.o.handlers[step.phase];
-      const running = run.status === 'RUNNING' || run.status === 'PAUSED';
-      if (proc && handler && running && (isAlive(proc) || readExitStatus(proc.exitPath) !== null)) {
+      const running = !['COMPLETED', 'FAILED', 'CANCELED'].includes(run.status);
+      const handle = proc as AgentProcessInfo | null;
+      if (handle && handler && running && (isAlive(handle) || readExitStatus(handle.exitPath) !== null)) {
         // The agent outlived the previous daemon: follow it to its end instead of paying twice.
-        store.appendEvent(run.id, step.id, 'STEP_ADOPTED', { pid: proc.pid, phase: step.phase, iteration: step.iteration });
-        this.execute(run, step, handler, proc, null);
+        store.appendEvent(run.id, step.id, 'STEP_ADOPTED', { pid: handle.pid, phase: step.phase, iteration: step.iteration });
+        this.execute(run, step, handler, handle, null);
         continue;
       }
-      if (proc && isAlive(proc)) void killTree(proc, 2000);
+      if (handle && isAlive(handle)) void killTree(handle, 2000);
       store.tx(() => {
-        store.updateStep(step.id, { status: 'FAILED', error: 'the daemon stopped while this step ran and its process is gone', ended_at: Date.now() });
+        store.updateStep(step.id, {
+          status: 'FAILED',
+          error: 'the daemon stopped while this step ran and its process is gone',
+          ended_at: Date.now(),
+          // Not the agent's failure: it does not use up claude_retries.
+          result_json: JSON.stringify({ requeued: true }),
+        });
         if (running && run.cancel_requested === 0) {
           const again = store.insertStep({ run_id: run.id, phase: step.phase, iteration: step.iteration, attempt: step.attempt + 1 });
           store.appendEvent(run.id, again.id, 'STEP_REQUEUED', {

@@ -15,9 +15,9 @@ import { dedupeName, defaultPlanPath, renderTemplate, sanitizeBranchForPath, slu
 import { isTerminalRunStatus, type RunStatus } from '../core/types.js';
 import type { EventBus, OutputNotice } from './bus.js';
 import { Dispatcher, parseConfig } from './dispatcher.js';
-import { UserError, type LoopService } from './service.js';
+import { UserError, type LoopService, type WorkspaceWatcher } from './service.js';
 import type { EventRow, RunRow, StepRow, Store } from './store.js';
-import type { CreateRunInput, DaemonStatus, EventView, OutputChunk, PromptPreview, RunDetail, RunView, StepView, TailView } from './views.js';
+import type { CreateRunInput, DaemonStatus, EventView, OutputChunk, PromptPreview, RunDetail, RunView, StepView, TailView, WorkspaceView } from './views.js';
 
 export interface ServiceDeps {
   store: Store;
@@ -29,7 +29,7 @@ export interface ServiceDeps {
   port: () => number;
   startedAt: number;
   maxConcurrency: number;
-  onStop: () => void;
+  onStop: (opts: { drain?: boolean }) => void;
 }
 
 interface PreparedRun {
@@ -90,9 +90,87 @@ export class HostLoopService implements LoopService {
     };
   }
 
-  requestStop(): void {
+  requestStop(opts: { drain?: boolean } = {}): void {
     // Answer the request first, then stop.
-    setTimeout(() => this.d.onStop(), 20);
+    setTimeout(() => this.d.onStop(opts), 20);
+  }
+
+  private watcher: WorkspaceWatcher | null = null;
+
+  attachWatcher(w: WorkspaceWatcher): void {
+    this.watcher = w;
+  }
+
+  private async workspaceRoot(path: string): Promise<string> {
+    const abs = resolve(path);
+    if (!existsSync(abs)) throw new UserError(`directory not found: ${path}`);
+    try {
+      return await findRepoRoot(abs);
+    } catch (e) {
+      throw new UserError(e instanceof Error ? e.message : String(e));
+    }
+  }
+
+  private workspaceView(root: string): WorkspaceView {
+    const row = this.d.store.getWorkspace(root);
+    return {
+      root,
+      watched: row?.watched === 1,
+      runs: this.d.store.listRuns({ workspace: root }).length,
+      specs: this.d.store.listSpecFiles(root).map((f) => ({ path: f.path, status: f.status, lastRunId: f.last_run_id, updatedAt: f.updated_at })),
+      createdAt: row?.created_at ?? 0,
+      updatedAt: row?.updated_at ?? 0,
+    };
+  }
+
+  async watchWorkspace(path: string): Promise<WorkspaceView & { recorded: number; alreadyWatched: boolean }> {
+    if (!this.watcher) throw new UserError('this daemon runs without the spec watcher');
+    const root = await this.workspaceRoot(path);
+    const r = await this.watcher.watch(root);
+    return { ...this.workspaceView(root), recorded: r.recorded, alreadyWatched: r.alreadyWatched };
+  }
+
+  async unwatchWorkspace(path: string): Promise<WorkspaceView> {
+    const root = await this.workspaceRoot(path);
+    const row = this.d.store.getWorkspace(root);
+    if (!row || row.watched !== 1) throw new UserError(`${root} is not watched (see loopctl workspaces)`, 'NOT_FOUND');
+    if (this.watcher) await this.watcher.unwatch(root);
+    else this.d.store.setWatched(root, false);
+    return this.workspaceView(root);
+  }
+
+  listWorkspaces(): WorkspaceView[] {
+    return this.d.store.listWorkspaces().map((w) => this.workspaceView(w.root));
+  }
+
+  async listWorkspaceEvents(path: string, afterSeq: number, limit: number): Promise<EventView[]> {
+    const root = await this.workspaceRoot(path);
+    return this.d.store.eventsAfter({ workspace: root, afterSeq, limit }).map(eventView);
+  }
+
+  async *streamWorkspaceEvents(path: string, afterSeq: number, follow: boolean, signal: AbortSignal): AsyncGenerator<EventView> {
+    const root = await this.workspaceRoot(path);
+    const waiter = new Waiter(signal);
+    const onEvent = (ev: EventRow) => {
+      if (ev.workspace_root === root) waiter.poke();
+    };
+    this.d.bus.on('event', onEvent);
+    try {
+      let cursor = afterSeq;
+      while (!signal.aborted) {
+        waiter.reset();
+        const rows = this.d.store.eventsAfter({ workspace: root, afterSeq: cursor, limit: 500 });
+        for (const row of rows) {
+          cursor = row.seq;
+          yield eventView(row);
+        }
+        if (rows.length === 500) continue;
+        if (!follow) return;
+        await waiter.wait(5000);
+      }
+    } finally {
+      this.d.bus.off('event', onEvent);
+    }
   }
 
   // ---- runs ---------------------------------------------------------------------------------
@@ -239,7 +317,11 @@ export class HostLoopService implements LoopService {
     return { runBranch, worktreePath };
   }
 
-  async createRun(input: CreateRunInput): Promise<RunView> {
+  /**
+   * `inTx` runs inside the transaction that inserts the run: the watcher records "this spec
+   * version made run X" atomically with the run, so a crash can never make it start twice.
+   */
+  async createRun(input: CreateRunInput, opts: { inTx?: (run: RunRow) => void } = {}): Promise<RunView> {
     const p = await this.prepareRun(input, { suggestName: true });
     const store = this.d.store;
     const { runBranch, worktreePath } = this.placeRun(p);
@@ -281,6 +363,7 @@ export class HostLoopService implements LoopService {
       store.appendEvent(p.id, null, 'WORKTREE_PROVIDER', { provider: p.provider.provider, reason: p.provider.reason });
       if (p.nameNote) store.appendEvent(p.id, null, 'NAME_FALLBACK', { reason: p.nameNote });
       for (const w of p.warnings) store.appendEvent(p.id, null, 'CONFIG_WARNING', { message: w });
+      opts.inTx?.(r);
       return r;
     });
     this.d.dispatcher.wake();

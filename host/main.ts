@@ -40,6 +40,7 @@ export interface DaemonHandle {
   home: string;
   store: Store;
   dispatcher: Dispatcher;
+  service: HostLoopService;
   /** Stops accepting requests and claiming steps; agents keep running unless drain is set. */
   stop(opts?: { drain?: boolean }): Promise<void>;
   stopped: Promise<void>;
@@ -100,7 +101,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<DaemonHandl
     port: () => boundPort,
     startedAt,
     maxConcurrency,
-    onStop: () => void handle.stop(),
+    onStop: (o) => void handle.stop(o),
   });
   const trpcHandler = createHTTPHandler({
     router: appRouter,
@@ -135,6 +136,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<DaemonHandl
     home,
     store,
     dispatcher,
+    service,
     stopped,
     stop(o = {}) {
       stopping ??= (async () => {
@@ -209,11 +211,15 @@ export async function main(argv: string[]): Promise<void> {
   }
   process.stderr.write(`[loopd] listening on ${daemon.url} (pid ${process.pid}, home ${home})\n`);
   const shutdown = (sig: string) => {
+    // A second signal (say a relaunching launcher forwarding Ctrl-C) changes nothing.
     process.stderr.write(`[loopd] ${sig}: stopping; running agents are left to be re-adopted\n`);
     void daemon.stop();
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
   await daemon.stopped;
   process.stderr.write('[loopd] stopped\n');
+  // Handlers still following agents hold timers; the agents themselves live on (detached) and the
+  // next daemon re-adopts them, so this process can simply go.
+  process.exit(0);
 }

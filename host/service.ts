@@ -1,6 +1,6 @@
 // What the API layer may ask of the host. The router depends on this interface only.
 import type { RunStatus } from '../core/types.js';
-import type { CreateRunInput, DaemonStatus, EventView, OutputChunk, PromptPreview, RunDetail, RunView, TailView } from './views.js';
+import type { CreateRunInput, DaemonStatus, EventView, OutputChunk, PromptPreview, RunDetail, RunView, TailView, WorkspaceView } from './views.js';
 
 export class UserError extends Error {
   constructor(
@@ -13,7 +13,13 @@ export class UserError extends Error {
 
 export interface LoopService {
   status(): DaemonStatus;
-  requestStop(): void;
+  /** drain: wait for in-flight steps first; otherwise running agents are left to be re-adopted. */
+  requestStop(opts?: { drain?: boolean }): void;
+  watchWorkspace(path: string): Promise<WorkspaceView & { recorded: number; alreadyWatched: boolean }>;
+  unwatchWorkspace(path: string): Promise<WorkspaceView>;
+  listWorkspaces(): WorkspaceView[];
+  listWorkspaceEvents(path: string, afterSeq: number, limit: number): Promise<EventView[]>;
+  streamWorkspaceEvents(path: string, afterSeq: number, follow: boolean, signal: AbortSignal): AsyncGenerator<EventView>;
   createRun(input: CreateRunInput): Promise<RunView>;
   listRuns(filter: { status?: RunStatus[] | undefined; workspace?: string | undefined; limit?: number | undefined }): RunView[];
   getRun(ref: string): RunDetail;
@@ -30,4 +36,13 @@ export interface LoopService {
   /** Streams agent output from a resume point `<stepId>:<offset>` (or the start). */
   streamOutput(ref: string, resume: string | null, follow: boolean, signal: AbortSignal): AsyncGenerator<OutputChunk>;
   tail(ref: string, lines: number): TailView | null;
+}
+
+/** The spec-drop trigger as the host sees it (implemented in triggers/). */
+export interface WorkspaceWatcher {
+  start(): Promise<void>;
+  watch(root: string): Promise<{ root: string; recorded: number; alreadyWatched: boolean }>;
+  unwatch(root: string): Promise<void>;
+  stop(): Promise<void>;
+  watchedRoots(): string[];
 }

@@ -69,6 +69,7 @@ export interface EventRow {
   seq: number;
   run_id: string | null;
   step_id: number | null;
+  workspace_root: string | null;
   type: string;
   ts: number;
   payload_json: string;
@@ -221,35 +222,37 @@ export class Store {
 
   // ---- events -------------------------------------------------------------------------------
 
-  appendEvent(runId: string | null, stepId: number | null, type: string, payload: object = {}): EventRow {
+  /** Appends an event; run events also carry their run's workspace, so a workspace can be followed. */
+  appendEvent(runId: string | null, stepId: number | null, type: string, payload: object = {}, workspace: string | null = null): EventRow {
     return this.tx(() => {
       const ts = Date.now();
       const payloadJson = JSON.stringify(payload);
+      const ws = workspace ?? (runId ? ((this.db.prepare('SELECT workspace_root AS w FROM runs WHERE id = ?').get(runId) as { w: string } | undefined)?.w ?? null) : null);
       const info = this.db
         .prepare(
-          'INSERT INTO events (run_id, step_id, type, ts, payload_json, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+          'INSERT INTO events (run_id, step_id, workspace_root, type, ts, payload_json, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
         )
-        .run(runId, stepId, type, ts, payloadJson, ts, ts);
-      const row: EventRow = { seq: Number(info.lastInsertRowid), run_id: runId, step_id: stepId, type, ts, payload_json: payloadJson };
+        .run(runId, stepId, ws, type, ts, payloadJson, ts, ts);
+      const row: EventRow = { seq: Number(info.lastInsertRowid), run_id: runId, step_id: stepId, workspace_root: ws, type, ts, payload_json: payloadJson };
       this.pending.push(row);
       return row;
     });
   }
 
   eventsAfter(filter: { runId?: string; afterSeq?: number; limit?: number; workspace?: string }): EventRow[] {
-    const where: string[] = ['e.seq > $after'];
+    const where: string[] = ['seq > $after'];
     const params: Params = { after: filter.afterSeq ?? 0, limit: filter.limit ?? 1000 };
     if (filter.runId) {
-      where.push('e.run_id = $run');
+      where.push('run_id = $run');
       params.run = filter.runId;
     }
     if (filter.workspace) {
-      where.push('e.run_id IN (SELECT id FROM runs WHERE workspace_root = $ws)');
+      where.push('workspace_root = $ws');
       params.ws = filter.workspace;
     }
     return this.db
       .prepare(
-        `SELECT e.seq, e.run_id, e.step_id, e.type, e.ts, e.payload_json FROM events e WHERE ${where.join(' AND ')} ORDER BY e.seq LIMIT $limit`,
+        `SELECT seq, run_id, step_id, workspace_root, type, ts, payload_json FROM events WHERE ${where.join(' AND ')} ORDER BY seq LIMIT $limit`,
       )
       .all(params) as unknown as EventRow[];
   }
@@ -401,4 +404,67 @@ export class Store {
         .run(root, now, now);
     });
   }
+
+  getWorkspace(root: string): WorkspaceRow | undefined {
+    return this.db.prepare('SELECT * FROM workspaces WHERE root = ?').get(root) as WorkspaceRow | undefined;
+  }
+
+  listWorkspaces(filter: { watched?: boolean } = {}): WorkspaceRow[] {
+    if (filter.watched === undefined) return this.db.prepare('SELECT * FROM workspaces ORDER BY root').all() as unknown as WorkspaceRow[];
+    return this.db.prepare('SELECT * FROM workspaces WHERE watched = ? ORDER BY root').all(filter.watched ? 1 : 0) as unknown as WorkspaceRow[];
+  }
+
+  setWatched(root: string, watched: boolean): WorkspaceRow {
+    return this.tx(() => {
+      this.ensureWorkspace(root);
+      this.db.prepare('UPDATE workspaces SET watched = ?, updated_at = ? WHERE root = ?').run(watched ? 1 : 0, Date.now(), root);
+      return this.getWorkspace(root)!;
+    });
+  }
+
+  // ---- spec files seen by the watcher -------------------------------------------------------
+
+  getSpecFile(root: string, path: string): SpecFileRow | undefined {
+    return this.db.prepare('SELECT * FROM spec_files WHERE workspace_root = ? AND path = ?').get(root, path) as SpecFileRow | undefined;
+  }
+
+  listSpecFiles(root: string): SpecFileRow[] {
+    return this.db.prepare('SELECT * FROM spec_files WHERE workspace_root = ? ORDER BY path').all(root) as unknown as SpecFileRow[];
+  }
+
+  upsertSpecFile(row: { workspace_root: string; path: string; content_hash: string; status: string; last_run_id?: string | null }): SpecFileRow {
+    return this.tx(() => {
+      const now = Date.now();
+      const existing = this.getSpecFile(row.workspace_root, row.path);
+      const lastRun = row.last_run_id === undefined ? (existing?.last_run_id ?? null) : row.last_run_id;
+      this.db
+        .prepare(
+          `INSERT INTO spec_files (workspace_root, path, content_hash, status, last_run_id, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (workspace_root, path) DO UPDATE SET content_hash = excluded.content_hash, status = excluded.status,
+             last_run_id = excluded.last_run_id, updated_at = excluded.updated_at`,
+        )
+        .run(row.workspace_root, row.path, row.content_hash, row.status, lastRun, now, now);
+      return this.getSpecFile(row.workspace_root, row.path)!;
+    });
+  }
+}
+
+export interface WorkspaceRow {
+  root: string;
+  watched: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface SpecFileRow {
+  workspace_root: string;
+  /** Relative to the workspace root. */
+  path: string;
+  content_hash: string;
+  /** recorded | draft | complete | waiting_plan | triggered | skipped | error */
+  status: string;
+  last_run_id: string | null;
+  created_at: number;
+  updated_at: number;
 }

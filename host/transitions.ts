@@ -158,7 +158,7 @@ function nextIteration(iteration: number, cfg: TransitionConfig): Decision {
  * one; any other failure retries claude_retries times after a fixed backoff.
  */
 function retryOrFail(steps: readonly StepFact[], last: StepFact, cfg: TransitionConfig, now: number): Decision {
-  const same = steps.filter((s) => s.phase === last.phase && s.iteration === last.iteration && s.status === 'FAILED');
+  const same = steps.filter((s) => s.phase === last.phase && s.iteration === last.iteration && s.status === 'FAILED' && !s.result?.requeued);
   const r = last.result ?? {};
   if (AGENT_PHASES.includes(last.phase) && r.transientError) {
     const transient = same.filter((s) => s.result?.transientError).length;

@@ -130,3 +130,19 @@ export interface CreateRunInput {
   name?: string | undefined;
   origin?: 'cli' | 'api' | 'watch' | undefined;
 }
+
+export interface SpecFileView {
+  path: string;
+  status: string;
+  lastRunId: string | null;
+  updatedAt: number;
+}
+
+export interface WorkspaceView {
+  root: string;
+  watched: boolean;
+  runs: number;
+  specs: SpecFileView[];
+  createdAt: number;
+  updatedAt: number;
+}

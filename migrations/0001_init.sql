@@ -72,6 +72,7 @@ CREATE TABLE events (
   seq           INTEGER PRIMARY KEY AUTOINCREMENT,   -- resume cursor for SSE
   run_id        TEXT,
   step_id       INTEGER,
+  workspace_root TEXT,                               -- set for workspace-level events (trigger decisions)
   type          TEXT NOT NULL,
   ts            INTEGER NOT NULL,
   payload_json  TEXT NOT NULL DEFAULT '{}',
@@ -79,6 +80,7 @@ CREATE TABLE events (
   updated_at    INTEGER NOT NULL
 );
 CREATE INDEX events_run ON events (run_id, seq);
+CREATE INDEX events_workspace ON events (workspace_root, seq);
 
 CREATE TABLE artifacts (
   id          INTEGER PRIMARY KEY AUTOINCREMENT,

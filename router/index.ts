@@ -1,17 +1,21 @@
 // The only API surface of loopd. Clients import `type AppRouter` from here.
 import { authedProcedure, publicProcedure, router } from './trpc.js';
+import { z } from 'zod';
 import { runsRouter } from './runs.js';
+import { workspacesRouter } from './workspaces.js';
 
 export const appRouter = router({
   health: publicProcedure.query(() => ({ ok: true as const })),
   daemon: router({
     status: authedProcedure.query(({ ctx }) => ctx.service.status()),
-    stop: authedProcedure.mutation(({ ctx }) => {
-      ctx.service.requestStop();
-      return { stopping: true as const };
+    /** drain: wait for in-flight steps; otherwise running agents are left for the next daemon to adopt. */
+    stop: authedProcedure.input(z.object({ drain: z.boolean().optional() }).optional()).mutation(({ ctx, input }) => {
+      ctx.service.requestStop({ drain: input?.drain ?? false });
+      return { stopping: true as const, drain: input?.drain ?? false };
     }),
   }),
   runs: runsRouter,
+  workspaces: workspacesRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -25,6 +25,11 @@ export interface SpawnSpec {
   logPath: string;
   /** Written atomically (tmp + mv) with the exit status when the command ends. */
   exitPath: string;
+  /**
+   * Chosen by the caller and recorded before spawning, so a daemon that dies between the spawn and
+   * recording the pid can still find the process (findByNonce) instead of starting it twice.
+   */
+  nonce?: string;
 }
 
 export interface ProcessHandle {
@@ -100,7 +105,7 @@ export async function spawnDetached(spec: SpawnSpec): Promise<ProcessHandle> {
   mkdirSync(dirname(spec.exitPath), { recursive: true });
   // A leftover status from an earlier process at this path would make waitForExit return at once.
   rmSync(spec.exitPath, { force: true });
-  const nonce = randomUUID();
+  const nonce = spec.nonce ?? randomUUID();
   const subprocess = execa('/bin/sh', ['-c', WRAPPER, 'loopd-agent', spec.shellCommand, spec.stdinPath, spec.logPath, spec.exitPath], {
     cwd: spec.cwd,
     env: { ...spec.env, [NONCE_ENV]: nonce },
@@ -151,6 +156,7 @@ export function readExitStatus(exitPath: string): number | null {
 
 /** Live (non-zombie) members of the handle's process group. */
 function groupMembers(h: ProcessHandle): number[] {
+  if (!(h.pgid > 1)) return [];
   // Once the leader's pid belongs to a different process, the pgid is no longer ours: Linux does
   // not hand out a pid while a group with that id still has members, so our group is gone.
   const leader = readStat(h.pid);
@@ -172,6 +178,8 @@ function groupMembers(h: ProcessHandle): number[] {
 }
 
 function signalGroup(h: ProcessHandle, signal: NodeJS.Signals): void {
+  // A handle without a real group (pid unknown) must never become kill(0) or kill(-1).
+  if (!(h.pgid > 1)) return;
   try {
     process.kill(-h.pgid, signal);
   } catch {
@@ -262,4 +270,31 @@ export async function waitForExit(h: ProcessHandle, exitPath: string, opts: Wait
     child?.off('exit', onWake);
     opts.signal?.removeEventListener('abort', onWake);
   }
+}
+
+/**
+ * The process group leader started with this nonce (the wrapper shell), if it is still alive:
+ * how a restarted daemon finds an agent whose pid it never got to record.
+ */
+export function findByNonce(nonce: string): ProcessHandle | null {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return null;
+  }
+  for (const name of entries) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    const stat = readStat(pid);
+    if (stat === null || stat.pgrp !== pid || isDead(stat.state)) continue;
+    let env: string;
+    try {
+      env = readFileSync(`/proc/${pid}/environ`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (env.split('\0').includes(`${NONCE_ENV}=${nonce}`)) return { pid, pgid: pid, startTime: stat.startTime, nonce };
+  }
+  return null;
 }

@@ -87,7 +87,7 @@ describe('verification', () => {
     expect(ofType(evs, 'VERIFY_FAILED')[0]!.payload).toMatchObject({ iteration: 1, command: 'test -f task-2.txt', exitCode: 1 });
     expect(ofType(evs, 'VERIFY_PASSED')).toHaveLength(1);
     const kinds = readFileSync(join(run.runDir, 'report.tsv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split('\t')[1]);
-    expect(kinds).toEqual(['implementation', 'verify', 'verify', 'implementation', 'verify', 'verify']);
+    expect(kinds).toEqual(['implementation', 'verify', 'verify', 'implementation', 'verify', 'verify', 'run']);
   });
 
   it('three consecutive failures end the run with max_consecutive_failures:verification:3', async () => {
@@ -254,6 +254,19 @@ describe('run control', () => {
     expect(t.daemon.store.stepsForRun(created.id).find((s) => s.phase === 'verification')!.status).toBe('CANCELED');
     await new Promise((r) => setTimeout(r, 5500));
     expect(existsSync(marker)).toBe(false);
+  });
+
+  it('a run canceled before it started still gets report.tsv and summary.json', async () => {
+    const repo = makeRepo({ tasks: 1 });
+    const created = await create(repo.root, FAKE_AGENT, { max_runs_per_workspace: 1 });
+    const blocked = await create(repo.root, FAKE_AGENT, { max_runs_per_workspace: 1 });
+    expect((await t.client.runs.get.query({ run: blocked.id })).status).toBe('PENDING');
+    const canceled = await t.client.runs.cancel.mutate({ run: blocked.id });
+    expect(canceled.status).toBe('CANCELED');
+    const summary = JSON.parse(readFileSync(join(blocked.runDir, 'summary.json'), 'utf8'));
+    expect(summary).toMatchObject({ status: 'CANCELED', exit_reason: 'canceled', iterations_run: 0 });
+    expect(readFileSync(join(blocked.runDir, 'report.tsv'), 'utf8')).toContain('CANCELED: canceled');
+    await waitForRun(t.client, created.id);
   });
 
   it('worktree_cleanup=true removes the worktree of an ended run but keeps its branch', async () => {

@@ -72,8 +72,10 @@ describe('a run to a merged result', () => {
     const report = readFileSync(join(dir, 'report.tsv'), 'utf8').trim().split('\n');
     expect(report[0]).toBe('timestamp_ms\tkind\titeration\tduration_ms\texit_code\toutput_bytes\toutput_lines\toutput_path\tmessage\ttasks_done\ttasks_total');
     // One row per implementation and per review.
-    expect(report.slice(1).map((r) => r.split('\t')[1])).toEqual(['implementation', 'review', 'implementation', 'review', 'implementation', 'review']);
+    // And a last row for the ending.
+    expect(report.slice(1).map((r) => r.split('\t')[1])).toEqual(['implementation', 'review', 'implementation', 'review', 'implementation', 'review', 'run']);
     expect(report[6]!.split('\t').slice(-2)).toEqual(['3', '3']);
+    expect(report[7]!.split('\t')[8]).toBe('COMPLETED: complete_plan');
     // The global mirror.
     expect(run.globalRunDir).toBe(join(t.home, 'runs', `run-${run.id}`));
     expect(existsSync(join(run.globalRunDir!, 'summary.json'))).toBe(true);
