@@ -14,6 +14,7 @@ const { createClientFor } = await import(join(root, 'dist', 'cli', 'client.js'))
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 20);
 const LATENCY_RUNS = Number(process.env.BENCH_LATENCY_RUNS ?? 15);
+const RECOVERY_RUNS = Number(process.env.BENCH_RECOVERY_RUNS ?? 20);
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -22,6 +23,7 @@ const p95 = (xs) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.c
 
 function makeRepo(base, tasks) {
   const repo = join(base, 'repo');
+  mkdirSync(base, { recursive: true });
   mkdirSync(join(repo, 'specs', 'planning'), { recursive: true });
   writeFileSync(join(repo, 'specs', 'bench.md'), '# bench\n');
   writeFileSync(join(repo, 'specs', 'planning', 'bench-plan.md'), `# Plan\n${Array.from({ length: tasks }, (_, i) => `- [ ] t${i + 1}`).join('\n')}\n`);
@@ -124,12 +126,75 @@ async function latencyBench() {
   }
 }
 
+async function waitHealthy(port) {
+  for (let i = 0; i < 400; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/health`)).ok) return;
+    } catch {
+      /* starting */
+    }
+    await new Promise((res) => setTimeout(res, 25));
+  }
+  throw new Error('loopd did not become healthy');
+}
+
+/** Restart to all in-flight runs adopted: N runs with long-running agents, kill -9, restart. */
+async function recoveryBench(n = RECOVERY_RUNS) {
+  const base = mkdtempSync(join(tmpdir(), 'loopd-bench-'));
+  const home = join(base, 'home');
+  const port = await freePort();
+  const env = { ...process.env, LOOPD_AUTH_TOKEN: 'bench' };
+  const args = [join(root, 'bin', 'loopd.js'), '--addr', `127.0.0.1:${port}`, '--home', home, '--max-concurrency', String(n)];
+  let daemon = spawn(process.execPath, args, { env, stdio: 'ignore' });
+  const client = createClientFor(`http://127.0.0.1:${port}`, 'bench');
+  const agent = `node ${join(root, 'test', 'fixtures', 'fake-agent.mjs')}`;
+  try {
+    await waitHealthy(port);
+    const ids = [];
+    for (let i = 0; i < n; i++) {
+      const repo = makeRepo(join(base, `r${i}`), 1);
+      const r = await client.runs.create.mutate({
+        cwd: repo,
+        spec: 'specs/bench.md',
+        flags: { agent: 'command', agent_cmd: `FAKE_SLEEP_MS=60000 ${agent}`, reviewer: false, merge_strategy: 'none' },
+      });
+      ids.push(r.id);
+    }
+    // Wait until every agent is running, then pull the plug.
+    for (;;) {
+      const evs = await Promise.all(ids.map((id) => client.runs.eventsList.query({ run: id })));
+      if (evs.every((e) => e.some((x) => x.type === 'AGENT_STARTED'))) break;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    daemon.kill('SIGKILL');
+    await new Promise((res) => daemon.once('exit', res));
+    const t0 = performance.now();
+    daemon = spawn(process.execPath, args, { env, stdio: 'ignore' });
+    await waitHealthy(port);
+    const healthy = performance.now() - t0;
+    for (;;) {
+      const evs = await Promise.all(ids.map((id) => client.runs.eventsList.query({ run: id })));
+      if (evs.every((e) => e.some((x) => x.type === 'STEP_ADOPTED'))) break;
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    const adopted = performance.now() - t0;
+    for (const id of ids) await client.runs.cancel.mutate({ run: id });
+    return { healthy, adopted, n };
+  } finally {
+    daemon.kill('SIGTERM');
+    await new Promise((res) => daemon.once('exit', res));
+    rmSync(base, { recursive: true, force: true });
+  }
+}
+
 const o = await overheadBench();
 const l = await latencyBench();
+const r = await recoveryBench();
 const table = new Table({ head: ['measure', 'median', 'p95', 'n', 'note'] });
 table.push(
   ['orchestration overhead per iteration', `${median(o.perIteration).toFixed(1)} ms`, `${p95(o.perIteration).toFixed(1)} ms`, o.perIteration.length, `run wall ${o.wall} ms, agent's own time ${Math.round(o.agentTotal)} ms`],
   ['loopctl list (running daemon)', `${median(l.list).toFixed(1)} ms`, `${p95(l.list).toFixed(1)} ms`, l.list.length, 'whole process, cold start'],
+  ['recovery: restart to all runs re-adopted', `${r.adopted.toFixed(0)} ms`, '', r.n, `kill -9 with ${r.n} agents in flight; /health after ${r.healthy.toFixed(0)} ms`],
   ['node -e 0', `${median(l.bare).toFixed(1)} ms`, `${p95(l.bare).toFixed(1)} ms`, l.bare.length, 'baseline: Node start-up alone'],
 );
 process.stdout.write(`loopd bench (Node ${process.versions.node}, ${ITERATIONS} iterations)\n${table.toString()}\n`);

@@ -51,7 +51,8 @@ export function outputSimilarity(a: string, b: string): number {
       .filter((l) => l !== '');
   const la = lines(a);
   const lb = lines(b);
-  if (la.length === 0 && lb.length === 0) return a.trim() === b.trim() ? 1 : 0;
+  // Two silent iterations say nothing about repetition; no_progress covers a silent, idle agent.
+  if (la.length === 0 || lb.length === 0) return 0;
   const counts = new Map<string, number>();
   for (const l of la) counts.set(l, (counts.get(l) ?? 0) + 1);
   let shared = 0;
