@@ -15,6 +15,7 @@ const { createClientFor } = await import(join(root, 'dist', 'cli', 'client.js'))
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 20);
 const LATENCY_RUNS = Number(process.env.BENCH_LATENCY_RUNS ?? 15);
 const RECOVERY_RUNS = Number(process.env.BENCH_RECOVERY_RUNS ?? 20);
+const TRIGGER_DROPS = Number(process.env.BENCH_TRIGGER_DROPS ?? 20);
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -187,13 +188,51 @@ async function recoveryBench(n = RECOVERY_RUNS) {
   }
 }
 
+/** Spec file written -> RUN_CREATED, over N drops into a watched workspace (default settings). */
+async function triggerBench(n = TRIGGER_DROPS) {
+  const base = mkdtempSync(join(tmpdir(), 'loopd-bench-'));
+  const daemon = await startDaemon({ home: join(base, 'home'), host: '127.0.0.1', port: 0, token: 'bench', log: () => {}, writeInfo: false });
+  try {
+    const repo = makeRepo(join(base, 'ws'), 1);
+    // Only the trigger is measured: the runs it creates wait behind one long placeholder agent.
+    mkdirSync(join(repo, '.loop'), { recursive: true });
+    writeFileSync(join(repo, '.loop', 'config'), 'agent=command\nagent_cmd="sleep 600"\nreviewer=false\nmerge_strategy=none\nmax_runs_per_workspace=1\n');
+    await daemon.service.watchWorkspace(repo);
+    const samples = [];
+    for (let i = 0; i < n; i++) {
+      const name = `drop-${i}`;
+      // The plan goes first, so the trigger does not wait for it.
+      writeFileSync(join(repo, 'specs', 'planning', `${name}-plan.md`), '# Plan\n- [ ] one\n');
+      const seen = new Promise((res) => {
+        const on = (ev) => {
+          if (ev.type === 'RUN_CREATED' && JSON.parse(ev.payload_json).spec === `specs/${name}.md`) {
+            daemon.bus.off('event', on);
+            res(ev.ts);
+          }
+        };
+        daemon.bus.on('event', on);
+      });
+      const t0 = Date.now();
+      writeFileSync(join(repo, 'specs', `${name}.md`), `# ${name}\n\nBench spec.\n`);
+      samples.push((await seen) - t0);
+    }
+    for (const r of daemon.store.listRuns({ status: ['PENDING', 'RUNNING'] })) await daemon.dispatcher.cancel(r.id);
+    return samples;
+  } finally {
+    await daemon.stop();
+    rmSync(base, { recursive: true, force: true });
+  }
+}
+
 const o = await overheadBench();
 const l = await latencyBench();
 const r = await recoveryBench();
+const tr = await triggerBench();
 const table = new Table({ head: ['measure', 'median', 'p95', 'n', 'note'] });
 table.push(
   ['orchestration overhead per iteration', `${median(o.perIteration).toFixed(1)} ms`, `${p95(o.perIteration).toFixed(1)} ms`, o.perIteration.length, `run wall ${o.wall} ms, agent's own time ${Math.round(o.agentTotal)} ms`],
   ['loopctl list (running daemon)', `${median(l.list).toFixed(1)} ms`, `${p95(l.list).toFixed(1)} ms`, l.list.length, 'whole process, cold start'],
+  ['trigger: spec written -> RUN_CREATED', `${median(tr).toFixed(0)} ms`, `${p95(tr).toFixed(0)} ms`, tr.length, 'default awaitWriteFinish (300 ms stable) + plan check'],
   ['recovery: restart to all runs re-adopted', `${r.adopted.toFixed(0)} ms`, '', r.n, `kill -9 with ${r.n} agents in flight; /health after ${r.healthy.toFixed(0)} ms`],
   ['node -e 0', `${median(l.bare).toFixed(1)} ms`, `${p95(l.bare).toFixed(1)} ms`, l.bare.length, 'baseline: Node start-up alone'],
 );

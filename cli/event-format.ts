@@ -218,6 +218,19 @@ function summaryOf(ev: EventView): string {
       return clip(str(p.message) ?? '', 160);
     case 'NAME_FALLBACK':
       return clip(str(p.reason) ?? '', 160);
+    case 'TRIGGER_FIRED': {
+      const runId = str(p.runId) ?? ev.runId;
+      const plan = str(p.plan) ?? str(p.planPath);
+      const detail = [str(p.reason), plan ?? 'no plan'].filter(Boolean).join(', ');
+      return join(specOf(p), runId && `-> run ${runId.slice(0, 8)}`, `(${detail})`);
+    }
+    case 'TRIGGER_SKIPPED':
+      return `${specOf(p)}: ${clip(str(p.reason) ?? 'no reason given')}`;
+    case 'TRIGGER_WAITING': {
+      const plan = str(p.plan) ?? str(p.planPath) ?? 'a plan';
+      const until = num(p.until);
+      return `${specOf(p)}: waiting for ${plan}${until !== null ? ` until ${formatLocalTime(until, ev.ts)}` : ''}`;
+    }
     case 'AGENT_STARTED':
     case 'AGENT_ADOPTED': {
       const pid = num(p.pid);
@@ -228,6 +241,11 @@ function summaryOf(ev: EventView): string {
       return join(w, rest(p, w === '' ? [] : ['iteration', 'phase', 'attempt'], 140));
     }
   }
+}
+
+/** The spec a trigger event is about, as the watcher names it (relative to the workspace root). */
+function specOf(p: Payload): string {
+  return str(p.spec) ?? str(p.specPath) ?? str(p.path) ?? '?';
 }
 
 /** Event types are padded to the longest common one so the summaries line up. */
@@ -254,4 +272,13 @@ export function describeEvent(ev: EventView): string {
 /** A line of `loopctl events`: sequence number, ISO time, type, summary. */
 export function eventLine(ev: EventView): string {
   return `${String(ev.seq).padStart(6)}  ${formatTime(ev.ts)}  ${typeAndSummary(ev)}`;
+}
+
+/**
+ * A line of `loopctl events --workspace`, where the events of several runs interleave: the run id
+ * (8 characters, "-" for events of no run, such as a skipped trigger) after the time.
+ */
+export function workspaceEventLine(ev: EventView): string {
+  const run = (ev.runId ? ev.runId.slice(0, 8) : '-').padEnd(8);
+  return `${String(ev.seq).padStart(6)}  ${formatTime(ev.ts)}  ${run}  ${typeAndSummary(ev)}`;
 }

@@ -18,6 +18,7 @@ import { EventBus } from './bus.js';
 import { Dispatcher } from './dispatcher.js';
 import { HostLoopService } from './loop-service.js';
 import { startServer } from './server.js';
+import { SpecWatcher } from '../triggers/spec-watcher.js';
 import { Store } from './store.js';
 
 export interface DaemonOptions {
@@ -28,8 +29,12 @@ export interface DaemonOptions {
   maxConcurrency?: number;
   handlers?: Partial<Record<StepPhase, Handler>>;
   log?: (msg: string) => void;
-  /** Write daemon.json (off for in-process test daemons sharing a home is never wanted anyway). */
+  /** Write daemon.json, where loopctl finds the daemon. */
   writeInfo?: boolean;
+  /** Workspaces to register with the spec watcher at start-up (loopd --watch PATH). */
+  watch?: string[];
+  /** awaitWriteFinish threshold of the spec watcher (tests and benches lower it). */
+  watchStabilityMs?: number;
 }
 
 export interface DaemonHandle {
@@ -39,6 +44,7 @@ export interface DaemonHandle {
   token: string;
   home: string;
   store: Store;
+  bus: EventBus;
   dispatcher: Dispatcher;
   service: HostLoopService;
   /** Stops accepting requests and claiming steps; agents keep running unless drain is set. */
@@ -121,12 +127,22 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<DaemonHandl
     },
   });
   boundPort = srv.port;
+  const watcher = new SpecWatcher(
+    { store, createRun: (input, o) => service.createRun(input, o), log },
+    opts.watchStabilityMs !== undefined ? { stabilityMs: opts.watchStabilityMs } : {},
+  );
+  service.attachWatcher(watcher);
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
   if (opts.writeInfo !== false) {
     const info: DaemonInfo = { pid: process.pid, host, port: boundPort, startedAt, version };
     writeFileAtomic(paths.daemonInfo, JSON.stringify(info) + '\n');
   }
   dispatcher.start();
+  await watcher.start();
+  for (const path of opts.watch ?? []) {
+    const ws = await service.watchWorkspace(path);
+    log(`watching ${ws.root}${ws.alreadyWatched ? '' : ` (${ws.recorded} existing spec(s) recorded)`}`);
+  }
 
   const handle: DaemonHandle = {
     url,
@@ -135,12 +151,14 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<DaemonHandl
     token,
     home,
     store,
+    bus,
     dispatcher,
     service,
     stopped,
     stop(o = {}) {
       stopping ??= (async () => {
         await dispatcher.stop(o);
+        await watcher.stop();
         await srv.close();
         store.close();
         if (opts.writeInfo !== false) {
@@ -159,10 +177,11 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<DaemonHandl
   return handle;
 }
 
-const USAGE = `usage: loopd [--addr HOST:PORT] [--home DIR] [--max-concurrency N]
+const USAGE = `usage: loopd [--addr HOST:PORT] [--home DIR] [--max-concurrency N] [--watch PATH]...
   --addr             listen address, loopback only (default $LOOPD_ADDR or ${DEFAULT_HOST}:${DEFAULT_PORT}; port 0 = any free port)
   --home             data directory (default $LOOPD_HOME, $XDG_DATA_HOME/loopd or ~/.local/share/loopd)
-  --max-concurrency  how many runs may be active at once (default 3)`;
+  --max-concurrency  how many runs may be active at once (default 3)
+  --watch            register a workspace with the spec watcher (repeatable); registrations persist`;
 
 /** Entry point of the `loopd` binary. */
 export async function main(argv: string[]): Promise<void> {
@@ -174,6 +193,7 @@ export async function main(argv: string[]): Promise<void> {
         addr: { type: 'string' },
         home: { type: 'string' },
         'max-concurrency': { type: 'string' },
+        watch: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -201,7 +221,7 @@ export async function main(argv: string[]): Promise<void> {
   const home = values.home ?? loopdHome();
   let daemon: DaemonHandle;
   try {
-    daemon = await startDaemon({ home, host, port, maxConcurrency });
+    daemon = await startDaemon({ home, host, port, maxConcurrency, watch: values.watch ?? [] });
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     if (err.code === 'EADDRINUSE') {

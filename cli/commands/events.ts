@@ -1,43 +1,103 @@
 import { Args, Flags } from '@oclif/core';
 import type { EventView } from '../../router/index.js';
-import { BaseCommand } from '../base.js';
-import { eventLine } from '../event-format.js';
+import { BaseCommand, UserError } from '../base.js';
+import { eventLine, workspaceEventLine } from '../event-format.js';
 
 export default class Events extends BaseCommand {
-  static override summary = "Print a run's events, one per line; -f follows new ones until the run ends.";
-  static override description = 'Each line: sequence number, time (UTC), type, and a summary of the payload. --json prints one JSON event per line.';
-  static override examples = ['<%= config.bin %> events user-auth', '<%= config.bin %> events 01934f2a -f'];
+  static override summary = "Print a run's or a workspace's events, one per line; -f follows new ones.";
+  static override description =
+    'Each line: sequence number, time (UTC), type, and a summary of the payload. With --workspace [DIR] (default: the ' +
+    'current directory): every event of the git repository containing DIR, i.e. the events of all its runs and the spec ' +
+    "watcher's decisions (TRIGGER_FIRED, TRIGGER_SKIPPED, TRIGGER_WAITING), with the run id after the time. " +
+    '-f follows a run until it ends, a workspace until interrupted. --json prints one JSON event per line.';
+  static override examples = [
+    '<%= config.bin %> events user-auth',
+    '<%= config.bin %> events 01934f2a -f',
+    '<%= config.bin %> events --workspace',
+    '<%= config.bin %> events --workspace ~/src/app -f',
+  ];
   static override args = {
-    run: Args.string({ description: 'Run id, unique id prefix, or name.', required: true }),
+    run: Args.string({ description: 'Run id, unique id prefix, or name (or use --workspace).' }),
   };
   static override flags = {
-    follow: Flags.boolean({ char: 'f', description: 'Keep printing new events until the run ends.', default: false }),
+    follow: Flags.boolean({ char: 'f', description: 'Keep printing new events (until the run ends, for a run).', default: false }),
+    workspace: Flags.string({
+      description: 'Events of the workspace (git root) containing DIR instead of one run; DIR defaults to the current directory.',
+      helpValue: '[DIR]',
+    }),
   };
 
   async run(): Promise<void> {
-    const { args, flags } = await this.parse(Events);
+    const { args, flags } = await this.parse(Events, withOptionalValue(this.argv, '--workspace', '.'));
+    if (flags.workspace !== undefined && args.run !== undefined) {
+      throw new UserError(`give either a run (got "${args.run}") or --workspace [DIR], not both (see --help)`, 2);
+    }
+    if (flags.workspace === undefined && args.run === undefined) {
+      throw new UserError("missing argument RUN: give a run id, id prefix or name, or --workspace [DIR] for a workspace's events (see --help)", 2);
+    }
+
     const client = await this.client();
-    const print = (ev: EventView) => {
+    const print = (line: (ev: EventView) => string) => (ev: EventView) => {
       if (this.json) this.printJsonLine(ev);
-      else this.log(eventLine(ev));
+      else this.log(line(ev));
     };
 
-    if (flags.follow) {
-      await this.follow<{ id: string; data: EventView }>(
-        (h) => client.runs.events.subscribe({ run: args.run, follow: true }, h),
-        ({ data }) => print(data),
-      );
+    if (flags.workspace !== undefined) {
+      const { resolve } = await import('node:path');
+      // Absolute here: the daemon resolves paths against its own working directory.
+      const path = resolve(flags.workspace === '' ? '.' : flags.workspace);
+      const out = print(workspaceEventLine);
+      if (flags.follow) {
+        await this.follow<Tracked>((h) => client.workspaces.events.subscribe({ path, follow: true }, h), ({ data }) => out(data));
+      } else {
+        await pages((afterSeq, limit) => client.workspaces.eventsList.query({ path, afterSeq, limit }), out);
+      }
       return;
     }
 
-    const page = 1000;
-    let after = 0;
-    for (;;) {
-      const batch = await client.runs.eventsList.query({ run: args.run, afterSeq: after, limit: page });
-      for (const ev of batch) print(ev);
-      const last = batch.at(-1);
-      if (!last || batch.length < page) break;
-      after = last.seq;
+    const run = args.run as string;
+    const out = print(eventLine);
+    if (flags.follow) {
+      await this.follow<Tracked>((h) => client.runs.events.subscribe({ run, follow: true }, h), ({ data }) => out(data));
+    } else {
+      await pages((afterSeq, limit) => client.runs.eventsList.query({ run, afterSeq, limit }), out);
     }
   }
+}
+
+type Tracked = { id: string; data: EventView };
+
+/** Every stored event, a page at a time. */
+async function pages(list: (afterSeq: number, limit: number) => Promise<EventView[]>, print: (ev: EventView) => void): Promise<void> {
+  const page = 1000;
+  let after = 0;
+  for (;;) {
+    const batch = await list(after, page);
+    for (const ev of batch) print(ev);
+    const last = batch.at(-1);
+    if (!last || batch.length < page) break;
+    after = last.seq;
+  }
+}
+
+/**
+ * oclif has no flags with an optional value; this gives `flag` the value `value` when it is last or
+ * followed by another flag (`events --workspace -f`), so `--workspace` alone means the current
+ * directory. `--workspace DIR` and `--workspace=DIR` are left as they are.
+ */
+export function withOptionalValue(argv: string[], flag: string, value: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    out.push(a);
+    if (a === flag) {
+      const next = argv[i + 1];
+      if (next === undefined || (next.startsWith('-') && next !== '-')) out.push(value);
+    }
+  }
+  return out;
 }

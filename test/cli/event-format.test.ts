@@ -1,6 +1,6 @@
 // One line per event for `run --wait` and `loopctl events`.
 import { describe, expect, it } from 'vitest';
-import { describeEvent, eventLine, eventSummary, formatLocalTime, formatUsd, isRoutine } from '../../cli/event-format.js';
+import { describeEvent, eventLine, eventSummary, formatLocalTime, formatUsd, isRoutine, workspaceEventLine } from '../../cli/event-format.js';
 import type { EventView } from '../../router/index.js';
 
 // Local times, so the expected clock strings do not depend on the machine's time zone.
@@ -115,6 +115,21 @@ describe('event summaries', () => {
     );
   });
 
+  it('trigger events name the spec, the run, the reason and the plan', () => {
+    const runId = '01934f2a-7b3c-7def-8000-000000000001';
+    expect(eventSummary({ ...ev('TRIGGER_FIRED', { spec: 'specs/x.md', runId, reason: 'new spec', plan: 'specs/planning/x-plan.md' }), runId })).toBe(
+      'specs/x.md -> run 01934f2a (new spec, specs/planning/x-plan.md)',
+    );
+    expect(eventSummary({ ...ev('TRIGGER_FIRED', { spec: 'specs/x.md', reason: 'plan wait over' }), runId })).toBe(
+      'specs/x.md -> run 01934f2a (plan wait over, no plan)',
+    );
+    expect(line('TRIGGER_SKIPPED', { spec: 'specs/x.md', reason: 'status: draft' })).toBe('specs/x.md: status: draft');
+    const until = new Date(2025, 0, 1, 12, 0, 30).getTime();
+    expect(line('TRIGGER_WAITING', { spec: 'specs/x.md', plan: 'specs/planning/x-plan.md', until })).toBe(
+      'specs/x.md: waiting for specs/planning/x-plan.md until 12:00:30',
+    );
+  });
+
   it('falls back to key=value for event types it does not know', () => {
     expect(line('SOMETHING_NEW', { phase: 'review', iteration: 2, detail: 'two words', n: 3 })).toBe('iter 2 review detail="two words" n=3');
     expect(line('SOMETHING_NEW', { a: 1 })).toBe('a=1');
@@ -138,6 +153,16 @@ describe('event lines', () => {
 
   it('events: sequence number, ISO time, type, summary', () => {
     expect(eventLine(ev('SIGNAL', { signal: 'no_progress' }))).toBe(`    42  ${new Date(T0).toISOString()}  SIGNAL             no_progress`);
+  });
+
+  it('events --workspace: the run id after the time, "-" for events of no run', () => {
+    const iso = new Date(T0).toISOString();
+    expect(workspaceEventLine({ ...ev('RUN_STARTED'), runId: '01934f2a-7b3c-7def-8000-000000000001' })).toBe(
+      `    42  ${iso}  01934f2a  RUN_STARTED`,
+    );
+    expect(workspaceEventLine({ ...ev('TRIGGER_SKIPPED', { spec: 'specs/x.md', reason: 'already ran' }), runId: null })).toBe(
+      `    42  ${iso}  -         TRIGGER_SKIPPED    specs/x.md: already ran`,
+    );
   });
 
   it('run --wait leaves out steps queued to start at once', () => {

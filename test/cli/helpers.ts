@@ -31,3 +31,25 @@ export function builtCliIsFresh(): boolean {
   }
   return true;
 }
+
+/**
+ * True when every TypeScript source of the daemon and the CLI (cli, host, router, core, functions,
+ * triggers) has a compiled file in dist/ at least as new, and the oclif manifest is current: tests
+ * that start a real daemon through bin/loopctl.js then exercise the current code.
+ */
+export function builtDaemonIsFresh(): boolean {
+  if (!builtCliIsFresh()) return false;
+  const walk = (dir: string): string[] =>
+    existsSync(dir)
+      ? readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+          e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') ? [join(dir, e.name)] : [],
+        )
+      : [];
+  for (const top of ['host', 'router', 'core', 'functions', 'triggers']) {
+    for (const src of walk(join(repoRoot, top))) {
+      const out = join(repoRoot, 'dist', relative(repoRoot, src)).replace(/\.ts$/, '.js');
+      if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs) return false;
+    }
+  }
+  return true;
+}

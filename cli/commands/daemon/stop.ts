@@ -1,47 +1,38 @@
-import { BaseCommand, UserError } from '../../base.js';
-
-const STOP_TIMEOUT_MS = 10_000;
+import { Flags } from '@oclif/core';
+import { BaseCommand } from '../../base.js';
 
 export default class DaemonStop extends BaseCommand {
   static override summary = 'Stop the loopd daemon.';
   static override description =
-    'Asks the daemon to shut down cleanly and waits for its process to exit. Runs in progress resume at the next start.';
-  static override examples = ['<%= config.bin %> daemon stop'];
+    'Without --drain the daemon stops at once; agents that are running go on and the next daemon adopts them, so runs ' +
+    'resume at the next start. With --drain it first waits for running steps to finish (up to 10 minutes) and starts no new ones. ' +
+    'Either way this waits for the daemon process to exit.';
+  static override examples = ['<%= config.bin %> daemon stop', '<%= config.bin %> daemon stop --drain'];
+  static override flags = {
+    drain: Flags.boolean({ description: 'Let running steps finish first (waits up to 10 minutes).', default: false }),
+  };
 
   async run(): Promise<void> {
-    await this.parse(DaemonStop);
-    const { createClientFor, pidAlive, probeHealth } = await import('../../client.js');
+    const { flags } = await this.parse(DaemonStop);
+    const { drainingLine, stopDaemon, stoppedLine } = await import('../../daemon-control.js');
     const loc = await this.locate();
-
-    if (!(await probeHealth(loc.url, 1000))) {
-      const stale = loc.info && pidAlive(loc.info.pid) ? loc.info : null;
-      if (stale) {
-        throw new UserError(
-          `loopd (pid ${stale.pid}, per ${loc.home}/daemon.json) does not answer at ${loc.url}; ` +
-            `if it is hung, stop it with "kill ${stale.pid}"`,
-        );
-      }
-      if (this.json) this.printJson({ stopped: false, running: false, url: loc.url });
-      else this.log(`loopd is not running at ${loc.url}`);
-      return;
-    }
-
-    const client = createClientFor(loc.url, loc.token);
-    // The pid from the daemon itself, since LOOPD_ADDR may point at a daemon with another data dir.
-    const status = await client.daemon.status.query();
-    await client.daemon.stop.mutate();
-
-    const deadline = Date.now() + STOP_TIMEOUT_MS;
-    while (pidAlive(status.pid) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    if (pidAlive(status.pid)) {
-      throw new UserError(
-        `loopd (pid ${status.pid}) is still running ${STOP_TIMEOUT_MS / 1000} s after the stop request; ` +
-          `see ${status.home}/loopd.log, or stop it with "kill ${status.pid}"`,
-      );
-    }
-    if (this.json) this.printJson({ stopped: true, pid: status.pid, url: loc.url });
-    else this.log(`loopd stopped (pid ${status.pid})`);
+    const result = await stopDaemon(loc, {
+      drain: flags.drain,
+      onRequested: (d, timeoutMs) => {
+        if (!flags.drain || this.json) return;
+        this.log(drainingLine(d, timeoutMs));
+        stopWaitingOnInterrupt(d.pid);
+      },
+    });
+    if (this.json) this.printJson(result);
+    else this.log(stoppedLine(result));
   }
+}
+
+/** Ctrl-C while draining: stop waiting; the daemon goes on draining and exits by itself. */
+export function stopWaitingOnInterrupt(pid: number): void {
+  process.once('SIGINT', () => {
+    process.stderr.write(`\nstopped waiting; loopd (pid ${pid}) goes on draining and exits when its running steps end\n`);
+    process.exit(130);
+  });
 }

@@ -1,0 +1,296 @@
+// loopctl end to end, as a new user meets it: a real daemon started with `loopctl daemon start`
+// (temp LOOPD_HOME, its own port), a temp git repository, the fake agent, and nothing to go on but
+// what the commands print and their exit codes. Needs a current build (npm test builds first).
+import { spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunDetail, RunView, WorkspaceView } from '../../router/index.js';
+import { builtDaemonIsFresh, closedPort, repoRoot } from './helpers.js';
+
+const LOOPCTL = join(repoRoot, 'bin', 'loopctl.js');
+const FAKE_AGENT = join(repoRoot, 'test', 'fixtures', 'fake-agent.mjs');
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+let base = '';
+let repo = '';
+let home = '';
+let outside = '';
+let env: NodeJS.ProcessEnv = {};
+
+/** Runs bin/loopctl.js like a shell would: in `cwd` (default: the repo), with the test's environment. */
+function loopctl(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [LOOPCTL, ...args], {
+      cwd: opts.cwd ?? repo,
+      env: { ...env, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** A long-running loopctl (`events -f`): its output so far, and a way to end it. */
+function loopctlFollow(args: string[]): { output: () => string; stop: () => Promise<void> } {
+  const child = spawn(process.execPath, [LOOPCTL, ...args], { cwd: repo, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  const closed = new Promise<void>((r) => child.on('close', () => r()));
+  return {
+    output: () => stdout,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+      await closed;
+    },
+  };
+}
+
+/** One line on stderr, an error, and no stack. */
+function expectOneLineError(r: Result, pattern: RegExp): void {
+  expect(r.code, `stdout: ${r.stdout}\nstderr: ${r.stderr}`).not.toBe(0);
+  expect(r.stderr.trimEnd().split('\n'), r.stderr).toHaveLength(1);
+  expect(r.stderr).toMatch(/^Error: /);
+  expect(r.stderr).toMatch(pattern);
+}
+
+function write(rel: string, content: string): void {
+  mkdirSync(dirname(join(repo, rel)), { recursive: true });
+  writeFileSync(join(repo, rel), content);
+}
+
+function git(...args: string[]): void {
+  execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@localhost', ...args], { cwd: repo, stdio: 'ignore' });
+}
+
+async function listRuns(): Promise<RunView[]> {
+  const r = await loopctl(['list', '--json']);
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as RunView[];
+}
+
+function plan(n: number): string {
+  return `# Plan\n\n## Tasks\n${Array.from({ length: n }, (_, i) => `- [ ] task ${i + 1}`).join('\n')}\n\n## Verification\n- [ ] run it\n`;
+}
+
+describe.skipIf(!builtDaemonIsFresh())('loopctl end to end with a real daemon', () => {
+  let runId = '';
+  let runName = '';
+
+  beforeAll(async () => {
+    base = realpathSync(mkdtempSync(join(tmpdir(), 'loopd-e2e-')));
+    // Worktrees go beside the repository, so inside base too.
+    repo = join(base, 'app');
+    home = join(base, 'home');
+    outside = join(base, 'elsewhere');
+    mkdirSync(repo);
+    mkdirSync(outside);
+    writeFileSync(join(outside, 'stray.md'), '# not in any repository\n');
+
+    execFileSync('git', ['init', '-q', '-b', 'main', repo]);
+    write('README.md', '# app\n');
+    write('.gitignore', 'logs/loop/\n');
+    write('specs/demo.md', '# Demo\n\nBuild the demo.\n');
+    write('specs/planning/demo-plan.md', plan(2));
+    write('.loop/config', `agent=command\nagent_cmd="node ${FAKE_AGENT}"\n`);
+    git('add', '-A');
+    git('commit', '-q', '-m', 'init');
+
+    env = { ...process.env, LOOPD_HOME: home, LOOPD_ADDR: `127.0.0.1:${await closedPort()}` };
+    for (const k of ['LOOPD_AUTH_TOKEN', 'LOOP_CONFIG', 'XDG_DATA_HOME']) delete env[k];
+
+    const r = await loopctl(['daemon', 'start']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^loopd started \(pid \d+\) on http:\/\/127\.0\.0\.1:\d+\n$/);
+  });
+
+  afterAll(async () => {
+    if (!home) return;
+    const info = join(home, 'daemon.json');
+    if (existsSync(info)) {
+      await loopctl(['daemon', 'stop']).catch(() => undefined);
+      // Still there: the stop failed, so end the daemon this test started, by its pid.
+      if (existsSync(info)) {
+        try {
+          process.kill((JSON.parse(readFileSync(info, 'utf8')) as { pid: number }).pid, 'SIGKILL');
+        } catch {
+          // Gone already.
+        }
+      }
+    }
+    rmSync(base, { recursive: true, force: true });
+  });
+
+  it('run --wait follows the run to COMPLETED and exits 0', async () => {
+    const r = await loopctl(['run', 'specs/demo.md', '--wait']);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    const created = /^run (\S+) \((\S+)\) created: branch (\S+), worktree (\S+)$/m.exec(r.stdout);
+    expect(created, r.stdout).not.toBeNull();
+    runId = created?.[1] ?? '';
+    runName = created?.[2] ?? '';
+    expect(r.stdout).toMatch(/RUN_COMPLETED/);
+    expect(r.stdout.trimEnd().split('\n').at(-1)).toMatch(
+      new RegExp(`^run ${runId} \\(${runName}\\) COMPLETED after \\d+ iterations?, tasks 2/2`),
+    );
+  });
+
+  it('list shows the run', async () => {
+    const r = await loopctl(['list']);
+    expect(r.code, r.stderr).toBe(0);
+    const [head, ...rows] = r.stdout.trimEnd().split('\n');
+    expect(head).toMatch(/^ID +NAME +STATUS/);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatch(new RegExp(`^${runId.slice(0, 8)}\\S* +${runName} +COMPLETED `));
+  });
+
+  it('inspect --json has the status and the steps', async () => {
+    const r = await loopctl(['inspect', runName, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const run = JSON.parse(r.stdout) as RunDetail;
+    expect(run.id).toBe(runId);
+    expect(run.status).toBe('COMPLETED');
+    expect(run.origin).toBe('cli');
+    expect(run.tasksDone).toBe(2);
+    expect(run.steps.length).toBeGreaterThanOrEqual(2);
+    expect(run.steps.map((s) => s.phase)).toContain('implementation');
+    expect(run.steps.every((s) => s.status === 'SUCCEEDED')).toBe(true);
+  });
+
+  it('events, tail and prompt print what a person reads', async () => {
+    const [events, tail, prompt] = await Promise.all([
+      loopctl(['events', runId]),
+      loopctl(['tail', runId.slice(0, 13)]),
+      loopctl(['prompt', 'specs/demo.md']),
+    ]);
+
+    expect(events.code, events.stderr).toBe(0);
+    const lines = events.stdout.trimEnd().split('\n');
+    for (const l of lines) expect(l).toMatch(/^ +\d+  \d{4}-\d\d-\d\dT[\d:.]+Z  [A-Z_]+/);
+    const types = lines.map((l) => l.split(/\s+/)[3]);
+    expect(types[0]).toBe('RUN_CREATED');
+    expect(types).toContain('STEP_FINISHED');
+    expect(types.at(-1)).toBe('RUN_COMPLETED');
+
+    expect(tail.code, tail.stderr).toBe(0);
+    expect(tail.stdout).toMatch(/^fake-/m);
+
+    expect(prompt.code, prompt.stderr).toBe(0);
+    expect(prompt.stdout).toContain('demo.md');
+    expect(prompt.stdout).toContain('demo-plan.md');
+  });
+
+  it('bad input fails with one line and creates no run', async () => {
+    const results = await Promise.all([
+      loopctl(['run', 'specs/nope.md']),
+      loopctl(['run', 'specs/demo.md', '--iterations', 'abc']),
+      loopctl(['run', 'specs/demo.md', '--agent', 'nope']),
+      loopctl(['run', join(outside, 'stray.md')]),
+      loopctl(['run', 'stray.md'], { cwd: outside }),
+      loopctl(['events']),
+      loopctl(['events', runId, '--workspace']),
+    ]);
+    const [missing, iterations, agent, outsideSpec, notRepo, noRun, both] = results as [Result, Result, Result, Result, Result, Result, Result];
+    expectOneLineError(missing, /spec file not found: specs\/nope\.md/);
+    expectOneLineError(iterations, /--iterations.*integer/i);
+    expectOneLineError(agent, /--agent=nope to be one of: /);
+    expectOneLineError(outsideSpec, /outside the workspace/);
+    expectOneLineError(notRepo, /git repo/i);
+    expectOneLineError(noRun, /missing argument RUN/);
+    expectOneLineError(both, /either a run \(got "\S+"\) or --workspace \[DIR\], not both/);
+    for (const r of results) expect(r.stdout).toBe('');
+    expect((await listRuns()).map((r) => r.id)).toEqual([runId]);
+  });
+
+  it('cancel of a finished run and a wrong token are one-line errors', async () => {
+    const [cancel, token] = await Promise.all([
+      loopctl(['cancel', runId]),
+      loopctl(['list'], { env: { LOOPD_AUTH_TOKEN: 'wrong' } }),
+    ]);
+    expectOneLineError(cancel, /COMPLETED|finished|ended/i);
+    expectOneLineError(token, /^Error: the daemon rejected the token: it was read from LOOPD_AUTH_TOKEN and does not match/);
+    expect((await listRuns())[0]?.status).toBe('COMPLETED');
+  });
+
+  it('watch: a spec dropped into specs/ starts a run, and events --workspace shows the trigger', async () => {
+    const w = await loopctl(['watch']);
+    expect(w.code, w.stderr).toBe(0);
+    expect(w.stdout).toBe(`watching ${repo}: 1 existing spec recorded, new specs in ${join(repo, 'specs')}/ start runs\n`);
+    const again = await loopctl(['watch', join(repo, 'specs')]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/already watched/);
+
+    const follower = loopctlFollow(['events', '--workspace', '-f']);
+    // The plan first, so the watcher has it when the spec appears.
+    write('specs/planning/second-plan.md', plan(2));
+    write('specs/second.md', '# Second\n\nBuild the second thing.\n');
+
+    let watched: RunView | undefined;
+    try {
+      const deadline = Date.now() + 25_000;
+      for (;;) {
+        watched = (await listRuns()).find((r) => r.origin === 'watch');
+        if (watched && ['COMPLETED', 'FAILED', 'CANCELED'].includes(watched.status)) break;
+        if (Date.now() > deadline) throw new Error(`no finished watch run after 25 s: ${JSON.stringify(watched ?? null)}`);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    } finally {
+      await follower.stop();
+    }
+    // The live stream showed the trigger too.
+    expect(follower.output()).toMatch(/ TRIGGER_FIRED +specs\/second\.md -> run /);
+    expect(watched.status, watched.lastError ?? '').toBe('COMPLETED');
+    expect(watched.specPath).toMatch(/second\.md$/);
+
+    const [events, workspaces] = await Promise.all([loopctl(['events', '--workspace']), loopctl(['workspaces'])]);
+    expect(events.code, events.stderr).toBe(0);
+    expect(events.stdout).toMatch(
+      new RegExp(`^ +\\d+  \\S+Z  ${watched.id.slice(0, 8)}  TRIGGER_FIRED +specs/second\\.md -> run ${watched.id.slice(0, 8)} \\(`, 'm'),
+    );
+    // Both runs' events, each line with its run id.
+    expect(events.stdout).toMatch(new RegExp(`^ +\\d+  \\S+Z  ${runId.slice(0, 8)}  RUN_COMPLETED`, 'm'));
+    expect(events.stdout).toMatch(new RegExp(`^ +\\d+  \\S+Z  ${watched.id.slice(0, 8)}  RUN_COMPLETED`, 'm'));
+
+    expect(workspaces.code, workspaces.stderr).toBe(0);
+    expect(workspaces.stdout).toMatch(/^ROOT +WATCHED +RUNS +SPECS$/m);
+    expect(workspaces.stdout).toMatch(new RegExp(`^${repo} +yes +2 +\\d+ \\w+`, 'm'));
+
+    const un = await loopctl(['unwatch']);
+    expect(un.code, un.stderr).toBe(0);
+    expect(un.stdout).toBe(`stopped watching ${repo}\n`);
+    const list = await loopctl(['workspaces', '--json']);
+    expect((JSON.parse(list.stdout) as WorkspaceView[]).find((x) => x.root === repo)?.watched).toBe(false);
+  });
+
+  it('daemon restart --watch prints both halves, keeps the runs and watches the workspace', async () => {
+    const r = await loopctl(['daemon', 'restart', '--watch', 'specs']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^loopd stopped \(pid (\d+)\)\nloopd started \(pid (\d+)\) on http:\/\/127\.0\.0\.1:\d+\n$/);
+    expect((await listRuns()).some((x) => x.id === runId)).toBe(true);
+    const list = await loopctl(['workspaces', '--json']);
+    expect((JSON.parse(list.stdout) as WorkspaceView[]).find((x) => x.root === repo)?.watched).toBe(true);
+  });
+
+  it('daemon stop, then daemon status exits 1 with "not running"', async () => {
+    const stop = await loopctl(['daemon', 'stop']);
+    expect(stop.code, stop.stderr).toBe(0);
+    expect(stop.stdout).toMatch(/^loopd stopped \(pid \d+\)\n$/);
+    const status = await loopctl(['daemon', 'status']);
+    expect(status.code).toBe(1);
+    expect(status.stdout).toMatch(/not running/);
+  });
+});
