@@ -150,28 +150,9 @@ export class HostLoopService implements LoopService {
 
   async *streamWorkspaceEvents(path: string, afterSeq: number, follow: boolean, signal: AbortSignal): AsyncGenerator<EventView> {
     const root = await this.workspaceRoot(path);
-    const waiter = new Waiter(signal);
-    const onEvent = (ev: EventRow) => {
-      if (ev.workspace_root === root) waiter.poke();
-    };
-    this.d.bus.on('event', onEvent);
-    try {
-      let cursor = afterSeq;
-      while (!signal.aborted) {
-        waiter.reset();
-        const rows = this.d.store.eventsAfter({ workspace: root, afterSeq: cursor, limit: 500 });
-        for (const row of rows) {
-          cursor = row.seq;
-          yield eventView(row);
-        }
-        if (rows.length === 500) continue;
-        if (!follow) return;
-        await waiter.wait(5000);
-      }
-    } finally {
-      this.d.bus.off('event', onEvent);
-    }
+    yield* this.followEvents({ workspace: root }, (ev) => ev.workspace_root === root, afterSeq, follow, signal);
   }
+
 
   // ---- runs ---------------------------------------------------------------------------------
 
@@ -515,28 +496,46 @@ export class HostLoopService implements LoopService {
     return this.d.store.eventsAfter({ runId: run.id, afterSeq, limit }).map(eventView);
   }
 
-  async *streamEvents(ref: string, afterSeq: number, follow: boolean, signal: AbortSignal): AsyncGenerator<EventView> {
+  streamEvents(ref: string, afterSeq: number, follow: boolean, signal: AbortSignal): AsyncGenerator<EventView> {
     const run = this.resolveRun(ref);
+    const done = () => {
+      const fresh = this.d.store.getRun(run.id);
+      return !fresh || isTerminalRunStatus(fresh.status);
+    };
+    return this.followEvents({ runId: run.id }, (ev) => ev.run_id === run.id, afterSeq, follow, signal, done);
+  }
+
+  /**
+   * Replays stored events after `afterSeq`, then (when following) waits for new ones, woken by the
+   * bus. A run's stream ends after its terminal event; a workspace's runs until the client leaves.
+   */
+  private async *followEvents(
+    filter: { runId?: string; workspace?: string },
+    matches: (ev: EventRow) => boolean,
+    afterSeq: number,
+    follow: boolean,
+    signal: AbortSignal,
+    finished: () => boolean = () => false,
+  ): AsyncGenerator<EventView> {
     const waiter = new Waiter(signal);
     const onEvent = (ev: EventRow) => {
-      if (ev.run_id === run.id) waiter.poke();
+      if (matches(ev)) waiter.poke();
     };
     this.d.bus.on('event', onEvent);
     try {
       let cursor = afterSeq;
       while (!signal.aborted) {
         waiter.reset();
-        const rows = this.d.store.eventsAfter({ runId: run.id, afterSeq: cursor, limit: 500 });
+        const rows = this.d.store.eventsAfter({ ...filter, afterSeq: cursor, limit: 500 });
         let ended = false;
         for (const row of rows) {
           cursor = row.seq;
           yield eventView(row);
-          if (TERMINAL_EVENTS.has(row.type)) ended = true;
+          if (filter.runId && TERMINAL_EVENTS.has(row.type)) ended = true;
         }
         if (rows.length === 500) continue;
         if (!follow || ended) return;
-        const fresh = this.d.store.getRun(run.id);
-        if (!fresh || (isTerminalRunStatus(fresh.status) && rows.length === 0)) return;
+        if (rows.length === 0 && finished()) return;
         await waiter.wait(5000);
       }
     } finally {
