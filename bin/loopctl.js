@@ -5,6 +5,13 @@
 import { ensureNode } from './launcher.js';
 
 if (ensureNode(import.meta.url)) {
+  // `loopctl inspect x | head` closes the pipe early: that is the reader's choice, not an error.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err) => {
+      if (err && err.code === 'EPIPE') process.exit(0);
+      throw err;
+    });
+  }
   const { execute } = await import('@oclif/core');
   await execute({ dir: import.meta.url });
 }
