@@ -147,6 +147,12 @@ export abstract class BaseCommand extends Command {
     const expectDaemon = loc.info !== null && pidAlive(loc.info.pid);
     const up = await waitForDaemon(loc.url, expectDaemon ? 5000 : 600);
     if (!up) throw new UserError(notRunningMessage(loc.url));
+    if (loc.token === null) {
+      // A daemon that just started may have written its token after we first looked.
+      this.location = null;
+      const again = await this.locate();
+      return createClientFor(again.url, again.token);
+    }
     return createClientFor(loc.url, loc.token);
   }
 

@@ -83,8 +83,50 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<DaemonHandl
   const paths = homePaths(home);
   const log = opts.log ?? ((m: string) => process.stderr.write(`[loopd] ${m}\n`));
   const token = opts.token ?? ensureToken(home);
-  const host = opts.host ?? DEFAULT_HOST;
   const maxConcurrency = opts.maxConcurrency ?? 3;
+  const announceEarly = opts.writeInfo !== false && (opts.port ?? DEFAULT_PORT) !== 0 && !liveDaemonInfo(paths.daemonInfo);
+  if (announceEarly) {
+    // Written before the slow part of start-up, so a loopctl started right after `loopd &` sees a
+    // live pid and waits for the daemon instead of reporting it not running.
+    const early: DaemonInfo = { pid: process.pid, host: opts.host ?? DEFAULT_HOST, port: opts.port ?? DEFAULT_PORT, startedAt: Date.now(), version: packageVersion() };
+    writeFileAtomic(paths.daemonInfo, JSON.stringify(early) + '\n');
+  }
+  try {
+    return await startDaemonInner(opts, home, paths, log, token, maxConcurrency);
+  } catch (e) {
+    if (announceEarly) removeOwnDaemonInfo(paths.daemonInfo);
+    throw e;
+  }
+}
+
+function liveDaemonInfo(path: string): DaemonInfo | null {
+  try {
+    const info = JSON.parse(readFileSync(path, 'utf8')) as DaemonInfo;
+    process.kill(info.pid, 0);
+    return info;
+  } catch {
+    return null;
+  }
+}
+
+function removeOwnDaemonInfo(path: string): void {
+  try {
+    const info = JSON.parse(readFileSync(path, 'utf8')) as DaemonInfo;
+    if (info.pid === process.pid) rmSync(path, { force: true });
+  } catch {
+    /* already gone */
+  }
+}
+
+async function startDaemonInner(
+  opts: DaemonOptions,
+  home: string,
+  paths: ReturnType<typeof homePaths>,
+  log: (msg: string) => void,
+  token: string,
+  maxConcurrency: number,
+): Promise<DaemonHandle> {
+  const host = opts.host ?? DEFAULT_HOST;
   const bus = new EventBus();
   const store = new Store(paths.db, bus);
   const instanceId = uuidv7();
@@ -161,14 +203,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<DaemonHandl
         await watcher.stop();
         await srv.close();
         store.close();
-        if (opts.writeInfo !== false) {
-          try {
-            const info = JSON.parse(readFileSync(paths.daemonInfo, 'utf8')) as DaemonInfo;
-            if (info.pid === process.pid) rmSync(paths.daemonInfo, { force: true });
-          } catch {
-            /* already gone */
-          }
-        }
+        if (opts.writeInfo !== false) removeOwnDaemonInfo(paths.daemonInfo);
         resolveStopped();
       })();
       return stopping;
