@@ -92,6 +92,9 @@ export function agentOutcome(exit: WaitResult, timeoutSec: number, parsed: Parse
   if (exit.canceled) return { status: 'CANCELED', error: 'canceled' };
   if (exit.timedOut) return { status: 'FAILED', error: `agent timed out after ${timeoutSec}s (claude_timeout_sec); its process tree was killed` };
   if (exit.vanished) return { status: 'FAILED', error: 'agent process ended without an exit status' };
+  if (exit.exitCode === 127) {
+    return { status: 'FAILED', error: 'agent command not found (exit code 127): check agent_cmd / reviewer_cmd and the daemon\'s PATH' };
+  }
   if (exit.exitCode !== 0) {
     return { status: 'FAILED', error: `agent exited with code ${exit.exitCode}${parsed.transientError ? ` (${parsed.transientError})` : ''}` };
   }

@@ -7,10 +7,10 @@ import { v7 as uuidv7 } from 'uuid';
 import { buildAgentCommand } from '../core/agents/adapters.js';
 import { lastLines, resolveRunDirs, type RunDirs } from '../core/artifacts.js';
 import { suggestRunName } from '../core/run-name.js';
-import { chooseProvider } from '../core/worktree.js';
+import { chooseProvider, findOnPath } from '../core/worktree.js';
 import { composePrompt } from '../functions/implementation.js';
 import { ConfigError, resolveConfig, type LoopConfig } from '../core/config.js';
-import { detectBaseBranch, findRepoRoot, GitError, listBranches } from '../core/git.js';
+import { detectBaseBranch, findRepoRoot, GitError, listBranches, listWorktrees } from '../core/git.js';
 import { dedupeName, defaultPlanPath, renderTemplate, sanitizeBranchForPath, slugify, specSlug } from '../core/naming.js';
 import { isTerminalRunStatus, type RunStatus } from '../core/types.js';
 import type { EventBus, OutputNotice } from './bus.js';
@@ -199,6 +199,16 @@ export class HostLoopService implements LoopService {
     if (config.reviewer && reviewerKind === 'command' && (config.reviewer_cmd || config.agent_cmd).trim() === '') {
       throw new UserError('reviewer_agent=command needs reviewer_cmd (or agent_cmd): set it, or turn the reviewer off with reviewer=false');
     }
+    // A missing agent CLI would otherwise surface only as exit 127 after every retry.
+    for (const [role, kind] of [['agent', config.agent], ...(config.reviewer ? [['reviewer_agent', reviewerKind]] : [])] as const) {
+      if (kind === 'command') continue;
+      const bin = kind === 'claude' ? 'claude' : 'codex';
+      if (!findOnPath(bin)) {
+        throw new UserError(
+          `${role}=${kind} but the "${bin}" CLI is not on the daemon's PATH: install it, or use ${role === 'agent' ? 'agent=command with agent_cmd' : 'reviewer_agent=command with reviewer_cmd'} (restart the daemon after changing PATH)`,
+        );
+      }
+    }
     let provider: { provider: 'git' | 'worktrunk'; reason: string };
     try {
       provider = chooseProvider(config.worktree_provider);
@@ -263,6 +273,16 @@ export class HostLoopService implements LoopService {
     const mergeTarget = config.merge_strategy === 'none' ? null : config.merge_target_branch || `agent/${slug}`;
     if (mergeTarget !== null && !/^[A-Za-z0-9._/-]+$/.test(mergeTarget)) {
       throw new UserError(`invalid merge target branch "${mergeTarget}": use letters, digits, ".", "_", "-" and "/"`);
+    }
+    if (mergeTarget !== null) {
+      // Merging never touches a checkout, so a target checked out somewhere could never be updated:
+      // say so now, not after hours of agent work.
+      const holder = (await listWorktrees(root).catch(() => [])).find((w) => w.branch === mergeTarget);
+      if (holder) {
+        throw new UserError(
+          `merge target "${mergeTarget}" is checked out at ${holder.path}; loopd never changes a checkout: pick another --merge-target, or check out a different branch there`,
+        );
+      }
     }
     const id = uuidv7();
     const dirs = resolveRunDirs({

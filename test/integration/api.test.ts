@@ -1,5 +1,6 @@
 // The control plane: auth, Host checks, bad input, and resumable SSE streams.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -64,6 +65,9 @@ describe('bad input creates nothing', () => {
     ['not a git repo', (_root, other) => ({ cwd: other, spec: 'outside.md', flags: commandFlags(FAKE_AGENT) }), /not inside a git repository/],
     ['unknown agent', (root) => ({ cwd: root, spec: 'specs/demo.md', flags: { agent: 'gpt-shell' } }), /agent.*claude, codex, command/],
     ['agent=command without agent_cmd', (root) => ({ cwd: root, spec: 'specs/demo.md', flags: { agent: 'command' } }), /agent=command needs agent_cmd/],
+    ['claude CLI not on PATH', (root) => ({ cwd: root, spec: 'specs/demo.md', flags: { agent: 'claude', reviewer: false } }), /agent=claude but the "claude" CLI is not on the daemon's PATH/],
+    ['codex reviewer not on PATH', (root) => ({ cwd: root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { reviewer_agent: 'codex' }) }), /reviewer_agent=codex but the "codex" CLI/],
+    ['merge target checked out in the user checkout', (root) => ({ cwd: root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { merge_target_branch: 'main' }) }), /merge target "main" is checked out at .*never changes a checkout/],
     ['invalid flag value', (root) => ({ cwd: root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { iterations: 'many' }) }), /iterations/],
   ];
   for (const [name, input, message] of cases) {
@@ -72,7 +76,17 @@ describe('bad input creates nothing', () => {
       const other = tempDir();
       writeFileSync(join(other, 'outside.md'), '# outside\n');
       const before = t.daemon.store.listRuns().length;
-      await expect(t.client.runs.create.mutate(input(repo.root, other))).rejects.toThrow(message);
+      // The daemon sees only git on its PATH, so a claude or codex installed on this machine
+      // cannot turn a bad-input case into a real run.
+      const bin = tempDir();
+      symlinkSync(execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim(), join(bin, 'git'));
+      const oldPath = process.env.PATH;
+      process.env.PATH = bin;
+      try {
+        await expect(t.client.runs.create.mutate(input(repo.root, other))).rejects.toThrow(message);
+      } finally {
+        process.env.PATH = oldPath;
+      }
       expect(t.daemon.store.listRuns()).toHaveLength(before);
       expect(git(repo.root, 'branch', '--list', 'run/*')).toBe('');
     });

@@ -189,6 +189,18 @@ describe('agent failures', () => {
     ]);
   });
 
+  it('says when the agent command does not exist', async () => {
+    const repo = makeRepo({ tasks: 1 });
+    const created = await t.client.runs.create.mutate({
+      cwd: repo.root,
+      spec: 'specs/demo.md',
+      flags: commandFlags('no-such-agent-binary --go', { claude_retries: 0 }),
+    });
+    const run = await waitForRun(t.client, created.id);
+    expect(run).toMatchObject({ status: 'FAILED', exitReason: 'claude_failed' });
+    expect(run.lastError).toMatch(/agent command not found \(exit code 127\)/);
+  });
+
   it('kills the whole process tree of an agent that ignores SIGTERM when it times out', async () => {
     const repo = makeRepo({ tasks: 1 });
     const created = await t.client.runs.create.mutate({
