@@ -87,6 +87,17 @@ describe.skipIf(!built)('kill -9 at random points', () => {
     const ids: string[] = [];
     for (const r of repos) ids.push((await client.runs.create.mutate({ cwd: r.root, spec: 'specs/demo.md' })).id);
 
+    // A live subscriber to the first run's events and output, kept across every kill -9: it must
+    // end with exactly the stored events and the full logs, no gaps and no duplicates.
+    const streamed: EventView[] = [];
+    const streamDone = new Promise<void>((res, rej) => {
+      client.runs.events.subscribe({ run: ids[0]!, follow: true }, { onData: (e) => streamed.push(e.data), onError: rej, onComplete: () => res() });
+    });
+    const chunks: { stepId: number; chunk: string }[] = [];
+    const outputDone = new Promise<void>((res, rej) => {
+      client.runs.output.subscribe({ run: ids[0]!, follow: true }, { onData: (c) => chunks.push(c.data), onError: rej, onComplete: () => res() });
+    });
+
     // Kill at random moments until everything has ended (bounded).
     let kills = 0;
     // A fresh seed each time (printed, and settable with KILL_SEED to replay a failure).
@@ -130,6 +141,15 @@ describe.skipIf(!built)('kill -9 at random points', () => {
       const summary = JSON.parse(readFileSync(join(run.runDir, 'summary.json'), 'utf8'));
       expect(summary.exit_reason).toBe('complete_plan');
     }
+    await Promise.race([Promise.all([streamDone, outputDone]), new Promise((_, rej) => setTimeout(() => rej(new Error('streams did not end')), 30_000))]);
+    const stored = await client.runs.eventsList.query({ run: ids[0]!, limit: 10000 });
+    expect(streamed.map((e) => e.seq)).toEqual(stored.map((e) => e.seq));
+    const detail = await client.runs.get.query({ run: ids[0]! });
+    for (const step of detail.steps.filter((x) => x.outputPath)) {
+      const got = chunks.filter((c) => c.stepId === step.id).map((c) => c.chunk).join('');
+      expect(got, `output of step ${step.id}`).toBe(readFileSync(step.outputPath!, 'utf8'));
+    }
+
     const all = (await Promise.all(ids.map((id) => client.runs.eventsList.query({ run: id, limit: 10000 })))).flat();
     const adopted = all.filter((e) => e.type === 'STEP_ADOPTED').length;
     const requeued = all.filter((e) => e.type === 'STEP_REQUEUED').length;
