@@ -2,7 +2,7 @@
 // steps, reviews, verification and merges), then restarted. Every run must end as an undisturbed
 // run would, no agent iteration may run twice, and no event sequence number may repeat.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -82,6 +82,9 @@ describe.skipIf(!built)('kill -9 at random points', () => {
     const agent = `FAKE_SLEEP_MS=600 FAKE_REVIEW_SLEEP_MS=250 node ${join(FIXTURES, 'fake-agent.mjs')}`;
     const repos = [0, 1, 2].map(() => makeRepo({ tasks: 3 }));
     for (const r of repos) {
+      // Slows every update of an agent/* branch (the merge) by a second: room for a kill mid-merge.
+      r.write('.git/hooks/reference-transaction', '#!/bin/sh\n[ "$1" = prepared ] || exit 0\nwhile read -r old new ref; do case "$ref" in refs/heads/agent/*) sleep 1;; esac; done\nexit 0\n');
+      chmodSync(join(r.root, '.git', 'hooks', 'reference-transaction'), 0o755);
       r.write('.loop/config', `agent=command\nagent_cmd="${agent}"\nverify_cmds=sleep 0.3 && test -f task-1.txt\nclaude_retry_backoff_sec=0\n`);
     }
     const ids: string[] = [];
@@ -98,26 +101,41 @@ describe.skipIf(!built)('kill -9 at random points', () => {
       client.runs.output.subscribe({ run: ids[0]!, follow: true }, { onData: (c) => chunks.push(c.data), onError: rej, onComplete: () => res() });
     });
 
-    // Kill at random moments until everything has ended (bounded).
+    // Kill while a step of each named phase is in progress (merges are slowed by a git hook so
+    // there is a moment to hit), and at random moments besides, until everything has ended.
     let kills = 0;
+    const hitPhases = new Set<string>();
     // A fresh seed each time (printed, and settable with KILL_SEED to replay a failure).
     let seed = Number(process.env.KILL_SEED ?? Date.now() % 2147483648);
     process.stderr.write(`kill test seed ${seed}\n`);
     const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
-    const deadline = Date.now() + 120_000;
+    const restart = async () => {
+      await d.kill9();
+      kills++;
+      await new Promise((r) => setTimeout(r, rand() * 400));
+      await d.start();
+    };
+    const deadline = Date.now() + 150_000;
+    let nextRandomKill = Date.now() + 150 + rand() * 900;
     while (Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 150 + rand() * 900));
-      if (await allEnded(client, ids).catch(() => null)) break;
-      if (kills < 12) {
-        await d.kill9();
-        kills++;
-        await new Promise((r) => setTimeout(r, rand() * 400));
-        await d.start();
+      await new Promise((r) => setTimeout(r, 40));
+      const current = await Promise.all(ids.map((id) => client.runs.get.query({ run: id }))).catch(() => null);
+      if (!current) continue;
+      if (current.every((r) => ['COMPLETED', 'FAILED', 'CANCELED'].includes(r.status))) break;
+      const active = new Set(current.flatMap((r) => r.steps.filter((x) => x.status === 'IN_PROGRESS').map((x) => x.phase)));
+      const target = ['implementation', 'review', 'verification', 'merge'].find((p) => active.has(p) && !hitPhases.has(p));
+      if (target) {
+        hitPhases.add(target);
+        await restart();
+      } else if (kills < 12 && Date.now() >= nextRandomKill) {
+        await restart();
+        nextRandomKill = Date.now() + 150 + rand() * 900;
       }
     }
     const runs = await allEnded(client, ids);
     expect(runs, 'every run ended in time').not.toBeNull();
     expect(kills).toBeGreaterThanOrEqual(3);
+    expect([...hitPhases].sort(), 'killed during each phase').toEqual(['implementation', 'merge', 'review', 'verification']);
 
     for (const [i, run] of runs!.entries()) {
       const repo = repos[i]!;
@@ -153,7 +171,7 @@ describe.skipIf(!built)('kill -9 at random points', () => {
     const all = (await Promise.all(ids.map((id) => client.runs.eventsList.query({ run: id, limit: 10000 })))).flat();
     const adopted = all.filter((e) => e.type === 'STEP_ADOPTED').length;
     const requeued = all.filter((e) => e.type === 'STEP_REQUEUED').length;
-    process.stderr.write(`kill test: ${kills} kills, ${adopted} steps re-adopted, ${requeued} requeued\n`);
+    process.stderr.write(`kill test: ${kills} kills (during ${[...hitPhases].join(', ')}), ${adopted} steps re-adopted, ${requeued} requeued\n`);
     expect(adopted).toBeGreaterThan(0);
     await d.kill9();
   }, 180_000);
