@@ -69,7 +69,18 @@ try {
     join(repo, 'specs', 'planning', 'greeting-plan.md'),
     '# Plan: greeting module\n\n## Tasks\n- [ ] Add hello() to greet.js\n- [ ] Add bonjour() to greet.js\n- [ ] Document both in docs/usage.md\n\n## Verification\n- [ ] node -e "import(\'./greet.js\')"\n',
   );
-  writeFileSync(join(repo, '.loop', 'config'), `# The demo runs a bundled deterministic agent instead of a real one.\nagent=command\nagent_cmd="node ${demoAgent}"\niterations=10\n`);
+  writeFileSync(
+    join(repo, '.loop', 'config'),
+    [
+      '# The demo runs a bundled deterministic agent (it also plays the reviewer) instead of a real one.',
+      'agent=command',
+      `agent_cmd="node ${demoAgent}"`,
+      'iterations=10',
+      '# The repo\'s own check, run after every reviewed iteration.',
+      'verify_cmds=node --check greet.js',
+      '',
+    ].join('\n'),
+  );
   writeFileSync(join(repo, '.gitignore'), 'logs/loop/\n');
   writeFileSync(join(repo, 'README.md'), '# greeter\n');
   execFileSync('git', ['init', '-q', '-b', 'main'], { cwd: repo });
@@ -87,6 +98,9 @@ try {
 
   step('Live agent output (loopctl tail -f)');
   await follow(['tail', created.id, '-f']);
+
+  step('Every phase, as events (loopctl events)');
+  loopctl(['events', created.id]);
 
   step('The run, as loopd recorded it');
   loopctl(['inspect', created.id]);
