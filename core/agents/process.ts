@@ -162,19 +162,24 @@ function groupMembers(h: ProcessHandle): number[] {
   const leader = readStat(h.pid);
   if (leader !== null && leader.startTime !== h.startTime) return [];
   const members: number[] = [];
+  for (const { pid, stat } of liveProcesses()) if (stat.pgrp === h.pgid) members.push(pid);
+  return members;
+}
+
+/** Every process in /proc that is not a zombie, with its stat. */
+function* liveProcesses(): Generator<{ pid: number; stat: ProcStat }> {
   let entries: string[];
   try {
     entries = readdirSync('/proc');
   } catch {
-    return members;
+    return;
   }
   for (const name of entries) {
     if (!/^\d+$/.test(name)) continue;
     const pid = Number(name);
     const stat = readStat(pid);
-    if (stat !== null && stat.pgrp === h.pgid && !isDead(stat.state)) members.push(pid);
+    if (stat !== null && !isDead(stat.state)) yield { pid, stat };
   }
-  return members;
 }
 
 function signalGroup(h: ProcessHandle, signal: NodeJS.Signals): void {
@@ -277,17 +282,8 @@ export async function waitForExit(h: ProcessHandle, exitPath: string, opts: Wait
  * how a restarted daemon finds an agent whose pid it never got to record.
  */
 export function findByNonce(nonce: string): ProcessHandle | null {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return null;
-  }
-  for (const name of entries) {
-    if (!/^\d+$/.test(name)) continue;
-    const pid = Number(name);
-    const stat = readStat(pid);
-    if (stat === null || stat.pgrp !== pid || isDead(stat.state)) continue;
+  for (const { pid, stat } of liveProcesses()) {
+    if (stat.pgrp !== pid) continue;
     let env: string;
     try {
       env = readFileSync(`/proc/${pid}/environ`, 'utf8');

@@ -123,7 +123,7 @@ describe.skipIf(!built)('kill -9 at random points', () => {
       if (!current) continue;
       if (current.every((r) => ['COMPLETED', 'FAILED', 'CANCELED'].includes(r.status))) break;
       const active = new Set(current.flatMap((r) => r.steps.filter((x) => x.status === 'IN_PROGRESS').map((x) => x.phase)));
-      const target = ['implementation', 'review', 'verification', 'merge'].find((p) => active.has(p) && !hitPhases.has(p));
+      const target = (['implementation', 'review', 'verification', 'merge'] as const).find((p) => active.has(p) && !hitPhases.has(p));
       if (target) {
         hitPhases.add(target);
         await restart();

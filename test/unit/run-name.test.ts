@@ -1,21 +1,12 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { tempDirs } from './tmp.js';
 import { shellQuote } from '../../core/agents/adapters.js';
 import { runOneShot } from '../../core/agents/oneshot.js';
 import { haikuPrompt, parseHaikuName, suggestRunName } from '../../core/run-name.js';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
-
-function tmp(): string {
-  const d = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'loopd-name-')));
-  dirs.push(d);
-  return d;
-}
+const tmp = tempDirs('loopd-name-');
 
 /** `node -e <script>` as a shell command line, with this test's own node. */
 function nodeCmd(script: string): string {

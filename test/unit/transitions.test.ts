@@ -179,7 +179,7 @@ describe('nextStep: watchdog', () => {
   });
 
   it('a watchdog step that found nothing to rewrite does not count against the budget', () => {
-    const steps = [impl(1, stuck), impl(2, stuck), step('watchdog', 2, { signal: null }), impl(3, stuck)];
+    const steps = [impl(1, stuck), impl(2, stuck), step('watchdog', 2, { rewritePath: null }), impl(3, stuck)];
     expect(decide(steps, { ...base, watchdogMaxRewrites: 1 })).toMatchObject({ phase: 'watchdog' });
   });
 

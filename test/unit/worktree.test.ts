@@ -1,27 +1,13 @@
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { g, tempDirs } from './tmp.js';
 import { chooseProvider, ensureRunWorktree, findOnPath, removeRunWorktree } from '../../core/worktree.js';
 
 const WT_STUB = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'wt-stub.sh');
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
-
-function tmp(): string {
-  const d = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'loopd-wt-')));
-  dirs.push(d);
-  return d;
-}
-
-function g(cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
+const tmp = tempDirs('loopd-wt-');
 
 /** A repo on main with one commit and an uncommitted edit, so "untouched" is checkable. */
 function makeRepo(): string {
