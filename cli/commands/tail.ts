@@ -27,8 +27,8 @@ export default class Tail extends BaseCommand {
         this.printJson(tail);
         return;
       }
-      if (!tail) {
-        process.stderr.write(`no output yet for run ${args.run}\n`);
+      if (!tail || tail.text === '') {
+        process.stderr.write(`no output yet for run ${args.run}${tail ? ` (iteration ${tail.iteration}, ${tail.phase})` : ''}\n`);
         return;
       }
       process.stdout.write(tail.text.endsWith('\n') || tail.text === '' ? tail.text : `${tail.text}\n`);
