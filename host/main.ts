@@ -84,6 +84,13 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<DaemonHandl
   const log = opts.log ?? ((m: string) => process.stderr.write(`[loopd] ${m}\n`));
   const token = opts.token ?? ensureToken(home);
   const maxConcurrency = opts.maxConcurrency ?? 3;
+  // Two daemons on one data dir would both dispatch the same steps and pay for every agent twice.
+  const other = liveDaemonInfo(paths.daemonInfo);
+  if (other && other.pid !== process.pid && isLoopdProcess(other.pid)) {
+    throw new Error(
+      `another loopd (pid ${other.pid}, http://${other.host}:${other.port}) already uses the data dir ${home}: stop it first (loopctl daemon stop), or start this one with another --home / LOOPD_HOME`,
+    );
+  }
   const announceEarly = opts.writeInfo !== false && (opts.port ?? DEFAULT_PORT) !== 0 && !liveDaemonInfo(paths.daemonInfo);
   if (announceEarly) {
     // Written before the slow part of start-up, so a loopctl started right after `loopd &` sees a
@@ -106,6 +113,19 @@ function liveDaemonInfo(path: string): DaemonInfo | null {
     return info;
   } catch {
     return null;
+  }
+}
+
+/** Whether pid runs loopd (a reused pid of a dead daemon belongs to something else). */
+function isLoopdProcess(pid: number): boolean {
+  try {
+    // An argument naming the loopd binary (agents' wrapper shells are called loopd-agent: not it).
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      .split('\0')
+      .some((arg) => /(^|\/)loopd(\.js)?$/.test(arg));
+  } catch {
+    // No /proc (or not ours to read): the pid is alive, so take it at its word.
+    return true;
   }
 }
 

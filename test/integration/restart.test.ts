@@ -70,6 +70,25 @@ async function allEnded(client: LoopClient, ids: string[]): Promise<RunView[] | 
   return runs.every((r) => ['COMPLETED', 'FAILED', 'CANCELED'].includes(r.status)) ? runs : null;
 }
 
+describe.skipIf(!built)('one data dir, one daemon', () => {
+  it('refuses a second daemon on the same data dir, and allows one after a kill -9', async () => {
+    const home = tempDir('loopd-two-');
+    const d = new DaemonProcess(home, await freePort());
+    daemons.push(d);
+    await d.start();
+    const second = spawn(process.execPath, [LOOPD, '--addr', `127.0.0.1:${await freePort()}`, '--home', home], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    second.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+    const code = await new Promise<number | null>((res) => second.once('exit', (c) => res(c)));
+    expect(code).toBe(1);
+    expect(err).toMatch(/another loopd \(pid \d+, .*\) already uses the data dir/);
+    // A dead daemon's leftover daemon.json does not block the next one.
+    await d.kill9();
+    await d.start();
+    await d.kill9();
+  });
+});
+
 describe.skipIf(!built)('kill -9 at random points', () => {
   it('loses nothing and repeats nothing', async () => {
     const home = tempDir('loopd-kill-');
