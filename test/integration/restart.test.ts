@@ -89,6 +89,66 @@ describe.skipIf(!built)('one data dir, one daemon', () => {
   });
 });
 
+describe.skipIf(!built)('daemon stop', () => {
+  async function setup() {
+    const home = tempDir('loopd-stop-');
+    const d = new DaemonProcess(home, await freePort());
+    daemons.push(d);
+    await d.start();
+    const client = createClientFor(`http://127.0.0.1:${d.port}`, 'kill-test');
+    const repo = makeRepo({ tasks: 1 });
+    const run = await client.runs.create.mutate({
+      cwd: repo.root,
+      spec: 'specs/demo.md',
+      flags: { agent: 'command', agent_cmd: `FAKE_SLEEP_MS=1500 node ${join(FIXTURES, 'fake-agent.mjs')}`, reviewer: false },
+    });
+    for (;;) {
+      const evs = await client.runs.eventsList.query({ run: run.id });
+      if (evs.some((e) => e.type === 'AGENT_STARTED')) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const exited = new Promise<void>((res) => d.child!.once('exit', () => res()));
+    return { d, client, run, exited };
+  }
+
+  it('--drain waits for the running step to finish before the daemon exits', async () => {
+    const { d, client, run, exited } = await setup();
+    await client.daemon.stop.mutate({ drain: true });
+    await exited;
+    await d.start();
+    const evs = await client.runs.eventsList.query({ run: run.id });
+    // The step ended under the first daemon: nothing to adopt.
+    expect(evs.filter((e) => e.type === 'STEP_ADOPTED')).toHaveLength(0);
+    for (;;) {
+      const r = await client.runs.get.query({ run: run.id });
+      if (r.status === 'COMPLETED') break;
+      expect(r.status).not.toMatch(/FAILED|CANCELED/);
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    await d.kill9();
+  });
+
+  it('without --drain the daemon exits at once and the next one re-adopts the agent', async () => {
+    const { d, client, run, exited } = await setup();
+    const t0 = Date.now();
+    await client.daemon.stop.mutate();
+    await exited;
+    expect(Date.now() - t0).toBeLessThan(1500);
+    await d.start();
+    for (;;) {
+      const r = await client.runs.get.query({ run: run.id });
+      if (r.status === 'COMPLETED') break;
+      expect(r.status).not.toMatch(/FAILED|CANCELED/);
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    const evs = await client.runs.eventsList.query({ run: run.id });
+    expect(evs.filter((e) => e.type === 'STEP_ADOPTED')).toHaveLength(1);
+    const ledger = readFileSync(join((await client.runs.get.query({ run: run.id })).runDir, '.fake-ledger'), 'utf8').trim().split('\n');
+    expect(ledger).toHaveLength(1);
+    await d.kill9();
+  });
+});
+
 describe.skipIf(!built)('kill -9 at random points', () => {
   it('loses nothing and repeats nothing', async () => {
     const home = tempDir('loopd-kill-');
