@@ -124,8 +124,11 @@ export async function listBranches(repoRoot: string): Promise<string[]> {
 }
 
 async function hasAnyCommit(repoRoot: string): Promise<boolean> {
-  const r = await gitExec(repoRoot, ['rev-list', '-n', '1', '--all']);
-  return r.code === 0 && r.stdout.trim() !== '';
+  // Branches only: `rev-list --all` also walks every worktree's HEAD and fails while another run
+  // is still creating its worktree, which read as "no commits".
+  const r = await gitExec(repoRoot, ['for-each-ref', '--count=1', '--format=%(objectname)', 'refs/heads/']);
+  if (r.code !== 0) throw new GitError(`cannot read the branches of ${repoRoot}: ${firstLine(r.stderr) || `exit code ${r.code}`}`);
+  return r.stdout.trim() !== '';
 }
 
 export async function detectBaseBranch(repoRoot: string, configured?: string): Promise<string> {

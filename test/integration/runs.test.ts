@@ -138,6 +138,16 @@ describe('a run to a merged result', () => {
     expect(() => git(repo.root, 'rev-parse', '--verify', '-q', 'agent/demo')).toThrow();
   });
 
+  it('creates runs of one repo concurrently, each on its own branch, while others start', async () => {
+    const repo = makeRepo({ tasks: 1 });
+    const flags = commandFlags(FAKE_AGENT, { merge_strategy: 'none', reviewer: false });
+    const first = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags });
+    const more = await Promise.all([1, 2, 3, 4].map(() => t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags })));
+    const branches = [first, ...more].map((r) => r.runBranch);
+    expect(new Set(branches).size).toBe(5);
+    for (const r of [first, ...more]) expect((await waitForRun(t.client, r.id)).status).toBe('COMPLETED');
+  });
+
   it('de-duplicates the run branch: run/demo, run/demo-2', async () => {
     const repo = makeRepo({ tasks: 1 });
     const a = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { merge_strategy: 'none' }) });
