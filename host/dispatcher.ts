@@ -54,9 +54,6 @@ function parseResult(step: StepRow): Record<string, unknown> | null {
   return step.result_json ? (JSON.parse(step.result_json) as Record<string, unknown>) : null;
 }
 
-export function globalRunDir(run: RunRow): string | null {
-  return run.global_run_dir;
-}
 
 export class Dispatcher {
   private readonly active = new Map<number, Active>();
@@ -265,16 +262,12 @@ export class Dispatcher {
   private recordArtifact(run: RunRow, stepId: number | null, kind: string, path: string): void {
     try {
       const { checksum, bytes } = checksumFile(path);
-      const location = run.run_dir && path.startsWith(run.run_dir) && !this.isGlobalPath(run, path) ? 'workspace' : 'global';
+      const g = run.global_run_dir;
+      const location = g !== null && path.startsWith(g) ? 'global' : 'workspace';
       this.o.store.upsertArtifact({ run_id: run.id, step_id: stepId, kind, location, path, checksum, bytes });
     } catch {
       // An artifact that vanished is not worth failing a step over.
     }
-  }
-
-  private isGlobalPath(run: RunRow, path: string): boolean {
-    const g = globalRunDir(run);
-    return g !== null && path.startsWith(g);
   }
 
   /** Records a handler's outcome, the run's usage and the next step, all in one transaction. */
@@ -330,7 +323,6 @@ export class Dispatcher {
   }
 
   private decide(run: RunRow): Decision {
-    const cfg = parseConfig(run);
     const facts: StepFact[] = this.o.store.stepsForRun(run.id).map((s) => ({
       phase: s.phase,
       status: s.status,
@@ -457,7 +449,7 @@ export class Dispatcher {
     this.recordArtifact(run, null, 'report', `${run.run_dir}/report.tsv`);
     const path = writeSummary(run.run_dir, summary);
     this.recordArtifact(run, null, 'summary', path);
-    const g = globalRunDir(run);
+    const g = run.global_run_dir;
     if (g && g !== run.run_dir) {
       for (const copied of mirrorDir(run.run_dir, g)) this.recordArtifact(run, null, 'mirror', copied);
     }

@@ -11,7 +11,7 @@ import { chooseProvider, findOnPath } from '../core/worktree.js';
 import { composePrompt } from '../functions/implementation.js';
 import { ConfigError, resolveConfig, type LoopConfig } from '../core/config.js';
 import { detectBaseBranch, findRepoRoot, GitError, listBranches, listWorktrees } from '../core/git.js';
-import { dedupeName, defaultPlanPath, renderTemplate, sanitizeBranchForPath, slugify, specSlug } from '../core/naming.js';
+import { dedupeName, defaultPlanPath, renderTemplate, slugify, specSlug } from '../core/naming.js';
 import { isTerminalRunStatus, type RunStatus } from '../core/types.js';
 import type { EventBus, OutputNotice } from './bus.js';
 import { Dispatcher, parseConfig } from './dispatcher.js';

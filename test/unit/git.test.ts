@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { g, tempDirs } from './tmp.js';
+import { g, initRepo, tempDirs } from './tmp.js';
 import {
   GitError,
   branchExists,
@@ -28,12 +28,7 @@ function write(file: string, content: string): void {
 
 /** A repo on main with one commit, its own identity, and no reliance on global config. */
 function makeRepo(): string {
-  const root = path.join(tmp(), 'repo');
-  fs.mkdirSync(root);
-  g(root, 'init', '-q', '-b', 'main');
-  g(root, 'config', 'user.name', 'Test');
-  g(root, 'config', 'user.email', 'test@example.com');
-  g(root, 'config', 'commit.gpgsign', 'false');
+  const root = initRepo(path.join(tmp(), 'repo'));
   write(path.join(root, 'README.md'), 'hello\n');
   write(path.join(root, 'shared.txt'), 'line 1\nline 2\nline 3\n');
   g(root, 'add', '-A');

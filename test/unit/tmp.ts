@@ -21,3 +21,13 @@ export function tempDirs(prefix: string): () => string {
 export function g(cwd: string, ...args: string[]): string {
   return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
+
+/** `git init` on main in a new dir `root`, with its own identity: no reliance on global config. */
+export function initRepo(root: string): string {
+  fs.mkdirSync(root);
+  g(root, 'init', '-q', '-b', 'main');
+  g(root, 'config', 'user.name', 'Test');
+  g(root, 'config', 'user.email', 'test@example.com');
+  g(root, 'config', 'commit.gpgsign', 'false');
+  return root;
+}

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { g, tempDirs } from './tmp.js';
+import { g, initRepo, tempDirs } from './tmp.js';
 import { chooseProvider, ensureRunWorktree, findOnPath, removeRunWorktree } from '../../core/worktree.js';
 
 const WT_STUB = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'wt-stub.sh');
@@ -11,12 +11,7 @@ const tmp = tempDirs('loopd-wt-');
 
 /** A repo on main with one commit and an uncommitted edit, so "untouched" is checkable. */
 function makeRepo(): string {
-  const root = path.join(tmp(), 'repo');
-  fs.mkdirSync(root);
-  g(root, 'init', '-q', '-b', 'main');
-  g(root, 'config', 'user.name', 'Test');
-  g(root, 'config', 'user.email', 'test@example.com');
-  g(root, 'config', 'commit.gpgsign', 'false');
+  const root = initRepo(path.join(tmp(), 'repo'));
   fs.writeFileSync(path.join(root, 'README.md'), 'hello\n');
   g(root, 'add', '-A');
   g(root, 'commit', '-q', '-m', 'initial');
