@@ -36,9 +36,25 @@ const TASK_RE = /^(\s*(?:[-*+]|\d{1,9}[.)])\s+\[)([ ~xXR])\](.*)$/;
 const HEADING_RE = /^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*$/;
 const FENCE_RE = /^\s*(`{3,}|~{3,})(.*)$/;
 
-function isSectionExcluded(heading: string): boolean {
-  // "QA" as a word (Manual QA, QA-checks, qa_tests), not inside words like "Iraqi".
-  return /verification/i.test(heading) || /(^|[^a-z])qa([^a-z]|$)/i.test(heading);
+// A section is left out only when its heading *is* a verification or manual-QA checklist: every
+// word of it is one of these, and it names QA or verification. "## Phase 4: Reviewer,
+// Verification, Watchdog" is a phase that builds those things, and its tasks count.
+const CHECKLIST_WORDS = new Set([
+  'qa', 'verification', 'verifications', 'verify', 'manual', 'human', 'final', 'post', 'pre', 'checklist', 'checklists',
+  'check', 'checks', 'step', 'steps', 'test', 'tests', 'testing', 'acceptance', 'smoke', 'and', 'the', 'for',
+  // numbering that may precede the name: "5. Verification", "Phase 6: QA"
+  'phase', 'part', 'section', 'stage',
+]);
+
+export function isChecklistHeading(heading: string): boolean {
+  const words = heading
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter((w) => w !== '' && !/^\d+$/.test(w));
+  if (words.length === 0 || !words.every((w) => CHECKLIST_WORDS.has(w))) return false;
+  const names = (w: string) => w === 'qa' || w.startsWith('verif');
+  const manualTests = words.includes('manual') && words.some((w) => w.startsWith('test'));
+  return words.some(names) || manualTests;
 }
 
 function splitLines(text: string): string[] {
@@ -82,7 +98,7 @@ export function parsePlan(text: string): { tasks: PlanTask[]; counts: PlanCounts
       const level = h[1].length;
       const title = (h[2] ?? '').replace(/[ \t]+#+$/, '').replace(/^#+$/, '').trim();
       if (excludedLevel !== null && level <= excludedLevel) excludedLevel = null;
-      if (excludedLevel === null && isSectionExcluded(title)) excludedLevel = level;
+      if (excludedLevel === null && isChecklistHeading(title)) excludedLevel = level;
       heading = title;
       return;
     }

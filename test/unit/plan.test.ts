@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { markReviewed, parsePlan, planDigest, revertSelfReviewed } from '../../core/plan.js';
+import { isChecklistHeading, markReviewed, parsePlan, planDigest, revertSelfReviewed } from '../../core/plan.js';
 
 const lines = (...ls: string[]) => ls.join('\n');
 
@@ -314,5 +314,87 @@ describe('planDigest', () => {
     const a = '# Plan\n\nSome prose.\n- [ ] a\n- [x] b\n';
     const b = '# Renamed\r\n\r\nOther prose.\r\n*   [ ]   a  \r\n  1. [x] b\r\n## Verification\r\n- [ ] check\r\n```\r\n- [ ] code\r\n```\r\n- [ ]? manual\r\n';
     expect(planDigest(a)).toBe(planDigest(b));
+  });
+});
+
+describe('isChecklistHeading: real-world headings', () => {
+  const excluded = [
+    'Verification',
+    'Manual QA',
+    'QA checklist',
+    'QA',
+    'Verification checklist',
+    'Manual verification',
+    'Manual verification steps',
+    'Final verification',
+    'Post-verification steps',
+    'qa-checks',
+    'Manual testing',
+    'Manual test checklist',
+    '5. Verification',
+    'Phase 6: QA',
+    'Verify',
+    'Acceptance & QA',
+    'Smoke tests and verification',
+  ];
+  const kept = [
+    'Phase 4: Reviewer, Verification, Watchdog',
+    'Verification of the plan parser',
+    'Build the verification runner',
+    'Tasks',
+    'Testing',
+    'Tests',
+    'Checklist',
+    'Phase 2: QA dashboard',
+    'Iraqi locale',
+    'Implementation steps',
+    'Reviewer and verification phases',
+    'Step 3: verify_cmds support',
+  ];
+  it.each(excluded)('"%s" is a checklist section', (h) => expect(isChecklistHeading(h)).toBe(true));
+  it.each(kept)('"%s" is a work section', (h) => expect(isChecklistHeading(h)).toBe(false));
+
+  it('counts the tasks of "## Phase 4: Reviewer, Verification, Watchdog" (finding 8)', () => {
+    const plan = lines(
+      '# Plan',
+      '## Phase 3: Loop',
+      '- [x] dispatcher',
+      '## Phase 4: Reviewer, Verification, Watchdog',
+      '- [ ] reviewer step',
+      '- [ ] verification step',
+      '- [ ] watchdog step',
+      '## Verification',
+      '- [ ] npm test passes',
+      '### Manual QA',
+      '- [ ] click through the dashboard',
+    );
+    const { tasks, counts } = parsePlan(plan);
+    expect(tasks.map((t) => t.text)).toEqual(['dispatcher', 'reviewer step', 'verification step', 'watchdog step']);
+    expect(counts.open).toBe(3);
+    expect(tasks[1]!.heading).toBe('Phase 4: Reviewer, Verification, Watchdog');
+  });
+
+  it('ends a QA checklist sub-section at its sibling and keeps nested items of work sections', () => {
+    const plan = lines(
+      '## Phase 1',
+      '- [ ] parent task',
+      '  - [ ] nested step a',
+      '    - [x] deeper step',
+      '### QA checklist',
+      '- [ ] looks right',
+      '  - [ ] nested QA item',
+      '### Phase 1b',
+      '1. [ ] ordered task',
+      '   ```sh',
+      '   - [ ] inside an indented fence',
+      '   ```',
+      '- [ ] after the fence',
+    );
+    expect(parsePlan(plan).tasks.map((t) => t.text)).toEqual(['parent task', 'nested step a', 'deeper step', 'ordered task', 'after the fence']);
+  });
+
+  it('never counts checkboxes in fenced code, with ~~~ or longer fences', () => {
+    const plan = lines('- [ ] real', '~~~~', '- [ ] example', '~~~', '- [ ] still inside', '~~~~', '````md', '```', '- [ ] nested fence text', '```', '````', '- [ ] real 2');
+    expect(parsePlan(plan).tasks.map((t) => t.text)).toEqual(['real', 'real 2']);
   });
 });
