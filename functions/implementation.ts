@@ -2,17 +2,19 @@
 // The handler reports facts (exit code, token claim, open tasks, commits, similarity with the
 // previous iteration); whether the run is complete is decided by the transition rules, never by
 // the agent's word alone.
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parseAgentOutput } from '../core/agents/adapters.js';
 import { appendReportRow, iterName, lastLines, writeFileAtomic } from '../core/artifacts.js';
 import { detectCompletion } from '../core/completion.js';
 import { commitAll, commitsSince, headCommit } from '../core/git.js';
-import { parsePlan, planDigest, revertSelfReviewed } from '../core/plan.js';
+import { ledgerCounts } from '../core/ledger.js';
+import { parsePlan, planDigest } from '../core/plan.js';
 import { buildPrompt } from '../core/prompt.js';
 import { outputSimilarity } from '../core/signals.js';
 import { ensureRunWorktree } from '../core/worktree.js';
 import { agentOutcome, countLines, findStep, runAgent } from './agent-step.js';
+import { judgeImplementation, readRegular } from './judge.js';
 import type { Handler, HandlerInput, RunInput } from './types.js';
 
 /** Makes sure the worktree exists and holds the workspace's spec and plan. Safe to repeat. */
@@ -31,15 +33,22 @@ export async function prepareWorktree(input: HandlerInput): Promise<string> {
   if (step.iteration !== 1 || agentRanBefore) return wt.path;
   // The user may not have committed the spec or plan yet: snapshot the workspace's versions into
   // the run branch so the agent works from what the user handed over.
+  // The texts recorded at creation are what the ledger was parsed from; older runs copy the files.
   let copied = false;
-  for (const rel of [run.specPath, run.planPath]) {
+  const files: [string | null, string | null | undefined][] = [
+    [run.specPath, run.specText],
+    [run.planPath, run.planText],
+  ];
+  for (const [rel, truth] of files) {
     if (!rel) continue;
     const src = join(run.workspaceRoot, rel);
     const dst = join(wt.path, rel);
-    if (!existsSync(src)) continue;
-    if (existsSync(dst) && readFileSync(dst).equals(readFileSync(src))) continue;
+    const content = truth ?? (existsSync(src) ? readFileSync(src, 'utf8') : null);
+    if (content === null) continue;
+    if (readRegular(dst) === content) continue;
     mkdirSync(dirname(dst), { recursive: true });
-    copyFileSync(src, dst);
+    // By rename: a committed symlink at dst is replaced, never written through.
+    writeFileAtomic(dst, content);
     copied = true;
   }
   if (copied) {
@@ -51,8 +60,7 @@ export async function prepareWorktree(input: HandlerInput): Promise<string> {
 
 function readPlan(worktree: string, planPath: string | null): string | null {
   if (!planPath) return null;
-  const p = join(worktree, planPath);
-  return existsSync(p) ? readFileSync(p, 'utf8') : null;
+  return readRegular(join(worktree, planPath));
 }
 
 function readPromptTemplate(run: RunInput): string | null {
@@ -67,6 +75,8 @@ function readPromptTemplate(run: RunInput): string | null {
 }
 
 export interface PromptExtras {
+  /** What loopd undid in the previous iteration, and why. */
+  loopdNotes?: string[];
   runnerNotesPath?: string | null;
   reviewNotesPath?: string | null;
   rewrite?: string | null;
@@ -83,6 +93,7 @@ export function composePrompt(run: RunInput, iteration: number, extras: PromptEx
     planPath: run.planPath ? join(run.worktreePath, run.planPath) : null,
     template: readPromptTemplate(run),
     contextFiles,
+    loopdNotes: extras.loopdNotes ?? [],
     runnerNotesPath: extras.runnerNotesPath ?? null,
     reviewNotesPath: extras.reviewNotesPath ?? null,
     rewrite: extras.rewrite ?? null,
@@ -98,7 +109,9 @@ export function promptExtrasFor(input: Pick<HandlerInput, 'history' | 'run'>, it
   const review = findStep(input.history, 'review', prev);
   const watchdog = findStep(input.history, 'watchdog', prev, 'SUCCEEDED');
   const notes = join(input.run.runDir, 'runner-notes.txt');
+  const impl = [...input.history].reverse().find((h) => h.phase === 'implementation' && h.iteration === prev && Array.isArray(h.result?.loopdNotes));
   return {
+    loopdNotes: (impl?.result?.loopdNotes as string[] | undefined) ?? [],
     runnerNotesPath: verification && verification.result?.passed !== true && existsSync(notes) ? notes : null,
     reviewNotesPath: review && review.result?.approved !== true && typeof review.result?.notesPath === 'string' ? review.result.notesPath : null,
     rewrite: watchdog && typeof watchdog.result?.intervention === 'string' ? watchdog.result.intervention : null,
@@ -166,21 +179,25 @@ export const implementation: Handler = async (input) => {
   sink.artifact('iteration_log', logPath);
   sink.artifact('iteration_tail', tailPath);
 
-  // Only the reviewer may mark a task reviewed: [R] written by the implementation agent goes back.
-  let planAfter = readPlan(run.worktreePath, run.planPath);
-  if (planBefore !== null && planAfter !== null && run.planPath) {
-    const fixed = revertSelfReviewed(planBefore, planAfter);
-    if (fixed.reverted.length > 0) {
-      writeFileAtomic(join(run.worktreePath, run.planPath), fixed.text);
-      planAfter = fixed.text;
-      sink.event('SIGNAL', { signal: 'self_review', iteration: step.iteration, lines: fixed.reverted });
-    }
-  }
-  // An agent that forgot to commit must not lose its work: the merge only sees commits.
-  const leftover = await commitAll(run.worktreePath, `loopd: uncommitted changes left by iteration ${step.iteration}`);
-  if (leftover) sink.event('LEFTOVER_COMMITTED', { iteration: step.iteration, commit: leftover });
-
-  const counts = planAfter !== null ? parsePlan(planAfter).counts : null;
+  const judgement = await judgeImplementation({
+    run,
+    worktree: run.worktreePath,
+    stepId: step.id,
+    iteration: step.iteration,
+    commitBefore,
+    planBefore,
+    ledger: input.ledger,
+    judgementPath: join(run.runDir, `.iter-${nn}${suffix}.judgement.json`),
+    sink,
+  });
+  const planAfter = readPlan(run.worktreePath, run.planPath);
+  const ledger = judgement.ledger ?? input.ledger;
+  const ledgerKnown = ledger.length > 0 && run.planText != null;
+  const lc = ledgerKnown ? ledgerCounts(ledger) : null;
+  const counts = !ledgerKnown && planAfter !== null ? parsePlan(planAfter).counts : null;
+  const openTasks = lc ? lc.open : counts ? counts.open : 0;
+  const tasksDone = lc ? lc.total - lc.open : counts ? counts.done + counts.reviewed : null;
+  const tasksTotal = lc ? lc.total : counts ? counts.total : null;
   const completion = detectCompletion(parsed.text, run.config.completion_mode);
   const commits = commitBefore ? await commitsSince(run.worktreePath, commitBefore) : 0;
   const commitAfter = await headCommit(run.worktreePath);
@@ -206,12 +223,13 @@ export const implementation: Handler = async (input) => {
     output_lines: countLines(raw),
     output_path: logPath,
     message: outcome.error ?? (completion.claimed ? 'claimed complete' : 'ok'),
-    tasks_done: counts ? counts.done + counts.reviewed : null,
-    tasks_total: counts ? counts.total : null,
+    tasks_done: tasksDone,
+    tasks_total: tasksTotal,
   });
   sink.artifact('report', reportPath);
 
   return {
+    ...(judgement.ledger ? { ledger: judgement.ledger } : {}),
     status: outcome.status,
     exitCode: exit.exitCode,
     promptPath: iterPromptPath,
@@ -222,10 +240,15 @@ export const implementation: Handler = async (input) => {
     result: {
       claimed: completion.claimed,
       malformed: completion.malformed,
-      openTasks: counts ? counts.open : 0,
-      unreviewedTasks: counts ? counts.done : 0,
-      tasksDone: counts ? counts.done + counts.reviewed : null,
-      tasksTotal: counts ? counts.total : null,
+      openTasks,
+      unreviewedTasks: lc ? lc.pendingReview : counts ? counts.done : 0,
+      tasksDone,
+      tasksTotal,
+      ticked: judgement.ticked,
+      added: judgement.added,
+      codeChanged: judgement.codeChanged,
+      tampering: judgement.tampering,
+      loopdNotes: judgement.notes,
       commits,
       commitBefore,
       commitAfter,

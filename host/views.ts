@@ -116,6 +116,8 @@ export interface DaemonStatus {
   uptimeMs: number;
   maxConcurrency: number;
   runs: Record<RunStatus, number>;
+  /** How agent and verification processes are contained (docs/truth.md). */
+  containment: { env: string; processes: string; cgroup: boolean };
 }
 
 export interface CreateRunInput {

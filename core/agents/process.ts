@@ -100,6 +100,28 @@ function nonceMatches(pid: number, nonce: string): boolean {
   return env.split('\0').includes(`${NONCE_ENV}=${nonce}`);
 }
 
+/**
+ * The environment of every process started for a step: the daemon's own (agents need PATH, HOME,
+ * their API keys), minus every LOOPD_* variable, so an agent never holds the daemon's API token,
+ * address or data dir, plus the step's documented LOOP_* variables.
+ */
+export function stepEnv(extra: Record<string, string>, base: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(base)) if (v !== undefined && !k.toUpperCase().startsWith('LOOPD_')) env[k] = v;
+  return { ...env, ...extra };
+}
+
+/** What `loopctl daemon status` reports about how step processes are contained. */
+export function containment(): { env: string; processes: string; cgroup: boolean } {
+  return {
+    env: 'LOOPD_* variables removed from every agent and verification command',
+    processes: 'process group, plus any process carrying the step nonce (found in /proc/<pid>/environ), killed at timeout, cancel and step end',
+    // A cgroup per step would also catch processes that drop the nonce from their environment;
+    // loopd does not create cgroups (most daemons cannot write to /sys/fs/cgroup).
+    cgroup: false,
+  };
+}
+
 export async function spawnDetached(spec: SpawnSpec): Promise<ProcessHandle> {
   mkdirSync(dirname(spec.logPath), { recursive: true });
   mkdirSync(dirname(spec.exitPath), { recursive: true });
@@ -108,7 +130,8 @@ export async function spawnDetached(spec: SpawnSpec): Promise<ProcessHandle> {
   const nonce = spec.nonce ?? randomUUID();
   const subprocess = execa('/bin/sh', ['-c', WRAPPER, 'loopd-agent', spec.shellCommand, spec.stdinPath, spec.logPath, spec.exitPath], {
     cwd: spec.cwd,
-    env: { ...spec.env, [NONCE_ENV]: nonce },
+    env: stepEnv({ ...spec.env, [NONCE_ENV]: nonce }),
+    extendEnv: false,
     detached: true,
     stdio: 'ignore',
     // execa's default cleanup kills the child when the daemon exits; the whole point is that it lives on.
@@ -194,18 +217,61 @@ function signalGroup(h: ProcessHandle, signal: NodeJS.Signals): void {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** SIGTERM to the whole group, SIGKILL after graceMs to whatever is left; resolves once none is. */
+/**
+ * Processes of the step that left its group (setsid, a daemonizing tool shell): they still carry
+ * the step's nonce in their environment. Unreadable environments (other users) are skipped.
+ */
+function nonceCarriers(h: ProcessHandle, group: readonly number[]): number[] {
+  if (!h.nonce) return [];
+  const needle = `${NONCE_ENV}=${h.nonce}`;
+  const out: number[] = [];
+  for (const { pid } of liveProcesses()) {
+    if (pid === process.pid || group.includes(pid)) continue;
+    let env: string;
+    try {
+      env = readFileSync(`/proc/${pid}/environ`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (env.split('\0').includes(needle)) out.push(pid);
+  }
+  return out;
+}
+
+function stepProcesses(h: ProcessHandle): { group: number[]; strays: number[] } {
+  const group = groupMembers(h);
+  return { group, strays: nonceCarriers(h, group) };
+}
+
+function signalAll(h: ProcessHandle, strays: readonly number[], signal: NodeJS.Signals): void {
+  signalGroup(h, signal);
+  for (const pid of strays) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // ESRCH: already gone.
+    }
+  }
+}
+
+/**
+ * SIGTERM to the whole group and to every process that left it but carries the step's nonce,
+ * SIGKILL after graceMs to whatever is left; resolves once none is.
+ */
 export async function killTree(h: ProcessHandle, graceMs = 2000): Promise<void> {
-  if (groupMembers(h).length === 0) return;
-  signalGroup(h, 'SIGTERM');
+  let p = stepProcesses(h);
+  if (p.group.length === 0 && p.strays.length === 0) return;
+  signalAll(h, p.strays, 'SIGTERM');
   const deadline = Date.now() + graceMs;
   while (Date.now() < deadline) {
     await sleep(Math.min(50, Math.max(1, deadline - Date.now())));
-    if (groupMembers(h).length === 0) return;
+    p = stepProcesses(h);
+    if (p.group.length === 0 && p.strays.length === 0) return;
   }
   for (let i = 0; i < 40; i++) {
-    if (groupMembers(h).length === 0) return;
-    signalGroup(h, 'SIGKILL');
+    p = stepProcesses(h);
+    if (p.group.length === 0 && p.strays.length === 0) return;
+    signalAll(h, p.strays, 'SIGKILL');
     await sleep(25);
   }
 }

@@ -32,6 +32,7 @@ export default class DaemonStatus extends BaseCommand {
       ['home', status.home],
       ['concurrency', `max ${status.maxConcurrency}`],
       ['runs', counts.length > 0 ? counts.join(', ') : 'none'],
+      ['containment', `${status.containment.cgroup ? 'cgroup' : 'process group + step nonce'}; agents get no LOOPD_* variables`],
     ];
     this.log('loopd is running');
     for (const [k, v] of rows) this.log(`  ${k.padEnd(12)} ${v}`);
