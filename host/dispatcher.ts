@@ -413,6 +413,8 @@ export class Dispatcher {
     const lastResult = lastImpl ? parseResult(lastImpl) : null;
     const durations = impl.filter((s) => s.started_at !== null).map((s) => s.ended_at! - s.started_at!);
     const merge = [...steps].reverse().find((s) => s.phase === 'merge' && s.status === 'SUCCEEDED');
+    const tasks = this.o.store.ledgerFor(run.id);
+    const ledger = tasks.length > 0 ? ledgerCounts(tasks) : null;
     const start = run.started_at ?? run.created_at;
     const end = run.ended_at ?? Date.now();
     const summary: Summary = {
@@ -430,8 +432,9 @@ export class Dispatcher {
       model: cfg.model,
       exit_reason: summaryExitReason(run.exit_reason),
       exit_detail: run.exit_reason ?? 'failed',
-      tasks_done: typeof lastResult?.tasksDone === 'number' ? lastResult.tasksDone : null,
-      tasks_total: typeof lastResult?.tasksTotal === 'number' ? lastResult.tasksTotal : null,
+      tasks_done: ledger ? ledger.total - ledger.open : typeof lastResult?.tasksDone === 'number' ? lastResult.tasksDone : null,
+      tasks_total: ledger ? ledger.total : typeof lastResult?.tasksTotal === 'number' ? lastResult.tasksTotal : null,
+      completion: this.o.store.getRunTruth(run.id)?.completion ?? null,
       cost_usd: run.cost_usd,
       input_tokens: run.input_tokens,
       output_tokens: run.output_tokens,
