@@ -1,4 +1,5 @@
-// npm run bench: orchestration overhead per iteration and loopctl latency, printed as a table.
+// npm run bench: orchestration overhead per iteration and loopctl latency, printed as a table,
+// then the persona table (BENCH_ONLY=personas prints that one alone).
 // Figures, not assertions: these machines are shared and noisy.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -224,6 +225,43 @@ async function triggerBench(n = TRIGGER_DROPS) {
   }
 }
 
+/** The persona suite (test/fixtures/personas.mjs): outcome and agent calls per persona. */
+async function personaBench() {
+  const { PERSONAS, CANARY_ENV, runPersona } = await import(join(root, 'test', 'fixtures', 'personas.mjs'));
+  const base = mkdtempSync(join(tmpdir(), 'loopd-bench-'));
+  process.env[CANARY_ENV] = 'daemon-only';
+  const daemon = await startDaemon({ home: join(base, 'home'), host: '127.0.0.1', port: 0, token: 'bench', log: () => {}, writeInfo: false });
+  const client = createClientFor(daemon.url, daemon.token);
+  const rows = [];
+  try {
+    for (const [i, persona] of PERSONAS.entries()) {
+      const r = await runPersona({ client, store: daemon.store, base: join(base, `p${i}`), persona });
+      const right = r.status === persona.expect.status && r.exitDetail === persona.expect.exitDetail && r.completion === persona.expect.completion;
+      rows.push([
+        persona.name,
+        `${r.status} ${r.exitDetail}${r.completion ? ` (${r.completion})` : ''}`,
+        right ? 'yes' : `NO, expected ${persona.expect.status} ${persona.expect.exitDetail}`,
+        `${r.implementationCalls} / ${persona.maxCalls.implementation}`,
+        `${r.reviewCalls} / ${persona.maxCalls.review}`,
+        r.wasted,
+        r.reviewsWithoutCode,
+      ]);
+    }
+  } finally {
+    delete process.env[CANARY_ENV];
+    await daemon.stop();
+    rmSync(base, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+const personas = await personaBench();
+if (process.env.BENCH_ONLY === 'personas') {
+  const t = new Table({ head: ['persona', 'outcome', 'right', 'implementation calls / max', 'reviewer calls / max', 'wasted calls', 'reviews without code'] });
+  t.push(...personas);
+  process.stdout.write(`persona suite (3-task plan, approving reviewer unless noted)\n${t.toString()}\n`);
+  process.exit(0);
+}
 const o = await overheadBench();
 const l = await latencyBench();
 const r = await recoveryBench();
@@ -237,3 +275,6 @@ table.push(
   ['node -e 0', `${median(l.bare).toFixed(1)} ms`, `${p95(l.bare).toFixed(1)} ms`, l.bare.length, 'baseline: Node start-up alone'],
 );
 process.stdout.write(`loopd bench (Node ${process.versions.node}, ${ITERATIONS} iterations)\n${table.toString()}\n`);
+const personaTable = new Table({ head: ['persona', 'outcome', 'right', 'implementation calls / max', 'reviewer calls / max', 'wasted calls', 'reviews without code'] });
+personaTable.push(...personas);
+process.stdout.write(`persona suite (3-task plan, approving reviewer unless noted)\n${personaTable.toString()}\n`);
