@@ -120,55 +120,6 @@ export function parsePlan(text: string): { tasks: PlanTask[]; counts: PlanCounts
   return { tasks, counts };
 }
 
-function setMarker(line: string, marker: string): string {
-  // Match without the \r (`.` stops at it) but splice into the original so the ending survives.
-  const m = TASK_RE.exec(stripCR(line));
-  if (!m?.[1]) return line;
-  const at = m[1].length;
-  return line.slice(0, at) + marker + line.slice(at + 1);
-}
-
-/** Turns `[x]` into `[R]` on the given task lines; every other byte stays as it was. */
-export function markReviewed(text: string, lines: number[]): string {
-  const wanted = new Set(lines);
-  const done = new Set(
-    parsePlan(text)
-      .tasks.filter((t) => t.marker === 'done' && wanted.has(t.line))
-      .map((t) => t.line),
-  );
-  if (done.size === 0) return text;
-  return splitLines(text)
-    .map((line, i) => (done.has(i) ? setMarker(line, 'R') : line))
-    .join('\n');
-}
-
-/**
- * Only loopd may mark a task reviewed: any `[R]` the agent added itself goes back to `[x]`.
- * Tasks are matched by text, since the agent may have moved or inserted lines.
- */
-export function revertSelfReviewed(before: string, after: string): { text: string; reverted: number[] } {
-  const reviewedBefore = new Map<string, number>();
-  for (const t of parsePlan(before).tasks) {
-    if (t.marker !== 'reviewed') continue;
-    const key = normaliseText(t.text);
-    reviewedBefore.set(key, (reviewedBefore.get(key) ?? 0) + 1);
-  }
-  const reverted: number[] = [];
-  for (const t of parsePlan(after).tasks) {
-    if (t.marker !== 'reviewed') continue;
-    const key = normaliseText(t.text);
-    const left = reviewedBefore.get(key) ?? 0;
-    if (left > 0) reviewedBefore.set(key, left - 1);
-    else reverted.push(t.line);
-  }
-  if (reverted.length === 0) return { text: after, reverted };
-  const set = new Set(reverted);
-  const text = splitLines(after)
-    .map((line, i) => (set.has(i) ? setMarker(line, 'x') : line))
-    .join('\n');
-  return { text, reverted };
-}
-
 const DIGEST_MARK: Record<TaskMarker, string> = { pending: ' ', blocked: '~', done: 'x', reviewed: 'R' };
 
 /** sha256 of the task list alone, so reformatting or prose edits do not count as progress. */

@@ -140,3 +140,55 @@ describe('review verdicts', () => {
     expect(conformPlan(setStates(l, plan, [1], 'reviewed').ledger, plan).plan).toBe('# P\r\n- [R] a\r\nprose\r\n');
   });
 });
+
+// Marking tasks reviewed or open touches only the marker character of the task's own line.
+describe('setStates: byte-exact plan edits', () => {
+  const mark = (plan: string, ids: number[], state: 'reviewed' | 'open' = 'reviewed') => setStates(ledgerFromPlan(plan), plan, ids, state).plan;
+
+  it('turns [x] and [X] into [R] on the given tasks only', () => {
+    expect(mark(lines('- [x] a', '- [X] b', '- [x] c'), [1, 2])).toBe(lines('- [R] a', '- [R] b', '- [x] c'));
+  });
+
+  it('preserves CRLF, spacing, mixed endings and a missing final newline', () => {
+    expect(mark('# Plan\r\n\r\n  - [x]   keep   spacing  \r\n* [x] b\r\n', [1, 2])).toBe('# Plan\r\n\r\n  - [R]   keep   spacing  \r\n* [R] b\r\n');
+    expect(mark('- [x] a\r\n- [x] b\n- [x] c', [1, 2, 3])).toBe('- [R] a\r\n- [R] b\n- [R] c');
+  });
+
+  it('marks the checkbox, not a look-alike in the text', () => {
+    expect(mark('1. [x] see [x] here', [1])).toBe('1. [R] see [x] here');
+  });
+
+  it('never touches lines inside code fences or checklist sections', () => {
+    const plan = lines('- [x] a', '```', '- [x] a', '```', '## Verification', '- [x] a');
+    expect(mark(plan, [1])).toBe(lines('- [R] a', '```', '- [x] a', '```', '## Verification', '- [x] a'));
+  });
+
+  it('ignores unknown task ids and returns the same text for none', () => {
+    expect(mark('- [x] a\n', [9])).toBe('- [x] a\n');
+    expect(mark('- [x] a\n', [])).toBe('- [x] a\n');
+  });
+
+  it('a rejection puts the tasks back to [ ]', () => {
+    expect(mark(lines('- [x] a', '- [x] b'), [2], 'open')).toBe(lines('- [x] a', '- [ ] b'));
+  });
+});
+
+describe('reconcilePlan: [R] from the agent', () => {
+  it('keeps [R] that loopd wrote even when the task moved', () => {
+    const plan = lines('- [R] c', '- [ ] a');
+    const l = setStates(ledgerFromPlan(plan.replace('[R]', '[ ]')), plan.replace('[R]', '[ ]'), [1], 'reviewed').ledger;
+    const r = reconcilePlan(l, lines('# Moved', '- [x] a', '', '- [R] c'), { iteration: 2, fallback: plan });
+    expect(r.violations).toEqual([]);
+    expect(r.ticked).toEqual([2]);
+  });
+
+  it('matches text ignoring surrounding and repeated whitespace', () => {
+    const l = ledgerFromPlan('- [ ] do  the thing');
+    expect(reconcilePlan(l, '  - [x]   do the thing  ', { iteration: 1, fallback: null }).violations).toEqual([]);
+  });
+
+  it('ignores [R] inside fences and checklist sections', () => {
+    const plan = lines('- [ ] a', '```', '- [R] code', '```', '## QA', '- [R] qa');
+    expect(reconcilePlan(ledgerFromPlan(plan), plan, { iteration: 1, fallback: plan }).violations).toEqual([]);
+  });
+});

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { isChecklistHeading, markReviewed, parsePlan, planDigest, revertSelfReviewed } from '../../core/plan.js';
+import { isChecklistHeading, parsePlan, planDigest } from '../../core/plan.js';
 
 const lines = (...ls: string[]) => ls.join('\n');
 
@@ -190,94 +190,6 @@ describe('parsePlan: line endings', () => {
 
   it('handles a missing final newline', () => {
     expect(parsePlan('- [ ] a\n- [x] b').counts.total).toBe(2);
-  });
-});
-
-describe('markReviewed', () => {
-  it('turns [x] and [X] into [R] on the given lines only', () => {
-    const text = lines('- [x] a', '- [X] b', '- [x] c');
-    expect(markReviewed(text, [0, 1])).toBe(lines('- [R] a', '- [R] b', '- [x] c'));
-  });
-
-  it('leaves non-done tasks and non-task lines alone', () => {
-    const text = lines('# [x] heading', '- [ ] a', '- [~] b', '- [R] c', 'prose [x]');
-    expect(markReviewed(text, [0, 1, 2, 3, 4])).toBe(text);
-  });
-
-  it('does not touch lines inside code fences or excluded sections', () => {
-    const text = lines('```', '- [x] code', '```', '## Verification', '- [x] check');
-    expect(markReviewed(text, [1, 4])).toBe(text);
-  });
-
-  it('preserves CRLF and everything else byte for byte', () => {
-    const text = '# Plan\r\n\r\n  - [x]   keep   spacing  \r\n* [x] b\r\n';
-    expect(markReviewed(text, [2, 3])).toBe('# Plan\r\n\r\n  - [R]   keep   spacing  \r\n* [R] b\r\n');
-  });
-
-  it('preserves mixed line endings and a missing final newline', () => {
-    const text = '- [x] a\r\n- [x] b\n- [x] c';
-    expect(markReviewed(text, [0, 1, 2])).toBe('- [R] a\r\n- [R] b\n- [R] c');
-  });
-
-  it('ignores out-of-range and duplicate line numbers', () => {
-    const text = '- [x] a\n';
-    expect(markReviewed(text, [0, 0, 5, -1])).toBe('- [R] a\n');
-  });
-
-  it('marks the checkbox, not a look-alike in the text', () => {
-    expect(markReviewed('1. [x] see [x] here', [0])).toBe('1. [R] see [x] here');
-  });
-
-  it('returns the same text for an empty list', () => {
-    const text = '- [x] a';
-    expect(markReviewed(text, [])).toBe(text);
-  });
-});
-
-describe('revertSelfReviewed', () => {
-  it('reverts [R] the agent added', () => {
-    const before = lines('- [ ] a', '- [x] b', '- [R] c');
-    const after = lines('- [R] a', '- [R] b', '- [R] c');
-    expect(revertSelfReviewed(before, after)).toEqual({ text: lines('- [x] a', '- [x] b', '- [R] c'), reverted: [0, 1] });
-  });
-
-  it('keeps [R] that was already there even if the task moved', () => {
-    const before = lines('- [R] c', '- [ ] a');
-    const after = lines('# Moved', '- [x] a', '', '- [R] c');
-    expect(revertSelfReviewed(before, after)).toEqual({ text: after, reverted: [] });
-  });
-
-  it('reverts a brand-new task added as [R]', () => {
-    const r = revertSelfReviewed('- [ ] a', lines('- [ ] a', '- [R] sneaky new task'));
-    expect(r.reverted).toEqual([1]);
-    expect(r.text).toBe(lines('- [ ] a', '- [x] sneaky new task'));
-  });
-
-  it('matches text ignoring surrounding and repeated whitespace', () => {
-    expect(revertSelfReviewed('- [R] do  the thing', '  - [R]   do the thing  ').reverted).toEqual([]);
-  });
-
-  it('counts duplicates: one [R] before covers one [R] after', () => {
-    const r = revertSelfReviewed(lines('- [R] same', '- [x] same'), lines('- [R] same', '- [R] same'));
-    expect(r.reverted).toEqual([1]);
-  });
-
-  it('treats edited text as a different task', () => {
-    expect(revertSelfReviewed('- [R] old text', '- [R] new text').reverted).toEqual([0]);
-  });
-
-  it('preserves CRLF', () => {
-    const r = revertSelfReviewed('- [x] a\r\n', '- [R] a\r\n');
-    expect(r.text).toBe('- [x] a\r\n');
-  });
-
-  it('ignores [R] inside fences and excluded sections', () => {
-    const after = lines('```', '- [R] code', '```', '## QA', '- [R] qa');
-    expect(revertSelfReviewed('', after)).toEqual({ text: after, reverted: [] });
-  });
-
-  it('does nothing when nothing is reviewed', () => {
-    expect(revertSelfReviewed('- [ ] a', '- [x] a')).toEqual({ text: '- [x] a', reverted: [] });
   });
 });
 
