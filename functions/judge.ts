@@ -30,6 +30,8 @@ export interface Judgement {
   tampering: TamperingKind[];
   /** What the next prompt tells the agent about it. */
   notes: string[];
+  /** The commit loopd made of changes the agent left uncommitted, if any. */
+  leftover: string | null;
   /** Set once the repairs are done and the signals emitted. */
   applied: boolean;
 }
@@ -63,10 +65,11 @@ async function findings(o: JudgeInput): Promise<Judgement> {
     codeChanged: false,
     tampering: [],
     notes: [],
+    leftover: null,
     applied: false,
   };
   // An agent that forgot to commit must not lose its work: the merge only sees commits.
-  await commitAll(worktree, `loopd: uncommitted changes left by iteration ${iteration}`);
+  j.leftover = await commitAll(worktree, `loopd: uncommitted changes left by iteration ${iteration}`);
   if (commitBefore) {
     const branch = await currentBranch(worktree);
     const runHead = await resolveRev(worktree, `refs/heads/${run.runBranch}`);
@@ -170,6 +173,7 @@ export async function judgeImplementation(o: JudgeInput): Promise<Judgement> {
   await setRef(worktree, runRef(run.id), await headCommit(worktree));
   if (!j.applied) {
     const it = o.iteration;
+    if (j.leftover) sink.event('LEFTOVER_COMMITTED', { iteration: it, commit: j.leftover });
     if (j.history) sink.event('SIGNAL', { signal: 'history_rewritten', iteration: it, ...j.history, restoredTo: o.commitBefore });
     if (j.specTampered) sink.event('SIGNAL', { signal: 'spec_tampered', iteration: it, spec: run.specPath });
     if (j.violations.length > 0) sink.event('SIGNAL', { signal: 'plan_tampered', iteration: it, changes: j.violations.map((v) => v.detail) });
