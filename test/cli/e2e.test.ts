@@ -208,7 +208,7 @@ describe.skipIf(!builtDaemonIsFresh())('loopctl end to end with a real daemon', 
     expectOneLineError(missing, /spec file not found: specs\/nope\.md/);
     expectOneLineError(iterations, /--iterations.*integer/i);
     expectOneLineError(agent, /--agent=nope to be one of: /);
-    expectOneLineError(outsideSpec, /outside the workspace/);
+    expectOneLineError(outsideSpec, /outside the repository/);
     expectOneLineError(notRepo, /git repo/i);
     expectOneLineError(noRun, /missing argument RUN/);
     expectOneLineError(both, /either a run \(got "\S+"\) or --workspace \[DIR\], not both/);
