@@ -5,7 +5,7 @@ import { execa } from 'execa';
 
 async function run(dir: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.toUpperCase().startsWith('GIT_')) env[k] = v;
+  for (const [k, v] of Object.entries(process.env)) if (!k.toUpperCase().startsWith('GIT_') && !k.toUpperCase().startsWith('LOOPD_')) env[k] = v;
   env.GIT_TERMINAL_PROMPT = '0';
   const r = await execa('git', args, { cwd: dir, env, extendEnv: false, reject: false, stdin: 'ignore' });
   return { code: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };

@@ -97,7 +97,8 @@ async function findings(o: JudgeInput): Promise<Judgement> {
   }
   const head = await headCommit(worktree);
   const changed = commitBefore ? await changedPaths(worktree, commitBefore, head) : [];
-  j.codeChanged = changed.some((p) => p !== run.planPath && p !== run.specPath);
+  // Without a recorded start (a step adopted from an older daemon) no tick is taken back.
+  j.codeChanged = commitBefore ? changed.some((p) => p !== run.planPath && p !== run.specPath) : true;
   if (run.planPath && run.planText != null && ledger.length > 0) {
     const planFile = join(worktree, run.planPath);
     const rec = reconcilePlan(ledger, readRegular(planFile), { iteration, fallback: o.planBefore });
