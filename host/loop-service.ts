@@ -508,6 +508,7 @@ export class HostLoopService implements LoopService {
     const last = steps[steps.length - 1];
     const lastImpl = [...steps].reverse().find((s) => s.phase === 'implementation' && s.result_json);
     const res = lastImpl?.result_json ? (JSON.parse(lastImpl.result_json) as Record<string, unknown>) : null;
+    const ledger = this.d.store.ledgerSummary(run.id);
     return {
       id: run.id,
       name: run.name,
@@ -532,8 +533,10 @@ export class HostLoopService implements LoopService {
       endedAt: run.ended_at,
       iteration: last?.iteration ?? 0,
       phase: last?.phase ?? null,
-      tasksDone: typeof res?.tasksDone === 'number' ? res.tasksDone : null,
-      tasksTotal: typeof res?.tasksTotal === 'number' ? res.tasksTotal : null,
+      // The ledger is the truth; older runs without one fall back to what the last step counted.
+      tasksDone: ledger && ledger.total > 0 ? ledger.total - ledger.open : typeof res?.tasksDone === 'number' ? res.tasksDone : null,
+      tasksTotal: ledger && ledger.total > 0 ? ledger.total : typeof res?.tasksTotal === 'number' ? res.tasksTotal : null,
+      completion: ledger?.completion ?? null,
       runDir: run.run_dir,
       globalRunDir: run.global_run_dir,
       costUsd: run.cost_usd,

@@ -375,6 +375,19 @@ export class Store {
     }));
   }
 
+  /** Task counts of a run's ledger, or null when the run has none (plan-less, or older runs). */
+  ledgerSummary(runId: string): { total: number; open: number; completion: string | null } | null {
+    const row = this.db
+      .prepare(
+        `SELECT COUNT(*) AS total, COALESCE(SUM(state IN ('open','blocked')), 0) AS open,
+           (SELECT completion FROM run_truth WHERE run_id = ?) AS completion
+         FROM ledger_tasks WHERE run_id = ?`,
+      )
+      .get(runId, runId) as { total: number; open: number; completion: string | null } | undefined;
+    if (!row) return null;
+    return row.total > 0 ? row : row.completion ? { total: 0, open: 0, completion: row.completion } : null;
+  }
+
   /** Writes the whole ledger of a run; tasks are never deleted, so this is an upsert. */
   saveLedger(runId: string, tasks: readonly LedgerTask[]): void {
     this.tx(() => {

@@ -29,6 +29,8 @@ export interface RunView {
   phase: StepPhase | null;
   tasksDone: number | null;
   tasksTotal: number | null;
+  /** How completion was proven (docs/truth.md): complete_token, complete_facts, or null. */
+  completion: string | null;
   /** Primary artifact directory (workspace, or global when artifact_mode=global). */
   runDir: string;
   /** The global mirror directory, when artifact_mode is mirror or global. */

@@ -37,6 +37,7 @@ async function renderDetail(r: RunDetail): Promise<string[]> {
   field('ended', r.endedAt === null ? null : formatTime(r.endedAt));
   if (r.startedAt !== null) field('duration', formatDuration((r.endedAt ?? Date.now()) - r.startedAt));
   field('exit reason', r.exitReason);
+  field('completion', r.completion);
   field('last error', r.lastError);
 
   out.push('', 'files');

@@ -89,6 +89,7 @@ describe('the ledger', () => {
     const run = await waitForRun(t.client, (await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_NO_TOKEN=1 ${FAKE_AGENT}`, { reviewer: false, verify_cmds: 'true' }) })).id);
     expect(run.status).toBe('COMPLETED');
     expect(t.daemon.store.getRunTruth(run.id)?.completion).toBe('complete_facts');
+    expect(run).toMatchObject({ completion: 'complete_facts', tasksDone: 2, tasksTotal: 2 });
     const summary = JSON.parse(readFileSync(join(run.runDir, 'summary.json'), 'utf8'));
     expect(summary).toMatchObject({ completion: 'complete_facts', tasks_done: 2, tasks_total: 2 });
     const evs = await t.client.runs.eventsList.query({ run: run.id, limit: 1000 });
