@@ -2,6 +2,8 @@
 // real daemon. Every outcome is loopd's own: tampering is undone, completion is proven on facts,
 // no reviewer is paid for an iteration without code, and no agent process outlives its step.
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain ESM fixture shared with the bench, no type declarations
 import { CANARY_ENV, PERSONAS, runPersona } from '../fixtures/personas.mjs';
@@ -13,6 +15,7 @@ interface Persona {
   flags?: Record<string, unknown>;
   expect: { status: string; exitDetail: string; completion: string | null };
   signals?: string[];
+  prompt?: { iteration: number; says: string };
   maxCalls: { implementation: number; review: number };
 }
 
@@ -41,6 +44,10 @@ describe('persona suite', () => {
     // Only a proven run is merged; a failed one keeps its branch for inspection.
     expect(r.merged).toBe(persona.expect.status === 'COMPLETED');
     if (persona.expect.status === 'FAILED') expect(execFileSync('git', ['rev-parse', '--verify', r.run.runBranch], { cwd: r.repo, encoding: 'utf8' })).toMatch(/^[0-9a-f]{40}/);
+    if (persona.prompt) {
+      const file = join(r.run.runDir, `iter-${String(persona.prompt.iteration).padStart(2, '0')}.prompt.txt`);
+      expect(readFileSync(file, 'utf8')).toContain(persona.prompt.says);
+    }
     if (persona.name === 'setsid-escaper') {
       expect(r.escapedCount).toBe(persona.maxCalls.implementation);
       expect(r.escapedAlive).toEqual([]);
