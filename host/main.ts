@@ -218,6 +218,7 @@ async function startDaemonInner(
     service,
     stopped,
     stop(o = {}) {
+      if (!stopping) log(o.drain ? 'stopping once running steps finish' : 'stopping; running agents are left to be re-adopted');
       stopping ??= (async () => {
         await dispatcher.stop(o);
         await watcher.stop();
@@ -318,7 +319,7 @@ export async function main(argv: string[]): Promise<void> {
   log(`listening on ${daemon.url}`, { pid: process.pid, home, version: packageVersion(), maxConcurrency });
   const shutdown = (sig: string) => {
     // A second signal (say a relaunching launcher forwarding Ctrl-C) changes nothing.
-    log(`${sig}: stopping; running agents are left to be re-adopted`);
+    log(`${sig} received`);
     void daemon.stop();
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
