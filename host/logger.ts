@@ -3,6 +3,7 @@
 // stdout when a service manager keeps the log (the systemd journal).
 import { pino, type Logger } from 'pino';
 import { createStream, type RotatingFileStream } from 'rotating-file-stream';
+import { mkdirSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
@@ -45,13 +46,21 @@ export function parseLogLevel(text: string, source: string): LogLevel {
 }
 
 function openFile(target: LogTarget): RotatingFileStream {
-  return createStream(basename(target.dest), {
+  mkdirSync(dirname(target.dest), { recursive: true });
+  const stream = createStream(basename(target.dest), {
     path: dirname(target.dest),
     size: target.maxSize ?? DEFAULT_LOG_MAX_SIZE,
     rotate: target.keep ?? DEFAULT_LOG_KEEP,
     // The log names workspaces, runs and errors: the data dir's other files are private too.
     mode: 0o600,
   });
+  // A log that cannot be written (disk full, folder removed) must not take the daemon down with it.
+  let reported = false;
+  stream.on('error', (e: Error) => {
+    if (!reported) process.stderr.write(`loopd: cannot write the log ${target.dest}: ${e.message}\n`);
+    reported = true;
+  });
+  return stream;
 }
 
 export function createDaemonLogger(target: LogTarget): DaemonLogger {
