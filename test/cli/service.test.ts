@@ -69,6 +69,30 @@ describe.skipIf(!built)('daemon install / uninstall', () => {
     expect(spawnSync('systemd-analyze', ['verify', join(dir, 'bad.service')], { encoding: 'utf8' }).stderr).toMatch(/bad\.service:\d+: Failed to parse service restart specifier/);
   });
 
+  it("the unit's command line and environment start a loopd that loopctl finds", async () => {
+    // A data dir with a space and a % exercises the unit's quoting and specifier escaping.
+    const home = join(dir, 'data dir 100%');
+    const svcEnv = { ...env, LOOPD_HOME: home };
+    expect((await runLoopctl(['daemon', 'install', '--max-concurrency', '2'], { env: svcEnv })).code).toBe(0);
+    const lines = readFileSync(unit(), 'utf8').split('\n');
+    const argv = systemdWords(lines.find((l) => l.startsWith('ExecStart='))!.slice('ExecStart='.length));
+    const unitEnv = Object.fromEntries(
+      lines.filter((l) => l.startsWith('Environment=')).map((l) => systemdWords(l.slice('Environment='.length))[0]!.split(/=(.*)/s).slice(0, 2)),
+    );
+    expect(unitEnv.LOOPD_HOME).toBe(home);
+    const cwd = lines.find((l) => l.startsWith('WorkingDirectory='))!.slice('WorkingDirectory='.length).replace(/%%/g, '%');
+    expect(cwd).toBe(home);
+    // What systemd would run, run by hand (there is no user manager to ask here).
+    const child = spawn(argv[0]!, argv.slice(1), { cwd, env: { HOME: dir, ...unitEnv }, stdio: 'ignore', detached: true });
+    child.unref();
+    try {
+      const status = await waitForStatus(svcEnv);
+      expect(status).toMatchObject({ running: true, home, maxConcurrency: 2, port });
+    } finally {
+      expect((await runLoopctl(['daemon', 'stop'], { env: svcEnv })).code).toBe(0);
+    }
+  });
+
   it('--now --json starts it too; --journal logs to the journal', async () => {
     const r = await runLoopctl(['daemon', 'install', '--now', '--journal', '--json'], { env });
     expect(r.code, r.stderr).toBe(0);
@@ -186,6 +210,26 @@ function spawnFollow(args: string[]): { output: () => string; stop: () => Promis
       await closed;
     },
   };
+}
+
+/** Words of a systemd command line: double quotes, backslash escapes, %% and $$. */
+function systemdWords(text: string): string[] {
+  const words: string[] = [];
+  const re = /"((?:[^"\\]|\\.)*)"|(\S+)/g;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    const word = m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]!;
+    words.push(word.replace(/%%/g, '%').replace(/\$\$/g, '$'));
+  }
+  return words;
+}
+
+async function waitForStatus(e: NodeJS.ProcessEnv): Promise<Record<string, unknown>> {
+  for (let i = 0; i < 100; i++) {
+    const r = await runLoopctl(['daemon', 'status', '--json'], { env: e });
+    if (r.code === 0) return JSON.parse(r.stdout) as Record<string, unknown>;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  throw new Error('the daemon started from the unit did not answer');
 }
 
 async function waitFor(cond: () => boolean, timeoutMs = 15_000): Promise<void> {
