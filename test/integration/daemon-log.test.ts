@@ -28,6 +28,23 @@ describe.skipIf(!built)('loopd --log', () => {
     expect(existsSync(join(home, 'loopd.log'))).toBe(false);
   });
 
+  it('at debug level, a refused API call is logged with its stack (which the answer leaves out)', async () => {
+    const home = tempDir('loopd-debug-');
+    const child = spawn(process.execPath, [LOOPD, '--home', home, '--addr', '127.0.0.1:0', '--log', '-', '--log-level', 'debug'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    for (let i = 0; i < 200 && !out.includes('listening on'); i++) await new Promise((r) => setTimeout(r, 50));
+    const url = /listening on (http:\/\/\S+)"/.exec(out)![1]!;
+    const answer = await (await fetch(`${url}/trpc/runs.list`)).text();
+    expect(answer).not.toMatch(/stack/);
+    for (let i = 0; i < 100 && !out.includes('UNAUTHORIZED in runs.list'); i++) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const line = out.split('\n').find((l) => l.includes('UNAUTHORIZED in runs.list'))!;
+    expect(JSON.parse(line)).toMatchObject({ level: 'debug', msg: expect.stringMatching(/^UNAUTHORIZED in runs\.list: missing or wrong bearer token/), stack: expect.stringMatching(/^TRPCError: /) });
+  });
+
   it('refuses an unknown --log-level in one line', () => {
     const r = spawnSync(process.execPath, [LOOPD, '--home', tempDir('loopd-level-'), '--addr', '127.0.0.1:0', '--log-level', 'loud'], { encoding: 'utf8' });
     expect(r.status).toBe(1);
