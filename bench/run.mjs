@@ -232,7 +232,7 @@ async function personaBench() {
   const { PERSONAS, CANARY_ENV, runPersona } = await import(join(root, 'test', 'fixtures', 'personas.mjs'));
   const base = mkdtempSync(join(tmpdir(), 'loopd-bench-'));
   process.env[CANARY_ENV] = 'daemon-only';
-  const daemon = await startDaemon({ home: join(base, 'home'), host: '127.0.0.1', port: 0, token: 'bench', log: () => {}, writeInfo: false });
+  const daemon = await startDaemon({ home: join(base, 'home'), host: '127.0.0.1', port: 0, token: BENCH_TOKEN, log: () => {}, writeInfo: false });
   const client = createClientFor(daemon.url, daemon.token);
   const rows = [];
   try {
