@@ -109,9 +109,12 @@ export function promptExtrasFor(input: Pick<HandlerInput, 'history' | 'run'>, it
   const review = findStep(input.history, 'review', prev);
   const watchdog = findStep(input.history, 'watchdog', prev, 'SUCCEEDED');
   const notes = join(input.run.runDir, 'runner-notes.txt');
-  const impl = [...input.history].reverse().find((h) => h.phase === 'implementation' && h.iteration === prev && Array.isArray(h.result?.loopdNotes));
+  // What loopd undid after the previous implementation and its verification.
+  const undone = input.history.filter((h) => (h.phase === 'implementation' || h.phase === 'verification') && h.iteration === prev && Array.isArray(h.result?.loopdNotes));
+  const latest = (phase: string) => [...undone].reverse().find((h) => h.phase === phase);
+  const loopdNotes = [latest('implementation'), latest('verification')].flatMap((h) => (h?.result?.loopdNotes as string[] | undefined) ?? []);
   return {
-    loopdNotes: (impl?.result?.loopdNotes as string[] | undefined) ?? [],
+    loopdNotes,
     runnerNotesPath: verification && verification.result?.passed !== true && existsSync(notes) ? notes : null,
     reviewNotesPath: review && review.result?.approved !== true && typeof review.result?.notesPath === 'string' ? review.result.notesPath : null,
     rewrite: watchdog && typeof watchdog.result?.intervention === 'string' ? watchdog.result.intervention : null,

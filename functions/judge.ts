@@ -187,3 +187,25 @@ export async function judgeImplementation(o: JudgeInput): Promise<Judgement> {
   }
   return j;
 }
+
+/**
+ * After a step that runs commands the agent may control (verification runs the repo's own test
+ * scripts): puts the run branch back at the head loopd recorded if the step moved the worktree off
+ * it or rewrote it. Returns what was found, or null when history is intact. Idempotent.
+ */
+export async function guardHistory(o: { run: RunInput; worktree: string; stepId: number; recorded: string; what: string }): Promise<{ note: string; payload: Record<string, unknown> } | null> {
+  const { run, worktree, recorded } = o;
+  const branch = await currentBranch(worktree);
+  const runHead = await resolveRev(worktree, `refs/heads/${run.runBranch}`);
+  const head = await resolveRev(worktree, 'HEAD');
+  const intact = branch === run.runBranch && runHead !== null && (await descends(worktree, recorded, runHead));
+  if (intact) return null;
+  if (head) await setRef(worktree, discardedRef(run.id, o.stepId, 'head'), head);
+  if (runHead && runHead !== head) await setRef(worktree, discardedRef(run.id, o.stepId, 'branch'), runHead);
+  await restoreBranch(worktree, run.runBranch, recorded);
+  await setRef(worktree, runRef(run.id), recorded);
+  return {
+    note: `History is append-only: ${o.what} left ${run.runBranch} rewritten or the worktree on another branch; loopd put it back at ${recorded.slice(0, 12)}. Never reset, rebase, amend or switch branches, not even from test scripts.`,
+    payload: { branch, head, runHead, restoredTo: recorded },
+  };
+}

@@ -74,7 +74,7 @@ export function nextStep(run: RunFact, steps: readonly StepFact[], cfg: Transiti
   if (!last) return queue('implementation', 1);
   if (last.status === 'CANCELED') return finish('CANCELED', 'canceled');
 
-  if (last.phase === 'implementation' || last.phase === 'review') {
+  if (last.phase === 'implementation' || last.phase === 'review' || last.phase === 'verification') {
     const kind = repeatedTampering(steps);
     if (kind) return finish('FAILED', `tampering:${kind}`);
   }

@@ -96,3 +96,16 @@ describe('the ledger', () => {
     expect(evs.find((e) => e.type === 'COMPLETION_PROVEN')!.payload).toMatchObject({ completion: 'complete_facts' });
   });
 });
+
+describe('verification commands', () => {
+  it('cannot rewrite the run branch either: restored, said in the next prompt, and twice fails the run', async () => {
+    const repo = makeRepo({ tasks: 3 });
+    const run = await waitForRun(t.client, (await create(repo.root, {}, { reviewer: false, verify_cmds: 'git reset -q --hard HEAD~1' })).id);
+    expect(run).toMatchObject({ status: 'FAILED', exitReason: 'tampering:history_rewritten' });
+    const evs = await t.client.runs.eventsList.query({ run: run.id, limit: 1000 });
+    expect(evs.filter((e) => e.type === 'SIGNAL' && e.payload.signal === 'history_rewritten').map((e) => e.payload.phase)).toEqual(['verification', 'verification']);
+    expect(readFileSync(join(run.runDir, 'iter-02.prompt.txt'), 'utf8')).toContain('not even from test scripts');
+    // Iteration 1's work survived the reset.
+    expect(git(repo.root, 'show', 'run/demo:task-1.txt')).toContain('did task 1');
+  });
+});
