@@ -109,3 +109,12 @@ describe('verification commands', () => {
     expect(git(repo.root, 'show', 'run/demo:task-1.txt')).toContain('did task 1');
   });
 });
+
+describe('daemon status', () => {
+  it('says which containment is in effect', async () => {
+    const s = await t.client.daemon.status.query();
+    expect(s.containment).toMatchObject({ cgroup: false });
+    expect(s.containment.env).toMatch(/LOOPD_\* variables removed/);
+    expect(s.containment.processes).toMatch(/nonce/);
+  });
+});
