@@ -30,6 +30,8 @@ export const review: Handler = async (input) => {
   const from = reviewBase(input.history) ?? (await headCommit(run.worktreePath));
   const pending = pendingReview(input.ledger);
   const headBefore = input.adopt?.commitBefore || (await headCommit(run.worktreePath));
+  // Files verification left behind are not the reviewer's doing.
+  const dirtyBefore = !input.adopt && (await hasUncommittedChanges(run.worktreePath));
   if (!input.adopt) {
     const diff = await diffSince(run.worktreePath, from);
     writeFileAtomic(diffPath, diff);
@@ -91,7 +93,8 @@ export const review: Handler = async (input) => {
 
   // The reviewer only reads: anything it changed or committed is set aside (under refs/loopd/).
   const head = await resolveRev(run.worktreePath, 'HEAD');
-  if ((await currentBranch(run.worktreePath)) !== run.runBranch || head !== headBefore || (await hasUncommittedChanges(run.worktreePath))) {
+  const moved = (await currentBranch(run.worktreePath)) !== run.runBranch || head !== headBefore;
+  if (moved || (!dirtyBefore && (await hasUncommittedChanges(run.worktreePath)))) {
     if (head && head !== headBefore) await setRef(run.worktreePath, discardedRef(run.id, step.id, 'review'), head);
     await restoreBranch(run.worktreePath, run.runBranch, headBefore);
     sink.event('REVIEWER_CHANGES_DISCARDED', { iteration: step.iteration, head, restoredTo: headBefore });

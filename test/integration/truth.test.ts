@@ -118,3 +118,22 @@ describe('daemon status', () => {
     expect(s.containment.processes).toMatch(/nonce/);
   });
 });
+
+describe('the reviewer only reads', () => {
+  it('sets aside what a reviewer changed or committed, then applies its verdict', async () => {
+    const repo = makeRepo({ tasks: 1 });
+    const reviewer = join(tempDir(), 'meddling-reviewer.sh');
+    writeFileSync(
+      reviewer,
+      '#!/bin/sh\ncat > /dev/null\necho "reviewer was here" > reviewer.txt\ngit add -A && git -c user.name=r -c user.email=r@l commit -qm "reviewer edit"\necho edited > README.md\necho APPROVED\n',
+      { mode: 0o755 },
+    );
+    const run = await waitForRun(t.client, (await create(repo.root, {}, { reviewer_agent: 'command', reviewer_cmd: reviewer })).id);
+    expect(run.status).toBe('COMPLETED');
+    const evs = await t.client.runs.eventsList.query({ run: run.id, limit: 1000 });
+    expect(evs.some((e) => e.type === 'REVIEWER_CHANGES_DISCARDED')).toBe(true);
+    expect(git(repo.root, 'ls-tree', '--name-only', 'agent/demo')).not.toContain('reviewer.txt');
+    expect(git(repo.root, 'show', 'agent/demo:README.md')).toBe('# test repo');
+    expect(parsePlan(git(repo.root, 'show', 'agent/demo:specs/planning/demo-plan.md')).counts.reviewed).toBe(1);
+  });
+});
