@@ -121,7 +121,20 @@ interface Match {
   extra: PlanTask[];
 }
 
-/** Plan tasks are matched to ledger tasks by text; the agent may reorder and move them freely. */
+// A note the agent appends to a task line ("- [x] add login (see auth.ts)") is free text, not a
+// rewording: the task's own words are all still there. Only a note set off by a bracket, colon,
+// semicolon, dash, arrow or check mark counts, so "add tests" -> "add tests later" or "add tests,
+// unit only" is still a rewording.
+const NOTE_RE = /^\s*[([{:;\u2013\u2014\u2192\u2713\u2714-]/;
+
+function isAnnotated(planText: string, ledgerText: string): boolean {
+  return planText.length > ledgerText.length && planText.startsWith(ledgerText) && NOTE_RE.test(planText.slice(ledgerText.length));
+}
+
+/**
+ * Plan tasks are matched to ledger tasks by text, so the agent may reorder and move them freely:
+ * exact text first, then a ledger task still unmatched to a line that only appends a note to it.
+ */
 function match(ledger: readonly LedgerTask[], tasks: readonly PlanTask[]): Match {
   const byText = new Map<string, LedgerTask[]>();
   for (const t of [...ledger].sort((a, b) => a.ord - b.ord)) {
@@ -130,11 +143,19 @@ function match(ledger: readonly LedgerTask[], tasks: readonly PlanTask[]): Match
     byText.set(t.text, list);
   }
   const found = new Map<number, PlanTask>();
-  const extra: PlanTask[] = [];
+  const rest: PlanTask[] = [];
   for (const p of tasks) {
     const queue = byText.get(normaliseTaskText(p.text));
     const l = queue?.shift();
     if (l) found.set(l.taskId, p);
+    else rest.push(p);
+  }
+  const unmatched = [...byText.values()].flat().sort((a, b) => b.text.length - a.text.length || a.ord - b.ord);
+  const extra: PlanTask[] = [];
+  for (const p of rest) {
+    const text = normaliseTaskText(p.text);
+    const i = unmatched.findIndex((l) => isAnnotated(text, l.text));
+    if (i >= 0) found.set(unmatched.splice(i, 1)[0]!.taskId, p);
     else extra.push(p);
   }
   return { found, extra };

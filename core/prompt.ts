@@ -59,7 +59,7 @@ function defaultBody(p: PromptInput): string {
     '',
     'Rules:',
     '- Do one task per iteration, then stop.',
-    '- The spec is read-only. In the plan you may only tick the task you finished (`[ ]` -> `[x]`), add new `- [ ]` tasks you discover, and edit prose: never remove or reword a task, and never write `[R]` or `[~]` (only the reviewer marks tasks reviewed).',
+    '- The spec is read-only. In the plan you may only tick the task you finished (`[ ]` -> `[x]`), add new `- [ ]` tasks you discover, append a note after the text of a task (`- [x] task (note)`), and edit prose: never remove or reword a task, and never write `[R]` or `[~]` (only the reviewer marks tasks reviewed).',
     '- A tick needs the work: the commit that ticks a task must contain its change.',
     '- If a task cannot be done, leave it `[ ]` and write the reason on the line below it.',
     '- Only add commits to the current branch: never reset, rebase, amend or switch branches.',

@@ -57,7 +57,7 @@ describe('reconcilePlan', () => {
   });
 
   it('undoes a rewording in place', () => {
-    const agent = PLAN.replace('- [ ] two\n', '- [x] two (simplified: skip it)\n');
+    const agent = PLAN.replace('- [ ] two\n', '- [x] two, simplified\n');
     const r = rec(agent);
     expect(r.violations.map((v) => v.kind)).toEqual(['removed']);
     expect(r.added).toEqual([]);
@@ -190,5 +190,33 @@ describe('reconcilePlan: [R] from the agent', () => {
   it('ignores [R] inside fences and checklist sections', () => {
     const plan = lines('- [ ] a', '```', '- [R] code', '```', '## QA', '- [R] qa');
     expect(reconcilePlan(ledgerFromPlan(plan), plan, { iteration: 1, fallback: plan }).violations).toEqual([]);
+  });
+});
+
+describe('reconcilePlan: notes appended to a task line', () => {
+  const plan = lines('- [ ] add login', '- [ ] add tests', '- [ ] task 1', '- [ ] task 10', '');
+  const ledger = ledgerFromPlan(plan);
+  const rec = (agent: string) => reconcilePlan(ledger, agent, { iteration: 1, fallback: plan });
+
+  it('a note set off by punctuation is free text, and the tick counts', () => {
+    const agent = plan.replace('- [ ] add login', '- [x] add login (see auth.ts)').replace('- [ ] add tests', '- [ ] add tests: blocked on fixtures');
+    const r = rec(agent);
+    expect(r.violations).toEqual([]);
+    expect(r.ticked).toEqual([1]);
+    expect(r.plan).toBe(agent);
+    expect(r.ledger.find((t) => t.taskId === 1)).toMatchObject({ text: 'add login', line: '- [x] add login (see auth.ts)' });
+  });
+
+  it('changing the words is still a rewording', () => {
+    const r = rec(plan.replace('- [ ] add tests', '- [x] add tests later'));
+    expect(r.violations.map((v) => [v.kind, v.taskId])).toEqual([['removed', 2]]);
+    expect(r.plan).toBe(plan);
+  });
+
+  it('a longer task text is not mistaken for a note on a shorter one', () => {
+    const r = rec(plan.replace('- [ ] task 1\n', '- [x] task 1 - done\n'));
+    expect(r.violations).toEqual([]);
+    expect(r.ticked).toEqual([3]);
+    expect(r.ledger.find((t) => t.taskId === 4)!.state).toBe('open');
   });
 });
