@@ -23,6 +23,20 @@ export async function currentBranch(dir: string): Promise<string | null> {
   return r.code === 0 ? r.stdout.trim() : null;
 }
 
+/**
+ * HEAD, the branch's head and the checked-out branch in one git process (hot path: after every
+ * implementation step). branch is null on a detached HEAD; branchHead null if the branch is gone.
+ */
+export async function headState(dir: string, branch: string): Promise<{ head: string | null; branchHead: string | null; branch: string | null }> {
+  const r = await run(dir, ['rev-parse', 'HEAD', `refs/heads/${branch}`, '--symbolic-full-name', 'HEAD']);
+  const [head, branchHead, sym] = r.stdout.trim().split('\n');
+  if (r.code === 0 && head && branchHead && sym) {
+    return { head, branchHead, branch: sym.startsWith('refs/heads/') ? sym.slice('refs/heads/'.length) : null };
+  }
+  // The branch (or HEAD) does not resolve: ask one at a time.
+  return { head: await resolveRev(dir, 'HEAD'), branchHead: await resolveRev(dir, `refs/heads/${branch}`), branch: await currentBranch(dir) };
+}
+
 export async function resolveRev(dir: string, rev: string): Promise<string | null> {
   const r = await run(dir, ['rev-parse', '--verify', '--quiet', `${rev}^{commit}`]);
   return r.code === 0 ? r.stdout.trim() : null;

@@ -203,7 +203,7 @@ export const implementation: Handler = async (input) => {
   const tasksTotal = lc ? lc.total : counts ? counts.total : null;
   const completion = detectCompletion(parsed.text, run.config.completion_mode);
   const commits = commitBefore ? await commitsSince(run.worktreePath, commitBefore) : 0;
-  const commitAfter = await headCommit(run.worktreePath);
+  const commitAfter = judgement.finalHead ?? (await headCommit(run.worktreePath));
   const planChanged = (planBefore === null ? null : planDigest(planBefore)) !== (planAfter === null ? null : planDigest(planAfter));
   const durationMs = Date.now() - started;
   const outcome = agentOutcome(exit, run.config.claude_timeout_sec, parsed);

@@ -9,7 +9,7 @@ import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/artifacts.js';
 import { commitAll, headCommit } from '../core/git.js';
-import { changedPaths, currentBranch, descends, discardedRef, resolveRev, restoreBranch, runRef, setRef } from '../core/history.js';
+import { changedPaths, currentBranch, descends, discardedRef, headState, resolveRev, restoreBranch, runRef, setRef } from '../core/history.js';
 import { ledgerCounts, reconcilePlan, setStates, type LedgerTask, type Violation } from '../core/ledger.js';
 import type { TamperingKind } from '../core/types.js';
 import type { EventSink, RunInput } from './types.js';
@@ -32,6 +32,10 @@ export interface Judgement {
   notes: string[];
   /** The commit loopd made of changes the agent left uncommitted, if any. */
   leftover: string | null;
+  /** The run branch head once the agent's state was judged (before loopd's own repairs). */
+  headAfter: string | null;
+  /** The run branch head after loopd's repairs: what the next step starts from. */
+  finalHead?: string;
   /** Set once the repairs are done and the signals emitted. */
   applied: boolean;
 }
@@ -66,17 +70,18 @@ async function findings(o: JudgeInput): Promise<Judgement> {
     tampering: [],
     notes: [],
     leftover: null,
+    headAfter: null,
     applied: false,
   };
   // An agent that forgot to commit must not lose its work: the merge only sees commits.
   j.leftover = await commitAll(worktree, `loopd: uncommitted changes left by iteration ${iteration}`);
+  const state = await headState(worktree, run.runBranch);
   if (commitBefore) {
-    const branch = await currentBranch(worktree);
-    const runHead = await resolveRev(worktree, `refs/heads/${run.runBranch}`);
+    const { branch, branchHead: runHead } = state;
     const onBranch = branch === run.runBranch;
-    const descendsOk = runHead !== null && (await descends(worktree, commitBefore, runHead));
+    const descendsOk = runHead !== null && (runHead === commitBefore || (await descends(worktree, commitBefore, runHead)));
     if (!onBranch || !descendsOk) {
-      j.history = { branch, head: await resolveRev(worktree, 'HEAD'), runHead };
+      j.history = { branch, head: state.head, runHead };
       j.tampering.push('history_rewritten');
       const what = !onBranch
         ? `you left the worktree on ${branch ? `branch ${branch}` : 'a detached HEAD'} instead of ${run.runBranch}`
@@ -95,8 +100,9 @@ async function findings(o: JudgeInput): Promise<Judgement> {
     j.tampering.push('spec_tampered');
     j.notes.push(`The spec ${run.specPath} is read-only: your changes to it were reverted. Implement the spec as written.`);
   }
-  const head = await headCommit(worktree);
-  const changed = commitBefore ? await changedPaths(worktree, commitBefore, head) : [];
+  const head = state.head ?? (await headCommit(worktree));
+  j.headAfter = head;
+  const changed = commitBefore && head !== commitBefore ? await changedPaths(worktree, commitBefore, head) : [];
   // Without a recorded start (a step adopted from an older daemon) no tick is taken back.
   j.codeChanged = commitBefore ? changed.some((p) => p !== run.planPath && p !== run.specPath) : true;
   if (run.planPath && run.planText != null && ledger.length > 0) {
@@ -171,7 +177,11 @@ export async function judgeImplementation(o: JudgeInput): Promise<Judgement> {
     }
     if (fixes.length > 0) await commitAll(worktree, `loopd: undo the agent's changes to the ${fixes.join(' and ')} in iteration ${o.iteration}`);
   }
-  await setRef(worktree, runRef(run.id), await headCommit(worktree));
+  // Without a repair the head is the one judged; a repair (or a re-run after a crash) asks git.
+  const repaired = j.history !== null || j.specTampered || j.violations.length > 0 || j.untickedWithoutWork.length > 0;
+  const head = !repaired && j.applied === false && j.headAfter ? j.headAfter : await headCommit(worktree);
+  await setRef(worktree, runRef(run.id), head);
+  j.finalHead = head;
   if (!j.applied) {
     const it = o.iteration;
     if (j.leftover) sink.event('LEFTOVER_COMMITTED', { iteration: it, commit: j.leftover });
