@@ -617,7 +617,7 @@ export class HostLoopService implements LoopService {
             if (!chunk) break;
             offset += chunk.bytes;
             progressed = true;
-            yield { stepId: step.id, iteration: step.iteration, phase: step.phase, offset, chunk: chunk.text };
+            yield { stepId: step.id, iteration: step.iteration, phase: step.phase, attempt: step.attempt, offset, chunk: chunk.text };
           }
           // Stop at the first step still writing: later steps cannot exist yet.
           if (step.status === 'IN_PROGRESS' || step.status === 'QUEUED') break;
@@ -647,6 +647,7 @@ export class HostLoopService implements LoopService {
       stepId: step.id,
       iteration: step.iteration,
       phase: step.phase,
+      attempt: step.attempt,
       path: step.output_path!,
       text: lastLines(text, lines),
       agent: agentOf(parseConfig(run), step.phase),

@@ -84,6 +84,8 @@ export interface EventView {
 }
 
 export interface OutputChunk {
+  /** The step's attempt (retries of one phase in one iteration). */
+  attempt?: number;
   stepId: number;
   iteration: number;
   phase: StepPhase;
@@ -98,6 +100,7 @@ export interface TailView {
   phase: StepPhase;
   path: string;
   text: string;
+  attempt?: number;
   /** The agent kind that wrote it (how to render it); null for a non-agent step. */
   agent?: string | null;
   /** Byte length of the log when read: `<stepId>:<offset>` resumes runs.output right after it. */

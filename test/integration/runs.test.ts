@@ -182,7 +182,7 @@ describe('the completion gate', () => {
 });
 
 describe('agent failures', () => {
-  it('retries a failing agent and then fails the run with claude_failed', async () => {
+  it('retries a failing agent and then fails the run with agent_failed', async () => {
     const repo = makeRepo({ tasks: 1 });
     const created = await t.client.runs.create.mutate({
       cwd: repo.root,
@@ -190,7 +190,7 @@ describe('agent failures', () => {
       flags: commandFlags(`FAKE_EXIT_CODE=3 ${FAKE_AGENT}`, { claude_retries: 1, claude_retry_backoff_sec: 0 }),
     });
     const run = await waitForRun(t.client, created.id);
-    expect(run).toMatchObject({ status: 'FAILED', exitReason: 'claude_failed' });
+    expect(run).toMatchObject({ status: 'FAILED', exitReason: 'agent_failed' });
     expect(run.lastError).toContain('exited with code 3');
     const detail = await t.client.runs.get.query({ run: run.id });
     expect(detail.steps.map((s) => [s.phase, s.attempt, s.status, s.exitCode])).toEqual([
@@ -207,7 +207,7 @@ describe('agent failures', () => {
       flags: commandFlags('no-such-agent-binary --go', { claude_retries: 0 }),
     });
     const run = await waitForRun(t.client, created.id);
-    expect(run).toMatchObject({ status: 'FAILED', exitReason: 'claude_failed' });
+    expect(run).toMatchObject({ status: 'FAILED', exitReason: 'agent_failed' });
     expect(run.lastError).toMatch(/agent command not found \(exit code 127\)/);
   });
 
@@ -219,7 +219,7 @@ describe('agent failures', () => {
       flags: commandFlags(`FAKE_IGNORE_TERM=1 ${FAKE_AGENT}`, { claude_timeout_sec: 1, claude_retries: 0 }),
     });
     const run = await waitForRun(t.client, created.id);
-    expect(run).toMatchObject({ status: 'FAILED', exitReason: 'claude_failed' });
+    expect(run).toMatchObject({ status: 'FAILED', exitReason: 'agent_failed:timeout' });
     expect(run.lastError).toContain('timed out');
     const step = t.daemon.store.stepsForRun(run.id)[0]!;
     expect(step.pid).toBeGreaterThan(0);
