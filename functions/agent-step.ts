@@ -180,7 +180,7 @@ export function agentOutcome(exit: WaitResult, timeoutSec: number, parsed: Parse
     // A CLI that waits out an outage by itself (Codex does) is still an outage.
     return {
       status: 'FAILED',
-      error: `agent timed out after ${timeoutSec}s (claude_timeout_sec); its process tree was killed${detail ? `; its last error: ${detail}` : ''}`,
+      error: `agent timed out after ${timeoutSec}s (claude_timeout_sec); its process tree was killed${detail && parsed.errorKind !== 'unknown' ? `; its last error: ${detail}` : ''}`,
       facts: facts({ fatal: false, failReason: `${label}:timeout` }),
     };
   }

@@ -64,6 +64,8 @@ export class Dispatcher {
   private wakeQueued = false;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
+  /** Stopped without draining: in-flight agents belong to the next daemon, which re-adopts them. */
+  private abandoned = false;
 
   constructor(private readonly o: DispatcherOptions) {}
 
@@ -80,6 +82,7 @@ export class Dispatcher {
   /** Stops claiming work. In-flight agents keep running and are re-adopted by the next daemon. */
   async stop(opts: { drain?: boolean } = {}): Promise<void> {
     this.stopped = true;
+    if (!opts.drain) this.abandoned = true;
     if (this.timer) clearTimeout(this.timer);
     if (opts.drain) await Promise.allSettled([...this.active.values()].map((a) => a.done));
   }
@@ -250,6 +253,11 @@ export class Dispatcher {
         result = gone
           ? { status: 'FAILED', error: `${gone.message} (${message})`, result: { fatal: true, failReason: gone.reason } }
           : { status: abort.signal.aborted ? 'CANCELED' : 'FAILED', error: message, result: {} };
+      }
+      if (this.abandoned) {
+        // The store may be closed already; the next daemon re-adopts the step and records it.
+        this.active.delete(step.id);
+        return;
       }
       try {
         this.completeStep(step.id, result);
