@@ -223,6 +223,15 @@ function signalGroup(h: ProcessHandle, signal: NodeJS.Signals): void {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** How long a finished agent's group may take to empty by itself before it is signalled. */
+const SETTLE_MS = 2000;
+
+/** Waits until the group has no live member, or `ms` passed. */
+async function settle(h: ProcessHandle, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (groupMembers(h).length > 0 && Date.now() < deadline) await sleep(20);
+}
+
 /** SIGTERM to the whole group, SIGKILL after graceMs to whatever is left; resolves once none is. */
 export async function killTree(h: ProcessHandle, graceMs = 2000): Promise<void> {
   if (groupMembers(h).length === 0) return;
@@ -273,6 +282,10 @@ export async function waitForExit(h: ProcessHandle, exitPath: string, opts: Wait
   opts.signal?.addEventListener('abort', onWake, { once: true });
 
   const finish = async (why: 'exit' | 'timeout' | 'abort'): Promise<WaitResult> => {
+    // After a normal exit, let the group empty by itself first: the output writer is still
+    // draining the pipe (or still starting: Node cannot ignore SIGTERM before it runs our code).
+    // Only what is left after that (strays holding the pipe) gets SIGTERM.
+    if (why === 'exit') await settle(h, SETTLE_MS);
     await killTree(h, why === 'exit' ? Math.min(graceMs, 500) : graceMs);
     const exitCode = readExitStatus(exitPath);
     return {
