@@ -238,9 +238,9 @@ async function outputBench() {
   const base = mkdtempSync(join(tmpdir(), 'loopd-bench-'));
   const home = join(base, 'home');
   const port = await freePort();
-  const env = { ...process.env, LOOPD_AUTH_TOKEN: 'bench' };
+  const env = { ...process.env, LOOPD_AUTH_TOKEN: BENCH_TOKEN };
   const daemon = spawn(process.execPath, [join(root, 'bin', 'loopd.js'), '--addr', `127.0.0.1:${port}`, '--home', home], { env, stdio: 'ignore' });
-  const client = createClientFor(`http://127.0.0.1:${port}`, 'bench');
+  const client = createClientFor(`http://127.0.0.1:${port}`, BENCH_TOKEN);
   const agent = `node ${join(root, 'test', 'fixtures', 'fake-agent.mjs')}`;
   const GIB = 1024 * 1024 * 1024;
   const floods = [
