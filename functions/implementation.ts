@@ -168,9 +168,6 @@ export const implementation: Handler = async (input) => {
     },
   );
   const { window, parsed, exit } = agent;
-  writeFileAtomic(tailPath, lastLines(window, 200));
-  sink.artifact('iteration_log', logPath);
-  sink.artifact('iteration_tail', tailPath);
 
   // The agent (or someone) may have deleted the worktree or switched its branch: committing or
   // judging anything there would be wrong, and it is not an agent failure to retry.
@@ -184,9 +181,13 @@ export const implementation: Handler = async (input) => {
       error: moved.message,
       usage: parsed.usage,
       ...(runPatch ? { runPatch } : {}),
-      result: { fatal: true, failReason: moved.reason, logPath, tailPath, durationMs: Date.now() - started },
+      result: { fatal: true, failReason: moved.reason, logPath, durationMs: Date.now() - started },
     };
   }
+
+  writeFileAtomic(tailPath, lastLines(window, 200));
+  sink.artifact('iteration_log', logPath);
+  sink.artifact('iteration_tail', tailPath);
 
   // Only the reviewer may mark a task reviewed: [R] written by the implementation agent goes back.
   let planAfter = readPlan(run.worktreePath, run.planPath);
