@@ -38,7 +38,7 @@ function makeRepo(base, tasks) {
   return repo;
 }
 
-async function overheadBench() {
+async function overheadBench(extraFlags = {}) {
   const base = mkdtempSync(join(tmpdir(), 'loopd-bench-'));
   const home = join(base, 'home');
   const daemon = await startDaemon({ home, host: '127.0.0.1', port: 0, token: BENCH_TOKEN, log: () => {}, writeInfo: false });
@@ -49,7 +49,7 @@ async function overheadBench() {
     const run = await client.runs.create.mutate({
       cwd: repo,
       spec: 'specs/bench.md',
-      flags: { agent: 'command', agent_cmd: `node ${join(root, 'bench', 'bench-agent.mjs')}`, merge_strategy: 'none', iterations: ITERATIONS + 5, reviewer: false },
+      flags: { agent: 'command', agent_cmd: `node ${join(root, 'bench', 'bench-agent.mjs')}`, merge_strategy: 'none', iterations: ITERATIONS + 5, reviewer: false, ...extraFlags },
     });
     for (;;) {
       const r = await client.runs.get.query({ run: run.id });
@@ -277,6 +277,18 @@ async function outputBench() {
   }
 }
 
+if (process.env.BENCH_ONLY === 'overhead') {
+  // Alternating rounds, so a noisy neighbour weighs on both sides alike.
+  const t = new Table({ head: ['round', 'capping writer: median', 'max_output_bytes=0: median'] });
+  for (let i = 1; i <= Number(process.env.BENCH_ROUNDS ?? 2); i++) {
+    const a = await overheadBench();
+    const b = await overheadBench({ max_output_bytes: 0 });
+    t.push([i, `${median(a.perIteration).toFixed(1)} ms`, `${median(b.perIteration).toFixed(1)} ms`]);
+  }
+  process.stdout.write(`orchestration overhead per iteration (${ITERATIONS} iterations)\n${t.toString()}\n`);
+  process.exit(0);
+}
+
 if (process.env.BENCH_ONLY === 'output') {
   const m = await outputBench();
   const t = new Table({ head: ['measure', 'value', 'note'] });
@@ -286,6 +298,8 @@ if (process.env.BENCH_ONLY === 'output') {
 }
 
 const o = await overheadBench();
+// The same without the output-capping writer (max_output_bytes=0): what the cap costs per iteration.
+const oNoCap = await overheadBench({ max_output_bytes: 0 });
 const l = await latencyBench();
 const r = await recoveryBench();
 const tr = await triggerBench();
@@ -293,6 +307,7 @@ const m = await outputBench();
 const table = new Table({ head: ['measure', 'median', 'p95', 'n', 'note'] });
 table.push(
   ['orchestration overhead per iteration', `${median(o.perIteration).toFixed(1)} ms`, `${p95(o.perIteration).toFixed(1)} ms`, o.perIteration.length, `run wall ${o.wall} ms, agent's own time ${Math.round(o.agentTotal)} ms`],
+  ['  same, max_output_bytes=0 (no capping writer)', `${median(oNoCap.perIteration).toFixed(1)} ms`, `${p95(oNoCap.perIteration).toFixed(1)} ms`, oNoCap.perIteration.length, `run wall ${oNoCap.wall} ms`],
   ['loopctl list (running daemon)', `${median(l.list).toFixed(1)} ms`, `${p95(l.list).toFixed(1)} ms`, l.list.length, 'whole process, cold start'],
   ['trigger: spec written -> RUN_CREATED', `${median(tr).toFixed(0)} ms`, `${p95(tr).toFixed(0)} ms`, tr.length, 'default awaitWriteFinish (300 ms stable) + plan check'],
   ['recovery: restart to all runs re-adopted', `${r.adopted.toFixed(0)} ms`, '', r.n, `kill -9 with ${r.n} agents in flight; /health after ${r.healthy.toFixed(0)} ms`],

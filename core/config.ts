@@ -135,7 +135,7 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
   int('watchdog_no_progress_iterations', 2, 1, 'Iterations without a commit or plan change before the watchdog steps in.'),
   num('max_cost_usd', 0, 0, 'Spending cap per run in USD; 0 means off.'),
   int('agent_api_retries', 2, 0, "Retries the agent CLI itself makes for a failing API call (Claude Code's CLAUDE_CODE_MAX_RETRIES); kept small so loopd's own backoff (transient_retries) governs."),
-  int('max_output_bytes', 64 * 1024 * 1024, 65536, 'Output kept per agent invocation; past it the log keeps its head and its last part, and an OUTPUT_TRUNCATED event says so.'),
+  int('max_output_bytes', 64 * 1024 * 1024, 0, 'Output kept per agent invocation; past it the log keeps its head and its last part, and an OUTPUT_TRUNCATED event says so; 0 keeps everything.'),
   str('model_prices', '', 'Price overrides for cost from tokens: MODEL=INPUT/CACHED_INPUT/OUTPUT in USD per million tokens, comma-separated.'),
   oneOf('agent', 'claude', AGENT_KINDS, 'Implementation agent: claude, codex or command (agent_cmd).'),
   str('agent_cmd', '', 'Command run as the agent when agent=command.'),
