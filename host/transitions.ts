@@ -65,6 +65,8 @@ export function nextStep(run: RunFact, steps: readonly StepFact[], cfg: Transiti
   if (run.cancelRequested) return finish('CANCELED', 'canceled');
   if (!last) return queue('implementation', 1);
   if (last.status === 'CANCELED') return finish('CANCELED', 'canceled');
+  // Whatever the phase: a failure retrying cannot fix (a deleted worktree, a bad key) ends the run.
+  if (last.status === 'FAILED' && last.result?.fatal === true) return finish('FAILED', last.result.failReason ?? 'failed');
 
   switch (last.phase) {
     case 'implementation':

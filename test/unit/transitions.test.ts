@@ -214,6 +214,11 @@ describe('nextStep: retries', () => {
     expect(decide([impl(1, auth, 'FAILED')])).toMatchObject({ kind: 'finish', status: 'FAILED', reason: 'claude_failed:auth' });
     expect(decide([impl(1, { fatal: true, failReason: 'worktree_missing' }, 'FAILED')])).toMatchObject({ kind: 'finish', reason: 'worktree_missing' });
     expect(decide([impl(1), step('review', 1, { fatal: true, failReason: 'branch_switched' }, 'FAILED')], full)).toMatchObject({ kind: 'finish', reason: 'branch_switched' });
+    // Also for phases that run no agent: a verification that found its worktree gone.
+    expect(decide([impl(1), step('review', 1, { approved: true }), step('verification', 1, { fatal: true, failReason: 'worktree_missing' }, 'FAILED')], full)).toMatchObject({
+      kind: 'finish',
+      reason: 'worktree_missing',
+    });
   });
 
   it('a retry that succeeds continues with the next iteration', () => {
