@@ -250,6 +250,13 @@ async function outputBench() {
   try {
     await waitHealthy(port);
     const idle = memoryOf(daemon.pid);
+    const listMs = async () => {
+      const t = performance.now();
+      await client.runs.list.query({});
+      return performance.now() - t;
+    };
+    const idleList = [];
+    for (let i = 0; i < 10; i++) idleList.push(await listMs());
     const out = [];
     for (const [name, flood] of floods) {
       const repo = makeRepo(join(base, `r${out.length}`), 1);
@@ -260,16 +267,18 @@ async function outputBench() {
         flags: { agent: 'command', agent_cmd: `${flood}; ${agent}`, reviewer: false, merge_strategy: 'none' },
       });
       let r;
+      const busyList = [];
       for (;;) {
         r = await client.runs.get.query({ run: run.id });
         if (['COMPLETED', 'FAILED', 'CANCELED'].includes(r.status)) break;
-        await new Promise((res) => setTimeout(res, 200));
+        busyList.push(await listMs());
+        await new Promise((res) => setTimeout(res, 100));
       }
       const log = r.steps?.[0]?.outputPath ?? (await client.runs.get.query({ run: run.id })).steps[0].outputPath;
       const { statSync } = await import('node:fs');
-      out.push({ name, status: r.status, wall: Date.now() - t0, logMiB: statSync(log).size / 1024 / 1024, peak: memoryOf(daemon.pid).peak });
+      out.push({ name, status: r.status, wall: Date.now() - t0, logMiB: statSync(log).size / 1024 / 1024, peak: memoryOf(daemon.pid).peak, busyList: median(busyList) });
     }
-    return { idle, runs: out };
+    return { idle, idleList: median(idleList), runs: out };
   } finally {
     daemon.kill('SIGTERM');
     await new Promise((res) => daemon.once('exit', res));
@@ -292,7 +301,10 @@ if (process.env.BENCH_ONLY === 'overhead') {
 if (process.env.BENCH_ONLY === 'output') {
   const m = await outputBench();
   const t = new Table({ head: ['measure', 'value', 'note'] });
-  for (const x of m.runs) t.push([`daemon peak RSS, agent printing ${x.name}`, `${x.peak.toFixed(0)} MiB`, `idle ${m.idle.peak.toFixed(0)} MiB; run ${x.status} in ${(x.wall / 1000).toFixed(1)} s; log kept ${x.logMiB.toFixed(1)} MiB`]);
+  for (const x of m.runs) {
+    t.push([`daemon peak RSS, agent printing ${x.name}`, `${x.peak.toFixed(0)} MiB`, `idle ${m.idle.peak.toFixed(0)} MiB; run ${x.status} in ${(x.wall / 1000).toFixed(1)} s; log kept ${x.logMiB.toFixed(1)} MiB`]);
+    t.push([`  runs.list while it prints`, `${x.busyList.toFixed(1)} ms`, `idle ${m.idleList.toFixed(1)} ms (median, API call only)`]);
+  }
   process.stdout.write(`${t.toString()}\n`);
   process.exit(0);
 }
@@ -317,7 +329,7 @@ table.push(
     `${x.peak.toFixed(0)} MiB`,
     '',
     1,
-    `idle ${m.idle.peak.toFixed(0)} MiB; run ${x.status} in ${(x.wall / 1000).toFixed(1)} s; log kept ${x.logMiB.toFixed(1)} MiB (max_output_bytes 64 MiB)`,
+    `idle ${m.idle.peak.toFixed(0)} MiB; run ${x.status} in ${(x.wall / 1000).toFixed(1)} s; log kept ${x.logMiB.toFixed(1)} MiB (max_output_bytes 64 MiB); runs.list ${x.busyList.toFixed(1)} ms while it prints, ${m.idleList.toFixed(1)} ms idle`,
   ]),
 );
 process.stdout.write(`loopd bench (Node ${process.versions.node}, ${ITERATIONS} iterations)\n${table.toString()}\n`);
