@@ -113,7 +113,7 @@ export interface Summary {
   last_exit_code: number | null;
   completion_mode: string;
   model: string;
-  /** One of complete_plan, iterations_exhausted, claude_failed, failed, canceled. */
+  /** One of complete_plan, iterations_exhausted, claude_failed, agent_failed, failed, canceled. */
   exit_reason: string;
   /** The precise reason (e.g. max_consecutive_failures:verification:3, merge_conflict). */
   exit_detail: string;
