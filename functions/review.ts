@@ -10,7 +10,8 @@ import { commitAll, diffSince, hasUncommittedChanges, headCommit } from '../core
 import { currentBranch, discardedRef, resolveRev, restoreBranch, runRef, setRef } from '../core/history.js';
 import { ledgerCounts, pendingReview, setStates } from '../core/ledger.js';
 import { buildReviewPrompt, isApproved } from '../core/review-prompt.js';
-import { agentOutcome, countLines, runAgent } from './agent-step.js';
+import { checkRunPlace } from '../core/run-place.js';
+import { agentOutcome, runAgent } from './agent-step.js';
 import { readRegular } from './judge.js';
 import type { Handler, HandlerInput } from './types.js';
 
@@ -26,6 +27,9 @@ export const review: Handler = async (input) => {
   const exitPath = join(run.runDir, `.review-${nn}${suffix}.exit`);
   const notesPath = join(run.runDir, `review-${nn}.md`);
   const planFile = run.planPath ? join(run.worktreePath, run.planPath) : null;
+
+  const gone = await checkRunPlace(run, { worktree: true });
+  if (gone) return { status: 'FAILED', error: gone.message, result: { fatal: true, failReason: gone.reason } };
 
   const from = reviewBase(input.history) ?? (await headCommit(run.worktreePath));
   const pending = pendingReview(input.ledger);
@@ -71,7 +75,7 @@ export const review: Handler = async (input) => {
     },
   });
   sink.artifact('review_log', logPath);
-  const outcome = agentOutcome(agent.exit, run.config.claude_timeout_sec, agent.parsed);
+  const outcome = agentOutcome(agent.exit, run.config.claude_timeout_sec, agent.parsed, kind);
   const common = {
     usage: agent.parsed.usage,
     exitCode: agent.exit.exitCode,
@@ -83,11 +87,7 @@ export const review: Handler = async (input) => {
       ...common,
       status: outcome.status,
       error: outcome.error,
-      result: {
-        transientError: agent.parsed.transientError,
-        rateLimitResetAt: agent.parsed.rateLimitResetAt,
-        timedOut: agent.exit.timedOut,
-      },
+      result: { ...outcome.facts, timedOut: agent.exit.timedOut, outputBytes: agent.outputBytes, outputTruncated: agent.cap?.truncated === true },
     };
   }
 
@@ -135,12 +135,15 @@ export const review: Handler = async (input) => {
     iteration: step.iteration,
     duration_ms: Date.now() - started,
     exit_code: agent.exit.exitCode,
-    output_bytes: Buffer.byteLength(agent.raw),
-    output_lines: countLines(agent.raw),
+    output_bytes: agent.outputBytes,
+    output_lines: agent.outputLines,
     output_path: logPath,
     message: approved ? `approved (${reviewed} marked [R])` : `changes requested: ${notesPath}`,
     tasks_done: lc ? lc.total - lc.open : null,
     tasks_total: lc ? lc.total : null,
+    cost_usd: agent.parsed.usage?.costUsd ?? null,
+    input_tokens: agent.parsed.usage?.inputTokens ?? null,
+    output_tokens: agent.parsed.usage?.outputTokens ?? null,
   });
   sink.artifact('report', reportPath);
   return {
