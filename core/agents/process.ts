@@ -257,29 +257,34 @@ async function settle(h: ProcessHandle, ms: number): Promise<void> {
 
 
 /**
- * Processes of the step that left its group (setsid, a daemonizing tool shell): they still carry
- * the step's nonce in their environment. Unreadable environments (other users) are skipped.
+ * The step's processes in one pass over /proc: its group, and those that left the group (setsid,
+ * a daemonizing tool shell) but still carry the step's nonce in their environment. Only processes
+ * started no earlier than the step's own wrapper can carry its nonce, so older ones (most of the
+ * machine) are never opened. Unreadable environments (other users) are skipped.
  */
-function nonceCarriers(h: ProcessHandle, group: readonly number[]): number[] {
-  if (!h.nonce) return [];
-  const needle = `${NONCE_ENV}=${h.nonce}`;
-  const out: number[] = [];
-  for (const { pid } of liveProcesses()) {
-    if (pid === process.pid || group.includes(pid)) continue;
+function stepProcesses(h: ProcessHandle): { group: number[]; strays: number[] } {
+  const leader = h.pgid > 1 ? readStat(h.pid) : null;
+  // Once the leader's pid belongs to a different process, the pgid is no longer ours (see groupMembers).
+  const groupOurs = h.pgid > 1 && !(leader !== null && leader.startTime !== h.startTime);
+  const needle = h.nonce ? `${NONCE_ENV}=${h.nonce}` : null;
+  const since = /^\d+$/.test(h.startTime) ? Number(h.startTime) : 0;
+  const group: number[] = [];
+  const strays: number[] = [];
+  for (const { pid, stat } of liveProcesses()) {
+    if (groupOurs && stat.pgrp === h.pgid) {
+      group.push(pid);
+      continue;
+    }
+    if (needle === null || pid === process.pid || Number(stat.startTime) < since) continue;
     let env: string;
     try {
       env = readFileSync(`/proc/${pid}/environ`, 'utf8');
     } catch {
       continue;
     }
-    if (env.split('\0').includes(needle)) out.push(pid);
+    if (env.split('\0').includes(needle)) strays.push(pid);
   }
-  return out;
-}
-
-function stepProcesses(h: ProcessHandle): { group: number[]; strays: number[] } {
-  const group = groupMembers(h);
-  return { group, strays: nonceCarriers(h, group) };
+  return { group, strays };
 }
 
 function signalAll(h: ProcessHandle, strays: readonly number[], signal: NodeJS.Signals): void {
