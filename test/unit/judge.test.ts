@@ -123,4 +123,14 @@ describe('judgeImplementation', () => {
     expect(git(wt, 'symbolic-ref', '--short', 'HEAD')).toBe('run/x');
     expect(git(wt, 'rev-parse', 'HEAD')).toBe(input.commitBefore);
   });
+
+  it('recreates the run branch when the agent detached HEAD and deleted it', async () => {
+    const { wt, input } = setup();
+    git(wt, 'checkout', '-q', '--detach');
+    git(wt, 'branch', '-D', 'run/x');
+    const j = await judgeImplementation(input);
+    expect(j.history).toMatchObject({ branch: null, runHead: null });
+    expect(git(wt, 'symbolic-ref', '--short', 'HEAD')).toBe('run/x');
+    expect(git(wt, 'rev-parse', 'run/x')).toBe(input.commitBefore);
+  });
 });
