@@ -509,6 +509,15 @@ export class HostLoopService implements LoopService {
     const steps = this.d.store.stepsForRun(run.id);
     return {
       ...this.view(run, steps),
+      tasks: this.d.store.ledgerFor(run.id).map((t) => ({
+        id: t.taskId,
+        text: t.text,
+        section: t.section,
+        state: t.state,
+        doneBeforeRun: t.doneBeforeRun,
+        addedIteration: t.addedIteration,
+        tickedIteration: t.tickedIteration,
+      })),
       steps: steps.map(stepView),
       artifacts: this.d.store.artifactsForRun(run.id).map((a) => ({
         kind: a.kind,

@@ -70,7 +70,20 @@ export interface ArtifactView {
   stepId: number | null;
 }
 
+/** A task of the run's ledger: loopd's own record of the plan (docs/truth.md). */
+export interface TaskView {
+  id: number;
+  text: string;
+  section: string | null;
+  state: 'open' | 'blocked' | 'done' | 'reviewed';
+  doneBeforeRun: boolean;
+  addedIteration: number | null;
+  tickedIteration: number | null;
+}
+
 export interface RunDetail extends RunView {
+  /** The task ledger, in plan order; empty for a plan-less run. */
+  tasks: TaskView[];
   steps: StepView[];
   artifacts: ArtifactView[];
   config: Record<string, unknown>;

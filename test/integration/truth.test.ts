@@ -62,6 +62,14 @@ describe('the ledger', () => {
     ]);
     const run = await waitForRun(t.client, created.id);
     expect(run.status).toBe('COMPLETED');
+    const detail = await t.client.runs.get.query({ run: run.id });
+    expect(detail.tasks.map((x) => [x.id, x.state, x.doneBeforeRun, x.tickedIteration])).toEqual([
+      [1, 'done', true, null],
+      [2, 'done', true, null],
+      [3, 'reviewed', true, null],
+      [4, 'reviewed', false, 1],
+      [5, 'reviewed', false, 2],
+    ]);
     const merged = git(repo.root, 'show', `agent/demo:${planRel}`);
     expect(parsePlan(merged).tasks.map((x) => `${x.marker}:${x.text}`)).toEqual(['done:old 1', 'done:old 2', 'reviewed:old 3', 'reviewed:new work', 'reviewed:nested step']);
     // Each review was told exactly the one task ticked in its diff.
