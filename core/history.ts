@@ -42,6 +42,11 @@ export async function resolveRev(dir: string, rev: string): Promise<string | nul
   return r.code === 0 ? r.stdout.trim() : null;
 }
 
+/** The first parent of a commit, or null for a root commit. */
+export async function parentOf(dir: string, sha: string): Promise<string | null> {
+  return resolveRev(dir, `${sha}^1`);
+}
+
 export async function descends(dir: string, ancestor: string, head: string): Promise<boolean> {
   const r = await run(dir, ['merge-base', '--is-ancestor', ancestor, head]);
   return r.code === 0;

@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { appendReportRow, iterName, writeFileAtomic } from '../core/artifacts.js';
 import { commitAll, diffSince, hasUncommittedChanges, headCommit } from '../core/git.js';
-import { currentBranch, discardedRef, resolveRev, restoreBranch, runRef, setRef } from '../core/history.js';
+import { changedPaths, currentBranch, discardedRef, parentOf, resolveRev, restoreBranch, runRef, setRef } from '../core/history.js';
 import { ledgerCounts, pendingReview, setStates } from '../core/ledger.js';
 import { buildReviewPrompt, isApproved } from '../core/review-prompt.js';
 import { checkRunPlace } from '../core/run-place.js';
@@ -93,7 +93,13 @@ export const review: Handler = async (input) => {
 
   // The reviewer only reads: anything it changed or committed is set aside (under refs/loopd/).
   const head = await resolveRev(run.worktreePath, 'HEAD');
-  const moved = (await currentBranch(run.worktreePath)) !== run.runBranch || head !== headBefore;
+  let moved = (await currentBranch(run.worktreePath)) !== run.runBranch || head !== headBefore;
+  // Re-run after a crash: loopd's own verdict commit (the plan alone, on top of the head before the
+  // reviewer) may already be there; it is redone below, not the reviewer's doing.
+  if (moved && input.adopt && head && run.planPath && (await parentOf(run.worktreePath, head)) === headBefore) {
+    const paths = await changedPaths(run.worktreePath, headBefore, head);
+    if (paths.length === 1 && paths[0] === run.planPath) moved = false;
+  }
   if (moved || (!dirtyBefore && (await hasUncommittedChanges(run.worktreePath)))) {
     if (head && head !== headBefore) await setRef(run.worktreePath, discardedRef(run.id, step.id, 'review'), head);
     await restoreBranch(run.worktreePath, run.runBranch, headBefore);
