@@ -15,7 +15,7 @@ import { dedupeName, defaultPlanPath, renderTemplate, slugify, specSlug } from '
 import { isTerminalRunStatus, type RunStatus } from '../core/types.js';
 import type { EventBus, OutputNotice } from './bus.js';
 import { Dispatcher, parseConfig } from './dispatcher.js';
-import { UserError, type LoopService, type WorkspaceWatcher } from './service.js';
+import { DEFAULT_RUNS_PAGE, UserError, type ListRunsFilter, type LoopService, type WorkspaceWatcher } from './service.js';
 import type { EventRow, RunRow, StepRow, Store } from './store.js';
 import type { CreateRunInput, DaemonStatus, EventView, OutputChunk, PromptPreview, RunDetail, RunView, StepView, TailView, WorkspaceView } from './views.js';
 
@@ -116,7 +116,7 @@ export class HostLoopService implements LoopService {
     return {
       root,
       watched: row?.watched === 1,
-      runs: this.d.store.listRuns({ workspace: root }).length,
+      runs: this.d.store.countRuns(root),
       specs: this.d.store.listSpecFiles(root).map((f) => ({ path: f.path, status: f.status, lastRunId: f.last_run_id, updatedAt: f.updated_at })),
       createdAt: row?.created_at ?? 0,
       updatedAt: row?.updated_at ?? 0,
@@ -422,13 +422,17 @@ export class HostLoopService implements LoopService {
     return this.view(this.d.store.getRun(run.id)!);
   }
 
-  listRuns(filter: { status?: RunStatus[] | undefined; workspace?: string | undefined; limit?: number | undefined }): RunView[] {
+  listRuns(filter: ListRunsFilter): RunView[] {
     const ws = filter.workspace ? resolve(filter.workspace) : undefined;
+    if (filter.cursor !== undefined && !this.d.store.getRun(filter.cursor)) {
+      throw new UserError(`unknown cursor "${filter.cursor}": pass the full id of the last run of the previous page`, 'BAD_REQUEST');
+    }
     return this.d.store
       .listRuns({
         ...(filter.status ? { status: filter.status } : {}),
         ...(ws ? { workspace: ws } : {}),
-        ...(filter.limit ? { limit: filter.limit } : {}),
+        limit: filter.limit ?? DEFAULT_RUNS_PAGE,
+        ...(filter.cursor !== undefined ? { cursor: filter.cursor } : {}),
       })
       .map((r) => this.view(r));
   }

@@ -304,9 +304,20 @@ export class Store {
     return this.db.prepare('SELECT * FROM runs WHERE name = ? ORDER BY created_at DESC').all(ref) as unknown as RunRow[];
   }
 
-  listRuns(filter: { status?: RunStatus[]; workspace?: string; limit?: number } = {}): RunRow[] {
+  /**
+   * Newest first. `cursor` is the id of the last run of the previous page: the page starts right
+   * after it in that order (a run created since does not shift the pages).
+   */
+  listRuns(filter: { status?: RunStatus[]; workspace?: string; limit?: number; cursor?: string } = {}): RunRow[] {
     const where: string[] = [];
     const params: Params = { limit: filter.limit ?? 1000 };
+    if (filter.cursor !== undefined) {
+      const at = this.getRun(filter.cursor);
+      if (!at) throw new Error(`unknown cursor "${filter.cursor}": pass the full id of the last run of the previous page`);
+      where.push('(created_at < $cc OR (created_at = $cc AND id < $cid))');
+      params.cc = at.created_at;
+      params.cid = at.id;
+    }
     if (filter.status && filter.status.length > 0) {
       where.push(`status IN (${filter.status.map((_, i) => '$s' + i).join(', ')})`);
       filter.status.forEach((s, i) => (params['s' + i] = s));
@@ -328,6 +339,11 @@ export class Store {
       if (!row) throw new Error(`run ${id} not found`);
       return row;
     });
+  }
+
+  countRuns(workspace: string): number {
+    const row = this.db.prepare('SELECT COUNT(*) AS n FROM runs WHERE workspace_root = ?').get(workspace) as { n: number };
+    return row.n;
   }
 
   runBranchTaken(workspaceRoot: string, branch: string): boolean {
