@@ -24,7 +24,10 @@ export interface TriggerHost {
 }
 
 export interface SpecWatcherOptions {
-  /** awaitWriteFinish stabilityThreshold in ms (default 300): how long a file must stay unchanged. */
+  /**
+   * How long a spec (or plan) must keep its size and mtime before it is read (default
+   * DEFAULT_STABILITY_MS). A write in between restarts the wait.
+   */
   stabilityMs?: number;
   /** Replaces trigger_plan_wait_sec (tests). */
   planWaitMsOverride?: number;
@@ -64,6 +67,26 @@ function readText(path: string): string | null {
   }
 }
 
+/**
+ * A write in progress shows in the size or the mtime (nanoseconds where the file system has them),
+ * so two equal signatures stabilityMs apart mean nobody wrote in between. 50 ms: a writer that
+ * pauses longer than that mid-file is rare, and the spec is then also decided by its hash, so a
+ * later complete version of it is still a change the rules see (trigger_on_change).
+ */
+export const DEFAULT_STABILITY_MS = 50;
+
+/** Size and mtime of a file, or null when it is gone or not a file. */
+function signature(path: string): string | null {
+  try {
+    const st = statSync(path, { bigint: true });
+    return st.isFile() ? `${st.size}:${st.mtimeNs}` : null;
+  } catch {
+    return null;
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -84,7 +107,7 @@ export class SpecWatcher implements WorkspaceWatcher {
     private readonly opts: SpecWatcherOptions = {},
   ) {
     this.store = host.store;
-    this.stabilityMs = opts.stabilityMs ?? 300;
+    this.stabilityMs = opts.stabilityMs ?? DEFAULT_STABILITY_MS;
   }
 
   // ---- public API ---------------------------------------------------------------------------
@@ -197,8 +220,8 @@ export class SpecWatcher implements WorkspaceWatcher {
       // The scan in watch()/resume() decides on what is already there, with the registration
       // rules; chokidar's own initial adds would all look like new specs.
       ignoreInitial: true,
-      // Half-written files must never start a run: events wait until size and mtime hold still.
-      awaitWriteFinish: { stabilityThreshold: this.stabilityMs, pollInterval: 50 },
+      // No awaitWriteFinish: its fixed threshold and 50 ms polling put ~350 ms on every spec.
+      // Half-written files are held back by settled(), before each decision reads the file.
       // Rename-saves (temp file + rename over) then arrive as one `change` of the target.
       atomic: true,
       // Never ignore directories (a specs/ created later must still be entered); without stats we
@@ -233,6 +256,23 @@ export class SpecWatcher implements WorkspaceWatcher {
     for (const w of [...ws.waits]) if (w.planAbs === abs) w.finish('arrived');
     if (isSpecCandidate(abs, ws.specsAbs, ws.plansAbs)) {
       void this.enqueue(ws.root, abs, () => this.decide(ws, abs, 'event'));
+    }
+  }
+
+  /**
+   * Waits until the file holds still: the same size and mtime stabilityMs apart. False when it
+   * disappeared or the workspace closed meanwhile. An empty spec counts as not written yet: editors
+   * and `>` redirections create the file before writing it, and the next write brings an event.
+   */
+  private async settled(ws: Workspace, abs: string, allowEmpty = false): Promise<boolean> {
+    let before = signature(abs);
+    for (;;) {
+      if (before === null || ws.closed) return false;
+      await sleep(this.stabilityMs);
+      if (ws.closed) return false;
+      const now = signature(abs);
+      if (now === before) return allowEmpty || !now.startsWith('0:');
+      before = now;
     }
   }
 
@@ -307,7 +347,7 @@ export class SpecWatcher implements WorkspaceWatcher {
   }
 
   private async decide(ws: Workspace, abs: string, origin: Origin): Promise<void> {
-    if (ws.closed) return;
+    if (!(await this.settled(ws, abs))) return;
     const root = ws.root;
     const rel = relative(root, abs);
     const content = readText(abs);
@@ -389,7 +429,9 @@ export class SpecWatcher implements WorkspaceWatcher {
         }
       }
     }
-    const plan = existsSync(planAbs) ? planAbs : undefined;
+    // The plan is snapshotted with the run: it must be whole too (it may have just arrived).
+    const plan = existsSync(planAbs) && (await this.settled(ws, planAbs, true)) ? planAbs : undefined;
+    if (ws.closed) return;
     const planless = plan === undefined;
     try {
       const run = await this.host.createRun(
