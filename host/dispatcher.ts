@@ -9,6 +9,7 @@ import { removeRunWorktree } from '../core/worktree.js';
 import type { RunStatus, StepPhase } from '../core/types.js';
 import type { AgentProcessInfo, Handler, HandlerResult, HistoryEntry, RunInput } from '../functions/types.js';
 import type { EventBus } from './bus.js';
+import { isBusy, whenFree } from './busy.js';
 import type { RunRow, StepRow, Store } from './store.js';
 import { nextStep, type Decision, type StepFact, type StepResultFacts, type TransitionConfig } from './transitions.js';
 
@@ -91,7 +92,9 @@ export class Dispatcher {
       try {
         this.tick();
       } catch (e) {
-        this.o.log?.(`dispatcher tick failed: ${e instanceof Error ? e.stack : String(e)}`);
+        // Another process holds the write lock: try again shortly, with the event loop free.
+        if (isBusy(e)) this.wakeAt(Date.now() + 50);
+        else this.o.log?.(`dispatcher tick failed: ${e instanceof Error ? e.stack : String(e)}`);
       }
     });
   }
@@ -207,6 +210,8 @@ export class Dispatcher {
   private execute(run: RunRow, step: StepRow, handler: Handler, adopt: AgentProcessInfo | null, mergeKey: string | null): void {
     const { store, bus } = this.o;
     const abort = new AbortController();
+    let events: Promise<unknown> = Promise.resolve();
+    let eventsWaiting = 0;
     const history: HistoryEntry[] = store
       .stepsForRun(run.id)
       .filter((s) => s.id !== step.id)
@@ -219,7 +224,20 @@ export class Dispatcher {
       adopt,
       sink: {
         event: (type: string, payload: Record<string, unknown> = {}) => {
-          store.appendEvent(run.id, step.id, type, payload);
+          if (eventsWaiting === 0) {
+            try {
+              store.appendEvent(run.id, step.id, type, payload);
+              return;
+            } catch (e) {
+              if (!isBusy(e)) throw e;
+            }
+          }
+          // The lock is taken: queued in order behind earlier waiting events, and never lost.
+          eventsWaiting++;
+          events = events
+            .then(() => whenFree(() => store.appendEvent(run.id, step.id, type, payload)))
+            .catch((e: unknown) => this.o.log?.(`event ${type} of step ${step.id} lost: ${e instanceof Error ? e.message : String(e)}`))
+            .finally(() => eventsWaiting--);
         },
         processIntent: (p: Omit<AgentProcessInfo, 'pid' | 'pgid' | 'startTime'>) => {
           store.updateStep(step.id, { pid: null, pid_start: null, pid_nonce: p.nonce, exit_path: p.exitPath, output_path: p.logPath, process_json: JSON.stringify(p) });
@@ -245,8 +263,14 @@ export class Dispatcher {
       } catch (e) {
         result = { status: abort.signal.aborted ? 'CANCELED' : 'FAILED', error: e instanceof Error ? e.message : String(e), result: {} };
       }
+      // The step's own events first, so its end never precedes them.
+      await events;
       try {
-        this.completeStep(step.id, result);
+        // The agent's work is recorded whatever the lock contention: retried until it lands.
+        await whenFree(
+          () => this.completeStep(step.id, result),
+          () => this.o.log?.(`recording step ${step.id} waits for the database lock`),
+        );
       } catch (e) {
         this.o.log?.(`recording step ${step.id} failed: ${e instanceof Error ? e.stack : String(e)}`);
       } finally {

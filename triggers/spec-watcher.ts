@@ -15,6 +15,7 @@ import { defaultPlanPath } from '../core/naming.js';
 import type { HostLoopService } from '../host/loop-service.js';
 import { UserError, type WorkspaceWatcher } from '../host/service.js';
 import type { Store } from '../host/store.js';
+import { whenFree } from '../host/busy.js';
 import { isInterestingFile, isSpecCandidate, specStatus } from './spec-rules.js';
 
 export interface TriggerHost {
@@ -255,7 +256,9 @@ export class SpecWatcher implements WorkspaceWatcher {
     // A plan's arrival ends its spec's wait; `add` fires only once the plan is fully written.
     for (const w of [...ws.waits]) if (w.planAbs === abs) w.finish('arrived');
     if (isSpecCandidate(abs, ws.specsAbs, ws.plansAbs)) {
-      void this.enqueue(ws.root, abs, () => this.decide(ws, abs, 'event'));
+      // A decision that met another process's database lock is taken again once it is free: it
+      // goes by the content hash, so a run already created is not created twice.
+      void this.enqueue(ws.root, abs, () => whenFree(() => this.decide(ws, abs, 'event')));
     }
   }
 
