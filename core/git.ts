@@ -4,7 +4,7 @@
 // real exit codes (`merge-base --is-ancestor` answers through its exit code alone), so they go
 // through gitExec(); simple-git serves the porcelain-shaped queries.
 import { existsSync, mkdirSync, realpathSync, statSync, readdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { simpleGit } from 'simple-git';
 
@@ -250,6 +250,28 @@ export async function headCommit(dir: string): Promise<string> {
   return (await git(dir, ['rev-parse', '--verify', 'HEAD^{commit}'])).trim();
 }
 
+/**
+ * The worktree at `path` when it is a live worktree of repoRoot's repository on `branch`, with its
+ * HEAD commit; null when it is anything else (missing, another repository, another branch, an
+ * unborn branch), and the caller then takes the full `worktree list` route. One git process, for
+ * the check every iteration repeats after the first created the worktree.
+ */
+export async function reusableWorktree(repoRoot: string, branch: string, path: string): Promise<{ path: string; head: string } | null> {
+  const abs = resolve(path);
+  // The main repository's own .git directory is the common dir of all its worktrees; a repository
+  // whose .git is a file (itself a linked worktree or a submodule) takes the long route.
+  const commonDir = join(repoRoot, '.git');
+  if (!isDirectory(abs) || !isDirectory(commonDir)) return null;
+  const r = await gitExec(abs, ['rev-parse', '--git-common-dir', '--show-toplevel', 'HEAD', '--symbolic-full-name', 'HEAD']);
+  if (r.code !== 0) return null;
+  const [common, top, head, ref] = r.stdout.trim().split('\n');
+  if (!common || !top || !head || !ref) return null;
+  if (canonical(resolve(abs, common)) !== canonical(commonDir)) return null;
+  if (canonical(top) !== canonical(abs)) return null;
+  if (ref !== `refs/heads/${branch}` || !/^[0-9a-f]{40,64}$/.test(head)) return null;
+  return { path: abs, head };
+}
+
 export async function hasUncommittedChanges(dir: string): Promise<boolean> {
   const out = await git(dir, ['status', '--porcelain', '--untracked-files=all']);
   return out.trim() !== '';
@@ -262,6 +284,28 @@ export async function commitAll(dir: string, message: string): Promise<string | 
   if (staged.code !== 1) throw new GitError(`git diff --cached failed in ${dir}: ${firstLine(staged.stderr)}`);
   await git(dir, ['commit', '--quiet', '-m', message], await identityConfig(dir));
   return headCommit(dir);
+}
+
+/**
+ * commitAll for the end of an agent call, with HEAD read in the same process as the check: one
+ * `git status` when the agent committed its work (the usual case), add and commit only when it
+ * left something. `committed` is the new commit or null; `head` is HEAD afterwards.
+ */
+export async function commitLeftovers(dir: string, message: string): Promise<{ committed: string | null; head: string }> {
+  const out = await git(dir, ['status', '--porcelain=v2', '--branch', '-z', '--untracked-files=normal']);
+  let head: string | null = null;
+  let dirty = false;
+  for (const entry of out.split('\0')) {
+    if (entry.startsWith('# branch.oid ')) head = entry.slice('# branch.oid '.length).trim();
+    else if (entry !== '' && !entry.startsWith('# ')) dirty = true;
+  }
+  if (dirty) {
+    const committed = await commitAll(dir, message);
+    if (committed) return { committed, head: committed };
+  }
+  // "(initial)" on an unborn branch: no commit to name, which the caller's history never has.
+  if (head === null || !/^[0-9a-f]{40,64}$/.test(head)) head = await headCommit(dir);
+  return { committed: null, head };
 }
 
 // Untracked files beyond this are summarized, not diffed: a build dir that escaped .gitignore
@@ -290,7 +334,9 @@ export async function diffSince(dir: string, fromCommit: string): Promise<string
     .join('');
 }
 
-export async function commitsSince(dir: string, fromCommit: string): Promise<number> {
+/** Commits reachable from HEAD but not from fromCommit; `head` known already saves a process when nothing moved. */
+export async function commitsSince(dir: string, fromCommit: string, head?: string): Promise<number> {
+  if (head !== undefined && head === fromCommit) return 0;
   const out = await git(dir, ['rev-list', '--count', `${fromCommit}..HEAD`]);
   return Number.parseInt(out.trim(), 10) || 0;
 }

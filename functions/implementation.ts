@@ -7,7 +7,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parseAgentOutput } from '../core/agents/adapters.js';
 import { appendReportRow, iterName, lastLines, writeFileAtomic } from '../core/artifacts.js';
 import { detectCompletion } from '../core/completion.js';
-import { commitAll, commitsSince, headCommit } from '../core/git.js';
+import { commitAll, commitLeftovers, commitsSince, headCommit } from '../core/git.js';
 import { parsePlan, planDigest, revertSelfReviewed } from '../core/plan.js';
 import { buildPrompt } from '../core/prompt.js';
 import { outputSimilarity } from '../core/signals.js';
@@ -15,8 +15,11 @@ import { ensureRunWorktree } from '../core/worktree.js';
 import { agentOutcome, countLines, findStep, runAgent } from './agent-step.js';
 import type { Handler, HandlerInput, RunInput } from './types.js';
 
-/** Makes sure the worktree exists and holds the workspace's spec and plan. Safe to repeat. */
-export async function prepareWorktree(input: HandlerInput): Promise<string> {
+/**
+ * Makes sure the worktree exists and holds the workspace's spec and plan. Safe to repeat. Returns
+ * its path, and its HEAD commit when that was read on the way (null: the caller reads it).
+ */
+export async function prepareWorktree(input: HandlerInput): Promise<{ path: string; head: string | null }> {
   const { run, step, sink } = input;
   const wt = await ensureRunWorktree({
     provider: run.worktreeProvider === 'worktrunk' ? 'worktrunk' : 'git',
@@ -28,7 +31,8 @@ export async function prepareWorktree(input: HandlerInput): Promise<string> {
   if (!wt.reused) sink.event('WORKTREE_READY', { path: wt.path, branch: run.runBranch, base: run.baseBranch, provider: run.worktreeProvider });
   // Only before any agent touched the worktree; a step re-run after a crash still gets it.
   const agentRanBefore = input.history.some((h) => h.phase === 'implementation' && h.result?.requeued !== true);
-  if (step.iteration !== 1 || agentRanBefore) return wt.path;
+  const head = wt.head ?? null;
+  if (step.iteration !== 1 || agentRanBefore) return { path: wt.path, head };
   // The user may not have committed the spec or plan yet: snapshot the workspace's versions into
   // the run branch so the agent works from what the user handed over.
   let copied = false;
@@ -43,10 +47,11 @@ export async function prepareWorktree(input: HandlerInput): Promise<string> {
     copied = true;
   }
   if (copied) {
-    await commitAll(wt.path, `loopd: snapshot spec and plan for run ${run.name}`);
+    const commit = await commitAll(wt.path, `loopd: snapshot spec and plan for run ${run.name}`);
     sink.event('SPEC_SNAPSHOT', { spec: run.specPath, plan: run.planPath });
+    return { path: wt.path, head: commit ?? null };
   }
-  return wt.path;
+  return { path: wt.path, head };
 }
 
 function readPlan(worktree: string, planPath: string | null): string | null {
@@ -123,14 +128,14 @@ export const implementation: Handler = async (input) => {
   let commitBefore = input.adopt?.commitBefore ?? '';
   let planBefore = input.adopt?.planBefore ?? null;
   if (!input.adopt) {
-    const path = await prepareWorktree(input);
+    const { path, head } = await prepareWorktree(input);
     if (path !== run.worktreePath) {
       // worktrunk decides where worktrees live; the run follows it.
       run = { ...run, worktreePath: path };
       runPatch = { worktreePath: path };
     }
     planBefore = readPlan(run.worktreePath, run.planPath);
-    commitBefore = await headCommit(run.worktreePath);
+    commitBefore = head ?? (await headCommit(run.worktreePath));
     const extras = promptExtrasFor({ history: input.history, run }, step.iteration);
     // A watchdog rewrite is used exactly as saved, so what the agent got is what was recorded.
     const prompt = extras.rewritePath && existsSync(extras.rewritePath) ? readFileSync(extras.rewritePath, 'utf8') : composePrompt(run, step.iteration, extras);
@@ -177,13 +182,12 @@ export const implementation: Handler = async (input) => {
     }
   }
   // An agent that forgot to commit must not lose its work: the merge only sees commits.
-  const leftover = await commitAll(run.worktreePath, `loopd: uncommitted changes left by iteration ${step.iteration}`);
+  const { committed: leftover, head: commitAfter } = await commitLeftovers(run.worktreePath, `loopd: uncommitted changes left by iteration ${step.iteration}`);
   if (leftover) sink.event('LEFTOVER_COMMITTED', { iteration: step.iteration, commit: leftover });
 
   const counts = planAfter !== null ? parsePlan(planAfter).counts : null;
   const completion = detectCompletion(parsed.text, run.config.completion_mode);
-  const commits = commitBefore ? await commitsSince(run.worktreePath, commitBefore) : 0;
-  const commitAfter = await headCommit(run.worktreePath);
+  const commits = commitBefore ? await commitsSince(run.worktreePath, commitBefore, commitAfter) : 0;
   const planChanged = (planBefore === null ? null : planDigest(planBefore)) !== (planAfter === null ? null : planDigest(planAfter));
   const durationMs = Date.now() - started;
   const outcome = agentOutcome(exit, run.config.claude_timeout_sec, parsed);
