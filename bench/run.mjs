@@ -460,14 +460,15 @@ async function lockBench() {
   }
 }
 
+// BENCH_ONLY=cli,overhead,trigger,recovery,memory,lock runs a subset (default: all).
+const only = new Set((process.env.BENCH_ONLY ?? 'cli,overhead,trigger,recovery,memory,lock').split(','));
 try {
-  const list10 = await cliBench();
-  await bigStoreBench(list10);
-  await overheadBench();
-  await triggerBench();
-  await recoveryBench();
-  await memoryBench();
-  await lockBench();
+  if (only.has('cli')) await bigStoreBench(await cliBench());
+  if (only.has('overhead')) await overheadBench();
+  if (only.has('trigger')) await triggerBench();
+  if (only.has('recovery')) await recoveryBench();
+  if (only.has('memory')) await memoryBench();
+  if (only.has('lock')) await lockBench();
 } finally {
   for (const t of temps) rmSync(t, { recursive: true, force: true });
 }

@@ -77,6 +77,23 @@ async function identityConfig(dir: string): Promise<string[]> {
   return cfg;
 }
 
+/**
+ * Runs a commit-making git command with the user's identity, or loopd's for the parts that are not
+ * configured. One process when an identity is configured (the usual case): user.useConfigOnly makes
+ * git fail instead of guessing one from the host, exactly where the fallback applies; only then is
+ * the config read, and the command run again with the fallback.
+ */
+async function gitWithIdentity(dir: string, args: string[]): Promise<string> {
+  const first = await gitExec(dir, args, ['user.useConfigOnly=true']);
+  if (first.code === 0) return first.stdout;
+  const fallback = await identityConfig(dir);
+  if (fallback.length === 0) {
+    const detail = firstLine(first.stderr) || firstLine(first.stdout) || `exit code ${first.code}`;
+    throw new GitError(`git ${args.join(' ')} failed in ${dir}: ${detail}`);
+  }
+  return git(dir, args, fallback);
+}
+
 function isDirectory(p: string): boolean {
   try {
     return statSync(p).isDirectory();
@@ -282,7 +299,7 @@ export async function commitAll(dir: string, message: string): Promise<string | 
   const staged = await gitExec(dir, ['diff', '--cached', '--quiet']);
   if (staged.code === 0) return null;
   if (staged.code !== 1) throw new GitError(`git diff --cached failed in ${dir}: ${firstLine(staged.stderr)}`);
-  await git(dir, ['commit', '--quiet', '-m', message], await identityConfig(dir));
+  await gitWithIdentity(dir, ['commit', '--quiet', '-m', message]);
   return headCommit(dir);
 }
 
@@ -460,7 +477,7 @@ export async function mergeIntoTarget(opts: {
       ? opts.message
       : `${opts.message.replace(/\s+$/, '')}\n\n${trailerLine}\n`;
     const commit = (
-      await git(repoRoot, ['commit-tree', tree, ...parents, '-m', body], await identityConfig(repoRoot))
+      await gitWithIdentity(repoRoot, ['commit-tree', tree, ...parents, '-m', body])
     ).trim();
     const moved = await gitExec(repoRoot, [
       'update-ref',
