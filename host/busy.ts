@@ -8,7 +8,7 @@
 // Reads need no lock in WAL mode and are not affected.
 
 /** The longest one store call may hold the event loop waiting for a lock. */
-export const BUSY_TIMEOUT_MS = 20;
+export const BUSY_TIMEOUT_MS = 5;
 
 /** SQLITE_BUSY, SQLITE_LOCKED and their extended codes (BUSY_RECOVERY, BUSY_SNAPSHOT, BUSY_TIMEOUT, LOCKED_SHAREDCACHE). */
 const BUSY_CODES = new Set([5, 6, 261, 262, 517, 773]);
