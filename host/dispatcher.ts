@@ -210,8 +210,25 @@ export class Dispatcher {
   private execute(run: RunRow, step: StepRow, handler: Handler, adopt: AgentProcessInfo | null, mergeKey: string | null): void {
     const { store, bus } = this.o;
     const abort = new AbortController();
-    let events: Promise<unknown> = Promise.resolve();
-    let eventsWaiting = 0;
+    // The handler's writes go in at once; while another process holds the database lock they
+    // queue, in order, and land when it is free (host/busy.ts). The step ends after them.
+    let queued: Promise<unknown> = Promise.resolve();
+    let waiting = 0;
+    const write = (what: string, fn: () => unknown): void => {
+      if (waiting === 0) {
+        try {
+          fn();
+          return;
+        } catch (e) {
+          if (!isBusy(e)) throw e;
+        }
+      }
+      waiting++;
+      queued = queued
+        .then(() => whenFree(fn))
+        .catch((e: unknown) => this.o.log?.(`${what} of step ${step.id} lost: ${e instanceof Error ? e.message : String(e)}`))
+        .finally(() => waiting--);
+    };
     const history: HistoryEntry[] = store
       .stepsForRun(run.id)
       .filter((s) => s.id !== step.id)
@@ -223,37 +240,25 @@ export class Dispatcher {
       signal: abort.signal,
       adopt,
       sink: {
-        event: (type: string, payload: Record<string, unknown> = {}) => {
-          if (eventsWaiting === 0) {
-            try {
-              store.appendEvent(run.id, step.id, type, payload);
-              return;
-            } catch (e) {
-              if (!isBusy(e)) throw e;
-            }
-          }
-          // The lock is taken: queued in order behind earlier waiting events, and never lost.
-          eventsWaiting++;
-          events = events
-            .then(() => whenFree(() => store.appendEvent(run.id, step.id, type, payload)))
-            .catch((e: unknown) => this.o.log?.(`event ${type} of step ${step.id} lost: ${e instanceof Error ? e.message : String(e)}`))
-            .finally(() => eventsWaiting--);
-        },
+        event: (type: string, payload: Record<string, unknown> = {}) => write(`event ${type}`, () => store.appendEvent(run.id, step.id, type, payload)),
         processIntent: (p: Omit<AgentProcessInfo, 'pid' | 'pgid' | 'startTime'>) => {
           store.updateStep(step.id, { pid: null, pid_start: null, pid_nonce: p.nonce, exit_path: p.exitPath, output_path: p.logPath, process_json: JSON.stringify(p) });
         },
-        processStarted: (p: AgentProcessInfo) => {
-          store.updateStep(step.id, {
-            pid: p.pid,
-            pid_start: p.startTime,
-            pid_nonce: p.nonce,
-            exit_path: p.exitPath,
-            output_path: p.logPath,
-            process_json: JSON.stringify(p),
-          });
-        },
+        // The agent runs already: its record may wait for the lock, but must not fail the step (a
+        // crash meanwhile is covered by processIntent's nonce, which finds the process again).
+        processStarted: (p: AgentProcessInfo) =>
+          write('process record', () =>
+            store.updateStep(step.id, {
+              pid: p.pid,
+              pid_start: p.startTime,
+              pid_nonce: p.nonce,
+              exit_path: p.exitPath,
+              output_path: p.logPath,
+              process_json: JSON.stringify(p),
+            }),
+          ),
         outputGrew: () => bus.outputGrew({ runId: run.id, stepId: step.id }),
-        artifact: (kind: string, path: string) => this.recordArtifact(run, step.id, kind, path),
+        artifact: (kind: string, path: string) => write(`artifact ${kind}`, () => this.recordArtifact(run, step.id, kind, path)),
       },
     };
     const done = (async () => {
@@ -264,7 +269,7 @@ export class Dispatcher {
         result = { status: abort.signal.aborted ? 'CANCELED' : 'FAILED', error: e instanceof Error ? e.message : String(e), result: {} };
       }
       // The step's own events first, so its end never precedes them.
-      await events;
+      await queued;
       try {
         // The agent's work is recorded whatever the lock contention: retried until it lands.
         await whenFree(
@@ -289,8 +294,9 @@ export class Dispatcher {
       const g = run.global_run_dir;
       const location = g !== null && path.startsWith(g) ? 'global' : 'workspace';
       this.o.store.upsertArtifact({ run_id: run.id, step_id: stepId, kind, location, path, checksum, bytes });
-    } catch {
-      // An artifact that vanished is not worth failing a step over.
+    } catch (e) {
+      // A busy database is the caller's to retry; an artifact that vanished is not worth failing a step over.
+      if (isBusy(e)) throw e;
     }
   }
 
@@ -398,10 +404,13 @@ export class Dispatcher {
   private afterFinish(runId: string): void {
     const run = this.o.store.getRun(runId);
     if (!run || !['COMPLETED', 'FAILED', 'CANCELED'].includes(run.status)) return;
+    const failed = (e: unknown) => this.o.log?.(`writing the summary of run ${run.id} failed: ${e instanceof Error ? e.message : String(e)}`);
     try {
       this.writeRunSummary(run);
     } catch (e) {
-      this.o.log?.(`writing the summary of run ${run.id} failed: ${e instanceof Error ? e.message : String(e)}`);
+      // Idempotent (files by rename, artifact rows upserted): written again once the lock is free.
+      if (isBusy(e)) void whenFree(() => this.writeRunSummary(run)).catch(failed);
+      else failed(e);
     }
     const cfg = parseConfig(run);
     if (cfg.worktree_cleanup && existsSync(run.worktree_path)) {
