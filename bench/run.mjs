@@ -19,6 +19,8 @@ const TASKS = Number(process.env.BENCH_TASKS ?? 10);
 const CLI_RUNS = Number(process.env.BENCH_CLI_RUNS ?? 15);
 const RECOVERY = (process.env.BENCH_RECOVERY ?? '20,100').split(',').map(Number);
 const TRIGGER_DROPS = Number(process.env.BENCH_TRIGGER_DROPS ?? 20);
+// loopd refuses a LOOPD_AUTH_TOKEN shorter than 16 characters.
+const BENCH_TOKEN = 'bench-token-0123456789';
 const BIG_STORE = Number(process.env.BENCH_BIG_STORE ?? 10000);
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 5);
 const LOCK_MS = Number(process.env.BENCH_LOCK_MS ?? 10000);
@@ -82,7 +84,7 @@ async function waitHealthy(port, limitMs = 20000) {
 /** A daemon in its own process, as users run it. */
 async function daemonProcess(home, extra = []) {
   const port = await freePort();
-  const env = { ...process.env, LOOPD_HOME: home, LOOPD_ADDR: `127.0.0.1:${port}`, LOOPD_AUTH_TOKEN: 'bench-token-0123456789' };
+  const env = { ...process.env, LOOPD_HOME: home, LOOPD_ADDR: `127.0.0.1:${port}`, LOOPD_AUTH_TOKEN: BENCH_TOKEN };
   const args = [join(root, 'bin', 'loopd.js'), ...extra];
   let child = spawn(NODE, args, { env, stdio: 'ignore' });
   await waitHealthy(port);
@@ -223,7 +225,7 @@ async function overheadBench() {
   chmodSync(join(shim, 'git'), 0o755);
   const savedPath = process.env.PATH;
   process.env.PATH = `${shim}:${savedPath}`;
-  const daemon = await startDaemon({ home: join(base, 'home'), host: '127.0.0.1', port: 0, token: 'bench', log: () => {}, writeInfo: false });
+  const daemon = await startDaemon({ home: join(base, 'home'), host: '127.0.0.1', port: 0, token: BENCH_TOKEN, log: () => {}, writeInfo: false });
   const client = createClientFor(daemon.url, daemon.token);
   try {
     const repo = makeRepo(base, TASKS);
@@ -286,7 +288,7 @@ async function overheadBench() {
 async function triggerBench() {
   progress('trigger');
   const base = tempDir();
-  const daemon = await startDaemon({ home: join(base, 'home'), host: '127.0.0.1', port: 0, token: 'bench', log: () => {}, writeInfo: false });
+  const daemon = await startDaemon({ home: join(base, 'home'), host: '127.0.0.1', port: 0, token: BENCH_TOKEN, log: () => {}, writeInfo: false });
   const client = createClientFor(daemon.url, daemon.token);
   const created = (spec) =>
     new Promise((res) => {

@@ -10,6 +10,7 @@ import { EventSource } from 'eventsource';
 import superjson from 'superjson';
 import { discoverDaemon, normalizeUrl, type LoopClientOptions } from './locate.js';
 import type { AppRouter } from '../router/index.js';
+import { MAX_BATCH_SIZE } from '../router/limits.js';
 
 export type * from '../router/index.js';
 export type { DaemonInfo } from '../core/home.js';
@@ -39,7 +40,7 @@ export function createClientFor(url: string, token: string | null): LoopClient {
             fetch: (input, init) => fetch(input, { ...init, headers: { ...init.headers, ...auth } }),
           }),
         }),
-        false: httpBatchLink({ url: trpcUrl, transformer: superjson, headers: () => auth }),
+        false: httpBatchLink({ url: trpcUrl, transformer: superjson, headers: () => auth, maxItems: MAX_BATCH_SIZE }),
       }),
     ],
   });

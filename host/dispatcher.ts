@@ -10,6 +10,7 @@ import type { RunStatus, StepPhase } from '../core/types.js';
 import type { AgentProcessInfo, Handler, HandlerResult, HistoryEntry, RunInput } from '../functions/types.js';
 import type { EventBus } from './bus.js';
 import { isBusy, whenFree } from './busy.js';
+import type { LogFn } from './logger.js';
 import type { RunRow, StepRow, Store } from './store.js';
 import { nextStep, type Decision, type StepFact, type StepResultFacts, type TransitionConfig } from './transitions.js';
 
@@ -19,7 +20,7 @@ export interface DispatcherOptions {
   handlers: Partial<Record<StepPhase, Handler>>;
   maxConcurrency: number;
   instanceId: string;
-  log?: (msg: string) => void;
+  log?: LogFn;
 }
 
 interface Active {
@@ -94,7 +95,7 @@ export class Dispatcher {
       } catch (e) {
         // Another process holds the write lock: try again shortly, with the event loop free.
         if (isBusy(e)) this.wakeAt(Date.now() + 50);
-        else this.o.log?.(`dispatcher tick failed: ${e instanceof Error ? e.stack : String(e)}`);
+        else this.o.log?.(`dispatcher tick failed: ${e instanceof Error ? e.message : String(e)}`, { level: 'error', stack: e instanceof Error ? e.stack : undefined });
       }
     });
   }
@@ -277,7 +278,7 @@ export class Dispatcher {
           () => this.o.log?.(`recording step ${step.id} waits for the database lock`),
         );
       } catch (e) {
-        this.o.log?.(`recording step ${step.id} failed: ${e instanceof Error ? e.stack : String(e)}`);
+        this.o.log?.(`recording step ${step.id} failed: ${e instanceof Error ? e.message : String(e)}`, { level: 'error', runId: run.id, stepId: step.id, stack: e instanceof Error ? e.stack : undefined });
       } finally {
         this.active.delete(step.id);
         if (mergeKey) this.mergeTargetsBusy.delete(mergeKey);
@@ -404,7 +405,8 @@ export class Dispatcher {
   private afterFinish(runId: string): void {
     const run = this.o.store.getRun(runId);
     if (!run || !['COMPLETED', 'FAILED', 'CANCELED'].includes(run.status)) return;
-    const failed = (e: unknown) => this.o.log?.(`writing the summary of run ${run.id} failed: ${e instanceof Error ? e.message : String(e)}`);
+    const failed = (e: unknown) =>
+      this.o.log?.(`writing the summary of run ${run.id} failed: ${e instanceof Error ? e.message : String(e)}`, { level: 'error', runId: run.id });
     try {
       this.writeRunSummary(run);
     } catch (e) {
@@ -421,7 +423,7 @@ export class Dispatcher {
         path: run.worktree_path,
       })
         .then(() => this.o.store.appendEvent(run.id, null, 'WORKTREE_REMOVED', { path: run.worktree_path }))
-        .catch((e: unknown) => this.o.log?.(`worktree cleanup failed for ${run.id}: ${String(e)}`));
+        .catch((e: unknown) => this.o.log?.(`worktree cleanup failed for ${run.id}: ${String(e)}`, { level: 'warn', runId: run.id }));
     }
   }
 

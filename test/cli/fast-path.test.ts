@@ -73,7 +73,7 @@ describe.skipIf(!builtCliIsFresh())('fast path against a real daemon', () => {
 
   beforeAll(async () => {
     d = await startTestDaemon();
-    env = { PATH: process.env.PATH, HOME: process.env.HOME, LOOPD_HOME: d.home, LOOPD_ADDR: new URL(d.daemon.url).host, LOOPD_AUTH_TOKEN: 'test-token' };
+    env = { PATH: process.env.PATH, HOME: process.env.HOME, LOOPD_HOME: d.home, LOOPD_ADDR: new URL(d.daemon.url).host, LOOPD_AUTH_TOKEN: d.daemon.token };
     for (let i = 0; i < 3; i++) {
       const repo = makeRepo({ tasks: 1 });
       const run = await d.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { reviewer: false, merge_strategy: 'none' }) });
