@@ -57,7 +57,9 @@ function request(host: string, port: number, head: string, timeoutMs: number): P
     const chunks: Buffer[] = [];
     const socket = connect({ host, port });
     socket.setTimeout(timeoutMs, () => socket.destroy(new Error('timeout')));
-    socket.on('connect', () => socket.end(head));
+    // write, not end: a half-closed request socket makes Node's HTTP server drop a request whose
+    // handler is still working (one that runs git, say) instead of answering it.
+    socket.on('connect', () => socket.write(head));
     socket.on('data', (c: Buffer) => chunks.push(c));
     socket.on('error', reject);
     socket.on('close', (hadError) => {

@@ -1,5 +1,5 @@
-// loopctl's fast path for the hot read commands: `list`, `inspect`, `tail` (without -f), `events
-// RUN` (without -f) and `daemon status`. Loading oclif, its parser, the tRPC client, superjson and
+// loopctl's fast path for the hot read commands: `list`, `inspect`, `tail` (without -f), `events`
+// (RUN or --workspace [DIR], without -f) and `daemon status`. Loading oclif, its parser, the tRPC client, superjson and
 // undici costs ~200 ms before a command does anything, several times Node's own start-up; this
 // path loads none of them and answers with one raw HTTP request (fast-http.ts).
 //
@@ -10,19 +10,20 @@
 // The text it prints comes from the same modules the oclif commands use (*-view.ts, format.ts).
 import type { DaemonStatus, EventView, RunDetail, RunView, TailView } from '../router/index.js';
 import { RUN_STATUSES, type RunStatus } from '../core/types.js';
-import { eventLine } from './event-format.js';
+import { eventLine, workspaceEventLine } from './event-format.js';
 import { trpcQuery } from './fast-http.js';
 import { renderDetail } from './inspect-view.js';
 import { DEFAULT_LIST_LIMIT, nextPageHint, renderRunList } from './list-view.js';
 import { discoverDaemon, type DaemonLocation } from './locate.js';
 import { statusLines } from './status-view.js';
 
-type FlagKind = 'string' | 'multi' | 'int';
+type FlagKind = 'string' | 'multi' | 'int' | 'optional';
 interface Spec {
   flags: Record<string, { kind: FlagKind; min?: number; max?: number }>;
   short?: Record<string, string>;
-  /** Names of positional arguments, all required. */
+  /** Names of positional arguments, all required unless optionalArgs. */
   args: string[];
+  optionalArgs?: boolean;
 }
 
 export interface Parsed {
@@ -39,7 +40,8 @@ const SPECS: Record<Parsed['command'], Spec> = {
   },
   inspect: { flags: {}, args: ['run'] },
   tail: { flags: { lines: { kind: 'int', min: 1 } }, short: { n: 'lines' }, args: ['run'] },
-  events: { flags: {}, args: ['run'] },
+  // RUN, or --workspace [DIR] (DIR optional: the current directory), never both nor neither.
+  events: { flags: { workspace: { kind: 'optional' } }, args: ['run'], optionalArgs: true },
   'daemon status': { flags: {}, args: [] },
 };
 
@@ -85,6 +87,11 @@ export function parseFast(argv: string[], env: NodeJS.ProcessEnv = process.env):
     }
     const flag = spec.flags[name];
     if (!flag) return null;
+    if (value === undefined && flag.kind === 'optional') {
+      // Like `events --workspace -f`: the flag alone, or followed by another flag, means '.'.
+      const next = rest[i + 1];
+      if (next === undefined || next.startsWith('-')) value = '.';
+    }
     if (value === undefined) {
       const next = rest[i + 1];
       if (next === undefined || next.startsWith('-')) return null;
@@ -103,8 +110,15 @@ export function parseFast(argv: string[], env: NodeJS.ProcessEnv = process.env):
       if (name in out.flags) return null;
       out.flags[name] = value;
     }
+    if (flag.kind === 'optional' && value === '') return null;
   }
-  if (out.args.length !== spec.args.length || out.args.some((a) => a === '')) return null;
+  if (out.args.some((a) => a === '')) return null;
+  if (spec.optionalArgs) {
+    // events: exactly one of RUN and --workspace; the other combinations are oclif's to explain.
+    if ((out.args.length === 1) === ('workspace' in out.flags)) return null;
+  } else if (out.args.length !== spec.args.length) {
+    return null;
+  }
   return out;
 }
 
@@ -190,15 +204,24 @@ async function events(p: Parsed, loc: DaemonLocation): Promise<boolean> {
   // Every page is fetched before anything is printed, so a failure can still hand over to oclif.
   const page = 1000;
   const all: EventView[] = [];
+  let procedure = 'runs.eventsList';
+  let target: Record<string, unknown> = { run: p.args[0] };
+  if (p.flags.workspace !== undefined) {
+    const { resolve } = await import('node:path');
+    // Absolute here: the daemon resolves paths against its own working directory.
+    procedure = 'workspaces.eventsList';
+    target = { path: resolve(p.flags.workspace as string) };
+  }
   for (let after = 0; ; ) {
-    const r = await query<EventView[]>(loc, 'runs.eventsList', { run: p.args[0], afterSeq: after, limit: page });
+    const r = await query<EventView[]>(loc, procedure, { ...target, afterSeq: after, limit: page });
     if (!r.ok) return false;
     all.push(...r.data);
     const last = r.data.at(-1);
     if (!last || r.data.length < page) break;
     after = last.seq;
   }
-  write(all.map((ev) => `${p.json ? JSON.stringify(ev) : eventLine(ev)}\n`).join(''));
+  const line = p.flags.workspace !== undefined ? workspaceEventLine : eventLine;
+  write(all.map((ev) => `${p.json ? JSON.stringify(ev) : line(ev)}\n`).join(''));
   return true;
 }
 

@@ -23,6 +23,10 @@ describe('parseFast', () => {
     expect(parseFast(['tail', 'abc', '-n', '20'], {})?.flags).toEqual({ lines: 20 });
     expect(parseFast(['daemon', 'status'], { LOOPCTL_CONTENT_TYPE: 'JSON' })?.json).toBe(true);
     expect(parseFast(['events', 'r1', '--json'], {})?.args).toEqual(['r1']);
+    expect(parseFast(['events', '--workspace'], {})?.flags).toEqual({ workspace: '.' });
+    expect(parseFast(['events', '--workspace', '--json'], {})).toMatchObject({ flags: { workspace: '.' }, json: true });
+    expect(parseFast(['events', '--workspace', '../app'], {})?.flags).toEqual({ workspace: '../app' });
+    expect(parseFast(['events', '--workspace=../app'], {})?.flags).toEqual({ workspace: '../app' });
   });
 
   it('leaves everything else to oclif', () => {
@@ -45,7 +49,10 @@ describe('parseFast', () => {
       ['tail', 'a', '--follow'],
       ['tail', 'a', '-n5'],
       ['events', 'a', '-f'],
-      ['events', '--workspace'],
+      ['events'],
+      ['events', 'r1', '--workspace'],
+      ['events', '--workspace', '-f'],
+      ['events', '--workspace='],
       ['daemon', 'stop'],
       ['daemon', 'status', 'x'],
     ]) {
@@ -70,12 +77,14 @@ describe.skipIf(!builtCliIsFresh())('fast path against a real daemon', () => {
   let d: TestDaemon;
   let env: NodeJS.ProcessEnv;
   let ids: string[] = [];
+  const repos: string[] = [];
 
   beforeAll(async () => {
     d = await startTestDaemon();
     env = { PATH: process.env.PATH, HOME: process.env.HOME, LOOPD_HOME: d.home, LOOPD_ADDR: new URL(d.daemon.url).host, LOOPD_AUTH_TOKEN: d.daemon.token };
     for (let i = 0; i < 3; i++) {
       const repo = makeRepo({ tasks: 1 });
+      repos.push(repo.root);
       const run = await d.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { reviewer: false, merge_strategy: 'none' }) });
       await waitForRun(d.client, run.id);
       ids.push(run.id);
@@ -123,10 +132,12 @@ describe.skipIf(!builtCliIsFresh())('fast path against a real daemon', () => {
     [['tail', 'IDX', '--json']],
     [['events', 'IDX']],
     [['events', 'IDX', '--json']],
+    [['events', '--workspace', 'REPO']],
+    [['events', '--workspace', 'REPO', '--json']],
     [['daemon', 'status']],
     [['daemon', 'status', '--json']],
   ])('%j prints what the oclif command prints', async (template) => {
-    const argv = template.map((a) => (a === 'IDX' ? (ids[1] as string) : a));
+    const argv = template.map((a) => (a === 'IDX' ? (ids[1] as string) : a === 'REPO' ? repos[1]! : a));
     const f = await fast(argv);
     expect(f, 'the fast path handled it').not.toBeNull();
     const o = await oclif(argv);
