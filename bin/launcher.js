@@ -1,10 +1,10 @@
 // Shared start-up for bin/loopd.js and bin/loopctl.js. Plain JS with conservative syntax: its whole
 // job is to run on an old system Node (the machines here have Node 20) and hand over to the Node 24
 // that the repo pins as a dev dependency, so it must parse there.
-import { spawn } from 'node:child_process';
+// node:child_process and node:os are imported only to relaunch: every command pays for what is
+// imported here, and the usual start (bin/loopctl picked the Node) never relaunches.
 import { existsSync } from 'node:fs';
 import module from 'node:module';
-import { constants } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -88,11 +88,12 @@ export function ensureNode(scriptUrl) {
     process.stderr.write(plan.message + '\n');
     process.exit(1);
   }
-  relaunch(plan.node, fileURLToPath(scriptUrl));
+  void relaunch(plan.node, fileURLToPath(scriptUrl));
   return false;
 }
 
-function relaunch(node, script) {
+async function relaunch(node, script) {
+  const [{ spawn }, { constants }] = await Promise.all([import('node:child_process'), import('node:os')]);
   const child = spawn(node, ['--disable-warning=ExperimentalWarning', script, ...process.argv.slice(2)], {
     stdio: 'inherit',
     env: { ...process.env, [RELAUNCH_ENV]: '1' },

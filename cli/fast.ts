@@ -8,14 +8,10 @@
 // it does not know, a bad value, no daemon, an API error) it returns false before printing, and
 // bin/loopctl.js runs the oclif command, which gives the canonical output and error.
 // The text it prints comes from the same modules the oclif commands use (*-view.ts, format.ts).
+// Each command imports its own view module when it runs: loading all of them costs every command.
 import type { DaemonStatus, EventView, RunDetail, RunView, TailView } from '../router/index.js';
-import { RUN_STATUSES, type RunStatus } from '../core/types.js';
-import { eventLine, workspaceEventLine } from './event-format.js';
 import { trpcQuery } from './fast-http.js';
-import { renderDetail } from './inspect-view.js';
-import { DEFAULT_LIST_LIMIT, nextPageHint, renderRunList } from './list-view.js';
 import { discoverDaemon, type DaemonLocation } from './locate.js';
-import { statusLines } from './status-view.js';
 
 type FlagKind = 'string' | 'multi' | 'int' | 'optional';
 interface Spec {
@@ -150,7 +146,11 @@ async function query<T>(loc: DaemonLocation, path: string, input?: unknown): Pro
 }
 
 async function list(p: Parsed, loc: DaemonLocation): Promise<boolean> {
-  const statuses: RunStatus[] = [];
+  const [{ RUN_STATUSES }, { DEFAULT_LIST_LIMIT, nextPageHint, renderRunList }] = await Promise.all([
+    import('../core/types.js'),
+    import('./list-view.js'),
+  ]);
+  const statuses: (typeof RUN_STATUSES)[number][] = [];
   for (const s of (p.flags.status as string[] | undefined) ?? []) {
     const found = RUN_STATUSES.find((v) => v === s.trim().toUpperCase());
     if (!found) return false;
@@ -185,7 +185,7 @@ async function inspect(p: Parsed, loc: DaemonLocation): Promise<boolean> {
   const r = await query<RunDetail>(loc, 'runs.get', { run: p.args[0] });
   if (!r.ok) return false;
   if (p.json) printJson(r.data);
-  else write((await renderDetail(r.data)).map((l) => `${l}\n`).join(''));
+  else write((await (await import('./inspect-view.js')).renderDetail(r.data)).map((l) => `${l}\n`).join(''));
   return true;
 }
 
@@ -220,8 +220,12 @@ async function events(p: Parsed, loc: DaemonLocation): Promise<boolean> {
     if (!last || r.data.length < page) break;
     after = last.seq;
   }
-  const line = p.flags.workspace !== undefined ? workspaceEventLine : eventLine;
-  write(all.map((ev) => `${p.json ? JSON.stringify(ev) : line(ev)}\n`).join(''));
+  let line = (ev: EventView): string => JSON.stringify(ev);
+  if (!p.json) {
+    const f = await import('./event-format.js');
+    line = p.flags.workspace !== undefined ? f.workspaceEventLine : f.eventLine;
+  }
+  write(all.map((ev) => `${line(ev)}\n`).join(''));
   return true;
 }
 
@@ -229,6 +233,6 @@ async function status(p: Parsed, loc: DaemonLocation): Promise<boolean> {
   const r = await query<DaemonStatus>(loc, 'daemon.status');
   if (!r.ok) return false;
   if (p.json) printJson({ running: true, url: loc.url, ...r.data });
-  else write(statusLines(loc.url, r.data).map((l) => `${l}\n`).join(''));
+  else write((await import('./status-view.js')).statusLines(loc.url, r.data).map((l) => `${l}\n`).join(''));
   return true;
 }
