@@ -248,7 +248,7 @@ async function overheadBench() {
         .map((l) => l.split('\t'))
         .map(([phase, it, s, e]) => [`${phase}:${it}`, { start: Number(s), end: Number(e) }]),
     );
-    const phases = { dispatch: [], prepare: [], spawn: [], afterExit: [], agent: [] };
+    const phases = { dispatch: [], prepare: [], spawn: [], afterExit: [], agent: [], kind: [] };
     let prevEnd = events.find((e) => e.type === 'RUN_CREATED').ts;
     const started = new Map();
     for (const ev of events) {
@@ -264,6 +264,7 @@ async function overheadBench() {
           phases.spawn.push(t.start - s.agent);
           phases.afterExit.push(ev.ts - t.end);
           phases.agent.push(t.end - t.start);
+          phases.kind.push(s.key.split(':')[0]);
         }
         prevEnd = ev.ts;
       }
@@ -279,7 +280,13 @@ async function overheadBench() {
     row('    prepare: worktree, HEAD, prompt files', ms(median(phases.prepare)), '', '', '');
     row('    spawn: -> agent process running', ms(median(phases.spawn)), '', '', '');
     row('  after exit: exit seen, git facts, step recorded', ms(median(phases.afterExit)), '', '', r(median(phases.afterExit)));
-    row('  git processes per agent call (loopd only)', (gitCalls / calls).toFixed(1), '', '', '');
+    for (const kind of ['implementation', 'review']) {
+      const of = (xs) => xs.filter((_, i) => phases.kind[i] === kind);
+      const b = of(before);
+      const a = of(phases.afterExit);
+      if (b.length > 0) row(`  ${kind} calls: before spawn / after exit`, `${ms(median(b))} / ${ms(median(a))}`, '', '', '');
+    }
+    row('  git processes per agent call (loopd only, run set-up included)', (gitCalls / calls).toFixed(1), '', '', '');
   } finally {
     await daemon.stop();
     process.env.PATH = savedPath;

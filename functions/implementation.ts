@@ -182,12 +182,17 @@ export const implementation: Handler = async (input) => {
     }
   }
   // An agent that forgot to commit must not lose its work: the merge only sees commits.
-  const { committed: leftover, head: commitAfter } = await commitLeftovers(run.worktreePath, `loopd: uncommitted changes left by iteration ${step.iteration}`);
+  // The count of the agent's commits is read alongside the leftover check (two git processes at
+  // once, both read-only unless something was left): taken again only if a leftover commit moved HEAD.
+  const [{ committed: leftover, head: commitAfter }, agentCommits] = await Promise.all([
+    commitLeftovers(run.worktreePath, `loopd: uncommitted changes left by iteration ${step.iteration}`),
+    commitBefore ? commitsSince(run.worktreePath, commitBefore) : Promise.resolve(0),
+  ]);
   if (leftover) sink.event('LEFTOVER_COMMITTED', { iteration: step.iteration, commit: leftover });
 
   const counts = planAfter !== null ? parsePlan(planAfter).counts : null;
   const completion = detectCompletion(parsed.text, run.config.completion_mode);
-  const commits = commitBefore ? await commitsSince(run.worktreePath, commitBefore, commitAfter) : 0;
+  const commits = commitBefore && leftover ? await commitsSince(run.worktreePath, commitBefore, commitAfter) : agentCommits;
   const planChanged = (planBefore === null ? null : planDigest(planBefore)) !== (planAfter === null ? null : planDigest(planAfter));
   const durationMs = Date.now() - started;
   const outcome = agentOutcome(exit, run.config.claude_timeout_sec, parsed);
