@@ -59,16 +59,20 @@ export function formatClock(ts: number): string {
 
 /** Printable ASCII only: one character is one column, so alignment needs no width tables. */
 const PLAIN = /^[\x20-\x7e]*$/;
+/** SGR colour sequences (cells coloured for a terminal), which take no columns. */
+// eslint-disable-next-line no-control-regex
+const SGR = /\u001b\[[0-9;]*m/g;
+const visible = (cell: string): string => cell.replace(SGR, '');
 
 /**
  * A borderless table, aligned like `ps` output: columns two spaces apart, trailing spaces cut.
- * Plain ASCII cells (nearly every table) are aligned here; anything else goes through cli-table3,
+ * Plain ASCII cells (nearly every table, coloured or not) are aligned here; anything else goes through cli-table3,
  * loaded on demand, which knows the display width of wide and combining characters. Both give the
  * same text for ASCII (test/cli/format.test.ts); the split saves the fast path ~15 ms of loading.
  */
 export async function renderTable(head: string[], rows: (string | number)[][]): Promise<string> {
   const cells = [head, ...rows].map((r) => r.map(String));
-  if (cells.every((r) => r.every((c) => PLAIN.test(c)))) return alignPlain(cells);
+  if (cells.every((r) => r.every((c) => PLAIN.test(visible(c))))) return alignPlain(cells);
   const { default: Table } = await import('cli-table3');
   const none = {
     top: '', 'top-mid': '', 'top-left': '', 'top-right': '',
@@ -86,6 +90,7 @@ export async function renderTable(head: string[], rows: (string | number)[][]): 
 
 function alignPlain(cells: string[][]): string {
   const widths: number[] = [];
-  for (const row of cells) row.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  return cells.map((row) => widths.map((w, i) => (row[i] ?? '').padEnd(w)).join('  ').trimEnd()).join('\n');
+  for (const row of cells) row.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, visible(c).length)));
+  const pad = (c: string, w: number) => c + ' '.repeat(w - visible(c).length);
+  return cells.map((row) => widths.map((w, i) => pad(row[i] ?? '', w)).join('  ').trimEnd()).join('\n');
 }

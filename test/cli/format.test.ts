@@ -63,6 +63,7 @@ describe('renderTable', () => {
       [['ID', 'NAME', 'X'], ['abc', 'a longer name', 3], ['', 'x', ''], ['abcdefgh', '', 12]],
       [['A', 'B']],
       [['STEP', 'ERROR'], [1, 'exit 1: boom (see iter-01.log)'], [22, '']],
+      [['ID', 'STATUS', 'X'], ['a', '\u001b[32mCOMPLETED\u001b[39m', 'x'], ['bb', '\u001b[31mFAILED\u001b[39m', '']],
     ];
     for (const [head, ...rows] of cases) {
       const t = new Table({ head: head!.map(String), chars: none, style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 } });
