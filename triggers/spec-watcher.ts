@@ -78,9 +78,21 @@ export const DEFAULT_STABILITY_MS = 50;
 
 /** Size and mtime of a file, or null when it is gone or not a file. */
 function signature(path: string): string | null {
+  return fileState(path)?.sig ?? null;
+}
+
+/**
+ * The signature, and whether the mtime alone already proves the file quiet for `quietMs`: last
+ * written longer ago than that, by a file system with sub-second mtimes (a whole-second mtime may
+ * be one that was rounded down, so it proves nothing and the window is waited out).
+ */
+function fileState(path: string, quietMs = 0): { sig: string; quiet: boolean } | null {
   try {
     const st = statSync(path, { bigint: true });
-    return st.isFile() ? `${st.size}:${st.mtimeNs}` : null;
+    if (!st.isFile()) return null;
+    const fine = st.mtimeNs % 1_000_000_000n !== 0n;
+    const ageMs = Date.now() - Number(st.mtimeNs / 1_000_000n);
+    return { sig: `${st.size}:${st.mtimeNs}`, quiet: quietMs > 0 && fine && ageMs >= quietMs };
   } catch {
     return null;
   }
@@ -268,7 +280,11 @@ export class SpecWatcher implements WorkspaceWatcher {
    * and `>` redirections create the file before writing it, and the next write brings an event.
    */
   private async settled(ws: Workspace, abs: string, allowEmpty = false): Promise<boolean> {
-    let before = signature(abs);
+    // A file last written longer than the window ago (a plan written before its spec, a spec found
+    // at start-up) is settled without waiting.
+    const first = fileState(abs, this.stabilityMs);
+    if (first?.quiet && !ws.closed) return allowEmpty || !first.sig.startsWith('0:');
+    let before = first?.sig ?? null;
     for (;;) {
       if (before === null || ws.closed) return false;
       await sleep(this.stabilityMs);
