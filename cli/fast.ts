@@ -1,7 +1,7 @@
 // loopctl's fast path for the hot read commands: `list`, `inspect`, `tail` (without -f), `events`
-// (RUN or --workspace [DIR], without -f) and `daemon status`. Loading oclif, its parser, the tRPC client, superjson and
-// undici costs ~200 ms before a command does anything, several times Node's own start-up; this
-// path loads none of them and answers with one raw HTTP request (fast-http.ts).
+// (RUN or --workspace [DIR], without -f) and `daemon status`. Loading oclif, its parser, the tRPC
+// client, superjson and undici costs ~200 ms before a command does anything, several times Node's
+// own start-up; this path loads none of them and answers with one raw HTTP request (fast-http.ts).
 //
 // It never decides anything the full CLI would decide differently: it handles only argument lists
 // it understands completely and a daemon that answers 200; for anything else (--help, -f, a flag
