@@ -215,8 +215,8 @@ async function bigStoreBench(small) {
 }
 
 // ---- 2. orchestration overhead per agent call, phase by phase ----------------------------------
-async function overheadBench() {
-  progress(`overhead: ${TASKS} tasks with the reviewer`);
+async function overheadBench(extraFlags = {}, report = true) {
+  progress(`overhead: ${TASKS} tasks with the reviewer${Object.keys(extraFlags).length > 0 ? ` (${JSON.stringify(extraFlags)})` : ''}`);
   const base = tempDir();
   // Counts loopd's own git processes (the agent's have LOOP_PHASE set).
   const shim = join(base, 'shim');
@@ -235,7 +235,7 @@ async function overheadBench() {
     const run = await client.runs.create.mutate({
       cwd: repo,
       spec: 'specs/bench.md',
-      flags: { agent: 'command', agent_cmd: `node ${join(root, 'bench', 'bench-agent.mjs')}`, merge_strategy: 'none', iterations: TASKS + 5, reviewer: true },
+      flags: { agent: 'command', agent_cmd: `node ${join(root, 'bench', 'bench-agent.mjs')}`, merge_strategy: 'none', iterations: TASKS + 5, reviewer: true, ...extraFlags },
     });
     const done = await waitRun(client, run.id);
     if (done.status !== 'COMPLETED') throw new Error(`bench run ended ${done.status}: ${done.exitReason} ${done.lastError}`);
@@ -273,6 +273,7 @@ async function overheadBench() {
     const before = phases.dispatch.map((x, i) => x + phases.prepare[i] + phases.spawn[i]);
     const total = before.map((x, i) => x + phases.afterExit[i]);
     const agent = median(phases.agent);
+    if (!report) return median(total);
     const r = (x) => `${(x / agent).toFixed(2)}x`;
     row(`overhead per agent call (${calls} calls: ${TASKS} tasks + reviewer)`, ms(median(total)), "the agent's own time", ms(agent), r(median(total)));
     row('  before spawn', ms(median(before)), '', '', r(median(before)));
@@ -287,6 +288,7 @@ async function overheadBench() {
       if (b.length > 0) row(`  ${kind} calls: before spawn / after exit`, `${ms(median(b))} / ${ms(median(a))}`, '', '', '');
     }
     row('  git processes per agent call (loopd only, run set-up included)', (gitCalls / calls).toFixed(1), '', '', '');
+    return median(total);
   } finally {
     await daemon.stop();
     process.env.PATH = savedPath;
@@ -430,6 +432,49 @@ async function memoryBench() {
   }
 }
 
+// ---- 5b. an agent printing 1 GiB: the output cap keeps the daemon's memory flat ---------------
+async function floodBench() {
+  const GIB = 1024 * 1024 * 1024;
+  const floods = [
+    ['1 GiB without a newline', `head -c ${GIB} /dev/zero | tr '\\000' x; echo`],
+    ['1 GiB of lines', `yes 'a line of agent output that repeats' | head -c ${GIB}`],
+  ];
+  const base = tempDir();
+  const d = await daemonProcess(join(base, 'home'));
+  try {
+    await sleep(500);
+    const idleKb = rssKb(d.pid);
+    const listMs = async () => {
+      const t = performance.now();
+      await d.client.runs.list.query({});
+      return performance.now() - t;
+    };
+    const idleList = [];
+    for (let i = 0; i < 10; i++) idleList.push(await listMs());
+    for (const [name, flood] of floods) {
+      progress(`agent printing ${name}`);
+      const repo = makeRepo(join(base, name.replace(/\W+/g, '-')), 1);
+      const run = await d.client.runs.create.mutate({
+        cwd: repo,
+        spec: 'specs/bench.md',
+        flags: { agent: 'command', agent_cmd: `${flood}; node ${FAKE_AGENT}`, reviewer: false, merge_strategy: 'none' },
+      });
+      const busyList = [];
+      for (;;) {
+        const r = await d.client.runs.get.query({ run: run.id });
+        if (['COMPLETED', 'FAILED', 'CANCELED'].includes(r.status)) break;
+        busyList.push(await listMs());
+        await sleep(100);
+      }
+      const peak = rssKb(d.pid, 'VmHWM');
+      row(`daemon RSS peak, an agent printing ${name}`, mb(peak), 'daemon RSS, idle', mb(idleKb), `${(peak / idleKb).toFixed(2)}x`);
+      row('  runs.list while it prints', ms(median(busyList)), 'runs.list, idle', ms(median(idleList)), `${(median(busyList) / median(idleList)).toFixed(2)}x`);
+    }
+  } finally {
+    await d.kill();
+  }
+}
+
 // ---- 6. another process holds SQLite's write lock ---------------------------------------------
 async function lockBench() {
   progress(`SQLite write lock held ${LOCK_MS} ms by another process`);
@@ -471,14 +516,20 @@ async function lockBench() {
   }
 }
 
-// BENCH_ONLY=cli,overhead,trigger,recovery,memory,lock runs a subset (default: all).
-const only = new Set((process.env.BENCH_ONLY ?? 'cli,overhead,trigger,recovery,memory,lock').split(','));
+// BENCH_ONLY=cli,overhead,trigger,recovery,memory,output,lock runs a subset (default: all).
+const only = new Set((process.env.BENCH_ONLY ?? 'cli,overhead,trigger,recovery,memory,output,lock').split(','));
 try {
   if (only.has('cli')) await cliBench();
-  if (only.has('overhead')) await overheadBench();
+  if (only.has('overhead')) {
+    const capped = await overheadBench();
+    // The same without the output-capping writer: what the cap costs per call.
+    const uncapped = await overheadBench({ max_output_bytes: 0 }, false);
+    row('overhead per agent call, with the output cap (default)', ms(capped), 'the same, max_output_bytes=0', ms(uncapped), `${(capped / uncapped).toFixed(2)}x`);
+  }
   if (only.has('trigger')) await triggerBench();
   if (only.has('recovery')) await recoveryBench();
   if (only.has('memory')) await memoryBench();
+  if (only.has('output')) await floodBench();
   if (only.has('lock')) await lockBench();
 } finally {
   for (const t of temps) rmSync(t, { recursive: true, force: true });

@@ -13,7 +13,7 @@ import type { DaemonStatus, EventView, RunDetail, RunView, TailView } from '../r
 import { trpcQuery } from './fast-http.js';
 import { discoverDaemon, type DaemonLocation } from './locate.js';
 
-type FlagKind = 'string' | 'multi' | 'int' | 'optional';
+type FlagKind = 'string' | 'multi' | 'int' | 'optional' | 'bool';
 interface Spec {
   flags: Record<string, { kind: FlagKind; min?: number; max?: number }>;
   short?: Record<string, string>;
@@ -25,7 +25,7 @@ interface Spec {
 export interface Parsed {
   command: 'list' | 'inspect' | 'tail' | 'events' | 'daemon status';
   args: string[];
-  flags: Record<string, string | number | string[]>;
+  flags: Record<string, string | number | string[] | boolean>;
   json: boolean;
 }
 
@@ -35,7 +35,7 @@ const SPECS: Record<Parsed['command'], Spec> = {
     args: [],
   },
   inspect: { flags: {}, args: ['run'] },
-  tail: { flags: { lines: { kind: 'int', min: 1 } }, short: { n: 'lines' }, args: ['run'] },
+  tail: { flags: { lines: { kind: 'int', min: 1 }, raw: { kind: 'bool' } }, short: { n: 'lines' }, args: ['run'] },
   // RUN, or --workspace [DIR] (DIR optional: the current directory), never both nor neither.
   events: { flags: { workspace: { kind: 'optional' } }, args: ['run'], optionalArgs: true },
   'daemon status': { flags: {}, args: [] },
@@ -83,6 +83,11 @@ export function parseFast(argv: string[], env: NodeJS.ProcessEnv = process.env):
     }
     const flag = spec.flags[name];
     if (!flag) return null;
+    if (flag.kind === 'bool') {
+      if (value !== undefined || name in out.flags) return null;
+      out.flags[name] = true;
+      continue;
+    }
     if (value === undefined && flag.kind === 'optional') {
       // Like `events --workspace -f`: the flag alone, or followed by another flag, means '.'.
       const next = rest[i + 1];
@@ -196,7 +201,12 @@ async function tail(p: Parsed, loc: DaemonLocation): Promise<boolean> {
   const t = r.data;
   if (p.json) printJson(t);
   else if (!t || t.text === '') process.stderr.write(`no output yet for run ${run}${t ? ` (iteration ${t.iteration}, ${t.phase})` : ''}\n`);
-  else write(t.text.endsWith('\n') ? t.text : `${t.text}\n`);
+  else {
+    const { TailWriter } = await import('./tail-view.js');
+    const view = new TailWriter(p.flags.raw === true, write);
+    view.write(t, t.text);
+    view.end();
+  }
   return true;
 }
 

@@ -2,7 +2,7 @@ import { Args } from '@oclif/core';
 import { BaseCommand } from '../base.js';
 import { renderDetail } from '../inspect-view.js';
 
-export { pauseReasonText } from '../inspect-view.js';
+export { pauseReasonText, stepCost } from '../inspect-view.js';
 
 export default class Inspect extends BaseCommand {
   static override summary = 'Show everything about one run: state, branches, paths, artifacts, cost and steps.';

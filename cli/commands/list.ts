@@ -3,7 +3,7 @@ import { RUN_STATUSES, type RunStatus } from '../../core/types.js';
 import { BaseCommand, UserError } from '../base.js';
 import { DEFAULT_LIST_LIMIT, nextPageHint, renderRunList } from '../list-view.js';
 
-export { shortIdLength } from '../list-view.js';
+export { exitText, shortIdLength } from '../list-view.js';
 
 export default class List extends BaseCommand {
   static override summary = 'List runs, newest first, a page at a time.';

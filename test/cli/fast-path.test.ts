@@ -21,6 +21,7 @@ describe('parseFast', () => {
       json: true,
     });
     expect(parseFast(['tail', 'abc', '-n', '20'], {})?.flags).toEqual({ lines: 20 });
+    expect(parseFast(['tail', 'abc', '--raw'], {})?.flags).toEqual({ raw: true });
     expect(parseFast(['daemon', 'status'], { LOOPCTL_CONTENT_TYPE: 'JSON' })?.json).toBe(true);
     expect(parseFast(['events', 'r1', '--json'], {})?.args).toEqual(['r1']);
     expect(parseFast(['events', '--workspace'], {})?.flags).toEqual({ workspace: '.' });
@@ -48,6 +49,8 @@ describe('parseFast', () => {
       ['tail', 'a', '-f'],
       ['tail', 'a', '--follow'],
       ['tail', 'a', '-n5'],
+      ['tail', 'a', '--raw=yes'],
+      ['tail', 'a', '--raw', '--raw'],
       ['events', 'a', '-f'],
       ['events'],
       ['events', 'r1', '--workspace'],
@@ -130,6 +133,7 @@ describe.skipIf(!builtCliIsFresh())('fast path against a real daemon', () => {
     [['inspect', 'IDX', '--json']],
     [['tail', 'IDX', '-n', '3']],
     [['tail', 'IDX', '--json']],
+    [['tail', 'IDX', '--raw']],
     [['events', 'IDX']],
     [['events', 'IDX', '--json']],
     [['events', '--workspace', 'REPO']],
