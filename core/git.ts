@@ -308,26 +308,46 @@ export async function commitEverything(dir: string, message: string): Promise<bo
   return true;
 }
 
-/**
- * commitAll for the end of an agent call, with HEAD read in the same process as the check: one
- * `git status` when the agent committed its work (the usual case), add and commit only when it
- * left something. `committed` is the new commit or null; `head` is HEAD afterwards.
- */
-export async function commitLeftovers(dir: string, message: string): Promise<{ committed: string | null; head: string }> {
+export interface WorktreeStatus {
+  /** HEAD's commit; null on an unborn branch. */
+  head: string | null;
+  /** The checked-out branch (short name); null on a detached HEAD. */
+  branch: string | null;
+  /** Anything to commit: changed, staged or untracked (not ignored) files. */
+  dirty: boolean;
+}
+
+/** HEAD, its branch and whether anything is uncommitted, from one `git status`. */
+export async function worktreeStatus(dir: string): Promise<WorktreeStatus> {
   const out = await git(dir, ['status', '--porcelain=v2', '--branch', '-z', '--untracked-files=normal']);
   let head: string | null = null;
+  let branch: string | null = null;
   let dirty = false;
   for (const entry of out.split('\0')) {
     if (entry.startsWith('# branch.oid ')) head = entry.slice('# branch.oid '.length).trim();
+    else if (entry.startsWith('# branch.head ')) branch = entry.slice('# branch.head '.length).trim();
     else if (entry !== '' && !entry.startsWith('# ')) dirty = true;
   }
-  if (dirty) {
+  // "(initial)" on an unborn branch, "(detached)" without one.
+  if (head !== null && !/^[0-9a-f]{40,64}$/.test(head)) head = null;
+  if (branch === '(detached)') branch = null;
+  return { head, branch, dirty };
+}
+
+/**
+ * commitAll for the end of an agent call, with HEAD read in the same process as the check: one
+ * `git status` when the agent committed its work (the usual case), add and commit only when it
+ * left something. `committed` is the new commit or null; `head` is HEAD afterwards. `known`: a
+ * status the caller already took (and nothing it did since may be missing from it).
+ */
+export async function commitLeftovers(dir: string, message: string, known?: WorktreeStatus): Promise<{ committed: string | null; head: string }> {
+  const status = known ?? (await worktreeStatus(dir));
+  if (status.dirty) {
     const committed = await commitAll(dir, message);
     if (committed) return { committed, head: committed };
   }
-  // "(initial)" on an unborn branch: no commit to name, which the caller's history never has.
-  if (head === null || !/^[0-9a-f]{40,64}$/.test(head)) head = await headCommit(dir);
-  return { committed: null, head };
+  // No commit to name on an unborn branch, which a run's worktree never is; read it to be sure.
+  return { committed: null, head: status.head ?? (await headCommit(dir)) };
 }
 
 // Untracked files beyond this are summarized, not diffed: a build dir that escaped .gitignore

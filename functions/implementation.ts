@@ -9,7 +9,7 @@ import { readTail } from '../core/logfile.js';
 import { checkRunPlace } from '../core/run-place.js';
 import { appendReportRow, iterName, lastLines, writeFileAtomic } from '../core/artifacts.js';
 import { detectCompletion } from '../core/completion.js';
-import { commitAll, commitLeftovers, commitsSince, headCommit } from '../core/git.js';
+import { commitAll, commitLeftovers, commitsSince, headCommit, worktreeStatus, type WorktreeStatus } from '../core/git.js';
 import { parsePlan, planDigest, revertSelfReviewed } from '../core/plan.js';
 import { buildPrompt } from '../core/prompt.js';
 import { outputSimilarity } from '../core/signals.js';
@@ -176,7 +176,19 @@ export const implementation: Handler = async (input) => {
 
   // The agent (or someone) may have deleted the worktree or switched its branch: committing or
   // judging anything there would be wrong, and it is not an agent failure to retry.
-  const moved = exit.canceled ? null : await checkRunPlace(run, { worktree: true });
+  // One `git status` answers the branch check here and the leftover check below; the count of
+  // the agent's commits is read at the same time (read-only; taken again if a leftover commit
+  // moves HEAD).
+  // A read that fails here is simply taken again below, where its error is reported.
+  let status: WorktreeStatus | null = null;
+  let agentCommits: number | null = null;
+  if (!exit.canceled && existsSync(run.workspaceRoot) && existsSync(run.worktreePath)) {
+    [status, agentCommits] = await Promise.all([
+      worktreeStatus(run.worktreePath).catch(() => null),
+      commitBefore ? commitsSince(run.worktreePath, commitBefore).catch(() => null) : Promise.resolve(0),
+    ]);
+  }
+  const moved = exit.canceled ? null : await checkRunPlace(run, { worktree: true, ...(status ? { branch: status.branch } : {}) });
   if (moved) {
     return {
       status: 'FAILED',
@@ -196,6 +208,7 @@ export const implementation: Handler = async (input) => {
 
   // Only the reviewer may mark a task reviewed: [R] written by the implementation agent goes back.
   let planAfter = readPlan(run.worktreePath, run.planPath);
+  const readPlanAsLeft = planAfter;
   if (planBefore !== null && planAfter !== null && run.planPath) {
     const fixed = revertSelfReviewed(planBefore, planAfter);
     if (fixed.reverted.length > 0) {
@@ -204,18 +217,20 @@ export const implementation: Handler = async (input) => {
       sink.event('SIGNAL', { signal: 'self_review', iteration: step.iteration, lines: fixed.reverted });
     }
   }
-  // An agent that forgot to commit must not lose its work: the merge only sees commits.
-  // The count of the agent's commits is read alongside the leftover check (two git processes at
-  // once, both read-only unless something was left): taken again only if a leftover commit moved HEAD.
-  const [{ committed: leftover, head: commitAfter }, agentCommits] = await Promise.all([
-    commitLeftovers(run.worktreePath, `loopd: uncommitted changes left by iteration ${step.iteration}`),
-    commitBefore ? commitsSince(run.worktreePath, commitBefore) : Promise.resolve(0),
-  ]);
+  // An agent that forgot to commit must not lose its work: the merge only sees commits. The
+  // status taken above still holds, except for a plan this handler just wrote back.
+  const planRewritten = planAfter !== null && planAfter !== readPlanAsLeft;
+  const known = status ? { ...status, dirty: status.dirty || planRewritten } : undefined;
+  const { committed: leftover, head: commitAfter } = await commitLeftovers(
+    run.worktreePath,
+    `loopd: uncommitted changes left by iteration ${step.iteration}`,
+    known,
+  );
   if (leftover) sink.event('LEFTOVER_COMMITTED', { iteration: step.iteration, commit: leftover });
 
   const counts = planAfter !== null ? parsePlan(planAfter).counts : null;
   const completion = detectCompletion(parsed.text, run.config.completion_mode);
-  const commits = commitBefore && leftover ? await commitsSince(run.worktreePath, commitBefore, commitAfter) : agentCommits;
+  const commits = !commitBefore ? 0 : leftover || agentCommits === null ? await commitsSince(run.worktreePath, commitBefore, commitAfter) : agentCommits;
   const planChanged = (planBefore === null ? null : planDigest(planBefore)) !== (planAfter === null ? null : planDigest(planAfter));
   const durationMs = Date.now() - started;
   const outcome = agentOutcome(exit, run.config.claude_timeout_sec, parsed, run.config.agent);

@@ -7,6 +7,7 @@ import {
   branchExists,
   commitAll,
   commitLeftovers,
+  worktreeStatus,
   commitsSince,
   createWorktree,
   detectBaseBranch,
@@ -175,6 +176,18 @@ describe('one-process checks of an agent call', () => {
     expect(await reusableWorktree(root, 'run/a', path.join(wt, 'sub'))).toBeNull();
     const other = makeRepo();
     expect(await reusableWorktree(other, 'run/a', wt)).toBeNull();
+  });
+
+  it('worktreeStatus reads HEAD, the branch and leftovers in one process', async () => {
+    const root = makeRepo();
+    const wt = path.join(tmp(), 'wt');
+    await createWorktree({ repoRoot: root, branch: 'run/s', path: wt, base: 'main' });
+    const head = await headCommit(wt);
+    expect(await worktreeStatus(wt)).toEqual({ head, branch: 'run/s', dirty: false });
+    write(path.join(wt, 'new.txt'), 'x\n');
+    expect(await worktreeStatus(wt)).toEqual({ head, branch: 'run/s', dirty: true });
+    g(wt, 'checkout', '-q', '--detach');
+    expect((await worktreeStatus(wt)).branch).toBeNull();
   });
 
   it('commitLeftovers reads HEAD with the check, and commits only what the agent left', async () => {
