@@ -9,7 +9,7 @@ import { readTail } from '../core/logfile.js';
 import { checkRunPlace } from '../core/run-place.js';
 import { appendReportRow, iterName, lastLines, writeFileAtomic } from '../core/artifacts.js';
 import { detectCompletion } from '../core/completion.js';
-import { commitAll, commitsSince, headCommit } from '../core/git.js';
+import { commitsSince, commitAll, headCommit, worktreeStatus, type WorktreeStatus } from '../core/git.js';
 import { ledgerCounts } from '../core/ledger.js';
 import { parsePlan, planDigest } from '../core/plan.js';
 import { buildPrompt } from '../core/prompt.js';
@@ -19,8 +19,11 @@ import { agentOutcome, findStep, runAgent } from './agent-step.js';
 import { judgeImplementation, readRegular } from './judge.js';
 import type { Handler, HandlerInput, RunInput } from './types.js';
 
-/** Makes sure the worktree exists and holds the workspace's spec and plan. Safe to repeat. */
-export async function prepareWorktree(input: HandlerInput): Promise<string> {
+/**
+ * Makes sure the worktree exists and holds the workspace's spec and plan. Safe to repeat. Returns
+ * its path, and its HEAD commit when that was read on the way (null: the caller reads it).
+ */
+export async function prepareWorktree(input: HandlerInput): Promise<{ path: string; head: string | null }> {
   const { run, step, sink } = input;
   const wt = await ensureRunWorktree({
     provider: run.worktreeProvider === 'worktrunk' ? 'worktrunk' : 'git',
@@ -32,7 +35,8 @@ export async function prepareWorktree(input: HandlerInput): Promise<string> {
   if (!wt.reused) sink.event('WORKTREE_READY', { path: wt.path, branch: run.runBranch, base: run.baseBranch, provider: run.worktreeProvider });
   // Only before any agent touched the worktree; a step re-run after a crash still gets it.
   const agentRanBefore = input.history.some((h) => h.phase === 'implementation' && h.result?.requeued !== true);
-  if (step.iteration !== 1 || agentRanBefore) return wt.path;
+  const head = wt.head ?? null;
+  if (step.iteration !== 1 || agentRanBefore) return { path: wt.path, head };
   // The user may not have committed the spec or plan yet: snapshot the workspace's versions into
   // the run branch so the agent works from what the user handed over.
   // The texts recorded at creation are what the ledger was parsed from; older runs copy the files.
@@ -54,10 +58,11 @@ export async function prepareWorktree(input: HandlerInput): Promise<string> {
     copied = true;
   }
   if (copied) {
-    await commitAll(wt.path, `loopd: snapshot spec and plan for run ${run.name}`);
+    const commit = await commitAll(wt.path, `loopd: snapshot spec and plan for run ${run.name}`);
     sink.event('SPEC_SNAPSHOT', { spec: run.specPath, plan: run.planPath });
+    return { path: wt.path, head: commit ?? null };
   }
-  return wt.path;
+  return { path: wt.path, head };
 }
 
 function readPlan(worktree: string, planPath: string | null): string | null {
@@ -145,14 +150,14 @@ export const implementation: Handler = async (input) => {
   let commitBefore = input.adopt?.commitBefore ?? '';
   let planBefore = input.adopt?.planBefore ?? null;
   if (!input.adopt) {
-    const path = await prepareWorktree(input);
+    const { path, head } = await prepareWorktree(input);
     if (path !== run.worktreePath) {
       // worktrunk decides where worktrees live; the run follows it.
       run = { ...run, worktreePath: path };
       runPatch = { worktreePath: path };
     }
     planBefore = readPlan(run.worktreePath, run.planPath);
-    commitBefore = await headCommit(run.worktreePath);
+    commitBefore = head ?? (await headCommit(run.worktreePath));
     const extras = promptExtrasFor({ history: input.history, run }, step.iteration);
     // A watchdog rewrite is used exactly as saved, so what the agent got is what was recorded.
     const prompt = extras.rewritePath && existsSync(extras.rewritePath) ? readFileSync(extras.rewritePath, 'utf8') : composePrompt(run, step.iteration, extras);
@@ -185,9 +190,23 @@ export const implementation: Handler = async (input) => {
   );
   const { window, parsed, exit } = agent;
 
-  // The agent (or someone) may have deleted the worktree or switched its branch: committing or
-  // judging anything there would be wrong, and it is not an agent failure to retry.
-  const moved = exit.canceled ? null : await checkRunPlace(run, { worktree: true });
+  // The agent (or someone) may have deleted the worktree or the workspace: committing or judging
+  // anything there would be wrong, and it is not an agent failure to retry.
+  // One `git status` answers the branch check here and the leftover check below; the count of
+  // the agent's commits is read at the same time (read-only; taken again if a leftover commit
+  // moves HEAD).
+  // A read that fails here is simply taken again below, where its error is reported.
+  let status: WorktreeStatus | null = null;
+  let agentCommits: number | null = null;
+  if (!exit.canceled && existsSync(run.workspaceRoot) && existsSync(run.worktreePath)) {
+    [status, agentCommits] = await Promise.all([
+      worktreeStatus(run.worktreePath).catch(() => null),
+      commitBefore ? commitsSince(run.worktreePath, commitBefore).catch(() => null) : Promise.resolve(0),
+    ]);
+  }
+  // A switched branch is not fatal here: the judge below puts the run branch back
+  // (history_rewritten, docs/truth.md).
+  const moved = exit.canceled ? null : await checkRunPlace(run, { worktree: true, checkBranch: false });
   if (moved) {
     return {
       status: 'FAILED',
@@ -215,6 +234,7 @@ export const implementation: Handler = async (input) => {
     ledger: input.ledger,
     judgementPath: join(run.runDir, `.iter-${nn}${suffix}.judgement.json`),
     sink,
+    ...(status ? { known: status } : {}),
   });
   const planAfter = readPlan(run.worktreePath, run.planPath);
   const ledger = judgement.ledger ?? input.ledger;
@@ -225,8 +245,10 @@ export const implementation: Handler = async (input) => {
   const tasksDone = lc ? lc.total - lc.open : counts ? counts.done + counts.reviewed : null;
   const tasksTotal = lc ? lc.total : counts ? counts.total : null;
   const completion = detectCompletion(parsed.text, run.config.completion_mode);
-  const commits = commitBefore ? await commitsSince(run.worktreePath, commitBefore) : 0;
   const commitAfter = judgement.finalHead ?? (await headCommit(run.worktreePath));
+  // The count read with the status holds unless loopd committed (leftovers, repairs) since.
+  const unchanged = agentCommits !== null && status !== null && commitAfter === status.head;
+  const commits = !commitBefore ? 0 : unchanged ? agentCommits! : await commitsSince(run.worktreePath, commitBefore, commitAfter);
   const planChanged = (planBefore === null ? null : planDigest(planBefore)) !== (planAfter === null ? null : planDigest(planAfter));
   const durationMs = Date.now() - started;
   const outcome = agentOutcome(exit, run.config.claude_timeout_sec, parsed, run.config.agent);

@@ -8,7 +8,7 @@
 import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/artifacts.js';
-import { commitAll, headCommit } from '../core/git.js';
+import { commitAll, commitLeftovers, headCommit, worktreeStatus, type WorktreeStatus } from '../core/git.js';
 import { changedPaths, currentBranch, descends, discardedRef, headState, resolveRev, restoreBranch, runRef, setRef } from '../core/history.js';
 import { ledgerCounts, reconcilePlan, setStates, type LedgerTask, type Violation } from '../core/ledger.js';
 import type { TamperingKind } from '../core/types.js';
@@ -73,9 +73,13 @@ async function findings(o: JudgeInput): Promise<Judgement> {
     headAfter: null,
     applied: false,
   };
-  // An agent that forgot to commit must not lose its work: the merge only sees commits.
-  j.leftover = await commitAll(worktree, `loopd: uncommitted changes left by iteration ${iteration}`);
-  const state = await headState(worktree, run.runBranch);
+  // An agent that forgot to commit must not lose its work: the merge only sees commits. One
+  // `git status` (or the one the caller took) answers the leftover check, HEAD and the branch.
+  const st = o.known ?? (await worktreeStatus(worktree));
+  const left = await commitLeftovers(worktree, `loopd: uncommitted changes left by iteration ${iteration}`, st);
+  j.leftover = left.committed;
+  const state =
+    st.branch === run.runBranch ? { head: left.head, branchHead: left.head, branch: st.branch } : await headState(worktree, run.runBranch);
   if (commitBefore) {
     const { branch, branchHead: runHead } = state;
     const onBranch = branch === run.runBranch;
@@ -144,6 +148,8 @@ export interface JudgeInput {
   ledger: LedgerTask[];
   judgementPath: string;
   sink: EventSink;
+  /** A `git status` the caller took after the agent ended (nothing changed since). */
+  known?: WorktreeStatus;
 }
 
 /** Judges and repairs the worktree after an implementation agent; safe to run again after a crash. */

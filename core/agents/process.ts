@@ -252,7 +252,23 @@ const SETTLE_MS = 2000;
 /** Waits until the group has no live member, or `ms` passed. */
 async function settle(h: ProcessHandle, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
-  while (groupMembers(h).length > 0 && Date.now() < deadline) await sleep(20);
+  while (!groupGone(h) && Date.now() < deadline) await sleep(20);
+}
+
+/**
+ * True when no process of the group is left. One kill(0) answers the usual case after an agent
+ * exits (the group is empty: ESRCH) without reading every /proc/<pid>/stat; when something answers
+ * (maybe only a zombie, which groupMembers does not count), the full scan decides.
+ */
+function groupGone(h: ProcessHandle): boolean {
+  if (h.pgid > 1) {
+    try {
+      process.kill(-h.pgid, 0);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ESRCH') return true;
+    }
+  }
+  return groupMembers(h).length === 0;
 }
 
 
