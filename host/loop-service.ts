@@ -14,6 +14,7 @@ import { detectBaseBranch, findRepoRoot, GitError, listBranches, listWorktrees }
 import { dedupeName, defaultPlanPath, renderTemplate, slugify, specSlug } from '../core/naming.js';
 import { isTerminalRunStatus, type RunStatus } from '../core/types.js';
 import type { EventBus, OutputNotice } from './bus.js';
+import { reviewView } from './review-view.js';
 import { Dispatcher, parseConfig } from './dispatcher.js';
 import { UserError, type LoopService, type WorkspaceWatcher } from './service.js';
 import type { EventRow, RunRow, StepRow, Store } from './store.js';
@@ -506,6 +507,7 @@ export class HostLoopService implements LoopService {
       costUsd: run.cost_usd,
       inputTokens: run.input_tokens,
       outputTokens: run.output_tokens,
+      review: reviewView(this.d.store, run, steps),
     };
   }
 
@@ -514,6 +516,14 @@ export class HostLoopService implements LoopService {
   listEvents(ref: string, afterSeq: number, limit: number): EventView[] {
     const run = this.resolveRun(ref);
     return this.d.store.eventsAfter({ runId: run.id, afterSeq, limit }).map(eventView);
+  }
+
+  lastEventSeq(): number {
+    return this.d.store.lastEventSeq();
+  }
+
+  streamAllEvents(afterSeq: number, signal: AbortSignal): AsyncGenerator<EventView> {
+    return this.followEvents({}, () => true, afterSeq, true, signal);
   }
 
   streamEvents(ref: string, afterSeq: number, follow: boolean, signal: AbortSignal): AsyncGenerator<EventView> {

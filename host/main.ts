@@ -18,6 +18,9 @@ import { EventBus } from './bus.js';
 import { Dispatcher } from './dispatcher.js';
 import { HostLoopService } from './loop-service.js';
 import { startServer } from './server.js';
+import { createDashboardHandler } from './dashboard-http.js';
+import { ReviewService } from './review-service.js';
+import { DashboardSessions } from './session-auth.js';
 import { SpecWatcher } from '../triggers/spec-watcher.js';
 import { Store } from './store.js';
 
@@ -171,10 +174,15 @@ async function startDaemonInner(
     maxConcurrency,
     onStop: (o) => void handle.stop(o),
   });
+  const review = new ReviewService({ store, resolveRun: (ref) => service.resolveRun(ref), view: (run) => service.view(run) });
+  const sessions = new DashboardSessions(token, () => boundPort);
   const trpcHandler = createHTTPHandler({
     router: appRouter,
     basePath: '/trpc/',
-    createContext: ({ req }): Context => ({ service, authorized: (req as { loopdAuthorized?: boolean }).loopdAuthorized === true }),
+    createContext: ({ req }): Context => {
+      const via = (req as { loopdVia?: 'token' | 'session' | null }).loopdVia ?? null;
+      return { service, review, via, dashboard: sessions, authorized: (req as { loopdAuthorized?: boolean }).loopdAuthorized === true };
+    },
     onError: ({ error, path }) => {
       if (error.code === 'INTERNAL_SERVER_ERROR') log(`internal error in ${path ?? '?'}: ${error.stack ?? error.message}`);
     },
@@ -183,10 +191,13 @@ async function startDaemonInner(
     host,
     port: opts.port ?? DEFAULT_PORT,
     token,
-    api: (req, res, authorized) => {
+    api: (req, res, authorized, via) => {
       (req as { loopdAuthorized?: boolean }).loopdAuthorized = authorized;
+      (req as { loopdVia?: 'token' | 'session' | null }).loopdVia = via ?? null;
       trpcHandler(req, res);
     },
+    session: (req) => sessions.check(req),
+    web: createDashboardHandler(sessions),
   });
   boundPort = srv.port;
   const watcher = new SpecWatcher(

@@ -1,11 +1,17 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
+import type { ReviewService } from '../host/review-service.js';
 import type { LoopService } from '../host/service.js';
 import { UserError } from '../host/service.js';
 
 export interface Context {
   service: LoopService;
   authorized: boolean;
+  review: ReviewService;
+  /** How the caller proved itself: the bearer token, or the dashboard's session cookie. */
+  via: 'token' | 'session' | null;
+  /** Issues the one-time codes `loopctl dashboard` puts in the sign-in URL. */
+  dashboard: { issueCode(): { code: string; expiresAt: number } };
 }
 
 const t = initTRPC.context<Context>().create({
@@ -19,6 +25,7 @@ const t = initTRPC.context<Context>().create({
 });
 
 export const router = t.router;
+export const mergeRouters = t.mergeRouters;
 
 /** Maps domain errors to tRPC codes so clients get a clear one-line message. */
 const errorMapping = t.middleware(async ({ next }) => {

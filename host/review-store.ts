@@ -1,0 +1,47 @@
+// Persistence of review decisions (migration 0004). The decision and its event are written in one
+// transaction by the caller (see ReviewService); these are the row-level reads and writes.
+import type { Store } from './store.js';
+
+export const REVIEW_STATUSES = ['pending', 'merged', 'scrapped', 'pr_opened'] as const;
+export type ReviewStatus = (typeof REVIEW_STATUSES)[number];
+
+export interface ReviewRow {
+  run_id: string;
+  status: Exclude<ReviewStatus, 'pending'>;
+  actor: string;
+  detail_json: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export function getReview(store: Store, runId: string): ReviewRow | undefined {
+  return store.db.prepare('SELECT * FROM run_reviews WHERE run_id = ?').get(runId) as ReviewRow | undefined;
+}
+
+/** All decisions for a set of runs (the list page), keyed by run id. */
+export function reviewsFor(store: Store, runIds: string[]): Map<string, ReviewRow> {
+  const out = new Map<string, ReviewRow>();
+  // Chunked: SQLite caps the number of bound parameters.
+  for (let i = 0; i < runIds.length; i += 500) {
+    const chunk = runIds.slice(i, i + 500);
+    if (chunk.length === 0) continue;
+    const rows = store.db
+      .prepare(`SELECT * FROM run_reviews WHERE run_id IN (${chunk.map(() => '?').join(', ')})`)
+      .all(...chunk) as unknown as ReviewRow[];
+    for (const r of rows) out.set(r.run_id, r);
+  }
+  return out;
+}
+
+/** Must run inside store.tx, together with the decision's event. */
+export function putReview(store: Store, runId: string, status: ReviewRow['status'], actor: string, detail: Record<string, unknown>): ReviewRow {
+  const now = Date.now();
+  store.db
+    .prepare(
+      `INSERT INTO run_reviews (run_id, status, actor, detail_json, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, actor = excluded.actor, detail_json = excluded.detail_json,
+         updated_at = excluded.updated_at`,
+    )
+    .run(runId, status, actor, JSON.stringify(detail), now, now);
+  return getReview(store, runId)!;
+}
