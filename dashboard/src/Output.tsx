@@ -1,0 +1,75 @@
+// Live agent output over runs.output (SSE): the whole log of each step, then new bytes as the agent
+// writes them, until the run ends.
+import { useEffect, useRef, useState } from 'react';
+import { trpc } from './api.js';
+import { readable } from './readable.js';
+
+interface Segment {
+  stepId: number;
+  title: string;
+  text: string;
+}
+
+const MAX_CHARS = 2_000_000;
+
+export function Output({ runId }: { runId: string }) {
+  const [segments, setSegments] = useState<Segment[]>([]);
+  const [state, setState] = useState<'streaming' | 'ended' | 'error'>('streaming');
+  const box = useRef<HTMLPreElement>(null);
+  const stick = useRef(true);
+
+  useEffect(() => {
+    setSegments([]);
+    setState('streaming');
+    const sub = trpc.runs.output.subscribe(
+      { run: runId },
+      {
+        onData: ({ data }) => {
+          setSegments((prev) => {
+            const last = prev[prev.length - 1];
+            let next: Segment[];
+            if (last && last.stepId === data.stepId) next = [...prev.slice(0, -1), { ...last, text: last.text + data.chunk }];
+            else next = [...prev, { stepId: data.stepId, title: `iteration ${data.iteration} · ${data.phase}`, text: data.chunk }];
+            // Keep the page responsive on huge logs: drop the oldest text.
+            let total = next.reduce((n, s) => n + s.text.length, 0);
+            while (total > MAX_CHARS && next.length > 1) total -= next.shift()!.text.length;
+            return next;
+          });
+        },
+        onComplete: () => setState('ended'),
+        onError: () => setState('error'),
+      },
+    );
+    return () => sub.unsubscribe();
+  }, [runId]);
+
+  useEffect(() => {
+    const el = box.current;
+    if (el && stick.current) el.scrollTop = el.scrollHeight;
+  }, [segments]);
+
+  return (
+    <div>
+      <p className="muted small">
+        {state === 'streaming' ? 'streaming live' : state === 'ended' ? 'the run has ended: this is its whole output' : 'the stream broke; reload to resume'}
+      </p>
+      <pre
+        className="output"
+        ref={box}
+        data-testid="output"
+        onScroll={(e) => {
+          const el = e.currentTarget;
+          stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
+        }}
+      >
+        {segments.length === 0 && <span className="muted">no output yet</span>}
+        {segments.map((s) => (
+          <span key={s.stepId}>
+            <span className="seg-title">── {s.title} (step {s.stepId}) ──{'\n'}</span>
+            {readable(s.text)}
+          </span>
+        ))}
+      </pre>
+    </div>
+  );
+}
