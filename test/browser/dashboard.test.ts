@@ -111,6 +111,20 @@ describe('dashboard in chromium', () => {
     writeFileSync(gateB, '');
     await row(run.id).and(page.locator('[data-status="COMPLETED"]')).waitFor(WAIT);
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-list.png'), fullPage: true });
+
+    // Filters: text, status and workspace.
+    const rows = page.locator('[data-testid="run-list"] tbody tr[data-run-id]');
+    expect(await rows.count()).toBeGreaterThanOrEqual(2);
+    await page.locator('[data-testid="filter-text"]').fill('gated');
+    await rows.nth(1).waitFor({ state: 'detached', ...WAIT });
+    expect(await rows.first().getAttribute('data-run-id')).toBe(run.id);
+    await page.locator('[data-testid="filter-text"]').fill('');
+    await page.locator('[data-testid="filter-status"]').selectOption('FAILED');
+    await page.locator('[data-testid="run-list"]', { hasText: 'No runs match these filters' }).waitFor(WAIT);
+    await page.locator('[data-testid="filter-status"]').selectOption('');
+    await page.locator('[data-testid="filter-workspace"]').selectOption(repo.root);
+    await rows.nth(1).waitFor({ state: 'detached', ...WAIT });
+    await page.locator('[data-testid="filter-workspace"]').selectOption('');
   });
 
   it("shows the agent's change in the diff and merges it into the target branch", async () => {
