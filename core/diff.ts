@@ -117,11 +117,11 @@ export function splitPatch(patch: string): string[] {
   return parts.filter((p) => p.startsWith('diff --git '));
 }
 
-/** The diff between two commits, per file, with rename detection. */
-export async function diffCommits(repoRoot: string, from: string, to: string): Promise<DiffView> {
+/** The diff between two commits, per file, with rename detection; `patches: false` for stats only. */
+export async function diffCommits(repoRoot: string, from: string, to: string, opts: { patches?: boolean } = {}): Promise<DiffView> {
   const common = ['--no-color', '--no-ext-diff', '-M', from, to, '--'];
   const stats = parseRawNumstat(await gitOk(repoRoot, ['diff', '--raw', '--numstat', '-z', ...common]));
-  const patches = splitPatch(await gitOk(repoRoot, ['diff', '--patch', ...common]));
+  const patches = opts.patches === false ? [] : splitPatch(await gitOk(repoRoot, ['diff', '--patch', ...common]));
   const files: FileDiff[] = stats.map((s, idx) => {
     const full = patches[idx] ?? '';
     const truncated = full.length > MAX_FILE_PATCH_CHARS;

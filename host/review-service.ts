@@ -115,14 +115,15 @@ export class ReviewService {
           'NOT_FOUND',
         );
       }
-      return { runId: run.id, runBranch: run.run_branch, baseBranch: run.base_branch, scope: 'iteration', iteration: it.iteration, from: it.from, to: it.to, files: it.files, stats: it.stats, iterations };
+      const one = await diffCommits(root, it.from, it.to);
+      return { runId: run.id, runBranch: run.run_branch, baseBranch: run.base_branch, scope: 'iteration', iteration: it.iteration, from: it.from, to: it.to, files: one.files, stats: one.stats, iterations };
     }
     const all = await diffCommits(root, base, tip);
     return { runId: run.id, runBranch: run.run_branch, baseBranch: run.base_branch, scope: 'run', iteration: null, from: base, to: tip, files: all.files, stats: all.stats, iterations };
   }
 
   /**
-   * Iteration N covers the commits from its start (the implementation step's recorded HEAD before the
+   * Per-file stats of each iteration (patches on request: `iteration: N`). Iteration N covers the commits from its start (the implementation step's recorded HEAD before the
    * agent ran) to the start of iteration N+1, or the branch tip: its review and verification
    * commits belong to it too.
    */
@@ -140,7 +141,7 @@ export class ReviewService {
       const to = ordered[i + 1]?.[1] ?? tip;
       let d: DiffView;
       try {
-        d = await diffCommits(run.workspace_root, from, to);
+        d = await diffCommits(run.workspace_root, from, to, { patches: false });
       } catch {
         continue; // a commit the agent rewrote away (force-moved branch): nothing reliable to show
       }

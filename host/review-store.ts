@@ -18,21 +18,6 @@ export function getReview(store: Store, runId: string): ReviewRow | undefined {
   return store.db.prepare('SELECT * FROM run_reviews WHERE run_id = ?').get(runId) as ReviewRow | undefined;
 }
 
-/** All decisions for a set of runs (the list page), keyed by run id. */
-export function reviewsFor(store: Store, runIds: string[]): Map<string, ReviewRow> {
-  const out = new Map<string, ReviewRow>();
-  // Chunked: SQLite caps the number of bound parameters.
-  for (let i = 0; i < runIds.length; i += 500) {
-    const chunk = runIds.slice(i, i + 500);
-    if (chunk.length === 0) continue;
-    const rows = store.db
-      .prepare(`SELECT * FROM run_reviews WHERE run_id IN (${chunk.map(() => '?').join(', ')})`)
-      .all(...chunk) as unknown as ReviewRow[];
-    for (const r of rows) out.set(r.run_id, r);
-  }
-  return out;
-}
-
 /** Must run inside store.tx, together with the decision's event. */
 export function putReview(store: Store, runId: string, status: ReviewRow['status'], actor: string, detail: Record<string, unknown>): ReviewRow {
   const now = Date.now();

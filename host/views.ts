@@ -201,7 +201,7 @@ export interface RunDiffView {
   to: string;
   files: DiffFileView[];
   stats: DiffStatsView;
-  /** Each iteration's own change (commits from its start to the next one's), with patches. */
+  /** Each iteration's own change (from its start to the next one's), per file without patches. */
   iterations: IterationDiffView[];
 }
 

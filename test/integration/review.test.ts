@@ -66,11 +66,14 @@ describe('runs.diff', () => {
     expect(d.iterations[0]!.files.map((f) => f.path)).toContain('task-1.txt');
     expect(d.iterations[0]!.files.map((f) => f.path)).not.toContain('task-2.txt');
     expect(d.iterations[1]!.files.map((f) => f.path)).toContain('task-2.txt');
+    // The per-iteration list carries stats; the patches come with `iteration`.
+    expect(d.iterations[1]!.files.find((f) => f.path === 'task-2.txt')).toMatchObject({ additions: 1, patch: '' });
 
     const second = await t.client.runs.diff.query({ run: run.name, iteration: 2 });
     expect(second.scope).toBe('iteration');
     expect(second.files.map((f) => f.path)).toContain('task-2.txt');
     expect(second.files.map((f) => f.path)).not.toContain('task-1.txt');
+    expect(second.files.find((f) => f.path === 'task-2.txt')!.patch).toContain('+run ');
 
     await expect(t.client.runs.diff.query({ run: run.id, iteration: 7 })).rejects.toThrow(/no recorded commits for iteration 7: iterations with a diff are 1, 2/);
     await expect(t.client.runs.diff.query({ run: 'no-such-run' })).rejects.toThrow(/no run matches "no-such-run"/);
