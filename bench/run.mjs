@@ -72,7 +72,14 @@ async function overheadBench() {
       prevEnd = stop;
     }
     const agentTotal = times.reduce((a, [, s, e]) => a + (e - s), 0);
-    return { wall: end - t0, agentTotal, perIteration, iterations: times.length };
+    // The review API on the same run: its whole diff plus per-iteration summaries, over HTTP.
+    const diff = [];
+    for (let i = 0; i < 10; i++) {
+      const d0 = performance.now();
+      await client.runs.diff.query({ run: run.id });
+      diff.push(performance.now() - d0);
+    }
+    return { wall: end - t0, agentTotal, perIteration, iterations: times.length, diff };
   } finally {
     await daemon.stop();
     rmSync(base, { recursive: true, force: true });
@@ -231,6 +238,7 @@ const tr = await triggerBench();
 const table = new Table({ head: ['measure', 'median', 'p95', 'n', 'note'] });
 table.push(
   ['orchestration overhead per iteration', `${median(o.perIteration).toFixed(1)} ms`, `${p95(o.perIteration).toFixed(1)} ms`, o.perIteration.length, `run wall ${o.wall} ms, agent's own time ${Math.round(o.agentTotal)} ms`],
+  ['runs.diff (whole run + per-iteration stats)', `${median(o.diff).toFixed(1)} ms`, `${p95(o.diff).toFixed(1)} ms`, o.diff.length, `${o.iterations}-iteration run, over HTTP`],
   ['loopctl list (running daemon)', `${median(l.list).toFixed(1)} ms`, `${p95(l.list).toFixed(1)} ms`, l.list.length, 'whole process, cold start'],
   ['trigger: spec written -> RUN_CREATED', `${median(tr).toFixed(0)} ms`, `${p95(tr).toFixed(0)} ms`, tr.length, 'default awaitWriteFinish (300 ms stable) + plan check'],
   ['recovery: restart to all runs re-adopted', `${r.adopted.toFixed(0)} ms`, '', r.n, `kill -9 with ${r.n} agents in flight; /health after ${r.healthy.toFixed(0)} ms`],
