@@ -1,6 +1,6 @@
 import { useQuery } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
-import { trpc } from './api.js';
+import { trpc, useSignedOut } from './api.js';
 import { useFeed } from './live.js';
 import { RunList } from './RunList.js';
 import { RunPage } from './RunPage.js';
@@ -21,6 +21,7 @@ export function App() {
   const route = useRoute();
   const feed = useFeed();
   const status = useQuery({ queryKey: ['status'], queryFn: () => trpc.daemon.status.query() });
+  const signedOut = useSignedOut();
   return (
     <div className="app">
       <header className="top">
@@ -36,6 +37,11 @@ export function App() {
           {feed === 'live' ? '● live' : feed === 'connecting' ? '○ connecting' : '○ reconnecting'}
         </span>
       </header>
+      {signedOut && (
+        <p className="banner" data-testid="signed-out">
+          This dashboard session has ended (the daemon's token changed, or seven days passed). Run <code>loopctl dashboard</code> to sign in again.
+        </p>
+      )}
       <main>{route.page === 'list' ? <RunList /> : <RunPage id={route.id} />}</main>
     </div>
   );

@@ -2,7 +2,8 @@
 // the session cookie. Every request carries the dashboard header the daemon requires of
 // cookie-authenticated mutations (a cross-site page cannot send it).
 import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink } from '@trpc/client';
-import { QueryClient } from '@tanstack/react-query';
+import { MutationCache, QueryCache, QueryClient } from '@tanstack/react-query';
+import { useSyncExternalStore } from 'react';
 import superjson from 'superjson';
 import type { AppRouter } from '../../router/index.js';
 
@@ -21,7 +22,31 @@ export const trpc = createTRPCClient<AppRouter>({
   ],
 });
 
+// A session that ends while the page is open (the daemon's token changed, or it expired) turns
+// every answer into 401: say once, at the top, how to get back in.
+let signedOut = false;
+const signedOutListeners = new Set<() => void>();
+
+export function noteError(e: unknown): void {
+  const code = (e as { data?: { code?: string } } | null)?.data?.code;
+  if (code !== 'UNAUTHORIZED' || signedOut) return;
+  signedOut = true;
+  for (const l of signedOutListeners) l();
+}
+
+export function useSignedOut(): boolean {
+  return useSyncExternalStore(
+    (cb) => {
+      signedOutListeners.add(cb);
+      return () => signedOutListeners.delete(cb);
+    },
+    () => signedOut,
+  );
+}
+
 export const queryClient = new QueryClient({
+  queryCache: new QueryCache({ onError: noteError }),
+  mutationCache: new MutationCache({ onError: noteError }),
   defaultOptions: {
     // Freshness comes from the live event feed, which invalidates what changed: no polling.
     queries: { staleTime: Infinity, refetchOnWindowFocus: false, retry: 1 },

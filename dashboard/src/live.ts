@@ -2,7 +2,7 @@
 // sequence number after a reconnect). Each event marks what it changed as stale; TanStack Query
 // refetches only what is on screen. Events of a run are also appended to its timeline directly.
 import { useEffect, useState } from 'react';
-import { queryClient, trpc, type EventView } from './api.js';
+import { noteError, queryClient, trpc, type EventView } from './api.js';
 
 export type FeedState = 'connecting' | 'live' | 'reconnecting';
 
@@ -57,7 +57,10 @@ export function useFeed(): FeedState {
         if (s.state === 'connecting') setState(s.error ? 'reconnecting' : 'connecting');
         if (s.state === 'pending') setState('live');
       },
-      onError: () => setState('reconnecting'),
+      onError: (e) => {
+        noteError(e);
+        setState('reconnecting');
+      },
     });
     return () => sub.unsubscribe();
   }, []);

@@ -168,5 +168,10 @@ describe('dashboard in chromium', () => {
     expect(git(repo.root, 'branch', '--list', run.runBranch)).toBe('');
     expect(existsSync(run.worktreePath)).toBe(false);
     await page.locator('[data-testid="lifecycle"] [data-item="cleanup"][data-state="done"]').waitFor(WAIT);
+
+    // A session that ends while the page is open: the next refetch says how to get back in.
+    await browser.clearCookies();
+    await client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', name: 'after-sign-out', flags: commandFlags(FAKE_AGENT, { merge_strategy: 'none', reviewer: false }) });
+    await page.locator('[data-testid="signed-out"]', { hasText: 'loopctl dashboard' }).waitFor(WAIT);
   });
 });
