@@ -89,6 +89,16 @@ export class ReviewService {
 
   async diff(ref: string, opts: { iteration?: number | undefined } = {}): Promise<RunDiffView> {
     const run = this.d.resolveRun(ref);
+    try {
+      return await this.diffOf(run, opts);
+    } catch (e) {
+      if (e instanceof UserError) throw e;
+      // A workspace moved or deleted since the run, a corrupt repository: say which, not "internal error".
+      throw new UserError(`cannot diff ${label(run)} in ${run.workspace_root}: ${e instanceof Error ? e.message : String(e)}`, 'CONFLICT');
+    }
+  }
+
+  private async diffOf(run: RunRow, opts: { iteration?: number | undefined }): Promise<RunDiffView> {
     const root = run.workspace_root;
     const review = this.review(run);
     const tip = await resolveRef(root, `refs/heads/${run.run_branch}`).catch(() => null);

@@ -104,6 +104,7 @@ describe('dashboard in chromium', () => {
     writeFileSync(gateA, '');
     await output.filter({ hasText: 'gate 1 passed' }).waitFor(WAIT);
     await page.locator('[data-testid="run-page"][data-status="RUNNING"]').waitFor(WAIT);
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-run-live.png'), fullPage: true });
 
     // The list, open while the run finishes, follows it to COMPLETED without a reload.
     await page.locator('a', { hasText: 'all runs' }).click();
@@ -112,9 +113,11 @@ describe('dashboard in chromium', () => {
     await row(run.id).and(page.locator('[data-status="COMPLETED"]')).waitFor(WAIT);
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-list.png'), fullPage: true });
 
-    // Filters: text, status and workspace.
+    // Filters: text, status and workspace, with a second run (in another repo) arriving live.
+    const otherRepo = makeRepo({ tasks: 1 });
+    const other = await client.runs.create.mutate({ cwd: otherRepo.root, spec: 'specs/demo.md', name: 'other', flags: commandFlags(FAKE_AGENT, { merge_strategy: 'none', reviewer: false }) });
+    await row(other.id).waitFor(WAIT);
     const rows = page.locator('[data-testid="run-list"] tbody tr[data-run-id]');
-    expect(await rows.count()).toBeGreaterThanOrEqual(2);
     await page.locator('[data-testid="filter-text"]').fill('gated');
     await rows.nth(1).waitFor({ state: 'detached', ...WAIT });
     expect(await rows.first().getAttribute('data-run-id')).toBe(run.id);
