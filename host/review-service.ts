@@ -76,6 +76,12 @@ export class ReviewService {
     return { run: this.d.view(run), review: this.review(run), changed, message };
   }
 
+  private requireWorkspace(run: RunRow): void {
+    if (!existsSync(run.workspace_root)) {
+      throw new UserError(`the workspace of ${label(run)}, ${run.workspace_root}, no longer exists: nothing of the run's git work can be reached`, 'CONFLICT');
+    }
+  }
+
   private requireFinished(run: RunRow, action: string): void {
     if (!isTerminalRunStatus(run.status)) {
       throw new UserError(
@@ -99,6 +105,7 @@ export class ReviewService {
   }
 
   private async diffOf(run: RunRow, opts: { iteration?: number | undefined }): Promise<RunDiffView> {
+    this.requireWorkspace(run);
     const root = run.workspace_root;
     const review = this.review(run);
     const tip = await resolveRef(root, `refs/heads/${run.run_branch}`).catch(() => null);
@@ -175,6 +182,7 @@ export class ReviewService {
         throw new UserError(`${label(run)} was scrapped by ${review.actor} at ${when(review.at)}: its branch is gone, nothing to merge`, 'CONFLICT');
       }
       this.requireFinished(run, 'merged');
+      this.requireWorkspace(run);
       const target = this.mergeTarget(run, opts);
       const strategy = opts.strategy ?? (run.merge_strategy === 'merge' ? 'merge' : 'squash');
       if (!(await branchExists(run.workspace_root, run.run_branch))) {
@@ -244,6 +252,7 @@ export class ReviewService {
         );
       }
       this.requireFinished(run, 'scrapped');
+      this.requireWorkspace(run);
       const root = run.workspace_root;
       const worktreeExisted = existsSync(run.worktree_path);
       try {
@@ -289,6 +298,7 @@ export class ReviewService {
         throw new UserError(`${label(run)} was scrapped by ${review.actor} at ${when(review.at)}: its branch is gone, nothing to open a pull request for`, 'CONFLICT');
       }
       this.requireFinished(run, 'proposed as a pull request');
+      this.requireWorkspace(run);
       const root = run.workspace_root;
       if (!(await branchExists(root, run.run_branch))) {
         throw new UserError(`${label(run)} has no branch ${run.run_branch} (deleted outside loopd): nothing to push`, 'CONFLICT');

@@ -1,6 +1,6 @@
 // The review API: runs.diff, runs.merge, runs.scrap, runs.createPr, each in its right and wrong
 // states and called twice.
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunView } from '../../router/index.js';
@@ -87,6 +87,20 @@ describe('runs.diff', () => {
     const run = await finishedRun(repo, {}, agent);
     const d = await t.client.runs.diff.query({ run: run.id });
     expect(d.files.find((f) => f.path === 'new-name.txt')).toMatchObject({ status: 'renamed', oldPath: 'old-name.txt' });
+  });
+});
+
+describe('a workspace that is gone', () => {
+  it('makes every action a one-line refusal', async () => {
+    const repo = makeRepo({ tasks: 1 });
+    const run = await finishedRun(repo);
+    rmSync(repo.base, { recursive: true, force: true });
+    const gone = /the workspace of run demo .*, .*\/repo, no longer exists/;
+    await expect(t.client.runs.diff.query({ run: run.id })).rejects.toThrow(gone);
+    await expect(t.client.runs.merge.mutate({ run: run.id, target: 'x' })).rejects.toThrow(gone);
+    await expect(t.client.runs.scrap.mutate({ run: run.id })).rejects.toThrow(gone);
+    await expect(t.client.runs.createPr.mutate({ run: run.id })).rejects.toThrow(gone);
+    expect((await t.client.runs.get.query({ run: run.id })).review.status).toBe('pending');
   });
 });
 
