@@ -1,6 +1,7 @@
 // The run page's checklist: where a run stands in its life, from the daemon's recorded facts
 // (steps and events), never from the agent's claims.
-import type { EventView, RunDetail } from './api.js';
+// Types straight from the router (not ./api.js), so unit tests can load this file without a DOM.
+import type { EventView, RunDetail } from '../../router/index.js';
 
 export type ItemState = 'done' | 'active' | 'failed' | 'off' | 'todo';
 
