@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FAKE_AGENT, commandFlags, git, makeRepo, startTestDaemon, waitForRun, type TestDaemon } from '../integration/harness.js';
+import { FAKE_AGENT, commandFlags, git, makeRepo, startTestDaemon, waitFor, waitForRun, type TestDaemon } from '../integration/harness.js';
 import { builtCliIsFresh, repoRoot } from './helpers.js';
 
 interface Result {
@@ -103,6 +103,32 @@ describe('loopctl review commands', () => {
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/^nothing to do: .* is already scrapped/);
     expectOneLineError(await loopctl(['pr', 'cli-scrap']), /was scrapped by loopctl/);
+  });
+
+  it('events --all -f follows the live feed of every run', async () => {
+    expectOneLineError(await loopctl(['events', '--all']), /--all goes with -f alone/);
+    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'loopctl.js'), 'events', '--all', '-f', '--json'], {
+      env: { ...process.env, LOOPD_HOME: t.home, LOOPD_AUTH_TOKEN: t.daemon.token, LOOPD_ADDR: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const closed = new Promise<void>((r) => child.on('close', () => r()));
+    try {
+      // The subscription is up once a first event arrives; keep creating runs until one shows.
+      const repo = makeRepo({ tasks: 1 });
+      const ids: string[] = [];
+      await waitFor(async () => {
+        ids.push((await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { merge_strategy: 'none', reviewer: false }) })).id);
+        await new Promise((r) => setTimeout(r, 200));
+        return out.includes('"RUN_CREATED"');
+      });
+      const events = out.trim().split('\n').map((l) => JSON.parse(l) as { runId: string; type: string });
+      expect(events.some((e) => e.type === 'RUN_CREATED' && ids.includes(e.runId))).toBe(true);
+    } finally {
+      child.kill('SIGINT');
+      await closed;
+    }
   });
 
   it('dashboard --print-url prints a one-time sign-in link', async () => {
