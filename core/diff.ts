@@ -1,6 +1,7 @@
-// Diffs of a run's work for review: the aggregate against the point where the run branched off,
-// and one per iteration, each split per file with line counts. Read-only git; nothing is checked out.
-import { execa } from 'execa';
+// Git for reviewing a run's work: diffs (the aggregate against the point where the run branched
+// off, and one per iteration, split per file with line counts), deleting the run branch, pushing
+// it. Nothing here checks anything out or touches a working tree.
+import { branchExists, git, gitExec } from './git.js';
 
 export interface FileDiff {
   /** Path after the change (the old path for a deletion). */
@@ -32,38 +33,9 @@ export interface DiffView {
 /** A patch bigger than this is cut: a generated file must not make the page unusable. */
 export const MAX_FILE_PATCH_CHARS = 200_000;
 
-function gitEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.toUpperCase().startsWith('GIT_')) env[k] = v;
-  env.GIT_TERMINAL_PROMPT = '0';
-  return env;
-}
-
-export async function gitRun(dir: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const r = await execa('git', args, { cwd: dir, env: gitEnv(), extendEnv: false, reject: false, stripFinalNewline: false, stdin: 'ignore', maxBuffer: 256 * 1024 * 1024 });
-  if (r.exitCode === undefined) throw new Error(`cannot run git in ${dir}: ${r.shortMessage ?? 'spawn failed'}`);
-  return { code: r.exitCode, stdout: r.stdout, stderr: r.stderr };
-}
-
-function firstLine(s: string): string {
-  return s.split('\n').map((l) => l.trim()).find((l) => l !== '') ?? '';
-}
-
-async function gitOk(dir: string, args: string[]): Promise<string> {
-  const r = await gitRun(dir, args);
-  if (r.code !== 0) throw new Error(`git ${args.join(' ')} failed in ${dir}: ${firstLine(r.stderr) || `exit code ${r.code}`}`);
-  return r.stdout;
-}
-
-/** The commit a ref points at, or null when it does not exist. */
-export async function resolveRef(repoRoot: string, ref: string): Promise<string | null> {
-  const r = await gitRun(repoRoot, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]);
-  return r.code === 0 ? r.stdout.trim() : null;
-}
-
 /** Where `branch` forked from `base`: the diff a reviewer wants ignores what base did since. */
 export async function forkPoint(repoRoot: string, base: string, branch: string): Promise<string | null> {
-  const r = await gitRun(repoRoot, ['merge-base', base, branch]);
+  const r = await gitExec(repoRoot, ['merge-base', base, branch]);
   return r.code === 0 ? r.stdout.trim() : null;
 }
 
@@ -120,8 +92,8 @@ export function splitPatch(patch: string): string[] {
 /** The diff between two commits, per file, with rename detection; `patches: false` for stats only. */
 export async function diffCommits(repoRoot: string, from: string, to: string, opts: { patches?: boolean } = {}): Promise<DiffView> {
   const common = ['--no-color', '--no-ext-diff', '-M', from, to, '--'];
-  const stats = parseRawNumstat(await gitOk(repoRoot, ['diff', '--raw', '--numstat', '-z', ...common]));
-  const patches = opts.patches === false ? [] : splitPatch(await gitOk(repoRoot, ['diff', '--patch', ...common]));
+  const stats = parseRawNumstat(await git(repoRoot, ['diff', '--raw', '--numstat', '-z', ...common]));
+  const patches = opts.patches === false ? [] : splitPatch(await git(repoRoot, ['diff', '--patch', ...common]));
   const files: FileDiff[] = stats.map((s, idx) => {
     const full = patches[idx] ?? '';
     const truncated = full.length > MAX_FILE_PATCH_CHARS;
@@ -139,20 +111,16 @@ export async function diffCommits(repoRoot: string, from: string, to: string, op
   };
 }
 
-export async function branchExists(repoRoot: string, branch: string): Promise<boolean> {
-  return (await resolveRef(repoRoot, `refs/heads/${branch}`)) !== null;
-}
-
 /** Deletes a local branch; one that is already gone is fine. */
 export async function deleteBranch(repoRoot: string, branch: string): Promise<boolean> {
   if (!(await branchExists(repoRoot, branch))) return false;
-  await gitOk(repoRoot, ['branch', '-D', branch]);
+  await git(repoRoot, ['branch', '-D', branch]);
   return true;
 }
 
 /** Pushes a local branch to the same name on a remote; says which remote is missing when none is. */
 export async function pushBranch(repoRoot: string, remote: string, branch: string): Promise<void> {
-  const remotes = (await gitOk(repoRoot, ['remote'])).split('\n').map((l) => l.trim()).filter(Boolean);
+  const remotes = (await git(repoRoot, ['remote'])).split('\n').map((l) => l.trim()).filter(Boolean);
   if (!remotes.includes(remote)) {
     throw new Error(
       remotes.length === 0
@@ -160,8 +128,9 @@ export async function pushBranch(repoRoot: string, remote: string, branch: strin
         : `the repository ${repoRoot} has no remote "${remote}" (it has ${remotes.join(', ')}): pass --remote`,
     );
   }
-  const r = await gitRun(repoRoot, ['push', '--porcelain', remote, `refs/heads/${branch}:refs/heads/${branch}`]);
+  const r = await gitExec(repoRoot, ['push', '--porcelain', remote, `refs/heads/${branch}:refs/heads/${branch}`]);
   if (r.code !== 0) {
-    throw new Error(`git push ${remote} ${branch} failed: ${firstLine(r.stderr.replace(/^To .*$/m, '')) || `exit code ${r.code}`}`);
+    const line = r.stderr.split('\n').map((l) => l.trim()).find((l) => l !== '' && !l.startsWith('To ')) ?? `exit code ${r.code}`;
+    throw new Error(`git push ${remote} ${branch} failed: ${line}`);
   }
 }

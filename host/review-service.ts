@@ -4,8 +4,8 @@
 // its event in one transaction. Actions on one run are serialized, so a double click is one action.
 import { existsSync } from 'node:fs';
 import { execa } from 'execa';
-import { branchExists, deleteBranch, diffCommits, forkPoint, pushBranch, resolveRef, type DiffView } from '../core/diff.js';
-import { GitError } from '../core/git.js';
+import { deleteBranch, diffCommits, forkPoint, pushBranch, type DiffView } from '../core/diff.js';
+import { branchExists, GitError, resolveCommit } from '../core/git.js';
 import { isTerminalRunStatus } from '../core/types.js';
 import { findOnPath, removeRunWorktree } from '../core/worktree.js';
 import { mergeRunBranch } from '../functions/merge.js';
@@ -108,7 +108,7 @@ export class ReviewService {
     this.requireWorkspace(run);
     const root = run.workspace_root;
     const review = this.review(run);
-    const tip = await resolveRef(root, `refs/heads/${run.run_branch}`).catch(() => null);
+    const tip = await resolveCommit(root, `refs/heads/${run.run_branch}`).catch(() => null);
     if (tip === null) {
       const why =
         review.status === 'scrapped'
