@@ -1,6 +1,6 @@
 import { useQuery } from '@tanstack/react-query';
 import { useMemo, useState } from 'react';
-import { RUN_STATUSES, errorText, trpc, type RunStatus, type RunView } from './api.js';
+import { RUN_STATUSES, errorText, trpc, type ReviewStatus, type RunStatus, type RunView } from './api.js';
 import { ReviewBadge, StatusBadge } from './Badges.js';
 import { age, basename, usd } from './format.js';
 
@@ -18,12 +18,13 @@ export function RunList() {
   const [status, setStatus] = useState<RunStatus | ''>('');
   const [workspace, setWorkspace] = useState('');
   const [text, setText] = useState('');
+  const [review, setReview] = useState<ReviewStatus | ''>('');
   const workspaces = useQuery({ queryKey: ['workspaces'], queryFn: () => trpc.workspaces.list.query() });
   const runs = useQuery({
     queryKey: ['runs', status, workspace],
     queryFn: () => trpc.runs.list.query({ ...(status ? { status: [status] } : {}), ...(workspace ? { workspace } : {}), limit: 500 }),
   });
-  const shown = useMemo(() => (runs.data ?? []).filter((r) => matches(r, text.trim())), [runs.data, text]);
+  const shown = useMemo(() => (runs.data ?? []).filter((r) => matches(r, text.trim()) && (review === '' || r.review.status === review)), [runs.data, text, review]);
 
   return (
     <section>
@@ -48,6 +49,16 @@ export function RunList() {
                 {w.root}
               </option>
             ))}
+          </select>
+        </label>
+        <label>
+          review{' '}
+          <select value={review} onChange={(e) => setReview(e.target.value as ReviewStatus | '')} data-testid="filter-review">
+            <option value="">all</option>
+            <option value="pending">pending</option>
+            <option value="merged">merged</option>
+            <option value="pr_opened">PR open</option>
+            <option value="scrapped">scrapped</option>
           </select>
         </label>
         <input type="search" placeholder="filter by name, spec, branch, id, error…" value={text} onChange={(e) => setText(e.target.value)} data-testid="filter-text" />
@@ -94,7 +105,7 @@ export function RunList() {
           {runs.isSuccess && shown.length === 0 && (
             <tr>
               <td colSpan={8} className="muted empty">
-                No runs{status || workspace || text ? ' match these filters' : ' yet: start one with loopctl run specs/x.md'}.
+                No runs{status || workspace || text || review ? ' match these filters' : ' yet: start one with loopctl run specs/x.md'}.
               </td>
             </tr>
           )}

@@ -172,6 +172,17 @@ describe('dashboard in chromium', () => {
     expect(existsSync(run.worktreePath)).toBe(false);
     await page.locator('[data-testid="lifecycle"] [data-item="cleanup"][data-state="done"]').waitFor(WAIT);
 
+    // The list's review filter finds the decided runs.
+    await page.locator('a', { hasText: 'all runs' }).click();
+    await page.locator('[data-testid="filter-review"]').selectOption('scrapped');
+    await row(run.id).waitFor(WAIT);
+    const shown = page.locator('[data-testid="run-list"] tbody tr[data-run-id]');
+    expect(await shown.count()).toBe(await page.locator('[data-testid="run-list"] tbody tr[data-run-id] .rv-scrapped').count());
+    await page.locator('[data-testid="filter-review"]').selectOption('merged');
+    await row(run.id).waitFor({ state: 'detached', ...WAIT });
+    await page.locator('[data-testid="run-list"] tbody tr[data-run-id] .rv-merged').first().waitFor(WAIT);
+    await page.locator('[data-testid="filter-review"]').selectOption('');
+
     // A session that ends while the page is open: the next refetch says how to get back in.
     await browser.clearCookies();
     await client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', name: 'after-sign-out', flags: commandFlags(FAKE_AGENT, { merge_strategy: 'none', reviewer: false }) });
