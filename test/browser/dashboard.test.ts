@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createClientFor, type LoopClient } from '../../cli/client.js';
 import { startDaemon, type DaemonHandle } from '../../host/main.js';
 import { FAKE_AGENT, FIXTURES, commandFlags, git, makeRepo, tempDir, waitForRun } from '../integration/harness.js';
@@ -15,6 +15,8 @@ const CHROMIUM = process.env.LOOPD_CHROMIUM ?? '/usr/bin/chromium';
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const ARTIFACTS = join(ROOT, 'test-artifacts');
 const WAIT = { timeout: 30_000 };
+// Several page waits per test on a shared two-core machine.
+vi.setConfig({ testTimeout: 180_000, hookTimeout: 120_000 });
 
 let daemon: DaemonHandle;
 let client: LoopClient;
