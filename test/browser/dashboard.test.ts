@@ -158,6 +158,21 @@ describe('dashboard in chromium', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-run.png'), fullPage: true });
   });
 
+  it('stays signed in and live across a daemon restart', async () => {
+    await page.goto(`${daemon.url}/#/`);
+    await page.locator('[data-testid="feed-state"]', { hasText: 'live' }).waitFor(WAIT);
+    const port = daemon.port;
+    await daemon.stop({ drain: true });
+    await page.locator('[data-testid="feed-state"]', { hasText: 'reconnecting' }).waitFor(WAIT);
+    daemon = await startDaemon({ home, host: '127.0.0.1', port, token: 'browser-token', log: () => {} });
+    client = createClientFor(daemon.url, daemon.token);
+    // The cookie is still good, and the feed resumes by itself: a new run shows up without a reload.
+    const repo = makeRepo({ tasks: 1 });
+    const run = await client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', name: 'after-restart', flags: commandFlags(FAKE_AGENT, { merge_strategy: 'none', reviewer: false }) });
+    await row(run.id).waitFor(WAIT);
+    await page.locator('[data-testid="feed-state"]', { hasText: 'live' }).waitFor(WAIT);
+  });
+
   it('scraps a run after confirmation, removing its branch', async () => {
     const repo = makeRepo({ tasks: 1 });
     const run = await client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', name: 'to-scrap', flags: commandFlags(FAKE_AGENT, { merge_strategy: 'none', reviewer: false }) });
