@@ -2,7 +2,7 @@
 // writes them, until the run ends.
 import { useEffect, useRef, useState } from 'react';
 import { trpc } from './api.js';
-import { readable } from './readable.js';
+import { createRenderer, type OutputRenderer } from './readable.js';
 
 interface Segment {
   stepId: number;
@@ -21,22 +21,45 @@ export function Output({ runId }: { runId: string }) {
   useEffect(() => {
     setSegments([]);
     setState('streaming');
+    const renderers = new Map<number, OutputRenderer>();
+    const render = (stepId: number, chunk: string): string => {
+      let r = renderers.get(stepId);
+      if (!r) {
+        // A new step: what the previous ones still hold is complete now.
+        for (const [id, old] of renderers) {
+          const rest = old.flush();
+          renderers.delete(id);
+          if (rest) setSegments((prev) => prev.map((s) => (s.stepId === id ? { ...s, text: s.text + rest } : s)));
+        }
+        r = createRenderer();
+        renderers.set(stepId, r);
+      }
+      return r.push(chunk);
+    };
     const sub = trpc.runs.output.subscribe(
       { run: runId },
       {
         onData: ({ data }) => {
+          const text = render(data.stepId, data.chunk);
           setSegments((prev) => {
             const last = prev[prev.length - 1];
             let next: Segment[];
-            if (last && last.stepId === data.stepId) next = [...prev.slice(0, -1), { ...last, text: last.text + data.chunk }];
-            else next = [...prev, { stepId: data.stepId, title: `iteration ${data.iteration} · ${data.phase}`, text: data.chunk }];
+            if (last && last.stepId === data.stepId) next = [...prev.slice(0, -1), { ...last, text: last.text + text }];
+            else next = [...prev, { stepId: data.stepId, title: `iteration ${data.iteration} · ${data.phase}`, text }];
             // Keep the page responsive on huge logs: drop the oldest text.
             let total = next.reduce((n, s) => n + s.text.length, 0);
             while (total > MAX_CHARS && next.length > 1) total -= next.shift()!.text.length;
             return next;
           });
         },
-        onComplete: () => setState('ended'),
+        onComplete: () => {
+          for (const [id, r] of renderers) {
+            const rest = r.flush();
+            if (rest) setSegments((prev) => prev.map((s) => (s.stepId === id ? { ...s, text: s.text + rest } : s)));
+          }
+          renderers.clear();
+          setState('ended');
+        },
         onError: () => setState('error'),
       },
     );
@@ -66,7 +89,7 @@ export function Output({ runId }: { runId: string }) {
         {segments.map((s) => (
           <span key={s.stepId}>
             <span className="seg-title">── {s.title} (step {s.stepId}) ──{'\n'}</span>
-            {readable(s.text)}
+            {s.text}
           </span>
         ))}
       </pre>
