@@ -1,26 +1,31 @@
 import { Args, Flags } from '@oclif/core';
+import { AgentOutputRenderer, stepHeader } from '../../core/render/agent-output.js';
 import type { OutputChunk, TailView } from '../../router/index.js';
 import { BaseCommand } from '../base.js';
 
 export default class Tail extends BaseCommand {
-  static override summary = "Print a run's latest agent output; -f streams it live until the run ends.";
+  static override summary = "Print a run's latest agent output, readable; -f streams it live until the run ends.";
   static override description =
     'Without -f: the last lines of the current (or last) step log. With -f: those lines, then the output of the run as it is ' +
-    'written, resuming across daemon restarts, until the run reaches COMPLETED, FAILED or CANCELED. ' +
-    '--json -f prints one output chunk per line, the first being the last lines.';
-  static override examples = ['<%= config.bin %> tail user-auth', '<%= config.bin %> tail 01934f2a -f'];
+    'written, resuming across daemon restarts, until the run reaches COMPLETED, FAILED or CANCELED. Claude and Codex event ' +
+    'streams are rendered for people (assistant text, one line per tool call, short tool results, the final cost), with a header ' +
+    'line before each step; --raw prints the exact bytes of the logs instead. --json -f prints one raw output chunk per line, the ' +
+    'first being the last lines.';
+  static override examples = ['<%= config.bin %> tail user-auth', '<%= config.bin %> tail 01934f2a -f', '<%= config.bin %> tail user-auth -f --raw'];
   static override args = {
     run: Args.string({ description: 'Run id, unique id prefix, or name.', required: true }),
   };
   static override flags = {
     follow: Flags.boolean({ char: 'f', description: 'Stream output until the run ends.', default: false }),
     lines: Flags.integer({ char: 'n', description: 'How many of the last lines to print (before following, with -f).', default: 200, min: 1 }),
+    raw: Flags.boolean({ description: 'The exact bytes of the logs: no rendering, no step headers.', default: false }),
   };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Tail);
     const client = await this.client();
     const tail = await client.runs.tail.query({ run: args.run, lines: flags.lines });
+    const view = new TailWriter(flags.raw || this.json, (s) => process.stdout.write(s));
 
     if (!flags.follow) {
       if (this.json) {
@@ -31,19 +36,18 @@ export default class Tail extends BaseCommand {
         process.stderr.write(`no output yet for run ${args.run}${tail ? ` (iteration ${tail.iteration}, ${tail.phase})` : ''}\n`);
         return;
       }
-      process.stdout.write(tail.text.endsWith('\n') || tail.text === '' ? tail.text : `${tail.text}\n`);
+      view.write(tail, tail.text);
+      view.end();
       return;
     }
 
     // The last lines first, then the live stream from exactly where they ended (no replay).
-    let lastByte = '\n';
     if (tail) {
       if (this.json) {
         const first: OutputChunk = { stepId: tail.stepId, iteration: tail.iteration, phase: tail.phase, offset: tail.offset, chunk: tail.text };
         this.printJsonLine(first);
       } else if (tail.text.length > 0) {
-        process.stdout.write(tail.text);
-        lastByte = tail.text.slice(-1);
+        view.write(tail, tail.text);
       }
     }
     const lastEventId = tail ? resumePoint(tail) : null;
@@ -55,12 +59,54 @@ export default class Tail extends BaseCommand {
           return;
         }
         if (data.chunk.length === 0) return;
-        process.stdout.write(data.chunk);
-        lastByte = data.chunk.slice(-1);
+        view.write(data, data.chunk);
       },
     );
-    // Leave the shell prompt on its own line.
-    if (!this.json && lastByte !== '\n') process.stdout.write('\n');
+    if (!this.json) view.end();
+  }
+}
+
+/**
+ * Writes output chunks of one or more steps: rendered (a header line before each step's output)
+ * or raw. Keeps a renderer per step, since a JSON event may be split across chunks.
+ */
+export class TailWriter {
+  private stepId: number | null = null;
+  private renderer: AgentOutputRenderer | null = null;
+  private lastByte = '\n';
+
+  constructor(
+    private readonly raw: boolean,
+    private readonly out: (s: string) => void,
+  ) {}
+
+  write(step: { stepId: number; iteration: number; phase: string; attempt?: number }, chunk: string): void {
+    if (step.stepId !== this.stepId) {
+      this.finishStep();
+      this.stepId = step.stepId;
+      if (!this.raw) {
+        this.emit(`${this.lastByte === '\n' ? '' : '\n'}${stepHeader(step)}\n`);
+        this.renderer = new AgentOutputRenderer();
+      }
+    }
+    this.emit(this.raw || !this.renderer ? chunk : this.renderer.push(chunk));
+  }
+
+  /** Flushes what a renderer still holds and leaves the shell prompt on its own line. */
+  end(): void {
+    this.finishStep();
+    if (this.lastByte !== '\n') this.emit('\n');
+  }
+
+  private finishStep(): void {
+    if (this.renderer) this.emit(this.renderer.flush());
+    this.renderer = null;
+  }
+
+  private emit(s: string): void {
+    if (s.length === 0) return;
+    this.out(s);
+    this.lastByte = s.slice(-1);
   }
 }
 
