@@ -2,7 +2,7 @@
 // writes them, until the run ends.
 import { useEffect, useRef, useState } from 'react';
 import { trpc } from './api.js';
-import { createRenderer, type OutputRenderer } from './readable.js';
+import { createRenderer, stepHeader, type OutputRenderer } from './readable.js';
 
 interface Segment {
   stepId: number;
@@ -15,6 +15,7 @@ const MAX_CHARS = 2_000_000;
 export function Output({ runId }: { runId: string }) {
   const [segments, setSegments] = useState<Segment[]>([]);
   const [state, setState] = useState<'streaming' | 'ended' | 'error'>('streaming');
+  const [raw, setRaw] = useState(false);
   const box = useRef<HTMLPreElement>(null);
   const stick = useRef(true);
 
@@ -31,7 +32,7 @@ export function Output({ runId }: { runId: string }) {
           renderers.delete(id);
           if (rest) setSegments((prev) => prev.map((s) => (s.stepId === id ? { ...s, text: s.text + rest } : s)));
         }
-        r = createRenderer();
+        r = createRenderer({ raw });
         renderers.set(stepId, r);
       }
       return r.push(chunk);
@@ -45,7 +46,7 @@ export function Output({ runId }: { runId: string }) {
             const last = prev[prev.length - 1];
             let next: Segment[];
             if (last && last.stepId === data.stepId) next = [...prev.slice(0, -1), { ...last, text: last.text + text }];
-            else next = [...prev, { stepId: data.stepId, title: `iteration ${data.iteration} · ${data.phase}`, text }];
+            else next = [...prev, { stepId: data.stepId, title: stepHeader(data), text }];
             // Keep the page responsive on huge logs: drop the oldest text.
             let total = next.reduce((n, s) => n + s.text.length, 0);
             while (total > MAX_CHARS && next.length > 1) total -= next.shift()!.text.length;
@@ -64,7 +65,7 @@ export function Output({ runId }: { runId: string }) {
       },
     );
     return () => sub.unsubscribe();
-  }, [runId]);
+  }, [runId, raw]);
 
   useEffect(() => {
     const el = box.current;
@@ -73,8 +74,11 @@ export function Output({ runId }: { runId: string }) {
 
   return (
     <div>
-      <p className="muted small">
-        {state === 'streaming' ? 'streaming live' : state === 'ended' ? 'the run has ended: this is its whole output' : 'the stream broke; reload to resume'}
+      <p className="muted small output-head">
+        <span>{state === 'streaming' ? 'streaming live' : state === 'ended' ? 'the run has ended: this is its whole output' : 'the stream broke; reload to resume'}</span>
+        <label title="the exact bytes of the logs, as loopctl tail --raw">
+          <input type="checkbox" checked={raw} onChange={(e) => setRaw(e.target.checked)} data-testid="output-raw" /> raw
+        </label>
       </p>
       <pre
         className="output"
@@ -88,8 +92,12 @@ export function Output({ runId }: { runId: string }) {
         {segments.length === 0 && <span className="muted">no output yet</span>}
         {segments.map((s) => (
           <span key={s.stepId}>
-            <span className="seg-title">── {s.title} (step {s.stepId}) ──{'\n'}</span>
+            <span className="seg-title">
+              {s.title}
+              {'\n'}
+            </span>
             {s.text}
+            {s.text === '' || s.text.endsWith('\n') ? '' : '\n'}
           </span>
         ))}
       </pre>

@@ -39,6 +39,7 @@ function Timeline({ run, events }: { run: RunDetail; events: EventView[] }) {
             <th>status</th>
             <th>took</th>
             <th>exit</th>
+            <th className="num">cost</th>
             <th>error</th>
           </tr>
         </thead>
@@ -52,6 +53,7 @@ function Timeline({ run, events }: { run: RunDetail; events: EventView[] }) {
               <td>{s.status.toLowerCase()}</td>
               <td>{s.startedAt ? duration((s.endedAt ?? Date.now()) - s.startedAt) : ''}</td>
               <td>{s.exitCode ?? ''}</td>
+              <td className="num">{s.costUsd ? usd(s.costUsd) : ''}</td>
               <td className="error-text">{s.error ?? ''}</td>
             </tr>
           ))}

@@ -134,7 +134,9 @@ describe('dashboard in chromium', () => {
 
   it("shows the agent's change in the diff and merges it into the target branch", async () => {
     const repo = makeRepo({ tasks: 2 });
-    const run = await client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', name: 'to-merge', flags: commandFlags(FAKE_AGENT, { merge_strategy: 'none', reviewer: false }) });
+    // The agent also speaks in Claude Code's stream-json: the page shows its words, as tail does.
+    const agent = `node ${join(FIXTURES, 'say-assistant.mjs')} "Writing the task file now." && ${FAKE_AGENT}`;
+    const run = await client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', name: 'to-merge', flags: commandFlags(agent, { merge_strategy: 'none', reviewer: false }) });
     await waitForRun(client, run.id);
     await page.goto(`${daemon.url}/#/runs/${run.id}`);
     await page.locator('[data-testid="run-page"][data-status="COMPLETED"][data-review="pending"]').waitFor(WAIT);
@@ -154,8 +156,13 @@ describe('dashboard in chromium', () => {
     expect(git(repo.root, 'show', 'review/from-browser:task-2.txt')).toContain('did task 2');
     expect(git(repo.root, 'rev-parse', '--abbrev-ref', 'HEAD')).toBe('main');
     await page.locator('[data-testid="tab-output"]').click();
-    await page.locator('[data-testid="output"]', { hasText: 'fake-agent' }).waitFor(WAIT);
+    const output = page.locator('[data-testid="output"]');
+    await output.filter({ hasText: 'fake-agent' }).waitFor(WAIT);
+    expect(await output.innerText()).toContain('── iteration 2 · implementation ──\nWriting the task file now.\n');
+    expect(await output.innerText()).not.toContain('"type":"assistant"');
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-run.png'), fullPage: true });
+    await page.locator('[data-testid="output-raw"]').check();
+    await output.filter({ hasText: '"type":"assistant"' }).waitFor(WAIT);
   });
 
   it('stays signed in and live across a daemon restart', async () => {

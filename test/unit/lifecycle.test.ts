@@ -3,7 +3,7 @@ import { lifecycle, type ItemState } from '../../dashboard/src/lifecycle.js';
 import type { EventView, RunDetail, StepView } from '../../router/index.js';
 
 function step(phase: StepView['phase'], status: StepView['status'], iteration = 1): StepView {
-  return { id: 1, phase, status, iteration, attempt: 1, exitCode: null, promptPath: null, outputPath: null, error: null, startedAt: 1, endedAt: null, result: null };
+  return { id: 1, phase, status, iteration, attempt: 1, exitCode: null, promptPath: null, outputPath: null, error: null, startedAt: 1, endedAt: null, result: null, costUsd: 0, inputTokens: 0, outputTokens: 0, costSource: null };
 }
 
 function run(patch: Partial<RunDetail> = {}): RunDetail {
