@@ -36,7 +36,7 @@ export interface DaemonOptions {
   writeInfo?: boolean;
   /** Workspaces to register with the spec watcher at start-up (loopd --watch PATH). */
   watch?: string[];
-  /** awaitWriteFinish threshold of the spec watcher (tests and benches lower it). */
+  /** How long a spec must hold still before it is read (DEFAULT_STABILITY_MS unless set). */
   watchStabilityMs?: number;
 }
 

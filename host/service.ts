@@ -11,6 +11,18 @@ export class UserError extends Error {
   }
 }
 
+/** runs.list without a limit returns this many: a page, not the whole store. */
+export const DEFAULT_RUNS_PAGE = 50;
+
+export interface ListRunsFilter {
+  status?: RunStatus[] | undefined;
+  workspace?: string | undefined;
+  /** At most this many (default DEFAULT_RUNS_PAGE). */
+  limit?: number | undefined;
+  /** The id of the last run of the previous page. */
+  cursor?: string | undefined;
+}
+
 export interface LoopService {
   status(): DaemonStatus;
   /** drain: wait for in-flight steps first; otherwise running agents are left to be re-adopted. */
@@ -21,7 +33,7 @@ export interface LoopService {
   listWorkspaceEvents(path: string, afterSeq: number, limit: number): Promise<EventView[]>;
   streamWorkspaceEvents(path: string, afterSeq: number, follow: boolean, signal: AbortSignal): AsyncGenerator<EventView>;
   createRun(input: CreateRunInput): Promise<RunView>;
-  listRuns(filter: { status?: RunStatus[] | undefined; workspace?: string | undefined; limit?: number | undefined }): RunView[];
+  listRuns(filter: ListRunsFilter): RunView[];
   getRun(ref: string): RunDetail;
   cancelRun(ref: string): Promise<RunView>;
   /** Lets the current step finish, then claims no more steps: PAUSED. */

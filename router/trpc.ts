@@ -3,6 +3,7 @@ import { ZodError } from 'zod';
 import type { ReviewService } from '../host/review-service.js';
 import type { LoopService } from '../host/service.js';
 import { UserError } from '../host/service.js';
+import { isBusy } from '../host/busy.js';
 import { MAX_BATCH_SIZE, MAX_BODY_BYTES } from './limits.js';
 import { transformer } from './transformer.js';
 
@@ -72,7 +73,19 @@ const errorMapping = t.middleware(async ({ next }) => {
   return res;
 });
 
-export const publicProcedure = t.procedure.use(errorMapping);
+/**
+ * A write that met another process's database lock is run again once it is free (host/busy.ts);
+ * store calls roll back when busy, so the procedure starts over from a clean state.
+ */
+const busyRetry = t.middleware(async ({ next }) => {
+  for (let delay = 10; ; delay = Math.min(delay * 2, 250)) {
+    const res = await next();
+    if (res.ok || !isBusy(res.error.cause)) return res;
+    await new Promise((r) => setTimeout(r, delay));
+  }
+});
+
+export const publicProcedure = t.procedure.use(errorMapping).use(busyRetry);
 
 export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
   if (!ctx.authorized) {
