@@ -152,17 +152,22 @@ export class ReviewService {
       if (typeof before === 'string' && before !== '') starts.set(s.iteration, before);
     }
     const ordered = [...starts.entries()].sort((a, b) => a[0] - b[0]);
-    const out: IterationDiffView[] = [];
-    for (let i = 0; i < ordered.length; i++) {
+    const one = async (i: number): Promise<IterationDiffView | null> => {
       const [iteration, from] = ordered[i]!;
       const to = ordered[i + 1]?.[1] ?? tip;
       let d: DiffView;
       try {
         d = await diffCommits(run.workspace_root, from, to, { patches: false });
       } catch {
-        continue; // a commit the agent rewrote away (force-moved branch): nothing reliable to show
+        return null; // a commit the agent rewrote away (force-moved branch): nothing reliable to show
       }
-      out.push({ iteration, from, to, stats: d.stats, files: d.files as DiffFileView[] });
+      return { iteration, from, to, stats: d.stats, files: d.files as DiffFileView[] };
+    };
+    // A few git processes at a time: each is mostly start-up, and a long run has many iterations.
+    const out: IterationDiffView[] = [];
+    for (let i = 0; i < ordered.length; i += 4) {
+      const batch = await Promise.all([i, i + 1, i + 2, i + 3].filter((k) => k < ordered.length).map(one));
+      for (const d of batch) if (d) out.push(d);
     }
     return out;
   }
