@@ -1,9 +1,7 @@
 // Persistence of review decisions (migration 0004). The decision and its event are written in one
 // transaction by the caller (see ReviewService); these are the row-level reads and writes.
 import type { Store } from './store.js';
-
-export const REVIEW_STATUSES = ['pending', 'merged', 'scrapped', 'pr_opened'] as const;
-export type ReviewStatus = (typeof REVIEW_STATUSES)[number];
+import type { ReviewStatus } from './views.js';
 
 export interface ReviewRow {
   run_id: string;
