@@ -288,6 +288,19 @@ async function overheadBench(extraFlags = {}, report = true) {
       if (b.length > 0) row(`  ${kind} calls: before spawn / after exit`, `${ms(median(b))} / ${ms(median(a))}`, '', '', '');
     }
     row('  git processes per agent call (loopd only, run set-up included)', (gitCalls / calls).toFixed(1), '', '', '');
+    // The review API on the finished run: its whole diff and per-iteration stats, next to runs.get.
+    const timed = async (fn) => {
+      const xs = [];
+      for (let i = 0; i < 10; i++) {
+        const t = performance.now();
+        await fn();
+        xs.push(performance.now() - t);
+      }
+      return median(xs);
+    };
+    const diffMs = await timed(() => client.runs.diff.query({ run: run.id }));
+    const getMs = await timed(() => client.runs.get.query({ run: run.id }));
+    row(`runs.diff of that run (${TASKS} iterations: whole diff + per-iteration stats)`, ms(diffMs), 'runs.get of the same run', ms(getMs), `${(diffMs / getMs).toFixed(2)}x`);
     return median(total);
   } finally {
     await daemon.stop();
