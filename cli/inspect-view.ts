@@ -32,6 +32,7 @@ export async function renderDetail(r: RunDetail): Promise<string[]> {
   field('merge target', r.mergeTargetBranch ? `${r.mergeTargetBranch} (${r.mergeStrategy})` : `none (${r.mergeStrategy})`);
   field('worktree', r.worktreePath);
   field('provider', r.worktreeProvider);
+  field('review', reviewText(r.review));
 
   out.push('', 'artifacts');
   field('run dir', r.runDir);
@@ -109,4 +110,16 @@ export function pauseReasonText(reason: string | null): string {
     default:
       return reason;
   }
+}
+
+/** "merged into review/x by loopctl (alice) at 2026-...", "pending". */
+function reviewText(rv: RunDetail['review']): string {
+  if (rv.status === 'pending') return 'pending (loopctl diff, merge, scrap or pr)';
+  const what =
+    rv.status === 'merged'
+      ? `merged into ${String(rv.detail.target ?? '?')}${rv.automatic ? ' (automatic)' : ''}`
+      : rv.status === 'pr_opened'
+        ? `pull request ${String(rv.detail.url ?? '?')}`
+        : 'scrapped (branch and worktree deleted)';
+  return `${what} by ${rv.actor ?? '?'}${rv.at ? ` at ${formatTime(rv.at)}` : ''}`;
 }

@@ -35,7 +35,8 @@ function gitEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-async function gitExec(dir: string, args: string[], config: string[] = []): Promise<ExecResult> {
+/** Runs git with the real exit code and output; throws only when git cannot be started. */
+export async function gitExec(dir: string, args: string[], config: string[] = []): Promise<ExecResult> {
   const r = await execa('git', [...config.flatMap((c) => ['-c', c]), ...args], {
     cwd: dir,
     env: gitEnv(),
@@ -51,7 +52,7 @@ async function gitExec(dir: string, args: string[], config: string[] = []): Prom
 }
 
 /** Runs git and throws a one-line GitError on any non-zero exit. */
-async function git(dir: string, args: string[], config: string[] = []): Promise<string> {
+export async function git(dir: string, args: string[], config: string[] = []): Promise<string> {
   const r = await gitExec(dir, args, config);
   if (r.code !== 0) {
     const detail = firstLine(r.stderr) || firstLine(r.stdout) || `exit code ${r.code}`;
@@ -393,7 +394,8 @@ export async function isAncestor(repoRoot: string, a: string, b: string): Promis
   throw new GitError(`cannot compare ${a} and ${b} in ${repoRoot}: ${firstLine(r.stderr) || `exit code ${r.code}`}`);
 }
 
-async function resolveCommit(repoRoot: string, rev: string): Promise<string | null> {
+/** The commit a revision names, or null when it names none. */
+export async function resolveCommit(repoRoot: string, rev: string): Promise<string | null> {
   const r = await gitExec(repoRoot, ['rev-parse', '--verify', '--quiet', `${rev}^{commit}`]);
   return r.code === 0 ? r.stdout.trim() : null;
 }

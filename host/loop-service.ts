@@ -20,6 +20,7 @@ import { assertBranchName } from '../core/ref-name.js';
 import { dedupeName, defaultPlanPath, renderTemplate, slugify, specSlug } from '../core/naming.js';
 import { isTerminalRunStatus, type RunStatus } from '../core/types.js';
 import type { EventBus, OutputNotice } from './bus.js';
+import { reviewView } from './review-view.js';
 import { Dispatcher, parseConfig } from './dispatcher.js';
 import { whenFree } from './busy.js';
 import { DEFAULT_RUNS_PAGE, UserError, type ListRunsFilter, type LoopService, type WorkspaceWatcher } from './service.js';
@@ -587,6 +588,7 @@ export class HostLoopService implements LoopService {
       costUsd: run.cost_usd,
       inputTokens: run.input_tokens,
       outputTokens: run.output_tokens,
+      review: reviewView(this.d.store, run, steps),
     };
   }
 
@@ -595,6 +597,14 @@ export class HostLoopService implements LoopService {
   listEvents(ref: string, afterSeq: number, limit: number): EventView[] {
     const run = this.resolveRun(ref);
     return this.d.store.eventsAfter({ runId: run.id, afterSeq, limit }).map(eventView);
+  }
+
+  lastEventSeq(): number {
+    return this.d.store.lastEventSeq();
+  }
+
+  streamAllEvents(afterSeq: number, signal: AbortSignal): AsyncGenerator<EventView> {
+    return this.followEvents({}, () => true, afterSeq, true, signal);
   }
 
   streamEvents(ref: string, afterSeq: number, follow: boolean, signal: AbortSignal): AsyncGenerator<EventView> {

@@ -5,7 +5,7 @@ import type { CreateRunInput, DaemonStatus, EventView, OutputChunk, PromptPrevie
 export class UserError extends Error {
   constructor(
     message: string,
-    readonly code: 'BAD_REQUEST' | 'NOT_FOUND' | 'CONFLICT' = 'BAD_REQUEST',
+    readonly code: 'BAD_REQUEST' | 'NOT_FOUND' | 'CONFLICT' | 'PRECONDITION_FAILED' = 'BAD_REQUEST',
   ) {
     super(message);
   }
@@ -48,6 +48,9 @@ export interface LoopService {
   /** Streams agent output from a resume point `<stepId>:<offset>` (or the start). */
   streamOutput(ref: string, resume: string | null, follow: boolean, signal: AbortSignal): AsyncGenerator<OutputChunk>;
   tail(ref: string, lines: number): TailView | null;
+  /** Every event (all runs and workspaces) after `afterSeq`, then live ones until the client leaves. */
+  streamAllEvents(afterSeq: number, signal: AbortSignal): AsyncGenerator<EventView>;
+  lastEventSeq(): number;
 }
 
 /** The spec-drop trigger as the host sees it (implemented in triggers/). */

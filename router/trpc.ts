@@ -1,5 +1,6 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import { ZodError } from 'zod';
+import type { ReviewService } from '../host/review-service.js';
 import type { LoopService } from '../host/service.js';
 import { UserError } from '../host/service.js';
 import { isBusy } from '../host/busy.js';
@@ -9,6 +10,11 @@ import { transformer } from './transformer.js';
 export interface Context {
   service: LoopService;
   authorized: boolean;
+  review: ReviewService;
+  /** How the caller proved itself: the bearer token, or the dashboard's session cookie. */
+  via: 'token' | 'session' | null;
+  /** Issues the one-time codes `loopctl dashboard` puts in the sign-in URL. */
+  dashboard: { issueCode(): { code: string; expiresAt: number } };
 }
 
 /** tRPC's own messages for its limits name no number and no way out. */
@@ -38,6 +44,7 @@ const t = initTRPC.context<Context>().create({
 });
 
 export const router = t.router;
+export const mergeRouters = t.mergeRouters;
 
 function toTRPCError(e: unknown): unknown {
   return e instanceof UserError ? new TRPCError({ code: e.code, message: e.message, cause: e }) : e;
