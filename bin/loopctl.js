@@ -12,6 +12,6 @@ if (ensureNode(import.meta.url)) {
       throw err;
     });
   }
-  const { execute } = await import('@oclif/core');
-  await execute({ dir: import.meta.url });
+  const { main } = await import('../dist/cli/main.js');
+  await main(import.meta.url);
 }
