@@ -3,6 +3,7 @@
 // talk to the daemon, and --help, start fast.
 import { Command, Errors } from '@oclif/core';
 import type { DaemonLocation, LoopClient } from './client.js';
+import { escapeControls, paletteFor } from './text.js';
 
 export const START_HINT = 'start it with "loopctl daemon start" (or "npx loopctl daemon start" from the loopd repo)';
 
@@ -233,7 +234,7 @@ export abstract class BaseCommand extends Command {
     if (err instanceof Errors.ExitError) throw err;
     const message = this.describeError(err);
     if (this.json) process.stdout.write(`${JSON.stringify({ error: message })}\n`);
-    else process.stderr.write(`Error: ${message}\n`);
+    else process.stderr.write(`${paletteFor(process.stderr).error('Error:')} ${escapeControls(message)}\n`);
     const code = err instanceof UserError ? err.exitCode : (err.oclif?.exit ?? 1);
     throw new Errors.ExitError(code === 0 ? 1 : code);
   }
@@ -252,9 +253,10 @@ export function formatAge(ms: number): string {
   return `${Math.floor(h / 24)}d`;
 }
 
-/** "1h 02m 03s" style durations for uptime and run time. */
+/** "1h 02m 03s" style durations for uptime and run time; "350ms" below a second. */
 export function formatDuration(ms: number): string {
-  const total = Math.max(0, Math.floor(ms / 1000));
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;
+  const total = Math.floor(ms / 1000);
   const d = Math.floor(total / 86400);
   const h = Math.floor((total % 86400) / 3600);
   const m = Math.floor((total % 3600) / 60);
@@ -266,8 +268,15 @@ export function formatDuration(ms: number): string {
   return `${s}s`;
 }
 
+const pad2 = (n: number) => String(n).padStart(2, '0');
+
+/**
+ * The one time format of human output (events, run --wait, inspect): local time,
+ * "2026-11-30 14:05:09". --json output keeps the epoch milliseconds.
+ */
 export function formatTime(ts: number): string {
-  return new Date(ts).toISOString();
+  const d = new Date(ts);
+  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
 }
 
 /** `key=value` pairs of a payload, compact and cut to `max` characters. */

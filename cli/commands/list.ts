@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { RUN_STATUSES, type RunStatus } from '../../core/types.js';
 import { BaseCommand, formatAge, renderTable, UserError } from '../base.js';
+import { escapeControls, paletteFor } from '../text.js';
 
 export default class List extends BaseCommand {
   static override summary = 'List runs, newest first.';
@@ -36,16 +37,18 @@ export default class List extends BaseCommand {
       return;
     }
     const now = Date.now();
+    // The daemon's prefix is unique among all runs, not only the listed ones (--status, --limit).
     const idLen = shortIdLength(runs.map((r) => r.id));
+    const colors = paletteFor(process.stdout);
     const rows = runs.map((r) => [
-      r.id.slice(0, idLen),
-      r.name,
-      r.status,
+      r.shortId ?? r.id.slice(0, idLen),
+      escapeControls(r.name),
+      colors.status(r.status),
       r.phase ?? '-',
       r.iteration,
       r.tasksTotal === null ? '-' : `${r.tasksDone ?? 0}/${r.tasksTotal}`,
       formatAge(now - r.createdAt),
-      r.exitReason ?? '',
+      escapeControls(r.exitReason ?? ''),
     ]);
     this.log(await renderTable(['ID', 'NAME', 'STATUS', 'PHASE', 'ITER', 'TASKS', 'AGE', 'EXIT REASON'], rows));
   }

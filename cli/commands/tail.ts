@@ -1,25 +1,49 @@
 import { Args, Flags } from '@oclif/core';
 import type { OutputChunk, TailView } from '../../router/index.js';
-import { BaseCommand } from '../base.js';
+import { BaseCommand, formatTime } from '../base.js';
+import type { LoopClient } from '../client.js';
 
 export default class Tail extends BaseCommand {
   static override summary = "Print a run's latest agent output; -f streams it live until the run ends.";
   static override description =
     'Without -f: the last lines of the current (or last) step log. With -f: those lines, then the output of the run as it is ' +
     'written, resuming across daemon restarts, until the run reaches COMPLETED, FAILED or CANCELED. ' +
-    '--json -f prints one output chunk per line, the first being the last lines.';
-  static override examples = ['<%= config.bin %> tail user-auth', '<%= config.bin %> tail 01934f2a -f'];
+    '--json -f prints one output chunk per line, the first being the last lines. --since WHEN prints the whole output of ' +
+    'every step that was running at or after WHEN (a duration back from now like 10m, or a time like 14:05) instead of ' +
+    'the last lines, then follows with -f.';
+  static override examples = [
+    '<%= config.bin %> tail user-auth',
+    '<%= config.bin %> tail 01934f2a -f',
+    '<%= config.bin %> tail user-auth -n 50',
+    '<%= config.bin %> tail user-auth --since 10m',
+  ];
   static override args = {
     run: Args.string({ description: 'Run id, unique id prefix, or name.', required: true }),
   };
   static override flags = {
     follow: Flags.boolean({ char: 'f', description: 'Stream output until the run ends.', default: false }),
-    lines: Flags.integer({ char: 'n', description: 'How many of the last lines to print (before following, with -f).', default: 200, min: 1 }),
+    lines: Flags.integer({
+      char: 'n',
+      aliases: ['last'],
+      description: 'How many of the last lines to print (before following, with -f).',
+      default: 200,
+      min: 1,
+    }),
+    since: Flags.string({
+      description: 'Instead of the last lines: all output of the steps running at or after WHEN (10m, 1h, 14:05, ISO 8601).',
+      helpValue: 'WHEN',
+      exclusive: ['lines'],
+    }),
   };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Tail);
+    const since = flags.since === undefined ? undefined : (await import('../event-window.js')).parseSince(flags.since);
     const client = await this.client();
+    if (since !== undefined) {
+      await this.outputSince(client, args.run, since, flags.follow);
+      return;
+    }
     const tail = await client.runs.tail.query({ run: args.run, lines: flags.lines });
 
     if (!flags.follow) {
@@ -61,6 +85,32 @@ export default class Tail extends BaseCommand {
     );
     // Leave the shell prompt on its own line.
     if (!this.json && lastByte !== '\n') process.stdout.write('\n');
+  }
+
+  /** Whole output of the steps running at or after `since`, from a resume point at their start. */
+    private async outputSince(client: LoopClient, run: string, since: number, follow: boolean): Promise<void> {
+    const detail = await client.runs.get.query({ run });
+    const first = detail.steps.find((s) => s.outputPath !== null && (s.endedAt === null || s.endedAt >= since));
+    if (!first && !follow) {
+      process.stderr.write(`no output since ${formatTime(since)} for run ${run}\n`);
+      return;
+    }
+    // A resume point at byte 0 of the first such step streams it whole, then every later step.
+    const lastEventId = first ? resumePoint({ stepId: first.id, offset: 0 }) : resumePoint({ stepId: (detail.steps.at(-1)?.id ?? 0) + 1, offset: 0 });
+    let lastByte = '\n';
+    await this.follow<{ id: string; data: OutputChunk }>(
+      (h) => client.runs.output.subscribe({ run: detail.id, follow, lastEventId }, h),
+      ({ data }) => {
+        if (this.jsonEnabled()) {
+          process.stdout.write(`${JSON.stringify(data)}\n`);
+          return;
+        }
+        if (data.chunk.length === 0) return;
+        process.stdout.write(data.chunk);
+        lastByte = data.chunk.slice(-1);
+      },
+    );
+    if (!this.jsonEnabled() && lastByte !== '\n') process.stdout.write('\n');
   }
 }
 
