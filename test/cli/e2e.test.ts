@@ -180,8 +180,9 @@ describe.skipIf(!builtDaemonIsFresh())('loopctl end to end with a real daemon', 
 
     expect(events.code, events.stderr).toBe(0);
     const lines = events.stdout.trimEnd().split('\n');
-    for (const l of lines) expect(l).toMatch(/^ +\d+  \d{4}-\d\d-\d\dT[\d:.]+Z  [A-Z_]+/);
-    const types = lines.map((l) => l.split(/\s+/)[3]);
+    // One time format: local "YYYY-MM-DD HH:MM:SS".
+    for (const l of lines) expect(l).toMatch(/^ +\d+  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d  [A-Z_]+/);
+    const types = lines.map((l) => l.split(/\s+/)[4]);
     expect(types[0]).toBe('RUN_CREATED');
     expect(types).toContain('STEP_FINISHED');
     expect(types.at(-1)).toBe('RUN_COMPLETED');
@@ -258,12 +259,17 @@ describe.skipIf(!builtDaemonIsFresh())('loopctl end to end with a real daemon', 
 
     const [events, workspaces] = await Promise.all([loopctl(['events', '--workspace']), loopctl(['workspaces'])]);
     expect(events.code, events.stderr).toBe(0);
+    // Each run by its shortest unique id prefix (the two runs may share their first 8 characters).
+    const runs = await listRuns();
+    const short = (id: string) => runs.find((r) => r.id === id)?.shortId ?? '?';
+    const T = '\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d';
     expect(events.stdout).toMatch(
-      new RegExp(`^ +\\d+  \\S+Z  ${watched.id.slice(0, 8)}  TRIGGER_FIRED +specs/second\\.md -> run ${watched.id.slice(0, 8)} \\(`, 'm'),
+      new RegExp(`^ +\\d+  ${T}  ${short(watched.id)} +TRIGGER_FIRED +specs/second\\.md -> run ${short(watched.id)} \\(`, 'm'),
     );
     // Both runs' events, each line with its run id.
-    expect(events.stdout).toMatch(new RegExp(`^ +\\d+  \\S+Z  ${runId.slice(0, 8)}  RUN_COMPLETED`, 'm'));
-    expect(events.stdout).toMatch(new RegExp(`^ +\\d+  \\S+Z  ${watched.id.slice(0, 8)}  RUN_COMPLETED`, 'm'));
+    expect(events.stdout).toMatch(new RegExp(`^ +\\d+  ${T}  ${short(runId)} +RUN_COMPLETED`, 'm'));
+    expect(events.stdout).toMatch(new RegExp(`^ +\\d+  ${T}  ${short(watched.id)} +RUN_COMPLETED`, 'm'));
+    for (const r of runs) expect(watched.id === r.id || !r.id.startsWith(short(watched.id))).toBe(true);
 
     expect(workspaces.code, workspaces.stderr).toBe(0);
     expect(workspaces.stdout).toMatch(/^ROOT +WATCHED +RUNS +SPECS$/m);

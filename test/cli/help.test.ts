@@ -134,7 +134,7 @@ describe.skipIf(!builtCliIsFresh())('help, typos and completion through bin/loop
     };
     expect(complete('loopctl ins')).toBe('inspect');
     expect(complete('loopctl daemon st').split(' ')).toEqual(['start', 'status', 'stop']);
-    expect(complete('loopctl events --').split(' ')).toEqual(expect.arrayContaining(['--follow', '--workspace']));
+    expect(complete('loopctl events --').split(' ')).toEqual(expect.arrayContaining(['--follow', '--last', '--since', '--workspace']));
     expect(loopctl('autocomplete', 'zsh').code).toBe(0);
   });
 });
