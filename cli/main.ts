@@ -46,7 +46,10 @@ export async function main(dir: string, argv: string[] = process.argv.slice(2)):
     }
     const message = errorLine(err);
     if (wantsJson(argv)) process.stdout.write(`${JSON.stringify({ error: message })}\n`);
-    else process.stderr.write(`Error: ${message}\n`);
+    else {
+      const { escapeControls, paletteFor } = await import('./text.js');
+      process.stderr.write(`${paletteFor(process.stderr).error('Error:')} ${escapeControls(message)}\n`);
+    }
     const code = (err as { exitCode?: unknown; oclif?: { exit?: unknown } }).exitCode ?? (err as { oclif?: { exit?: unknown } }).oclif?.exit;
     process.exit(typeof code === 'number' && code !== 0 ? code : 1);
   }
