@@ -159,7 +159,7 @@ export abstract class BaseCommand extends Command {
 
   /**
    * Runs a subscription until the server ends it. eventsource unref()s its reconnect timer, so
-   * without a ref'd handle Node would exit mid-reconnect (STACK-NOTES gotcha 4).
+   * without a ref'd handle Node would exit in the middle of a reconnect.
    */
   protected follow<T>(
     start: (handlers: FollowHandlers<T>) => { unsubscribe(): void },
