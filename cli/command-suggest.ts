@@ -44,6 +44,11 @@ export function suggestCommand(typed: string[], set: CommandSet): string | null 
 
 /** One line: what was not found, the nearest command if any, and where the list is. */
 export function notFoundMessage(id: string, set: CommandSet, bin = 'loopctl', prefix = ''): string {
+  // A flag before any command ("loopctl --json", "loopctl -x list"): oclif takes it as the id.
+  if (id.startsWith('-')) {
+    const flag = id.split(':')[0] ?? id;
+    return `"${flag}" is not a command, and only --help and --version come before one ("${bin} help" lists the commands)`;
+  }
   const typed = typedCommand(id, set);
   const topic = typed.length > 1 ? typed.slice(0, -1).join(' ') : null;
   const near = suggestCommand(typed, set);

@@ -39,6 +39,9 @@ describe('command suggestions', () => {
       '"daemon stauts" is not a loopctl command; did you mean "loopctl help daemon status"? ("loopctl help daemon" lists the daemon commands)',
     );
     expect(notFoundMessage('xyzzy', set)).toBe('"xyzzy" is not a loopctl command ("loopctl help" lists the commands)');
+    expect(notFoundMessage('--json', set)).toBe(
+      '"--json" is not a command, and only --help and --version come before one ("loopctl help" lists the commands)',
+    );
   });
 
   it('finds --json before a "--" only, and turns oclif errors into one plain line', () => {
