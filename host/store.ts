@@ -1,7 +1,7 @@
 // The durable state of the daemon. Every state change goes through `tx`, which writes the change
 // and its events in one SQLite transaction and publishes the events only after COMMIT, so a
 // subscriber never sees an event for a change that was rolled back.
-import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
@@ -327,14 +327,21 @@ export class Store {
     return this.db.prepare('SELECT * FROM runs WHERE id = ?').get(id) as RunRow | undefined;
   }
 
+  private neighbourStmts: { before: StatementSync; after: StatementSync } | null = null;
+
   /**
    * The shortest prefix of a run id, at least `min` characters, that no other run shares. UUIDv7
    * ids begin with the creation time, so runs made within a minute share their first 8 characters;
    * the neighbours in id order are the only ids that can share a longer prefix.
    */
   shortRunId(id: string, min = 8): string {
-    const before = this.db.prepare('SELECT id FROM runs WHERE id < ? ORDER BY id DESC LIMIT 1').get(id) as { id: string } | undefined;
-    const after = this.db.prepare('SELECT id FROM runs WHERE id > ? ORDER BY id LIMIT 1').get(id) as { id: string } | undefined;
+    // Prepared once: a list view asks this for every run it shows.
+    this.neighbourStmts ??= {
+      before: this.db.prepare('SELECT id FROM runs WHERE id < ? ORDER BY id DESC LIMIT 1'),
+      after: this.db.prepare('SELECT id FROM runs WHERE id > ? ORDER BY id LIMIT 1'),
+    };
+    const before = this.neighbourStmts.before.get(id) as { id: string } | undefined;
+    const after = this.neighbourStmts.after.get(id) as { id: string } | undefined;
     let len = min;
     for (const other of [before?.id, after?.id]) {
       if (!other) continue;
