@@ -43,7 +43,8 @@ export default class Run extends BaseCommand {
     }
 
     const colors = paletteFor(process.stdout);
-    const live = !this.json && process.stdout.isTTY === true ? new LiveProgress(process.stdout, colors) : null;
+    // A dumb terminal cannot erase a line: plain lines there too.
+    const live = !this.json && process.stdout.isTTY === true && process.env.TERM !== 'dumb' ? new LiveProgress(process.stdout, colors) : null;
     const columns = new EventColumns(this.json ? null : colors);
     const print = (line: string) => (live ? live.log(line) : this.log(line));
     if (!this.json) {
