@@ -16,6 +16,8 @@ const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 20);
 const LATENCY_RUNS = Number(process.env.BENCH_LATENCY_RUNS ?? 15);
 const RECOVERY_RUNS = Number(process.env.BENCH_RECOVERY_RUNS ?? 20);
 const TRIGGER_DROPS = Number(process.env.BENCH_TRIGGER_DROPS ?? 20);
+// loopd refuses a LOOPD_AUTH_TOKEN shorter than 16 characters.
+const BENCH_TOKEN = 'bench-token-0123456789';
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -39,7 +41,7 @@ function makeRepo(base, tasks) {
 async function overheadBench() {
   const base = mkdtempSync(join(tmpdir(), 'loopd-bench-'));
   const home = join(base, 'home');
-  const daemon = await startDaemon({ home, host: '127.0.0.1', port: 0, token: 'bench', log: () => {}, writeInfo: false });
+  const daemon = await startDaemon({ home, host: '127.0.0.1', port: 0, token: BENCH_TOKEN, log: () => {}, writeInfo: false });
   const client = createClientFor(daemon.url, daemon.token);
   try {
     const repo = makeRepo(base, ITERATIONS);
@@ -144,10 +146,10 @@ async function recoveryBench(n = RECOVERY_RUNS) {
   const base = mkdtempSync(join(tmpdir(), 'loopd-bench-'));
   const home = join(base, 'home');
   const port = await freePort();
-  const env = { ...process.env, LOOPD_AUTH_TOKEN: 'bench' };
+  const env = { ...process.env, LOOPD_AUTH_TOKEN: BENCH_TOKEN };
   const args = [join(root, 'bin', 'loopd.js'), '--addr', `127.0.0.1:${port}`, '--home', home, '--max-concurrency', String(n)];
   let daemon = spawn(process.execPath, args, { env, stdio: 'ignore' });
-  const client = createClientFor(`http://127.0.0.1:${port}`, 'bench');
+  const client = createClientFor(`http://127.0.0.1:${port}`, BENCH_TOKEN);
   const agent = `node ${join(root, 'test', 'fixtures', 'fake-agent.mjs')}`;
   try {
     await waitHealthy(port);
@@ -191,7 +193,7 @@ async function recoveryBench(n = RECOVERY_RUNS) {
 /** Spec file written -> RUN_CREATED, over N drops into a watched workspace (default settings). */
 async function triggerBench(n = TRIGGER_DROPS) {
   const base = mkdtempSync(join(tmpdir(), 'loopd-bench-'));
-  const daemon = await startDaemon({ home: join(base, 'home'), host: '127.0.0.1', port: 0, token: 'bench', log: () => {}, writeInfo: false });
+  const daemon = await startDaemon({ home: join(base, 'home'), host: '127.0.0.1', port: 0, token: BENCH_TOKEN, log: () => {}, writeInfo: false });
   try {
     const repo = makeRepo(join(base, 'ws'), 1);
     // Only the trigger is measured: the runs it creates wait behind one long placeholder agent.

@@ -11,6 +11,7 @@ import { EventSource } from 'eventsource';
 import superjson from 'superjson';
 import { DEFAULT_HOST, DEFAULT_PORT, homePaths, loopdHome, parseAddr, type DaemonInfo } from '../core/home.js';
 import type { AppRouter } from '../router/index.js';
+import { MAX_BATCH_SIZE } from '../router/limits.js';
 
 export type * from '../router/index.js';
 export type { DaemonInfo } from '../core/home.js';
@@ -152,7 +153,7 @@ export function createClientFor(url: string, token: string | null): LoopClient {
             fetch: (input, init) => fetch(input, { ...init, headers: { ...init.headers, ...auth } }),
           }),
         }),
-        false: httpBatchLink({ url: trpcUrl, transformer: superjson, headers: () => auth }),
+        false: httpBatchLink({ url: trpcUrl, transformer: superjson, headers: () => auth, maxItems: MAX_BATCH_SIZE }),
       }),
     ],
   });

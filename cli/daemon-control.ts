@@ -62,8 +62,9 @@ export async function startDaemon(opts: StartOptions): Promise<StartResult> {
   if (!fs.existsSync(script)) throw new UserError(`cannot find the daemon launcher at ${script}`);
 
   fs.mkdirSync(home, { recursive: true, mode: 0o700 });
-  const logStart = fs.existsSync(paths.daemonLog) ? fs.statSync(paths.daemonLog).size : 0;
-  const logFd = fs.openSync(paths.daemonLog, 'a');
+  // The daemon writes its own (rotated) log; its stdout/stderr only catch what Node prints when it
+  // cannot start or crashes. Truncated at every start, so it never grows.
+  const logFd = fs.openSync(paths.daemonStderr, 'w', 0o600);
   const args = ['--disable-warning=ExperimentalWarning', script, '--home', home];
   if (opts.addr) args.push('--addr', opts.addr);
   if (opts.maxConcurrency !== undefined) args.push('--max-concurrency', String(opts.maxConcurrency));
@@ -112,14 +113,14 @@ export async function startDaemon(opts: StartOptions): Promise<StartResult> {
       // Already gone.
     }
   }
-  const tail = readLogTail(paths.daemonLog, logStart, 20);
-  if (opts.logTail && tail) opts.logTail(`--- ${paths.daemonLog} (last lines) ---\n${tail}\n---\n`);
-  throw new UserError(`${why}; see ${paths.daemonLog}`);
+  const tail = readLogTail(paths.daemonStderr, 20);
+  if (opts.logTail && tail) opts.logTail(`--- ${paths.daemonStderr} ---\n${tail}\n---\n`);
+  throw new UserError(`${why}; see ${paths.daemonStderr} and loopctl daemon logs`);
 }
 
-function readLogTail(path: string, from: number, lines: number): string {
+function readLogTail(path: string, lines: number): string {
   try {
-    const text = fs.readFileSync(path).subarray(from).toString('utf8');
+    const text = fs.readFileSync(path, 'utf8');
     return text.trimEnd().split('\n').slice(-lines).join('\n');
   } catch {
     return '';
@@ -179,7 +180,7 @@ export async function stopDaemon(loc: DaemonLocation, opts: StopOptions): Promis
     const waited = timeoutMs >= 60_000 ? `${timeoutMs / 60_000} min` : `${timeoutMs / 1000} s`;
     throw new UserError(
       `loopd (pid ${status.pid}) is still running ${waited} after the ${opts.drain ? 'drain' : 'stop'} request; ` +
-        `see ${status.home}/loopd.log, or stop it with "kill ${status.pid}"`,
+        `see loopctl daemon logs, or stop it with "kill ${status.pid}"`,
     );
   }
   return { stopped: true, drained: opts.drain, pid: status.pid, url: loc.url };

@@ -17,7 +17,10 @@ export const homePaths = (home: string) => ({
   token: join(home, 'auth-token'),
   /** Written by a running daemon: pid, host, port, startedAt. Removed on clean exit. */
   daemonInfo: join(home, 'daemon.json'),
+  /** JSON log lines, rotated by size to loopd.log.1 ... */
   daemonLog: join(home, 'loopd.log'),
+  /** The daemon's stdout/stderr when `loopctl daemon start` runs it: only what Node prints on a crash. */
+  daemonStderr: join(home, 'loopd.stderr.log'),
   runs: join(home, 'runs'),
 });
 

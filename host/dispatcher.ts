@@ -9,6 +9,7 @@ import { removeRunWorktree } from '../core/worktree.js';
 import type { RunStatus, StepPhase } from '../core/types.js';
 import type { AgentProcessInfo, Handler, HandlerResult, HistoryEntry, RunInput } from '../functions/types.js';
 import type { EventBus } from './bus.js';
+import type { LogFn } from './logger.js';
 import type { RunRow, StepRow, Store } from './store.js';
 import { nextStep, type Decision, type StepFact, type StepResultFacts, type TransitionConfig } from './transitions.js';
 
@@ -18,7 +19,7 @@ export interface DispatcherOptions {
   handlers: Partial<Record<StepPhase, Handler>>;
   maxConcurrency: number;
   instanceId: string;
-  log?: (msg: string) => void;
+  log?: LogFn;
 }
 
 interface Active {
@@ -91,7 +92,7 @@ export class Dispatcher {
       try {
         this.tick();
       } catch (e) {
-        this.o.log?.(`dispatcher tick failed: ${e instanceof Error ? e.stack : String(e)}`);
+        this.o.log?.(`dispatcher tick failed: ${e instanceof Error ? e.message : String(e)}`, { level: 'error', stack: e instanceof Error ? e.stack : undefined });
       }
     });
   }
@@ -248,7 +249,7 @@ export class Dispatcher {
       try {
         this.completeStep(step.id, result);
       } catch (e) {
-        this.o.log?.(`recording step ${step.id} failed: ${e instanceof Error ? e.stack : String(e)}`);
+        this.o.log?.(`recording step ${step.id} failed: ${e instanceof Error ? e.message : String(e)}`, { level: 'error', runId: run.id, stepId: step.id, stack: e instanceof Error ? e.stack : undefined });
       } finally {
         this.active.delete(step.id);
         if (mergeKey) this.mergeTargetsBusy.delete(mergeKey);
@@ -377,7 +378,7 @@ export class Dispatcher {
     try {
       this.writeRunSummary(run);
     } catch (e) {
-      this.o.log?.(`writing the summary of run ${run.id} failed: ${e instanceof Error ? e.message : String(e)}`);
+      this.o.log?.(`writing the summary of run ${run.id} failed: ${e instanceof Error ? e.message : String(e)}`, { level: 'error', runId: run.id });
     }
     const cfg = parseConfig(run);
     if (cfg.worktree_cleanup && existsSync(run.worktree_path)) {
@@ -388,7 +389,7 @@ export class Dispatcher {
         path: run.worktree_path,
       })
         .then(() => this.o.store.appendEvent(run.id, null, 'WORKTREE_REMOVED', { path: run.worktree_path }))
-        .catch((e: unknown) => this.o.log?.(`worktree cleanup failed for ${run.id}: ${String(e)}`));
+        .catch((e: unknown) => this.o.log?.(`worktree cleanup failed for ${run.id}: ${String(e)}`, { level: 'warn', runId: run.id }));
     }
   }
 

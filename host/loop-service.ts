@@ -11,6 +11,7 @@ import { chooseProvider, findOnPath } from '../core/worktree.js';
 import { composePrompt } from '../functions/implementation.js';
 import { ConfigError, resolveConfig, type LoopConfig } from '../core/config.js';
 import { detectBaseBranch, findRepoRoot, GitError, listBranches, listWorktrees } from '../core/git.js';
+import { assertBranchName } from '../core/ref-name.js';
 import { dedupeName, defaultPlanPath, renderTemplate, slugify, specSlug } from '../core/naming.js';
 import { isTerminalRunStatus, type RunStatus } from '../core/types.js';
 import type { EventBus, OutputNotice } from './bus.js';
@@ -52,6 +53,10 @@ interface PreparedRun {
 
 const TERMINAL_EVENTS = new Set(['RUN_COMPLETED', 'RUN_FAILED', 'RUN_CANCELED']);
 const OUTPUT_CHUNK_BYTES = 64 * 1024;
+/** C0 and C1 controls, DEL and the Unicode line separators: nothing a name needs. */
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+const toUserError = (msg: string): Error => new UserError(msg);
 
 function isInside(root: string, path: string): boolean {
   const rel = relative(root, path);
@@ -233,6 +238,10 @@ export class HostLoopService implements LoopService {
     }
     const specRel = relative(root, specAbs);
 
+    // Every branch the run will create or move, checked now rather than after the paid work.
+    if (config.base_branch !== '') assertBranchName('base_branch', config.base_branch, toUserError);
+    assertBranchName('run_branch_prefix', config.run_branch_prefix, toUserError, { prefix: true });
+
     let base: string;
     let branches: Set<string>;
     try {
@@ -251,6 +260,10 @@ export class HostLoopService implements LoopService {
       name = input.name.trim();
       nameSource = 'explicit';
       if (name === '') throw new UserError('--name must not be empty');
+      // Names are printed in tables and logs: a newline or an escape sequence would forge output.
+      if (CONTROL_CHARS.test(name)) {
+        throw new UserError(`run name ${JSON.stringify(name)} contains control characters (newlines, tabs, escape sequences): use plain text`);
+      }
     } else if (config.run_naming_mode === 'explicit') {
       throw new UserError('run_naming_mode=explicit needs a name: pass --name NAME');
     } else if (config.run_naming_mode === 'haiku' && opts.suggestName) {
@@ -273,9 +286,7 @@ export class HostLoopService implements LoopService {
       name = slug;
     }
     const mergeTarget = config.merge_strategy === 'none' ? null : config.merge_target_branch || `agent/${slug}`;
-    if (mergeTarget !== null && !/^[A-Za-z0-9._/-]+$/.test(mergeTarget)) {
-      throw new UserError(`invalid merge target branch "${mergeTarget}": use letters, digits, ".", "_", "-" and "/"`);
-    }
+    if (mergeTarget !== null) assertBranchName('merge_target_branch', mergeTarget, toUserError);
     if (mergeTarget !== null) {
       // Merging never touches a checkout, so a target checked out somewhere could never be updated:
       // say so now, not after hours of agent work.

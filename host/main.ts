@@ -5,21 +5,21 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { v7 as uuidv7 } from 'uuid';
 import { writeFileAtomic } from '../core/artifacts.js';
 import { DEFAULT_HOST, DEFAULT_PORT, homePaths, loopdHome, parseAddr, type DaemonInfo } from '../core/home.js';
 import { handlers as defaultHandlers } from '../functions/registry.js';
 import type { Handler } from '../functions/types.js';
 import type { StepPhase } from '../core/types.js';
-import { appRouter } from '../router/index.js';
-import type { Context } from '../router/trpc.js';
+import { createApiHandler } from './api-handler.js';
 import { EventBus } from './bus.js';
 import { Dispatcher } from './dispatcher.js';
+import { secureHome } from './home-perms.js';
+import { createDaemonLogger, parseLogLevel, type LogFn } from './logger.js';
 import { HostLoopService } from './loop-service.js';
 import { startServer } from './server.js';
 import { SpecWatcher } from '../triggers/spec-watcher.js';
-import { Store } from './store.js';
+import { Store, type EventRow } from './store.js';
 
 export interface DaemonOptions {
   home?: string;
@@ -28,7 +28,7 @@ export interface DaemonOptions {
   token?: string;
   maxConcurrency?: number;
   handlers?: Partial<Record<StepPhase, Handler>>;
-  log?: (msg: string) => void;
+  log?: LogFn;
   /** Write daemon.json, where loopctl finds the daemon. */
   writeInfo?: boolean;
   /** Workspaces to register with the spec watcher at start-up (loopd --watch PATH). */
@@ -62,13 +62,26 @@ export function packageVersion(): string {
   return '0.0.0';
 }
 
+/** Shorter tokens can be guessed by anything that can reach the loopback port. */
+export const MIN_TOKEN_LENGTH = 16;
+
+function checkTokenLength(token: string, source: string): string {
+  if (token.length < MIN_TOKEN_LENGTH) {
+    throw new Error(
+      `${source} is ${token.length} characters long, too short to guard the API: use at least ${MIN_TOKEN_LENGTH} ` +
+        `(e.g. the output of "openssl rand -hex 32"), or unset it and loopd generates one`,
+    );
+  }
+  return token;
+}
+
 /** The bearer token: LOOPD_AUTH_TOKEN, else the one stored 0600 in the data dir (made once). */
 export function ensureToken(home: string, env: NodeJS.ProcessEnv = process.env): string {
-  if (env.LOOPD_AUTH_TOKEN && env.LOOPD_AUTH_TOKEN.trim() !== '') return env.LOOPD_AUTH_TOKEN.trim();
+  if (env.LOOPD_AUTH_TOKEN && env.LOOPD_AUTH_TOKEN.trim() !== '') return checkTokenLength(env.LOOPD_AUTH_TOKEN.trim(), 'LOOPD_AUTH_TOKEN');
   const path = homePaths(home).token;
   if (existsSync(path)) {
     const t = readFileSync(path, 'utf8').trim();
-    if (t !== '') return t;
+    if (t !== '') return checkTokenLength(t, `the token in ${path}`);
   }
   const token = randomBytes(32).toString('hex');
   mkdirSync(home, { recursive: true, mode: 0o700 });
@@ -81,7 +94,8 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<DaemonHandl
   const home = opts.home ?? loopdHome();
   mkdirSync(home, { recursive: true, mode: 0o700 });
   const paths = homePaths(home);
-  const log = opts.log ?? ((m: string) => process.stderr.write(`[loopd] ${m}\n`));
+  const log: LogFn = opts.log ?? ((m: string) => process.stderr.write(`[loopd] ${m}\n`));
+  for (const change of secureHome(home)) log(`tightened ${change}`, { level: 'warn' });
   const token = opts.token ?? ensureToken(home);
   const maxConcurrency = opts.maxConcurrency ?? 3;
   // Two daemons on one data dir would both dispatch the same steps and pay for every agent twice.
@@ -142,7 +156,7 @@ async function startDaemonInner(
   opts: DaemonOptions,
   home: string,
   paths: ReturnType<typeof homePaths>,
-  log: (msg: string) => void,
+  log: LogFn,
   token: string,
   maxConcurrency: number,
 ): Promise<DaemonHandle> {
@@ -171,23 +185,7 @@ async function startDaemonInner(
     maxConcurrency,
     onStop: (o) => void handle.stop(o),
   });
-  const trpcHandler = createHTTPHandler({
-    router: appRouter,
-    basePath: '/trpc/',
-    createContext: ({ req }): Context => ({ service, authorized: (req as { loopdAuthorized?: boolean }).loopdAuthorized === true }),
-    onError: ({ error, path }) => {
-      if (error.code === 'INTERNAL_SERVER_ERROR') log(`internal error in ${path ?? '?'}: ${error.stack ?? error.message}`);
-    },
-  });
-  const srv = await startServer({
-    host,
-    port: opts.port ?? DEFAULT_PORT,
-    token,
-    api: (req, res, authorized) => {
-      (req as { loopdAuthorized?: boolean }).loopdAuthorized = authorized;
-      trpcHandler(req, res);
-    },
-  });
+  const srv = await startServer({ host, port: opts.port ?? DEFAULT_PORT, token, api: createApiHandler(service, log) });
   boundPort = srv.port;
   const watcher = new SpecWatcher(
     { store, createRun: (input, o) => service.createRun(input, o), log },
@@ -199,6 +197,8 @@ async function startDaemonInner(
     const info: DaemonInfo = { pid: process.pid, host, port: boundPort, startedAt, version };
     writeFileAtomic(paths.daemonInfo, JSON.stringify(info) + '\n');
   }
+  // Files created during start-up (database, daemon.json) get the data dir's privacy too.
+  secureHome(home);
   dispatcher.start();
   await watcher.start();
   for (const path of opts.watch ?? []) {
@@ -218,6 +218,7 @@ async function startDaemonInner(
     service,
     stopped,
     stop(o = {}) {
+      if (!stopping) log(o.drain ? 'stopping once running steps finish' : 'stopping; running agents are left to be re-adopted');
       stopping ??= (async () => {
         await dispatcher.stop(o);
         await watcher.stop();
@@ -232,11 +233,26 @@ async function startDaemonInner(
   return handle;
 }
 
-const USAGE = `usage: loopd [--addr HOST:PORT] [--home DIR] [--max-concurrency N] [--watch PATH]...
+const USAGE = `usage: loopd [--addr HOST:PORT] [--home DIR] [--max-concurrency N] [--watch PATH]... [--log FILE|-] [--log-level LEVEL]
   --addr             listen address, loopback only (default $LOOPD_ADDR or ${DEFAULT_HOST}:${DEFAULT_PORT}; port 0 = any free port)
   --home             data directory (default $LOOPD_HOME, $XDG_DATA_HOME/loopd or ~/.local/share/loopd)
   --max-concurrency  how many runs may be active at once (default 3)
-  --watch            register a workspace with the spec watcher (repeatable); registrations persist`;
+  --watch            register a workspace with the spec watcher (repeatable); registrations persist
+  --log              where the JSON log lines go: a file, rotated at 10 MB with 5 kept (default <home>/loopd.log),
+                     or - for stdout (a service manager's journal)
+  --log-level        debug, info, warn or error (default $LOOPD_LOG_LEVEL or info)`;
+
+/** One log line per recorded event: the log then tells a run's whole story with its ids. */
+function eventLogFields(ev: EventRow): Parameters<LogFn>[1] {
+  let data: unknown;
+  try {
+    data = JSON.parse(ev.payload_json);
+  } catch {
+    data = ev.payload_json;
+  }
+  const failed = /FAILED|ERROR|CONFLICT/.test(ev.type);
+  return { level: failed ? 'warn' : 'info', runId: ev.run_id, stepId: ev.step_id, workspace: ev.workspace_root, seq: ev.seq, data };
+}
 
 /** Entry point of the `loopd` binary. */
 export async function main(argv: string[]): Promise<void> {
@@ -249,6 +265,8 @@ export async function main(argv: string[]): Promise<void> {
         home: { type: 'string' },
         'max-concurrency': { type: 'string' },
         watch: { type: 'string', multiple: true },
+        log: { type: 'string' },
+        'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -273,27 +291,43 @@ export async function main(argv: string[]): Promise<void> {
       throw new Error(`invalid --max-concurrency "${values['max-concurrency']}": expected an integer >= 1`);
     }
   }
+  const level = values['log-level'] !== undefined
+    ? parseLogLevel(values['log-level'], '--log-level')
+    : process.env.LOOPD_LOG_LEVEL
+      ? parseLogLevel(process.env.LOOPD_LOG_LEVEL, 'LOOPD_LOG_LEVEL')
+      : 'info';
   const home = values.home ?? loopdHome();
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  const logger = createDaemonLogger({ dest: values.log ?? homePaths(home).daemonLog, level });
+  const log = logger.log;
   let daemon: DaemonHandle;
   try {
-    daemon = await startDaemon({ home, host, port, maxConcurrency, watch: values.watch ?? [] });
+    daemon = await startDaemon({ home, host, port, maxConcurrency, watch: values.watch ?? [], log });
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    if (err.code === 'EADDRINUSE') {
-      throw new Error(`address ${host}:${port} is already in use: is another loopd running? (loopctl daemon status) Use --addr or LOOPD_ADDR to pick another port`);
-    }
-    throw e;
+    const failure =
+      err.code === 'EADDRINUSE'
+        ? new Error(`address ${host}:${port} is already in use: is another loopd running? (loopctl daemon status) Use --addr or LOOPD_ADDR to pick another port`)
+        : e instanceof Error
+          ? e
+          : new Error(String(e));
+    log(`start-up failed: ${failure.message}`, { level: 'error', stack: failure === e ? err.stack : undefined });
+    await logger.close();
+    throw failure;
   }
-  process.stderr.write(`[loopd] listening on ${daemon.url} (pid ${process.pid}, home ${home})\n`);
+  daemon.bus.on('event', (ev: EventRow) => log(ev.type, eventLogFields(ev)));
+  log(`listening on ${daemon.url}`, { pid: process.pid, home, version: packageVersion(), maxConcurrency });
   const shutdown = (sig: string) => {
     // A second signal (say a relaunching launcher forwarding Ctrl-C) changes nothing.
-    process.stderr.write(`[loopd] ${sig}: stopping; running agents are left to be re-adopted\n`);
+    log(`${sig} received`);
     void daemon.stop();
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('uncaughtExceptionMonitor', (err) => log(`crashed: ${err.message}`, { level: 'error', stack: err.stack }));
   await daemon.stopped;
-  process.stderr.write('[loopd] stopped\n');
+  log('stopped');
+  await logger.close();
   // Handlers still following agents hold timers; the agents themselves live on (detached) and the
   // next daemon re-adopts them, so this process can simply go.
   process.exit(0);

@@ -68,22 +68,29 @@ export const runsRouter = router({
    */
   events: authedProcedure
     .input(runRef.extend({ lastEventId: z.string().nullish(), follow: z.boolean().optional(), ...eventWindow }))
-    .subscription(async function* ({ ctx, input, signal }) {
+    .subscription(async ({ ctx, input, signal }) => {
+      // Resolved before the stream opens, so an unknown run is NOT_FOUND like every query says.
+      ctx.service.getRun(input.run);
       const after = input.lastEventId ? Number(input.lastEventId) : 0;
       const abort = signal ?? new AbortController().signal;
       const window = input.lastEventId ? {} : { last: input.last, since: input.since };
-      for await (const ev of ctx.service.streamEvents(input.run, Number.isFinite(after) ? after : 0, input.follow ?? true, abort, window)) {
-        yield tracked(String(ev.seq), ev);
-      }
+      return (async function* () {
+        for await (const ev of ctx.service.streamEvents(input.run, Number.isFinite(after) ? after : 0, input.follow ?? true, abort, window)) {
+          yield tracked(String(ev.seq), ev);
+        }
+      })();
     }),
 
   /** Live agent output; the event id is `<stepId>:<byte offset>` so a reconnect resumes exactly. */
   output: authedProcedure
     .input(runRef.extend({ lastEventId: z.string().nullish(), follow: z.boolean().optional() }))
-    .subscription(async function* ({ ctx, input, signal }) {
+    .subscription(async ({ ctx, input, signal }) => {
+      ctx.service.getRun(input.run);
       const abort = signal ?? new AbortController().signal;
-      for await (const chunk of ctx.service.streamOutput(input.run, input.lastEventId ?? null, input.follow ?? true, abort)) {
-        yield tracked(`${chunk.stepId}:${chunk.offset}`, chunk);
-      }
+      return (async function* () {
+        for await (const chunk of ctx.service.streamOutput(input.run, input.lastEventId ?? null, input.follow ?? true, abort)) {
+          yield tracked(`${chunk.stepId}:${chunk.offset}`, chunk);
+        }
+      })();
     }),
 });

@@ -236,6 +236,12 @@ describe.skipIf(!builtDaemonIsFresh())('loopctl end to end with a real daemon', 
     expect(again.stdout).toMatch(/already watched/);
 
     const follower = loopctlFollow(['events', '--workspace', '-f']);
+    // -f starts with the latest events (of the first run): once they are out, the follower is
+    // connected and everything after comes live.
+    for (const deadline = Date.now() + 20_000; !follower.output().includes('\n'); ) {
+      if (Date.now() > deadline) throw new Error('events --workspace -f printed nothing in 20 s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
     // The plan first, so the watcher has it when the spec appears.
     write('specs/planning/second-plan.md', plan(2));
     write('specs/second.md', '# Second\n\nBuild the second thing.\n');

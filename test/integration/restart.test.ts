@@ -36,7 +36,7 @@ class DaemonProcess {
   async start(): Promise<void> {
     this.child = spawn(process.execPath, [LOOPD, '--addr', `127.0.0.1:${this.port}`, '--home', this.home, '--max-concurrency', '3'], {
       stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, LOOPD_AUTH_TOKEN: 'kill-test' },
+      env: { ...process.env, LOOPD_AUTH_TOKEN: 'kill-test-token-0123456789' },
     });
     let log = '';
     this.child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
@@ -95,7 +95,7 @@ describe.skipIf(!built)('daemon stop', () => {
     const d = new DaemonProcess(home, await freePort());
     daemons.push(d);
     await d.start();
-    const client = createClientFor(`http://127.0.0.1:${d.port}`, 'kill-test');
+    const client = createClientFor(`http://127.0.0.1:${d.port}`, 'kill-test-token-0123456789');
     const repo = makeRepo({ tasks: 1 });
     const run = await client.runs.create.mutate({
       cwd: repo.root,
@@ -156,7 +156,7 @@ describe.skipIf(!built)('kill -9 at random points', () => {
     const d = new DaemonProcess(home, port);
     daemons.push(d);
     await d.start();
-    const client = createClientFor(`http://127.0.0.1:${port}`, 'kill-test');
+    const client = createClientFor(`http://127.0.0.1:${port}`, 'kill-test-token-0123456789');
 
     const agent = `FAKE_SLEEP_MS=600 FAKE_REVIEW_SLEEP_MS=250 node ${join(FIXTURES, 'fake-agent.mjs')}`;
     const repos = [0, 1, 2].map(() => makeRepo({ tasks: 3 }));

@@ -1,0 +1,30 @@
+// The tRPC request handler with loopd's limits and error logging.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createHTTPHandler } from '@trpc/server/adapters/standalone';
+import { appRouter } from '../router/index.js';
+import { MAX_BATCH_SIZE, MAX_BODY_BYTES } from '../router/limits.js';
+import type { Context } from '../router/trpc.js';
+import type { LoopService } from './service.js';
+import type { LogFn } from './logger.js';
+
+
+type AuthorizedRequest = IncomingMessage & { loopdAuthorized?: boolean };
+
+export function createApiHandler(service: LoopService, log: LogFn): (req: IncomingMessage, res: ServerResponse, authorized: boolean) => void {
+  const handler = createHTTPHandler({
+    router: appRouter,
+    basePath: '/trpc/',
+    maxBodySize: MAX_BODY_BYTES,
+    maxBatchSize: MAX_BATCH_SIZE,
+    createContext: ({ req }): Context => ({ service, authorized: (req as AuthorizedRequest).loopdAuthorized === true }),
+    onError: ({ error, path }) => {
+      // Answers carry code and message only; the stack is for the operator.
+      if (error.code === 'INTERNAL_SERVER_ERROR') log(`internal error in ${path ?? '?'}: ${error.message}`, { level: 'error', stack: error.stack });
+      else log(`${error.code} in ${path ?? '?'}: ${error.message}`, { level: 'debug', stack: error.stack });
+    },
+  });
+  return (req, res, authorized) => {
+    (req as AuthorizedRequest).loopdAuthorized = authorized;
+    handler(req, res);
+  };
+}

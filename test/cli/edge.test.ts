@@ -1,0 +1,60 @@
+// Bad names refused by `loopctl run` before anything is created, as one-line errors, against a
+// real daemon started with `loopctl daemon start`.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { builtDaemonIsFresh, closedPort, repoRoot, runLoopctl } from './helpers.js';
+
+const built = builtDaemonIsFresh();
+let env: NodeJS.ProcessEnv = {};
+let repo = '';
+
+beforeAll(async () => {
+  if (!built) return;
+  const base = realpathSync(mkdtempSync(join(tmpdir(), 'loopd-edge-')));
+  repo = join(base, 'repo');
+  mkdirSync(join(repo, 'specs', 'planning'), { recursive: true });
+  writeFileSync(join(repo, 'specs', 'x.md'), '# x\n');
+  writeFileSync(join(repo, 'specs', 'planning', 'x-plan.md'), '- [ ] a\n');
+  const git = (...a: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...a], { cwd: repo, stdio: 'ignore' });
+  git('init', '-q', '-b', 'main');
+  git('add', '-A');
+  git('commit', '-qm', 'init');
+  env = { PATH: process.env.PATH, HOME: base, LOOPD_HOME: join(base, 'home'), LOOPD_ADDR: `127.0.0.1:${await closedPort()}` };
+  const started = await runLoopctl(['daemon', 'start'], { env });
+  if (started.code !== 0) throw new Error(started.stderr);
+});
+
+afterAll(async () => {
+  if (built) await runLoopctl(['daemon', 'stop'], { env });
+});
+
+const agent = ['--agent', 'command', '--agent-cmd', `node ${join(repoRoot, 'test', 'fixtures', 'fake-agent.mjs')}`];
+
+describe.skipIf(!built)('loopctl run refuses bad names at creation', () => {
+  const cases: [string, string[], RegExp][] = [
+    ['a merge target with ..', ['--merge-target', '../../x'], /^Error: invalid merge_target_branch "\.\.\/\.\.\/x": it contains "\.\."; use a git branch name/],
+    ['a merge target with a leading dash', ['--merge-target=-x'], /^Error: invalid merge_target_branch "-x": it starts with "-"/],
+    ['a merge target ending in .lock', ['--merge-target', 'x.lock'], /ends with "\.lock"/],
+    ['a base branch with @{', ['--base-branch', 'main@{1}'], /^Error: invalid base_branch "main@\{1\}": it contains "@\{"/],
+    ['a branch prefix with a space', ['--set', 'run_branch_prefix=my runs/'], /^Error: invalid run_branch_prefix "my runs\/": it contains a space/],
+    ['a name with a newline', ['--name', 'two\nlines'], /^Error: run name "two\\nlines" contains control characters .*: use plain text/],
+    ['a name with an ANSI escape', ['--name', '\u001b[31mred'], /^Error: run name "\\u001b\[31mred" contains control characters/],
+  ];
+  for (const [what, flags, message] of cases) {
+    it(what, async () => {
+      const r = await runLoopctl(['run', 'specs/x.md', ...agent, ...flags], { env, cwd: repo });
+      expect(r.code, r.stdout).not.toBe(0);
+      expect(r.stderr.trimEnd().split('\n'), r.stderr).toHaveLength(1);
+      expect(r.stderr).toMatch(message);
+    });
+  }
+
+  it('created nothing', async () => {
+    const list = await runLoopctl(['list', '--json'], { env, cwd: repo });
+    expect(JSON.parse(list.stdout)).toEqual([]);
+    expect(execFileSync('git', ['branch', '--list'], { cwd: repo, encoding: 'utf8' }).trim()).toBe('* main');
+  });
+});
