@@ -112,7 +112,7 @@ describe.skipIf(!builtDaemonIsFresh())('loopctl end to end with a real daemon', 
     git('commit', '-q', '-m', 'init');
 
     env = { ...process.env, LOOPD_HOME: home, LOOPD_ADDR: `127.0.0.1:${await closedPort()}` };
-    for (const k of ['LOOPD_AUTH_TOKEN', 'LOOP_CONFIG', 'XDG_DATA_HOME']) delete env[k];
+    for (const k of ['LOOPD_AUTH_TOKEN', 'LOOP_CONFIG', 'XDG_DATA_HOME', 'FORCE_COLOR']) delete env[k];
 
     const r = await loopctl(['daemon', 'start']);
     expect(r.code, r.stderr).toBe(0);

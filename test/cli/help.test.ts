@@ -68,6 +68,7 @@ describe.skipIf(!builtCliIsFresh())('help, typos and completion through bin/loop
       HOME: base,
     };
     delete env.LOOPD_AUTH_TOKEN;
+    delete env.FORCE_COLOR;
   });
   afterAll(() => rmSync(base, { recursive: true, force: true }));
 
