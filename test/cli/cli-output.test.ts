@@ -233,6 +233,12 @@ describe.skipIf(!builtDaemonIsFresh())('loopctl output against a real daemon', (
       expect(r.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
     }
     expect((await json<RunView>(['inspect', runs[1]?.id ?? ''])).workspaceRoot).toBe(repo);
+    for (const cmd of ['watch', 'unwatch']) {
+      const r = await loopctl([cmd]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain('odd\\e[31mred\\x07');
+      expect(r.stdout).not.toContain('\u001b');
+    }
   });
 
   it('run --wait off a terminal prints plain lines: no status line, no colour', async () => {
