@@ -38,7 +38,7 @@ function makeRepo(base, tasks) {
   return repo;
 }
 
-async function overheadBench() {
+async function overheadBench(extraFlags = {}) {
   const base = mkdtempSync(join(tmpdir(), 'loopd-bench-'));
   const home = join(base, 'home');
   const daemon = await startDaemon({ home, host: '127.0.0.1', port: 0, token: BENCH_TOKEN, log: () => {}, writeInfo: false });
@@ -49,7 +49,7 @@ async function overheadBench() {
     const run = await client.runs.create.mutate({
       cwd: repo,
       spec: 'specs/bench.md',
-      flags: { agent: 'command', agent_cmd: `node ${join(root, 'bench', 'bench-agent.mjs')}`, merge_strategy: 'none', iterations: ITERATIONS + 5, reviewer: false },
+      flags: { agent: 'command', agent_cmd: `node ${join(root, 'bench', 'bench-agent.mjs')}`, merge_strategy: 'none', iterations: ITERATIONS + 5, reviewer: false, ...extraFlags },
     });
     for (;;) {
       const r = await client.runs.get.query({ run: run.id });
@@ -226,16 +226,110 @@ async function triggerBench(n = TRIGGER_DROPS) {
   }
 }
 
+/** Peak and current resident memory of a process, in MiB (VmHWM, VmRSS from /proc). */
+function memoryOf(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { peak: kb('VmHWM') / 1024, now: kb('VmRSS') / 1024 };
+}
+
+/** A daemon process whose agent prints 1 GiB (without, then with newlines): its peak memory. */
+async function outputBench() {
+  const base = mkdtempSync(join(tmpdir(), 'loopd-bench-'));
+  const home = join(base, 'home');
+  const port = await freePort();
+  const env = { ...process.env, LOOPD_AUTH_TOKEN: BENCH_TOKEN };
+  const daemon = spawn(process.execPath, [join(root, 'bin', 'loopd.js'), '--addr', `127.0.0.1:${port}`, '--home', home], { env, stdio: 'ignore' });
+  const client = createClientFor(`http://127.0.0.1:${port}`, BENCH_TOKEN);
+  const agent = `node ${join(root, 'test', 'fixtures', 'fake-agent.mjs')}`;
+  const GIB = 1024 * 1024 * 1024;
+  const floods = [
+    ['1 GiB, no newline', `head -c ${GIB} /dev/zero | tr '\\000' x; echo`],
+    ['1 GiB of lines', `yes 'a line of agent output that repeats' | head -c ${GIB}`],
+  ];
+  try {
+    await waitHealthy(port);
+    const idle = memoryOf(daemon.pid);
+    const listMs = async () => {
+      const t = performance.now();
+      await client.runs.list.query({});
+      return performance.now() - t;
+    };
+    const idleList = [];
+    for (let i = 0; i < 10; i++) idleList.push(await listMs());
+    const out = [];
+    for (const [name, flood] of floods) {
+      const repo = makeRepo(join(base, `r${out.length}`), 1);
+      const t0 = Date.now();
+      const run = await client.runs.create.mutate({
+        cwd: repo,
+        spec: 'specs/bench.md',
+        flags: { agent: 'command', agent_cmd: `${flood}; ${agent}`, reviewer: false, merge_strategy: 'none' },
+      });
+      let r;
+      const busyList = [];
+      for (;;) {
+        r = await client.runs.get.query({ run: run.id });
+        if (['COMPLETED', 'FAILED', 'CANCELED'].includes(r.status)) break;
+        busyList.push(await listMs());
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      const log = r.steps?.[0]?.outputPath ?? (await client.runs.get.query({ run: run.id })).steps[0].outputPath;
+      const { statSync } = await import('node:fs');
+      out.push({ name, status: r.status, wall: Date.now() - t0, logMiB: statSync(log).size / 1024 / 1024, peak: memoryOf(daemon.pid).peak, busyList: median(busyList) });
+    }
+    return { idle, idleList: median(idleList), runs: out };
+  } finally {
+    daemon.kill('SIGTERM');
+    await new Promise((res) => daemon.once('exit', res));
+    rmSync(base, { recursive: true, force: true });
+  }
+}
+
+if (process.env.BENCH_ONLY === 'overhead') {
+  // Alternating rounds, so a noisy neighbour weighs on both sides alike.
+  const t = new Table({ head: ['round', 'capping writer: median', 'max_output_bytes=0: median'] });
+  for (let i = 1; i <= Number(process.env.BENCH_ROUNDS ?? 2); i++) {
+    const a = await overheadBench();
+    const b = await overheadBench({ max_output_bytes: 0 });
+    t.push([i, `${median(a.perIteration).toFixed(1)} ms`, `${median(b.perIteration).toFixed(1)} ms`]);
+  }
+  process.stdout.write(`orchestration overhead per iteration (${ITERATIONS} iterations)\n${t.toString()}\n`);
+  process.exit(0);
+}
+
+if (process.env.BENCH_ONLY === 'output') {
+  const m = await outputBench();
+  const t = new Table({ head: ['measure', 'value', 'note'] });
+  for (const x of m.runs) {
+    t.push([`daemon peak RSS, agent printing ${x.name}`, `${x.peak.toFixed(0)} MiB`, `idle ${m.idle.peak.toFixed(0)} MiB; run ${x.status} in ${(x.wall / 1000).toFixed(1)} s; log kept ${x.logMiB.toFixed(1)} MiB`]);
+    t.push([`  runs.list while it prints`, `${x.busyList.toFixed(1)} ms`, `idle ${m.idleList.toFixed(1)} ms (median, API call only)`]);
+  }
+  process.stdout.write(`${t.toString()}\n`);
+  process.exit(0);
+}
+
 const o = await overheadBench();
+// The same without the output-capping writer (max_output_bytes=0): what the cap costs per iteration.
+const oNoCap = await overheadBench({ max_output_bytes: 0 });
 const l = await latencyBench();
 const r = await recoveryBench();
 const tr = await triggerBench();
+const m = await outputBench();
 const table = new Table({ head: ['measure', 'median', 'p95', 'n', 'note'] });
 table.push(
   ['orchestration overhead per iteration', `${median(o.perIteration).toFixed(1)} ms`, `${p95(o.perIteration).toFixed(1)} ms`, o.perIteration.length, `run wall ${o.wall} ms, agent's own time ${Math.round(o.agentTotal)} ms`],
+  ['  same, max_output_bytes=0 (no capping writer)', `${median(oNoCap.perIteration).toFixed(1)} ms`, `${p95(oNoCap.perIteration).toFixed(1)} ms`, oNoCap.perIteration.length, `run wall ${oNoCap.wall} ms`],
   ['loopctl list (running daemon)', `${median(l.list).toFixed(1)} ms`, `${p95(l.list).toFixed(1)} ms`, l.list.length, 'whole process, cold start'],
   ['trigger: spec written -> RUN_CREATED', `${median(tr).toFixed(0)} ms`, `${p95(tr).toFixed(0)} ms`, tr.length, 'default awaitWriteFinish (300 ms stable) + plan check'],
   ['recovery: restart to all runs re-adopted', `${r.adopted.toFixed(0)} ms`, '', r.n, `kill -9 with ${r.n} agents in flight; /health after ${r.healthy.toFixed(0)} ms`],
   ['node -e 0', `${median(l.bare).toFixed(1)} ms`, `${p95(l.bare).toFixed(1)} ms`, l.bare.length, 'baseline: Node start-up alone'],
+  ...m.runs.map((x) => [
+    `daemon peak RSS, agent printing ${x.name}`,
+    `${x.peak.toFixed(0)} MiB`,
+    '',
+    1,
+    `idle ${m.idle.peak.toFixed(0)} MiB; run ${x.status} in ${(x.wall / 1000).toFixed(1)} s; log kept ${x.logMiB.toFixed(1)} MiB (max_output_bytes 64 MiB); runs.list ${x.busyList.toFixed(1)} ms while it prints, ${m.idleList.toFixed(1)} ms idle`,
+  ]),
 );
 process.stdout.write(`loopd bench (Node ${process.versions.node}, ${ITERATIONS} iterations)\n${table.toString()}\n`);

@@ -73,7 +73,11 @@ const RESULT_WORDS: Record<string, (v: unknown, p: Payload) => string | null> = 
   timedOut: (v) => (v === true ? 'timed out' : null),
   approved: (v) => (v === true ? 'approved' : v === false ? 'changes requested' : null),
   passed: () => null,
-  transientError: (v) => (v === true ? 'transient error' : null),
+  // The error itself is the event's `error`; here only the fact.
+  transientError: (v) => (v === true || (typeof v === 'string' && v !== '') ? 'transient error' : null),
+  costUsd: (v) => (num(v) === null ? null : `$${(num(v) ?? 0).toFixed(4)}`),
+  inputTokens: () => null,
+  outputTokens: (v, p) => (num(v) === null ? null : `${num(p.inputTokens) ?? 0}/${num(v)} tokens`),
   signal: (v) => (str(v) ? `signal ${str(v)}` : null),
   mergeStatus: (v) => (str(v) ? `merge ${str(v)}` : null),
   commit: (v) => (str(v) ? `commit ${(str(v) ?? '').slice(0, 9)}` : null),
@@ -131,7 +135,14 @@ function summaryOf(ev: EventView): string {
       const delay = num(p.delayMs);
       const head = join(where(p), delay !== null && (delay > 0 ? `in ${formatDuration(delay)}` : 'now'));
       const reason = str(p.reason);
-      return reason ? `${head}: ${clip(reason)}` : head;
+      // The agent's own words for why: the transient error, else the failed step's message.
+      const why = str(p.detail) ?? str(p.message);
+      return reason ? `${head}: ${clip(reason)}${why ? ` (${clip(why)})` : ''}` : head;
+    }
+    case 'OUTPUT_TRUNCATED': {
+      const total = num(p.totalBytes);
+      const omitted = num(p.omittedBytes);
+      return at(p, `output of ${total ?? '?'} bytes truncated, ${omitted ?? '?'} omitted (max_output_bytes ${num(p.maxOutputBytes) ?? '?'}): ${str(p.log) ?? ''}`);
     }
     case 'SIGNAL':
       return at(p, str(p.signal) ?? '?');

@@ -96,3 +96,17 @@ export function runLabel(run: { id: string; name: string }): string {
 export function runStatusLine(run: { id: string; name: string; status: string }, colors: Palette, extra = ''): string {
   return `${runLabel(run)} is ${colors.status(run.status)}${extra}`;
 }
+
+/**
+ * Multi-line text from an agent made safe to print (rendered `tail`): colour sequences (SGR) are
+ * dropped, line breaks and tabs kept, CRLF read as a line break, and every other control
+ * character escaped, so output can neither move the cursor, clear the screen nor set the title.
+ */
+export function terminalSafe(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  const noColour = text.replace(/\u001b\[[0-9;:]*m/g, '').replace(/\r\n/g, '\n');
+  return noColour
+    .split('\n')
+    .map((line) => line.split('\t').map(escapeControls).join('\t'))
+    .join('\n');
+}

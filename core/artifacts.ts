@@ -1,6 +1,7 @@
 // Run artifacts on disk: where they live, and writing them so a crash never leaves half a file.
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { createHash, randomBytes } from 'node:crypto';
+import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { checksumStream } from './logfile.js';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 
 export type ArtifactMode = 'workspace' | 'global' | 'mirror';
@@ -40,9 +41,9 @@ export function writeFileAtomic(path: string, content: string | Buffer): void {
   renameSync(tmp, path);
 }
 
+/** sha256 and size, streamed: logs can be large. */
 export function checksumFile(path: string): { checksum: string; bytes: number } {
-  const buf = readFileSync(path);
-  return { checksum: createHash('sha256').update(buf).digest('hex'), bytes: buf.length };
+  return checksumStream(path);
 }
 
 export function lastLines(text: string, n: number): string {
@@ -63,9 +64,15 @@ export const REPORT_COLUMNS = [
   'message',
   'tasks_done',
   'tasks_total',
+  'cost_usd',
+  'input_tokens',
+  'output_tokens',
 ] as const;
 
-export type ReportRow = Record<(typeof REPORT_COLUMNS)[number], string | number | null>;
+/** Usage columns are empty for rows of steps that ran no agent. */
+type UsageColumn = 'cost_usd' | 'input_tokens' | 'output_tokens';
+export type ReportRow = Record<Exclude<(typeof REPORT_COLUMNS)[number], UsageColumn>, string | number | null> &
+  Partial<Record<UsageColumn, string | number | null>>;
 
 function tsvCell(v: string | number | null): string {
   if (v === null) return '';
@@ -82,7 +89,7 @@ export function appendReportRow(runDir: string, row: ReportRow): string {
   mkdirSync(runDir, { recursive: true });
   const header = REPORT_COLUMNS.join('\t') + '\n';
   const existing = existsSync(path) ? readFileSync(path, 'utf8') : header;
-  const cells = REPORT_COLUMNS.map((c) => tsvCell(row[c]));
+  const cells = REPORT_COLUMNS.map((c) => tsvCell(row[c] ?? null));
   const key = (c: string[]) => `${c[1]}\t${c[2]}\t${c[7]}`;
   const mine = key(cells);
   const dup = existing
@@ -106,7 +113,7 @@ export interface Summary {
   last_exit_code: number | null;
   completion_mode: string;
   model: string;
-  /** One of complete_plan, iterations_exhausted, claude_failed, failed, canceled. */
+  /** One of complete_plan, iterations_exhausted, claude_failed, agent_failed, failed, canceled. */
   exit_reason: string;
   /** The precise reason (e.g. max_consecutive_failures:verification:3, merge_conflict). */
   exit_detail: string;
@@ -115,6 +122,8 @@ export interface Summary {
   cost_usd: number;
   input_tokens: number;
   output_tokens: number;
+  /** The run's last error in one readable line (the agent's own words where it gave any). */
+  last_error: string | null;
   run_branch: string;
   merge_target_branch: string | null;
   merge_commit: string | null;
@@ -131,7 +140,14 @@ export function writeSummary(runDir: string, summary: Summary): string {
   return path;
 }
 
-/** Copies every regular file of `from` into `to` (the global mirror); returns the copied paths. */
+/** Files from this size up are hard-linked into the mirror, not copied: a log must not take twice its space. */
+export const MIRROR_LINK_BYTES = 1024 * 1024;
+
+/**
+ * Mirrors every regular file of `from` into `to` (the global mirror); returns the mirrored paths.
+ * Large files are hard links (same disk blocks); across file systems, where a link is impossible,
+ * they are copied, which max_output_bytes bounds.
+ */
 export function mirrorDir(from: string, to: string): string[] {
   if (!existsSync(from)) return [];
   mkdirSync(to, { recursive: true });
@@ -142,7 +158,22 @@ export function mirrorDir(from: string, to: string): string[] {
     if (!statSync(src).isFile()) continue;
     const dst = join(to, name);
     const tmp = `${dst}.${randomBytes(4).toString('hex')}.tmp`;
-    copyFileSync(src, tmp);
+    let linked = false;
+    const st = statSync(src);
+    if (st.size >= MIRROR_LINK_BYTES && existsSync(dst) && statSync(dst).ino === st.ino) {
+      // Already the same file: renaming a link over its twin does nothing and would leave tmp.
+      copied.push(dst);
+      continue;
+    }
+    if (st.size >= MIRROR_LINK_BYTES) {
+      try {
+        linkSync(src, tmp);
+        linked = true;
+      } catch {
+        rmSync(tmp, { force: true });
+      }
+    }
+    if (!linked) copyFileSync(src, tmp);
     renameSync(tmp, dst);
     copied.push(dst);
   }

@@ -58,6 +58,9 @@ export interface LoopConfig {
   watchdog_max_rewrites: number;
   watchdog_no_progress_iterations: number;
   max_cost_usd: number;
+  agent_api_retries: number;
+  max_output_bytes: number;
+  model_prices: string;
   agent: AgentKind;
   agent_cmd: string;
   trigger_plan_wait_sec: number;
@@ -131,6 +134,9 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
   int('watchdog_max_rewrites', 2, 0, 'Watchdog prompt rewrites allowed per run before it fails.'),
   int('watchdog_no_progress_iterations', 2, 1, 'Iterations without a commit or plan change before the watchdog steps in.'),
   num('max_cost_usd', 0, 0, 'Spending cap per run in USD; 0 means off.'),
+  int('agent_api_retries', 2, 0, "Retries the agent CLI itself makes for a failing API call (Claude Code's CLAUDE_CODE_MAX_RETRIES); kept small so loopd's own backoff (transient_retries) governs."),
+  int('max_output_bytes', 64 * 1024 * 1024, 0, 'Output kept per agent invocation; past it the log keeps its head and its last part, and an OUTPUT_TRUNCATED event says so; 0 keeps everything.'),
+  str('model_prices', '', 'Price overrides for cost from tokens: MODEL=INPUT/CACHED_INPUT/OUTPUT in USD per million tokens, comma-separated.'),
   oneOf('agent', 'claude', AGENT_KINDS, 'Implementation agent: claude, codex or command (agent_cmd).'),
   str('agent_cmd', '', 'Command run as the agent when agent=command.'),
   num('trigger_plan_wait_sec', 30, 0, 'When watching, seconds to wait for a plan after a new spec appears.'),

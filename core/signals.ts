@@ -79,6 +79,12 @@ export interface StepResultFacts {
   timedOut?: boolean;
   transientError?: string | null;
   rateLimitResetAt?: number | null;
+  /** What the agent's error was (errors.ts): auth, rate_limit, network... */
+  errorKind?: string | null;
+  /** Retrying cannot help: the run fails now with failReason. */
+  fatal?: boolean;
+  /** The exit reason when this failure ends the run (claude_failed:auth, worktree_missing...). */
+  failReason?: string;
   // review
   approved?: boolean;
   // verification

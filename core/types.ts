@@ -41,6 +41,7 @@ export type ExitReason =
   | 'complete_plan'
   | 'iterations_exhausted'
   | 'claude_failed'
+  | 'agent_failed'
   | 'failed'
   | 'canceled'
   | (string & {});

@@ -1,10 +1,16 @@
 // Running one agent process for a phase (implementation or review): spawn it detached with its
-// output going straight to the log, tell subscribers as the log grows, and wait for its exit
-// status. Shared by the phases that run an agent; keeps no state between calls.
+// output going (through the capping writer) to the log, tell subscribers as the log grows, and
+// wait for its exit status. Shared by the phases that run an agent; keeps no state between calls.
+// Nothing here reads a whole log: the parsers get its last few MiB (core/logfile.ts).
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { buildAgentCommand, parseAgentOutput, type AgentKind, type ParsedAgentOutput } from '../core/agents/adapters.js';
+import { rmSync, statSync, writeFileSync } from 'node:fs';
+import { buildAgentCommand, parseAgentOutput, type AgentKind, type AgentUsage, type ParsedAgentOutput } from '../core/agents/adapters.js';
+import { fixFor } from '../core/agents/errors.js';
+import { DEFAULT_MAX_OUTPUT_BYTES, finalizeCappedLog, needsFinalize, readCapState, type CapState } from '../core/agents/output-cap.js';
+import { costFromTokens, parsePriceOverrides, priceFor } from '../core/agents/prices.js';
 import { spawnDetached, waitForExit, type WaitResult } from '../core/agents/process.js';
+import { countFileLines, readTail } from '../core/logfile.js';
+import type { LoopConfig } from '../core/config.js';
 import type { AgentProcessInfo, HandlerInput } from './types.js';
 
 const FOLLOW_INTERVAL_MS = 100;
@@ -12,8 +18,13 @@ const FOLLOW_INTERVAL_MS = 100;
 export interface AgentRun {
   proc: AgentProcessInfo;
   exit: WaitResult;
-  raw: string;
+  /** The end of the log (PARSE_WINDOW_BYTES at most), what the parsers read. */
+  window: string;
   parsed: ParsedAgentOutput;
+  /** What the agent printed, whether or not all of it was kept. */
+  outputBytes: number;
+  outputLines: number;
+  cap: CapState | null;
 }
 
 export interface AgentSpec {
@@ -27,6 +38,11 @@ export interface AgentSpec {
   /** Facts to remember with the process, so a re-adopted step can still judge the work. */
   commitBefore: string;
   planBefore: string | null;
+}
+
+/** The environment every agent gets on top of the phase's: loopd's retry policy for the CLI. */
+export function agentPolicyEnv(config: LoopConfig): Record<string, string> {
+  return { CLAUDE_CODE_MAX_RETRIES: String(config.agent_api_retries ?? 2) };
 }
 
 /** Starts the agent (or re-adopts the one given in input.adopt) and follows it to its end. */
@@ -47,10 +63,11 @@ export async function runAgent(input: HandlerInput, spec: AgentSpec): Promise<Ag
       nonce,
       shellCommand: command,
       cwd: run.worktreePath,
-      env: spec.env,
+      env: { ...agentPolicyEnv(run.config), ...spec.env },
       stdinPath: spec.promptPath,
       logPath: spec.logPath,
       exitPath: spec.exitPath,
+      maxOutputBytes: run.config.max_output_bytes ?? DEFAULT_MAX_OUTPUT_BYTES,
     });
     proc = {
       ...handle,
@@ -82,23 +99,104 @@ export async function runAgent(input: HandlerInput, spec: AgentSpec): Promise<Ag
   } finally {
     clearInterval(follower);
   }
+  // waitForExit has emptied the process group, so a capping writer killed before its end (a
+  // timeout's SIGKILL) cannot race us: finish its job from the files it left.
+  const cap = needsFinalize(proc.logPath) ? finalizeCappedLog(proc.logPath) : readCapState(proc.logPath);
   sink.outputGrew();
-  const raw = existsSync(proc.logPath) ? readFileSync(proc.logPath, 'utf8') : '';
-  return { proc, exit, raw, parsed: parseAgentOutput(spec.kind, raw, { failed: exit.exitCode !== 0 || exit.timedOut || exit.vanished }) };
+  if (cap?.truncated) {
+    sink.event('OUTPUT_TRUNCATED', {
+      phase: step.phase,
+      iteration: step.iteration,
+      attempt: step.attempt,
+      totalBytes: cap.totalBytes,
+      omittedBytes: cap.omittedBytes,
+      maxOutputBytes: cap.maxBytes,
+      log: proc.logPath,
+    });
+  }
+  const counted = cap ? { bytes: cap.totalBytes, lines: cap.totalLines } : countFileLines(proc.logPath);
+  const { text: window } = readTail(proc.logPath);
+  const failed = exit.exitCode !== 0 || exit.timedOut || exit.vanished;
+  const parsed = parseAgentOutput(spec.kind, window, { failed });
+  return { proc, exit, window, parsed: { ...parsed, usage: priced(parsed.usage, spec.kind, spec.model, run.config) }, outputBytes: counted.bytes, outputLines: counted.lines, cap };
 }
 
-/** The step's status and error message from how the agent ended. */
-export function agentOutcome(exit: WaitResult, timeoutSec: number, parsed: ParsedAgentOutput): { status: 'SUCCEEDED' | 'FAILED' | 'CANCELED'; error: string | null } {
-  if (exit.canceled) return { status: 'CANCELED', error: 'canceled' };
-  if (exit.timedOut) return { status: 'FAILED', error: `agent timed out after ${timeoutSec}s (claude_timeout_sec); its process tree was killed` };
-  if (exit.vanished) return { status: 'FAILED', error: 'agent process ended without an exit status' };
+/** Fills in the cost of an agent that reported tokens but no cost, from the price table. */
+export function priced(usage: AgentUsage | null, kind: AgentKind, model: string, config: Pick<LoopConfig, 'model_prices'>): AgentUsage | null {
+  if (usage === null || usage.costSource === 'reported') return usage;
+  let overrides = {};
+  try {
+    overrides = parsePriceOverrides(config.model_prices ?? '');
+  } catch {
+    // Validated when the run was created; a bad table here only means "no overrides".
+  }
+  const p = priceFor(usage.model ?? model, kind, overrides);
+  if (p === null) return { ...usage, costSource: 'unpriced' };
+  return {
+    ...usage,
+    costUsd: costFromTokens({ inputTokens: usage.inputTokens, cachedInputTokens: usage.cachedInputTokens ?? 0, outputTokens: usage.outputTokens }, p.price),
+    costSource: 'estimated',
+    model: usage.model ?? p.key,
+  };
+}
+
+export interface AgentOutcome {
+  status: 'SUCCEEDED' | 'FAILED' | 'CANCELED';
+  /** One readable line: the agent's own words, and what to do when there is something to do. */
+  error: string | null;
+  /** Facts for the transition rules (steps.result_json). */
+  facts: {
+    errorKind: string | null;
+    /** Retrying cannot help (bad key, refusal to run as root): the run fails now. */
+    fatal: boolean;
+    /** The exit reason if this failure ends the run. */
+    failReason: string;
+    transientError: string | null;
+    rateLimitResetAt: number | null;
+  };
+}
+
+/** claude_failed for Claude Code, agent_failed for everything else (codex, a command). */
+export function failLabel(kind: AgentKind): string {
+  return kind === 'claude' ? 'claude_failed' : 'agent_failed';
+}
+
+/** The step's status, its readable error and the facts that decide a retry, from how the agent ended. */
+export function agentOutcome(exit: WaitResult, timeoutSec: number, parsed: ParsedAgentOutput, kind: AgentKind = 'command'): AgentOutcome {
+  const label = failLabel(kind);
+  const facts = (over: Partial<AgentOutcome['facts']> = {}): AgentOutcome['facts'] => ({
+    errorKind: parsed.errorKind,
+    fatal: parsed.errorAction === 'fatal',
+    failReason: parsed.errorKind && parsed.errorKind !== 'unknown' ? `${label}:${parsed.errorKind}` : label,
+    transientError: parsed.transientError,
+    rateLimitResetAt: parsed.rateLimitResetAt,
+    ...over,
+  });
+  const said = parsed.error;
+  const fix = parsed.errorKind ? fixFor(parsed.errorKind, kind) : null;
+  const detail = said ? `${said}${fix ? ` (fix: ${fix})` : ''}` : null;
+  if (exit.canceled) return { status: 'CANCELED', error: 'canceled', facts: facts({ fatal: false, transientError: null, rateLimitResetAt: null }) };
+  if (exit.timedOut) {
+    // A CLI that waits out an outage by itself (Codex does) is still an outage.
+    return {
+      status: 'FAILED',
+      error: `agent timed out after ${timeoutSec}s (claude_timeout_sec); its process tree was killed${detail && parsed.errorKind !== 'unknown' ? `; its last error: ${detail}` : ''}`,
+      facts: facts({ fatal: false, failReason: `${label}:timeout` }),
+    };
+  }
+  if (exit.vanished) return { status: 'FAILED', error: 'agent process ended without an exit status', facts: facts({ fatal: false }) };
   if (exit.exitCode === 127) {
-    return { status: 'FAILED', error: 'agent command not found (exit code 127): check agent_cmd / reviewer_cmd and the daemon\'s PATH' };
+    return {
+      status: 'FAILED',
+      error: "agent command not found (exit code 127): check agent_cmd / reviewer_cmd and the daemon's PATH",
+      facts: facts({ fatal: false }),
+    };
   }
   if (exit.exitCode !== 0) {
-    return { status: 'FAILED', error: `agent exited with code ${exit.exitCode}${parsed.transientError ? ` (${parsed.transientError})` : ''}` };
+    return { status: 'FAILED', error: detail ? `${detail} (exit code ${exit.exitCode})` : `agent exited with code ${exit.exitCode}`, facts: facts() };
   }
-  return { status: 'SUCCEEDED', error: null };
+  if (parsed.errorAction === 'fatal') return { status: 'FAILED', error: detail, facts: facts() };
+  return { status: 'SUCCEEDED', error: null, facts: facts({ fatal: false, transientError: null, rateLimitResetAt: null }) };
 }
 
 export function countLines(text: string): number {

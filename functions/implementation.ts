@@ -5,6 +5,8 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parseAgentOutput } from '../core/agents/adapters.js';
+import { readTail } from '../core/logfile.js';
+import { checkRunPlace } from '../core/run-place.js';
 import { appendReportRow, iterName, lastLines, writeFileAtomic } from '../core/artifacts.js';
 import { detectCompletion } from '../core/completion.js';
 import { commitAll, commitsSince, headCommit } from '../core/git.js';
@@ -12,7 +14,7 @@ import { parsePlan, planDigest, revertSelfReviewed } from '../core/plan.js';
 import { buildPrompt } from '../core/prompt.js';
 import { outputSimilarity } from '../core/signals.js';
 import { ensureRunWorktree } from '../core/worktree.js';
-import { agentOutcome, countLines, findStep, runAgent } from './agent-step.js';
+import { agentOutcome, findStep, runAgent } from './agent-step.js';
 import type { Handler, HandlerInput, RunInput } from './types.js';
 
 /** Makes sure the worktree exists and holds the workspace's spec and plan. Safe to repeat. */
@@ -119,6 +121,10 @@ export const implementation: Handler = async (input) => {
   const promptPath = join(run.runDir, 'prompt.txt');
   const iterPromptPath = join(run.runDir, `iter-${nn}${suffix}.prompt.txt`);
 
+  // Not the agent's failure: say what is really wrong instead of "agent exited with code 1".
+  const gone = await checkRunPlace(run, { worktree: false });
+  if (gone) return { status: 'FAILED', error: gone.message, result: { fatal: true, failReason: gone.reason } };
+
   let runPatch: { worktreePath: string } | undefined;
   let commitBefore = input.adopt?.commitBefore ?? '';
   let planBefore = input.adopt?.planBefore ?? null;
@@ -161,8 +167,25 @@ export const implementation: Handler = async (input) => {
       },
     },
   );
-  const { raw, parsed, exit } = agent;
-  writeFileAtomic(tailPath, lastLines(raw, 200));
+  const { window, parsed, exit } = agent;
+
+  // The agent (or someone) may have deleted the worktree or switched its branch: committing or
+  // judging anything there would be wrong, and it is not an agent failure to retry.
+  const moved = exit.canceled ? null : await checkRunPlace(run, { worktree: true });
+  if (moved) {
+    return {
+      status: 'FAILED',
+      exitCode: exit.exitCode,
+      promptPath: iterPromptPath,
+      outputPath: logPath,
+      error: moved.message,
+      usage: parsed.usage,
+      ...(runPatch ? { runPatch } : {}),
+      result: { fatal: true, failReason: moved.reason, logPath, durationMs: Date.now() - started },
+    };
+  }
+
+  writeFileAtomic(tailPath, lastLines(window, 200));
   sink.artifact('iteration_log', logPath);
   sink.artifact('iteration_tail', tailPath);
 
@@ -186,14 +209,14 @@ export const implementation: Handler = async (input) => {
   const commitAfter = await headCommit(run.worktreePath);
   const planChanged = (planBefore === null ? null : planDigest(planBefore)) !== (planAfter === null ? null : planDigest(planAfter));
   const durationMs = Date.now() - started;
-  const outcome = agentOutcome(exit, run.config.claude_timeout_sec, parsed);
+  const outcome = agentOutcome(exit, run.config.claude_timeout_sec, parsed, run.config.agent);
 
   // Similarity with the previous iteration's output feeds the repeated_task signal.
   let similarity: number | null = null;
   const prev = findStep(input.history, 'implementation', step.iteration - 1, 'SUCCEEDED');
   const prevLog = typeof prev?.result?.logPath === 'string' ? prev.result.logPath : null;
   if (prevLog && existsSync(prevLog)) {
-    similarity = outputSimilarity(parseAgentOutput(run.config.agent, readFileSync(prevLog, 'utf8')).text, parsed.text);
+    similarity = outputSimilarity(parseAgentOutput(run.config.agent, readTail(prevLog).text).text, parsed.text);
   }
 
   const reportPath = appendReportRow(run.runDir, {
@@ -202,12 +225,15 @@ export const implementation: Handler = async (input) => {
     iteration: step.iteration,
     duration_ms: durationMs,
     exit_code: exit.exitCode,
-    output_bytes: Buffer.byteLength(raw),
-    output_lines: countLines(raw),
+    output_bytes: agent.outputBytes,
+    output_lines: agent.outputLines,
     output_path: logPath,
     message: outcome.error ?? (completion.claimed ? 'claimed complete' : 'ok'),
     tasks_done: counts ? counts.done + counts.reviewed : null,
     tasks_total: counts ? counts.total : null,
+    cost_usd: parsed.usage?.costUsd ?? null,
+    input_tokens: parsed.usage?.inputTokens ?? null,
+    output_tokens: parsed.usage?.outputTokens ?? null,
   });
   sink.artifact('report', reportPath);
 
@@ -233,8 +259,9 @@ export const implementation: Handler = async (input) => {
       similarity,
       timedOut: exit.timedOut,
       durationMs,
-      transientError: outcome.status === 'FAILED' ? parsed.transientError : null,
-      rateLimitResetAt: outcome.status === 'FAILED' ? parsed.rateLimitResetAt : null,
+      ...outcome.facts,
+      outputBytes: agent.outputBytes,
+      outputTruncated: agent.cap?.truncated === true,
       logPath,
       tailPath,
     },

@@ -7,7 +7,8 @@ import { appendReportRow, iterName, writeFileAtomic } from '../core/artifacts.js
 import { commitAll, diffSince, headCommit } from '../core/git.js';
 import { markReviewed, parsePlan } from '../core/plan.js';
 import { buildReviewPrompt, isApproved } from '../core/review-prompt.js';
-import { agentOutcome, countLines, findStep, runAgent } from './agent-step.js';
+import { checkRunPlace } from '../core/run-place.js';
+import { agentOutcome, findStep, runAgent } from './agent-step.js';
 import type { Handler } from './types.js';
 
 export const review: Handler = async (input) => {
@@ -22,6 +23,9 @@ export const review: Handler = async (input) => {
   const exitPath = join(run.runDir, `.review-${nn}${suffix}.exit`);
   const notesPath = join(run.runDir, `review-${nn}.md`);
   const planFile = run.planPath ? join(run.worktreePath, run.planPath) : null;
+
+  const gone = await checkRunPlace(run, { worktree: true });
+  if (gone) return { status: 'FAILED', error: gone.message, result: { fatal: true, failReason: gone.reason } };
 
   const impl = findStep(input.history, 'implementation', step.iteration, 'SUCCEEDED');
   const from = typeof impl?.result?.commitBefore === 'string' && impl.result.commitBefore ? impl.result.commitBefore : await headCommit(run.worktreePath);
@@ -57,7 +61,7 @@ export const review: Handler = async (input) => {
     },
   });
   sink.artifact('review_log', logPath);
-  const outcome = agentOutcome(agent.exit, run.config.claude_timeout_sec, agent.parsed);
+  const outcome = agentOutcome(agent.exit, run.config.claude_timeout_sec, agent.parsed, kind);
   const common = {
     usage: agent.parsed.usage,
     exitCode: agent.exit.exitCode,
@@ -69,11 +73,7 @@ export const review: Handler = async (input) => {
       ...common,
       status: outcome.status,
       error: outcome.error,
-      result: {
-        transientError: agent.parsed.transientError,
-        rateLimitResetAt: agent.parsed.rateLimitResetAt,
-        timedOut: agent.exit.timedOut,
-      },
+      result: { ...outcome.facts, timedOut: agent.exit.timedOut, outputBytes: agent.outputBytes, outputTruncated: agent.cap?.truncated === true },
     };
   }
 
@@ -105,12 +105,15 @@ export const review: Handler = async (input) => {
     iteration: step.iteration,
     duration_ms: Date.now() - started,
     exit_code: agent.exit.exitCode,
-    output_bytes: Buffer.byteLength(agent.raw),
-    output_lines: countLines(agent.raw),
+    output_bytes: agent.outputBytes,
+    output_lines: agent.outputLines,
     output_path: logPath,
     message: approved ? `approved (${reviewed} marked [R])` : `changes requested: ${notesPath}`,
     tasks_done: counts ? counts.done + counts.reviewed : null,
     tasks_total: counts ? counts.total : null,
+    cost_usd: agent.parsed.usage?.costUsd ?? null,
+    input_tokens: agent.parsed.usage?.inputTokens ?? null,
+    output_tokens: agent.parsed.usage?.outputTokens ?? null,
   });
   sink.artifact('report', reportPath);
   return {

@@ -73,7 +73,7 @@ export interface HandlerResult {
   promptPath?: string | null;
   outputPath?: string | null;
   error?: string | null;
-  usage?: { inputTokens: number; outputTokens: number; costUsd: number } | null;
+  usage?: { inputTokens: number; outputTokens: number; costUsd: number; costSource?: string; model?: string | null } | null;
   /** Run fields the handler learned (worktrunk chooses the worktree path); the dispatcher saves them. */
   runPatch?: { worktreePath?: string };
   result: Record<string, unknown>;

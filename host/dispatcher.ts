@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { findByNonce, isAlive, killTree, readExitStatus } from '../core/agents/process.js';
 import { appendReportRow, checksumFile, mirrorDir, writeSummary, type Summary } from '../core/artifacts.js';
 import type { LoopConfig } from '../core/config.js';
+import { placeGone } from '../core/run-place.js';
 import { removeRunWorktree } from '../core/worktree.js';
 import type { RunStatus, StepPhase } from '../core/types.js';
 import type { AgentProcessInfo, Handler, HandlerResult, HistoryEntry, RunInput } from '../functions/types.js';
@@ -64,6 +65,8 @@ export class Dispatcher {
   private wakeQueued = false;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
+  /** Stopped without draining: in-flight agents belong to the next daemon, which re-adopts them. */
+  private abandoned = false;
 
   constructor(private readonly o: DispatcherOptions) {}
 
@@ -80,6 +83,7 @@ export class Dispatcher {
   /** Stops claiming work. In-flight agents keep running and are re-adopted by the next daemon. */
   async stop(opts: { drain?: boolean } = {}): Promise<void> {
     this.stopped = true;
+    if (!opts.drain) this.abandoned = true;
     if (this.timer) clearTimeout(this.timer);
     if (opts.drain) await Promise.allSettled([...this.active.values()].map((a) => a.done));
   }
@@ -244,7 +248,17 @@ export class Dispatcher {
       try {
         result = await handler(input);
       } catch (e) {
-        result = { status: abort.signal.aborted ? 'CANCELED' : 'FAILED', error: e instanceof Error ? e.message : String(e), result: {} };
+        const message = e instanceof Error ? e.message : String(e);
+        // "spawn git ENOENT" is what a deleted worktree looks like from here: name the real cause.
+        const gone = abort.signal.aborted ? null : placeGone(input.run);
+        result = gone
+          ? { status: 'FAILED', error: `${gone.message} (${message})`, result: { fatal: true, failReason: gone.reason } }
+          : { status: abort.signal.aborted ? 'CANCELED' : 'FAILED', error: message, result: {} };
+      }
+      if (this.abandoned) {
+        // The store may be closed already; the next daemon re-adopts the step and records it.
+        this.active.delete(step.id);
+        return;
       }
       try {
         this.completeStep(step.id, result);
@@ -285,6 +299,14 @@ export class Dispatcher {
         prompt_path: result.promptPath ?? step.prompt_path,
         output_path: result.outputPath ?? step.output_path,
         ended_at: Date.now(),
+        ...(result.usage
+          ? {
+              cost_usd: result.usage.costUsd,
+              input_tokens: result.usage.inputTokens,
+              output_tokens: result.usage.outputTokens,
+              cost_source: result.usage.costSource ?? 'reported',
+            }
+          : {}),
       });
       store.appendEvent(step.run_id, stepId, 'STEP_FINISHED', {
         phase: updated.phase,
@@ -293,6 +315,7 @@ export class Dispatcher {
         status: updated.status,
         exitCode: updated.exit_code,
         error: updated.error,
+        ...(result.usage ? { costUsd: result.usage.costUsd, inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens } : {}),
         ...summarizeResult(result.result),
       });
       let run = store.getRun(step.run_id)!;
@@ -352,13 +375,20 @@ export class Dispatcher {
         iteration: d.iteration,
         attempt: d.attempt,
         delayMs: d.delayMs,
-        ...(d.retry ? { reason: d.retry.reason, detail: d.retry.detail, until: d.retry.until } : {}),
+        ...(d.retry ? { reason: d.retry.reason, detail: d.retry.detail, until: d.retry.until, message: this.lastError(run.id) } : {}),
       });
       if (d.delayMs > 0) this.wakeAt(Date.now() + d.delayMs);
       return;
     }
     const lastError = run.last_error;
     this.finishRun(run, d.status, d.reason, d.status === 'COMPLETED' ? null : lastError);
+  }
+
+  /** The readable error of the run's latest failed step, for retry events. */
+  private lastError(runId: string): string | null {
+    const steps = this.o.store.stepsForRun(runId);
+    for (let i = steps.length - 1; i >= 0; i--) if (steps[i]!.status === 'FAILED') return steps[i]!.error;
+    return null;
   }
 
   /** Must run inside a transaction. */
@@ -424,6 +454,7 @@ export class Dispatcher {
       cost_usd: run.cost_usd,
       input_tokens: run.input_tokens,
       output_tokens: run.output_tokens,
+      last_error: run.last_error,
       run_branch: run.run_branch,
       merge_target_branch: run.merge_target_branch,
       merge_commit: merge ? ((parseResult(merge)?.commit as string | null | undefined) ?? null) : null,
@@ -443,9 +474,12 @@ export class Dispatcher {
       output_bytes: null,
       output_lines: null,
       output_path: `${run.run_dir}/summary.json`,
-      message: `${run.status}: ${run.exit_reason ?? 'failed'}`,
+      message: `${run.status}: ${run.exit_reason ?? 'failed'}${run.last_error && run.status !== 'COMPLETED' ? ` (${run.last_error})` : ''}`,
       tasks_done: summary.tasks_done,
       tasks_total: summary.tasks_total,
+      cost_usd: run.cost_usd,
+      input_tokens: run.input_tokens,
+      output_tokens: run.output_tokens,
     });
     this.recordArtifact(run, null, 'report', `${run.run_dir}/report.tsv`);
     const path = writeSummary(run.run_dir, summary);
@@ -590,11 +624,12 @@ export function transitionConfig(run: RunRow): TransitionConfig {
   };
 }
 
-const SUMMARY_REASONS = new Set(['complete_plan', 'iterations_exhausted', 'claude_failed', 'canceled']);
+const SUMMARY_REASONS = new Set(['complete_plan', 'iterations_exhausted', 'claude_failed', 'agent_failed', 'canceled']);
 
-/** summary.json keeps the coarse categories; the precise reason goes to exit_detail. */
+/** summary.json keeps the coarse categories (claude_failed:auth is claude_failed); the precise reason goes to exit_detail. */
 export function summaryExitReason(reason: string | null): string {
-  return reason && SUMMARY_REASONS.has(reason) ? reason : 'failed';
+  const coarse = reason?.split(':')[0] ?? null;
+  return coarse && SUMMARY_REASONS.has(coarse) ? coarse : 'failed';
 }
 
 /** The agent kind a step of this phase runs, or null for phases that run no agent. */

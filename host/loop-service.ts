@@ -6,6 +6,9 @@ import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
 import { buildAgentCommand } from '../core/agents/adapters.js';
 import { lastLines, resolveRunDirs, type RunDirs } from '../core/artifacts.js';
+import { fixFor } from '../core/agents/errors.js';
+import { parsePriceOverrides, PriceTableError } from '../core/agents/prices.js';
+import { readTail } from '../core/logfile.js';
 import { suggestRunName } from '../core/run-name.js';
 import { chooseProvider, findOnPath } from '../core/worktree.js';
 import { composePrompt } from '../functions/implementation.js';
@@ -53,6 +56,7 @@ interface PreparedRun {
 
 const TERMINAL_EVENTS = new Set(['RUN_COMPLETED', 'RUN_FAILED', 'RUN_CANCELED']);
 const OUTPUT_CHUNK_BYTES = 64 * 1024;
+const TAIL_WINDOW_BYTES = 1024 * 1024;
 /** C0 and C1 controls, DEL and the Unicode line separators: nothing a name needs. */
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
@@ -215,6 +219,18 @@ export class HostLoopService implements LoopService {
           `${role}=${kind} but the "${bin}" CLI is not on the daemon's PATH: install it, or use ${role === 'agent' ? 'agent=command with agent_cmd' : 'reviewer_agent=command with reviewer_cmd'} (restart the daemon after changing PATH)`,
         );
       }
+    }
+    // Claude Code refuses --dangerously-skip-permissions as root unless IS_SANDBOX=1: say so now,
+    // not after the first iteration failed.
+    const usesClaude = config.agent === 'claude' || (config.reviewer && reviewerKind === 'claude');
+    if (usesClaude && process.getuid?.() === 0 && !process.env.IS_SANDBOX) {
+      throw new UserError(`loopd runs as root and Claude Code refuses to skip permission prompts as root: ${fixFor('root_refused', 'claude')}`);
+    }
+    try {
+      parsePriceOverrides(config.model_prices ?? '');
+    } catch (e) {
+      if (e instanceof PriceTableError) throw new UserError(e.message);
+      throw e;
     }
     let provider: { provider: 'git' | 'worktrunk'; reason: string };
     try {
@@ -648,7 +664,7 @@ export class HostLoopService implements LoopService {
             if (!chunk) break;
             offset += chunk.bytes;
             progressed = true;
-            yield { stepId: step.id, iteration: step.iteration, phase: step.phase, offset, chunk: chunk.text };
+            yield { stepId: step.id, iteration: step.iteration, phase: step.phase, attempt: step.attempt, offset, chunk: chunk.text };
           }
           // Stop at the first step still writing: later steps cannot exist yet.
           if (step.status === 'IN_PROGRESS' || step.status === 'QUEUED') break;
@@ -672,16 +688,25 @@ export class HostLoopService implements LoopService {
     const run = this.resolveRun(ref);
     const step = [...this.d.store.stepsForRun(run.id)].reverse().find((s) => s.output_path && existsSync(s.output_path));
     if (!step) return null;
-    const buf = readFileSync(step.output_path!);
+    // The last lines come from the end of the log only: it may be gigabytes (or one huge line).
+    const { text, size } = readTail(step.output_path!, TAIL_WINDOW_BYTES);
     return {
       stepId: step.id,
       iteration: step.iteration,
       phase: step.phase,
+      attempt: step.attempt,
       path: step.output_path!,
-      text: lastLines(buf.toString('utf8'), lines),
-      offset: buf.length,
+      text: lastLines(text, lines),
+      agent: agentOf(parseConfig(run), step.phase),
+      offset: size,
     };
   }
+}
+
+function agentOf(cfg: LoopConfig, phase: string): string | null {
+  if (phase === 'implementation') return cfg.agent;
+  if (phase === 'review') return cfg.reviewer_agent || cfg.agent;
+  return null;
 }
 
 function readChunk(path: string, offset: number): { text: string; bytes: number } | null {
@@ -727,6 +752,10 @@ function stepView(s: StepRow): StepView {
     startedAt: s.started_at,
     endedAt: s.ended_at,
     result: s.result_json ? (JSON.parse(s.result_json) as Record<string, unknown>) : null,
+    costUsd: s.cost_usd ?? null,
+    inputTokens: s.input_tokens ?? null,
+    outputTokens: s.output_tokens ?? null,
+    costSource: s.cost_source ?? null,
   };
 }
 

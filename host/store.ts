@@ -59,6 +59,11 @@ export interface StepRow {
   pid_nonce: string | null;
   exit_path: string | null;
   process_json: string | null;
+  /** 0003_step_usage: what this step's agent used (NULL when it ran none). */
+  cost_usd?: number | null;
+  input_tokens?: number | null;
+  output_tokens?: number | null;
+  cost_source?: string | null;
   created_at: number;
   updated_at: number;
   started_at: number | null;

@@ -65,6 +65,8 @@ export function nextStep(run: RunFact, steps: readonly StepFact[], cfg: Transiti
   if (run.cancelRequested) return finish('CANCELED', 'canceled');
   if (!last) return queue('implementation', 1);
   if (last.status === 'CANCELED') return finish('CANCELED', 'canceled');
+  // Whatever the phase: a failure retrying cannot fix (a deleted worktree, a bad key) ends the run.
+  if (last.status === 'FAILED' && last.result?.fatal === true) return finish('FAILED', last.result.failReason ?? 'failed');
 
   switch (last.phase) {
     case 'implementation':
@@ -160,6 +162,9 @@ function nextIteration(iteration: number, cfg: TransitionConfig): Decision {
 function retryOrFail(steps: readonly StepFact[], last: StepFact, cfg: TransitionConfig, now: number): Decision {
   const same = steps.filter((s) => s.phase === last.phase && s.iteration === last.iteration && s.status === 'FAILED' && !s.result?.requeued);
   const r = last.result ?? {};
+  const reason = r.failReason ?? 'agent_failed';
+  // A bad key, a refusal to run as root, a deleted worktree: retrying cannot help.
+  if (r.fatal === true) return finish('FAILED', reason);
   if (AGENT_PHASES.includes(last.phase) && r.transientError) {
     const transient = same.filter((s) => s.result?.transientError).length;
     if (transient <= cfg.transientRetries) {
@@ -169,12 +174,12 @@ function retryOrFail(steps: readonly StepFact[], last: StepFact, cfg: Transition
       const d = queue(last.phase, last.iteration, last.attempt + 1, delay);
       return { ...d, retry: { reason: resetAt !== null ? 'rate_limit' : 'transient', detail: r.transientError, until: resetAt } };
     }
-    return finish('FAILED', 'claude_failed');
+    return finish('FAILED', reason);
   }
   const ordinary = same.filter((s) => !s.result?.transientError).length;
   if (ordinary <= cfg.agentRetries) {
     const d = queue(last.phase, last.iteration, last.attempt + 1, cfg.agentRetryBackoffSec * 1000);
     return { ...d, retry: { reason: 'agent_failed', detail: null, until: null } };
   }
-  return finish('FAILED', 'claude_failed');
+  return finish('FAILED', reason);
 }

@@ -55,6 +55,12 @@ export interface StepView {
   startedAt: number | null;
   endedAt: number | null;
   result: Record<string, unknown> | null;
+  /** What the step's agent used; null for steps that ran no agent. */
+  costUsd: number | null;
+  inputTokens: number | null;
+  outputTokens: number | null;
+  /** reported (by the agent), estimated (tokens x price table) or unpriced. */
+  costSource: string | null;
 }
 
 export interface ArtifactView {
@@ -90,6 +96,8 @@ export interface EventWindow {
 }
 
 export interface OutputChunk {
+  /** The step's attempt (retries of one phase in one iteration). */
+  attempt?: number;
   stepId: number;
   iteration: number;
   phase: StepPhase;
@@ -104,6 +112,9 @@ export interface TailView {
   phase: StepPhase;
   path: string;
   text: string;
+  attempt?: number;
+  /** The agent kind that wrote it (how to render it); null for a non-agent step. */
+  agent?: string | null;
   /** Byte length of the log when read: `<stepId>:<offset>` resumes runs.output right after it. */
   offset: number;
 }

@@ -81,12 +81,20 @@ async function renderDetail(r: RunDetail): Promise<string[]> {
       s.attempt,
       s.exitCode ?? '',
       s.startedAt !== null && s.endedAt !== null ? formatDuration(s.endedAt - s.startedAt) : '',
+      stepCost(s),
       s.error ? escapeControls(oneLine(s.error, 60)) : '',
     ]);
-    const table = await renderTable(['STEP', 'ITER', 'PHASE', 'STATUS', 'TRY', 'EXIT', 'TIME', 'ERROR'], rows);
+    const table = await renderTable(['STEP', 'ITER', 'PHASE', 'STATUS', 'TRY', 'EXIT', 'TIME', 'COST', 'ERROR'], rows);
     for (const line of table.split('\n')) out.push(`  ${line}`);
   }
   return out;
+}
+
+/** "$0.0123 (1,200/300 tok)"; "~" marks a cost computed from tokens and the price table. */
+export function stepCost(s: Pick<RunDetail['steps'][number], 'costUsd' | 'inputTokens' | 'outputTokens' | 'costSource'>): string {
+  if (s.costUsd === null || s.costUsd === undefined) return '';
+  const approx = s.costSource === 'estimated' ? '~' : s.costSource === 'unpriced' ? '?' : '';
+  return `${approx}$${s.costUsd.toFixed(4)} (${s.inputTokens ?? 0}/${s.outputTokens ?? 0} tok)`;
 }
 
 function oneLine(text: string, max: number): string {

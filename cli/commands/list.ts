@@ -48,10 +48,19 @@ export default class List extends BaseCommand {
       r.iteration,
       r.tasksTotal === null ? '-' : `${r.tasksDone ?? 0}/${r.tasksTotal}`,
       formatAge(now - r.createdAt),
-      escapeControls(r.exitReason ?? ''),
+      escapeControls(exitText(r.exitReason, r.status === 'FAILED' ? r.lastError : null)),
     ]);
     this.log(await renderTable(['ID', 'NAME', 'STATUS', 'PHASE', 'ITER', 'TASKS', 'AGE', 'EXIT REASON'], rows));
   }
+}
+
+/** The exit reason, with the agent's own words for a failed run, cut to fit a table cell. */
+export function exitText(reason: string | null, error: string | null, max = 70): string {
+  const r = reason ?? '';
+  if (!error) return r;
+  const flat = error.replace(/\s+/g, ' ').trim();
+  const text = r ? `${r}: ${flat}` : flat;
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
 /**

@@ -1,19 +1,23 @@
 import { Args, Flags } from '@oclif/core';
+import { AgentOutputRenderer, stepHeader } from '../../core/render/agent-output.js';
 import type { OutputChunk, TailView } from '../../router/index.js';
 import { BaseCommand, formatTime } from '../base.js';
 import type { LoopClient } from '../client.js';
+import { terminalSafe } from '../text.js';
 
 export default class Tail extends BaseCommand {
-  static override summary = "Print a run's latest agent output; -f streams it live until the run ends.";
+  static override summary = "Print a run's latest agent output, readable; -f streams it live until the run ends.";
   static override description =
     'Without -f: the last lines of the current (or last) step log. With -f: those lines, then the output of the run as it is ' +
-    'written, resuming across daemon restarts, until the run reaches COMPLETED, FAILED or CANCELED. ' +
-    '--json -f prints one output chunk per line, the first being the last lines. --since WHEN prints the whole output of ' +
-    'every step that was running at or after WHEN (a duration back from now like 10m, or a time like 14:05) instead of ' +
-    'the last lines, then follows with -f.';
+    'written, resuming across daemon restarts, until the run reaches COMPLETED, FAILED or CANCELED. Claude and Codex event ' +
+    'streams are rendered for people (assistant text, one line per tool call, short tool results, the final cost), with a header ' +
+    'line before each step; --raw prints the exact bytes of the logs instead. --json -f prints one raw output chunk per line, the ' +
+    'first being the last lines. --since WHEN prints the whole output of every step that was running at or after WHEN (a ' +
+    'duration back from now like 10m, or a time like 14:05) instead of the last lines, then follows with -f.';
   static override examples = [
     '<%= config.bin %> tail user-auth',
     '<%= config.bin %> tail 01934f2a -f',
+    '<%= config.bin %> tail user-auth -f --raw',
     '<%= config.bin %> tail user-auth -n 50',
     '<%= config.bin %> tail user-auth --since 10m',
   ];
@@ -34,14 +38,16 @@ export default class Tail extends BaseCommand {
       helpValue: 'WHEN',
       exclusive: ['lines'],
     }),
+    raw: Flags.boolean({ description: 'The exact bytes of the logs: no rendering, no step headers.', default: false }),
   };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Tail);
     const since = flags.since === undefined ? undefined : (await import('../event-window.js')).parseSince(flags.since);
     const client = await this.client();
+    const view = new TailWriter(flags.raw || this.json, (s) => process.stdout.write(s));
     if (since !== undefined) {
-      await this.outputSince(client, args.run, since, flags.follow);
+      await this.outputSince(client, args.run, since, flags.follow, view);
       return;
     }
     const tail = await client.runs.tail.query({ run: args.run, lines: flags.lines });
@@ -55,19 +61,18 @@ export default class Tail extends BaseCommand {
         process.stderr.write(`no output yet for run ${args.run}${tail ? ` (iteration ${tail.iteration}, ${tail.phase})` : ''}\n`);
         return;
       }
-      process.stdout.write(tail.text.endsWith('\n') || tail.text === '' ? tail.text : `${tail.text}\n`);
+      view.write(tail, tail.text);
+      view.end();
       return;
     }
 
     // The last lines first, then the live stream from exactly where they ended (no replay).
-    let lastByte = '\n';
     if (tail) {
       if (this.json) {
         const first: OutputChunk = { stepId: tail.stepId, iteration: tail.iteration, phase: tail.phase, offset: tail.offset, chunk: tail.text };
         this.printJsonLine(first);
       } else if (tail.text.length > 0) {
-        process.stdout.write(tail.text);
-        lastByte = tail.text.slice(-1);
+        view.write(tail, tail.text);
       }
     }
     const lastEventId = tail ? resumePoint(tail) : null;
@@ -79,16 +84,14 @@ export default class Tail extends BaseCommand {
           return;
         }
         if (data.chunk.length === 0) return;
-        process.stdout.write(data.chunk);
-        lastByte = data.chunk.slice(-1);
+        view.write(data, data.chunk);
       },
     );
-    // Leave the shell prompt on its own line.
-    if (!this.json && lastByte !== '\n') process.stdout.write('\n');
+    if (!this.json) view.end();
   }
 
   /** Whole output of the steps running at or after `since`, from a resume point at their start. */
-    private async outputSince(client: LoopClient, run: string, since: number, follow: boolean): Promise<void> {
+  private async outputSince(client: LoopClient, run: string, since: number, follow: boolean, view: TailWriter): Promise<void> {
     const detail = await client.runs.get.query({ run });
     const first = detail.steps.find((s) => s.outputPath !== null && (s.endedAt === null || s.endedAt >= since));
     if (!first && !follow) {
@@ -96,21 +99,65 @@ export default class Tail extends BaseCommand {
       return;
     }
     // A resume point at byte 0 of the first such step streams it whole, then every later step.
-    const lastEventId = first ? resumePoint({ stepId: first.id, offset: 0 }) : resumePoint({ stepId: (detail.steps.at(-1)?.id ?? 0) + 1, offset: 0 });
-    let lastByte = '\n';
+    const start = first ? { stepId: first.id, offset: 0 } : { stepId: (detail.steps.at(-1)?.id ?? 0) + 1, offset: 0 };
     await this.follow<{ id: string; data: OutputChunk }>(
-      (h) => client.runs.output.subscribe({ run: detail.id, follow, lastEventId }, h),
+      (h) => client.runs.output.subscribe({ run: detail.id, follow, lastEventId: resumePoint(start) }, h),
       ({ data }) => {
-        if (this.jsonEnabled()) {
-          process.stdout.write(`${JSON.stringify(data)}\n`);
+        if (this.json) {
+          this.printJsonLine(data);
           return;
         }
         if (data.chunk.length === 0) return;
-        process.stdout.write(data.chunk);
-        lastByte = data.chunk.slice(-1);
+        view.write(data, data.chunk);
       },
     );
-    if (!this.jsonEnabled() && lastByte !== '\n') process.stdout.write('\n');
+    if (!this.json) view.end();
+  }
+}
+
+/**
+ * Writes output chunks of one or more steps: rendered (a header line before each step's output)
+ * or raw. Keeps a renderer per step, since a JSON event may be split across chunks.
+ */
+export class TailWriter {
+  private stepId: number | null = null;
+  private renderer: AgentOutputRenderer | null = null;
+  private lastByte = '\n';
+
+  constructor(
+    private readonly raw: boolean,
+    private readonly out: (s: string) => void,
+  ) {}
+
+  write(step: { stepId: number; iteration: number; phase: string; attempt?: number }, chunk: string): void {
+    if (step.stepId !== this.stepId) {
+      this.finishStep();
+      this.stepId = step.stepId;
+      if (!this.raw) {
+        this.emit(`${this.lastByte === '\n' ? '' : '\n'}${stepHeader(step)}\n`);
+        this.renderer = new AgentOutputRenderer();
+      }
+    }
+    this.emit(this.raw || !this.renderer ? chunk : this.renderer.push(chunk));
+  }
+
+  /** Flushes what a renderer still holds and leaves the shell prompt on its own line. */
+  end(): void {
+    this.finishStep();
+    if (this.lastByte !== '\n') this.emit('\n');
+  }
+
+  private finishStep(): void {
+    if (this.renderer) this.emit(this.renderer.flush());
+    this.renderer = null;
+  }
+
+  private emit(text: string): void {
+    // Rendered output is for a terminal: nothing an agent printed may drive it (--raw is exact).
+    const s = this.raw ? text : terminalSafe(text);
+    if (s.length === 0) return;
+    this.out(s);
+    this.lastByte = s.slice(-1);
   }
 }
 

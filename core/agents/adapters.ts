@@ -1,9 +1,12 @@
 // How each agent kind is invoked, and how its log is read back.
 //
 // Every agent gets the prompt on stdin and writes to one log (stdout and stderr merged), so the
-// parsers must tolerate interleaved non-JSON noise. Transient-error detection only looks at
-// error-shaped output (error results, error events, stray stderr lines), never at the agent's
-// own prose, which may well talk about "rate limiting" as a feature.
+// parsers must tolerate interleaved non-JSON noise. The parsers get a bounded window of the log
+// (its last few MiB, see core/logfile.ts), never the whole file: what they need (the final result
+// event, the last assistant message, the final error) is at the end. Error detection only looks at
+// error-shaped output (error results, error events, stray stderr lines), never at the agent's own
+// prose, which may well talk about "rate limiting" as a feature.
+import { classifyAgentError, oneLine, type AgentErrorKind, type ErrorAction } from './errors.js';
 
 export type AgentKind = 'claude' | 'codex' | 'command';
 
@@ -18,13 +21,23 @@ export interface AgentUsage {
   inputTokens: number;
   outputTokens: number;
   costUsd: number;
+  /** The part of inputTokens read from the prompt cache (priced lower). */
+  cachedInputTokens?: number;
+  /** reported: the agent said what it cost; estimated: from tokens and the price table. */
+  costSource?: 'reported' | 'estimated' | 'unpriced';
+  /** The model the agent reported, when it did. */
+  model?: string | null;
 }
 
 export interface ParsedAgentOutput {
   /** What completion detection reads. */
   text: string;
   usage: AgentUsage | null;
-  /** 5xx, overloaded, rate limit: worth retrying with backoff. */
+  /** The agent's own final error, as one readable line; null when it reported none. */
+  error: string | null;
+  errorKind: AgentErrorKind | null;
+  errorAction: ErrorAction | null;
+  /** The error again when it is transient (5xx, overloaded, rate limit, network): retried with backoff. */
   transientError: string | null;
   /** Epoch ms, when the stream says when a rate limit resets. */
   rateLimitResetAt: number | null;
@@ -88,33 +101,12 @@ function lines(rawLog: string): Line[] {
         const v: unknown = JSON.parse(t);
         if (isObject(v)) json = v;
       } catch {
-        // a truncated last line or stray text: not an event
+        // a truncated line or stray text: not an event
       }
     }
     out.push({ json, raw: t });
   }
   return out;
-}
-
-// Billing problems (insufficient_quota, invalid key) are deliberately absent: retrying won't help.
-const TRANSIENT = [
-  /\b(?:API Error|status(?: code)?|HTTP(?:\/\d(?:\.\d)?)?|error)[:\s]*5\d\d\b/i,
-  /\b5\d\d (?:error|status)\b/i,
-  /overloaded/i,
-  /rate[\s_-]?limit/i,
-  /too many requests|(?:status|API Error|HTTP|error)[:\s]*429\b/i,
-  /usage limit|limit reached/i,
-  /internal server error|bad gateway|service unavailable|gateway time-?out/i,
-  /ECONNRESET|ETIMEDOUT|ECONNREFUSED|EAI_AGAIN|socket hang up|stream disconnected|network error/i,
-];
-
-function transientIn(text: string): boolean {
-  return TRANSIENT.some((re) => re.test(text));
-}
-
-function oneLine(s: string, max = 300): string {
-  const flat = s.replace(/\s+/g, ' ').trim();
-  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 
 /** Seconds or ms since the epoch, as ms; null for anything implausible. */
@@ -134,25 +126,46 @@ function resetFromText(text: string): number | null {
   return m?.[1] !== undefined ? epochMs(m[1]) : null;
 }
 
-function parseClaude(rawLog: string): ParsedAgentOutput {
+/** Plain-text lines near the end: a CLI that dies before its JSON stream starts says why here. */
+function lastPlainLines(all: Line[], n: number): string[] {
+  return all
+    .filter((l) => l.json === null)
+    .slice(-n)
+    .map((l) => l.raw);
+}
+
+const NO_ERROR = { error: null, errorKind: null, errorAction: null, transientError: null } as const;
+
+function withError(kind: AgentKind, message: string | null): Pick<ParsedAgentOutput, 'error' | 'errorKind' | 'errorAction' | 'transientError'> {
+  if (message === null || message.trim() === '') return NO_ERROR;
+  const error = oneLine(message);
+  const c = classifyAgentError(error, kind);
+  return { error, errorKind: c.kind, errorAction: c.action, transientError: c.action === 'transient' ? error : null };
+}
+
+function parseClaude(rawLog: string, failed: boolean): ParsedAgentOutput {
   const texts: string[] = [];
   let result: Json | null = null;
-  const errors: string[] = [];
+  /** The synthetic assistant messages Claude Code writes for an API failure ("API Error: 529 ..."). */
+  let apiErrorText: string | null = null;
+  const errorEvents: string[] = [];
   let resetAt: number | null = null;
   let rateLimited = false;
+  const all = lines(rawLog);
 
-  for (const { json, raw } of lines(rawLog)) {
-    if (json === null) {
-      if (transientIn(raw)) errors.push(raw);
-      continue;
-    }
+  for (const { json } of all) {
+    if (json === null) continue;
     const type = str(json.type);
     if (type === 'assistant' && isObject(json.message) && Array.isArray(json.message.content)) {
+      const blockTexts: string[] = [];
       for (const block of json.message.content) {
-        if (isObject(block) && block.type === 'text' && typeof block.text === 'string') texts.push(block.text);
+        if (isObject(block) && block.type === 'text' && typeof block.text === 'string') blockTexts.push(block.text);
       }
-      // Claude Code reports API failures as synthetic assistant messages flagged with `error`.
-      if (json.error !== undefined) errors.push(JSON.stringify(json.error));
+      if (json.error !== undefined || str(json.message.model) === '<synthetic>') {
+        apiErrorText = blockTexts.join(' ') || (str(json.error) ?? JSON.stringify(json.error));
+      } else {
+        texts.push(...blockTexts);
+      }
     } else if (type === 'result') {
       result = json;
     } else if (type === 'rate_limit_event' && isObject(json.rate_limit_info)) {
@@ -163,59 +176,77 @@ function parseClaude(rawLog: string): ParsedAgentOutput {
         resetAt = epochMs(info.resetsAt ?? info.resets_at) ?? resetAt;
       }
     } else if (type === 'error' || isObject(json.error)) {
-      errors.push(JSON.stringify(json.error ?? json));
-    } else if (type === 'system' && /retry|error/i.test(str(json.subtype) ?? '')) {
-      errors.push(JSON.stringify(json));
+      const e = isObject(json.error) ? json.error : json;
+      errorEvents.push(str(e.message) ? `${str(e.type) ?? 'error'}: ${str(e.message)}` : JSON.stringify(e));
+    } else if (type === 'system' && str(json.subtype) === 'api_retry') {
+      // Retries Claude Code made on its own; they only matter when it gave up.
+      errorEvents.push(`API error ${json.error_status ?? ''} (${str(json.error) ?? 'unknown'})`.replace(/\s+/g, ' '));
     }
   }
 
   let text = texts.join('\n');
   let usage: AgentUsage | null = null;
-  let succeeded = false;
+  let resultError: string | null = null;
   if (result !== null) {
     const r = str(result.result);
     if (r !== null && r.trim() !== '') text = r;
     if (isObject(result.usage) || result.total_cost_usd !== undefined || result.cost_usd !== undefined) {
       const u = isObject(result.usage) ? result.usage : {};
+      const cost = result.total_cost_usd ?? result.cost_usd;
+      const models = isObject(result.modelUsage) ? Object.keys(result.modelUsage) : [];
       usage = {
         inputTokens: num(u.input_tokens) + num(u.cache_creation_input_tokens) + num(u.cache_read_input_tokens),
+        cachedInputTokens: num(u.cache_read_input_tokens),
         outputTokens: num(u.output_tokens),
-        costUsd: num(result.total_cost_usd ?? result.cost_usd),
+        costUsd: num(cost),
+        costSource: typeof cost === 'number' ? 'reported' : 'unpriced',
+        model: models[0] ?? null,
       };
     }
     if (result.is_error === true || (str(result.subtype) ?? 'success') !== 'success') {
-      errors.push(r ?? str(result.subtype) ?? 'error result');
-    } else {
-      succeeded = true;
+      resultError = r ?? apiErrorText ?? str(result.subtype) ?? 'error result';
+      if (r !== null && r === apiErrorText) text = texts.join('\n');
     }
   }
+  const succeeded = result !== null && resultError === null;
 
-  // Retries that Claude Code recovered from on its own are not our problem.
-  let transientError: string | null = null;
+  // The agent's own words, most specific first: the result's error, the synthetic API error
+  // message, error events, then whatever plain text it printed last (a refusal to start, say).
+  let error: string | null = null;
   if (!succeeded) {
-    const hit = errors.find(transientIn) ?? (rateLimited ? 'rate limit reached' : undefined);
-    if (hit !== undefined) transientError = oneLine(hit);
+    error =
+      resultError ??
+      apiErrorText ??
+      errorEvents[errorEvents.length - 1] ??
+      (rateLimited ? 'rate limit reached' : null) ??
+      (failed || result === null ? lastPlainLines(all, 3).join(" ") || null : null);
   }
-  if (transientError !== null && resetAt === null) {
-    for (const e of errors) resetAt = resetFromText(e) ?? resetAt;
+  let e = withError('claude', error);
+  // A rejected rate_limit_event is the CLI's own word that this is a rate limit, whatever the text.
+  if (rateLimited && error !== null && e.errorAction !== 'fatal' && e.errorKind !== 'rate_limit') {
+    e = { ...e, errorKind: 'rate_limit', errorAction: 'transient', transientError: e.error };
   }
-  return { text, usage, transientError, rateLimitResetAt: transientError !== null ? resetAt : null };
+  if (e.errorKind === 'rate_limit' && resetAt === null && error !== null) resetAt = resetFromText(rawLog.slice(-4096)) ?? resetFromText(error);
+  return { text, usage, ...e, rateLimitResetAt: e.transientError !== null ? resetAt : null };
 }
 
-function parseCodex(rawLog: string): ParsedAgentOutput {
+function parseCodex(rawLog: string, failed: boolean): ParsedAgentOutput {
   const texts: string[] = [];
+  /** turn.failed and top-level error events: the reason a turn ended. */
   const errors: string[] = [];
+  /** error items: warnings Codex printed on its way (model metadata, say), not why it stopped. */
+  const warnings: string[] = [];
   let input = 0;
+  let cached = 0;
   let output = 0;
   let sawUsage = false;
   let completed = false;
+  let turnFailed: string | null = null;
   let resetAt: number | null = null;
+  const all = lines(rawLog);
 
-  for (const { json, raw } of lines(rawLog)) {
-    if (json === null) {
-      if (transientIn(raw)) errors.push(raw);
-      continue;
-    }
+  for (const { json } of all) {
+    if (json === null) continue;
     const type = str(json.type);
     // Current format: {"type":"item.completed","item":{...}}; older: {"id":..,"msg":{"type":...}}.
     const msg = isObject(json.msg) ? json.msg : null;
@@ -223,17 +254,20 @@ function parseCodex(rawLog: string): ParsedAgentOutput {
       const item = json.item;
       const itemType = str(item.type) ?? str(item.item_type);
       if ((itemType === 'agent_message' || itemType === 'assistant_message') && typeof item.text === 'string') texts.push(item.text);
-      if (itemType === 'error') errors.push(str(item.message) ?? JSON.stringify(item));
+      if (itemType === 'error') warnings.push(str(item.message) ?? JSON.stringify(item));
     } else if (type === 'turn.completed') {
       completed = true;
       if (isObject(json.usage)) {
         sawUsage = true;
         input += num(json.usage.input_tokens);
+        cached += num(json.usage.cached_input_tokens);
         output += num(json.usage.output_tokens);
       }
     } else if (type === 'turn.failed' || type === 'error') {
       const e = isObject(json.error) ? json.error : json;
-      errors.push(str(e.message) ?? JSON.stringify(e));
+      const m = str(e.message) ?? JSON.stringify(e);
+      if (type === 'turn.failed') turnFailed = m;
+      errors.push(m);
       resetAt = epochMs(e.resets_at ?? e.resetsAt) ?? resetAt;
     } else if (msg !== null) {
       const mt = str(msg.type);
@@ -245,6 +279,7 @@ function parseCodex(rawLog: string): ParsedAgentOutput {
         if (u.input_tokens !== undefined || u.output_tokens !== undefined) {
           sawUsage = true;
           input = num(u.input_tokens);
+          cached = num(u.cached_input_tokens);
           output = num(u.output_tokens);
         }
       } else if (mt === 'error' || mt === 'stream_error') {
@@ -253,37 +288,41 @@ function parseCodex(rawLog: string): ParsedAgentOutput {
     }
   }
 
-  let transientError: string | null = null;
-  if (!completed || texts.length === 0) {
-    const hit = errors.find(transientIn);
-    if (hit !== undefined) transientError = oneLine(hit);
+  let error: string | null = null;
+  if (turnFailed !== null || !completed || failed) {
+    // "Reconnecting... 1/5 (...)" lines are progress; the last one still says what was wrong.
+    error = turnFailed ?? errors[errors.length - 1] ?? (failed ? (lastPlainLines(all, 3).join(' ') || warnings[warnings.length - 1] || null) : null);
+    if (error !== null && completed && !failed && turnFailed === null) error = null;
   }
+  const e = withError('codex', error);
   return {
     text: texts.join('\n'),
-    usage: sawUsage ? { inputTokens: input, outputTokens: output, costUsd: 0 } : null,
-    transientError,
-    rateLimitResetAt: transientError !== null ? resetAt : null,
+    usage: sawUsage ? { inputTokens: input, cachedInputTokens: cached, outputTokens: output, costUsd: 0, costSource: 'unpriced', model: null } : null,
+    ...e,
+    rateLimitResetAt: e.transientError !== null ? resetAt : null,
   };
 }
 
+/**
+ * Reads an agent's output. `failed` says whether the process failed (non-zero exit, timeout):
+ * only then do plain-text lines count as its error message.
+ */
 export function parseAgentOutput(kind: AgentKind, rawLog: string, opts: { failed?: boolean } = {}): ParsedAgentOutput {
+  const failed = opts.failed === true;
   switch (kind) {
     case 'claude':
-      return parseClaude(rawLog);
+      return parseClaude(rawLog, failed);
     case 'codex':
-      return parseCodex(rawLog);
+      return parseCodex(rawLog, failed);
     case 'command': {
       // An arbitrary command's output has no error channel: only when it failed do its last lines
       // count as its error message (a wrapper around claude prints the API's error there).
-      if (!opts.failed) return { text: rawLog, usage: null, transientError: null, rateLimitResetAt: null };
-      const tail = rawLog.split('\n').slice(-20).join('\n');
-      const hit = tail.split('\n').find(transientIn);
-      return {
-        text: rawLog,
-        usage: null,
-        transientError: hit !== undefined ? oneLine(hit) : null,
-        rateLimitResetAt: hit !== undefined ? resetFromText(tail) : null,
-      };
+      if (!failed) return { text: rawLog, usage: null, ...NO_ERROR, rateLimitResetAt: null };
+      const tail = rawLog.split('\n').map((l) => l.trim()).filter((l) => l !== '').slice(-20);
+      // The most telling line: a classified one if any, else the last.
+      const telling = tail.find((l) => classifyAgentError(l, 'command').kind !== 'unknown') ?? tail[tail.length - 1] ?? null;
+      const e = withError('command', telling);
+      return { text: rawLog, usage: null, ...e, rateLimitResetAt: e.transientError !== null ? resetFromText(tail.join('\n')) : null };
     }
   }
 }

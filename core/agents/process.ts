@@ -9,8 +9,9 @@
 // init, killed orphans linger as zombies that kill(0) reports as alive.
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 
 export interface SpawnSpec {
@@ -23,6 +24,8 @@ export interface SpawnSpec {
   stdinPath: string;
   /** stdout+stderr appended, in order. */
   logPath: string;
+  /** Keep at most this many bytes of output in the log (head + last part, output-cap.ts). */
+  maxOutputBytes?: number;
   /** Written atomically (tmp + mv) with the exit status when the command ends. */
   exitPath: string;
   /**
@@ -42,20 +45,44 @@ export interface ProcessHandle {
 
 export const NONCE_ENV = 'LOOP_PROCESS_NONCE';
 
-// $1 command, $2 stdin file, $3 log, $4 exit file. Arguments rather than interpolation, so no
-// path or command needs quoting. The no-op TERM/INT traps keep the wrapper alive long enough to
-// record the status of a child that was terminated (143/130) instead of dying with it; a trap
-// that runs a command (unlike `trap ""`) is reset to the default in children, so agents still
-// get the signal. SIGKILL still ends everything.
+// $1 command, $2 stdin file, $3 log, $4 exit file, $5 output cap in bytes (empty: none), $6 node,
+// $7 the capping writer. Arguments rather than interpolation, so no path or command needs
+// quoting. The no-op TERM/INT traps keep the shells alive long enough to record the status of a
+// child that was terminated (143/130) instead of dying with it; a trap that runs a command
+// (unlike `trap ""`) is reset to the default in children, so agents still get the signal.
+// SIGKILL still ends everything.
+//
+// With a cap, the agent writes into a pipe read by the capping writer (output-cap.ts), which
+// lives in this process group too, so it survives a daemon restart like the agent. The exit
+// status is written as soon as the agent ends, not when the pipe closes: a background process
+// the agent left holding the pipe must not hold up the step (it is killed with the group).
 const WRAPPER = [
   "trap ':' TERM INT",
   // Redirect the wrapper itself first, so even "cannot open <prompt>" ends up in the log.
   'exec >> "$3" 2>&1',
-  '/bin/sh -c "$1" < "$2"',
-  'code=$?',
-  'tmp="$4.tmp.$$"',
-  'printf \'%s\\n\' "$code" > "$tmp" && mv -f "$tmp" "$4"',
+  // A function's $1.. are its own arguments: the exit file path goes in through a variable.
+  'exitf="$4"',
+  'record() { tmp="$exitf.tmp.$$"; printf \'%s\\n\' "$1" > "$tmp" && mv -f "$tmp" "$exitf"; }',
+  'if [ -n "$5" ]; then',
+  '  { trap \':\' TERM INT; /bin/sh -c "$1" < "$2"; record $?; } 2>&1 | "$6" "$7" "$3" "$5" > /dev/null 2>&1',
+  'else',
+  '  /bin/sh -c "$1" < "$2"',
+  '  record $?',
+  'fi',
 ].join('\n');
+
+/**
+ * The compiled capping writer: beside this module when running from dist/, else (tests running
+ * the TypeScript sources) in the build output, which `npm test` refreshes first.
+ */
+export function capperScript(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const sibling = join(here, 'output-capper.js');
+  if (existsSync(sibling)) return sibling;
+  const built = join(here, '..', '..', 'dist', 'core', 'agents', 'output-capper.js');
+  if (existsSync(built)) return built;
+  throw new Error(`cannot find the output capping writer (output-capper.js) next to ${here}: run npm run build`);
+}
 
 /** Children spawned by this daemon instance, for a fast wake-up on 'exit' instead of a poll. */
 const children = new Map<number, ChildProcess>();
@@ -106,7 +133,9 @@ export async function spawnDetached(spec: SpawnSpec): Promise<ProcessHandle> {
   // A leftover status from an earlier process at this path would make waitForExit return at once.
   rmSync(spec.exitPath, { force: true });
   const nonce = spec.nonce ?? randomUUID();
-  const subprocess = execa('/bin/sh', ['-c', WRAPPER, 'loopd-agent', spec.shellCommand, spec.stdinPath, spec.logPath, spec.exitPath], {
+  const cap = spec.maxOutputBytes !== undefined && spec.maxOutputBytes > 0 ? String(Math.floor(spec.maxOutputBytes)) : '';
+  const args = [spec.shellCommand, spec.stdinPath, spec.logPath, spec.exitPath, cap, process.execPath, cap ? capperScript() : ''];
+  const subprocess = execa('/bin/sh', ['-c', WRAPPER, 'loopd-agent', ...args], {
     cwd: spec.cwd,
     env: { ...spec.env, [NONCE_ENV]: nonce },
     detached: true,
@@ -194,6 +223,15 @@ function signalGroup(h: ProcessHandle, signal: NodeJS.Signals): void {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** How long a finished agent's group may take to empty by itself before it is signalled. */
+const SETTLE_MS = 2000;
+
+/** Waits until the group has no live member, or `ms` passed. */
+async function settle(h: ProcessHandle, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (groupMembers(h).length > 0 && Date.now() < deadline) await sleep(20);
+}
+
 /** SIGTERM to the whole group, SIGKILL after graceMs to whatever is left; resolves once none is. */
 export async function killTree(h: ProcessHandle, graceMs = 2000): Promise<void> {
   if (groupMembers(h).length === 0) return;
@@ -244,6 +282,10 @@ export async function waitForExit(h: ProcessHandle, exitPath: string, opts: Wait
   opts.signal?.addEventListener('abort', onWake, { once: true });
 
   const finish = async (why: 'exit' | 'timeout' | 'abort'): Promise<WaitResult> => {
+    // After a normal exit, let the group empty by itself first: the output writer is still
+    // draining the pipe (or still starting: Node cannot ignore SIGTERM before it runs our code).
+    // Only what is left after that (strays holding the pipe) gets SIGTERM.
+    if (why === 'exit') await settle(h, SETTLE_MS);
     await killTree(h, why === 'exit' ? Math.min(graceMs, 500) : graceMs);
     const exitCode = readExitStatus(exitPath);
     return {

@@ -211,9 +211,11 @@ describe.skipIf(!builtDaemonIsFresh())('loopctl output against a real daemon', (
     const iterations = [...since.stdout.matchAll(/^fake-agent: iteration (\d) \(implementation\)/gm)].map((m) => m[1]);
     expect(iterations).toEqual(['1', '2']);
     expect(since.stdout).toMatch(/working on task 1[\s\S]*APPROVED[\s\S]*working on task 2/);
+    // Each step under its header line (rendered output); one line of the last step after --last 1.
+    expect([...since.stdout.matchAll(/^── iteration \d · \w+/gm)].length).toBeGreaterThanOrEqual(4);
     const last = await loopctl(['tail', id, '--last', '1']);
     expect(last.code, last.stderr).toBe(0);
-    expect(last.stdout.trimEnd().split('\n')).toHaveLength(1);
+    expect(last.stdout.trimEnd().split('\n')).toEqual([expect.stringMatching(/^── iteration 2 · review/), 'APPROVED']);
     expect(since.stdout.length).toBeGreaterThan(last.stdout.length);
     const none = await loopctl(['tail', id, '--since', '0s']);
     expect(none.code).toBe(0);

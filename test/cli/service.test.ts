@@ -147,7 +147,9 @@ describe.skipIf(!built)('daemon logs', () => {
     chmodSync(home, 0o755);
     writeFileSync(join(home, 'auth-token'), 'a-token-of-32-characters-0123456\n', { mode: 0o644 });
     expect((await runLoopctl(['daemon', 'start'], { env })).code).toBe(0);
-    const follower = spawnFollow(['daemon', 'logs', '-f', '-n', '0']);
+    // -n 1: the follower prints the last line once it is reading, so nothing after is missed.
+    const follower = spawnFollow(['daemon', 'logs', '-f', '-n', '1']);
+    await waitFor(() => /listening on/.test(follower.output()));
     try {
       expect(statSync(home).mode & 0o777).toBe(0o700);
       expect(statSync(join(home, 'auth-token')).mode & 0o777).toBe(0o600);
@@ -165,7 +167,9 @@ describe.skipIf(!built)('daemon logs', () => {
     }
     await waitFor(() => /INFO {2}stopped$/m.test(follower.output()));
     await follower.stop();
-    expect(follower.output()).not.toMatch(/listening on/);
+    const followed = follower.output().trim().split('\n');
+    expect(followed[0]).toMatch(/INFO {2}listening on/);
+    expect(followed.slice(-2)).toEqual([expect.stringMatching(/INFO {2}stopping; running agents are left to be re-adopted$/), expect.stringMatching(/INFO {2}stopped$/)]);
   });
 
   it('reads the journal when the service logs there', async () => {

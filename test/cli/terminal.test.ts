@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { UserError } from '../../cli/base.js';
 import { eventWindow, FOLLOW_DEFAULT_LAST, parseLast, parseSince } from '../../cli/event-window.js';
 import { LiveProgress, progressLine, taskBar, type ProgressState } from '../../cli/progress.js';
-import { colorEnabled, escapeControls, palette, runStatusLine, visibleLength } from '../../cli/text.js';
+import { colorEnabled, escapeControls, palette, runStatusLine, terminalSafe, visibleLength } from '../../cli/text.js';
 
 describe('escapeControls', () => {
   it('makes newlines, ANSI sequences, other controls and bidi overrides visible and inert', () => {
@@ -18,6 +18,15 @@ describe('escapeControls', () => {
     // A backslash is doubled only where escapes appear, so the result cannot be misread.
     expect(escapeControls('C:\\dir')).toBe('C:\\dir');
     expect(escapeControls('\\n\n')).toBe('\\\\n\\n');
+  });
+});
+
+describe('terminalSafe (rendered tail output)', () => {
+  it('keeps lines and tabs, drops colours, escapes what could drive the terminal', () => {
+    expect(terminalSafe('ok\n\tindented\r\nnext\n')).toBe('ok\n\tindented\nnext\n');
+    expect(terminalSafe('\u001b[32mPASS\u001b[0m 3 tests')).toBe('PASS 3 tests');
+    expect(terminalSafe('\u001b[2J\u001b]0;title\u0007x')).toBe('\\e[2J\\e]0;title\\x07x');
+    expect(terminalSafe('50%\r100%')).toBe('50%\\r100%');
   });
 });
 

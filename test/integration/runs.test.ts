@@ -70,11 +70,11 @@ describe('a run to a merged result', () => {
     const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
     expect(summary).toMatchObject({ run_id: run.id, exit_reason: 'complete_plan', iterations_run: 3, completed_iteration: 3, last_exit_code: 0 });
     const report = readFileSync(join(dir, 'report.tsv'), 'utf8').trim().split('\n');
-    expect(report[0]).toBe('timestamp_ms\tkind\titeration\tduration_ms\texit_code\toutput_bytes\toutput_lines\toutput_path\tmessage\ttasks_done\ttasks_total');
+    expect(report[0]).toBe('timestamp_ms\tkind\titeration\tduration_ms\texit_code\toutput_bytes\toutput_lines\toutput_path\tmessage\ttasks_done\ttasks_total\tcost_usd\tinput_tokens\toutput_tokens');
     // One row per implementation and per review.
     // And a last row for the ending.
     expect(report.slice(1).map((r) => r.split('\t')[1])).toEqual(['implementation', 'review', 'implementation', 'review', 'implementation', 'review', 'run']);
-    expect(report[6]!.split('\t').slice(-2)).toEqual(['3', '3']);
+    expect(report[6]!.split('\t').slice(9, 11)).toEqual(['3', '3']);
     expect(report[7]!.split('\t')[8]).toBe('COMPLETED: complete_plan');
     // The global mirror.
     expect(run.globalRunDir).toBe(join(t.home, 'runs', `run-${run.id}`));
@@ -182,7 +182,7 @@ describe('the completion gate', () => {
 });
 
 describe('agent failures', () => {
-  it('retries a failing agent and then fails the run with claude_failed', async () => {
+  it('retries a failing agent and then fails the run with agent_failed', async () => {
     const repo = makeRepo({ tasks: 1 });
     const created = await t.client.runs.create.mutate({
       cwd: repo.root,
@@ -190,8 +190,10 @@ describe('agent failures', () => {
       flags: commandFlags(`FAKE_EXIT_CODE=3 ${FAKE_AGENT}`, { claude_retries: 1, claude_retry_backoff_sec: 0 }),
     });
     const run = await waitForRun(t.client, created.id);
-    expect(run).toMatchObject({ status: 'FAILED', exitReason: 'claude_failed' });
-    expect(run.lastError).toContain('exited with code 3');
+    expect(run).toMatchObject({ status: 'FAILED', exitReason: 'agent_failed' });
+    // The agent's own last words, and the exit code.
+    expect(run.lastError).toContain('failing on purpose');
+    expect(run.lastError).toContain('exit code 3');
     const detail = await t.client.runs.get.query({ run: run.id });
     expect(detail.steps.map((s) => [s.phase, s.attempt, s.status, s.exitCode])).toEqual([
       ['implementation', 1, 'FAILED', 3],
@@ -207,7 +209,7 @@ describe('agent failures', () => {
       flags: commandFlags('no-such-agent-binary --go', { claude_retries: 0 }),
     });
     const run = await waitForRun(t.client, created.id);
-    expect(run).toMatchObject({ status: 'FAILED', exitReason: 'claude_failed' });
+    expect(run).toMatchObject({ status: 'FAILED', exitReason: 'agent_failed' });
     expect(run.lastError).toMatch(/agent command not found \(exit code 127\)/);
   });
 
@@ -219,7 +221,7 @@ describe('agent failures', () => {
       flags: commandFlags(`FAKE_IGNORE_TERM=1 ${FAKE_AGENT}`, { claude_timeout_sec: 1, claude_retries: 0 }),
     });
     const run = await waitForRun(t.client, created.id);
-    expect(run).toMatchObject({ status: 'FAILED', exitReason: 'claude_failed' });
+    expect(run).toMatchObject({ status: 'FAILED', exitReason: 'agent_failed:timeout' });
     expect(run.lastError).toContain('timed out');
     const step = t.daemon.store.stepsForRun(run.id)[0]!;
     expect(step.pid).toBeGreaterThan(0);

@@ -38,7 +38,7 @@ describe('buildAgentCommand', () => {
 describe('parseAgentOutput: command', () => {
   it('returns the raw log as text', () => {
     const raw = 'working\n<promise>COMPLETE</promise>\n';
-    expect(parseAgentOutput('command', raw)).toEqual({ text: raw, usage: null, transientError: null, rateLimitResetAt: null });
+    expect(parseAgentOutput('command', raw)).toMatchObject({ text: raw, usage: null, transientError: null, rateLimitResetAt: null });
   });
 });
 
@@ -61,7 +61,7 @@ describe('parseAgentOutput: claude stream-json', () => {
         usage: { input_tokens: 10, cache_creation_input_tokens: 200, cache_read_input_tokens: 3000, output_tokens: 55 },
       },
     );
-    expect(parseAgentOutput('claude', raw)).toEqual({
+    expect(parseAgentOutput('claude', raw)).toMatchObject({
       text: 'Done.\n<promise>COMPLETE</promise>',
       usage: { inputTokens: 3210, outputTokens: 55, costUsd: 0.0421 },
       transientError: null,
@@ -103,7 +103,7 @@ describe('parseAgentOutput: claude stream-json', () => {
       { type: 'rate_limit_event', rate_limit_info: { status: 'rejected', resetsAt: 1774447200, rateLimitType: 'five_hour' } },
       { type: 'result', subtype: 'success', is_error: true, result: "You've hit your limit · resets 3pm" },
     );
-    expect(parseAgentOutput('claude', rl)).toMatchObject({ transientError: 'rate limit reached', rateLimitResetAt: 1774447200000 });
+    expect(parseAgentOutput('claude', rl)).toMatchObject({ transientError: "You've hit your limit · resets 3pm", errorKind: 'rate_limit', rateLimitResetAt: 1774447200000 });
 
     const legacy = jl({ type: 'result', subtype: 'success', is_error: true, result: 'Claude AI usage limit reached|1712345678' });
     expect(parseAgentOutput('claude', legacy)).toMatchObject({ rateLimitResetAt: 1712345678000 });
@@ -138,7 +138,7 @@ describe('parseAgentOutput: codex --json', () => {
       { type: 'item.completed', item: { id: 'i2', type: 'agent_message', text: 'Task done.\n<promise>COMPLETE</promise>' } },
       { type: 'turn.completed', usage: { input_tokens: 1200, cached_input_tokens: 1000, output_tokens: 80 } },
     );
-    expect(parseAgentOutput('codex', raw)).toEqual({
+    expect(parseAgentOutput('codex', raw)).toMatchObject({
       text: 'Task done.\n<promise>COMPLETE</promise>',
       usage: { inputTokens: 1200, outputTokens: 80, costUsd: 0 },
       transientError: null,

@@ -201,10 +201,24 @@ describe('nextStep: retries', () => {
     expect(decide([impl(1, null, 'FAILED')])).toMatchObject({ kind: 'queue', phase: 'implementation', iteration: 1, attempt: 2, delayMs: 3000, retry: { reason: 'agent_failed' } });
   });
 
-  it('fails with claude_failed once retries are used up; zero retries fail at once', () => {
+  it('fails with the step failReason once retries are used up (agent_failed without one); zero retries fail at once', () => {
     const steps = [impl(1, null, 'FAILED', 1), impl(1, null, 'FAILED', 2), impl(1, null, 'FAILED', 3)];
-    expect(decide(steps)).toMatchObject({ kind: 'finish', status: 'FAILED', reason: 'claude_failed' });
-    expect(decide([impl(1, null, 'FAILED')], { ...base, agentRetries: 0 })).toMatchObject({ kind: 'finish', reason: 'claude_failed' });
+    expect(decide(steps)).toMatchObject({ kind: 'finish', status: 'FAILED', reason: 'agent_failed' });
+    const claude = { failReason: 'claude_failed' };
+    expect(decide([impl(1, claude, 'FAILED', 1), impl(1, claude, 'FAILED', 2), impl(1, claude, 'FAILED', 3)])).toMatchObject({ reason: 'claude_failed' });
+    expect(decide([impl(1, null, 'FAILED')], { ...base, agentRetries: 0 })).toMatchObject({ kind: 'finish', reason: 'agent_failed' });
+  });
+
+  it('a fatal failure (bad key, refusal to run as root, deleted worktree) fails the run at once with its reason', () => {
+    const auth = { fatal: true, failReason: 'claude_failed:auth', errorKind: 'auth' };
+    expect(decide([impl(1, auth, 'FAILED')])).toMatchObject({ kind: 'finish', status: 'FAILED', reason: 'claude_failed:auth' });
+    expect(decide([impl(1, { fatal: true, failReason: 'worktree_missing' }, 'FAILED')])).toMatchObject({ kind: 'finish', reason: 'worktree_missing' });
+    expect(decide([impl(1), step('review', 1, { fatal: true, failReason: 'branch_switched' }, 'FAILED')], full)).toMatchObject({ kind: 'finish', reason: 'branch_switched' });
+    // Also for phases that run no agent: a verification that found its worktree gone.
+    expect(decide([impl(1), step('review', 1, { approved: true }), step('verification', 1, { fatal: true, failReason: 'worktree_missing' }, 'FAILED')], full)).toMatchObject({
+      kind: 'finish',
+      reason: 'worktree_missing',
+    });
   });
 
   it('a retry that succeeds continues with the next iteration', () => {
@@ -216,7 +230,9 @@ describe('nextStep: retries', () => {
     expect(decide([t(1)])).toMatchObject({ attempt: 2, delayMs: 3000, retry: { reason: 'transient', detail: 'overloaded' } });
     expect(decide([t(1), t(2)])).toMatchObject({ attempt: 3, delayMs: 6000 });
     expect(decide([t(1), t(2), t(3)])).toMatchObject({ attempt: 4, delayMs: 12000 });
-    expect(decide([t(1), t(2), t(3), t(4)])).toMatchObject({ kind: 'finish', reason: 'claude_failed' });
+    expect(decide([t(1), t(2), t(3), t(4)])).toMatchObject({ kind: 'finish', reason: 'agent_failed' });
+    const net = (attempt: number) => impl(1, { transientError: 'Unable to connect', failReason: 'claude_failed:network' }, 'FAILED', attempt);
+    expect(decide([net(1), net(2), net(3), net(4)])).toMatchObject({ kind: 'finish', reason: 'claude_failed:network' });
     const many = Array.from({ length: 10 }, (_, i) => t(i + 1));
     expect(decide(many, { ...base, transientRetries: 20, agentRetryBackoffSec: 5 })).toMatchObject({ delayMs: MAX_TRANSIENT_BACKOFF_MS });
     // Transient failures do not use up claude_retries, and ordinary failures do not use up transient ones.
@@ -233,6 +249,6 @@ describe('nextStep: retries', () => {
   it('a crashing reviewer is retried like an agent, then fails the run', () => {
     expect(decide([impl(1), step('review', 1, null, 'FAILED')], full)).toMatchObject({ phase: 'review', iteration: 1, attempt: 2 });
     const crashes = [impl(1), step('review', 1, null, 'FAILED', 1), step('review', 1, null, 'FAILED', 2), step('review', 1, null, 'FAILED', 3)];
-    expect(decide(crashes, full)).toMatchObject({ kind: 'finish', reason: 'claude_failed' });
+    expect(decide(crashes, full)).toMatchObject({ kind: 'finish', reason: 'agent_failed' });
   });
 });

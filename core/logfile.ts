@@ -1,0 +1,115 @@
+// Reading logs of any size in bounded memory: an agent may print gigabytes, and the daemon only
+// ever needs a window of it (the end for results and tails, the whole only as a stream of chunks
+// for checksums and line counts).
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+
+/** What the parsers, completion detection and similarity read: the last 4 MiB of a log. */
+export const PARSE_WINDOW_BYTES = 4 * 1024 * 1024;
+const CHUNK = 1024 * 1024;
+
+export function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+function readRange(fd: number, start: number, length: number): Buffer {
+  const buf = Buffer.alloc(length);
+  let got = 0;
+  while (got < length) {
+    const n = readSync(fd, buf, got, length - got, start + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got === length ? buf : buf.subarray(0, got);
+}
+
+/**
+ * The last `maxBytes` of a file as text. When the window starts mid-file, the partial first line
+ * is dropped (it would be half a JSON event), unless the window holds no newline at all.
+ */
+export function readTail(path: string, maxBytes = PARSE_WINDOW_BYTES): { text: string; size: number; cut: boolean } {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return { text: '', size: 0, cut: false };
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const start = Math.max(0, size - maxBytes);
+    let buf = readRange(fd, start, size - start);
+    if (start > 0) {
+      const nl = buf.indexOf(0x0a);
+      if (nl >= 0 && nl < buf.length - 1) buf = buf.subarray(nl + 1);
+      else {
+        // No line boundary: skip continuation bytes so the text starts on a character.
+        let i = 0;
+        while (i < buf.length && i < 4 && (buf[i]! & 0xc0) === 0x80) i++;
+        buf = buf.subarray(i);
+      }
+    }
+    return { text: buf.toString('utf8'), size, cut: start > 0 };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The first `maxBytes` of a file. */
+export function readHead(path: string, maxBytes: number): Buffer {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return Buffer.alloc(0);
+  }
+  try {
+    return readRange(fd, 0, Math.min(maxBytes, fstatSync(fd).size));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Calls `fn` with consecutive chunks of the file; memory stays at one chunk. */
+export function forEachChunk(path: string, fn: (chunk: Buffer) => void): number {
+  const fd = openSync(path, 'r');
+  const buf = Buffer.alloc(CHUNK);
+  let total = 0;
+  try {
+    for (;;) {
+      const n = readSync(fd, buf, 0, CHUNK, total);
+      if (n === 0) break;
+      fn(n === CHUNK ? buf : buf.subarray(0, n));
+      total += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return total;
+}
+
+/** sha256 and size, streamed. */
+export function checksumStream(path: string): { checksum: string; bytes: number } {
+  const h = createHash('sha256');
+  const bytes = forEachChunk(path, (c) => h.update(c));
+  return { checksum: h.digest('hex'), bytes };
+}
+
+/** Lines as `wc -l` would count them, plus one for a last line without a newline. */
+export function countFileLines(path: string): { bytes: number; lines: number } {
+  let lines = 0;
+  let last = 0x0a;
+  let bytes = 0;
+  try {
+    bytes = forEachChunk(path, (c) => {
+      for (let i = c.indexOf(0x0a); i !== -1; i = c.indexOf(0x0a, i + 1)) lines++;
+      last = c[c.length - 1]!;
+    });
+  } catch {
+    return { bytes: 0, lines: 0 };
+  }
+  return { bytes, lines: bytes > 0 && last !== 0x0a ? lines + 1 : lines };
+}

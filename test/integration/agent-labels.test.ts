@@ -1,0 +1,86 @@
+// Honest failure labels and cost for every agent, through the real daemon: failures that are not
+// the agent's have their own reasons, and a Codex run (replaying a captured real transcript) gets
+// its cost from tokens, so max_cost_usd works for it.
+import { chmodSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FAKE_AGENT, FIXTURES, commandFlags, makeRepo, startTestDaemon, tempDir, waitFor, waitForRun, type TestDaemon } from './harness.js';
+
+let t: TestDaemon;
+beforeAll(async () => {
+  t = await startTestDaemon();
+});
+afterAll(async () => {
+  await t.stop();
+});
+
+async function failWith(agentCmd: string) {
+  const repo = makeRepo({ tasks: 2 });
+  const created = await t.client.runs.create.mutate({
+    cwd: repo.root,
+    spec: 'specs/demo.md',
+    flags: commandFlags(agentCmd, { claude_retries: 2, claude_retry_backoff_sec: 0, reviewer: false }),
+  });
+  const run = await waitForRun(t.client, created.id);
+  const detail = await t.client.runs.get.query({ run: run.id });
+  return { run, detail };
+}
+
+describe('failures that are not the agent\'s', () => {
+  it('an agent that switches the worktree\'s branch: branch_switched, no retry', async () => {
+    const { run, detail } = await failWith('git checkout -q -b elsewhere');
+    expect(run).toMatchObject({ status: 'FAILED', exitReason: 'branch_switched' });
+    expect(run.lastError).toContain('branch elsewhere');
+    expect(detail.steps).toHaveLength(1);
+  });
+
+  it('a deleted worktree: worktree_missing, not "spawn git ENOENT"', async () => {
+    const { run, detail } = await failWith('rm -rf "$PWD"');
+    expect(run).toMatchObject({ status: 'FAILED', exitReason: 'worktree_missing' });
+    expect(run.lastError).toContain('no longer exists');
+    expect(run.lastError).not.toContain('ENOENT');
+    expect(detail.steps).toHaveLength(1);
+  });
+
+  it('a deleted workspace: workspace_missing', async () => {
+    const { run } = await failWith('rm -rf "${LOOP_RUN_DIR%/logs/loop/*}"');
+    expect(run).toMatchObject({ status: 'FAILED', exitReason: 'workspace_missing' });
+  });
+
+  it('a failing command agent is agent_failed, in its own words', async () => {
+    const { run } = await failWith(`FAKE_EXIT_CODE=4 ${FAKE_AGENT}`);
+    expect(run).toMatchObject({ status: 'FAILED', exitReason: 'agent_failed' });
+    expect(run.lastError).toMatch(/failing on purpose.*exit code 4/);
+  });
+});
+
+describe('cost for an agent that reports only tokens', () => {
+  it('a codex run is priced from its tokens, per step, and max_cost_usd pauses it', async () => {
+    // A `codex` on PATH that replays what the real Codex printed against the scripted API.
+    const bin = tempDir('fake-codex-');
+    writeFileSync(join(bin, 'codex'), `#!/bin/sh\ncat > /dev/null\ncat '${join(FIXTURES, 'transcripts', 'codex-success.log')}'\n`);
+    chmodSync(join(bin, 'codex'), 0o755);
+    const oldPath = process.env.PATH;
+    process.env.PATH = `${bin}:${oldPath}`;
+    try {
+      const repo = makeRepo({ tasks: 2 });
+      const created = await t.client.runs.create.mutate({
+        cwd: repo.root,
+        spec: 'specs/demo.md',
+        flags: { agent: 'codex', model: 'gpt-5.1-codex', reviewer: false, max_cost_usd: 0.001 },
+      });
+      const paused = await waitFor(async () => {
+        const r = await t.client.runs.get.query({ run: created.id });
+        return r.status === 'PAUSED' ? r : null;
+      });
+      expect(paused.pauseReason).toBe('budget_exceeded');
+      const expected = (3000 * 1.25 + 1000 * 0.125 + 300 * 10) / 1e6;
+      expect(paused.costUsd).toBeCloseTo(expected, 9);
+      expect(paused.steps[0]).toMatchObject({ costSource: 'estimated', inputTokens: 4000, outputTokens: 300 });
+      expect(paused.steps[0]!.costUsd).toBeCloseTo(expected, 9);
+      await t.client.runs.cancel.mutate({ run: created.id });
+    } finally {
+      process.env.PATH = oldPath;
+    }
+  });
+});
