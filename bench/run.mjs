@@ -1,84 +1,61 @@
-// npm run bench: orchestration overhead per iteration and loopctl latency, printed as a table.
-// Figures, not assertions: these machines are shared and noisy.
+// npm run bench: loopd's speed figures, each next to a reference measured in the same run, with
+// the ratio, in one table. Figures, not assertions: these machines are shared and noisy (medians).
+// Sections can be shrunk with env knobs (BENCH_*), see the constants below.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
 import Table from 'cli-table3';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { startDaemon } = await import(join(root, 'dist', 'host', 'main.js'));
 const { createClientFor } = await import(join(root, 'dist', 'cli', 'client.js'));
+const { Store } = await import(join(root, 'dist', 'host', 'store.js'));
 
-const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 20);
-const LATENCY_RUNS = Number(process.env.BENCH_LATENCY_RUNS ?? 15);
-const RECOVERY_RUNS = Number(process.env.BENCH_RECOVERY_RUNS ?? 20);
+const TASKS = Number(process.env.BENCH_TASKS ?? 10);
+const CLI_RUNS = Number(process.env.BENCH_CLI_RUNS ?? 15);
+const RECOVERY = (process.env.BENCH_RECOVERY ?? '20,100').split(',').map(Number);
 const TRIGGER_DROPS = Number(process.env.BENCH_TRIGGER_DROPS ?? 20);
 // loopd refuses a LOOPD_AUTH_TOKEN shorter than 16 characters.
 const BENCH_TOKEN = 'bench-token-0123456789';
+const BIG_STORE = Number(process.env.BENCH_BIG_STORE ?? 10000);
+const STREAMS = Number(process.env.BENCH_STREAMS ?? 5);
+const LOCK_MS = Number(process.env.BENCH_LOCK_MS ?? 10000);
+const NODE = process.execPath;
+const LOOPCTL = join(root, 'bin', 'loopctl');
+const FAKE_AGENT = join(root, 'test', 'fixtures', 'fake-agent.mjs');
+
+const sorted = (xs) => [...xs].sort((a, b) => a - b);
 const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
+  const s = sorted(xs);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-const p95 = (xs) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(xs.length * 0.95) - 1)];
+const pct = (xs, p) => sorted(xs)[Math.min(xs.length - 1, Math.max(0, Math.ceil(xs.length * p) - 1))];
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const ms = (x) => `${x.toFixed(x < 10 ? 1 : 0)} ms`;
+const mb = (kb) => `${(kb / 1024).toFixed(0)} MB`;
+const temps = [];
+const tempDir = (p = 'loopd-bench-') => {
+  const d = mkdtempSync(join(tmpdir(), p));
+  temps.push(d);
+  return d;
+};
+const progress = (s) => process.stderr.write(`bench: ${s}\n`);
 
-function makeRepo(base, tasks) {
+function makeRepo(base, tasks, spec = 'bench') {
   const repo = join(base, 'repo');
-  mkdirSync(base, { recursive: true });
   mkdirSync(join(repo, 'specs', 'planning'), { recursive: true });
-  writeFileSync(join(repo, 'specs', 'bench.md'), '# bench\n');
-  writeFileSync(join(repo, 'specs', 'planning', 'bench-plan.md'), `# Plan\n${Array.from({ length: tasks }, (_, i) => `- [ ] t${i + 1}`).join('\n')}\n`);
+  writeFileSync(join(repo, 'specs', `${spec}.md`), `# ${spec}\n`);
+  writeFileSync(join(repo, 'specs', 'planning', `${spec}-plan.md`), `# Plan\n${Array.from({ length: tasks }, (_, i) => `- [ ] t${i + 1}`).join('\n')}\n`);
   writeFileSync(join(repo, '.gitignore'), 'logs/loop/\n');
   const g = (...a) => execFileSync('git', ['-c', 'user.name=b', '-c', 'user.email=b@l', ...a], { cwd: repo });
   g('init', '-q', '-b', 'main');
   g('add', '-A');
   g('commit', '-q', '-m', 'init');
   return repo;
-}
-
-async function overheadBench(extraFlags = {}) {
-  const base = mkdtempSync(join(tmpdir(), 'loopd-bench-'));
-  const home = join(base, 'home');
-  const daemon = await startDaemon({ home, host: '127.0.0.1', port: 0, token: BENCH_TOKEN, log: () => {}, writeInfo: false });
-  const client = createClientFor(daemon.url, daemon.token);
-  try {
-    const repo = makeRepo(base, ITERATIONS);
-    const t0 = Date.now();
-    const run = await client.runs.create.mutate({
-      cwd: repo,
-      spec: 'specs/bench.md',
-      flags: { agent: 'command', agent_cmd: `node ${join(root, 'bench', 'bench-agent.mjs')}`, merge_strategy: 'none', iterations: ITERATIONS + 5, reviewer: false, ...extraFlags },
-    });
-    for (;;) {
-      const r = await client.runs.get.query({ run: run.id });
-      if (['COMPLETED', 'FAILED', 'CANCELED'].includes(r.status)) {
-        if (r.status !== 'COMPLETED') throw new Error(`bench run ended ${r.status}: ${r.exitReason} ${r.lastError}`);
-        break;
-      }
-      await new Promise((res) => setTimeout(res, 20));
-    }
-    const end = daemon.store.eventsAfter({ runId: run.id, limit: 100000 }).find((e) => e.type === 'RUN_COMPLETED').ts;
-    const times = readFileSync(join(run.runDir, 'agent-times.tsv'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => l.split('\t').map(Number))
-      .sort((a, b) => a[0] - b[0]);
-    // Per iteration: time from the previous agent's end (or the run's creation) to this agent's
-    // end, minus this agent's own time (its process lifetime).
-    const perIteration = [];
-    let prevEnd = t0;
-    for (const [, start, stop] of times) {
-      perIteration.push(stop - prevEnd - (stop - start));
-      prevEnd = stop;
-    }
-    const agentTotal = times.reduce((a, [, s, e]) => a + (e - s), 0);
-    return { wall: end - t0, agentTotal, perIteration, iterations: times.length };
-  } finally {
-    await daemon.stop();
-    rmSync(base, { recursive: true, force: true });
-  }
 }
 
 function freePort() {
@@ -91,245 +68,485 @@ function freePort() {
   });
 }
 
-function timeCommand(args, env) {
-  const samples = [];
-  for (let i = 0; i < LATENCY_RUNS; i++) {
-    const t = process.hrtime.bigint();
-    const r = spawnSync(process.execPath, args, { env, encoding: 'utf8' });
-    samples.push(Number(process.hrtime.bigint() - t) / 1e6);
-    if (r.status !== 0) throw new Error(`${args.join(' ')} failed: ${r.stderr}`);
-  }
-  return samples;
-}
-
-async function latencyBench() {
-  const base = mkdtempSync(join(tmpdir(), 'loopd-bench-'));
-  const home = join(base, 'home');
-  const port = await freePort();
-  const env = { ...process.env, LOOPD_HOME: home, LOOPD_ADDR: `127.0.0.1:${port}` };
-  delete env.LOOPD_AUTH_TOKEN;
-  const daemon = spawn(process.execPath, [join(root, 'bin', 'loopd.js')], { env, stdio: 'ignore' });
-  try {
-    for (let i = 0; i < 100; i++) {
-      try {
-        const r = await fetch(`http://127.0.0.1:${port}/health`);
-        if (r.ok) break;
-      } catch {
-        /* not yet */
-      }
-      await new Promise((res) => setTimeout(res, 100));
-    }
-    const list = timeCommand([join(root, 'bin', 'loopctl.js'), 'list'], env);
-    const bare = timeCommand(['-e', '0'], env);
-    return { list, bare };
-  } finally {
-    daemon.kill('SIGTERM');
-    await new Promise((res) => daemon.once('exit', res));
-    rmSync(base, { recursive: true, force: true });
-  }
-}
-
-async function waitHealthy(port) {
-  for (let i = 0; i < 400; i++) {
+async function waitHealthy(port, limitMs = 20000) {
+  const until = Date.now() + limitMs;
+  while (Date.now() < until) {
     try {
       if ((await fetch(`http://127.0.0.1:${port}/health`)).ok) return;
     } catch {
       /* starting */
     }
-    await new Promise((res) => setTimeout(res, 25));
+    await sleep(10);
   }
   throw new Error('loopd did not become healthy');
 }
 
-/** Restart to all in-flight runs adopted: N runs with long-running agents, kill -9, restart. */
-async function recoveryBench(n = RECOVERY_RUNS) {
-  const base = mkdtempSync(join(tmpdir(), 'loopd-bench-'));
-  const home = join(base, 'home');
+/** A daemon in its own process, as users run it. */
+async function daemonProcess(home, extra = []) {
   const port = await freePort();
-  const env = { ...process.env, LOOPD_AUTH_TOKEN: BENCH_TOKEN };
-  const args = [join(root, 'bin', 'loopd.js'), '--addr', `127.0.0.1:${port}`, '--home', home, '--max-concurrency', String(n)];
-  let daemon = spawn(process.execPath, args, { env, stdio: 'ignore' });
-  const client = createClientFor(`http://127.0.0.1:${port}`, BENCH_TOKEN);
-  const agent = `node ${join(root, 'test', 'fixtures', 'fake-agent.mjs')}`;
-  try {
-    await waitHealthy(port);
-    const ids = [];
-    for (let i = 0; i < n; i++) {
-      const repo = makeRepo(join(base, `r${i}`), 1);
-      const r = await client.runs.create.mutate({
-        cwd: repo,
-        spec: 'specs/bench.md',
-        flags: { agent: 'command', agent_cmd: `FAKE_SLEEP_MS=60000 ${agent}`, reviewer: false, merge_strategy: 'none' },
-      });
-      ids.push(r.id);
-    }
-    // Wait until every agent is running, then pull the plug.
-    for (;;) {
-      const evs = await Promise.all(ids.map((id) => client.runs.eventsList.query({ run: id })));
-      if (evs.every((e) => e.some((x) => x.type === 'AGENT_STARTED'))) break;
-      await new Promise((res) => setTimeout(res, 50));
-    }
-    daemon.kill('SIGKILL');
-    await new Promise((res) => daemon.once('exit', res));
-    const t0 = performance.now();
-    daemon = spawn(process.execPath, args, { env, stdio: 'ignore' });
-    await waitHealthy(port);
-    const healthy = performance.now() - t0;
-    for (;;) {
-      const evs = await Promise.all(ids.map((id) => client.runs.eventsList.query({ run: id })));
-      if (evs.every((e) => e.some((x) => x.type === 'STEP_ADOPTED'))) break;
-      await new Promise((res) => setTimeout(res, 10));
-    }
-    const adopted = performance.now() - t0;
-    for (const id of ids) await client.runs.cancel.mutate({ run: id });
-    return { healthy, adopted, n };
-  } finally {
-    daemon.kill('SIGTERM');
-    await new Promise((res) => daemon.once('exit', res));
-    rmSync(base, { recursive: true, force: true });
+  const env = { ...process.env, LOOPD_HOME: home, LOOPD_ADDR: `127.0.0.1:${port}`, LOOPD_AUTH_TOKEN: BENCH_TOKEN };
+  const args = [join(root, 'bin', 'loopd.js'), ...extra];
+  let child = spawn(NODE, args, { env, stdio: 'ignore' });
+  await waitHealthy(port);
+  return {
+    port,
+    env,
+    client: createClientFor(`http://127.0.0.1:${port}`, env.LOOPD_AUTH_TOKEN),
+    get pid() {
+      return child.pid;
+    },
+    async kill(signal = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const gone = new Promise((r) => child.once('exit', r));
+      child.kill(signal);
+      await gone;
+    },
+    async restart() {
+      const t0 = performance.now();
+      child = spawn(NODE, args, { env, stdio: 'ignore' });
+      await waitHealthy(port);
+      return performance.now() - t0;
+    },
+  };
+}
+
+async function waitRun(client, id) {
+  for (;;) {
+    const r = await client.runs.get.query({ run: id });
+    if (['COMPLETED', 'FAILED', 'CANCELED'].includes(r.status)) return r;
+    await sleep(20);
   }
 }
 
-/** Spec file written -> RUN_CREATED, over N drops into a watched workspace (default settings). */
-async function triggerBench(n = TRIGGER_DROPS) {
-  const base = mkdtempSync(join(tmpdir(), 'loopd-bench-'));
+/** Whole-process wall times of two commands, alternated A B A B so drift hits both alike. */
+function pair(a, b, env, n = CLI_RUNS) {
+  const time = ([cmd, ...args]) => {
+    const t = process.hrtime.bigint();
+    const r = spawnSync(cmd, args, { env, encoding: 'utf8' });
+    if (r.status !== 0 && !(args.includes('status') && r.status === 1)) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
+    return Number(process.hrtime.bigint() - t) / 1e6;
+  };
+  time(a);
+  time(b); // warm-up: page cache, compile cache
+  const as = [];
+  const bs = [];
+  for (let i = 0; i < n; i++) {
+    as.push(time(a));
+    bs.push(time(b));
+  }
+  return { a: median(as), b: median(bs), ratio: median(as.map((x, i) => x / bs[i])) };
+}
+
+/** Finished runs written straight into a store, as a long-lived daemon would have accumulated. */
+function seedRuns(home, n) {
+  new Store(join(home, 'loopd.db')).close();
+  const db = new DatabaseSync(join(home, 'loopd.db'));
+  const ins = db.prepare(`INSERT INTO runs (id, name, name_source, status, workspace_root, spec_path, plan_path, base_branch, run_branch,
+    merge_target_branch, merge_strategy, worktree_path, worktree_provider, config_json, origin, run_dir, global_run_dir, exit_reason,
+    created_at, updated_at, started_at, ended_at) VALUES (?, ?, 'spec_slug', 'COMPLETED', '/seed', 'specs/s.md', NULL, 'main', ?, NULL,
+    'none', '/seed.run', 'git', '{}', 'cli', '/seed/logs', NULL, 'complete_plan', ?, ?, ?, ?)`);
+  const t0 = Date.now() - n * 1000;
+  db.exec('BEGIN');
+  for (let i = 0; i < n; i++) {
+    const ts = t0 + i * 1000;
+    const id = `0000seed-${String(i).padStart(8, '0')}-7000-8000-000000000000`;
+    ins.run(id, `seed-${i}`, `run/seed-${i}`, ts, ts, ts, ts + 500);
+  }
+  db.exec('COMMIT');
+  db.close();
+}
+
+const rows = [];
+const row = (figure, value, reference, refValue, ratio) => rows.push([figure, value, reference, refValue, ratio]);
+
+// ---- 1. loopctl against node -e 0 ------------------------------------------------------------
+async function cliBench() {
+  progress('loopctl commands');
+  const home = join(tempDir(), 'home');
+  mkdirSync(home, { recursive: true });
+  seedRuns(home, 9);
+  const d = await daemonProcess(home);
+  try {
+    const repo = makeRepo(tempDir(), 2);
+    const run = await d.client.runs.create.mutate({ cwd: repo, spec: 'specs/bench.md', flags: { agent: 'command', agent_cmd: `node ${FAKE_AGENT}`, reviewer: false, merge_strategy: 'none' } });
+    await waitRun(d.client, run.id);
+    const bare = [NODE, '-e', '0'];
+    const hot = [
+      ['loopctl list (10 runs)', ['list']],
+      ['loopctl inspect RUN', ['inspect', run.id]],
+      ['loopctl tail RUN', ['tail', run.id]],
+      ['loopctl events RUN', ['events', run.id]],
+      ['loopctl daemon status', ['daemon', 'status']],
+    ];
+    for (const [label, args] of hot) {
+      const r = pair([LOOPCTL, ...args], bare, d.env);
+      row(label, ms(r.a), 'node -e 0', ms(r.b), `${r.ratio.toFixed(2)}x`);
+    }
+    // Commands the fast path leaves to oclif, for the README's "what the others cost".
+    for (const [label, args] of [
+      ['loopctl workspaces (oclif)', ['workspaces']],
+      ['loopctl list --help (oclif)', ['list', '--help']],
+    ]) {
+      const r = pair([LOOPCTL, ...args], bare, d.env, Math.max(5, Math.floor(CLI_RUNS / 2)));
+      row(label, ms(r.a), 'node -e 0', ms(r.b), `${r.ratio.toFixed(2)}x`);
+    }
+    await bigStoreBench(d);
+  } finally {
+    await d.kill();
+  }
+}
+
+/** `loopctl list` against a store of BIG_STORE runs, alternated with the same command against the 10-run daemon. */
+async function bigStoreBench(small) {
+  progress(`loopctl list with ${BIG_STORE} runs`);
+  const home = join(tempDir(), 'home');
+  mkdirSync(home, { recursive: true });
+  seedRuns(home, BIG_STORE);
+  const d = await daemonProcess(home);
+  try {
+    // Both through env: each command finds its own daemon as a user's would.
+    const a = ['env', `LOOPD_ADDR=${d.env.LOOPD_ADDR}`, `LOOPD_HOME=${d.env.LOOPD_HOME}`, LOOPCTL, 'list'];
+    const b = ['env', `LOOPD_ADDR=${small.env.LOOPD_ADDR}`, `LOOPD_HOME=${small.env.LOOPD_HOME}`, LOOPCTL, 'list'];
+    const r = pair(a, b, d.env);
+    row(`loopctl list (${BIG_STORE} runs: a page of 50)`, ms(r.a), 'loopctl list (10 runs)', ms(r.b), `${r.ratio.toFixed(2)}x`);
+  } finally {
+    await d.kill();
+  }
+}
+
+// ---- 2. orchestration overhead per agent call, phase by phase ----------------------------------
+async function overheadBench(extraFlags = {}, report = true) {
+  progress(`overhead: ${TASKS} tasks with the reviewer${Object.keys(extraFlags).length > 0 ? ` (${JSON.stringify(extraFlags)})` : ''}`);
+  const base = tempDir();
+  // Counts loopd's own git processes (the agent's have LOOP_PHASE set).
+  const shim = join(base, 'shim');
+  mkdirSync(shim);
+  const realGit = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
+  const gitLog = join(base, 'git.log');
+  writeFileSync(join(shim, 'git'), `#!/bin/sh\n[ -n "$LOOP_PHASE" ] || echo "$1" >> '${gitLog}'\nexec '${realGit}' "$@"\n`);
+  chmodSync(join(shim, 'git'), 0o755);
+  const savedPath = process.env.PATH;
+  process.env.PATH = `${shim}:${savedPath}`;
   const daemon = await startDaemon({ home: join(base, 'home'), host: '127.0.0.1', port: 0, token: BENCH_TOKEN, log: () => {}, writeInfo: false });
+  const client = createClientFor(daemon.url, daemon.token);
+  try {
+    const repo = makeRepo(base, TASKS);
+    writeFileSync(gitLog, '');
+    const run = await client.runs.create.mutate({
+      cwd: repo,
+      spec: 'specs/bench.md',
+      flags: { agent: 'command', agent_cmd: `node ${join(root, 'bench', 'bench-agent.mjs')}`, merge_strategy: 'none', iterations: TASKS + 5, reviewer: true, ...extraFlags },
+    });
+    const done = await waitRun(client, run.id);
+    if (done.status !== 'COMPLETED') throw new Error(`bench run ended ${done.status}: ${done.exitReason} ${done.lastError}`);
+    const gitCalls = readFileSync(gitLog, 'utf8').trim().split('\n').length;
+    const events = daemon.store.eventsAfter({ runId: run.id, limit: 100000 });
+    const times = new Map(
+      readFileSync(join(done.runDir, 'agent-times.tsv'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => l.split('\t'))
+        .map(([phase, it, s, e]) => [`${phase}:${it}`, { start: Number(s), end: Number(e) }]),
+    );
+    const phases = { dispatch: [], prepare: [], spawn: [], afterExit: [], agent: [], kind: [] };
+    let prevEnd = events.find((e) => e.type === 'RUN_CREATED').ts;
+    const started = new Map();
+    for (const ev of events) {
+      const p = JSON.parse(ev.payload_json);
+      if (ev.type === 'STEP_STARTED') started.set(ev.step_id, { ts: ev.ts, key: `${p.phase}:${p.iteration}` });
+      if (ev.type === 'AGENT_STARTED') started.get(ev.step_id).agent = ev.ts;
+      if (ev.type === 'STEP_FINISHED') {
+        const s = started.get(ev.step_id);
+        const t = times.get(s?.key);
+        if (s && t && s.agent) {
+          phases.dispatch.push(s.ts - prevEnd);
+          phases.prepare.push(s.agent - s.ts);
+          phases.spawn.push(t.start - s.agent);
+          phases.afterExit.push(ev.ts - t.end);
+          phases.agent.push(t.end - t.start);
+          phases.kind.push(s.key.split(':')[0]);
+        }
+        prevEnd = ev.ts;
+      }
+    }
+    const calls = phases.agent.length;
+    const before = phases.dispatch.map((x, i) => x + phases.prepare[i] + phases.spawn[i]);
+    const total = before.map((x, i) => x + phases.afterExit[i]);
+    const agent = median(phases.agent);
+    if (!report) return median(total);
+    const r = (x) => `${(x / agent).toFixed(2)}x`;
+    row(`overhead per agent call (${calls} calls: ${TASKS} tasks + reviewer)`, ms(median(total)), "the agent's own time", ms(agent), r(median(total)));
+    row('  before spawn', ms(median(before)), '', '', r(median(before)));
+    row('    dispatch: step end -> next step claimed', ms(median(phases.dispatch)), '', '', '');
+    row('    prepare: worktree, HEAD, prompt files', ms(median(phases.prepare)), '', '', '');
+    row('    spawn: -> agent process running', ms(median(phases.spawn)), '', '', '');
+    row('  after exit: exit seen, git facts, step recorded', ms(median(phases.afterExit)), '', '', r(median(phases.afterExit)));
+    for (const kind of ['implementation', 'review']) {
+      const of = (xs) => xs.filter((_, i) => phases.kind[i] === kind);
+      const b = of(before);
+      const a = of(phases.afterExit);
+      if (b.length > 0) row(`  ${kind} calls: before spawn / after exit`, `${ms(median(b))} / ${ms(median(a))}`, '', '', '');
+    }
+    row('  git processes per agent call (loopd only, run set-up included)', (gitCalls / calls).toFixed(1), '', '', '');
+    // The review API on the finished run: its whole diff and per-iteration stats, next to runs.get.
+    const timed = async (fn) => {
+      const xs = [];
+      for (let i = 0; i < 10; i++) {
+        const t = performance.now();
+        await fn();
+        xs.push(performance.now() - t);
+      }
+      return median(xs);
+    };
+    const diffMs = await timed(() => client.runs.diff.query({ run: run.id }));
+    const getMs = await timed(() => client.runs.get.query({ run: run.id }));
+    row(`runs.diff of that run (${TASKS} iterations: whole diff + per-iteration stats)`, ms(diffMs), 'runs.get of the same run', ms(getMs), `${(diffMs / getMs).toFixed(2)}x`);
+    return median(total);
+  } finally {
+    await daemon.stop();
+    process.env.PATH = savedPath;
+  }
+}
+
+// ---- 3. trigger: spec written -> RUN_CREATED ----------------------------------------------------
+async function triggerBench() {
+  progress('trigger');
+  const base = tempDir();
+  const daemon = await startDaemon({ home: join(base, 'home'), host: '127.0.0.1', port: 0, token: BENCH_TOKEN, log: () => {}, writeInfo: false });
+  const client = createClientFor(daemon.url, daemon.token);
+  const created = (spec) =>
+    new Promise((res) => {
+      const on = (ev) => {
+        if (ev.type === 'RUN_CREATED' && JSON.parse(ev.payload_json).spec === spec) {
+          daemon.bus.off('event', on);
+          res(ev.ts);
+        }
+      };
+      daemon.bus.on('event', on);
+    });
   try {
     const repo = makeRepo(join(base, 'ws'), 1);
     // Only the trigger is measured: the runs it creates wait behind one long placeholder agent.
     mkdirSync(join(repo, '.loop'), { recursive: true });
     writeFileSync(join(repo, '.loop', 'config'), 'agent=command\nagent_cmd="sleep 600"\nreviewer=false\nmerge_strategy=none\nmax_runs_per_workspace=1\n');
     await daemon.service.watchWorkspace(repo);
-    const samples = [];
-    for (let i = 0; i < n; i++) {
-      const name = `drop-${i}`;
-      // The plan goes first, so the trigger does not wait for it.
-      writeFileSync(join(repo, 'specs', 'planning', `${name}-plan.md`), '# Plan\n- [ ] one\n');
-      const seen = new Promise((res) => {
-        const on = (ev) => {
-          if (ev.type === 'RUN_CREATED' && JSON.parse(ev.payload_json).spec === `specs/${name}.md`) {
-            daemon.bus.off('event', on);
-            res(ev.ts);
-          }
-        };
-        daemon.bus.on('event', on);
-      });
-      const t0 = Date.now();
-      writeFileSync(join(repo, 'specs', `${name}.md`), `# ${name}\n\nBench spec.\n`);
-      samples.push((await seen) - t0);
+    const viaWatch = [];
+    const viaApi = [];
+    for (let i = 0; i < TRIGGER_DROPS; i++) {
+      for (const [mode, samples] of [
+        ['drop', viaWatch],
+        ['api', viaApi],
+      ]) {
+        const name = `${mode}-${i}`;
+        // The plan goes first, so the trigger does not wait for it.
+        writeFileSync(join(repo, 'specs', 'planning', `${name}-plan.md`), '# Plan\n- [ ] one\n');
+        const seen = created(`specs/${name}.md`);
+        const t0 = Date.now();
+        if (mode === 'drop') {
+          writeFileSync(join(repo, 'specs', `${name}.md`), `# ${name}\n\nBench spec.\n`);
+        } else {
+          // The reference: the same run created by a direct API call instead of a dropped file.
+          mkdirSync(join(repo, 'api'), { recursive: true });
+          writeFileSync(join(repo, 'api', `${name}.md`), `# ${name}\n`);
+          void client.runs.create.mutate({ cwd: repo, spec: `api/${name}.md`, plan: `specs/planning/${name}-plan.md` });
+        }
+        const ts = await Promise.race([seen, ...(mode === 'api' ? [created(`api/${name}.md`)] : [])]);
+        samples.push(ts - t0);
+      }
     }
     for (const r of daemon.store.listRuns({ status: ['PENDING', 'RUNNING'] })) await daemon.dispatcher.cancel(r.id);
-    return samples;
+    row('trigger: spec written -> RUN_CREATED, p50', ms(median(viaWatch)), 'runs.create by API, p50', ms(median(viaApi)), `${(median(viaWatch) / median(viaApi)).toFixed(2)}x`);
+    row('trigger: spec written -> RUN_CREATED, p95', ms(pct(viaWatch, 0.95)), 'runs.create by API, p95', ms(pct(viaApi, 0.95)), `${(pct(viaWatch, 0.95) / pct(viaApi, 0.95)).toFixed(2)}x`);
   } finally {
     await daemon.stop();
-    rmSync(base, { recursive: true, force: true });
   }
 }
 
-/** Peak and current resident memory of a process, in MiB (VmHWM, VmRSS from /proc). */
-function memoryOf(pid) {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { peak: kb('VmHWM') / 1024, now: kb('VmRSS') / 1024 };
+// ---- 4. recovery: kill -9 with N agents in flight -> all re-adopted -----------------------------
+async function recoveryBench() {
+  progress('recovery reference: restart of an empty daemon');
+  const empty = await daemonProcess(join(tempDir(), 'home'));
+  await empty.kill('SIGKILL');
+  const ref = median([await empty.restart(), (await empty.kill(), await empty.restart()), (await empty.kill(), await empty.restart())]);
+  await empty.kill();
+  for (const n of RECOVERY) {
+    progress(`recovery with ${n} agents in flight`);
+    const base = tempDir();
+    const d = await daemonProcess(join(base, 'home'), ['--max-concurrency', String(n)]);
+    try {
+      const ids = [];
+      for (let i = 0; i < n; i++) {
+        const repo = makeRepo(join(base, `r${i}`), 1);
+        const r = await d.client.runs.create.mutate({
+          cwd: repo,
+          spec: 'specs/bench.md',
+          flags: { agent: 'command', agent_cmd: `FAKE_SLEEP_MS=600000 node ${FAKE_AGENT}`, reviewer: false, merge_strategy: 'none' },
+        });
+        ids.push(r.id);
+      }
+      const all = async (type) => (await Promise.all(ids.map((id) => d.client.runs.eventsList.query({ run: id })))).every((e) => e.some((x) => x.type === type));
+      while (!(await all('AGENT_STARTED'))) await sleep(100);
+      await d.kill('SIGKILL');
+      const t0 = performance.now();
+      const healthy = await d.restart();
+      while (!(await all('STEP_ADOPTED'))) await sleep(10);
+      const adopted = performance.now() - t0;
+      row(`recovery: kill -9 with ${n} agents in flight -> all re-adopted`, ms(adopted), 'restart of an empty daemon to /health', ms(ref), `${(adopted / ref).toFixed(2)}x`);
+      progress(`  /health after ${healthy.toFixed(0)} ms`);
+      for (const id of ids) await d.client.runs.cancel.mutate({ run: id });
+    } finally {
+      await d.kill();
+    }
+  }
 }
 
-/** A daemon process whose agent prints 1 GiB (without, then with newlines): its peak memory. */
-async function outputBench() {
-  const base = mkdtempSync(join(tmpdir(), 'loopd-bench-'));
-  const home = join(base, 'home');
-  const port = await freePort();
-  const env = { ...process.env, LOOPD_AUTH_TOKEN: BENCH_TOKEN };
-  const daemon = spawn(process.execPath, [join(root, 'bin', 'loopd.js'), '--addr', `127.0.0.1:${port}`, '--home', home], { env, stdio: 'ignore' });
-  const client = createClientFor(`http://127.0.0.1:${port}`, BENCH_TOKEN);
-  const agent = `node ${join(root, 'test', 'fixtures', 'fake-agent.mjs')}`;
+// ---- 5. daemon memory: idle, and with streaming runs and tail -f readers -------------------------
+function rssKb(pid, field = 'VmRSS') {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+async function memoryBench() {
+  progress(`memory: ${STREAMS} runs streaming, each with a tail -f`);
+  const bare = spawn(NODE, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  await sleep(500);
+  const bareKb = rssKb(bare.pid);
+  bare.kill();
+  const base = tempDir();
+  const d = await daemonProcess(join(base, 'home'), ['--max-concurrency', String(STREAMS)]);
+  const tails = [];
+  try {
+    await sleep(1000);
+    const idleKb = rssKb(d.pid);
+    row('daemon RSS, idle', mb(idleKb), 'node -e "setInterval(...)" RSS', mb(bareKb), `${(idleKb / bareKb).toFixed(2)}x`);
+    const ids = [];
+    for (let i = 0; i < STREAMS; i++) {
+      const repo = makeRepo(join(base, `s${i}`), 1);
+      const r = await d.client.runs.create.mutate({
+        cwd: repo,
+        spec: 'specs/bench.md',
+        flags: { agent: 'command', agent_cmd: `node ${join(root, 'bench', 'stream-agent.mjs')}`, reviewer: false, merge_strategy: 'none' },
+      });
+      ids.push(r.id);
+      tails.push(spawn(LOOPCTL, ['tail', r.id, '-f'], { env: d.env, stdio: 'ignore' }));
+    }
+    let peak = 0;
+    for (;;) {
+      peak = Math.max(peak, rssKb(d.pid));
+      const runs = await Promise.all(ids.map((id) => d.client.runs.get.query({ run: id })));
+      if (runs.every((r) => ['COMPLETED', 'FAILED', 'CANCELED'].includes(r.status))) break;
+      await sleep(100);
+    }
+    peak = Math.max(peak, rssKb(d.pid, 'VmHWM'));
+    row(`daemon RSS peak, ${STREAMS} runs streaming ${process.env.BENCH_STREAM_MB ?? 20} MB each + tail -f`, mb(peak), 'daemon RSS, idle', mb(idleKb), `${(peak / idleKb).toFixed(2)}x`);
+  } finally {
+    for (const t of tails) if (t.exitCode === null) t.kill();
+    await d.kill();
+  }
+}
+
+// ---- 5b. an agent printing 1 GiB: the output cap keeps the daemon's memory flat ---------------
+async function floodBench() {
   const GIB = 1024 * 1024 * 1024;
   const floods = [
-    ['1 GiB, no newline', `head -c ${GIB} /dev/zero | tr '\\000' x; echo`],
+    ['1 GiB without a newline', `head -c ${GIB} /dev/zero | tr '\\000' x; echo`],
     ['1 GiB of lines', `yes 'a line of agent output that repeats' | head -c ${GIB}`],
   ];
+  const base = tempDir();
+  const d = await daemonProcess(join(base, 'home'));
   try {
-    await waitHealthy(port);
-    const idle = memoryOf(daemon.pid);
+    await sleep(500);
+    const idleKb = rssKb(d.pid);
     const listMs = async () => {
       const t = performance.now();
-      await client.runs.list.query({});
+      await d.client.runs.list.query({});
       return performance.now() - t;
     };
     const idleList = [];
     for (let i = 0; i < 10; i++) idleList.push(await listMs());
-    const out = [];
     for (const [name, flood] of floods) {
-      const repo = makeRepo(join(base, `r${out.length}`), 1);
-      const t0 = Date.now();
-      const run = await client.runs.create.mutate({
+      progress(`agent printing ${name}`);
+      const repo = makeRepo(join(base, name.replace(/\W+/g, '-')), 1);
+      const run = await d.client.runs.create.mutate({
         cwd: repo,
         spec: 'specs/bench.md',
-        flags: { agent: 'command', agent_cmd: `${flood}; ${agent}`, reviewer: false, merge_strategy: 'none' },
+        flags: { agent: 'command', agent_cmd: `${flood}; node ${FAKE_AGENT}`, reviewer: false, merge_strategy: 'none' },
       });
-      let r;
       const busyList = [];
       for (;;) {
-        r = await client.runs.get.query({ run: run.id });
+        const r = await d.client.runs.get.query({ run: run.id });
         if (['COMPLETED', 'FAILED', 'CANCELED'].includes(r.status)) break;
         busyList.push(await listMs());
-        await new Promise((res) => setTimeout(res, 100));
+        await sleep(100);
       }
-      const log = r.steps?.[0]?.outputPath ?? (await client.runs.get.query({ run: run.id })).steps[0].outputPath;
-      const { statSync } = await import('node:fs');
-      out.push({ name, status: r.status, wall: Date.now() - t0, logMiB: statSync(log).size / 1024 / 1024, peak: memoryOf(daemon.pid).peak, busyList: median(busyList) });
+      const peak = rssKb(d.pid, 'VmHWM');
+      row(`daemon RSS peak, an agent printing ${name}`, mb(peak), 'daemon RSS, idle', mb(idleKb), `${(peak / idleKb).toFixed(2)}x`);
+      row('  runs.list while it prints', ms(median(busyList)), 'runs.list, idle', ms(median(idleList)), `${(median(busyList) / median(idleList)).toFixed(2)}x`);
     }
-    return { idle, idleList: median(idleList), runs: out };
   } finally {
-    daemon.kill('SIGTERM');
-    await new Promise((res) => daemon.once('exit', res));
-    rmSync(base, { recursive: true, force: true });
+    await d.kill();
   }
 }
 
-if (process.env.BENCH_ONLY === 'overhead') {
-  // Alternating rounds, so a noisy neighbour weighs on both sides alike.
-  const t = new Table({ head: ['round', 'capping writer: median', 'max_output_bytes=0: median'] });
-  for (let i = 1; i <= Number(process.env.BENCH_ROUNDS ?? 2); i++) {
-    const a = await overheadBench();
-    const b = await overheadBench({ max_output_bytes: 0 });
-    t.push([i, `${median(a.perIteration).toFixed(1)} ms`, `${median(b.perIteration).toFixed(1)} ms`]);
+// ---- 6. another process holds SQLite's write lock ---------------------------------------------
+async function lockBench() {
+  progress(`SQLite write lock held ${LOCK_MS} ms by another process`);
+  const base = tempDir();
+  const home = join(base, 'home');
+  const d = await daemonProcess(home);
+  try {
+    const repo = makeRepo(base, 3);
+    const probe = async (untilMs) => {
+      const health = [];
+      const list = [];
+      const until = Date.now() + untilMs;
+      while (Date.now() < until) {
+        let t = performance.now();
+        await fetch(`http://127.0.0.1:${d.port}/health`).then((r) => r.text());
+        health.push(performance.now() - t);
+        t = performance.now();
+        await d.client.runs.list.query();
+        list.push(performance.now() - t);
+        await sleep(50);
+      }
+      return { health: Math.max(...health), list: Math.max(...list) };
+    };
+    const free = await probe(2000);
+    // A run whose agent finishes while the lock is held: its step must wait, not freeze the daemon.
+    await d.client.runs.create.mutate({ cwd: repo, spec: 'specs/bench.md', flags: { agent: 'command', agent_cmd: `FAKE_SLEEP_MS=500 node ${FAKE_AGENT}`, reviewer: false, merge_strategy: 'none' } });
+    const holder = spawn(NODE, ['-e', `const { DatabaseSync } = require('node:sqlite'); const db = new DatabaseSync(${JSON.stringify(join(home, 'loopd.db'))}); db.exec('BEGIN IMMEDIATE'); console.log('locked'); setTimeout(() => { db.exec('COMMIT'); }, ${LOCK_MS});`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise((r) => holder.stdout.once('data', r));
+    const lockedAt = performance.now();
+    const create = d.client.runs.create.mutate({ cwd: repo, spec: 'specs/bench.md', name: 'during-lock', flags: { agent: 'command', agent_cmd: `node ${FAKE_AGENT}`, reviewer: false, merge_strategy: 'none' } }).then(() => performance.now() - lockedAt);
+    const locked = await probe(LOCK_MS - 500);
+    await new Promise((r) => holder.once('exit', r));
+    const createMs = await create;
+    row(`/health, slowest answer while another process holds the write lock ${LOCK_MS / 1000} s`, ms(locked.health), 'slowest /health, lock free', ms(free.health), `${(locked.health / free.health).toFixed(2)}x`);
+    row('runs.list, slowest answer while the write lock is held', ms(locked.list), 'slowest runs.list, lock free', ms(free.list), `${(locked.list / free.list).toFixed(2)}x`);
+    progress(`  a runs.create sent during the lock completed ${createMs.toFixed(0)} ms after the lock was taken`);
+  } finally {
+    await d.kill();
   }
-  process.stdout.write(`orchestration overhead per iteration (${ITERATIONS} iterations)\n${t.toString()}\n`);
-  process.exit(0);
 }
 
-if (process.env.BENCH_ONLY === 'output') {
-  const m = await outputBench();
-  const t = new Table({ head: ['measure', 'value', 'note'] });
-  for (const x of m.runs) {
-    t.push([`daemon peak RSS, agent printing ${x.name}`, `${x.peak.toFixed(0)} MiB`, `idle ${m.idle.peak.toFixed(0)} MiB; run ${x.status} in ${(x.wall / 1000).toFixed(1)} s; log kept ${x.logMiB.toFixed(1)} MiB`]);
-    t.push([`  runs.list while it prints`, `${x.busyList.toFixed(1)} ms`, `idle ${m.idleList.toFixed(1)} ms (median, API call only)`]);
+// BENCH_ONLY=cli,overhead,trigger,recovery,memory,output,lock runs a subset (default: all).
+const only = new Set((process.env.BENCH_ONLY ?? 'cli,overhead,trigger,recovery,memory,output,lock').split(','));
+try {
+  if (only.has('cli')) await cliBench();
+  if (only.has('overhead')) {
+    const capped = await overheadBench();
+    // The same without the output-capping writer: what the cap costs per call.
+    const uncapped = await overheadBench({ max_output_bytes: 0 }, false);
+    row('overhead per agent call, with the output cap (default)', ms(capped), 'the same, max_output_bytes=0', ms(uncapped), `${(capped / uncapped).toFixed(2)}x`);
   }
-  process.stdout.write(`${t.toString()}\n`);
-  process.exit(0);
+  if (only.has('trigger')) await triggerBench();
+  if (only.has('recovery')) await recoveryBench();
+  if (only.has('memory')) await memoryBench();
+  if (only.has('output')) await floodBench();
+  if (only.has('lock')) await lockBench();
+} finally {
+  for (const t of temps) rmSync(t, { recursive: true, force: true });
 }
-
-const o = await overheadBench();
-// The same without the output-capping writer (max_output_bytes=0): what the cap costs per iteration.
-const oNoCap = await overheadBench({ max_output_bytes: 0 });
-const l = await latencyBench();
-const r = await recoveryBench();
-const tr = await triggerBench();
-const m = await outputBench();
-const table = new Table({ head: ['measure', 'median', 'p95', 'n', 'note'] });
-table.push(
-  ['orchestration overhead per iteration', `${median(o.perIteration).toFixed(1)} ms`, `${p95(o.perIteration).toFixed(1)} ms`, o.perIteration.length, `run wall ${o.wall} ms, agent's own time ${Math.round(o.agentTotal)} ms`],
-  ['  same, max_output_bytes=0 (no capping writer)', `${median(oNoCap.perIteration).toFixed(1)} ms`, `${p95(oNoCap.perIteration).toFixed(1)} ms`, oNoCap.perIteration.length, `run wall ${oNoCap.wall} ms`],
-  ['loopctl list (running daemon)', `${median(l.list).toFixed(1)} ms`, `${p95(l.list).toFixed(1)} ms`, l.list.length, 'whole process, cold start'],
-  ['trigger: spec written -> RUN_CREATED', `${median(tr).toFixed(0)} ms`, `${p95(tr).toFixed(0)} ms`, tr.length, 'default awaitWriteFinish (300 ms stable) + plan check'],
-  ['recovery: restart to all runs re-adopted', `${r.adopted.toFixed(0)} ms`, '', r.n, `kill -9 with ${r.n} agents in flight; /health after ${r.healthy.toFixed(0)} ms`],
-  ['node -e 0', `${median(l.bare).toFixed(1)} ms`, `${p95(l.bare).toFixed(1)} ms`, l.bare.length, 'baseline: Node start-up alone'],
-  ...m.runs.map((x) => [
-    `daemon peak RSS, agent printing ${x.name}`,
-    `${x.peak.toFixed(0)} MiB`,
-    '',
-    1,
-    `idle ${m.idle.peak.toFixed(0)} MiB; run ${x.status} in ${(x.wall / 1000).toFixed(1)} s; log kept ${x.logMiB.toFixed(1)} MiB (max_output_bytes 64 MiB); runs.list ${x.busyList.toFixed(1)} ms while it prints, ${m.idleList.toFixed(1)} ms idle`,
-  ]),
-);
-process.stdout.write(`loopd bench (Node ${process.versions.node}, ${ITERATIONS} iterations)\n${table.toString()}\n`);
+const table = new Table({ head: ['figure', 'median', 'reference (same run)', 'median', 'ratio'], style: { head: [], border: [] } });
+table.push(...rows);
+process.stdout.write(`loopd bench (Node ${process.versions.node}, ${new Date().toISOString().slice(0, 10)})\n${table.toString()}\n`);

@@ -5,5 +5,12 @@ export declare function isSupportedNode(version: string, min?: readonly number[]
 export declare function packageRoot(scriptUrl: string): string;
 export declare function bundledNodePath(pkgRoot: string): string;
 export type LaunchPlan = { action: 'run' } | { action: 'relaunch'; node: string } | { action: 'fail'; message: string };
-export declare function planLaunch(o: { version: string; pkgRoot: string; exists: (path: string) => boolean; relaunched?: boolean }): LaunchPlan;
+export declare function isInstalled(pkgRoot: string, exists: (path: string) => boolean): boolean;
+export declare function planLaunch(o: {
+  version: string;
+  pkgRoot: string;
+  exists: (path: string) => boolean;
+  relaunched?: boolean;
+  installed?: boolean;
+}): LaunchPlan;
 export declare function ensureNode(scriptUrl: string): boolean;

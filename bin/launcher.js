@@ -1,10 +1,10 @@
 // Shared start-up for bin/loopd.js and bin/loopctl.js. Plain JS with conservative syntax: its whole
 // job is to run on an old system Node (the machines here have Node 20) and hand over to the Node 24
 // that the repo pins as a dev dependency, so it must parse there.
-import { spawn } from 'node:child_process';
+// node:child_process and node:os are imported only to relaunch: every command pays for what is
+// imported here, and the usual start (bin/loopctl picked the Node) never relaunches.
 import { existsSync } from 'node:fs';
 import module from 'node:module';
-import { constants } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -38,8 +38,18 @@ export function bundledNodePath(pkgRoot) {
 }
 
 /**
+ * True for a package installed from the registry or a tarball, false for a source checkout: the
+ * tarball ships no tsconfig.json (see "files" in package.json).
+ * @param {string} pkgRoot
+ * @param {(path: string) => boolean} exists
+ */
+export function isInstalled(pkgRoot, exists) {
+  return !exists(join(pkgRoot, 'tsconfig.json'));
+}
+
+/**
  * Decides what a launcher does; pure so it can be tested without spawning anything.
- * @param {{ version: string, pkgRoot: string, exists: (path: string) => boolean, relaunched?: boolean }} o
+ * @param {{ version: string, pkgRoot: string, exists: (path: string) => boolean, relaunched?: boolean, installed?: boolean }} o
  * @returns {{ action: 'run' } | { action: 'relaunch', node: string } | { action: 'fail', message: string }}
  */
 export function planLaunch(o) {
@@ -47,12 +57,11 @@ export function planLaunch(o) {
   const node = bundledNodePath(o.pkgRoot);
   const found = `v${String(o.version).replace(/^v/, '')}`;
   if (o.relaunched || !o.exists(node)) {
-    return {
-      action: 'fail',
-      message:
-        `loopd needs Node >= ${MIN_NODE.join('.')} (found ${found}); run npm ci in ${o.pkgRoot} ` +
-        'to install the bundled Node 24, or put Node 24 on PATH',
-    };
+    // An installed package has no bundled Node (it is a dev dependency): only a newer Node helps.
+    const fix = o.installed
+      ? 'install Node 24 (https://nodejs.org/en/download, or "nvm install 24") and put it first on PATH'
+      : `run npm ci in ${o.pkgRoot} to install the bundled Node 24, or put Node 24 on PATH`;
+    return { action: 'fail', message: `loopd needs Node >= ${MIN_NODE.join('.')} (found ${found}); ${fix}` };
   }
   return { action: 'relaunch', node };
 }
@@ -68,6 +77,7 @@ export function ensureNode(scriptUrl) {
     pkgRoot,
     exists: existsSync,
     relaunched: process.env[RELAUNCH_ENV] === '1',
+    installed: isInstalled(pkgRoot, existsSync),
   });
   if (plan.action === 'run') {
     // Optional chaining: absent before Node 22.1, and a missing cache only costs start-up time.
@@ -78,11 +88,12 @@ export function ensureNode(scriptUrl) {
     process.stderr.write(plan.message + '\n');
     process.exit(1);
   }
-  relaunch(plan.node, fileURLToPath(scriptUrl));
+  void relaunch(plan.node, fileURLToPath(scriptUrl));
   return false;
 }
 
-function relaunch(node, script) {
+async function relaunch(node, script) {
+  const [{ spawn }, { constants }] = await Promise.all([import('node:child_process'), import('node:os')]);
   const child = spawn(node, ['--disable-warning=ExperimentalWarning', script, ...process.argv.slice(2)], {
     stdio: 'inherit',
     env: { ...process.env, [RELAUNCH_ENV]: '1' },

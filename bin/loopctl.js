@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// loopctl: the oclif CLI. The launcher hands over to the bundled Node 24 when the one on PATH is
-// older; oclif and the commands are imported only after that, and commands import the tRPC client
-// lazily, which keeps cold start near the numbers in STACK-NOTES.
+// loopctl: the oclif CLI. Normally started by bin/loopctl (sh), which picks the Node; started
+// directly by an old Node, the launcher hands over to the bundled Node 24. The hot read commands
+// are answered by dist/cli/fast.js without loading oclif or the tRPC client; anything it does not
+// handle exactly (help, -f, a bad flag, an error) goes to oclif, whose commands import the client
+// lazily.
 import { ensureNode } from './launcher.js';
 
 if (ensureNode(import.meta.url)) {
@@ -12,6 +14,20 @@ if (ensureNode(import.meta.url)) {
       throw err;
     });
   }
-  const { main } = await import('../dist/cli/main.js');
-  await main(import.meta.url);
+  const argv = process.argv.slice(2);
+  let handled = false;
+  if (process.env.LOOPCTL_NO_FAST_PATH !== '1') {
+    let fast = null;
+    try {
+      fast = await import('../dist/cli/fast.js');
+    } catch {
+      // Not built: oclif reports that the commands are missing.
+    }
+    if (fast) handled = await fast.runFast(argv);
+  }
+  if (!handled) {
+    // oclif, with every error that escapes a command printed like a command's own (cli/main.ts).
+    const { main } = await import('../dist/cli/main.js');
+    await main(import.meta.url);
+  }
 }

@@ -3,6 +3,7 @@
 // talk to the daemon, and --help, start fast.
 import { Command, Errors } from '@oclif/core';
 import type { DaemonLocation, LoopClient } from './client.js';
+import { firstLine } from './format.js';
 import { escapeControls, paletteFor } from './text.js';
 
 export const START_HINT = 'start it with "loopctl daemon start" (or "npx loopctl daemon start" from the loopd repo)';
@@ -96,11 +97,6 @@ export function parseErrorMessage(message: string): string {
   let out = '';
   for (const l of lines) out = out === '' ? l : `${out}${/[:;,]$/.test(out) ? ' ' : ': '}${l}`;
   return `${out} (see --help)`;
-}
-
-export function firstLine(text: string): string {
-  const line = text.split('\n').find((l) => l.trim() !== '') ?? text;
-  return line.trim();
 }
 
 export interface FollowHandlers<T> {
@@ -240,79 +236,5 @@ export abstract class BaseCommand extends Command {
   }
 }
 
-// ---- formatting helpers shared by commands ----
-
-/** "45s", "12m", "3h", "2d". */
-export function formatAge(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h}h`;
-  return `${Math.floor(h / 24)}d`;
-}
-
-/** "1h 02m 03s" style durations for uptime and run time; "350ms" below a second. */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;
-  const total = Math.floor(ms / 1000);
-  const d = Math.floor(total / 86400);
-  const h = Math.floor((total % 86400) / 3600);
-  const m = Math.floor((total % 3600) / 60);
-  const s = total % 60;
-  const pad = (n: number) => String(n).padStart(2, '0');
-  if (d > 0) return `${d}d ${pad(h)}h ${pad(m)}m`;
-  if (h > 0) return `${h}h ${pad(m)}m ${pad(s)}s`;
-  if (m > 0) return `${m}m ${pad(s)}s`;
-  return `${s}s`;
-}
-
-const pad2 = (n: number) => String(n).padStart(2, '0');
-
-/**
- * The one time format of human output (events, run --wait, inspect): local time,
- * "2026-11-30 14:05:09". --json output keeps the epoch milliseconds.
- */
-export function formatTime(ts: number): string {
-  const d = new Date(ts);
-  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
-}
-
-/** `key=value` pairs of a payload, compact and cut to `max` characters. */
-export function summarizePayload(payload: Record<string, unknown>, max = 160): string {
-  const parts: string[] = [];
-  for (const [k, v] of Object.entries(payload)) {
-    if (v === undefined || v === null) continue;
-    let text = typeof v === 'string' ? v : JSON.stringify(v);
-    text = text.replace(/\s+/g, ' ');
-    if (typeof v === 'string' && /\s/.test(text)) text = JSON.stringify(text);
-    parts.push(`${k}=${text}`);
-  }
-  const line = parts.join(' ');
-  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
-}
-
-/** Local wall-clock time of day, for lines a person follows live. */
-export function formatClock(ts: number): string {
-  const d = new Date(ts);
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-}
-
-/** A borderless table (cli-table3, loaded on demand), aligned like `ps` output. */
-export async function renderTable(head: string[], rows: (string | number)[][]): Promise<string> {
-  const { default: Table } = await import('cli-table3');
-  const none = {
-    top: '', 'top-mid': '', 'top-left': '', 'top-right': '',
-    bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
-    left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ',
-  };
-  const table = new Table({ head, chars: none, style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 } });
-  for (const row of rows) table.push(row);
-  return table
-    .toString()
-    .split('\n')
-    .map((l) => l.trimEnd())
-    .join('\n');
-}
+// Formatting helpers live in format.ts (no oclif there, so the fast path can use them too).
+export { firstLine, formatAge, formatClock, formatDuration, formatTime, renderTable, summarizePayload } from './format.js';

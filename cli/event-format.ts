@@ -1,7 +1,7 @@
 // One readable line per run event, for `run --wait` and `events`. Event types are the daemon's to
 // define: the ones of the loop get a sentence of their own, anything else falls back to key=value.
 import type { EventView } from '../router/index.js';
-import { formatClock, formatDuration, formatTime, summarizePayload } from './base.js';
+import { formatClock, formatDuration, formatTime, summarizePayload } from './format.js';
 import { escapeControls, type Palette } from './text.js';
 
 type Payload = Record<string, unknown>;

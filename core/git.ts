@@ -4,7 +4,7 @@
 // real exit codes (`merge-base --is-ancestor` answers through its exit code alone), so they go
 // through gitExec(); simple-git serves the porcelain-shaped queries.
 import { existsSync, mkdirSync, realpathSync, statSync, readdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { simpleGit } from 'simple-git';
 
@@ -34,7 +34,8 @@ function gitEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-async function gitExec(dir: string, args: string[], config: string[] = []): Promise<ExecResult> {
+/** Runs git with the real exit code and output; throws only when git cannot be started. */
+export async function gitExec(dir: string, args: string[], config: string[] = []): Promise<ExecResult> {
   const r = await execa('git', [...config.flatMap((c) => ['-c', c]), ...args], {
     cwd: dir,
     env: gitEnv(),
@@ -50,7 +51,7 @@ async function gitExec(dir: string, args: string[], config: string[] = []): Prom
 }
 
 /** Runs git and throws a one-line GitError on any non-zero exit. */
-async function git(dir: string, args: string[], config: string[] = []): Promise<string> {
+export async function git(dir: string, args: string[], config: string[] = []): Promise<string> {
   const r = await gitExec(dir, args, config);
   if (r.code !== 0) {
     const detail = firstLine(r.stderr) || firstLine(r.stdout) || `exit code ${r.code}`;
@@ -75,6 +76,23 @@ async function identityConfig(dir: string): Promise<string[]> {
   if (name === '') cfg.push(`user.name=${FALLBACK_NAME}`);
   if (email === '') cfg.push(`user.email=${FALLBACK_EMAIL}`);
   return cfg;
+}
+
+/**
+ * Runs a commit-making git command with the user's identity, or loopd's for the parts that are not
+ * configured. One process when an identity is configured (the usual case): user.useConfigOnly makes
+ * git fail instead of guessing one from the host, exactly where the fallback applies; only then is
+ * the config read, and the command run again with the fallback.
+ */
+async function gitWithIdentity(dir: string, args: string[]): Promise<string> {
+  const first = await gitExec(dir, args, ['user.useConfigOnly=true']);
+  if (first.code === 0) return first.stdout;
+  const fallback = await identityConfig(dir);
+  if (fallback.length === 0) {
+    const detail = firstLine(first.stderr) || firstLine(first.stdout) || `exit code ${first.code}`;
+    throw new GitError(`git ${args.join(' ')} failed in ${dir}: ${detail}`);
+  }
+  return git(dir, args, fallback);
 }
 
 function isDirectory(p: string): boolean {
@@ -250,18 +268,87 @@ export async function headCommit(dir: string): Promise<string> {
   return (await git(dir, ['rev-parse', '--verify', 'HEAD^{commit}'])).trim();
 }
 
+/**
+ * The worktree at `path` when it is a live worktree of repoRoot's repository on `branch`, with its
+ * HEAD commit; null when it is anything else (missing, another repository, another branch, an
+ * unborn branch), and the caller then takes the full `worktree list` route. One git process, for
+ * the check every iteration repeats after the first created the worktree.
+ */
+export async function reusableWorktree(repoRoot: string, branch: string, path: string): Promise<{ path: string; head: string } | null> {
+  const abs = resolve(path);
+  // The main repository's own .git directory is the common dir of all its worktrees; a repository
+  // whose .git is a file (itself a linked worktree or a submodule) takes the long route.
+  const commonDir = join(repoRoot, '.git');
+  if (!isDirectory(abs) || !isDirectory(commonDir)) return null;
+  const r = await gitExec(abs, ['rev-parse', '--git-common-dir', '--show-toplevel', 'HEAD', '--symbolic-full-name', 'HEAD']);
+  if (r.code !== 0) return null;
+  const [common, top, head, ref] = r.stdout.trim().split('\n');
+  if (!common || !top || !head || !ref) return null;
+  if (canonical(resolve(abs, common)) !== canonical(commonDir)) return null;
+  if (canonical(top) !== canonical(abs)) return null;
+  if (ref !== `refs/heads/${branch}` || !/^[0-9a-f]{40,64}$/.test(head)) return null;
+  return { path: abs, head };
+}
+
 export async function hasUncommittedChanges(dir: string): Promise<boolean> {
   const out = await git(dir, ['status', '--porcelain', '--untracked-files=all']);
   return out.trim() !== '';
 }
 
 export async function commitAll(dir: string, message: string): Promise<string | null> {
+  return (await commitEverything(dir, message)) ? headCommit(dir) : null;
+}
+
+/** commitAll for callers that do not need the new commit's id: one git process fewer. True when it committed. */
+export async function commitEverything(dir: string, message: string): Promise<boolean> {
   await git(dir, ['add', '-A']);
   const staged = await gitExec(dir, ['diff', '--cached', '--quiet']);
-  if (staged.code === 0) return null;
+  if (staged.code === 0) return false;
   if (staged.code !== 1) throw new GitError(`git diff --cached failed in ${dir}: ${firstLine(staged.stderr)}`);
-  await git(dir, ['commit', '--quiet', '-m', message], await identityConfig(dir));
-  return headCommit(dir);
+  await gitWithIdentity(dir, ['commit', '--quiet', '-m', message]);
+  return true;
+}
+
+export interface WorktreeStatus {
+  /** HEAD's commit; null on an unborn branch. */
+  head: string | null;
+  /** The checked-out branch (short name); null on a detached HEAD. */
+  branch: string | null;
+  /** Anything to commit: changed, staged or untracked (not ignored) files. */
+  dirty: boolean;
+}
+
+/** HEAD, its branch and whether anything is uncommitted, from one `git status`. */
+export async function worktreeStatus(dir: string): Promise<WorktreeStatus> {
+  const out = await git(dir, ['status', '--porcelain=v2', '--branch', '-z', '--untracked-files=normal']);
+  let head: string | null = null;
+  let branch: string | null = null;
+  let dirty = false;
+  for (const entry of out.split('\0')) {
+    if (entry.startsWith('# branch.oid ')) head = entry.slice('# branch.oid '.length).trim();
+    else if (entry.startsWith('# branch.head ')) branch = entry.slice('# branch.head '.length).trim();
+    else if (entry !== '' && !entry.startsWith('# ')) dirty = true;
+  }
+  // "(initial)" on an unborn branch, "(detached)" without one.
+  if (head !== null && !/^[0-9a-f]{40,64}$/.test(head)) head = null;
+  if (branch === '(detached)') branch = null;
+  return { head, branch, dirty };
+}
+
+/**
+ * commitAll for the end of an agent call, with HEAD read in the same process as the check: one
+ * `git status` when the agent committed its work (the usual case), add and commit only when it
+ * left something. `committed` is the new commit or null; `head` is HEAD afterwards. `known`: a
+ * status the caller already took (and nothing it did since may be missing from it).
+ */
+export async function commitLeftovers(dir: string, message: string, known?: WorktreeStatus): Promise<{ committed: string | null; head: string }> {
+  const status = known ?? (await worktreeStatus(dir));
+  if (status.dirty) {
+    const committed = await commitAll(dir, message);
+    if (committed) return { committed, head: committed };
+  }
+  // No commit to name on an unborn branch, which a run's worktree never is; read it to be sure.
+  return { committed: null, head: status.head ?? (await headCommit(dir)) };
 }
 
 // Untracked files beyond this are summarized, not diffed: a build dir that escaped .gitignore
@@ -270,10 +357,12 @@ const MAX_UNTRACKED_DIFFS = 200;
 
 /** Net diff from fromCommit to the current state of dir: commits, uncommitted edits and new files. */
 export async function diffSince(dir: string, fromCommit: string): Promise<string> {
-  const tracked = await git(dir, ['diff', '--no-color', '--no-ext-diff', fromCommit, '--']);
-  const untracked = (await git(dir, ['ls-files', '--others', '--exclude-standard', '-z']))
-    .split('\0')
-    .filter((f) => f !== '');
+  // Both at once: neither writes anything.
+  const [tracked, others] = await Promise.all([
+    git(dir, ['diff', '--no-color', '--no-ext-diff', fromCommit, '--']),
+    git(dir, ['ls-files', '--others', '--exclude-standard', '-z']),
+  ]);
+  const untracked = others.split('\0').filter((f) => f !== '');
   const parts = [tracked];
   for (const file of untracked.slice(0, MAX_UNTRACKED_DIFFS)) {
     // --no-index exits 1 when the files differ, which is always the case against /dev/null.
@@ -290,7 +379,9 @@ export async function diffSince(dir: string, fromCommit: string): Promise<string
     .join('');
 }
 
-export async function commitsSince(dir: string, fromCommit: string): Promise<number> {
+/** Commits reachable from HEAD but not from fromCommit; `head` known already saves a process when nothing moved. */
+export async function commitsSince(dir: string, fromCommit: string, head?: string): Promise<number> {
+  if (head !== undefined && head === fromCommit) return 0;
   const out = await git(dir, ['rev-list', '--count', `${fromCommit}..HEAD`]);
   return Number.parseInt(out.trim(), 10) || 0;
 }
@@ -302,7 +393,8 @@ export async function isAncestor(repoRoot: string, a: string, b: string): Promis
   throw new GitError(`cannot compare ${a} and ${b} in ${repoRoot}: ${firstLine(r.stderr) || `exit code ${r.code}`}`);
 }
 
-async function resolveCommit(repoRoot: string, rev: string): Promise<string | null> {
+/** The commit a revision names, or null when it names none. */
+export async function resolveCommit(repoRoot: string, rev: string): Promise<string | null> {
   const r = await gitExec(repoRoot, ['rev-parse', '--verify', '--quiet', `${rev}^{commit}`]);
   return r.code === 0 ? r.stdout.trim() : null;
 }
@@ -414,7 +506,7 @@ export async function mergeIntoTarget(opts: {
       ? opts.message
       : `${opts.message.replace(/\s+$/, '')}\n\n${trailerLine}\n`;
     const commit = (
-      await git(repoRoot, ['commit-tree', tree, ...parents, '-m', body], await identityConfig(repoRoot))
+      await gitWithIdentity(repoRoot, ['commit-tree', tree, ...parents, '-m', body])
     ).trim();
     const moved = await gitExec(repoRoot, [
       'update-ref',

@@ -6,7 +6,14 @@ import { execa } from 'execa';
 
 export type PlaceProblem = { reason: 'workspace_missing' | 'worktree_missing' | 'branch_switched'; message: string };
 
-export async function checkRunPlace(run: { workspaceRoot: string; worktreePath: string; runBranch: string }, opts: { worktree: boolean }): Promise<PlaceProblem | null> {
+/**
+ * `opts.branch`: the worktree's branch when the caller already read it (worktreeStatus, with the
+ * leftover check), so it is not asked again; null means a detached HEAD.
+ */
+export async function checkRunPlace(
+  run: { workspaceRoot: string; worktreePath: string; runBranch: string },
+  opts: { worktree: boolean; branch?: string | null },
+): Promise<PlaceProblem | null> {
   if (!existsSync(run.workspaceRoot)) {
     return { reason: 'workspace_missing', message: `the workspace ${run.workspaceRoot} no longer exists (deleted or moved): the run cannot go on` };
   }
@@ -17,8 +24,13 @@ export async function checkRunPlace(run: { workspaceRoot: string; worktreePath: 
       message: `the run's worktree ${run.worktreePath} no longer exists (deleted or moved); its work is kept on branch ${run.runBranch}`,
     };
   }
-  const r = await execa('git', ['symbolic-ref', '-q', '--short', 'HEAD'], { cwd: run.worktreePath, reject: false });
-  const branch = r.exitCode === 0 ? r.stdout.trim() : null;
+  let branch: string | null;
+  if (opts.branch !== undefined) {
+    branch = opts.branch;
+  } else {
+    const r = await execa('git', ['symbolic-ref', '-q', '--short', 'HEAD'], { cwd: run.worktreePath, reject: false });
+    branch = r.exitCode === 0 ? r.stdout.trim() : null;
+  }
   if (branch !== run.runBranch) {
     return {
       reason: 'branch_switched',

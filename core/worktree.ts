@@ -19,6 +19,7 @@ import {
   createWorktree,
   listWorktrees,
   pruneWorktrees,
+  reusableWorktree,
   removeWorktree,
   type WorktreeEntry,
 } from './git.js';
@@ -161,8 +162,12 @@ export async function ensureRunWorktree(opts: {
   path: string;
   base: string;
   env?: NodeJS.ProcessEnv;
-}): Promise<{ path: string; reused: boolean }> {
+}): Promise<{ path: string; reused: boolean; head?: string }> {
   const { repoRoot, branch, base } = opts;
+  // Every iteration after the first finds the worktree where it left it: one rev-parse confirms
+  // that and reads HEAD, instead of listing all worktrees (and then reading HEAD separately).
+  const live = await reusableWorktree(repoRoot, branch, opts.path);
+  if (live) return { path: live.path, reused: true, head: live.head };
   if (opts.provider === 'git') return createWorktree({ repoRoot, branch, path: opts.path, base });
 
   const env = opts.env ?? process.env;

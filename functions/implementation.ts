@@ -9,7 +9,7 @@ import { readTail } from '../core/logfile.js';
 import { checkRunPlace } from '../core/run-place.js';
 import { appendReportRow, iterName, lastLines, writeFileAtomic } from '../core/artifacts.js';
 import { detectCompletion } from '../core/completion.js';
-import { commitAll, commitsSince, headCommit } from '../core/git.js';
+import { commitAll, commitLeftovers, commitsSince, headCommit, worktreeStatus, type WorktreeStatus } from '../core/git.js';
 import { parsePlan, planDigest, revertSelfReviewed } from '../core/plan.js';
 import { buildPrompt } from '../core/prompt.js';
 import { outputSimilarity } from '../core/signals.js';
@@ -17,8 +17,11 @@ import { ensureRunWorktree } from '../core/worktree.js';
 import { agentOutcome, findStep, runAgent } from './agent-step.js';
 import type { Handler, HandlerInput, RunInput } from './types.js';
 
-/** Makes sure the worktree exists and holds the workspace's spec and plan. Safe to repeat. */
-export async function prepareWorktree(input: HandlerInput): Promise<string> {
+/**
+ * Makes sure the worktree exists and holds the workspace's spec and plan. Safe to repeat. Returns
+ * its path, and its HEAD commit when that was read on the way (null: the caller reads it).
+ */
+export async function prepareWorktree(input: HandlerInput): Promise<{ path: string; head: string | null }> {
   const { run, step, sink } = input;
   const wt = await ensureRunWorktree({
     provider: run.worktreeProvider === 'worktrunk' ? 'worktrunk' : 'git',
@@ -30,7 +33,8 @@ export async function prepareWorktree(input: HandlerInput): Promise<string> {
   if (!wt.reused) sink.event('WORKTREE_READY', { path: wt.path, branch: run.runBranch, base: run.baseBranch, provider: run.worktreeProvider });
   // Only before any agent touched the worktree; a step re-run after a crash still gets it.
   const agentRanBefore = input.history.some((h) => h.phase === 'implementation' && h.result?.requeued !== true);
-  if (step.iteration !== 1 || agentRanBefore) return wt.path;
+  const head = wt.head ?? null;
+  if (step.iteration !== 1 || agentRanBefore) return { path: wt.path, head };
   // The user may not have committed the spec or plan yet: snapshot the workspace's versions into
   // the run branch so the agent works from what the user handed over.
   let copied = false;
@@ -45,10 +49,11 @@ export async function prepareWorktree(input: HandlerInput): Promise<string> {
     copied = true;
   }
   if (copied) {
-    await commitAll(wt.path, `loopd: snapshot spec and plan for run ${run.name}`);
+    const commit = await commitAll(wt.path, `loopd: snapshot spec and plan for run ${run.name}`);
     sink.event('SPEC_SNAPSHOT', { spec: run.specPath, plan: run.planPath });
+    return { path: wt.path, head: commit ?? null };
   }
-  return wt.path;
+  return { path: wt.path, head };
 }
 
 function readPlan(worktree: string, planPath: string | null): string | null {
@@ -129,14 +134,14 @@ export const implementation: Handler = async (input) => {
   let commitBefore = input.adopt?.commitBefore ?? '';
   let planBefore = input.adopt?.planBefore ?? null;
   if (!input.adopt) {
-    const path = await prepareWorktree(input);
+    const { path, head } = await prepareWorktree(input);
     if (path !== run.worktreePath) {
       // worktrunk decides where worktrees live; the run follows it.
       run = { ...run, worktreePath: path };
       runPatch = { worktreePath: path };
     }
     planBefore = readPlan(run.worktreePath, run.planPath);
-    commitBefore = await headCommit(run.worktreePath);
+    commitBefore = head ?? (await headCommit(run.worktreePath));
     const extras = promptExtrasFor({ history: input.history, run }, step.iteration);
     // A watchdog rewrite is used exactly as saved, so what the agent got is what was recorded.
     const prompt = extras.rewritePath && existsSync(extras.rewritePath) ? readFileSync(extras.rewritePath, 'utf8') : composePrompt(run, step.iteration, extras);
@@ -171,7 +176,19 @@ export const implementation: Handler = async (input) => {
 
   // The agent (or someone) may have deleted the worktree or switched its branch: committing or
   // judging anything there would be wrong, and it is not an agent failure to retry.
-  const moved = exit.canceled ? null : await checkRunPlace(run, { worktree: true });
+  // One `git status` answers the branch check here and the leftover check below; the count of
+  // the agent's commits is read at the same time (read-only; taken again if a leftover commit
+  // moves HEAD).
+  // A read that fails here is simply taken again below, where its error is reported.
+  let status: WorktreeStatus | null = null;
+  let agentCommits: number | null = null;
+  if (!exit.canceled && existsSync(run.workspaceRoot) && existsSync(run.worktreePath)) {
+    [status, agentCommits] = await Promise.all([
+      worktreeStatus(run.worktreePath).catch(() => null),
+      commitBefore ? commitsSince(run.worktreePath, commitBefore).catch(() => null) : Promise.resolve(0),
+    ]);
+  }
+  const moved = exit.canceled ? null : await checkRunPlace(run, { worktree: true, ...(status ? { branch: status.branch } : {}) });
   if (moved) {
     return {
       status: 'FAILED',
@@ -191,6 +208,7 @@ export const implementation: Handler = async (input) => {
 
   // Only the reviewer may mark a task reviewed: [R] written by the implementation agent goes back.
   let planAfter = readPlan(run.worktreePath, run.planPath);
+  const readPlanAsLeft = planAfter;
   if (planBefore !== null && planAfter !== null && run.planPath) {
     const fixed = revertSelfReviewed(planBefore, planAfter);
     if (fixed.reverted.length > 0) {
@@ -199,14 +217,20 @@ export const implementation: Handler = async (input) => {
       sink.event('SIGNAL', { signal: 'self_review', iteration: step.iteration, lines: fixed.reverted });
     }
   }
-  // An agent that forgot to commit must not lose its work: the merge only sees commits.
-  const leftover = await commitAll(run.worktreePath, `loopd: uncommitted changes left by iteration ${step.iteration}`);
+  // An agent that forgot to commit must not lose its work: the merge only sees commits. The
+  // status taken above still holds, except for a plan this handler just wrote back.
+  const planRewritten = planAfter !== null && planAfter !== readPlanAsLeft;
+  const known = status ? { ...status, dirty: status.dirty || planRewritten } : undefined;
+  const { committed: leftover, head: commitAfter } = await commitLeftovers(
+    run.worktreePath,
+    `loopd: uncommitted changes left by iteration ${step.iteration}`,
+    known,
+  );
   if (leftover) sink.event('LEFTOVER_COMMITTED', { iteration: step.iteration, commit: leftover });
 
   const counts = planAfter !== null ? parsePlan(planAfter).counts : null;
   const completion = detectCompletion(parsed.text, run.config.completion_mode);
-  const commits = commitBefore ? await commitsSince(run.worktreePath, commitBefore) : 0;
-  const commitAfter = await headCommit(run.worktreePath);
+  const commits = !commitBefore ? 0 : leftover || agentCommits === null ? await commitsSince(run.worktreePath, commitBefore, commitAfter) : agentCommits;
   const planChanged = (planBefore === null ? null : planDigest(planBefore)) !== (planAfter === null ? null : planDigest(planAfter));
   const durationMs = Date.now() - started;
   const outcome = agentOutcome(exit, run.config.claude_timeout_sec, parsed, run.config.agent);

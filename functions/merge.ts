@@ -2,32 +2,45 @@
 // branch and its uncommitted work are never touched. Running it twice is harmless: the second call
 // finds the run already merged.
 import { existsSync } from 'node:fs';
-import { commitAll, commitSubjects, mergeIntoTarget } from '../core/git.js';
-import type { Handler } from './types.js';
+import { commitAll, commitSubjects, mergeIntoTarget, type MergeResult } from '../core/git.js';
+import type { Handler, RunInput } from './types.js';
+
+/**
+ * The merge itself, shared by the merge phase and by a reviewer's `runs.merge`: commits what a
+ * crashed step left in the worktree, then merges the run branch into `target` with plumbing only.
+ */
+export async function mergeRunBranch(
+  run: RunInput,
+  opts: { target: string; strategy: 'merge' | 'squash' },
+  event: (type: string, payload: Record<string, unknown>) => void,
+): Promise<MergeResult> {
+  // The merge only sees commits; anything a crashed step left uncommitted in the worktree is
+  // part of the proven work.
+  if (existsSync(run.worktreePath)) {
+    const leftover = await commitAll(run.worktreePath, 'loopd: uncommitted changes before merge');
+    if (leftover) event('LEFTOVER_COMMITTED', { phase: 'merge', commit: leftover });
+  }
+  const subjects = await commitSubjects(run.workspaceRoot, run.baseBranch, run.runBranch);
+  const message = `loopd: ${run.name}\n\nSpec: ${run.specPath}\nRun branch: ${run.runBranch}\n${subjects.length ? `\n${subjects.map((s) => `- ${s}`).join('\n')}\n` : ''}`;
+  const res = await mergeIntoTarget({
+    repoRoot: run.workspaceRoot,
+    runBranch: run.runBranch,
+    target: opts.target,
+    base: run.baseBranch,
+    strategy: opts.strategy,
+    runId: run.id,
+    message,
+  });
+  if (res.createdTarget) event('MERGE_TARGET_CREATED', { target: opts.target, from: run.baseBranch });
+  return res;
+}
 
 export const merge: Handler = async ({ run, sink }) => {
   if (run.mergeStrategy === 'none' || !run.mergeTargetBranch) {
     return { status: 'SUCCEEDED', result: { mergeStatus: 'nothing_to_merge' } };
   }
   try {
-    // The merge only sees commits; anything a crashed step left uncommitted in the worktree is
-    // part of the proven work.
-    if (existsSync(run.worktreePath)) {
-      const leftover = await commitAll(run.worktreePath, 'loopd: uncommitted changes before merge');
-      if (leftover) sink.event('LEFTOVER_COMMITTED', { phase: 'merge', commit: leftover });
-    }
-    const subjects = await commitSubjects(run.workspaceRoot, run.baseBranch, run.runBranch);
-    const message = `loopd: ${run.name}\n\nSpec: ${run.specPath}\nRun branch: ${run.runBranch}\n${subjects.length ? `\n${subjects.map((s) => `- ${s}`).join('\n')}\n` : ''}`;
-    const res = await mergeIntoTarget({
-      repoRoot: run.workspaceRoot,
-      runBranch: run.runBranch,
-      target: run.mergeTargetBranch,
-      base: run.baseBranch,
-      strategy: run.mergeStrategy,
-      runId: run.id,
-      message,
-    });
-    if (res.createdTarget) sink.event('MERGE_TARGET_CREATED', { target: run.mergeTargetBranch, from: run.baseBranch });
+    const res = await mergeRunBranch(run, { target: run.mergeTargetBranch, strategy: run.mergeStrategy }, (type, payload) => sink.event(type, payload));
     if (res.status === 'conflict') {
       const files = res.conflicts ?? [];
       const error = `merge conflict merging ${run.runBranch} into ${run.mergeTargetBranch}${files.length ? ` (${files.join(', ')})` : ''}; the run branch is kept for you to resolve`;

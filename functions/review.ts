@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { appendReportRow, iterName, writeFileAtomic } from '../core/artifacts.js';
-import { commitAll, diffSince, headCommit } from '../core/git.js';
+import { commitEverything, diffSince, headCommit } from '../core/git.js';
 import { markReviewed, parsePlan } from '../core/plan.js';
 import { buildReviewPrompt, isApproved } from '../core/review-prompt.js';
 import { checkRunPlace } from '../core/run-place.js';
@@ -89,7 +89,7 @@ export const review: Handler = async (input) => {
     }
     // Committed even when nothing was left to mark: a daemon that died between writing the plan
     // and committing it re-runs this step and must still get the [R] marks onto the branch.
-    await commitAll(run.worktreePath, `loopd: review approved iteration ${step.iteration} (${reviewed} task${reviewed === 1 ? '' : 's'} [R])`);
+    await commitEverything(run.worktreePath, `loopd: review approved iteration ${step.iteration} (${reviewed} task${reviewed === 1 ? '' : 's'} [R])`);
   }
   if (approved) {
     sink.event('REVIEW_APPROVED', { iteration: step.iteration, reviewed });

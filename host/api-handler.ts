@@ -4,27 +4,37 @@ import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { appRouter } from '../router/index.js';
 import { MAX_BATCH_SIZE, MAX_BODY_BYTES } from '../router/limits.js';
 import type { Context } from '../router/trpc.js';
-import type { LoopService } from './service.js';
 import type { LogFn } from './logger.js';
 
 
-type AuthorizedRequest = IncomingMessage & { loopdAuthorized?: boolean };
+type AuthorizedRequest = IncomingMessage & { loopdAuthorized?: boolean; loopdVia?: 'token' | 'session' | null };
 
-export function createApiHandler(service: LoopService, log: LogFn): (req: IncomingMessage, res: ServerResponse, authorized: boolean) => void {
+/** What the procedures get besides the caller's credentials. */
+export type ApiServices = Pick<Context, 'service' | 'review' | 'dashboard'>;
+
+export function createApiHandler(
+  services: ApiServices,
+  log: LogFn,
+): (req: IncomingMessage, res: ServerResponse, authorized: boolean, via?: 'token' | 'session' | null) => void {
   const handler = createHTTPHandler({
     router: appRouter,
     basePath: '/trpc/',
     maxBodySize: MAX_BODY_BYTES,
     maxBatchSize: MAX_BATCH_SIZE,
-    createContext: ({ req }): Context => ({ service, authorized: (req as AuthorizedRequest).loopdAuthorized === true }),
+    createContext: ({ req }): Context => ({
+      ...services,
+      authorized: (req as AuthorizedRequest).loopdAuthorized === true,
+      via: (req as AuthorizedRequest).loopdVia ?? null,
+    }),
     onError: ({ error, path }) => {
       // Answers carry code and message only; the stack is for the operator.
       if (error.code === 'INTERNAL_SERVER_ERROR') log(`internal error in ${path ?? '?'}: ${error.message}`, { level: 'error', stack: error.stack });
       else log(`${error.code} in ${path ?? '?'}: ${error.message}`, { level: 'debug', stack: error.stack });
     },
   });
-  return (req, res, authorized) => {
+  return (req, res, authorized, via) => {
     (req as AuthorizedRequest).loopdAuthorized = authorized;
+    (req as AuthorizedRequest).loopdVia = via ?? null;
     handler(req, res);
   };
 }

@@ -10,6 +10,7 @@ import { removeRunWorktree } from '../core/worktree.js';
 import type { RunStatus, StepPhase } from '../core/types.js';
 import type { AgentProcessInfo, Handler, HandlerResult, HistoryEntry, RunInput } from '../functions/types.js';
 import type { EventBus } from './bus.js';
+import { isBusy, whenFree } from './busy.js';
 import type { LogFn } from './logger.js';
 import type { RunRow, StepRow, Store } from './store.js';
 import { nextStep, type Decision, type StepFact, type StepResultFacts, type TransitionConfig } from './transitions.js';
@@ -96,7 +97,9 @@ export class Dispatcher {
       try {
         this.tick();
       } catch (e) {
-        this.o.log?.(`dispatcher tick failed: ${e instanceof Error ? e.message : String(e)}`, { level: 'error', stack: e instanceof Error ? e.stack : undefined });
+        // Another process holds the write lock: try again shortly, with the event loop free.
+        if (isBusy(e)) this.wakeAt(Date.now() + 50);
+        else this.o.log?.(`dispatcher tick failed: ${e instanceof Error ? e.message : String(e)}`, { level: 'error', stack: e instanceof Error ? e.stack : undefined });
       }
     });
   }
@@ -212,6 +215,25 @@ export class Dispatcher {
   private execute(run: RunRow, step: StepRow, handler: Handler, adopt: AgentProcessInfo | null, mergeKey: string | null): void {
     const { store, bus } = this.o;
     const abort = new AbortController();
+    // The handler's writes go in at once; while another process holds the database lock they
+    // queue, in order, and land when it is free (host/busy.ts). The step ends after them.
+    let queued: Promise<unknown> = Promise.resolve();
+    let waiting = 0;
+    const write = (what: string, fn: () => unknown): void => {
+      if (waiting === 0) {
+        try {
+          fn();
+          return;
+        } catch (e) {
+          if (!isBusy(e)) throw e;
+        }
+      }
+      waiting++;
+      queued = queued
+        .then(() => whenFree(fn))
+        .catch((e: unknown) => this.o.log?.(`${what} of step ${step.id} lost: ${e instanceof Error ? e.message : String(e)}`))
+        .finally(() => waiting--);
+    };
     const history: HistoryEntry[] = store
       .stepsForRun(run.id)
       .filter((s) => s.id !== step.id)
@@ -223,24 +245,25 @@ export class Dispatcher {
       signal: abort.signal,
       adopt,
       sink: {
-        event: (type: string, payload: Record<string, unknown> = {}) => {
-          store.appendEvent(run.id, step.id, type, payload);
-        },
+        event: (type: string, payload: Record<string, unknown> = {}) => write(`event ${type}`, () => store.appendEvent(run.id, step.id, type, payload)),
         processIntent: (p: Omit<AgentProcessInfo, 'pid' | 'pgid' | 'startTime'>) => {
           store.updateStep(step.id, { pid: null, pid_start: null, pid_nonce: p.nonce, exit_path: p.exitPath, output_path: p.logPath, process_json: JSON.stringify(p) });
         },
-        processStarted: (p: AgentProcessInfo) => {
-          store.updateStep(step.id, {
-            pid: p.pid,
-            pid_start: p.startTime,
-            pid_nonce: p.nonce,
-            exit_path: p.exitPath,
-            output_path: p.logPath,
-            process_json: JSON.stringify(p),
-          });
-        },
+        // The agent runs already: its record may wait for the lock, but must not fail the step (a
+        // crash meanwhile is covered by processIntent's nonce, which finds the process again).
+        processStarted: (p: AgentProcessInfo) =>
+          write('process record', () =>
+            store.updateStep(step.id, {
+              pid: p.pid,
+              pid_start: p.startTime,
+              pid_nonce: p.nonce,
+              exit_path: p.exitPath,
+              output_path: p.logPath,
+              process_json: JSON.stringify(p),
+            }),
+          ),
         outputGrew: () => bus.outputGrew({ runId: run.id, stepId: step.id }),
-        artifact: (kind: string, path: string) => this.recordArtifact(run, step.id, kind, path),
+        artifact: (kind: string, path: string) => write(`artifact ${kind}`, () => this.recordArtifact(run, step.id, kind, path)),
       },
     };
     const done = (async () => {
@@ -260,8 +283,14 @@ export class Dispatcher {
         this.active.delete(step.id);
         return;
       }
+      // The step's own events first, so its end never precedes them.
+      await queued;
       try {
-        this.completeStep(step.id, result);
+        // The agent's work is recorded whatever the lock contention: retried until it lands.
+        await whenFree(
+          () => this.completeStep(step.id, result),
+          () => this.o.log?.(`recording step ${step.id} waits for the database lock`),
+        );
       } catch (e) {
         this.o.log?.(`recording step ${step.id} failed: ${e instanceof Error ? e.message : String(e)}`, { level: 'error', runId: run.id, stepId: step.id, stack: e instanceof Error ? e.stack : undefined });
       } finally {
@@ -280,8 +309,9 @@ export class Dispatcher {
       const g = run.global_run_dir;
       const location = g !== null && path.startsWith(g) ? 'global' : 'workspace';
       this.o.store.upsertArtifact({ run_id: run.id, step_id: stepId, kind, location, path, checksum, bytes });
-    } catch {
-      // An artifact that vanished is not worth failing a step over.
+    } catch (e) {
+      // A busy database is the caller's to retry; an artifact that vanished is not worth failing a step over.
+      if (isBusy(e)) throw e;
     }
   }
 
@@ -405,10 +435,14 @@ export class Dispatcher {
   private afterFinish(runId: string): void {
     const run = this.o.store.getRun(runId);
     if (!run || !['COMPLETED', 'FAILED', 'CANCELED'].includes(run.status)) return;
+    const failed = (e: unknown) =>
+      this.o.log?.(`writing the summary of run ${run.id} failed: ${e instanceof Error ? e.message : String(e)}`, { level: 'error', runId: run.id });
     try {
       this.writeRunSummary(run);
     } catch (e) {
-      this.o.log?.(`writing the summary of run ${run.id} failed: ${e instanceof Error ? e.message : String(e)}`, { level: 'error', runId: run.id });
+      // Idempotent (files by rename, artifact rows upserted): written again once the lock is free.
+      if (isBusy(e)) void whenFree(() => this.writeRunSummary(run)).catch(failed);
+      else failed(e);
     }
     const cfg = parseConfig(run);
     if (cfg.worktree_cleanup && existsSync(run.worktree_path)) {

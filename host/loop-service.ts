@@ -18,8 +18,10 @@ import { assertBranchName } from '../core/ref-name.js';
 import { dedupeName, defaultPlanPath, renderTemplate, slugify, specSlug } from '../core/naming.js';
 import { isTerminalRunStatus, type RunStatus } from '../core/types.js';
 import type { EventBus, OutputNotice } from './bus.js';
+import { reviewView } from './review-view.js';
 import { Dispatcher, parseConfig } from './dispatcher.js';
-import { UserError, type LoopService, type WorkspaceWatcher } from './service.js';
+import { whenFree } from './busy.js';
+import { DEFAULT_RUNS_PAGE, UserError, type ListRunsFilter, type LoopService, type WorkspaceWatcher } from './service.js';
 import type { EventRow, RunRow, StepRow, Store } from './store.js';
 import type { CreateRunInput, DaemonStatus, EventView, EventWindow, OutputChunk, PromptPreview, RunDetail, RunView, StepView, TailView, WorkspaceView } from './views.js';
 
@@ -125,7 +127,7 @@ export class HostLoopService implements LoopService {
     return {
       root,
       watched: row?.watched === 1,
-      runs: this.d.store.listRuns({ workspace: root }).length,
+      runs: this.d.store.countRuns(root),
       specs: this.d.store.listSpecFiles(root).map((f) => ({ path: f.path, status: f.status, lastRunId: f.last_run_id, updatedAt: f.updated_at })),
       createdAt: row?.created_at ?? 0,
       updatedAt: row?.updated_at ?? 0,
@@ -374,44 +376,48 @@ export class HostLoopService implements LoopService {
     if (p.provider.provider === 'git' && existsSync(worktreePath)) {
       throw new UserError(`worktree path ${worktreePath} already exists: remove it, or change worktree_path_template`);
     }
-    const row = store.tx(() => {
-      store.ensureWorkspace(p.root);
-      const r = store.insertRun({
-        id: p.id,
-        name,
-        name_source: p.nameSource,
-        status: 'PENDING',
-        workspace_root: p.root,
-        spec_path: p.specRel,
-        plan_path: p.planRel,
-        base_branch: p.base,
-        run_branch: runBranch,
-        merge_target_branch: p.mergeTarget,
-        merge_strategy: p.config.merge_strategy,
-        worktree_path: worktreePath,
-        worktree_provider: p.provider.provider,
-        config_json: JSON.stringify(p.config),
-        origin: input.origin ?? 'api',
-        run_dir: p.dirs.primary,
-        global_run_dir: p.dirs.global,
-      });
-      store.appendEvent(p.id, null, 'RUN_CREATED', {
-        name,
-        nameSource: p.nameSource,
-        spec: p.specRel,
-        plan: p.planRel,
-        runBranch,
-        baseBranch: p.base,
-        mergeTarget: p.mergeTarget,
-        worktree: worktreePath,
-        origin: r.origin,
-      });
-      store.appendEvent(p.id, null, 'WORKTREE_PROVIDER', { provider: p.provider.provider, reason: p.provider.reason });
-      if (p.nameNote) store.appendEvent(p.id, null, 'NAME_FALLBACK', { reason: p.nameNote });
-      for (const w of p.warnings) store.appendEvent(p.id, null, 'CONFIG_WARNING', { message: w });
-      opts.inTx?.(r);
-      return r;
-    });
+    // Only the insert waits for a database lock held by another process: the git and config work
+    // above is not redone on every retry (host/busy.ts).
+    const row = await whenFree(() =>
+      store.tx(() => {
+        store.ensureWorkspace(p.root);
+        const r = store.insertRun({
+          id: p.id,
+          name,
+          name_source: p.nameSource,
+          status: 'PENDING',
+          workspace_root: p.root,
+          spec_path: p.specRel,
+          plan_path: p.planRel,
+          base_branch: p.base,
+          run_branch: runBranch,
+          merge_target_branch: p.mergeTarget,
+          merge_strategy: p.config.merge_strategy,
+          worktree_path: worktreePath,
+          worktree_provider: p.provider.provider,
+          config_json: JSON.stringify(p.config),
+          origin: input.origin ?? 'api',
+          run_dir: p.dirs.primary,
+          global_run_dir: p.dirs.global,
+        });
+        store.appendEvent(p.id, null, 'RUN_CREATED', {
+          name,
+          nameSource: p.nameSource,
+          spec: p.specRel,
+          plan: p.planRel,
+          runBranch,
+          baseBranch: p.base,
+          mergeTarget: p.mergeTarget,
+          worktree: worktreePath,
+          origin: r.origin,
+        });
+        store.appendEvent(p.id, null, 'WORKTREE_PROVIDER', { provider: p.provider.provider, reason: p.provider.reason });
+        if (p.nameNote) store.appendEvent(p.id, null, 'NAME_FALLBACK', { reason: p.nameNote });
+        for (const w of p.warnings) store.appendEvent(p.id, null, 'CONFIG_WARNING', { message: w });
+        opts.inTx?.(r);
+        return r;
+      }),
+    );
     this.d.dispatcher.wake();
     return this.view(row);
   }
@@ -467,13 +473,17 @@ export class HostLoopService implements LoopService {
     return this.view(this.d.store.getRun(run.id)!);
   }
 
-  listRuns(filter: { status?: RunStatus[] | undefined; workspace?: string | undefined; limit?: number | undefined }): RunView[] {
+  listRuns(filter: ListRunsFilter): RunView[] {
     const ws = filter.workspace ? resolve(filter.workspace) : undefined;
+    if (filter.cursor !== undefined && !this.d.store.getRun(filter.cursor)) {
+      throw new UserError(`unknown cursor "${filter.cursor}": pass the full id of the last run of the previous page`, 'BAD_REQUEST');
+    }
     return this.d.store
       .listRuns({
         ...(filter.status ? { status: filter.status } : {}),
         ...(ws ? { workspace: ws } : {}),
-        ...(filter.limit ? { limit: filter.limit } : {}),
+        limit: filter.limit ?? DEFAULT_RUNS_PAGE,
+        ...(filter.cursor !== undefined ? { cursor: filter.cursor } : {}),
       })
       .map((r) => this.view(r));
   }
@@ -563,6 +573,7 @@ export class HostLoopService implements LoopService {
       costUsd: run.cost_usd,
       inputTokens: run.input_tokens,
       outputTokens: run.output_tokens,
+      review: reviewView(this.d.store, run, steps),
     };
   }
 
@@ -572,6 +583,14 @@ export class HostLoopService implements LoopService {
     const run = this.resolveRun(ref);
     const after = Math.max(afterSeq, this.d.store.eventsWindowStart({ runId: run.id }, window));
     return this.d.store.eventsAfter({ runId: run.id, afterSeq: after, limit }).map((row) => this.eventView(row));
+  }
+
+  lastEventSeq(): number {
+    return this.d.store.lastEventSeq();
+  }
+
+  streamAllEvents(afterSeq: number, signal: AbortSignal): AsyncGenerator<EventView> {
+    return this.followEvents({}, () => true, afterSeq, true, signal);
   }
 
   streamEvents(ref: string, afterSeq: number, follow: boolean, signal: AbortSignal, window: EventWindow = {}): AsyncGenerator<EventView> {

@@ -18,6 +18,9 @@ import { secureHome } from './home-perms.js';
 import { createDaemonLogger, parseLogLevel, type LogFn } from './logger.js';
 import { HostLoopService } from './loop-service.js';
 import { startServer } from './server.js';
+import { createDashboardHandler } from './dashboard-http.js';
+import { ReviewService } from './review-service.js';
+import { DashboardSessions } from './session-auth.js';
 import { SpecWatcher } from '../triggers/spec-watcher.js';
 import { Store, type EventRow } from './store.js';
 
@@ -33,7 +36,7 @@ export interface DaemonOptions {
   writeInfo?: boolean;
   /** Workspaces to register with the spec watcher at start-up (loopd --watch PATH). */
   watch?: string[];
-  /** awaitWriteFinish threshold of the spec watcher (tests and benches lower it). */
+  /** How long a spec must hold still before it is read (DEFAULT_STABILITY_MS unless set). */
   watchStabilityMs?: number;
 }
 
@@ -185,7 +188,16 @@ async function startDaemonInner(
     maxConcurrency,
     onStop: (o) => void handle.stop(o),
   });
-  const srv = await startServer({ host, port: opts.port ?? DEFAULT_PORT, token, api: createApiHandler(service, log) });
+  const review = new ReviewService({ store, resolveRun: (ref) => service.resolveRun(ref), view: (run) => service.view(run) });
+  const sessions = new DashboardSessions(token, () => boundPort);
+  const srv = await startServer({
+    host,
+    port: opts.port ?? DEFAULT_PORT,
+    token,
+    api: createApiHandler({ service, review, dashboard: sessions }, log),
+    session: (req) => sessions.check(req),
+    web: createDashboardHandler(sessions),
+  });
   boundPort = srv.port;
   const watcher = new SpecWatcher(
     { store, createRun: (input, o) => service.createRun(input, o), log },

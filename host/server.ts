@@ -9,8 +9,12 @@ export interface ServerOptions {
   host: string;
   port: number;
   token: string;
-  /** Handles /trpc/*; receives `authorized` as decided here. */
-  api: (req: IncomingMessage, res: ServerResponse, authorized: boolean) => void;
+  /** Handles /trpc/*; receives `authorized` as decided here, and whether a token or a session did it. */
+  api: (req: IncomingMessage, res: ServerResponse, authorized: boolean, via?: 'token' | 'session' | null) => void;
+  /** The dashboard's session cookie check (host/session-auth.ts). */
+  session?: (req: IncomingMessage) => 'session' | { refused: string } | null;
+  /** The dashboard's pages (host/dashboard-http.ts); false falls through to 404. */
+  web?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
 export function tokenMatches(header: string | undefined, token: string): boolean {
@@ -61,9 +65,13 @@ export function startServer(opts: ServerOptions): Promise<{ server: Server; port
       return;
     }
     if (url.startsWith('/trpc/') || url === '/trpc') {
-      opts.api(req, res, tokenMatches(req.headers.authorization, opts.token));
+      if (tokenMatches(req.headers.authorization, opts.token)) return opts.api(req, res, true, 'token');
+      const session = opts.session?.(req) ?? null;
+      if (session !== null && session !== 'session') return send(res, 403, { error: session.refused });
+      opts.api(req, res, session === 'session', session);
       return;
     }
+    if (opts.web?.(req, res)) return;
     send(res, 404, { error: 'not found: the API is under /trpc' });
   };
   const server = createServer(listener);

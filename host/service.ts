@@ -5,10 +5,22 @@ import type { CreateRunInput, DaemonStatus, EventView, EventWindow, OutputChunk,
 export class UserError extends Error {
   constructor(
     message: string,
-    readonly code: 'BAD_REQUEST' | 'NOT_FOUND' | 'CONFLICT' = 'BAD_REQUEST',
+    readonly code: 'BAD_REQUEST' | 'NOT_FOUND' | 'CONFLICT' | 'PRECONDITION_FAILED' = 'BAD_REQUEST',
   ) {
     super(message);
   }
+}
+
+/** runs.list without a limit returns this many: a page, not the whole store. */
+export const DEFAULT_RUNS_PAGE = 50;
+
+export interface ListRunsFilter {
+  status?: RunStatus[] | undefined;
+  workspace?: string | undefined;
+  /** At most this many (default DEFAULT_RUNS_PAGE). */
+  limit?: number | undefined;
+  /** The id of the last run of the previous page. */
+  cursor?: string | undefined;
 }
 
 export interface LoopService {
@@ -22,7 +34,7 @@ export interface LoopService {
   listWorkspaceEvents(path: string, afterSeq: number, limit: number, window?: EventWindow): Promise<EventView[]>;
   streamWorkspaceEvents(path: string, afterSeq: number, follow: boolean, signal: AbortSignal, window?: EventWindow): AsyncGenerator<EventView>;
   createRun(input: CreateRunInput): Promise<RunView>;
-  listRuns(filter: { status?: RunStatus[] | undefined; workspace?: string | undefined; limit?: number | undefined }): RunView[];
+  listRuns(filter: ListRunsFilter): RunView[];
   getRun(ref: string): RunDetail;
   cancelRun(ref: string): Promise<RunView>;
   /** Lets the current step finish, then claims no more steps: PAUSED. */
@@ -37,6 +49,9 @@ export interface LoopService {
   /** Streams agent output from a resume point `<stepId>:<offset>` (or the start). */
   streamOutput(ref: string, resume: string | null, follow: boolean, signal: AbortSignal): AsyncGenerator<OutputChunk>;
   tail(ref: string, lines: number): TailView | null;
+  /** Every event (all runs and workspaces) after `afterSeq`, then live ones until the client leaves. */
+  streamAllEvents(afterSeq: number, signal: AbortSignal): AsyncGenerator<EventView>;
+  lastEventSeq(): number;
 }
 
 /** The spec-drop trigger as the host sees it (implemented in triggers/). */

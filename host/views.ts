@@ -40,6 +40,8 @@ export interface RunView {
   costUsd: number;
   inputTokens: number;
   outputTokens: number;
+  /** The decision on the run's work (pending, merged, scrapped, pr_opened). */
+  review: ReviewView;
 }
 
 export interface StepView {
@@ -168,4 +170,68 @@ export interface WorkspaceView {
   specs: SpecFileView[];
   createdAt: number;
   updatedAt: number;
+}
+
+// ---- review (runs.diff, runs.merge, runs.scrap, runs.createPr) -----------------------------------
+
+export type ReviewStatus = 'pending' | 'merged' | 'scrapped' | 'pr_opened';
+
+export interface ReviewView {
+  status: ReviewStatus;
+  /** Who decided: "loopctl (alice)", "dashboard", "api", or "loopd" for the run's own merge. */
+  actor: string | null;
+  at: number | null;
+  /** True when the run merged itself (merge phase), false for a reviewer's decision. */
+  automatic: boolean;
+  /** merged: target, strategy, commit; pr_opened: url, remote, base; scrapped: what was removed. */
+  detail: Record<string, unknown>;
+}
+
+export interface DiffFileView {
+  path: string;
+  oldPath: string | null;
+  status: 'added' | 'modified' | 'deleted' | 'renamed' | 'copied' | 'type_changed';
+  additions: number;
+  deletions: number;
+  binary: boolean;
+  /** Unified diff of this file; empty in the per-iteration summaries. */
+  patch: string;
+  truncated: boolean;
+}
+
+export interface DiffStatsView {
+  files: number;
+  additions: number;
+  deletions: number;
+}
+
+export interface IterationDiffView {
+  iteration: number;
+  from: string;
+  to: string;
+  stats: DiffStatsView;
+  files: DiffFileView[];
+}
+
+export interface RunDiffView {
+  runId: string;
+  runBranch: string;
+  baseBranch: string;
+  /** What `from`..`to` covers: the whole run, or one iteration. */
+  scope: 'run' | 'iteration';
+  iteration: number | null;
+  from: string;
+  to: string;
+  files: DiffFileView[];
+  stats: DiffStatsView;
+  /** Each iteration's own change (from its start to the next one's), per file without patches. */
+  iterations: IterationDiffView[];
+}
+
+export interface ReviewActionResult {
+  run: RunView;
+  review: ReviewView;
+  /** False when the run was already in the requested state: nothing was done again. */
+  changed: boolean;
+  message: string;
 }

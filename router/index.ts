@@ -1,6 +1,8 @@
 // The only API surface of loopd. Clients import `type AppRouter` from here.
-import { authedProcedure, publicProcedure, router } from './trpc.js';
+import { authedProcedure, mergeRouters, publicProcedure, router } from './trpc.js';
 import { z } from 'zod';
+import { dashboardRouter } from './dashboard.js';
+import { reviewRouter } from './review.js';
 import { runsRouter } from './runs.js';
 import { workspacesRouter } from './workspaces.js';
 
@@ -14,8 +16,9 @@ export const appRouter = router({
       return { stopping: true as const, drain: input?.drain ?? false };
     }),
   }),
-  runs: runsRouter,
+  runs: mergeRouters(runsRouter, reviewRouter),
   workspaces: workspacesRouter,
+  dashboard: dashboardRouter,
 });
 
 export type AppRouter = typeof appRouter;

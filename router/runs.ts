@@ -35,6 +35,7 @@ export const runsRouter = router({
           status: z.array(z.enum(RUN_STATUSES)).optional(),
           workspace: z.string().optional(),
           limit: z.number().int().positive().max(10000).optional(),
+          cursor: z.string().min(1).optional(),
         })
         .optional(),
     )

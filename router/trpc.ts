@@ -1,13 +1,20 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import { ZodError } from 'zod';
+import type { ReviewService } from '../host/review-service.js';
 import type { LoopService } from '../host/service.js';
 import { UserError } from '../host/service.js';
+import { isBusy } from '../host/busy.js';
 import { MAX_BATCH_SIZE, MAX_BODY_BYTES } from './limits.js';
 import { transformer } from './transformer.js';
 
 export interface Context {
   service: LoopService;
   authorized: boolean;
+  review: ReviewService;
+  /** How the caller proved itself: the bearer token, or the dashboard's session cookie. */
+  via: 'token' | 'session' | null;
+  /** Issues the one-time codes `loopctl dashboard` puts in the sign-in URL. */
+  dashboard: { issueCode(): { code: string; expiresAt: number } };
 }
 
 /** tRPC's own messages for its limits name no number and no way out. */
@@ -37,6 +44,7 @@ const t = initTRPC.context<Context>().create({
 });
 
 export const router = t.router;
+export const mergeRouters = t.mergeRouters;
 
 function toTRPCError(e: unknown): unknown {
   return e instanceof UserError ? new TRPCError({ code: e.code, message: e.message, cause: e }) : e;
@@ -65,7 +73,19 @@ const errorMapping = t.middleware(async ({ next }) => {
   return res;
 });
 
-export const publicProcedure = t.procedure.use(errorMapping);
+/**
+ * A write that met another process's database lock is run again once it is free (host/busy.ts);
+ * store calls roll back when busy, so the procedure starts over from a clean state.
+ */
+const busyRetry = t.middleware(async ({ next }) => {
+  for (let delay = 10; ; delay = Math.min(delay * 2, 250)) {
+    const res = await next();
+    if (res.ok || !isBusy(res.error.cause)) return res;
+    await new Promise((r) => setTimeout(r, delay));
+  }
+});
+
+export const publicProcedure = t.procedure.use(errorMapping).use(busyRetry);
 
 export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
   if (!ctx.authorized) {

@@ -15,6 +15,7 @@ import { defaultPlanPath } from '../core/naming.js';
 import type { HostLoopService } from '../host/loop-service.js';
 import { UserError, type WorkspaceWatcher } from '../host/service.js';
 import type { Store } from '../host/store.js';
+import { whenFree } from '../host/busy.js';
 import { isInterestingFile, isSpecCandidate, specStatus } from './spec-rules.js';
 
 export interface TriggerHost {
@@ -24,7 +25,10 @@ export interface TriggerHost {
 }
 
 export interface SpecWatcherOptions {
-  /** awaitWriteFinish stabilityThreshold in ms (default 300): how long a file must stay unchanged. */
+  /**
+   * How long a spec (or plan) must keep its size and mtime before it is read (default
+   * DEFAULT_STABILITY_MS). A write in between restarts the wait.
+   */
   stabilityMs?: number;
   /** Replaces trigger_plan_wait_sec (tests). */
   planWaitMsOverride?: number;
@@ -64,6 +68,38 @@ function readText(path: string): string | null {
   }
 }
 
+/**
+ * A write in progress shows in the size or the mtime (nanoseconds where the file system has them),
+ * so two equal signatures stabilityMs apart mean nobody wrote in between. 50 ms: a writer that
+ * pauses longer than that mid-file is rare, and the spec is then also decided by its hash, so a
+ * later complete version of it is still a change the rules see (trigger_on_change).
+ */
+export const DEFAULT_STABILITY_MS = 50;
+
+/** Size and mtime of a file, or null when it is gone or not a file. */
+function signature(path: string): string | null {
+  return fileState(path)?.sig ?? null;
+}
+
+/**
+ * The signature, and whether the mtime alone already proves the file quiet for `quietMs`: last
+ * written longer ago than that, by a file system with sub-second mtimes (a whole-second mtime may
+ * be one that was rounded down, so it proves nothing and the window is waited out).
+ */
+function fileState(path: string, quietMs = 0): { sig: string; quiet: boolean } | null {
+  try {
+    const st = statSync(path, { bigint: true });
+    if (!st.isFile()) return null;
+    const fine = st.mtimeNs % 1_000_000_000n !== 0n;
+    const ageMs = Date.now() - Number(st.mtimeNs / 1_000_000n);
+    return { sig: `${st.size}:${st.mtimeNs}`, quiet: quietMs > 0 && fine && ageMs >= quietMs };
+  } catch {
+    return null;
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -84,7 +120,7 @@ export class SpecWatcher implements WorkspaceWatcher {
     private readonly opts: SpecWatcherOptions = {},
   ) {
     this.store = host.store;
-    this.stabilityMs = opts.stabilityMs ?? 300;
+    this.stabilityMs = opts.stabilityMs ?? DEFAULT_STABILITY_MS;
   }
 
   // ---- public API ---------------------------------------------------------------------------
@@ -197,8 +233,8 @@ export class SpecWatcher implements WorkspaceWatcher {
       // The scan in watch()/resume() decides on what is already there, with the registration
       // rules; chokidar's own initial adds would all look like new specs.
       ignoreInitial: true,
-      // Half-written files must never start a run: events wait until size and mtime hold still.
-      awaitWriteFinish: { stabilityThreshold: this.stabilityMs, pollInterval: 50 },
+      // No awaitWriteFinish: its fixed threshold and 50 ms polling put ~350 ms on every spec.
+      // Half-written files are held back by settled(), before each decision reads the file.
       // Rename-saves (temp file + rename over) then arrive as one `change` of the target.
       atomic: true,
       // Never ignore directories (a specs/ created later must still be entered); without stats we
@@ -232,7 +268,30 @@ export class SpecWatcher implements WorkspaceWatcher {
     // A plan's arrival ends its spec's wait; `add` fires only once the plan is fully written.
     for (const w of [...ws.waits]) if (w.planAbs === abs) w.finish('arrived');
     if (isSpecCandidate(abs, ws.specsAbs, ws.plansAbs)) {
-      void this.enqueue(ws.root, abs, () => this.decide(ws, abs, 'event'));
+      // A decision that met another process's database lock is taken again once it is free: it
+      // goes by the content hash, so a run already created is not created twice.
+      void this.enqueue(ws.root, abs, () => whenFree(() => this.decide(ws, abs, 'event')));
+    }
+  }
+
+  /**
+   * Waits until the file holds still: the same size and mtime stabilityMs apart. False when it
+   * disappeared or the workspace closed meanwhile. An empty spec counts as not written yet: editors
+   * and `>` redirections create the file before writing it, and the next write brings an event.
+   */
+  private async settled(ws: Workspace, abs: string, allowEmpty = false): Promise<boolean> {
+    // A file last written longer than the window ago (a plan written before its spec, a spec found
+    // at start-up) is settled without waiting.
+    const first = fileState(abs, this.stabilityMs);
+    if (first?.quiet && !ws.closed) return allowEmpty || !first.sig.startsWith('0:');
+    let before = first?.sig ?? null;
+    for (;;) {
+      if (before === null || ws.closed) return false;
+      await sleep(this.stabilityMs);
+      if (ws.closed) return false;
+      const now = signature(abs);
+      if (now === before) return allowEmpty || !now.startsWith('0:');
+      before = now;
     }
   }
 
@@ -307,7 +366,7 @@ export class SpecWatcher implements WorkspaceWatcher {
   }
 
   private async decide(ws: Workspace, abs: string, origin: Origin): Promise<void> {
-    if (ws.closed) return;
+    if (!(await this.settled(ws, abs))) return;
     const root = ws.root;
     const rel = relative(root, abs);
     const content = readText(abs);
@@ -389,7 +448,9 @@ export class SpecWatcher implements WorkspaceWatcher {
         }
       }
     }
-    const plan = existsSync(planAbs) ? planAbs : undefined;
+    // The plan is snapshotted with the run: it must be whole too (it may have just arrived).
+    const plan = existsSync(planAbs) && (await this.settled(ws, planAbs, true)) ? planAbs : undefined;
+    if (ws.closed) return;
     const planless = plan === undefined;
     try {
       const run = await this.host.createRun(

@@ -12,13 +12,15 @@ export default class Events extends BaseCommand {
     "its runs and the spec watcher's decisions (TRIGGER_FIRED, TRIGGER_SKIPPED, TRIGGER_WAITING), with the run's " +
     'shortest unique id prefix after the time. Without -f: the whole history, or the part --last/--since select. ' +
     `-f starts with the last ${FOLLOW_DEFAULT_LAST} events (or what --last/--since select; --last all for everything) ` +
-    'and follows a run until it ends, a workspace until interrupted. --json prints one JSON event per line.';
+    'and follows a run until it ends, a workspace until interrupted. --all -f follows every event of every run and ' +
+    "workspace from now on (the dashboard's live feed). --json prints one JSON event per line.";
   static override examples = [
     '<%= config.bin %> events user-auth',
     '<%= config.bin %> events 01934f2a -f',
     '<%= config.bin %> events user-auth -n 5',
     '<%= config.bin %> events --workspace --since 1h',
     '<%= config.bin %> events --workspace ~/src/app -f --since 09:00',
+    '<%= config.bin %> events --all -f',
   ];
   static override args = {
     run: Args.string({ description: 'Run id, unique id prefix, or name (or use --workspace).' }),
@@ -38,12 +40,26 @@ export default class Events extends BaseCommand {
       description: 'Events of the workspace (git root) containing DIR instead of one run; DIR defaults to the current directory.',
       helpValue: '[DIR]',
     }),
+    all: Flags.boolean({ description: 'With -f: every new event of every run and workspace.', default: false }),
   };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Events, withOptionalValue(this.argv, '--workspace', '.'));
     if (flags.workspace !== undefined && args.run !== undefined) {
       throw new UserError(`give either a run (got "${args.run}") or --workspace [DIR], not both (see --help)`, 2);
+    }
+    if (flags.all) {
+      if (!flags.follow || flags.workspace !== undefined || args.run !== undefined) {
+        throw new UserError('--all goes with -f alone: it follows every new event (see --help)', 2);
+      }
+      const client = await this.client();
+      const { paletteFor } = await import('../text.js');
+      const columns = new EventColumns(this.json ? null : paletteFor(process.stdout));
+      await this.follow<Tracked>(
+        (h) => client.runs.feed.subscribe({}, h),
+        ({ data }) => (this.json ? this.printJsonLine(data) : this.log(columns.workspaceLine(data))),
+      );
+      return;
     }
     if (flags.workspace === undefined && args.run === undefined) {
       throw new UserError("missing argument RUN: give a run id, id prefix or name, or --workspace [DIR] for a workspace's events (see --help)", 2);

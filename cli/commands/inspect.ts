@@ -1,7 +1,8 @@
 import { Args } from '@oclif/core';
-import type { RunDetail } from '../../router/index.js';
-import { BaseCommand, formatDuration, formatTime, renderTable } from '../base.js';
-import { escapeControls } from '../text.js';
+import { BaseCommand } from '../base.js';
+import { renderDetail } from '../inspect-view.js';
+
+export { pauseReasonText, stepCost } from '../inspect-view.js';
 
 export default class Inspect extends BaseCommand {
   static override summary = 'Show everything about one run: state, branches, paths, artifacts, cost and steps.';
@@ -19,100 +20,5 @@ export default class Inspect extends BaseCommand {
       return;
     }
     for (const line of await renderDetail(r)) this.log(line);
-  }
-}
-
-async function renderDetail(r: RunDetail): Promise<string[]> {
-  const out: string[] = [];
-  const field = (k: string, v: string | number | null | undefined) => {
-    if (v !== null && v !== undefined && v !== '') out.push(`  ${k.padEnd(14)} ${typeof v === 'string' ? escapeControls(v) : v}`);
-  };
-  out.push(`run ${r.id} (short ${r.shortId})`);
-  field('name', `${r.name} (${r.nameSource})`);
-  field('status', r.status === 'PAUSED' ? `PAUSED (${pauseReasonText(r.pauseReason)})` : r.status);
-  field('phase', r.phase ? `${r.phase}, iteration ${r.iteration}` : `iteration ${r.iteration}`);
-  const reviewed = r.tasksReviewed !== null && r.tasksReviewed !== undefined ? `, ${r.tasksReviewed} reviewed` : '';
-  field('tasks', r.tasksTotal === null ? null : `${r.tasksDone ?? 0}/${r.tasksTotal} done${reviewed}`);
-  field('origin', r.origin);
-  field('created', formatTime(r.createdAt));
-  field('started', r.startedAt === null ? null : formatTime(r.startedAt));
-  field('ended', r.endedAt === null ? null : formatTime(r.endedAt));
-  if (r.startedAt !== null) field('duration', formatDuration((r.endedAt ?? Date.now()) - r.startedAt));
-  field('exit reason', r.exitReason);
-  field('last error', r.lastError);
-
-  out.push('', 'files');
-  field('workspace', r.workspaceRoot);
-  field('spec', r.specPath);
-  field('plan', r.planPath);
-
-  out.push('', 'branches');
-  field('base', r.baseBranch);
-  field('run', r.runBranch);
-  field('merge target', r.mergeTargetBranch ? `${r.mergeTargetBranch} (${r.mergeStrategy})` : `none (${r.mergeStrategy})`);
-  field('worktree', r.worktreePath);
-  field('provider', r.worktreeProvider);
-
-  out.push('', 'artifacts');
-  field('run dir', r.runDir);
-  field('global dir', r.globalRunDir);
-  // With artifact_mode=mirror the global copies repeat the workspace files; a count is enough.
-  const local = r.artifacts.filter((x) => x.location === 'workspace');
-  const global = r.artifacts.filter((x) => x.location === 'global');
-  for (const a of local.length > 0 ? local : global) field(a.kind, a.path);
-  if (local.length > 0 && global.length > 0) {
-    field('mirrored', `${global.length} file${global.length === 1 ? '' : 's'} in the global dir`);
-  }
-
-  out.push('', 'usage');
-  const cap = typeof r.config.max_cost_usd === 'number' && r.config.max_cost_usd > 0 ? ` of max $${r.config.max_cost_usd.toFixed(2)}` : '';
-  field('cost', `$${r.costUsd.toFixed(4)}${cap}`);
-  field('tokens', `${r.inputTokens} in, ${r.outputTokens} out`);
-
-  out.push('', 'steps');
-  if (r.steps.length === 0) {
-    out.push('  none yet');
-  } else {
-    const rows = r.steps.map((s) => [
-      s.id,
-      s.iteration,
-      s.phase,
-      s.status,
-      s.attempt,
-      s.exitCode ?? '',
-      s.startedAt !== null && s.endedAt !== null ? formatDuration(s.endedAt - s.startedAt) : '',
-      stepCost(s),
-      s.error ? escapeControls(oneLine(s.error, 60)) : '',
-    ]);
-    const table = await renderTable(['STEP', 'ITER', 'PHASE', 'STATUS', 'TRY', 'EXIT', 'TIME', 'COST', 'ERROR'], rows);
-    for (const line of table.split('\n')) out.push(`  ${line}`);
-  }
-  return out;
-}
-
-/** "$0.0123 (1,200/300 tok)"; "~" marks a cost computed from tokens and the price table. */
-export function stepCost(s: Pick<RunDetail['steps'][number], 'costUsd' | 'inputTokens' | 'outputTokens' | 'costSource'>): string {
-  if (s.costUsd === null || s.costUsd === undefined) return '';
-  const approx = s.costSource === 'estimated' ? '~' : s.costSource === 'unpriced' ? '?' : '';
-  return `${approx}$${s.costUsd.toFixed(4)} (${s.inputTokens ?? 0}/${s.outputTokens ?? 0} tok)`;
-}
-
-function oneLine(text: string, max: number): string {
-  const t = text.replace(/\s+/g, ' ').trim();
-  return t.length > max ? `${t.slice(0, max - 1)}…` : t;
-}
-
-/** Why a run is PAUSED: the daemon's reason, glossed when it is one of the known ones. */
-export function pauseReasonText(reason: string | null): string {
-  switch (reason) {
-    case null:
-    case '':
-      return 'no reason recorded';
-    case 'user':
-      return 'user: paused by request';
-    case 'budget_exceeded':
-      return 'budget_exceeded: cost reached max_cost_usd';
-    default:
-      return reason;
   }
 }

@@ -233,8 +233,24 @@ async function settle(h: ProcessHandle, ms: number): Promise<void> {
 }
 
 /** SIGTERM to the whole group, SIGKILL after graceMs to whatever is left; resolves once none is. */
+/**
+ * True when no process of the group is left. One kill(0) answers the usual case after an agent
+ * exits (the group is empty: ESRCH) without reading every /proc/<pid>/stat; when something answers
+ * (maybe only a zombie, which groupMembers does not count), the full scan decides.
+ */
+function groupGone(h: ProcessHandle): boolean {
+  if (h.pgid > 1) {
+    try {
+      process.kill(-h.pgid, 0);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ESRCH') return true;
+    }
+  }
+  return groupMembers(h).length === 0;
+}
+
 export async function killTree(h: ProcessHandle, graceMs = 2000): Promise<void> {
-  if (groupMembers(h).length === 0) return;
+  if (groupGone(h)) return;
   signalGroup(h, 'SIGTERM');
   const deadline = Date.now() + graceMs;
   while (Date.now() < deadline) {

@@ -58,3 +58,27 @@ describe('formatting', () => {
     expect(shortIdLength([])).toBe(8);
   });
 });
+
+describe('renderTable', () => {
+  it('aligns plain ASCII exactly as cli-table3 does', async () => {
+    const { renderTable } = await import('../../cli/format.js');
+    const { default: Table } = await import('cli-table3');
+    const none = {
+      top: '', 'top-mid': '', 'top-left': '', 'top-right': '',
+      bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
+      left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ',
+    };
+    const cases: (string | number)[][][] = [
+      [['ID', 'NAME', 'X'], ['abc', 'a longer name', 3], ['', 'x', ''], ['abcdefgh', '', 12]],
+      [['A', 'B']],
+      [['STEP', 'ERROR'], [1, 'exit 1: boom (see iter-01.log)'], [22, '']],
+      [['ID', 'STATUS', 'X'], ['a', '\u001b[32mCOMPLETED\u001b[39m', 'x'], ['bb', '\u001b[31mFAILED\u001b[39m', '']],
+    ];
+    for (const [head, ...rows] of cases) {
+      const t = new Table({ head: head!.map(String), chars: none, style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 } });
+      for (const r of rows) t.push(r);
+      const expected = t.toString().split('\n').map((l) => l.trimEnd()).join('\n');
+      expect(await renderTable(head!.map(String), rows)).toBe(expected);
+    }
+  });
+});

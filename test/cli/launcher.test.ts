@@ -2,10 +2,10 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 // Plain JS (it must parse on old Node), imported as is.
-import { bundledNodePath, isSupportedNode, parseNodeVersion, planLaunch } from '../../bin/launcher.js';
+import { bundledNodePath, isInstalled, isSupportedNode, parseNodeVersion, planLaunch } from '../../bin/launcher.js';
 
 const repo = resolve(import.meta.dirname, '..', '..');
 const temps: string[] = [];
@@ -55,6 +55,17 @@ describe('version check', () => {
     });
   });
 
+  it('tells the user of an installed package to install Node 24, not to run npm ci', () => {
+    expect(isInstalled('/pkg', (p) => p === join('/pkg', 'tsconfig.json'))).toBe(false);
+    expect(isInstalled('/pkg', () => false)).toBe(true);
+    const plan = planLaunch({ version: '20.20.2', pkgRoot: '/pkg', exists: () => false, installed: true });
+    expect(plan).toEqual({
+      action: 'fail',
+      message:
+        'loopd needs Node >= 24.15.0 (found v20.20.2); install Node 24 (https://nodejs.org/en/download, or "nvm install 24") and put it first on PATH',
+    });
+  });
+
   it('does not relaunch twice (a bundled Node that is itself too old)', () => {
     const plan = planLaunch({ version: '24.1.0', pkgRoot: '/pkg', exists: () => true, relaunched: true });
     expect(plan.action).toBe('fail');
@@ -77,16 +88,39 @@ function findOldNode(): string | null {
 const oldNode = findOldNode();
 
 describe.skipIf(!oldNode)('launcher processes on an old Node', () => {
-  it('prints the one-line error and exits 1 when the bundled Node is missing', () => {
+  /** A package root with the launchers and no bundled Node; a checkout has a tsconfig.json. */
+  function bareRoot(checkout: boolean): string {
     const root = tempDir();
     mkdirSync(join(root, 'bin'));
-    for (const f of ['launcher.js', 'loopctl.js']) copyFileSync(join(repo, 'bin', f), join(root, 'bin', f));
+    for (const f of ['launcher.js', 'loopctl.js', 'loopctl']) copyFileSync(join(repo, 'bin', f), join(root, 'bin', f));
     writeFileSync(join(root, 'package.json'), '{"type":"module"}');
+    if (checkout) writeFileSync(join(root, 'tsconfig.json'), '{}');
+    return root;
+  }
+
+  it('prints the one-line error and exits 1 when the bundled Node is missing', () => {
+    const root = bareRoot(true);
     const r = spawnSync(oldNode as string, [join(root, 'bin', 'loopctl.js'), '--version'], { encoding: 'utf8' });
     expect(r.status).toBe(1);
     expect(r.stderr.trim()).toMatch(
       new RegExp(`^loopd needs Node >= 24\\.15\\.0 \\(found v\\d+\\.\\d+\\.\\d+\\); run npm ci in ${root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} to install the bundled Node 24, or put Node 24 on PATH$`),
     );
+  });
+
+  it('bin/loopctl of an installed package on an old Node: one line naming the version and how to get it', () => {
+    const root = bareRoot(false);
+    const r = spawnSync(join(root, 'bin', 'loopctl'), ['list'], { encoding: 'utf8', env: { ...process.env, PATH: `${dirname(oldNode as string)}:/usr/bin:/bin` } });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^loopd needs Node >= 24\.15\.0 \(found v\d+\.\d+\.\d+\); install Node 24 \(https:\/\/nodejs\.org\/en\/download, or "nvm install 24"\) and put it first on PATH\n$/);
+  });
+
+  it('bin/loopctl reached through a symlink runs the bundled Node directly, whatever node is first on PATH', () => {
+    const link = join(tempDir(), 'loopctl');
+    symlinkSync(join(repo, 'bin', 'loopctl'), link);
+    const r = spawnSync(link, ['--version'], { encoding: 'utf8', env: { ...process.env, PATH: `${dirname(oldNode as string)}:/usr/bin:/bin` } });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`node-v${execFileSync(bundledNodePath(repo), ['--version'], { encoding: 'utf8' }).trim().slice(1)}`);
   });
 
   it('relaunches loopd under the bundled Node, forwarding args and the exit code', () => {

@@ -331,6 +331,23 @@ describe('spec watcher', () => {
     expect(git(repo.root, 'show', `${run!.run_branch}:specs/big.md`) + '\n').toBe(full.trimEnd() + '\n');
   });
 
+  it('takes an empty spec as not written yet: created first and filled later, it starts one run with the content', async () => {
+    const repo = newRepo();
+    const w = newWatcher();
+    await w.watch(repo.root);
+    write(repo, 'specs/planning/later-plan.md', PLAN);
+    write(repo, 'specs/later.md', '');
+    // The empty file's decision is dropped without an event; filling it is what starts the run.
+    await settle(w);
+    expect(decisions(repo.root, 'specs/later.md')).toEqual([]);
+    write(repo, 'specs/later.md', '# later\n\nBuild it.\n');
+    const [run] = await waitForRuns(repo.root, 1);
+    await settle(w);
+    expect(decisions(repo.root, 'specs/later.md')).toEqual(['fired:new']);
+    expect(t.daemon.store.getSpecFile(repo.root, 'specs/later.md')?.content_hash).toBe(sha256('# later\n\nBuild it.\n'));
+    expect(run).toMatchObject({ spec_path: 'specs/later.md' });
+  });
+
   it('makes one run per save, however the editor saves', async () => {
     // With trigger_on_change on, any extra `change` would show up as an extra run.
     const repo = newRepo('trigger_on_change=true\n');

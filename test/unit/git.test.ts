@@ -6,6 +6,8 @@ import {
   GitError,
   branchExists,
   commitAll,
+  commitLeftovers,
+  worktreeStatus,
   commitsSince,
   createWorktree,
   detectBaseBranch,
@@ -17,6 +19,7 @@ import {
   listBranches,
   mergeIntoTarget,
   removeWorktree,
+  reusableWorktree,
 } from '../../core/git.js';
 
 const tmp = tempDirs('loopd-git-');
@@ -156,6 +159,57 @@ describe('worktrees', () => {
     expect(fs.existsSync(wt)).toBe(false);
     expect(await branchExists(root, 'run/rm')).toBe(false);
     await removeWorktree(root, wt, { deleteBranch: 'run/rm' });
+  });
+});
+
+describe('one-process checks of an agent call', () => {
+  it('reusableWorktree confirms a live worktree on its branch with its HEAD, and nothing else', async () => {
+    const root = makeRepo();
+    const wt = path.join(tmp(), 'wt');
+    await createWorktree({ repoRoot: root, branch: 'run/a', path: wt, base: 'main' });
+    expect(await reusableWorktree(root, 'run/a', wt)).toEqual({ path: wt, head: ref(root, 'run/a') });
+    // Another branch, the main checkout, a missing path, a subfolder, another repository: the long route.
+    expect(await reusableWorktree(root, 'run/b', wt)).toBeNull();
+    expect(await reusableWorktree(root, 'main', root)).toEqual({ path: root, head: ref(root, 'main') });
+    expect(await reusableWorktree(root, 'run/a', path.join(tmp(), 'nope'))).toBeNull();
+    fs.mkdirSync(path.join(wt, 'sub'));
+    expect(await reusableWorktree(root, 'run/a', path.join(wt, 'sub'))).toBeNull();
+    const other = makeRepo();
+    expect(await reusableWorktree(other, 'run/a', wt)).toBeNull();
+  });
+
+  it('worktreeStatus reads HEAD, the branch and leftovers in one process', async () => {
+    const root = makeRepo();
+    const wt = path.join(tmp(), 'wt');
+    await createWorktree({ repoRoot: root, branch: 'run/s', path: wt, base: 'main' });
+    const head = await headCommit(wt);
+    expect(await worktreeStatus(wt)).toEqual({ head, branch: 'run/s', dirty: false });
+    write(path.join(wt, 'new.txt'), 'x\n');
+    expect(await worktreeStatus(wt)).toEqual({ head, branch: 'run/s', dirty: true });
+    g(wt, 'checkout', '-q', '--detach');
+    expect((await worktreeStatus(wt)).branch).toBeNull();
+  });
+
+  it('commitLeftovers reads HEAD with the check, and commits only what the agent left', async () => {
+    const root = makeRepo();
+    const wt = path.join(tmp(), 'wt');
+    await createWorktree({ repoRoot: root, branch: 'run/c', path: wt, base: 'main' });
+    const start = await headCommit(wt);
+    expect(await commitLeftovers(wt, 'nothing')).toEqual({ committed: null, head: start });
+    write(path.join(wt, 'agent.txt'), 'committed by the agent\n');
+    g(wt, 'add', '-A');
+    g(wt, 'commit', '-q', '-m', 'agent');
+    const agent = await headCommit(wt);
+    expect(await commitLeftovers(wt, 'nothing')).toEqual({ committed: null, head: agent });
+    expect(await commitsSince(wt, start, agent)).toBe(1);
+    expect(await commitsSince(wt, agent, agent)).toBe(0);
+    write(path.join(wt, 'left.txt'), 'left behind\n');
+    const r = await commitLeftovers(wt, 'leftover');
+    expect(r.committed).not.toBeNull();
+    expect(r.head).toBe(r.committed);
+    expect(await headCommit(wt)).toBe(r.head);
+    expect(await hasUncommittedChanges(wt)).toBe(false);
+    expect(await commitsSince(wt, start)).toBe(2);
   });
 });
 

@@ -1,3 +1,4 @@
+import { BUSY_TIMEOUT_MS } from '../../host/busy.js';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
@@ -28,12 +29,12 @@ function run(store: Store, id: string) {
 }
 
 describe('store', () => {
-  it('applies migrations in order once, in WAL mode with a busy timeout', () => {
+  it('applies migrations in order once, in WAL mode with a short busy timeout', () => {
     const path = join(tempDir(), 'db.sqlite');
     const a = new Store(path);
     expect(a.appliedMigrations().map((m) => m.name)).toEqual(loadMigrations().map((m) => m.name));
     expect((a.db.prepare('PRAGMA journal_mode').get() as { journal_mode: string }).journal_mode).toBe('wal');
-    expect((a.db.prepare('PRAGMA busy_timeout').get() as { timeout: number }).timeout).toBe(5000);
+    expect((a.db.prepare('PRAGMA busy_timeout').get() as { timeout: number }).timeout).toBe(BUSY_TIMEOUT_MS);
     a.close();
     const b = new Store(path);
     expect(b.appliedMigrations()).toHaveLength(loadMigrations().length);

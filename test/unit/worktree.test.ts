@@ -183,6 +183,7 @@ describe('ensureRunWorktree / removeRunWorktree with git', () => {
     expect(await ensureRunWorktree({ provider: 'git', repoRoot: root, branch: 'run/plain', path: planned, base: 'main', env })).toEqual({
       path: planned,
       reused: true,
+      head: g(root, 'rev-parse', 'run/plain').trim(),
     });
     await removeRunWorktree({ provider: 'git', repoRoot: root, branch: 'run/plain', path: planned, env });
     await removeRunWorktree({ provider: 'git', repoRoot: root, branch: 'run/plain', path: planned, env });

@@ -1,4 +1,5 @@
-import { BaseCommand, formatDuration } from '../../base.js';
+import { BaseCommand } from '../../base.js';
+import { statusLines } from '../../status-view.js';
 
 export default class DaemonStatus extends BaseCommand {
   static override summary = 'Show whether loopd is running, and its pid, address, uptime and run counts.';
@@ -21,19 +22,6 @@ export default class DaemonStatus extends BaseCommand {
       this.printJson({ running: true, url: loc.url, ...status });
       return;
     }
-    const counts = Object.entries(status.runs)
-      .filter(([, n]) => n > 0)
-      .map(([s, n]) => `${n} ${s.toLowerCase()}`);
-    const rows: [string, string][] = [
-      ['pid', String(status.pid)],
-      ['address', loc.url],
-      ['version', status.version],
-      ['uptime', formatDuration(status.uptimeMs)],
-      ['home', status.home],
-      ['concurrency', `max ${status.maxConcurrency}`],
-      ['runs', counts.length > 0 ? counts.join(', ') : 'none'],
-    ];
-    this.log('loopd is running');
-    for (const [k, v] of rows) this.log(`  ${k.padEnd(12)} ${v}`);
+    for (const line of statusLines(loc.url, status)) this.log(line);
   }
 }

@@ -1,0 +1,172 @@
+// loopctl's fast path (cli/fast.ts) must print exactly what the oclif commands print, and hand
+// over to them, printing nothing, whenever it cannot answer exactly.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { parseFast, runFast } from '../../cli/fast.js';
+import { parseResponse } from '../../cli/fast-http.js';
+import { commandFlags, FAKE_AGENT, makeRepo, startTestDaemon, waitForRun, type TestDaemon } from '../integration/harness.js';
+import { builtCliIsFresh, closedPort, repoRoot } from './helpers.js';
+
+const run = promisify(execFile);
+
+describe('parseFast', () => {
+  it('takes the argument lists it understands completely', () => {
+    expect(parseFast(['list'], {})).toEqual({ command: 'list', args: [], flags: {}, json: false });
+    expect(parseFast(['list', '--status', 'running,pending', '--status=failed', '--limit=5', '--json'], {})).toEqual({
+      command: 'list',
+      args: [],
+      flags: { status: ['running', 'pending', 'failed'], limit: 5 },
+      json: true,
+    });
+    expect(parseFast(['tail', 'abc', '-n', '20'], {})?.flags).toEqual({ lines: 20 });
+    expect(parseFast(['tail', 'abc', '--raw'], {})?.flags).toEqual({ raw: true });
+    expect(parseFast(['daemon', 'status'], { LOOPCTL_CONTENT_TYPE: 'JSON' })?.json).toBe(true);
+    expect(parseFast(['events', 'r1', '--json'], {})?.args).toEqual(['r1']);
+    expect(parseFast(['events', '--workspace'], {})?.flags).toEqual({ workspace: '.' });
+    expect(parseFast(['events', '--workspace', '--json'], {})).toMatchObject({ flags: { workspace: '.' }, json: true });
+    expect(parseFast(['events', '--workspace', '../app'], {})?.flags).toEqual({ workspace: '../app' });
+    expect(parseFast(['events', '--workspace=../app'], {})?.flags).toEqual({ workspace: '../app' });
+  });
+
+  it('leaves everything else to oclif', () => {
+    for (const argv of [
+      [],
+      ['run', 'specs/x.md'],
+      ['list', '--help'],
+      ['list', '-h'],
+      ['list', 'extra'],
+      ['list', '--limit', '0'],
+      ['list', '--limit', 'x'],
+      ['list', '--limit', '10001'],
+      ['list', '--limit', '1', '--limit', '2'],
+      ['list', '--status'],
+      ['list', '--bogus'],
+      ['list', '--', '--json'],
+      ['inspect'],
+      ['inspect', 'a', 'b'],
+      ['tail', 'a', '-f'],
+      ['tail', 'a', '--follow'],
+      ['tail', 'a', '-n5'],
+      ['tail', 'a', '--raw=yes'],
+      ['tail', 'a', '--raw', '--raw'],
+      ['events', 'a', '-f'],
+      ['events'],
+      ['events', 'r1', '--workspace'],
+      ['events', '--workspace', '-f'],
+      ['events', '--workspace='],
+      ['daemon', 'stop'],
+      ['daemon', 'status', 'x'],
+    ]) {
+      expect(parseFast(argv, {}), argv.join(' ')).toBeNull();
+    }
+  });
+});
+
+describe('parseResponse', () => {
+  it('reads content-length and chunked bodies, and refuses what is not HTTP', () => {
+    expect(parseResponse(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}'))).toEqual({ status: 200, text: '{}' });
+    expect(parseResponse(Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{"a\r\n4\r\n":1}\r\n0\r\n\r\n'))).toEqual({
+      status: 200,
+      text: '{"a":1}',
+    });
+    expect(parseResponse(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n{}'))).toBeNull();
+    expect(parseResponse(Buffer.from('garbage'))).toBeNull();
+  });
+});
+
+describe.skipIf(!builtCliIsFresh())('fast path against a real daemon', () => {
+  let d: TestDaemon;
+  let env: NodeJS.ProcessEnv;
+  let ids: string[] = [];
+  const repos: string[] = [];
+
+  beforeAll(async () => {
+    d = await startTestDaemon();
+    env = { PATH: process.env.PATH, HOME: process.env.HOME, LOOPD_HOME: d.home, LOOPD_ADDR: new URL(d.daemon.url).host, LOOPD_AUTH_TOKEN: d.daemon.token };
+    for (let i = 0; i < 3; i++) {
+      const repo = makeRepo({ tasks: 1 });
+      repos.push(repo.root);
+      const run = await d.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { reviewer: false, merge_strategy: 'none' }) });
+      await waitForRun(d.client, run.id);
+      ids.push(run.id);
+    }
+    ids = ids.reverse();
+  }, 60_000);
+  afterAll(async () => {
+    await d?.stop();
+  });
+
+  /** What runFast prints in this process, or null when it handed over. */
+  async function fast(argv: string[], e = env): Promise<{ stdout: string; stderr: string } | null> {
+    let stdout = '';
+    let stderr = '';
+    const out = vi.spyOn(process.stdout, 'write').mockImplementation((c) => ((stdout += String(c)), true));
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation((c) => ((stderr += String(c)), true));
+    try {
+      return (await runFast(argv, e)) ? { stdout, stderr } : (expect(stdout + stderr).toBe(''), null);
+    } finally {
+      out.mockRestore();
+      err.mockRestore();
+    }
+  }
+
+  /** The same command through oclif (asynchronously: the daemon answers from this process). */
+  async function oclif(argv: string[]): Promise<{ stdout: string; stderr: string; code: number | null }> {
+    const r = await run(process.execPath, [join(repoRoot, 'bin', 'loopctl.js'), ...argv], {
+      env: { ...env, LOOPCTL_NO_FAST_PATH: '1' },
+      encoding: 'utf8',
+    }).catch((e: { stdout: string; stderr: string; code: number }) => e);
+    return { stdout: r.stdout, stderr: r.stderr, code: 'code' in r ? r.code : 0 };
+  }
+
+  // Ages and uptimes move while the test runs; everything else must be byte for byte the same.
+  const steady = (s: string) => s.replace(/\b\d+[smhd]\b/g, 'T').replace(/"uptimeMs": \d+/, '"uptimeMs": 0');
+
+  it.each([
+    [['list']],
+    [['list', '--json']],
+    [['list', '--limit', '2']],
+    [['list', '--status', 'completed', '--json']],
+    [['inspect', 'IDX']],
+    [['inspect', 'IDX', '--json']],
+    [['tail', 'IDX', '-n', '3']],
+    [['tail', 'IDX', '--json']],
+    [['tail', 'IDX', '--raw']],
+    [['events', 'IDX']],
+    [['events', 'IDX', '--json']],
+    [['events', '--workspace', 'REPO']],
+    [['events', '--workspace', 'REPO', '--json']],
+    [['daemon', 'status']],
+    [['daemon', 'status', '--json']],
+  ])('%j prints what the oclif command prints', async (template) => {
+    const argv = template.map((a) => (a === 'IDX' ? (ids[1] as string) : a === 'REPO' ? repos[1]! : a));
+    const f = await fast(argv);
+    expect(f, 'the fast path handled it').not.toBeNull();
+    const o = await oclif(argv);
+    expect(o.code, o.stderr).toBe(0);
+    expect(steady(f!.stdout)).toBe(steady(o.stdout));
+    expect(f!.stderr).toBe(o.stderr);
+  });
+
+  it('pages with --limit and --cursor, newest first', async () => {
+    const first = await fast(['list', '--limit', '2', '--json']);
+    const page1 = JSON.parse(first!.stdout) as { id: string }[];
+    expect(page1.map((r) => r.id)).toEqual(ids.slice(0, 2));
+    const text = await fast(['list', '--limit', '2']);
+    expect(text!.stderr).toBe(`more runs may follow: loopctl list --cursor ${ids[1]} --limit 2\n`);
+    const second = await fast(['list', '--limit', '2', '--cursor', ids[1] as string, '--json']);
+    expect((JSON.parse(second!.stdout) as { id: string }[]).map((r) => r.id)).toEqual(ids.slice(2));
+  });
+
+  it('hands over to oclif on an API error or when no daemon answers', async () => {
+    expect(await fast(['inspect', 'no-such-run'])).toBeNull();
+    expect(await fast(['list', '--cursor', 'no-such-run'])).toBeNull();
+    expect(await fast(['list'], { ...env, LOOPD_AUTH_TOKEN: 'wrong-token-wrong' })).toBeNull();
+    expect(await fast(['list'], { ...env, LOOPD_ADDR: `127.0.0.1:${await closedPort()}` })).toBeNull();
+    const o = await oclif(['list', '--cursor', 'no-such-run']);
+    expect(o.code).toBe(1);
+    expect(o.stderr).toBe('Error: unknown cursor "no-such-run": pass the full id of the last run of the previous page\n');
+  });
+});

@@ -1,0 +1,139 @@
+// loopctl diff / merge / scrap / pr / dashboard against an in-process daemon: what they print and
+// their exit codes. Needs a current build (npm test builds first).
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FAKE_AGENT, commandFlags, git, makeRepo, startTestDaemon, waitFor, waitForRun, type TestDaemon } from '../integration/harness.js';
+import { builtCliIsFresh, repoRoot } from './helpers.js';
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+let t: TestDaemon;
+beforeAll(async () => {
+  if (!builtCliIsFresh()) throw new Error('the CLI build is stale: run npm run build');
+  t = await startTestDaemon();
+});
+afterAll(async () => {
+  await t.stop();
+});
+
+function loopctl(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'loopctl.js'), ...args], {
+      env: { ...process.env, LOOPD_HOME: t.home, LOOPD_AUTH_TOKEN: t.daemon.token, LOOPD_ADDR: '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function expectOneLineError(r: Result, pattern: RegExp): void {
+  expect(r.code, r.stdout + r.stderr).not.toBe(0);
+  expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+  expect(r.stderr).toMatch(pattern);
+}
+
+async function finished(name: string) {
+  const repo = makeRepo({ tasks: 2 });
+  const run = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', name, flags: commandFlags(FAKE_AGENT, { merge_strategy: 'none', reviewer: false }) });
+  await waitForRun(t.client, run.id);
+  return { repo, run };
+}
+
+describe('loopctl review commands', () => {
+  it('diff prints the per-file summary and the patch; --stat and --iteration narrow it', async () => {
+    const { run } = await finished('cli-diff');
+    const full = await loopctl(['diff', 'cli-diff']);
+    expect(full.code, full.stderr).toBe(0);
+    expect(full.stdout).toMatch(/^run\/cli-diff against main \([0-9a-f]{12}\.\.[0-9a-f]{12}\): 3 files, \+4 -2\n/);
+    expect(full.stdout).toMatch(/\n {2}added +\+1 -0 {2}task-1\.txt\n/);
+    expect(full.stdout).toContain('diff --git a/task-2.txt b/task-2.txt');
+    const stat = await loopctl(['diff', 'cli-diff', '--stat']);
+    expect(stat.stdout).not.toContain('diff --git');
+    const it2 = await loopctl(['diff', run.id.slice(0, 13), '--iteration', '2', '--stat']);
+    expect(it2.stdout).toMatch(/^iteration 2 of run\/cli-diff/);
+    expect(it2.stdout).toContain('task-2.txt');
+    expect(it2.stdout).not.toContain('task-1.txt');
+    const json = JSON.parse((await loopctl(['diff', 'cli-diff', '--json'])).stdout) as { iterations: unknown[]; files: unknown[] };
+    expect(json.iterations).toHaveLength(2);
+    expectOneLineError(await loopctl(['diff', 'cli-diff', '--iteration', '9']), /no recorded commits for iteration 9/);
+  });
+
+  it('merge merges once and says so; scrap and pr are then refused', async () => {
+    const { repo } = await finished('cli-merge');
+    expectOneLineError(await loopctl(['merge', 'cli-merge']), /merge target "main" is checked out/);
+    const m = await loopctl(['merge', 'cli-merge', '--target', 'review/cli']);
+    expect(m.code, m.stderr).toBe(0);
+    expect(m.stdout).toMatch(/^merged run\/cli-merge into review\/cli \(squash, commit [0-9a-f]{12}\)\n$/);
+    expect(git(repo.root, 'show', 'review/cli:task-1.txt')).toContain('did task 1');
+    const again = await loopctl(['merge', 'cli-merge', '--target', 'review/cli']);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/^nothing to do: run cli-merge \(.{8}\) is already merged into review\/cli \(by loopctl/);
+    expectOneLineError(await loopctl(['scrap', 'cli-merge']), /was merged into review\/cli by loopctl.*nothing to scrap/);
+    expect((await loopctl(['inspect', 'cli-merge'])).stdout).toMatch(/ {2}review {9}merged into review\/cli by loopctl.* at \d{4}-/);
+    expectOneLineError(await loopctl(['merge', 'cli-merge', '--strategy', 'rebase']), /Expected --strategy=rebase to be one of: squash, merge/);
+  });
+
+  it('scrap deletes branch and worktree once; pr names what is missing', async () => {
+    const { repo, run } = await finished('cli-scrap');
+    // The daemon (in this process) looks for gh on its own PATH.
+    const saved = process.env.PATH;
+    process.env.PATH = '/usr/bin:/bin';
+    try {
+      expectOneLineError(await loopctl(['pr', 'cli-scrap']), /the GitHub CLI \(gh\) is not on the daemon's PATH/);
+    } finally {
+      process.env.PATH = saved;
+    }
+    const s = await loopctl(['scrap', 'cli-scrap', '--json']);
+    expect(s.code, s.stderr).toBe(0);
+    expect(JSON.parse(s.stdout)).toMatchObject({ changed: true, review: { status: 'scrapped' } });
+    expect(git(repo.root, 'branch', '--list', run.runBranch)).toBe('');
+    expect(existsSync(run.worktreePath)).toBe(false);
+    const again = await loopctl(['scrap', 'cli-scrap']);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/^nothing to do: .* is already scrapped/);
+    expectOneLineError(await loopctl(['pr', 'cli-scrap']), /was scrapped by loopctl/);
+  });
+
+  it('events --all -f follows the live feed of every run', async () => {
+    expectOneLineError(await loopctl(['events', '--all']), /--all goes with -f alone/);
+    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'loopctl.js'), 'events', '--all', '-f', '--json'], {
+      env: { ...process.env, LOOPD_HOME: t.home, LOOPD_AUTH_TOKEN: t.daemon.token, LOOPD_ADDR: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const closed = new Promise<void>((r) => child.on('close', () => r()));
+    try {
+      // The subscription is up once a first event arrives; keep creating runs until one shows.
+      const repo = makeRepo({ tasks: 1 });
+      const ids: string[] = [];
+      await waitFor(async () => {
+        ids.push((await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { merge_strategy: 'none', reviewer: false }) })).id);
+        await new Promise((r) => setTimeout(r, 200));
+        return out.includes('"RUN_CREATED"');
+      });
+      const events = out.trim().split('\n').map((l) => JSON.parse(l) as { runId: string; type: string });
+      expect(events.some((e) => e.type === 'RUN_CREATED' && ids.includes(e.runId))).toBe(true);
+    } finally {
+      child.kill('SIGINT');
+      await closed;
+    }
+  });
+
+  it('dashboard --print-url prints a one-time sign-in link', async () => {
+    const r = await loopctl(['dashboard', '--print-url']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${t.daemon.port}/\\?code=[A-Za-z0-9_-]+\\n$`));
+  });
+});
