@@ -144,8 +144,13 @@ function summaryOf(ev: EventView): string {
       const omitted = num(p.omittedBytes);
       return at(p, `output of ${total ?? '?'} bytes truncated, ${omitted ?? '?'} omitted (max_output_bytes ${num(p.maxOutputBytes) ?? '?'}): ${str(p.log) ?? ''}`);
     }
-    case 'SIGNAL':
-      return at(p, str(p.signal) ?? '?');
+    case 'SIGNAL': {
+      // Tampering signals say what loopd undid (docs/truth.md).
+      const changes = Array.isArray(p.changes) ? p.changes.map(String) : [];
+      const tasks = Array.isArray(p.tasks) ? `tasks ${p.tasks.join(', ')} un-ticked` : null;
+      const detail = changes.length > 0 ? `${clip(changes[0]!)}${changes.length > 1 ? ` (+${changes.length - 1} more)` : ''}` : tasks;
+      return at(p, `${str(p.signal) ?? '?'}${detail ? `: ${detail}` : ''}`);
+    }
     case 'WATCHDOG_REWRITE': {
       const signals = Array.isArray(p.signals) && p.signals.length > 0 ? p.signals.map(String).join('+') : str(p.signal);
       const n = num(p.rewrite);

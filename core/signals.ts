@@ -75,6 +75,10 @@ export interface StepResultFacts {
   unreviewedTasks?: number;
   commits?: number;
   planChanged?: boolean;
+  /** The iteration's commits changed something besides the plan (and the spec loopd restores). */
+  codeChanged?: boolean;
+  /** Tampering found (and undone) by loopd in this step, one entry per kind. */
+  tampering?: string[];
   similarity?: number | null;
   timedOut?: boolean;
   transientError?: string | null;
