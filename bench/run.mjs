@@ -223,7 +223,7 @@ async function overheadBench(extraFlags = {}, report = true) {
   mkdirSync(shim);
   const realGit = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
   const gitLog = join(base, 'git.log');
-  writeFileSync(join(shim, 'git'), `#!/bin/sh\n[ -n "$LOOP_PHASE" ] || echo "$1" >> '${gitLog}'\nexec '${realGit}' "$@"\n`);
+  writeFileSync(join(shim, 'git'), `#!/bin/sh\n[ -n "$LOOP_PHASE" ] || echo "$*" >> '${gitLog}'\nexec '${realGit}' "$@"\n`);
   chmodSync(join(shim, 'git'), 0o755);
   const savedPath = process.env.PATH;
   process.env.PATH = `${shim}:${savedPath}`;
@@ -239,7 +239,18 @@ async function overheadBench(extraFlags = {}, report = true) {
     });
     const done = await waitRun(client, run.id);
     if (done.status !== 'COMPLETED') throw new Error(`bench run ended ${done.status}: ${done.exitReason} ${done.lastError}`);
-    const gitCalls = readFileSync(gitLog, 'utf8').trim().split('\n').length;
+    const gitLines = readFileSync(gitLog, 'utf8').trim().split('\n');
+    const gitCalls = gitLines.length;
+    // BENCH_GIT_DETAIL=1 prints which git commands loopd ran, most frequent first.
+    if (process.env.BENCH_GIT_DETAIL === '1') {
+      const byCmd = new Map();
+      for (const l of gitLines) {
+        const words = l.split(' ').filter((w) => !w.startsWith('-') && !w.includes('='));
+        const key = words.slice(0, 2).join(' ');
+        byCmd.set(key, (byCmd.get(key) ?? 0) + 1);
+      }
+      for (const [k, n] of [...byCmd].sort((a, b) => b[1] - a[1])) process.stderr.write(`bench: git ${k}: ${n}\n`);
+    }
     const events = daemon.store.eventsAfter({ runId: run.id, limit: 100000 });
     const times = new Map(
       readFileSync(join(done.runDir, 'agent-times.tsv'), 'utf8')
@@ -428,7 +439,7 @@ async function memoryBench() {
         flags: { agent: 'command', agent_cmd: `node ${join(root, 'bench', 'stream-agent.mjs')}`, reviewer: false, merge_strategy: 'none' },
       });
       ids.push(r.id);
-      tails.push(spawn(LOOPCTL, ['tail', r.id, '-f'], { env: d.env, stdio: 'ignore' }));
+      if (process.env.BENCH_NO_TAILS !== '1') tails.push(spawn(LOOPCTL, ['tail', r.id, '-f'], { env: d.env, stdio: 'ignore' }));
     }
     let peak = 0;
     for (;;) {

@@ -6,8 +6,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { appendReportRow, iterName, writeFileAtomic } from '../core/artifacts.js';
-import { commitAll, diffSince, hasUncommittedChanges, headCommit } from '../core/git.js';
-import { changedPaths, currentBranch, discardedRef, parentOf, resolveRev, restoreBranch, runRef, setRef } from '../core/history.js';
+import { commitAll, diffSince, headCommit, worktreeStatus, type WorktreeStatus } from '../core/git.js';
+import { changedPaths, discardedRef, parentOf, restoreBranch, runRef, setRef } from '../core/history.js';
 import { ledgerCounts, pendingReview, setStates } from '../core/ledger.js';
 import { buildReviewPrompt, isApproved } from '../core/review-prompt.js';
 import { checkRunPlace } from '../core/run-place.js';
@@ -28,14 +28,20 @@ export const review: Handler = async (input) => {
   const notesPath = join(run.runDir, `review-${nn}.md`);
   const planFile = run.planPath ? join(run.worktreePath, run.planPath) : null;
 
-  const gone = await checkRunPlace(run, { worktree: true });
+  const placed = await checkRunPlace(run, { worktree: true, checkBranch: false });
+  if (placed) return { status: 'FAILED', error: placed.message, result: { fatal: true, failReason: placed.reason } };
+  // One `git status` answers the branch check, HEAD and the dirty check before the reviewer. If it
+  // cannot be read, the place check asks for the branch itself and HEAD is read on its own.
+  const before = await worktreeStatus(run.worktreePath).catch(() => null);
+  const gone = await checkRunPlace(run, before ? { worktree: true, branch: before.branch } : { worktree: true });
   if (gone) return { status: 'FAILED', error: gone.message, result: { fatal: true, failReason: gone.reason } };
+  const headNow = async () => before?.head ?? (await headCommit(run.worktreePath));
 
-  const from = reviewBase(input.history) ?? (await headCommit(run.worktreePath));
+  const from = reviewBase(input.history) ?? (await headNow());
   const pending = pendingReview(input.ledger);
-  const headBefore = input.adopt?.commitBefore || (await headCommit(run.worktreePath));
+  const headBefore = input.adopt?.commitBefore || (await headNow());
   // Files verification left behind are not the reviewer's doing.
-  const dirtyBefore = !input.adopt && (await hasUncommittedChanges(run.worktreePath));
+  const dirtyBefore = !input.adopt && (before ? before.dirty : (await worktreeStatus(run.worktreePath)).dirty);
   if (!input.adopt) {
     const diff = await diffSince(run.worktreePath, from);
     writeFileAtomic(diffPath, diff);
@@ -92,15 +98,18 @@ export const review: Handler = async (input) => {
   }
 
   // The reviewer only reads: anything it changed or committed is set aside (under refs/loopd/).
-  const head = await resolveRev(run.worktreePath, 'HEAD');
-  let moved = (await currentBranch(run.worktreePath)) !== run.runBranch || head !== headBefore;
+  // HEAD, the branch and leftovers in one `git status`.
+  const after: WorktreeStatus | null = await worktreeStatus(run.worktreePath).catch(() => null);
+  const head = after?.head ?? null;
+  let moved = after === null || after.branch !== run.runBranch || head !== headBefore;
   // Re-run after a crash: loopd's own verdict commit (the plan alone, on top of the head before the
   // reviewer) may already be there; it is redone below, not the reviewer's doing.
   if (moved && input.adopt && head && run.planPath && (await parentOf(run.worktreePath, head)) === headBefore) {
     const paths = await changedPaths(run.worktreePath, headBefore, head);
     if (paths.length === 1 && paths[0] === run.planPath) moved = false;
   }
-  if (moved || (!dirtyBefore && (await hasUncommittedChanges(run.worktreePath)))) {
+  const restored = moved || (!dirtyBefore && after !== null && after.dirty);
+  if (restored) {
     if (head && head !== headBefore) await setRef(run.worktreePath, discardedRef(run.id, step.id, 'review'), head);
     await restoreBranch(run.worktreePath, run.runBranch, headBefore);
     sink.event('REVIEWER_CHANGES_DISCARDED', { iteration: step.iteration, head, restoredTo: headBefore });
@@ -110,6 +119,7 @@ export const review: Handler = async (input) => {
   const ids = pending.map((t) => t.taskId);
   let ledger = input.ledger;
   const plan = planFile ? readRegular(planFile) : null;
+  let verdictCommit: string | null = null;
   if (ids.length > 0 && plan !== null && planFile) {
     const verdict = setStates(input.ledger, plan, ids, approved ? 'reviewed' : 'open');
     ledger = verdict.ledger;
@@ -119,7 +129,7 @@ export const review: Handler = async (input) => {
     const msg = approved
       ? `loopd: review approved iteration ${step.iteration} (${ids.length} task${ids.length === 1 ? '' : 's'} [R])`
       : `loopd: review rejected iteration ${step.iteration} (${ids.length} task${ids.length === 1 ? '' : 's'} back to [ ])`;
-    await commitAll(run.worktreePath, msg);
+    verdictCommit = await commitAll(run.worktreePath, msg);
   }
   const reviewed = approved ? ids.length : 0;
   if (approved) {
@@ -132,7 +142,8 @@ export const review: Handler = async (input) => {
     sink.artifact('review_notes', notesPath);
     sink.event('REVIEW_REJECTED', { iteration: step.iteration, notesPath, reopened: ids });
   }
-  const headAfter = await headCommit(run.worktreePath);
+  // The verdict commit, else the head put back, else the head the status saw (nothing moved it since).
+  const headAfter = verdictCommit ?? (restored ? headBefore : head) ?? (await headCommit(run.worktreePath));
   await setRef(run.worktreePath, runRef(run.id), headAfter);
   const lc = ledger.length > 0 ? ledgerCounts(ledger) : null;
   const reportPath = appendReportRow(run.runDir, {
