@@ -356,12 +356,16 @@ export async function commitLeftovers(dir: string, message: string, known?: Work
 // would otherwise produce a diff nobody (human or reviewer agent) can read.
 const MAX_UNTRACKED_DIFFS = 200;
 
-/** Net diff from fromCommit to the current state of dir: commits, uncommitted edits and new files. */
-export async function diffSince(dir: string, fromCommit: string): Promise<string> {
+/**
+ * Net diff from fromCommit to the current state of dir: commits, uncommitted edits and new files.
+ * `clean`: a `git status` just taken (worktreeStatus) found nothing uncommitted, so there are no
+ * untracked files to list and one git process is saved.
+ */
+export async function diffSince(dir: string, fromCommit: string, opts: { clean?: boolean } = {}): Promise<string> {
   // Both at once: neither writes anything.
   const [tracked, others] = await Promise.all([
     git(dir, ['diff', '--no-color', '--no-ext-diff', fromCommit, '--']),
-    git(dir, ['ls-files', '--others', '--exclude-standard', '-z']),
+    opts.clean === true ? Promise.resolve('') : git(dir, ['ls-files', '--others', '--exclude-standard', '-z']),
   ]);
   const untracked = others.split('\0').filter((f) => f !== '');
   const parts = [tracked];

@@ -43,7 +43,7 @@ export const review: Handler = async (input) => {
   // Files verification left behind are not the reviewer's doing.
   const dirtyBefore = !input.adopt && (before ? before.dirty : (await worktreeStatus(run.worktreePath)).dirty);
   if (!input.adopt) {
-    const diff = await diffSince(run.worktreePath, from);
+    const diff = await diffSince(run.worktreePath, from, { clean: before !== null && !before.dirty });
     writeFileAtomic(diffPath, diff);
     writeFileAtomic(
       promptPath,

@@ -261,6 +261,20 @@ describe('commits and diffs', () => {
     expect(await diffSince(wt, await headCommit(wt))).not.toContain('+committed');
   });
 
+  it('diffSince with a clean status skips the untracked listing and gives the same diff; an untracked file alone makes the status dirty', async () => {
+    const root = makeRepo();
+    const wt = path.join(path.dirname(root), 'wt-c');
+    await createWorktree({ repoRoot: root, branch: 'run/c', path: wt, base: 'main' });
+    const start = await headCommit(wt);
+    write(path.join(wt, 'committed.txt'), 'committed\n');
+    await commitAll(wt, 'c1');
+    const st = await worktreeStatus(wt);
+    expect(st.dirty).toBe(false);
+    expect(await diffSince(wt, start, { clean: true })).toBe(await diffSince(wt, start));
+    write(path.join(wt, 'sub', 'untracked.txt'), 'untracked\n');
+    expect((await worktreeStatus(wt)).dirty).toBe(true);
+  });
+
   it('commits without any git identity configured anywhere', async () => {
     const root = makeRepo();
     g(root, 'config', '--unset', 'user.name');
