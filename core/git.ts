@@ -296,16 +296,22 @@ export async function hasUncommittedChanges(dir: string): Promise<boolean> {
   return out.trim() !== '';
 }
 
-export async function commitAll(dir: string, message: string): Promise<string | null> {
-  return (await commitEverything(dir, message)) ? headCommit(dir) : null;
+/**
+ * `opts.changed`: the caller knows the tree differs from HEAD (it rewrote a file of a tree it had
+ * just seen clean), so the "anything staged?" check is skipped: one git process fewer.
+ */
+export async function commitAll(dir: string, message: string, opts: { changed?: boolean } = {}): Promise<string | null> {
+  return (await commitEverything(dir, message, opts)) ? headCommit(dir) : null;
 }
 
 /** commitAll for callers that do not need the new commit's id: one git process fewer. True when it committed. */
-export async function commitEverything(dir: string, message: string): Promise<boolean> {
+export async function commitEverything(dir: string, message: string, opts: { changed?: boolean } = {}): Promise<boolean> {
   await git(dir, ['add', '-A']);
-  const staged = await gitExec(dir, ['diff', '--cached', '--quiet']);
-  if (staged.code === 0) return false;
-  if (staged.code !== 1) throw new GitError(`git diff --cached failed in ${dir}: ${firstLine(staged.stderr)}`);
+  if (opts.changed !== true) {
+    const staged = await gitExec(dir, ['diff', '--cached', '--quiet']);
+    if (staged.code === 0) return false;
+    if (staged.code !== 1) throw new GitError(`git diff --cached failed in ${dir}: ${firstLine(staged.stderr)}`);
+  }
   await gitWithIdentity(dir, ['commit', '--quiet', '-m', message]);
   return true;
 }

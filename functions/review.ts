@@ -129,7 +129,9 @@ export const review: Handler = async (input) => {
     const msg = approved
       ? `loopd: review approved iteration ${step.iteration} (${ids.length} task${ids.length === 1 ? '' : 's'} [R])`
       : `loopd: review rejected iteration ${step.iteration} (${ids.length} task${ids.length === 1 ? '' : 's'} back to [ ])`;
-    verdictCommit = await commitAll(run.worktreePath, msg);
+    // The tree was clean (or just put back) and the plan now differs: there is something to commit.
+    const changed = verdict.plan !== plan && (restored || (after !== null && !after.dirty));
+    verdictCommit = await commitAll(run.worktreePath, msg, { changed });
   }
   const reviewed = approved ? ids.length : 0;
   if (approved) {
