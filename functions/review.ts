@@ -11,7 +11,7 @@ import { checkRunPlace } from '../core/run-place.js';
 import { agentOutcome, findStep, runAgent } from './agent-step.js';
 import type { Handler } from './types.js';
 
-export const review: Handler = async (input) => {
+export const review: Handler<'review'> = async (input) => {
   const { run, step, sink } = input;
   const started = input.adopt?.startedAt ?? Date.now();
   const nn = iterName(step.iteration);

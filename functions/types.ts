@@ -3,6 +3,8 @@
 import type { LoopConfig } from '../core/config.js';
 import type { ProcessHandle } from '../core/agents/process.js';
 import type { StepPhase, StepStatus } from '../core/types.js';
+import type { EmitEvent } from '../core/events.js';
+import type { PhaseResults, StepResult, StepResultFacts } from '../core/results.js';
 
 export interface RunInput {
   id: string;
@@ -33,7 +35,7 @@ export interface HistoryEntry {
   status: StepStatus;
   iteration: number;
   attempt: number;
-  result: Record<string, unknown> | null;
+  result: StepResultFacts | null;
 }
 
 export interface AgentProcessInfo extends ProcessHandle {
@@ -46,7 +48,7 @@ export interface AgentProcessInfo extends ProcessHandle {
 }
 
 export interface EventSink {
-  event(type: string, payload?: Record<string, unknown>): void;
+  event: EmitEvent;
   /** Recorded just before spawning: with the nonce, a restarted daemon finds a process whose pid it missed. */
   processIntent(p: Omit<AgentProcessInfo, 'pid' | 'pgid' | 'startTime'>): void;
   /** Recorded on the step so a restarted daemon can find the process. */
@@ -67,7 +69,7 @@ export interface HandlerInput {
   adopt?: AgentProcessInfo | null;
 }
 
-export interface HandlerResult {
+export interface HandlerResult<R extends StepResult = StepResult> {
   status: 'SUCCEEDED' | 'FAILED' | 'CANCELED';
   exitCode?: number | null;
   promptPath?: string | null;
@@ -76,7 +78,8 @@ export interface HandlerResult {
   usage?: { inputTokens: number; outputTokens: number; costUsd: number; costSource?: string; model?: string | null } | null;
   /** Run fields the handler learned (worktrunk chooses the worktree path); the dispatcher saves them. */
   runPatch?: { worktreePath?: string };
-  result: Record<string, unknown>;
+  result: R;
 }
 
-export type Handler = (input: HandlerInput) => Promise<HandlerResult>;
+/** The handler of one phase: its result type is that phase's (core/results.ts). */
+export type Handler<P extends StepPhase = StepPhase> = (input: HandlerInput) => Promise<HandlerResult<PhaseResults[P]>>;

@@ -13,7 +13,7 @@ import type { Handler } from './types.js';
 
 export const NOTES_TAIL_LINES = 120;
 
-export const verification: Handler = async (input) => {
+export const verification: Handler<'verification'> = async (input) => {
   const { run, step, sink, signal } = input;
   if (input.adopt) await killTree(input.adopt, 2000);
   const nn = iterName(step.iteration);

@@ -22,7 +22,7 @@ export function intervention(signal: WatchdogSignal, cfg: { noProgressIterations
   }
 }
 
-export const watchdog: Handler = async (input) => {
+export const watchdog: Handler<'watchdog'> = async (input) => {
   const { run, step, sink, history } = input;
   const facts: StepFact[] = history.map((h) => ({ ...h, result: h.result as StepResultFacts | null }));
   const signals = computeSignals(

@@ -13,6 +13,8 @@ import type { EventBus } from './bus.js';
 import { isBusy, whenFree } from './busy.js';
 import type { LogFn } from './logger.js';
 import type { RunRow, StepRow, Store } from './store.js';
+import type { EventPayloads, EventType } from '../core/events.js';
+import { digestResult } from '../core/results.js';
 import { nextStep, type Decision, type StepFact, type StepResultFacts, type TransitionConfig } from './transitions.js';
 
 export interface DispatcherOptions {
@@ -245,7 +247,7 @@ export class Dispatcher {
       signal: abort.signal,
       adopt,
       sink: {
-        event: (type: string, payload: Record<string, unknown> = {}) => write(`event ${type}`, () => store.appendEvent(run.id, step.id, type, payload)),
+        event: <K extends EventType>(type: K, payload: EventPayloads[K]) => write(`event ${type}`, () => store.appendEvent(run.id, step.id, type, payload)),
         processIntent: (p: Omit<AgentProcessInfo, 'pid' | 'pgid' | 'startTime'>) => {
           store.updateStep(step.id, { pid: null, pid_start: null, pid_nonce: p.nonce, exit_path: p.exitPath, output_path: p.logPath, process_json: JSON.stringify(p) });
         },
@@ -346,7 +348,7 @@ export class Dispatcher {
         exitCode: updated.exit_code,
         error: updated.error,
         ...(result.usage ? { costUsd: result.usage.costUsd, inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens } : {}),
-        ...summarizeResult(result.result),
+        ...digestResult(result.result),
       });
       let run = store.getRun(step.run_id)!;
       const costBefore = run.cost_usd;
@@ -672,11 +674,4 @@ function agentKindFor(run: RunRow, phase: StepPhase): string | null {
   if (phase === 'implementation') return cfg.agent;
   if (phase === 'review') return cfg.reviewer_agent || cfg.agent;
   return null;
-}
-
-function summarizeResult(r: Record<string, unknown>): Record<string, unknown> {
-  const keep = ['claimed', 'openTasks', 'tasksDone', 'tasksTotal', 'commits', 'mergeStatus', 'commit', 'conflicts', 'timedOut', 'approved', 'passed', 'signal', 'transientError'];
-  const out: Record<string, unknown> = {};
-  for (const k of keep) if (k in r) out[k] = r[k];
-  return out;
 }

@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RunStatus, StepPhase, StepStatus } from '../core/types.js';
 import type { EventBus } from './bus.js';
+import type { EventPayloads, EventType, LoopEvent } from '../core/events.js';
 
 export interface RunRow {
   id: string;
@@ -234,7 +235,7 @@ export class Store {
   // ---- events -------------------------------------------------------------------------------
 
   /** Appends an event; run events also carry their run's workspace, so a workspace can be followed. */
-  appendEvent(runId: string | null, stepId: number | null, type: string, payload: object = {}, workspace: string | null = null): EventRow {
+  appendEvent<K extends EventType>(runId: string | null, stepId: number | null, type: K, payload: EventPayloads[K], workspace: string | null = null): EventRow {
     return this.tx(() => {
       const ts = Date.now();
       const payloadJson = JSON.stringify(payload);
@@ -248,6 +249,12 @@ export class Store {
       this.pending.push(row);
       return row;
     });
+  }
+
+  /** appendEvent for an event held as a value (collected before the transaction that records it). */
+  appendLoopEvent(runId: string | null, stepId: number | null, ev: LoopEvent, workspace: string | null = null): EventRow {
+    // The union's members pair type and payload; the generic signature cannot see that correlation.
+    return this.appendEvent(runId, stepId, ev.type, ev.payload as EventPayloads[typeof ev.type], workspace);
   }
 
   eventsAfter(filter: { runId?: string; afterSeq?: number; limit?: number; workspace?: string }): EventRow[] {

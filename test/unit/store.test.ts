@@ -60,7 +60,7 @@ describe('store', () => {
     expect(() =>
       store.tx(() => {
         store.updateRun('r1', { status: 'RUNNING' });
-        store.appendEvent('r1', null, 'RUN_STARTED', {});
+        store.appendEvent('r1', null, 'RUN_STARTED', { status: 'RUNNING', resumed: false });
         throw new Error('boom');
       }),
     ).toThrow('boom');
@@ -69,7 +69,7 @@ describe('store', () => {
     expect(store.eventsAfter({ runId: 'r1' })).toHaveLength(0);
     store.tx(() => {
       store.updateRun('r1', { status: 'RUNNING' });
-      store.appendEvent('r1', null, 'RUN_STARTED', {});
+      store.appendEvent('r1', null, 'RUN_STARTED', { status: 'RUNNING', resumed: false });
       expect(seen).toHaveLength(0);
     });
     expect(seen.map((e) => e.type)).toEqual(['RUN_STARTED']);
