@@ -16,6 +16,8 @@ export interface HostInfo {
 export interface HostRow extends HostInfo {
   startedAt: number;
   heartbeatAt: number;
+  /** On the database clock, so a host's skewed clock does not distort it. */
+  heartbeatAgeMs: number;
   stoppedAt: number | null;
   /** alive: beat within its TTL; lost: no beat for longer than its TTL (its leases are up for grabs); stopped: shut down cleanly. */
   state: 'alive' | 'lost' | 'stopped';
@@ -59,6 +61,7 @@ export async function listHosts(db: Q): Promise<HostRow[]> {
     leaseTtlMs: r.lease_ttl_ms,
     startedAt: r.started_at,
     heartbeatAt: r.heartbeat_at,
+    heartbeatAgeMs: Math.max(0, r.now - r.heartbeat_at),
     stoppedAt: r.stopped_at,
     state: r.stopped_at !== null ? 'stopped' : r.now - r.heartbeat_at > r.lease_ttl_ms ? 'lost' : 'alive',
     runningSteps: r.running,

@@ -81,3 +81,24 @@ it('a restarted host adopts the steps it still holds a live lease on, and claims
   const { rows } = await pool.query<{ status: string; attempt: number }>('SELECT status, attempt FROM steps');
   expect(rows).toEqual([{ status: 'SUCCEEDED', attempt: 1 }]);
 });
+
+it('loopctl hosts lists the hosts of the database, and says what to do without one', async () => {
+  const { execFileSync, spawnSync } = await import('node:child_process');
+  const { join } = await import('node:path');
+  const { registerHost } = await import('../../host/pg/hosts.js');
+  await registerHost(pool, { id: 'h-1', hostname: 'alpha', address: 'http://10.0.0.1:7878', agents: ['claude', 'codex'], workspaces: ['/srv/ws'], maxConcurrency: 4, leaseTtlMs: 30_000 });
+  const bin = join(import.meta.dirname, '..', '..', 'bin', 'loopctl');
+  const url = (pool as unknown as { options: { connectionString: string } }).options.connectionString;
+  const out = execFileSync(bin, ['hosts', '--database-url', url], { encoding: 'utf8' });
+  expect(out).toMatch(/HOSTNAME\s+ID\s+STATE/);
+  expect(out).toMatch(/alpha\s+h-1\s+alive\s+\d+s ago\s+0\/4\s+claude,codex\s+\/srv\/ws\s+http:\/\/10\.0\.0\.1:7878/);
+  const json = JSON.parse(execFileSync(bin, ['hosts', '--json'], { encoding: 'utf8', env: { ...process.env, LOOPD_DATABASE_URL: url } })) as { id: string; state: string }[];
+  expect(json.map((h) => [h.id, h.state])).toEqual([['h-1', 'alive']]);
+  const env = { ...process.env };
+  delete env.LOOPD_DATABASE_URL;
+  const none = spawnSync(bin, ['hosts'], { encoding: 'utf8', env });
+  expect(none.status).not.toBe(0);
+  expect(none.stderr).toMatch(/no cluster database: pass --database-url/);
+  const bad = spawnSync(bin, ['hosts', '--database-url', 'mysql://x/y'], { encoding: 'utf8', env });
+  expect(bad.stderr).toMatch(/not a postgres:\/\/ URL/);
+});
