@@ -529,8 +529,8 @@ async function lockBench() {
   }
 }
 
-// BENCH_ONLY=cli,overhead,trigger,recovery,memory,output,lock runs a subset (default: all).
-const only = new Set((process.env.BENCH_ONLY ?? 'cli,overhead,trigger,recovery,memory,output,lock').split(','));
+// BENCH_ONLY=cli,overhead,trigger,recovery,memory,output,lock,cluster runs a subset (default: all).
+const only = new Set((process.env.BENCH_ONLY ?? 'cli,overhead,trigger,recovery,memory,output,lock,cluster').split(','));
 try {
   if (only.has('cli')) await cliBench();
   if (only.has('overhead')) {
@@ -544,6 +544,10 @@ try {
   if (only.has('memory')) await memoryBench();
   if (only.has('output')) await floodBench();
   if (only.has('lock')) await lockBench();
+  if (only.has('cluster')) {
+    const { clusterBench } = await import('./cluster.mjs');
+    await clusterBench({ root, row, ms, progress, median, pct });
+  }
 } finally {
   for (const t of temps) rmSync(t, { recursive: true, force: true });
 }
