@@ -37,10 +37,6 @@ export interface ClaimLimits {
 
 const CANDIDATES = 8;
 
-// The merge lock: one advisory lock per (workspace, target branch) taken inside the claim
-// transaction, then a check that no merge for that target is in progress on any host.
-const MERGE_KEY = `hashtextextended($1 || E'\\n' || $2, 0)`;
-
 /** Claims at most one step this host may run, or returns null. */
 export async function claimStep(pool: Pool, lim: ClaimLimits): Promise<Lease | null> {
   return inTx(pool, async (c) => {
@@ -56,6 +52,7 @@ export async function claimStep(pool: Pool, lim: ClaimLimits): Promise<Lease | n
           WHERE s.status = 'QUEUED' AND (s.not_before IS NULL OR s.not_before <= loopd_now_ms())
             AND r.status = 'RUNNING' AND r.cancel_requested = 0
             AND r.workspace_root = ANY($1::text[]) AND r.agent = ANY($2::text[]) AND s.id <> ALL($3::bigint[])
+            AND NOT EXISTS (SELECT 1 FROM agent_holds h WHERE h.agent = r.agent AND h.until > loopd_now_ms())
           ORDER BY s.id
           LIMIT 1
           FOR UPDATE OF s SKIP LOCKED`,
@@ -65,13 +62,14 @@ export async function claimStep(pool: Pool, lim: ClaimLimits): Promise<Lease | n
       if (!cand) return null;
       passed.push(cand.id);
       if (cand.phase === 'merge' && cand.merge_target_branch !== null) {
-        await c.query(`SELECT pg_advisory_xact_lock(${MERGE_KEY})`, [cand.workspace_root, cand.merge_target_branch]);
-        const other = await c.query(
-          `SELECT 1 FROM steps s JOIN runs r ON r.id = s.run_id
-            WHERE s.phase = 'merge' AND s.status = 'IN_PROGRESS' AND r.workspace_root = $1 AND r.merge_target_branch = $2 LIMIT 1`,
-          [cand.workspace_root, cand.merge_target_branch],
+        // A second host inserting the same (workspace, target) waits for the first to commit,
+        // then conflicts: the merge lock row is the serialization.
+        const lock = await c.query(
+          `INSERT INTO merge_locks (workspace_root, target_branch, step_id, created_at) VALUES ($1, $2, $3, loopd_now_ms())
+           ON CONFLICT DO NOTHING RETURNING step_id`,
+          [cand.workspace_root, cand.merge_target_branch, cand.id],
         );
-        if (other.rowCount) continue;
+        if (!lock.rowCount) continue;
       }
       const claimed = await c.query<{ id: number; run_id: string; phase: string; iteration: number; attempt: number; lease_epoch: number; lease_expires_at: number }>(
         `UPDATE steps SET status = 'IN_PROGRESS', lease_owner = $2, lease_epoch = lease_epoch + 1,
@@ -146,6 +144,7 @@ export async function completeStep(pool: Pool, hostId: string, lease: Lease, don
               ended_at = loopd_now_ms(), updated_at = loopd_now_ms() WHERE id = $1`,
       [lease.stepId, done.status, done.exitCode ?? null, done.result ? JSON.stringify(done.result) : null, done.error ?? null],
     );
+    await c.query('DELETE FROM merge_locks WHERE step_id = $1', [lease.stepId]);
     await appendEvent(c, { runId: lease.runId, stepId: lease.stepId, hostId, type: done.status === 'SUCCEEDED' ? 'STEP_SUCCEEDED' : 'STEP_FAILED', payload: { phase: lease.phase, iteration: lease.iteration, attempt: lease.attempt, epoch: lease.epoch, ...(done.error ? { error: done.error } : {}) } });
     if (done.next) {
       await c.query(
@@ -173,6 +172,7 @@ export async function reapExpiredLeases(pool: Pool, reaperHostId: string): Promi
         RETURNING id, run_id, phase, iteration, attempt, lease_owner, lease_epoch, input_json`,
     );
     const out: { stepId: number; newStepId: number; runId: string; host: string | null }[] = [];
+    if (rows.length) await c.query('DELETE FROM merge_locks WHERE step_id = ANY($1::bigint[])', [rows.map((s) => s.id)]);
     for (const s of rows) {
       const ins = await c.query<{ id: number }>(
         `INSERT INTO steps (run_id, phase, status, iteration, attempt, input_json, created_at, updated_at)

@@ -57,8 +57,10 @@ CREATE TABLE runs (
   created_at           BIGINT NOT NULL,
   updated_at           BIGINT NOT NULL,
   started_at           BIGINT,
-  ended_at             BIGINT
+  ended_at             BIGINT,
+  finalized_at         BIGINT                       -- file work after the end (summary, mirror, cleanup) done; NULL while owed
 );
+CREATE INDEX runs_to_finalize ON runs (status) WHERE finalized_at IS NULL;
 CREATE UNIQUE INDEX runs_run_branch ON runs (workspace_root, run_branch);
 CREATE INDEX runs_status ON runs (status, created_at);
 CREATE INDEX runs_name ON runs (name);
@@ -147,4 +149,25 @@ CREATE TABLE run_reviews (
   detail_json  TEXT NOT NULL DEFAULT '{}',
   created_at   BIGINT NOT NULL,
   updated_at   BIGINT NOT NULL
+);
+
+-- A rate-limit hold per agent kind, cluster-wide: no host starts a step of that kind before `until`.
+CREATE TABLE agent_holds (
+  agent       TEXT PRIMARY KEY,
+  until       BIGINT NOT NULL,
+  run_id      TEXT,
+  step_id     BIGINT,
+  created_at  BIGINT NOT NULL,
+  updated_at  BIGINT NOT NULL
+);
+
+-- Merges into one target branch of one workspace run one at a time across all hosts: the row names
+-- the merging step. It is taken in the claim transaction and dropped with the step's completion or
+-- with its expired lease, so a dead host's merge lock does not outlive its lease.
+CREATE TABLE merge_locks (
+  workspace_root  TEXT NOT NULL,
+  target_branch   TEXT NOT NULL,
+  step_id         BIGINT NOT NULL UNIQUE REFERENCES steps (id),
+  created_at      BIGINT NOT NULL,
+  PRIMARY KEY (workspace_root, target_branch)
 );

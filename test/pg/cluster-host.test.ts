@@ -13,7 +13,7 @@ beforeAll(async () => {
 });
 afterAll(async () => drop());
 beforeEach(async () => {
-  await pool.query('TRUNCATE events, steps, runs, hosts RESTART IDENTITY CASCADE');
+  await pool.query('TRUNCATE events, merge_locks, agent_holds, steps, runs, hosts RESTART IDENTITY CASCADE');
 });
 
 function options(id: string, execute: ClusterHostOptions['execute'], extra: Partial<ClusterHostOptions> = {}): ClusterHostOptions {

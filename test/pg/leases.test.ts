@@ -14,7 +14,7 @@ beforeAll(async () => {
 });
 afterAll(async () => drop());
 beforeEach(async () => {
-  await pool.query('TRUNCATE events, steps, runs, hosts RESTART IDENTITY CASCADE');
+  await pool.query('TRUNCATE events, merge_locks, agent_holds, steps, runs, hosts RESTART IDENTITY CASCADE');
 });
 
 const host = (id: string, o: Partial<ClaimLimits> = {}): ClaimLimits => ({
@@ -76,6 +76,28 @@ describe('claims', () => {
     const mainMerge = claimed.find((c) => c.stepId !== other.stepId)!;
     await completeStep(pool, mainMerge === x ? 'a' : 'b', mainMerge, { status: 'SUCCEEDED' });
     expect(await claimStep(pool, host('c'))).not.toBeNull();
+  });
+
+  it("a dead host's merge lock goes with its lease: the requeued merge can be claimed", async () => {
+    await seedRun(pool, { phase: 'merge', target: 'main' });
+    const lease = (await claimStep(pool, host('a')))!;
+    expect((await pool.query('SELECT step_id FROM merge_locks')).rows).toEqual([{ step_id: lease.stepId }]);
+    await expire(lease.stepId);
+    await reapExpiredLeases(pool, 'b');
+    const next = (await claimStep(pool, host('b')))!;
+    expect(next).toMatchObject({ phase: 'merge', attempt: 2 });
+    expect((await pool.query('SELECT step_id FROM merge_locks')).rows).toEqual([{ step_id: next.stepId }]);
+    await completeStep(pool, 'b', next, { status: 'SUCCEEDED' });
+    expect((await pool.query('SELECT step_id FROM merge_locks')).rows).toEqual([]);
+  });
+
+  it('a rate-limit hold on an agent kind stops every host from claiming its steps until it ends', async () => {
+    await seedRun(pool);
+    await pool.query(`INSERT INTO agent_holds (agent, until, created_at, updated_at) VALUES ('claude', loopd_now_ms() + 60000, 0, 0)`);
+    expect(await claimStep(pool, host('a'))).toBeNull();
+    expect(await claimStep(pool, host('b'))).toBeNull();
+    await pool.query(`UPDATE agent_holds SET until = loopd_now_ms() - 1`);
+    expect(await claimStep(pool, host('a'))).not.toBeNull();
   });
 
   it('max_runs_per_workspace holds across hosts admitting at once', async () => {
