@@ -99,8 +99,6 @@ CREATE TABLE steps (
 CREATE INDEX steps_run ON steps (run_id, id);
 CREATE INDEX steps_queued ON steps (id) WHERE status = 'QUEUED';
 CREATE INDEX steps_leases ON steps (lease_owner, lease_expires_at) WHERE status = 'IN_PROGRESS';
--- One live attempt per (run, phase, iteration): a second requeue of the same step cannot exist.
-CREATE UNIQUE INDEX steps_one_live ON steps (run_id, phase, iteration) WHERE status IN ('QUEUED','IN_PROGRESS');
 
 CREATE TABLE events (
   seq            BIGSERIAL PRIMARY KEY,

@@ -21,7 +21,7 @@ export async function freshDatabase(): Promise<{ url: string; pool: Pool; drop: 
     url,
     pool,
     drop: async () => {
-      await pool.end();
+      await pool.end().catch(() => {}); // a test may have ended it already
       const d = new pg.Client({ connectionString: admin });
       await d.connect();
       await d.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
