@@ -95,7 +95,8 @@ it('every run completes once through repeated SIGKILLs of whole hosts, and no st
   const open = new Map<number, Line>();
   for (const l of ledger) {
     if (l.what === 'start') open.set(l.pid, l);
-    if (l.what === 'end') {
+    // 'stopped' is written by the host when it fenced itself off and killed the agent.
+    if ((l.what === 'end' || l.what === 'stopped') && open.has(l.pid)) {
       const s = open.get(l.pid)!;
       open.delete(l.pid);
       const key = `${s.runId}/${s.phase}/${s.iteration}`;
@@ -124,7 +125,10 @@ it('every run completes once through repeated SIGKILLs of whole hosts, and no st
   }
   // Exactly one merge per run, from the merge agents' own markers and ledger.
   expect(readdirSync(join(dir, 'merges')).sort()).toEqual([...runIds].sort());
-  expect(ledger.filter((l) => l.what === 'merged')).toHaveLength(RUNS);
+  // (A merge agent killed between its marker and its ledger line leaves the line to its retry's
+  // "already-merged"; what may never happen is two merges of one run.)
+  const merged = ledger.filter((l) => l.what === 'merged').map((l) => l.runId);
+  expect(new Set(merged).size).toBe(merged.length);
   // Failover really happened, and the sequence of events has no duplicates.
   const { rows: expired } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM events WHERE type = 'LEASE_EXPIRED'`);
   expect(expired[0]!.n).toBeGreaterThanOrEqual(2);
