@@ -633,14 +633,9 @@ export class Dispatcher {
   }
 
   runStatusCounts(): Record<RunStatus, number> {
-    const counts: Record<RunStatus, number> = { PENDING: 0, RUNNING: 0, PAUSED: 0, COMPLETED: 0, FAILED: 0, CANCELED: 0 };
-    const rows = this.o.store.db.prepare('SELECT status, COUNT(*) AS n FROM runs GROUP BY status').all() as unknown as {
-      status: RunStatus;
-      n: number;
-    }[];
-    for (const r of rows) counts[r.status] = r.n;
-    return counts;
+    return this.o.store.runStatusCounts();
   }
+
 }
 
 export function transitionConfig(run: RunRow): TransitionConfig {
