@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { LedgerState, LedgerTask } from '../core/ledger.js';
 import type { RunStatus, StepPhase, StepStatus } from '../core/types.js';
 import type { EventBus } from './bus.js';
 import type { EventPayloads, EventType, LoopEvent } from '../core/events.js';
@@ -380,6 +381,80 @@ export class Store {
       const row = this.getRun(id);
       if (!row) throw new Error(`run ${id} not found`);
       return row;
+    });
+  }
+
+  // ---- ledger and run truth ------------------------------------------------------------------
+
+  insertRunTruth(runId: string, specText: string, planText: string | null): void {
+    const now = Date.now();
+    this.db
+      .prepare('INSERT OR IGNORE INTO run_truth (run_id, spec_text, plan_text, completion, created_at, updated_at) VALUES (?, ?, ?, NULL, ?, ?)')
+      .run(runId, specText, planText, now, now);
+  }
+
+  getRunTruth(runId: string): { spec_text: string; plan_text: string | null; completion: string | null } | undefined {
+    return this.db.prepare('SELECT spec_text, plan_text, completion FROM run_truth WHERE run_id = ?').get(runId) as
+      | { spec_text: string; plan_text: string | null; completion: string | null }
+      | undefined;
+  }
+
+  setCompletion(runId: string, completion: 'complete_token' | 'complete_facts'): void {
+    this.db.prepare('UPDATE run_truth SET completion = ?, updated_at = ? WHERE run_id = ?').run(completion, Date.now(), runId);
+  }
+
+  ledgerFor(runId: string): LedgerTask[] {
+    const rows = this.db.prepare('SELECT * FROM ledger_tasks WHERE run_id = ? ORDER BY ord, task_id').all(runId) as unknown as {
+      task_id: number;
+      text: string;
+      line: string;
+      section: string | null;
+      ord: number;
+      state: LedgerState;
+      done_before_run: number;
+      added_iteration: number | null;
+      ticked_iteration: number | null;
+    }[];
+    return rows.map((r) => ({
+      taskId: r.task_id,
+      text: r.text,
+      line: r.line,
+      section: r.section,
+      ord: r.ord,
+      state: r.state,
+      doneBeforeRun: r.done_before_run === 1,
+      addedIteration: r.added_iteration,
+      tickedIteration: r.ticked_iteration,
+    }));
+  }
+
+  /** Task counts of a run's ledger, or null when the run has none (plan-less, or older runs). */
+  ledgerSummary(runId: string): { total: number; open: number; completion: string | null } | null {
+    const row = this.db
+      .prepare(
+        `SELECT COUNT(*) AS total, COALESCE(SUM(state IN ('open','blocked')), 0) AS open,
+           (SELECT completion FROM run_truth WHERE run_id = ?) AS completion
+         FROM ledger_tasks WHERE run_id = ?`,
+      )
+      .get(runId, runId) as { total: number; open: number; completion: string | null } | undefined;
+    if (!row) return null;
+    return row.total > 0 ? row : row.completion ? { total: 0, open: 0, completion: row.completion } : null;
+  }
+
+  /** Writes the whole ledger of a run; tasks are never deleted, so this is an upsert. */
+  saveLedger(runId: string, tasks: readonly LedgerTask[]): void {
+    this.tx(() => {
+      const now = Date.now();
+      const stmt = this.db.prepare(
+        `INSERT INTO ledger_tasks (run_id, task_id, text, line, section, ord, state, done_before_run, added_iteration, ticked_iteration, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (run_id, task_id) DO UPDATE SET text = excluded.text, line = excluded.line, section = excluded.section, ord = excluded.ord,
+           state = excluded.state, done_before_run = excluded.done_before_run, added_iteration = excluded.added_iteration,
+           ticked_iteration = excluded.ticked_iteration, updated_at = excluded.updated_at`,
+      );
+      for (const t of tasks) {
+        stmt.run(runId, t.taskId, t.text, t.line, t.section, t.ord, t.state, t.doneBeforeRun ? 1 : 0, t.addedIteration, t.tickedIteration, now, now);
+      }
     });
   }
 

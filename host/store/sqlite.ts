@@ -5,6 +5,8 @@
 import type { EventBus } from '../bus.js';
 import type { EventPayloads, EventType } from '../../core/events.js';
 import type { StepResultFacts } from '../../core/results.js';
+import type { Completion } from '../../core/completion.js';
+import type { LedgerTask } from '../../core/ledger.js';
 import type { RunStatus, StepStatus } from '../../core/types.js';
 import { loadMigrations, Store, type ArtifactRow, type EventRow, type Migration, type ReviewRow, type RunRow, type SpecFileRow, type StepRow, type WorkspaceRow } from '../store.js';
 import type {
@@ -20,6 +22,7 @@ import type {
   ReviewRecord,
   RunFilter,
   RunRecord,
+  RunTruth,
   SpecFileRecord,
   SpecFileUpsert,
   StepInputFacts,
@@ -138,6 +141,15 @@ class SqliteOps implements StoreTx {
     const r = this.engine.getReview(runId);
     return r ? reviewRecord(r) : undefined;
   }
+  async getRunTruth(runId: string): Promise<RunTruth | undefined> {
+    return this.engine.getRunTruth(runId);
+  }
+  async ledgerFor(runId: string): Promise<LedgerTask[]> {
+    return this.engine.ledgerFor(runId);
+  }
+  async ledgerSummary(runId: string): Promise<{ total: number; open: number; completion: string | null } | null> {
+    return this.engine.ledgerSummary(runId);
+  }
   async agentHolds(now: number): Promise<AgentHold[]> {
     return this.engine.agentHolds(now);
   }
@@ -200,6 +212,18 @@ class SqliteOps implements StoreTx {
 
   async markFinalized(runId: string, now: number): Promise<void> {
     this.engine.markFinalized(runId, now);
+  }
+
+  async recordRunTruth(runId: string, specText: string, planText: string | null): Promise<void> {
+    this.engine.insertRunTruth(runId, specText, planText);
+  }
+
+  async setCompletion(runId: string, completion: Completion): Promise<void> {
+    this.engine.setCompletion(runId, completion);
+  }
+
+  async saveLedger(runId: string, tasks: readonly LedgerTask[]): Promise<void> {
+    this.engine.saveLedger(runId, tasks);
   }
 
   async queueStep(step: QueueStep): Promise<StepRecord> {

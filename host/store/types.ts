@@ -10,6 +10,8 @@
 // meet is test/unit/store-contract.ts.
 import type { EventPayloads, EventType, StoredEvent } from '../../core/events.js';
 import type { StepResultFacts } from '../../core/results.js';
+import type { Completion } from '../../core/completion.js';
+import type { LedgerTask } from '../../core/ledger.js';
 import type { RunStatus, StepPhase, StepStatus } from '../../core/types.js';
 
 // ---- records ----------------------------------------------------------------------------------
@@ -146,6 +148,12 @@ export interface SpecFileRecord {
   updated_at: number;
 }
 
+export interface RunTruth {
+  spec_text: string;
+  plan_text: string | null;
+  completion: string | null;
+}
+
 export type ReviewDecision = 'merged' | 'scrapped' | 'pr_opened';
 
 export interface ReviewRecord {
@@ -246,6 +254,12 @@ export interface StoreReads {
   listSpecFiles(root: string): Promise<SpecFileRecord[]>;
   getReview(runId: string): Promise<ReviewRecord | undefined>;
 
+  /** The spec and plan texts recorded when the run was created (0002), and its proven completion. */
+  getRunTruth(runId: string): Promise<RunTruth | undefined>;
+  ledgerFor(runId: string): Promise<LedgerTask[]>;
+  /** Task counts of a run's ledger, or null when the run has none (plan-less, or older runs). */
+  ledgerSummary(runId: string): Promise<{ total: number; open: number; completion: string | null } | null>;
+
   /** Holds still in force at `now`. */
   agentHolds(now: number): Promise<AgentHold[]>;
   mergeLocks(): Promise<MergeLock[]>;
@@ -269,6 +283,13 @@ export interface StoreTx extends StoreReads {
   /** -> COMPLETED/FAILED/CANCELED; the run's QUEUED steps are canceled with it. */
   finishRun(runId: string, status: 'COMPLETED' | 'FAILED' | 'CANCELED', reason: string, error: string | null, now: number): Promise<RunRecord>;
   markFinalized(runId: string, now: number): Promise<void>;
+
+  /** The texts the run's ledger was parsed from; written once, at creation. */
+  recordRunTruth(runId: string, specText: string, planText: string | null): Promise<void>;
+  /** How the run's completion was proven (the transition rules decided; loopd's fact, not a claim). */
+  setCompletion(runId: string, completion: Completion): Promise<void>;
+  /** Writes the whole ledger of a run (tasks are never deleted: an upsert). */
+  saveLedger(runId: string, tasks: readonly LedgerTask[]): Promise<void>;
 
   // steps
   queueStep(step: QueueStep): Promise<StepRecord>;

@@ -228,6 +228,25 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
       expect((await s.artifactsForRun(id)).map((a) => a.kind)).toEqual(['summary']);
     });
 
+    it('keeps the run truth, its ledger (an upsert) and how completion was proven', async () => {
+      const s = await fresh();
+      const id = '0190a000-0000-7000-8000-00000000000e';
+      const task = { taskId: 1, text: 'do a', line: '- [ ] do a', section: null, ord: 0, state: 'open' as const, doneBeforeRun: false, addedIteration: null, tickedIteration: null };
+      await s.transaction(async (tx) => {
+        await tx.createRun(newRun(id));
+        await tx.recordRunTruth(id, '# spec', '- [ ] do a');
+        await tx.saveLedger(id, [task]);
+      });
+      expect(await s.getRunTruth(id)).toEqual({ spec_text: '# spec', plan_text: '- [ ] do a', completion: null });
+      expect(await s.ledgerSummary(id)).toMatchObject({ total: 1, open: 1 });
+      await s.transaction(async (tx) => {
+        await tx.saveLedger(id, [{ ...task, state: 'done', tickedIteration: 1 }]);
+        await tx.setCompletion(id, 'complete_facts');
+      });
+      expect(await s.ledgerFor(id)).toEqual([{ ...task, state: 'done', tickedIteration: 1 }]);
+      expect(await s.ledgerSummary(id)).toMatchObject({ total: 1, open: 0, completion: 'complete_facts' });
+    });
+
     it('runs concurrent transactions one after the other', async () => {
       const s = await fresh();
       const id = '0190a000-0000-7000-8000-00000000000d';
