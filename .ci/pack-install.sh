@@ -44,6 +44,19 @@ daemon_started=1
 }
 grep -q 'COMPLETED' "$tmp/run.out" || { cat "$tmp/run.out" >&2; exit 1; }
 loopctl list --json | grep -q '"status": "COMPLETED"'
+# The dashboard ships built in the package: sign in with the one-time link, get the page and its script.
+url=$(loopctl dashboard --print-url)
+node -e '
+  const url = process.argv[1];
+  const signIn = await fetch(url, { redirect: "manual" });
+  const cookie = (signIn.headers.get("set-cookie") ?? "").split(";")[0];
+  if (signIn.status !== 303 || !cookie) throw new Error(`dashboard sign-in answered ${signIn.status}`);
+  const page = await (await fetch(new URL("/", url), { headers: { cookie } })).text();
+  const script = /src="(\/assets\/[^"]+\.js)"/.exec(page)?.[1];
+  if (!script) throw new Error("the dashboard page names no script: " + page.slice(0, 200));
+  const js = await fetch(new URL(script, url));
+  if (js.status !== 200 || (await js.text()).length < 1000) throw new Error(`dashboard script ${script}: ${js.status}`);
+' "$url"
 loopctl daemon stop >/dev/null
 daemon_started=0
 

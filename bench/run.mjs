@@ -529,8 +529,38 @@ async function lockBench() {
   }
 }
 
-// BENCH_ONLY=cli,overhead,trigger,recovery,memory,output,lock,cluster runs a subset (default: all).
-const only = new Set((process.env.BENCH_ONLY ?? 'cli,overhead,trigger,recovery,memory,output,lock,cluster').split(','));
+// ---- personas: adversarial fake agents, outcome and agent calls (docs/truth.md) ------------------
+async function personaBench() {
+  progress('persona suite');
+  const { PERSONAS, CANARY_ENV, runPersona } = await import(join(root, 'test', 'fixtures', 'personas.mjs'));
+  process.env[CANARY_ENV] = 'daemon-only';
+  const daemon = await startDaemon({ home: join(tempDir(), 'home'), host: '127.0.0.1', port: 0, token: BENCH_TOKEN, log: () => {}, writeInfo: false });
+  const client = createClientFor(daemon.url, daemon.token);
+  const out = [];
+  try {
+    for (const persona of PERSONAS) {
+      const r = await runPersona({ client, store: daemon.store, base: tempDir(), persona });
+      const right = r.status === persona.expect.status && r.exitDetail === persona.expect.exitDetail && r.completion === persona.expect.completion;
+      out.push([
+        persona.name,
+        `${r.status} ${r.exitDetail}${r.completion ? ` (${r.completion})` : ''}`,
+        right ? 'yes' : `NO, expected ${persona.expect.status} ${persona.expect.exitDetail}`,
+        `${r.implementationCalls} / ${persona.maxCalls.implementation}`,
+        `${r.reviewCalls} / ${persona.maxCalls.review}`,
+        r.wasted,
+        r.reviewsWithoutCode,
+      ]);
+    }
+  } finally {
+    delete process.env[CANARY_ENV];
+    await daemon.stop();
+  }
+  return out;
+}
+
+// BENCH_ONLY=cli,overhead,trigger,recovery,memory,output,lock,personas,cluster runs a subset (default: all).
+const only = new Set((process.env.BENCH_ONLY ?? 'cli,overhead,trigger,recovery,memory,output,lock,personas,cluster').split(','));
+let personas = [];
 try {
   if (only.has('cli')) await cliBench();
   if (only.has('overhead')) {
@@ -544,6 +574,7 @@ try {
   if (only.has('memory')) await memoryBench();
   if (only.has('output')) await floodBench();
   if (only.has('lock')) await lockBench();
+  if (only.has('personas')) personas = await personaBench();
   if (only.has('cluster')) {
     const { clusterBench } = await import('./cluster.mjs');
     await clusterBench({ root, row, ms, progress, median, pct });
@@ -551,6 +582,13 @@ try {
 } finally {
   for (const t of temps) rmSync(t, { recursive: true, force: true });
 }
-const table = new Table({ head: ['figure', 'median', 'reference (same run)', 'median', 'ratio'], style: { head: [], border: [] } });
-table.push(...rows);
-process.stdout.write(`loopd bench (Node ${process.versions.node}, ${new Date().toISOString().slice(0, 10)})\n${table.toString()}\n`);
+if (rows.length > 0) {
+  const table = new Table({ head: ['figure', 'median', 'reference (same run)', 'median', 'ratio'], style: { head: [], border: [] } });
+  table.push(...rows);
+  process.stdout.write(`loopd bench (Node ${process.versions.node}, ${new Date().toISOString().slice(0, 10)})\n${table.toString()}\n`);
+}
+if (personas.length > 0) {
+  const t = new Table({ head: ['persona', 'outcome', 'right', 'implementation calls / max', 'reviewer calls / max', 'wasted calls', 'reviews without code'], style: { head: [], border: [] } });
+  t.push(...personas);
+  process.stdout.write(`persona suite (3-task plan, approving reviewer unless noted)\n${t.toString()}\n`);
+}

@@ -145,8 +145,14 @@ function summaryOf(view: EventView): string {
       const omitted = num(ev.payload.omittedBytes);
       return at(ev.payload, `output of ${total ?? '?'} bytes truncated, ${omitted ?? '?'} omitted (max_output_bytes ${num(ev.payload.maxOutputBytes) ?? '?'}): ${str(ev.payload.log) ?? ''}`);
     }
-    case 'SIGNAL':
-      return at(ev.payload, str(ev.payload.signal) ?? '?');
+    case 'SIGNAL': {
+      // Tampering signals say what loopd undid (docs/truth.md).
+      const p = ev.payload;
+      const changes = Array.isArray(p.changes) ? p.changes.map(String) : [];
+      const tasks = Array.isArray(p.tasks) ? `tasks ${p.tasks.join(', ')} un-ticked` : null;
+      const detail = changes.length > 0 ? `${clip(changes[0]!)}${changes.length > 1 ? ` (+${changes.length - 1} more)` : ''}` : tasks;
+      return at(p, `${str(p.signal) ?? '?'}${detail ? `: ${detail}` : ''}`);
+    }
     case 'WATCHDOG_REWRITE': {
       const signals = Array.isArray(ev.payload.signals) && ev.payload.signals.length > 0 ? ev.payload.signals.map(String).join('+') : str(ev.payload.signal);
       const n = num(ev.payload.rewrite);

@@ -18,6 +18,7 @@ export async function renderDetail(r: RunDetail): Promise<string[]> {
   field('ended', r.endedAt === null ? null : formatTime(r.endedAt));
   if (r.startedAt !== null) field('duration', formatDuration((r.endedAt ?? Date.now()) - r.startedAt));
   field('exit reason', r.exitReason);
+  field('completion', r.completion);
   field('last error', r.lastError);
 
   out.push('', 'files');
@@ -48,6 +49,20 @@ export async function renderDetail(r: RunDetail): Promise<string[]> {
   const cap = typeof r.config.max_cost_usd === 'number' && r.config.max_cost_usd > 0 ? ` of max $${r.config.max_cost_usd.toFixed(2)}` : '';
   field('cost', `$${r.costUsd.toFixed(4)}${cap}`);
   field('tokens', `${r.inputTokens} in, ${r.outputTokens} out`);
+
+  // An older daemon sends no tasks.
+  const tasks = r.tasks ?? [];
+  if (tasks.length > 0) {
+    // The ledger, not the plan file: what loopd itself recorded about each task.
+    out.push('', 'tasks');
+    const mark = { open: '[ ]', blocked: '[~]', done: '[x]', reviewed: '[R]' } as const;
+    for (const t of tasks) {
+      const when = t.doneBeforeRun ? 'done before the run' : t.tickedIteration !== null ? `ticked in iteration ${t.tickedIteration}` : '';
+      const added = t.addedIteration !== null ? `added in iteration ${t.addedIteration}` : '';
+      const note = [when, added].filter(Boolean).join(', ');
+      out.push(`  ${String(t.id).padStart(3)} ${mark[t.state]} ${oneLine(t.text, 80)}${note ? `  (${note})` : ''}`);
+    }
+  }
 
   out.push('', 'steps');
   if (r.steps.length === 0) {

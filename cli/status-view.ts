@@ -15,5 +15,7 @@ export function statusLines(url: string, status: DaemonStatus): string[] {
     ['concurrency', `max ${status.maxConcurrency}`],
     ['runs', counts.length > 0 ? counts.join(', ') : 'none'],
   ];
+  // An older daemon does not report it.
+  if (status.containment) rows.push(['containment', `${status.containment.cgroup ? 'cgroup' : 'process group + step nonce'}; agents get no LOOPD_* variables`]);
   return ['loopd is running', ...rows.map(([k, v]) => `  ${k.padEnd(12)} ${v}`)];
 }

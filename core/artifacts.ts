@@ -119,6 +119,8 @@ export interface Summary {
   exit_detail: string;
   tasks_done: number | null;
   tasks_total: number | null;
+  /** How completion was proven: complete_token (the agent also said so) or complete_facts; null if not. */
+  completion?: string | null;
   cost_usd: number;
   input_tokens: number;
   output_tokens: number;

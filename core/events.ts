@@ -5,12 +5,17 @@
 // reader treats a stored payload as Partial<> (see StoredPayload).
 import type { RunStatus, StepPhase, StepStatus, WatchdogSignal } from './types.js';
 import type { StepResultDigest } from './results.js';
+import type { Completion } from './completion.js';
+import type { LedgerCounts } from './ledger.js';
 
 type Where = {
   phase: StepPhase;
   iteration: number;
   attempt: number;
 };
+
+/** What the judge (functions/judge.ts) found an agent did to what it may not change. */
+export type TamperSignal = 'history_rewritten' | 'spec_tampered' | 'plan_tampered' | 'tick_without_work';
 
 type TerminalRun = { status: Extract<RunStatus, 'COMPLETED' | 'FAILED' | 'CANCELED'>; reason: string; error: string | null };
 
@@ -63,15 +68,32 @@ export interface EventPayloads {
   AGENT_ADOPTED: Where & { pid: number };
   OUTPUT_TRUNCATED: Where & { totalBytes: number; omittedBytes: number; maxOutputBytes: number; log: string };
   // implementation, watchdog
-  SIGNAL: { signal: WatchdogSignal | 'self_review'; iteration?: number; lines?: number[] };
+  SIGNAL: {
+    signal: WatchdogSignal | TamperSignal | 'self_review';
+    iteration?: number;
+    phase?: StepPhase;
+    lines?: number[];
+    // tampering loopd undid (functions/judge.ts, docs/truth.md)
+    branch?: string | null;
+    head?: string | null;
+    runHead?: string | null;
+    restoredTo?: string;
+    spec?: string;
+    changes?: string[];
+    tasks?: number[];
+  };
+  LEDGER_CREATED: LedgerCounts & { plan: string | null };
+  LEDGER_UPDATED: LedgerCounts & { iteration: number; ticked: number[]; added: number[] };
+  COMPLETION_PROVEN: { completion: Completion; reason: string };
   LEFTOVER_COMMITTED: { commit: string; iteration?: number; phase?: StepPhase };
   WATCHDOG_REWRITE: { signal: WatchdogSignal | undefined; signals: WatchdogSignal[]; iteration: number; promptPath: string; rewritePath: string; rewrite: number };
   // verification, review
   VERIFY_STARTED: { iteration: number; index: number; command: string; log: string };
   VERIFY_FAILED: { iteration: number; index: number; command: string; exitCode: number | null; timedOut: boolean; notesPath: string };
   VERIFY_PASSED: { iteration: number; commands: number };
-  REVIEW_APPROVED: { iteration: number; reviewed: number };
-  REVIEW_REJECTED: { iteration: number; notesPath: string };
+  REVIEW_APPROVED: { iteration: number; reviewed: number; tasks?: number[] };
+  REVIEW_REJECTED: { iteration: number; notesPath: string; reopened?: number[] };
+  REVIEWER_CHANGES_DISCARDED: { iteration: number; head: string | null; restoredTo: string | null };
   // merge and the human review of a finished run
   MERGE_TARGET_CREATED: { target: string; from: string };
   MERGED: { target: string; strategy: string; status: string; commit: string | null };

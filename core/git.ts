@@ -29,7 +29,8 @@ interface ExecResult {
 // are dropped so a daemon started from inside a git hook cannot be pointed at another repository.
 function gitEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.toUpperCase().startsWith('GIT_')) env[k] = v;
+  // LOOPD_* too: git runs hooks, and an agent can write hooks into the repository it works in.
+  for (const [k, v] of Object.entries(process.env)) if (!k.toUpperCase().startsWith('GIT_') && !k.toUpperCase().startsWith('LOOPD_')) env[k] = v;
   env.GIT_TERMINAL_PROMPT = '0';
   return env;
 }

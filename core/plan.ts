@@ -36,9 +36,25 @@ const TASK_RE = /^(\s*(?:[-*+]|\d{1,9}[.)])\s+\[)([ ~xXR])\](.*)$/;
 const HEADING_RE = /^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*$/;
 const FENCE_RE = /^\s*(`{3,}|~{3,})(.*)$/;
 
-function isSectionExcluded(heading: string): boolean {
-  // "QA" as a word (Manual QA, QA-checks, qa_tests), not inside words like "Iraqi".
-  return /verification/i.test(heading) || /(^|[^a-z])qa([^a-z]|$)/i.test(heading);
+// A section is left out only when its heading *is* a verification or manual-QA checklist: every
+// word of it is one of these, and it names QA or verification. "## Phase 4: Reviewer,
+// Verification, Watchdog" is a phase that builds those things, and its tasks count.
+const CHECKLIST_WORDS = new Set([
+  'qa', 'verification', 'verifications', 'verify', 'manual', 'human', 'final', 'post', 'pre', 'checklist', 'checklists',
+  'check', 'checks', 'step', 'steps', 'test', 'tests', 'testing', 'acceptance', 'smoke', 'and', 'the', 'for',
+  // numbering that may precede the name: "5. Verification", "Phase 6: QA"
+  'phase', 'part', 'section', 'stage',
+]);
+
+export function isChecklistHeading(heading: string): boolean {
+  const words = heading
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter((w) => w !== '' && !/^\d+$/.test(w));
+  if (words.length === 0 || !words.every((w) => CHECKLIST_WORDS.has(w))) return false;
+  const names = (w: string) => w === 'qa' || w.startsWith('verif');
+  const manualTests = words.includes('manual') && words.some((w) => w.startsWith('test'));
+  return words.some(names) || manualTests;
 }
 
 function splitLines(text: string): string[] {
@@ -82,7 +98,7 @@ export function parsePlan(text: string): { tasks: PlanTask[]; counts: PlanCounts
       const level = h[1].length;
       const title = (h[2] ?? '').replace(/[ \t]+#+$/, '').replace(/^#+$/, '').trim();
       if (excludedLevel !== null && level <= excludedLevel) excludedLevel = null;
-      if (excludedLevel === null && isSectionExcluded(title)) excludedLevel = level;
+      if (excludedLevel === null && isChecklistHeading(title)) excludedLevel = level;
       heading = title;
       return;
     }
@@ -102,55 +118,6 @@ export function parsePlan(text: string): { tasks: PlanTask[]; counts: PlanCounts
   for (const t of tasks) counts[t.marker]++;
   counts.open = counts.pending + counts.blocked;
   return { tasks, counts };
-}
-
-function setMarker(line: string, marker: string): string {
-  // Match without the \r (`.` stops at it) but splice into the original so the ending survives.
-  const m = TASK_RE.exec(stripCR(line));
-  if (!m?.[1]) return line;
-  const at = m[1].length;
-  return line.slice(0, at) + marker + line.slice(at + 1);
-}
-
-/** Turns `[x]` into `[R]` on the given task lines; every other byte stays as it was. */
-export function markReviewed(text: string, lines: number[]): string {
-  const wanted = new Set(lines);
-  const done = new Set(
-    parsePlan(text)
-      .tasks.filter((t) => t.marker === 'done' && wanted.has(t.line))
-      .map((t) => t.line),
-  );
-  if (done.size === 0) return text;
-  return splitLines(text)
-    .map((line, i) => (done.has(i) ? setMarker(line, 'R') : line))
-    .join('\n');
-}
-
-/**
- * Only loopd may mark a task reviewed: any `[R]` the agent added itself goes back to `[x]`.
- * Tasks are matched by text, since the agent may have moved or inserted lines.
- */
-export function revertSelfReviewed(before: string, after: string): { text: string; reverted: number[] } {
-  const reviewedBefore = new Map<string, number>();
-  for (const t of parsePlan(before).tasks) {
-    if (t.marker !== 'reviewed') continue;
-    const key = normaliseText(t.text);
-    reviewedBefore.set(key, (reviewedBefore.get(key) ?? 0) + 1);
-  }
-  const reverted: number[] = [];
-  for (const t of parsePlan(after).tasks) {
-    if (t.marker !== 'reviewed') continue;
-    const key = normaliseText(t.text);
-    const left = reviewedBefore.get(key) ?? 0;
-    if (left > 0) reviewedBefore.set(key, left - 1);
-    else reverted.push(t.line);
-  }
-  if (reverted.length === 0) return { text: after, reverted };
-  const set = new Set(reverted);
-  const text = splitLines(after)
-    .map((line, i) => (set.has(i) ? setMarker(line, 'x') : line))
-    .join('\n');
-  return { text, reverted };
 }
 
 const DIGEST_MARK: Record<TaskMarker, string> = { pending: ' ', blocked: '~', done: 'x', reviewed: 'R' };

@@ -8,6 +8,8 @@ export interface PromptInput {
   /** Contents of .loop/prompt.txt or prompt_file; replaces the default body. */
   template?: string | null;
   contextFiles?: { path: string; content: string }[];
+  /** What loopd undid in the previous iteration and why (tampering, ticks without work). */
+  loopdNotes?: string[];
   runnerNotesPath?: string | null;
   reviewNotesPath?: string | null;
   /** Watchdog intervention text; goes first so it is read before anything else. */
@@ -57,8 +59,10 @@ function defaultBody(p: PromptInput): string {
     '',
     'Rules:',
     '- Do one task per iteration, then stop.',
-    '- Never mark a task `[R]`: only the reviewer marks tasks reviewed.',
-    '- If a task cannot be done, mark it `[~]` and add the reason on the same line.',
+    '- The spec is read-only. In the plan you may only tick the task you finished (`[ ]` -> `[x]`), add new `- [ ]` tasks you discover, append a note after the text of a task (`- [x] task (note)`), and edit prose: never remove or reword a task, and never write `[R]` or `[~]` (only the reviewer marks tasks reviewed).',
+    '- A tick needs the work: the commit that ticks a task must contain its change.',
+    '- If a task cannot be done, leave it `[ ]` and write the reason on the line below it.',
+    '- Only add commits to the current branch: never reset, rebase, amend or switch branches.',
     tokenRule(p.completionMode, 'no open tasks (`[ ]` or `[~]`) remain in the plan'),
   ].join('\n');
 }
@@ -93,6 +97,9 @@ export function buildPrompt(p: PromptInput): string {
   const files = p.contextFiles ?? [];
   if (files.length > 0) {
     sections.push(['## Context files', ...files.map((f) => `### ${f.path}\n\n${fenced(f.content)}`)].join('\n\n'));
+  }
+  if (p.loopdNotes && p.loopdNotes.length > 0) {
+    sections.push(`## loopd undid part of your last iteration\n\n${p.loopdNotes.map((n) => `- ${n}`).join('\n')}`);
   }
   if (p.runnerNotesPath) {
     sections.push(

@@ -31,10 +31,16 @@ export interface ImplementationResult extends AgentFacts, TaskCounts {
   commitBefore?: string;
   commitAfter?: string;
   planChanged?: boolean;
+  /** The iteration's commits changed something besides the plan (and the spec loopd restores). */
+  codeChanged?: boolean;
+  /** Tampering found (and undone) by loopd in this step, one entry per kind. */
+  tampering?: string[];
   similarity?: number | null;
   durationMs?: number;
   logPath?: string;
   tailPath?: string;
+  /** What loopd undid in this step, told to the agent in the next prompt. */
+  loopdNotes?: string[];
   /** Set by the dispatcher on a step whose process vanished across a daemon restart. */
   requeued?: boolean;
 }
@@ -42,7 +48,11 @@ export interface ImplementationResult extends AgentFacts, TaskCounts {
 export interface ReviewResult extends AgentFacts, TaskCounts {
   approved?: boolean;
   reviewed?: number;
+  /** The ledger task ids this review judged. */
+  tasks?: number[];
   notesPath?: string | null;
+  /** The head after the review's own commit: the next review's diff starts here when approved. */
+  headAfter?: string | null;
   requeued?: boolean;
 }
 
@@ -55,6 +65,8 @@ export interface VerificationResult {
   exitCode?: number | null;
   timedOut?: boolean;
   notesPath?: string;
+  tampering?: string[];
+  loopdNotes?: string[];
   requeued?: boolean;
 }
 

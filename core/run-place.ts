@@ -8,11 +8,12 @@ export type PlaceProblem = { reason: 'workspace_missing' | 'worktree_missing' | 
 
 /**
  * `opts.branch`: the worktree's branch when the caller already read it (worktreeStatus, with the
- * leftover check), so it is not asked again; null means a detached HEAD.
+ * leftover check), so it is not asked again; null means a detached HEAD. `checkBranch: false`
+ * skips the branch check.
  */
 export async function checkRunPlace(
   run: { workspaceRoot: string; worktreePath: string; runBranch: string },
-  opts: { worktree: boolean; branch?: string | null },
+  opts: { worktree: boolean; branch?: string | null; checkBranch?: boolean },
 ): Promise<PlaceProblem | null> {
   if (!existsSync(run.workspaceRoot)) {
     return { reason: 'workspace_missing', message: `the workspace ${run.workspaceRoot} no longer exists (deleted or moved): the run cannot go on` };
@@ -24,6 +25,8 @@ export async function checkRunPlace(
       message: `the run's worktree ${run.worktreePath} no longer exists (deleted or moved); its work is kept on branch ${run.runBranch}`,
     };
   }
+  // After an implementation agent a switched branch is repaired, not fatal (docs/truth.md).
+  if (opts.checkBranch === false) return null;
   let branch: string | null;
   if (opts.branch !== undefined) {
     branch = opts.branch;

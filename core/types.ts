@@ -19,6 +19,10 @@ export type CompletionMode = (typeof COMPLETION_MODES)[number];
 export const WATCHDOG_SIGNALS = ['repeated_task', 'no_progress', 'verification_failed', 'malformed_complete'] as const;
 export type WatchdogSignal = (typeof WATCHDOG_SIGNALS)[number];
 
+/** Kinds of tampering loopd undoes; the same kind twice in a run fails it (tampering:<kind>). */
+export const TAMPERING_KINDS = ['history_rewritten', 'spec_tampered', 'plan_tampered', 'tick_without_work'] as const;
+export type TamperingKind = (typeof TAMPERING_KINDS)[number];
+
 export const MERGE_STRATEGIES = ['none', 'merge', 'squash'] as const;
 export type MergeStrategy = (typeof MERGE_STRATEGIES)[number];
 

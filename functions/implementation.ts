@@ -2,19 +2,21 @@
 // The handler reports facts (exit code, token claim, open tasks, commits, similarity with the
 // previous iteration); whether the run is complete is decided by the transition rules, never by
 // the agent's word alone.
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parseAgentOutput } from '../core/agents/adapters.js';
 import { readTail } from '../core/logfile.js';
 import { checkRunPlace } from '../core/run-place.js';
 import { appendReportRow, iterName, lastLines, writeFileAtomic } from '../core/artifacts.js';
 import { detectCompletion } from '../core/completion.js';
-import { commitAll, commitLeftovers, commitsSince, headCommit, worktreeStatus, type WorktreeStatus } from '../core/git.js';
-import { parsePlan, planDigest, revertSelfReviewed } from '../core/plan.js';
+import { commitsSince, commitAll, headCommit, worktreeStatus, type WorktreeStatus } from '../core/git.js';
+import { ledgerCounts } from '../core/ledger.js';
+import { parsePlan, planDigest } from '../core/plan.js';
 import { buildPrompt } from '../core/prompt.js';
 import { outputSimilarity } from '../core/signals.js';
 import { ensureRunWorktree } from '../core/worktree.js';
 import { agentOutcome, findStep, runAgent } from './agent-step.js';
+import { judgeImplementation, readRegular } from './judge.js';
 import type { Handler, HandlerInput, RunInput } from './types.js';
 
 /**
@@ -37,15 +39,22 @@ export async function prepareWorktree(input: HandlerInput): Promise<{ path: stri
   if (step.iteration !== 1 || agentRanBefore) return { path: wt.path, head };
   // The user may not have committed the spec or plan yet: snapshot the workspace's versions into
   // the run branch so the agent works from what the user handed over.
+  // The texts recorded at creation are what the ledger was parsed from; older runs copy the files.
   let copied = false;
-  for (const rel of [run.specPath, run.planPath]) {
+  const files: [string | null, string | null | undefined][] = [
+    [run.specPath, run.specText],
+    [run.planPath, run.planText],
+  ];
+  for (const [rel, truth] of files) {
     if (!rel) continue;
     const src = join(run.workspaceRoot, rel);
     const dst = join(wt.path, rel);
-    if (!existsSync(src)) continue;
-    if (existsSync(dst) && readFileSync(dst).equals(readFileSync(src))) continue;
+    const content = truth ?? (existsSync(src) ? readFileSync(src, 'utf8') : null);
+    if (content === null) continue;
+    if (readRegular(dst) === content) continue;
     mkdirSync(dirname(dst), { recursive: true });
-    copyFileSync(src, dst);
+    // By rename: a committed symlink at dst is replaced, never written through.
+    writeFileAtomic(dst, content);
     copied = true;
   }
   if (copied) {
@@ -58,8 +67,7 @@ export async function prepareWorktree(input: HandlerInput): Promise<{ path: stri
 
 function readPlan(worktree: string, planPath: string | null): string | null {
   if (!planPath) return null;
-  const p = join(worktree, planPath);
-  return existsSync(p) ? readFileSync(p, 'utf8') : null;
+  return readRegular(join(worktree, planPath));
 }
 
 function readPromptTemplate(run: RunInput): string | null {
@@ -74,6 +82,8 @@ function readPromptTemplate(run: RunInput): string | null {
 }
 
 export interface PromptExtras {
+  /** What loopd undid in the previous iteration, and why. */
+  loopdNotes?: string[];
   runnerNotesPath?: string | null;
   reviewNotesPath?: string | null;
   rewrite?: string | null;
@@ -90,6 +100,7 @@ export function composePrompt(run: RunInput, iteration: number, extras: PromptEx
     planPath: run.planPath ? join(run.worktreePath, run.planPath) : null,
     template: readPromptTemplate(run),
     contextFiles,
+    loopdNotes: extras.loopdNotes ?? [],
     runnerNotesPath: extras.runnerNotesPath ?? null,
     reviewNotesPath: extras.reviewNotesPath ?? null,
     rewrite: extras.rewrite ?? null,
@@ -105,7 +116,12 @@ export function promptExtrasFor(input: Pick<HandlerInput, 'history' | 'run'>, it
   const review = findStep(input.history, 'review', prev);
   const watchdog = findStep(input.history, 'watchdog', prev, 'SUCCEEDED');
   const notes = join(input.run.runDir, 'runner-notes.txt');
+  // What loopd undid after the previous implementation and its verification.
+  const undone = input.history.filter((h) => (h.phase === 'implementation' || h.phase === 'verification') && h.iteration === prev && Array.isArray(h.result?.loopdNotes));
+  const latest = (phase: string) => [...undone].reverse().find((h) => h.phase === phase);
+  const loopdNotes = [latest('implementation'), latest('verification')].flatMap((h) => (h?.result?.loopdNotes as string[] | undefined) ?? []);
   return {
+    loopdNotes,
     runnerNotesPath: verification && verification.result?.passed !== true && existsSync(notes) ? notes : null,
     reviewNotesPath: review && review.result?.approved !== true && typeof review.result?.notesPath === 'string' ? review.result.notesPath : null,
     rewrite: watchdog && typeof watchdog.result?.intervention === 'string' ? watchdog.result.intervention : null,
@@ -174,8 +190,8 @@ export const implementation: Handler<'implementation'> = async (input) => {
   );
   const { window, parsed, exit } = agent;
 
-  // The agent (or someone) may have deleted the worktree or switched its branch: committing or
-  // judging anything there would be wrong, and it is not an agent failure to retry.
+  // The agent (or someone) may have deleted the worktree or the workspace: committing or judging
+  // anything there would be wrong, and it is not an agent failure to retry.
   // One `git status` answers the branch check here and the leftover check below; the count of
   // the agent's commits is read at the same time (read-only; taken again if a leftover commit
   // moves HEAD).
@@ -188,7 +204,9 @@ export const implementation: Handler<'implementation'> = async (input) => {
       commitBefore ? commitsSince(run.worktreePath, commitBefore).catch(() => null) : Promise.resolve(0),
     ]);
   }
-  const moved = exit.canceled ? null : await checkRunPlace(run, { worktree: true, ...(status ? { branch: status.branch } : {}) });
+  // A switched branch is not fatal here: the judge below puts the run branch back
+  // (history_rewritten, docs/truth.md).
+  const moved = exit.canceled ? null : await checkRunPlace(run, { worktree: true, checkBranch: false });
   if (moved) {
     return {
       status: 'FAILED',
@@ -206,31 +224,31 @@ export const implementation: Handler<'implementation'> = async (input) => {
   sink.artifact('iteration_log', logPath);
   sink.artifact('iteration_tail', tailPath);
 
-  // Only the reviewer may mark a task reviewed: [R] written by the implementation agent goes back.
-  let planAfter = readPlan(run.worktreePath, run.planPath);
-  const readPlanAsLeft = planAfter;
-  if (planBefore !== null && planAfter !== null && run.planPath) {
-    const fixed = revertSelfReviewed(planBefore, planAfter);
-    if (fixed.reverted.length > 0) {
-      writeFileAtomic(join(run.worktreePath, run.planPath), fixed.text);
-      planAfter = fixed.text;
-      sink.event('SIGNAL', { signal: 'self_review', iteration: step.iteration, lines: fixed.reverted });
-    }
-  }
-  // An agent that forgot to commit must not lose its work: the merge only sees commits. The
-  // status taken above still holds, except for a plan this handler just wrote back.
-  const planRewritten = planAfter !== null && planAfter !== readPlanAsLeft;
-  const known = status ? { ...status, dirty: status.dirty || planRewritten } : undefined;
-  const { committed: leftover, head: commitAfter } = await commitLeftovers(
-    run.worktreePath,
-    `loopd: uncommitted changes left by iteration ${step.iteration}`,
-    known,
-  );
-  if (leftover) sink.event('LEFTOVER_COMMITTED', { iteration: step.iteration, commit: leftover });
-
-  const counts = planAfter !== null ? parsePlan(planAfter).counts : null;
+  const judgement = await judgeImplementation({
+    run,
+    worktree: run.worktreePath,
+    stepId: step.id,
+    iteration: step.iteration,
+    commitBefore,
+    planBefore,
+    ledger: input.ledger,
+    judgementPath: join(run.runDir, `.iter-${nn}${suffix}.judgement.json`),
+    sink,
+    ...(status ? { known: status } : {}),
+  });
+  const planAfter = readPlan(run.worktreePath, run.planPath);
+  const ledger = judgement.ledger ?? input.ledger;
+  const ledgerKnown = ledger.length > 0 && run.planText != null;
+  const lc = ledgerKnown ? ledgerCounts(ledger) : null;
+  const counts = !ledgerKnown && planAfter !== null ? parsePlan(planAfter).counts : null;
+  const openTasks = lc ? lc.open : counts ? counts.open : 0;
+  const tasksDone = lc ? lc.total - lc.open : counts ? counts.done + counts.reviewed : null;
+  const tasksTotal = lc ? lc.total : counts ? counts.total : null;
   const completion = detectCompletion(parsed.text, run.config.completion_mode);
-  const commits = !commitBefore ? 0 : leftover || agentCommits === null ? await commitsSince(run.worktreePath, commitBefore, commitAfter) : agentCommits;
+  const commitAfter = judgement.finalHead ?? (await headCommit(run.worktreePath));
+  // The count read with the status holds unless loopd committed (leftovers, repairs) since.
+  const unchanged = agentCommits !== null && status !== null && commitAfter === status.head;
+  const commits = !commitBefore ? 0 : unchanged ? agentCommits! : await commitsSince(run.worktreePath, commitBefore, commitAfter);
   const planChanged = (planBefore === null ? null : planDigest(planBefore)) !== (planAfter === null ? null : planDigest(planAfter));
   const durationMs = Date.now() - started;
   const outcome = agentOutcome(exit, run.config.claude_timeout_sec, parsed, run.config.agent);
@@ -253,8 +271,8 @@ export const implementation: Handler<'implementation'> = async (input) => {
     output_lines: agent.outputLines,
     output_path: logPath,
     message: outcome.error ?? (completion.claimed ? 'claimed complete' : 'ok'),
-    tasks_done: counts ? counts.done + counts.reviewed : null,
-    tasks_total: counts ? counts.total : null,
+    tasks_done: tasksDone,
+    tasks_total: tasksTotal,
     cost_usd: parsed.usage?.costUsd ?? null,
     input_tokens: parsed.usage?.inputTokens ?? null,
     output_tokens: parsed.usage?.outputTokens ?? null,
@@ -262,6 +280,7 @@ export const implementation: Handler<'implementation'> = async (input) => {
   sink.artifact('report', reportPath);
 
   return {
+    ...(judgement.ledger ? { ledger: judgement.ledger } : {}),
     status: outcome.status,
     exitCode: exit.exitCode,
     promptPath: iterPromptPath,
@@ -272,10 +291,15 @@ export const implementation: Handler<'implementation'> = async (input) => {
     result: {
       claimed: completion.claimed,
       malformed: completion.malformed,
-      openTasks: counts ? counts.open : 0,
-      unreviewedTasks: counts ? counts.done : 0,
-      tasksDone: counts ? counts.done + counts.reviewed : null,
-      tasksTotal: counts ? counts.total : null,
+      openTasks,
+      unreviewedTasks: lc ? lc.pendingReview : counts ? counts.done : 0,
+      tasksDone,
+      tasksTotal,
+      ticked: judgement.ticked,
+      added: judgement.added,
+      codeChanged: judgement.codeChanged,
+      tampering: judgement.tampering,
+      loopdNotes: judgement.notes,
       commits,
       commitBefore,
       commitAfter,

@@ -1,15 +1,19 @@
-// Review: a separate agent process judges the iteration's diff. APPROVED makes loopd itself (not
-// an agent) turn the reviewed [x] tasks into [R] and commit that on the run branch; anything else
-// is saved as review-NN.md and fed to the next implementation prompt.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+// Review: a separate agent process judges the work since the last approved review. It is told
+// exactly which tasks were ticked in that diff; APPROVED makes loopd itself (not an agent) turn
+// exactly those into [R] and commit that on the run branch; anything else puts them back to [ ],
+// is saved as review-NN.md and fed to the next implementation prompt. Tasks done before the run
+// are never marked reviewed: no review saw their work.
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { appendReportRow, iterName, writeFileAtomic } from '../core/artifacts.js';
-import { commitEverything, diffSince, headCommit } from '../core/git.js';
-import { markReviewed, parsePlan } from '../core/plan.js';
+import { commitAll, diffSince, hasUncommittedChanges, headCommit } from '../core/git.js';
+import { changedPaths, currentBranch, discardedRef, parentOf, resolveRev, restoreBranch, runRef, setRef } from '../core/history.js';
+import { ledgerCounts, pendingReview, setStates } from '../core/ledger.js';
 import { buildReviewPrompt, isApproved } from '../core/review-prompt.js';
 import { checkRunPlace } from '../core/run-place.js';
-import { agentOutcome, findStep, runAgent } from './agent-step.js';
-import type { Handler } from './types.js';
+import { agentOutcome, runAgent } from './agent-step.js';
+import { readRegular } from './judge.js';
+import type { Handler, HandlerInput } from './types.js';
 
 export const review: Handler<'review'> = async (input) => {
   const { run, step, sink } = input;
@@ -27,14 +31,24 @@ export const review: Handler<'review'> = async (input) => {
   const gone = await checkRunPlace(run, { worktree: true });
   if (gone) return { status: 'FAILED', error: gone.message, result: { fatal: true, failReason: gone.reason } };
 
-  const impl = findStep(input.history, 'implementation', step.iteration, 'SUCCEEDED');
-  const from = typeof impl?.result?.commitBefore === 'string' && impl.result.commitBefore ? impl.result.commitBefore : await headCommit(run.worktreePath);
+  const from = reviewBase(input.history) ?? (await headCommit(run.worktreePath));
+  const pending = pendingReview(input.ledger);
+  const headBefore = input.adopt?.commitBefore || (await headCommit(run.worktreePath));
+  // Files verification left behind are not the reviewer's doing.
+  const dirtyBefore = !input.adopt && (await hasUncommittedChanges(run.worktreePath));
   if (!input.adopt) {
     const diff = await diffSince(run.worktreePath, from);
     writeFileAtomic(diffPath, diff);
     writeFileAtomic(
       promptPath,
-      buildReviewPrompt({ specPath: join(run.worktreePath, run.specPath), planPath: planFile, diffPath, diff, iteration: step.iteration }),
+      buildReviewPrompt({
+        specPath: join(run.worktreePath, run.specPath),
+        planPath: planFile,
+        diffPath,
+        diff,
+        iteration: step.iteration,
+        ticked: pending.map((t) => ({ id: t.taskId, text: t.text })),
+      }),
     );
     sink.artifact('review_prompt', promptPath);
   }
@@ -47,7 +61,7 @@ export const review: Handler<'review'> = async (input) => {
     promptPath,
     logPath,
     exitPath,
-    commitBefore: from,
+    commitBefore: headBefore,
     planBefore: null,
     env: {
       LOOP_PROMPT_FILE: promptPath,
@@ -77,28 +91,50 @@ export const review: Handler<'review'> = async (input) => {
     };
   }
 
+  // The reviewer only reads: anything it changed or committed is set aside (under refs/loopd/).
+  const head = await resolveRev(run.worktreePath, 'HEAD');
+  let moved = (await currentBranch(run.worktreePath)) !== run.runBranch || head !== headBefore;
+  // Re-run after a crash: loopd's own verdict commit (the plan alone, on top of the head before the
+  // reviewer) may already be there; it is redone below, not the reviewer's doing.
+  if (moved && input.adopt && head && run.planPath && (await parentOf(run.worktreePath, head)) === headBefore) {
+    const paths = await changedPaths(run.worktreePath, headBefore, head);
+    if (paths.length === 1 && paths[0] === run.planPath) moved = false;
+  }
+  if (moved || (!dirtyBefore && (await hasUncommittedChanges(run.worktreePath)))) {
+    if (head && head !== headBefore) await setRef(run.worktreePath, discardedRef(run.id, step.id, 'review'), head);
+    await restoreBranch(run.worktreePath, run.runBranch, headBefore);
+    sink.event('REVIEWER_CHANGES_DISCARDED', { iteration: step.iteration, head, restoredTo: headBefore });
+  }
+
   const approved = isApproved(agent.parsed.text);
-  let reviewed = 0;
-  let plan = planFile && existsSync(planFile) ? readFileSync(planFile, 'utf8') : null;
-  if (approved && plan !== null && planFile) {
-    const done = parsePlan(plan).tasks.filter((t) => t.marker === 'done');
-    if (done.length > 0) {
-      plan = markReviewed(plan, done.map((t) => t.line));
-      writeFileAtomic(planFile, plan);
-      reviewed = done.length;
-    }
-    // Committed even when nothing was left to mark: a daemon that died between writing the plan
-    // and committing it re-runs this step and must still get the [R] marks onto the branch.
-    await commitEverything(run.worktreePath, `loopd: review approved iteration ${step.iteration} (${reviewed} task${reviewed === 1 ? '' : 's'} [R])`);
+  const ids = pending.map((t) => t.taskId);
+  let ledger = input.ledger;
+  const plan = planFile ? readRegular(planFile) : null;
+  if (ids.length > 0 && plan !== null && planFile) {
+    const verdict = setStates(input.ledger, plan, ids, approved ? 'reviewed' : 'open');
+    ledger = verdict.ledger;
+    if (verdict.plan !== plan) writeFileAtomic(planFile, verdict.plan);
+    // Committed even when the plan already had the marks: a daemon that died between writing the
+    // plan and committing it re-runs this step and must still get them onto the branch.
+    const msg = approved
+      ? `loopd: review approved iteration ${step.iteration} (${ids.length} task${ids.length === 1 ? '' : 's'} [R])`
+      : `loopd: review rejected iteration ${step.iteration} (${ids.length} task${ids.length === 1 ? '' : 's'} back to [ ])`;
+    await commitAll(run.worktreePath, msg);
   }
+  const reviewed = approved ? ids.length : 0;
   if (approved) {
-    sink.event('REVIEW_APPROVED', { iteration: step.iteration, reviewed });
+    sink.event('REVIEW_APPROVED', { iteration: step.iteration, reviewed, tasks: ids });
   } else {
-    writeFileAtomic(notesPath, `# Review of iteration ${step.iteration}: changes requested\n\n${agent.parsed.text.trim()}\n`);
+    writeFileAtomic(
+      notesPath,
+      `# Review of iteration ${step.iteration}: changes requested\n\n${ids.length > 0 ? `Tasks put back to [ ]: ${pending.map((t) => `task ${t.taskId} "${t.text}"`).join(', ')}\n\n` : ''}${agent.parsed.text.trim()}\n`,
+    );
     sink.artifact('review_notes', notesPath);
-    sink.event('REVIEW_REJECTED', { iteration: step.iteration, notesPath });
+    sink.event('REVIEW_REJECTED', { iteration: step.iteration, notesPath, reopened: ids });
   }
-  const counts = plan !== null ? parsePlan(plan).counts : null;
+  const headAfter = await headCommit(run.worktreePath);
+  await setRef(run.worktreePath, runRef(run.id), headAfter);
+  const lc = ledger.length > 0 ? ledgerCounts(ledger) : null;
   const reportPath = appendReportRow(run.runDir, {
     timestamp_ms: Date.now(),
     kind: 'review',
@@ -109,8 +145,8 @@ export const review: Handler<'review'> = async (input) => {
     output_lines: agent.outputLines,
     output_path: logPath,
     message: approved ? `approved (${reviewed} marked [R])` : `changes requested: ${notesPath}`,
-    tasks_done: counts ? counts.done + counts.reviewed : null,
-    tasks_total: counts ? counts.total : null,
+    tasks_done: lc ? lc.total - lc.open : null,
+    tasks_total: lc ? lc.total : null,
     cost_usd: agent.parsed.usage?.costUsd ?? null,
     input_tokens: agent.parsed.usage?.inputTokens ?? null,
     output_tokens: agent.parsed.usage?.outputTokens ?? null,
@@ -120,14 +156,28 @@ export const review: Handler<'review'> = async (input) => {
     ...common,
     status: 'SUCCEEDED',
     error: null,
+    ...(ids.length > 0 ? { ledger } : {}),
     result: {
       approved,
       reviewed,
+      tasks: ids,
       notesPath: approved ? null : notesPath,
-      openTasks: counts ? counts.open : 0,
-      unreviewedTasks: counts ? counts.done : 0,
-      tasksDone: counts ? counts.done + counts.reviewed : null,
-      tasksTotal: counts ? counts.total : null,
+      headAfter,
+      openTasks: lc ? lc.open : 0,
+      unreviewedTasks: lc ? lc.pendingReview : 0,
+      tasksDone: lc ? lc.total - lc.open : null,
+      tasksTotal: lc ? lc.total : null,
     },
   };
 };
+
+/**
+ * Where the reviewed diff starts: the head after the last approved review, else the head the
+ * first implementation started from. So a review sees all the work no review approved yet.
+ */
+export function reviewBase(history: HandlerInput['history']): string | null {
+  const approved = [...history].reverse().find((h) => h.phase === 'review' && h.status === 'SUCCEEDED' && h.result?.approved === true && typeof h.result?.headAfter === 'string');
+  if (approved) return approved.result!.headAfter as string;
+  const first = history.find((h) => h.phase === 'implementation' && typeof h.result?.commitBefore === 'string' && h.result.commitBefore !== '');
+  return first ? (first.result!.commitBefore as string) : null;
+}

@@ -1,6 +1,7 @@
 // The contract between the dispatcher and the phase handlers. A handler gets everything it needs
 // in its input and reports through its result and the sink; it keeps nothing between calls.
 import type { LoopConfig } from '../core/config.js';
+import type { LedgerTask } from '../core/ledger.js';
 import type { ProcessHandle } from '../core/agents/process.js';
 import type { StepPhase, StepStatus } from '../core/types.js';
 import type { EmitEvent } from '../core/events.js';
@@ -21,6 +22,9 @@ export interface RunInput {
   worktreeProvider: string;
   runDir: string;
   config: LoopConfig;
+  /** The spec and plan as handed over at creation (loopd's truth); absent for older runs. */
+  specText?: string | null;
+  planText?: string | null;
 }
 
 export interface StepInput {
@@ -65,6 +69,8 @@ export interface HandlerInput {
   history: HistoryEntry[];
   signal: AbortSignal;
   sink: EventSink;
+  /** The task ledger as loopd recorded it before this step. */
+  ledger: LedgerTask[];
   /** Set when a restarted daemon re-adopts this step's still-running (or finished) agent. */
   adopt?: AgentProcessInfo | null;
 }
@@ -78,6 +84,8 @@ export interface HandlerResult<R extends StepResult = StepResult> {
   usage?: { inputTokens: number; outputTokens: number; costUsd: number; costSource?: string; model?: string | null } | null;
   /** Run fields the handler learned (worktrunk chooses the worktree path); the dispatcher saves them. */
   runPatch?: { worktreePath?: string };
+  /** The whole task ledger after this step, when the step changed it; saved with the step. */
+  ledger?: LedgerTask[];
   result: R;
 }
 

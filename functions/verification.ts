@@ -8,12 +8,26 @@ import { join } from 'node:path';
 import { killTree, spawnDetached, waitForExit } from '../core/agents/process.js';
 import { appendReportRow, iterName, lastLines, writeFileAtomic } from '../core/artifacts.js';
 import { parsePlan } from '../core/plan.js';
-import { countLines } from './agent-step.js';
+import { countLines, findStep } from './agent-step.js';
+import { guardHistory } from './judge.js';
 import type { Handler } from './types.js';
 
 export const NOTES_TAIL_LINES = 120;
 
 export const verification: Handler<'verification'> = async (input) => {
+  const result = await runCommands(input);
+  // The commands are the repo's own scripts, which the agent can edit: they must not rewrite the
+  // run branch either. The head to keep is the one the implementation of this iteration left.
+  const impl = findStep(input.history, 'implementation', input.step.iteration, 'SUCCEEDED');
+  const recorded = typeof impl?.result?.commitAfter === 'string' && impl.result.commitAfter ? impl.result.commitAfter : null;
+  if (result.status === 'CANCELED' || recorded === null) return result;
+  const found = await guardHistory({ run: input.run, worktree: input.run.worktreePath, stepId: input.step.id, recorded, what: 'the verification commands' });
+  if (!found) return result;
+  input.sink.event('SIGNAL', { signal: 'history_rewritten', iteration: input.step.iteration, phase: 'verification', ...found.payload });
+  return { ...result, result: { ...result.result, tampering: ['history_rewritten'], loopdNotes: [found.note] } };
+};
+
+const runCommands: Handler<'verification'> = async (input) => {
   const { run, step, sink, signal } = input;
   if (input.adopt) await killTree(input.adopt, 2000);
   const nn = iterName(step.iteration);

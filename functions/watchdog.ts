@@ -4,18 +4,26 @@
 // rewrites per run (watchdog_max_rewrites) and fail the run past it.
 import { join } from 'node:path';
 import { appendReportRow, writeFileAtomic } from '../core/artifacts.js';
+import { ledgerCounts } from '../core/ledger.js';
 import { computeSignals, iterationFacts, type StepFact, type StepResultFacts } from '../core/signals.js';
 import type { WatchdogSignal } from '../core/types.js';
 import { composePrompt, promptExtrasFor } from './implementation.js';
 import type { Handler } from './types.js';
 
-export function intervention(signal: WatchdogSignal, cfg: { noProgressIterations: number }): string {
+export function intervention(signal: WatchdogSignal, cfg: { noProgressIterations: number; openTasks?: number }): string {
+  // With nothing open, "pick a task" would send the agent looking for work that does not exist.
+  const none = cfg.openTasks === 0;
   switch (signal) {
     case 'repeated_task':
-      return 'Your last iteration produced almost the same output as the one before it: you are going in circles. Re-read the plan, and this time finish the task differently or pick another open task. Make a real change and commit it.';
+      return none
+        ? 'Your last iteration produced almost the same output as the one before it. No task is open: do not look for one. Read the runner notes or review notes named in this prompt and fix exactly what they report, then commit.'
+        : 'Your last iteration produced almost the same output as the one before it: you are going in circles. Re-read the plan, and this time finish the task differently or pick another open task. Make a real change and commit it.';
     case 'no_progress':
-      return `There has been no commit and no plan change for ${cfg.noProgressIterations} iterations. Make one small, concrete change now, commit it, and update the plan. If the task cannot be done, mark it [~] with the reason and move on to another task.`;
+      return none
+        ? `There has been no commit and no plan change for ${cfg.noProgressIterations} iterations, and no task is open. Fix what the runner notes or review notes in this prompt report and commit it; there is no new task to start.`
+        : `There has been no commit and no plan change for ${cfg.noProgressIterations} iterations. Make one small, concrete change now, commit it, and tick the task it finishes. If a task cannot be done, leave it [ ], write why on the line below it, and move on to another open task.`;
     case 'malformed_complete':
+      if (none) return 'You printed the completion token, but not as required. No task is open: there is nothing to pick. Fix what the notes in this prompt report, if any; loopd completes the run by itself once review and verification pass. Print <promise>COMPLETE</promise> only alone on the last line.';
       return 'You printed the completion token while the plan still had open tasks, or not as required. Never print <promise>COMPLETE</promise> unless every task is done, and then only as the last line. Work on the next open task now.';
     case 'verification_failed':
       return 'Verification has failed in consecutive iterations. Before anything else, read the runner notes, reproduce the failing command, and fix it. Do not start a new task while verification fails.';
@@ -34,7 +42,8 @@ export const watchdog: Handler<'watchdog'> = async (input) => {
     return { status: 'SUCCEEDED', result: { signal: null, signals: [] } };
   }
   const n = history.filter((h) => h.phase === 'watchdog' && h.status === 'SUCCEEDED' && typeof h.result?.rewritePath === 'string').length + 1;
-  const text = signals.map((s) => intervention(s, { noProgressIterations: run.config.watchdog_no_progress_iterations })).join('\n\n');
+  const openTasks = input.ledger.length > 0 ? ledgerCounts(input.ledger).open : undefined;
+  const text = signals.map((s) => intervention(s, { noProgressIterations: run.config.watchdog_no_progress_iterations, ...(openTasks !== undefined ? { openTasks } : {}) })).join('\n\n');
   const next = step.iteration + 1;
   const extras = promptExtrasFor({ history: [...history, { phase: 'watchdog', status: 'SUCCEEDED', iteration: step.iteration, attempt: 1, result: {} }], run }, next);
   const prompt = composePrompt(run, next, { ...extras, rewrite: text });

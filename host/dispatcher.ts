@@ -3,6 +3,7 @@
 // next step in one transaction. Wake-ups come from events and timers, never from a busy poll.
 import { existsSync } from 'node:fs';
 import { findByNonce, isAlive, killTree, readExitStatus } from '../core/agents/process.js';
+import { ledgerCounts } from '../core/ledger.js';
 import { appendReportRow, checksumFile, mirrorDir, writeSummary, type Summary } from '../core/artifacts.js';
 import type { LoopConfig } from '../core/config.js';
 import { placeGone } from '../core/run-place.js';
@@ -37,8 +38,10 @@ export function parseConfig(run: RunRow): LoopConfig {
   return JSON.parse(run.config_json) as LoopConfig;
 }
 
-export function runInput(run: RunRow): RunInput {
+export function runInput(run: RunRow, truth?: { spec_text: string; plan_text: string | null } | undefined): RunInput {
   return {
+    specText: truth?.spec_text ?? null,
+    planText: truth?.plan_text ?? null,
     id: run.id,
     name: run.name,
     workspaceRoot: run.workspace_root,
@@ -241,9 +244,10 @@ export class Dispatcher {
       .filter((s) => s.id !== step.id)
       .map((s) => ({ phase: s.phase, status: s.status, iteration: s.iteration, attempt: s.attempt, result: parseResult(s) }));
     const input = {
-      run: runInput(run),
+      run: runInput(run, store.getRunTruth(run.id)),
       step: { id: step.id, phase: step.phase, iteration: step.iteration, attempt: step.attempt },
       history,
+      ledger: store.ledgerFor(run.id),
       signal: abort.signal,
       adopt,
       sink: {
@@ -361,6 +365,8 @@ export class Dispatcher {
       }
       if (result.error) run = store.updateRun(run.id, { last_error: result.error });
       if (result.runPatch?.worktreePath) run = store.updateRun(run.id, { worktree_path: result.runPatch.worktreePath });
+      // The ledger changes with the step that judged the plan, in the same transaction.
+      if (result.ledger) store.saveLedger(run.id, result.ledger);
       const cfg = parseConfig(run);
       // Pause when the budget is crossed, once: resuming without raising the budget means "go on".
       if (run.status === 'RUNNING' && cfg.max_cost_usd > 0 && costBefore < cfg.max_cost_usd && run.cost_usd >= cfg.max_cost_usd) {
@@ -386,7 +392,9 @@ export class Dispatcher {
       attempt: s.attempt,
       result: parseResult(s) as StepResultFacts | null,
     }));
-    return nextStep({ cancelRequested: run.cancel_requested === 1 }, facts, transitionConfig(run));
+    const ledger = this.o.store.ledgerFor(run.id);
+    const planRun = run.plan_path !== null && this.o.store.getRunTruth(run.id) !== undefined;
+    return nextStep({ cancelRequested: run.cancel_requested === 1, ledger: planRun ? ledgerCounts(ledger) : null }, facts, transitionConfig(run));
   }
 
   /** Must run inside a transaction. */
@@ -394,6 +402,10 @@ export class Dispatcher {
     const { store } = this.o;
     if (d.kind === 'wait') return;
     for (const signal of d.signals) store.appendEvent(run.id, null, 'SIGNAL', { signal });
+    if (d.proof) {
+      store.setCompletion(run.id, d.proof.completion);
+      store.appendEvent(run.id, null, 'COMPLETION_PROVEN', { completion: d.proof.completion, reason: d.proof.why });
+    }
     if (d.kind === 'queue') {
       const step = store.insertStep({
         run_id: run.id,
@@ -468,6 +480,8 @@ export class Dispatcher {
     const lastResult = lastImpl ? parseResult(lastImpl) : null;
     const durations = impl.filter((s) => s.started_at !== null).map((s) => s.ended_at! - s.started_at!);
     const merge = [...steps].reverse().find((s) => s.phase === 'merge' && s.status === 'SUCCEEDED');
+    const tasks = this.o.store.ledgerFor(run.id);
+    const ledger = tasks.length > 0 ? ledgerCounts(tasks) : null;
     const start = run.started_at ?? run.created_at;
     const end = run.ended_at ?? Date.now();
     const summary: Summary = {
@@ -485,8 +499,9 @@ export class Dispatcher {
       model: cfg.model,
       exit_reason: summaryExitReason(run.exit_reason),
       exit_detail: run.exit_reason ?? 'failed',
-      tasks_done: typeof lastResult?.tasksDone === 'number' ? lastResult.tasksDone : null,
-      tasks_total: typeof lastResult?.tasksTotal === 'number' ? lastResult.tasksTotal : null,
+      tasks_done: ledger ? ledger.total - ledger.open : typeof lastResult?.tasksDone === 'number' ? lastResult.tasksDone : null,
+      tasks_total: ledger ? ledger.total : typeof lastResult?.tasksTotal === 'number' ? lastResult.tasksTotal : null,
+      completion: this.o.store.getRunTruth(run.id)?.completion ?? null,
       cost_usd: run.cost_usd,
       input_tokens: run.input_tokens,
       output_tokens: run.output_tokens,
@@ -633,14 +648,9 @@ export class Dispatcher {
   }
 
   runStatusCounts(): Record<RunStatus, number> {
-    const counts: Record<RunStatus, number> = { PENDING: 0, RUNNING: 0, PAUSED: 0, COMPLETED: 0, FAILED: 0, CANCELED: 0 };
-    const rows = this.o.store.db.prepare('SELECT status, COUNT(*) AS n FROM runs GROUP BY status').all() as unknown as {
-      status: RunStatus;
-      n: number;
-    }[];
-    for (const r of rows) counts[r.status] = r.n;
-    return counts;
+    return this.o.store.runStatusCounts();
   }
+
 }
 
 export function transitionConfig(run: RunRow): TransitionConfig {

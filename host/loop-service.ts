@@ -1,11 +1,13 @@
 // The host side of the API: validates requests, creates runs, answers queries, and streams
 // events and agent output. Persistence goes through the store; scheduling through the dispatcher.
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
 import { buildAgentCommand } from '../core/agents/adapters.js';
+import { containment } from '../core/agents/process.js';
 import { lastLines, resolveRunDirs, type RunDirs } from '../core/artifacts.js';
+import { isTextPlan, ledgerCounts, ledgerFromPlan, type LedgerTask } from '../core/ledger.js';
 import { fixFor } from '../core/agents/errors.js';
 import { parsePriceOverrides, PriceTableError } from '../core/agents/prices.js';
 import { readTail } from '../core/logfile.js';
@@ -54,6 +56,9 @@ interface PreparedRun {
   mergeTarget: string | null;
   dirs: RunDirs;
   provider: { provider: 'git' | 'worktrunk'; reason: string };
+  specText: string;
+  planText: string | null;
+  ledger: LedgerTask[];
 }
 
 const TERMINAL_EVENTS = new Set(['RUN_COMPLETED', 'RUN_FAILED', 'RUN_CANCELED']);
@@ -67,6 +72,31 @@ const toUserError = (msg: string): Error => new UserError(msg);
 function isInside(root: string, path: string): boolean {
   const rel = relative(root, path);
   return rel !== '' && !rel.startsWith('..' + sep) && rel !== '..' && !isAbsolute(rel);
+}
+
+/**
+ * The real path of a file the run will use, which must be a regular file inside the repository:
+ * a committed symlink pointing elsewhere would let the agent write through it.
+ */
+function realInside(root: string, abs: string, shown: string, what: string): string {
+  if (!existsSync(abs) || !statSync(abs).isFile()) throw new UserError(`${what} file not found: ${shown}`);
+  const real = realpathSync(abs);
+  const realRoot = realpathSync(root);
+  if (!isInside(realRoot, real)) {
+    const via = real !== abs ? ` (it resolves to ${real})` : '';
+    throw new UserError(`${what} ${shown} is outside the repository ${realRoot}${via}: spec, plan and context files must live inside it`);
+  }
+  return real;
+}
+
+/** A plan with nothing left to do would "complete" at once: refuse it, saying why. */
+function refuseNothingToDo(planRel: string, text: string, ledger: readonly LedgerTask[]): void {
+  if (!isTextPlan(text)) throw new UserError(`nothing to do: plan ${planRel} is not a text file, so it has no task to work on`);
+  if (ledger.length === 0) {
+    throw new UserError(`nothing to do: plan ${planRel} has no task checkbox ("- [ ] ...") outside verification/QA sections; add the open tasks`);
+  }
+  const c = ledgerCounts(ledger);
+  if (c.open === 0) throw new UserError(`nothing to do: every task in plan ${planRel} is already done (${c.total} of ${c.total}); add an open "- [ ]" task`);
 }
 
 /** Length of the longest prefix of buf that does not end inside a UTF-8 sequence. */
@@ -98,6 +128,7 @@ export class HostLoopService implements LoopService {
       uptimeMs: Date.now() - this.d.startedAt,
       maxConcurrency: this.d.maxConcurrency,
       runs: this.d.dispatcher.runStatusCounts(),
+      containment: containment(),
     };
   }
 
@@ -180,11 +211,7 @@ export class HostLoopService implements LoopService {
     } catch (e) {
       throw new UserError(e instanceof Error ? e.message : String(e));
     }
-    const specAbs = resolve(input.cwd, input.spec);
-    if (!existsSync(specAbs) || !statSync(specAbs).isFile()) throw new UserError(`spec file not found: ${input.spec}`);
-    if (!isInside(root, specAbs)) {
-      throw new UserError(`spec ${input.spec} is outside the workspace ${root}: specs and plans must live inside the repository`);
-    }
+    const specAbs = realInside(root, resolve(input.cwd, input.spec), input.spec, 'spec');
 
     let config: LoopConfig;
     let warnings: string[];
@@ -241,18 +268,19 @@ export class HostLoopService implements LoopService {
 
     let planRel: string | null;
     if (input.plan) {
-      const planAbs = resolve(input.cwd, input.plan);
-      if (!existsSync(planAbs) || !statSync(planAbs).isFile()) throw new UserError(`plan file not found: ${input.plan}`);
-      if (!isInside(root, planAbs)) {
-        throw new UserError(`plan ${input.plan} is outside the workspace ${root}: specs and plans must live inside the repository`);
-      }
-      planRel = relative(root, planAbs);
+      const planAbs = realInside(root, resolve(input.cwd, input.plan), input.plan, 'plan');
+      planRel = relative(realpathSync(root), planAbs);
     } else {
-      const guess = defaultPlanPath(relative(root, specAbs), config.plans_dir);
-      planRel = existsSync(resolve(root, guess)) ? guess : null;
+      const guess = defaultPlanPath(relative(realpathSync(root), specAbs), config.plans_dir);
+      planRel = existsSync(resolve(root, guess)) ? relative(realpathSync(root), realInside(root, resolve(root, guess), guess, 'plan')) : null;
       if (planRel === null) warnings.push(`no plan at ${guess}: the run is plan-less and completes on the agent's token alone`);
     }
-    const specRel = relative(root, specAbs);
+    const specRel = relative(realpathSync(root), specAbs);
+    for (const f of config.context_files) realInside(root, isAbsolute(f) ? f : resolve(root, f), f, 'context file');
+    const specText = readFileSync(specAbs, 'utf8');
+    const planText = planRel === null ? null : readFileSync(resolve(root, planRel), 'utf8');
+    const ledger = planText === null ? [] : ledgerFromPlan(planText);
+    if (planRel !== null && planText !== null) refuseNothingToDo(planRel, planText, ledger);
 
     // Every branch the run will create or move, checked now rather than after the paid work.
     if (config.base_branch !== '') assertBranchName('base_branch', config.base_branch, toUserError);
@@ -322,7 +350,7 @@ export class HostLoopService implements LoopService {
       home: this.d.home,
       runId: id,
     });
-    return { id, root, config, warnings, specRel, planRel, base, branches, slug, name, nameSource, nameNote, mergeTarget, dirs, provider };
+    return { id, root, config, warnings, specRel, planRel, base, branches, slug, name, nameSource, nameNote, mergeTarget, dirs, provider, specText, planText, ledger };
   }
 
   /** Picks the branch and worktree path; synchronous so two requests cannot pick the same one. */
@@ -393,6 +421,11 @@ export class HostLoopService implements LoopService {
           worktree: worktreePath,
           origin: r.origin,
         });
+        store.insertRunTruth(p.id, p.specText, p.planText);
+        if (p.ledger.length > 0) {
+          store.saveLedger(p.id, p.ledger);
+          store.appendEvent(p.id, null, 'LEDGER_CREATED', { plan: p.planRel, ...ledgerCounts(p.ledger) });
+        }
         store.appendEvent(p.id, null, 'WORKTREE_PROVIDER', { provider: p.provider.provider, reason: p.provider.reason });
         if (p.nameNote) store.appendEvent(p.id, null, 'NAME_FALLBACK', { reason: p.nameNote });
         for (const w of p.warnings) store.appendEvent(p.id, null, 'CONFIG_WARNING', { message: w });
@@ -486,6 +519,15 @@ export class HostLoopService implements LoopService {
     const steps = this.d.store.stepsForRun(run.id);
     return {
       ...this.view(run, steps),
+      tasks: this.d.store.ledgerFor(run.id).map((t) => ({
+        id: t.taskId,
+        text: t.text,
+        section: t.section,
+        state: t.state,
+        doneBeforeRun: t.doneBeforeRun,
+        addedIteration: t.addedIteration,
+        tickedIteration: t.tickedIteration,
+      })),
       steps: steps.map(stepView),
       artifacts: this.d.store.artifactsForRun(run.id).map((a) => ({
         kind: a.kind,
@@ -512,6 +554,7 @@ export class HostLoopService implements LoopService {
     const last = steps[steps.length - 1];
     const lastImpl = [...steps].reverse().find((s) => s.phase === 'implementation' && s.result_json);
     const res = lastImpl?.result_json ? (JSON.parse(lastImpl.result_json) as Record<string, unknown>) : null;
+    const ledger = this.d.store.ledgerSummary(run.id);
     return {
       id: run.id,
       name: run.name,
@@ -536,8 +579,10 @@ export class HostLoopService implements LoopService {
       endedAt: run.ended_at,
       iteration: last?.iteration ?? 0,
       phase: last?.phase ?? null,
-      tasksDone: typeof res?.tasksDone === 'number' ? res.tasksDone : null,
-      tasksTotal: typeof res?.tasksTotal === 'number' ? res.tasksTotal : null,
+      // The ledger is the truth; older runs without one fall back to what the last step counted.
+      tasksDone: ledger && ledger.total > 0 ? ledger.total - ledger.open : typeof res?.tasksDone === 'number' ? res.tasksDone : null,
+      tasksTotal: ledger && ledger.total > 0 ? ledger.total : typeof res?.tasksTotal === 'number' ? res.tasksTotal : null,
+      completion: ledger?.completion ?? null,
       runDir: run.run_dir,
       globalRunDir: run.global_run_dir,
       costUsd: run.cost_usd,

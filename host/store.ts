@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { LedgerState, LedgerTask } from '../core/ledger.js';
 import type { RunStatus, StepPhase, StepStatus } from '../core/types.js';
 import type { EventBus } from './bus.js';
 import type { EventPayloads, EventType, LoopEvent } from '../core/events.js';
@@ -40,6 +41,8 @@ export interface RunRow {
   updated_at: number;
   started_at: number | null;
   ended_at: number | null;
+  /** 0005: when the file work after the run's end was done (NULL while owed). */
+  finalized_at?: number | null;
 }
 
 export interface StepRow {
@@ -66,6 +69,8 @@ export interface StepRow {
   input_tokens?: number | null;
   output_tokens?: number | null;
   cost_source?: string | null;
+  /** 0005: what the step was queued with (JSON). */
+  input_json?: string | null;
   created_at: number;
   updated_at: number;
   started_at: number | null;
@@ -123,7 +128,7 @@ export function loadMigrations(dir = locateMigrations()): Migration[] {
 type Params = Record<string, SQLInputValue>;
 
 export class Store {
-  readonly db: DatabaseSync;
+  private readonly db: DatabaseSync;
   private pending: EventRow[] = [];
   private depth = 0;
 
@@ -209,6 +214,19 @@ export class Store {
    */
   tx<T>(fn: () => T): T {
     if (this.depth > 0) return fn();
+    this.begin();
+    try {
+      const result = fn();
+      this.commit();
+      return result;
+    } catch (e) {
+      this.rollback();
+      throw e;
+    }
+  }
+
+  /** The parts of tx, for the async transaction of host/store/sqlite.ts. */
+  begin(): void {
     try {
       this.db.exec('BEGIN IMMEDIATE');
     } catch (e) {
@@ -216,20 +234,26 @@ export class Store {
     }
     this.depth++;
     this.pending = [];
-    try {
-      const result = fn();
-      this.db.exec('COMMIT');
-      const events = this.pending;
-      this.pending = [];
-      this.depth--;
-      for (const ev of events) this.bus?.publish(ev);
-      return result;
-    } catch (e) {
-      this.depth--;
-      this.pending = [];
-      if (this.db.isTransaction) this.db.exec('ROLLBACK');
-      throw e;
-    }
+  }
+
+  commit(): void {
+    this.db.exec('COMMIT');
+    const events = this.pending;
+    this.pending = [];
+    this.depth--;
+    for (const ev of events) this.bus?.publish(ev);
+  }
+
+  rollback(): void {
+    this.depth--;
+    this.pending = [];
+    if (this.db.isTransaction) this.db.exec('ROLLBACK');
+  }
+
+  /** A PRAGMA's value (journal_mode, busy_timeout...), for the checks of the store's own tests. */
+  pragma(name: string): unknown {
+    const row = this.db.prepare(`PRAGMA ${name.replace(/[^a-z_]/g, '')}`).get() as Record<string, unknown> | undefined;
+    return row ? Object.values(row)[0] : undefined;
   }
 
   // ---- events -------------------------------------------------------------------------------
@@ -360,6 +384,80 @@ export class Store {
     });
   }
 
+  // ---- ledger and run truth ------------------------------------------------------------------
+
+  insertRunTruth(runId: string, specText: string, planText: string | null): void {
+    const now = Date.now();
+    this.db
+      .prepare('INSERT OR IGNORE INTO run_truth (run_id, spec_text, plan_text, completion, created_at, updated_at) VALUES (?, ?, ?, NULL, ?, ?)')
+      .run(runId, specText, planText, now, now);
+  }
+
+  getRunTruth(runId: string): { spec_text: string; plan_text: string | null; completion: string | null } | undefined {
+    return this.db.prepare('SELECT spec_text, plan_text, completion FROM run_truth WHERE run_id = ?').get(runId) as
+      | { spec_text: string; plan_text: string | null; completion: string | null }
+      | undefined;
+  }
+
+  setCompletion(runId: string, completion: 'complete_token' | 'complete_facts'): void {
+    this.db.prepare('UPDATE run_truth SET completion = ?, updated_at = ? WHERE run_id = ?').run(completion, Date.now(), runId);
+  }
+
+  ledgerFor(runId: string): LedgerTask[] {
+    const rows = this.db.prepare('SELECT * FROM ledger_tasks WHERE run_id = ? ORDER BY ord, task_id').all(runId) as unknown as {
+      task_id: number;
+      text: string;
+      line: string;
+      section: string | null;
+      ord: number;
+      state: LedgerState;
+      done_before_run: number;
+      added_iteration: number | null;
+      ticked_iteration: number | null;
+    }[];
+    return rows.map((r) => ({
+      taskId: r.task_id,
+      text: r.text,
+      line: r.line,
+      section: r.section,
+      ord: r.ord,
+      state: r.state,
+      doneBeforeRun: r.done_before_run === 1,
+      addedIteration: r.added_iteration,
+      tickedIteration: r.ticked_iteration,
+    }));
+  }
+
+  /** Task counts of a run's ledger, or null when the run has none (plan-less, or older runs). */
+  ledgerSummary(runId: string): { total: number; open: number; completion: string | null } | null {
+    const row = this.db
+      .prepare(
+        `SELECT COUNT(*) AS total, COALESCE(SUM(state IN ('open','blocked')), 0) AS open,
+           (SELECT completion FROM run_truth WHERE run_id = ?) AS completion
+         FROM ledger_tasks WHERE run_id = ?`,
+      )
+      .get(runId, runId) as { total: number; open: number; completion: string | null } | undefined;
+    if (!row) return null;
+    return row.total > 0 ? row : row.completion ? { total: 0, open: 0, completion: row.completion } : null;
+  }
+
+  /** Writes the whole ledger of a run; tasks are never deleted, so this is an upsert. */
+  saveLedger(runId: string, tasks: readonly LedgerTask[]): void {
+    this.tx(() => {
+      const now = Date.now();
+      const stmt = this.db.prepare(
+        `INSERT INTO ledger_tasks (run_id, task_id, text, line, section, ord, state, done_before_run, added_iteration, ticked_iteration, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (run_id, task_id) DO UPDATE SET text = excluded.text, line = excluded.line, section = excluded.section, ord = excluded.ord,
+           state = excluded.state, done_before_run = excluded.done_before_run, added_iteration = excluded.added_iteration,
+           ticked_iteration = excluded.ticked_iteration, updated_at = excluded.updated_at`,
+      );
+      for (const t of tasks) {
+        stmt.run(runId, t.taskId, t.text, t.line, t.section, t.ord, t.state, t.doneBeforeRun ? 1 : 0, t.addedIteration, t.tickedIteration, now, now);
+      }
+    });
+  }
+
   countRuns(workspace: string): number {
     const row = this.db.prepare('SELECT COUNT(*) AS n FROM runs WHERE workspace_root = ?').get(workspace) as { n: number };
     return row.n;
@@ -371,15 +469,15 @@ export class Store {
 
   // ---- steps --------------------------------------------------------------------------------
 
-  insertStep(step: { run_id: string; phase: StepPhase; iteration: number; attempt: number; not_before?: number | null }): StepRow {
+  insertStep(step: { run_id: string; phase: StepPhase; iteration: number; attempt: number; not_before?: number | null; input_json?: string | null }): StepRow {
     return this.tx(() => {
       const now = Date.now();
       const info = this.db
         .prepare(
-          `INSERT INTO steps (run_id, phase, status, iteration, attempt, not_before, created_at, updated_at)
-           VALUES (?, ?, 'QUEUED', ?, ?, ?, ?, ?)`,
+          `INSERT INTO steps (run_id, phase, status, iteration, attempt, not_before, input_json, created_at, updated_at)
+           VALUES (?, ?, 'QUEUED', ?, ?, ?, ?, ?, ?)`,
         )
-        .run(step.run_id, step.phase, step.iteration, step.attempt, step.not_before ?? null, now, now);
+        .run(step.run_id, step.phase, step.iteration, step.attempt, step.not_before ?? null, step.input_json ?? null, now, now);
       return this.getStep(Number(info.lastInsertRowid))!;
     });
   }
@@ -483,6 +581,109 @@ export class Store {
       return this.getSpecFile(row.workspace_root, row.path)!;
     });
   }
+
+  // ---- coordination and bookkeeping (0004, 0005) --------------------------------------------
+
+  runStatusCounts(): Record<RunStatus, number> {
+    const counts: Record<RunStatus, number> = { PENDING: 0, RUNNING: 0, PAUSED: 0, COMPLETED: 0, FAILED: 0, CANCELED: 0 };
+    const rows = this.db.prepare('SELECT status, COUNT(*) AS n FROM runs GROUP BY status').all() as unknown as { status: RunStatus; n: number }[];
+    for (const r of rows) counts[r.status] = r.n;
+    return counts;
+  }
+
+  runsToFinalize(limit = 200): RunRow[] {
+    return this.db
+      .prepare("SELECT * FROM runs WHERE finalized_at IS NULL AND status IN ('COMPLETED', 'FAILED', 'CANCELED') ORDER BY id DESC LIMIT ?")
+      .all(limit) as unknown as RunRow[];
+  }
+
+  markFinalized(runId: string, now = Date.now()): void {
+    this.tx(() => {
+      this.db.prepare('UPDATE runs SET finalized_at = ? WHERE id = ?').run(now, runId);
+    });
+  }
+
+  getReview(runId: string): ReviewRow | undefined {
+    return this.db.prepare('SELECT * FROM run_reviews WHERE run_id = ?').get(runId) as ReviewRow | undefined;
+  }
+
+  putReview(runId: string, status: ReviewRow['status'], actor: string, detail: Record<string, unknown>): ReviewRow {
+    return this.tx(() => {
+      const now = Date.now();
+      this.db
+        .prepare(
+          `INSERT INTO run_reviews (run_id, status, actor, detail_json, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, actor = excluded.actor, detail_json = excluded.detail_json,
+             updated_at = excluded.updated_at`,
+        )
+        .run(runId, status, actor, JSON.stringify(detail), now, now);
+      return this.getReview(runId)!;
+    });
+  }
+
+  agentHolds(now: number): AgentHoldRow[] {
+    return this.db.prepare('SELECT agent, until, run_id, step_id FROM agent_holds WHERE until > ? ORDER BY agent').all(now) as unknown as AgentHoldRow[];
+  }
+
+  /** Extends, never shortens, the hold on an agent kind. */
+  holdAgent(h: AgentHoldRow): void {
+    this.tx(() => {
+      const now = Date.now();
+      this.db
+        .prepare(
+          `INSERT INTO agent_holds (agent, until, run_id, step_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (agent) DO UPDATE SET until = MAX(until, excluded.until), run_id = excluded.run_id,
+             step_id = excluded.step_id, updated_at = excluded.updated_at`,
+        )
+        .run(h.agent, h.until, h.run_id, h.step_id, now, now);
+    });
+  }
+
+  mergeLocks(): MergeLockRow[] {
+    return this.db.prepare('SELECT workspace_root, target_branch, step_id, created_at FROM merge_locks ORDER BY created_at').all() as unknown as MergeLockRow[];
+  }
+
+  /** True when the step holds the target's merge lock now (it may have held it already). */
+  takeMergeLock(l: Omit<MergeLockRow, 'created_at'>, now = Date.now()): boolean {
+    return this.tx(() => {
+      this.db
+        .prepare('INSERT INTO merge_locks (workspace_root, target_branch, step_id, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
+        .run(l.workspace_root, l.target_branch, l.step_id, now);
+      const holder = this.db
+        .prepare('SELECT step_id FROM merge_locks WHERE workspace_root = ? AND target_branch = ?')
+        .get(l.workspace_root, l.target_branch) as { step_id: number } | undefined;
+      return holder?.step_id === l.step_id;
+    });
+  }
+
+  releaseMergeLock(stepId: number): void {
+    this.tx(() => {
+      this.db.prepare('DELETE FROM merge_locks WHERE step_id = ?').run(stepId);
+    });
+  }
+}
+
+export interface AgentHoldRow {
+  agent: string;
+  until: number;
+  run_id: string | null;
+  step_id: number | null;
+}
+
+export interface MergeLockRow {
+  workspace_root: string;
+  target_branch: string;
+  step_id: number;
+  created_at: number;
+}
+
+export interface ReviewRow {
+  run_id: string;
+  status: 'merged' | 'scrapped' | 'pr_opened';
+  actor: string;
+  detail_json: string;
+  created_at: number;
+  updated_at: number;
 }
 
 export interface WorkspaceRow {

@@ -1,12 +1,14 @@
 // Which step comes next: a pure function of the run, its step history and the last result.
 // The dispatcher persists whatever this decides; nothing here touches the outside world.
 //
-// One iteration is: implementation -> review (reviewer on) -> verification (verify_cmds set) ->
-// watchdog (only when a signal fired) -> the next iteration, or merge once completion is proven.
-import { completionGate } from '../core/completion.js';
+// One iteration is: implementation -> verification (verify_cmds set) -> review (reviewer on, only
+// when verification passed and there is code the reviewer has not seen) -> watchdog (only when a
+// signal fired) -> the next iteration, or merge once completion is proven from loopd's own facts.
+import { completionGate, type Completion } from '../core/completion.js';
+import type { LedgerCounts } from '../core/ledger.js';
 import { computeSignals, iterationFacts, latestPerIteration, type StepFact } from '../core/signals.js';
 export type { StepFact, StepResultFacts } from '../core/signals.js';
-import type { ExitReason, StepPhase, StepStatus, WatchdogSignal } from '../core/types.js';
+import { TAMPERING_KINDS, type ExitReason, type StepPhase, type StepStatus, type TamperingKind, type WatchdogSignal } from '../core/types.js';
 
 export interface TransitionConfig {
   iterations: number;
@@ -27,12 +29,15 @@ export interface TransitionConfig {
 
 export interface RunFact {
   cancelRequested: boolean;
+  /** The task ledger now; null (or absent) for a plan-less run, which completes on the token. */
+  ledger?: LedgerCounts | null;
 }
 
 export type Decision =
   | { kind: 'wait'; reason: 'step_active' }
   | {
       kind: 'queue';
+      proof?: CompletionProof;
       phase: StepPhase;
       iteration: number;
       attempt: number;
@@ -41,7 +46,10 @@ export type Decision =
       /** Why a retry was queued ('agent_failed' | 'transient' | 'rate_limit'), for the event. */
       retry?: { reason: 'agent_failed' | 'transient' | 'rate_limit'; detail: string | null; until: number | null };
     }
-  | { kind: 'finish'; status: 'COMPLETED' | 'FAILED' | 'CANCELED'; reason: ExitReason; signals: WatchdogSignal[] };
+  | { kind: 'finish'; status: 'COMPLETED' | 'FAILED' | 'CANCELED'; reason: ExitReason; signals: WatchdogSignal[]; proof?: CompletionProof };
+
+/** Set on the decision that proved completion (a merge queued, or COMPLETED without one). */
+export type CompletionProof = { completion: Completion; why: string };
 
 export const MAX_TRANSIENT_BACKOFF_MS = 120_000;
 const ACTIVE: readonly StepStatus[] = ['QUEUED', 'IN_PROGRESS'];
@@ -68,15 +76,20 @@ export function nextStep(run: RunFact, steps: readonly StepFact[], cfg: Transiti
   // Whatever the phase: a failure retrying cannot fix (a deleted worktree, a bad key) ends the run.
   if (last.status === 'FAILED' && last.result?.fatal === true) return finish('FAILED', last.result.failReason ?? 'failed');
 
+  if (last.phase === 'implementation' || last.phase === 'review' || last.phase === 'verification') {
+    const kind = repeatedTampering(steps);
+    if (kind) return finish('FAILED', `tampering:${kind}`);
+  }
+
   switch (last.phase) {
     case 'implementation':
       if (last.status === 'FAILED') return retryOrFail(steps, last, cfg, now);
-      return afterImplementation(steps, last.iteration, cfg);
+      return afterImplementation(run, steps, last.iteration, cfg);
     case 'review':
       if (last.status === 'FAILED') return retryOrFail(steps, last, cfg, now);
-      return afterReview(steps, last, cfg);
+      return afterReview(run, steps, last, cfg);
     case 'verification':
-      return afterVerification(steps, last, cfg);
+      return afterVerification(run, steps, last, cfg);
     case 'watchdog':
       if (last.status === 'FAILED') return finish('FAILED', 'failed');
       return nextIteration(last.iteration, cfg);
@@ -87,31 +100,56 @@ export function nextStep(run: RunFact, steps: readonly StepFact[], cfg: Transiti
   }
 }
 
-function afterImplementation(steps: readonly StepFact[], iteration: number, cfg: TransitionConfig): Decision {
-  if (cfg.reviewer) return queue('review', iteration);
-  if (cfg.verify) return queue('verification', iteration);
-  return endOfIteration(steps, iteration, cfg);
-}
-
-function afterReview(steps: readonly StepFact[], last: StepFact, cfg: TransitionConfig): Decision {
-  if (last.result?.approved !== true && cfg.maxConsecutiveReviewFailures > 0) {
-    const streak = trailingStreak(steps, 'review', (s) => s.result?.approved !== true);
-    if (streak >= cfg.maxConsecutiveReviewFailures) {
-      return finish('FAILED', `max_consecutive_failures:review:${cfg.maxConsecutiveReviewFailures}`);
-    }
+/** The first kind of tampering seen twice in the run, if any. */
+export function repeatedTampering(steps: readonly StepFact[]): TamperingKind | null {
+  const seen = new Map<string, number>();
+  for (const s of steps) {
+    for (const k of new Set(s.result?.tampering ?? [])) seen.set(k, (seen.get(k) ?? 0) + 1);
   }
-  if (cfg.verify) return queue('verification', last.iteration);
-  return endOfIteration(steps, last.iteration, cfg);
+  return TAMPERING_KINDS.find((k) => (seen.get(k) ?? 0) >= 2) ?? null;
 }
 
-function afterVerification(steps: readonly StepFact[], last: StepFact, cfg: TransitionConfig): Decision {
+function codeChanged(s: StepFact): boolean {
+  const r = s.result ?? {};
+  return typeof r.codeChanged === 'boolean' ? r.codeChanged : (r.commits ?? 0) > 0;
+}
+
+/**
+ * A review is due when some implementation since the last review changed more than the plan: an
+ * iteration that changed nothing is never reviewed (nor paid for), and work whose verification
+ * failed is reviewed together with its fix.
+ */
+export function reviewDue(steps: readonly StepFact[], iteration: number, cfg: TransitionConfig): boolean {
+  if (!cfg.reviewer) return false;
+  const lastReview = Math.max(0, ...steps.filter((s) => s.phase === 'review' && s.status === 'SUCCEEDED').map((s) => s.iteration));
+  return steps.some((s) => s.phase === 'implementation' && s.status === 'SUCCEEDED' && s.iteration > lastReview && s.iteration <= iteration && codeChanged(s));
+}
+
+function afterImplementation(run: RunFact, steps: readonly StepFact[], iteration: number, cfg: TransitionConfig): Decision {
+  if (cfg.verify) return queue('verification', iteration);
+  if (reviewDue(steps, iteration, cfg)) return queue('review', iteration);
+  return endOfIteration(run, steps, iteration, cfg);
+}
+
+function afterVerification(run: RunFact, steps: readonly StepFact[], last: StepFact, cfg: TransitionConfig): Decision {
   if (last.result?.passed !== true && cfg.maxConsecutiveVerificationFailures > 0) {
     const streak = trailingStreak(steps, 'verification', (s) => s.result?.passed !== true);
     if (streak >= cfg.maxConsecutiveVerificationFailures) {
       return finish('FAILED', `max_consecutive_failures:verification:${cfg.maxConsecutiveVerificationFailures}`);
     }
   }
-  return endOfIteration(steps, last.iteration, cfg);
+  if (last.result?.passed === true && reviewDue(steps, last.iteration, cfg)) return queue('review', last.iteration);
+  return endOfIteration(run, steps, last.iteration, cfg);
+}
+
+function afterReview(run: RunFact, steps: readonly StepFact[], last: StepFact, cfg: TransitionConfig): Decision {
+  if (last.result?.approved !== true && cfg.maxConsecutiveReviewFailures > 0) {
+    const streak = trailingStreak(steps, 'review', (s) => s.result?.approved !== true);
+    if (streak >= cfg.maxConsecutiveReviewFailures) {
+      return finish('FAILED', `max_consecutive_failures:review:${cfg.maxConsecutiveReviewFailures}`);
+    }
+  }
+  return endOfIteration(run, steps, last.iteration, cfg);
 }
 
 /** How many of the latest settled steps of `phase` (one per iteration) match `failed`, newest first. */
@@ -122,24 +160,30 @@ function trailingStreak(steps: readonly StepFact[], phase: StepPhase, failed: (s
   return n;
 }
 
-function endOfIteration(steps: readonly StepFact[], iteration: number, cfg: TransitionConfig): Decision {
-  const ofIteration = (phase: StepPhase) =>
-    [...steps].reverse().find((s) => s.phase === phase && s.iteration === iteration && s.status !== 'CANCELED');
-  const impl = ofIteration('implementation');
-  const review = cfg.reviewer ? ofIteration('review') : undefined;
-  const verification = cfg.verify ? ofIteration('verification') : undefined;
+function latestOf(steps: readonly StepFact[], phase: StepPhase, upTo: number): StepFact | undefined {
+  return [...steps].reverse().find((s) => s.phase === phase && s.iteration <= upTo && (s.status === 'SUCCEEDED' || s.status === 'FAILED') && !s.result?.requeued);
+}
+
+function endOfIteration(run: RunFact, steps: readonly StepFact[], iteration: number, cfg: TransitionConfig): Decision {
+  const impl = [...steps].reverse().find((s) => s.phase === 'implementation' && s.iteration === iteration && s.status === 'SUCCEEDED');
+  const review = cfg.reviewer ? latestOf(steps, 'review', iteration) : undefined;
+  const verification = cfg.verify ? latestOf(steps, 'verification', iteration) : undefined;
   const ir = impl?.result ?? {};
   const gate = completionGate({
     claimed: ir.claimed === true,
-    openTasks: review?.result?.openTasks ?? ir.openTasks ?? 0,
+    ledger: run.ledger ?? null,
+    openTasks: ir.openTasks ?? 0,
     reviewerOn: cfg.reviewer,
-    unreviewedTasks: review?.result?.unreviewedTasks ?? ir.unreviewedTasks ?? 0,
     lastReviewApproved: review ? review.result?.approved === true : null,
     verificationPassed: verification ? verification.result?.passed === true : null,
   });
+  if (gate.complete) {
+    const proof: CompletionProof = { completion: gate.completion!, why: gate.reason };
+    if (cfg.mergeEnabled) return { ...queue('merge', iteration), proof };
+    return { kind: 'finish', status: 'COMPLETED', reason: 'complete_plan', signals: [], proof };
+  }
   const facts = iterationFacts(steps).filter((f) => f.iteration <= iteration);
-  const signals = gate.complete ? [] : computeSignals(facts, { noProgressIterations: cfg.noProgressIterations });
-  if (gate.complete) return cfg.mergeEnabled ? queue('merge', iteration) : finish('COMPLETED', 'complete_plan');
+  const signals = computeSignals(facts, { noProgressIterations: cfg.noProgressIterations });
   if (iteration >= cfg.iterations) return finish('FAILED', 'iterations_exhausted', signals);
   if (signals.length > 0) {
     const used = steps.filter((s) => s.phase === 'watchdog' && s.status === 'SUCCEEDED' && s.result?.rewritePath).length;

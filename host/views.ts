@@ -29,6 +29,8 @@ export interface RunView {
   phase: StepPhase | null;
   tasksDone: number | null;
   tasksTotal: number | null;
+  /** How completion was proven (docs/truth.md): complete_token, complete_facts, or null. */
+  completion: string | null;
   /** Primary artifact directory (workspace, or global when artifact_mode=global). */
   runDir: string;
   /** The global mirror directory, when artifact_mode is mirror or global. */
@@ -70,7 +72,20 @@ export interface ArtifactView {
   stepId: number | null;
 }
 
+/** A task of the run's ledger: loopd's own record of the plan (docs/truth.md). */
+export interface TaskView {
+  id: number;
+  text: string;
+  section: string | null;
+  state: 'open' | 'blocked' | 'done' | 'reviewed';
+  doneBeforeRun: boolean;
+  addedIteration: number | null;
+  tickedIteration: number | null;
+}
+
 export interface RunDetail extends RunView {
+  /** The task ledger, in plan order; empty for a plan-less run. */
+  tasks: TaskView[];
   steps: StepView[];
   artifacts: ArtifactView[];
   config: Record<string, unknown>;
@@ -129,6 +144,8 @@ export interface DaemonStatus {
   uptimeMs: number;
   maxConcurrency: number;
   runs: Record<RunStatus, number>;
+  /** How agent and verification processes are contained (docs/truth.md). */
+  containment: { env: string; processes: string; cgroup: boolean };
 }
 
 export interface CreateRunInput {

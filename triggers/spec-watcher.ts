@@ -466,7 +466,10 @@ export class SpecWatcher implements WorkspaceWatcher {
       );
       this.host.log(`watch: ${root}: ${rel} started run ${run.name} (${run.id.slice(0, 8)}, ${reason}${planless ? ', plan-less' : ''})`);
     } catch (e) {
-      this.skip(root, rel, `error: ${message(e)}`, { content_hash: hash, status: 'error' });
+      // A plan with nothing left to do is a decision, not a failure: the reason says it all.
+      const why = message(e);
+      if (why.startsWith('nothing to do:')) this.skip(root, rel, why, { content_hash: hash, status: 'skipped' });
+      else this.skip(root, rel, `error: ${why}`, { content_hash: hash, status: 'error' });
     }
   }
 

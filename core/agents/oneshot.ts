@@ -1,6 +1,7 @@
 // Short, attached agent calls (naming a run, say): unlike process.ts, nothing here has to survive
 // the daemon, so the command simply runs as our child and its output is collected in memory.
 import { execa } from 'execa';
+import { stepEnv } from './process.js';
 
 export interface OneShotResult {
   /** null when the command never started or was killed by a signal. */
@@ -29,7 +30,8 @@ export async function runOneShot(opts: {
   try {
     const r = await execa('/bin/sh', ['-c', WRAPPER, 'loopd-oneshot', opts.command], {
       cwd: opts.cwd,
-      env: opts.env ?? {},
+      env: stepEnv(opts.env ?? {}),
+      extendEnv: false,
       input: opts.prompt,
       timeout: opts.timeoutMs,
       // The whole group, not just the shell: otherwise a killed wrapper leaves the agent (and

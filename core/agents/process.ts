@@ -127,6 +127,28 @@ function nonceMatches(pid: number, nonce: string): boolean {
   return env.split('\0').includes(`${NONCE_ENV}=${nonce}`);
 }
 
+/**
+ * The environment of every process started for a step: the daemon's own (agents need PATH, HOME,
+ * their API keys), minus every LOOPD_* variable, so an agent never holds the daemon's API token,
+ * address or data dir, plus the step's documented LOOP_* variables.
+ */
+export function stepEnv(extra: Record<string, string>, base: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(base)) if (v !== undefined && !k.toUpperCase().startsWith('LOOPD_')) env[k] = v;
+  return { ...env, ...extra };
+}
+
+/** What `loopctl daemon status` reports about how step processes are contained. */
+export function containment(): { env: string; processes: string; cgroup: boolean } {
+  return {
+    env: 'LOOPD_* variables removed from every agent and verification command',
+    processes: 'process group, plus any process carrying the step nonce (found in /proc/<pid>/environ), killed at timeout, cancel and step end',
+    // A cgroup per step would also catch processes that drop the nonce from their environment;
+    // loopd does not create cgroups (most daemons cannot write to /sys/fs/cgroup).
+    cgroup: false,
+  };
+}
+
 export async function spawnDetached(spec: SpawnSpec): Promise<ProcessHandle> {
   mkdirSync(dirname(spec.logPath), { recursive: true });
   mkdirSync(dirname(spec.exitPath), { recursive: true });
@@ -137,7 +159,8 @@ export async function spawnDetached(spec: SpawnSpec): Promise<ProcessHandle> {
   const args = [spec.shellCommand, spec.stdinPath, spec.logPath, spec.exitPath, cap, process.execPath, cap ? capperScript() : ''];
   const subprocess = execa('/bin/sh', ['-c', WRAPPER, 'loopd-agent', ...args], {
     cwd: spec.cwd,
-    env: { ...spec.env, [NONCE_ENV]: nonce },
+    env: stepEnv({ ...spec.env, [NONCE_ENV]: nonce }),
+    extendEnv: false,
     detached: true,
     stdio: 'ignore',
     // execa's default cleanup kills the child when the daemon exits; the whole point is that it lives on.
@@ -229,10 +252,9 @@ const SETTLE_MS = 2000;
 /** Waits until the group has no live member, or `ms` passed. */
 async function settle(h: ProcessHandle, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
-  while (groupMembers(h).length > 0 && Date.now() < deadline) await sleep(20);
+  while (!groupGone(h) && Date.now() < deadline) await sleep(20);
 }
 
-/** SIGTERM to the whole group, SIGKILL after graceMs to whatever is left; resolves once none is. */
 /**
  * True when no process of the group is left. One kill(0) answers the usual case after an agent
  * exits (the group is empty: ESRCH) without reading every /proc/<pid>/stat; when something answers
@@ -249,17 +271,67 @@ function groupGone(h: ProcessHandle): boolean {
   return groupMembers(h).length === 0;
 }
 
+
+/**
+ * The step's processes in one pass over /proc: its group, and those that left the group (setsid,
+ * a daemonizing tool shell) but still carry the step's nonce in their environment. Only processes
+ * started no earlier than the step's own wrapper can carry its nonce, so older ones (most of the
+ * machine) are never opened. Unreadable environments (other users) are skipped.
+ */
+function stepProcesses(h: ProcessHandle): { group: number[]; strays: number[] } {
+  const leader = h.pgid > 1 ? readStat(h.pid) : null;
+  // Once the leader's pid belongs to a different process, the pgid is no longer ours (see groupMembers).
+  const groupOurs = h.pgid > 1 && !(leader !== null && leader.startTime !== h.startTime);
+  const needle = h.nonce ? `${NONCE_ENV}=${h.nonce}` : null;
+  const since = /^\d+$/.test(h.startTime) ? Number(h.startTime) : 0;
+  const group: number[] = [];
+  const strays: number[] = [];
+  for (const { pid, stat } of liveProcesses()) {
+    if (groupOurs && stat.pgrp === h.pgid) {
+      group.push(pid);
+      continue;
+    }
+    if (needle === null || pid === process.pid || Number(stat.startTime) < since) continue;
+    let env: string;
+    try {
+      env = readFileSync(`/proc/${pid}/environ`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (env.split('\0').includes(needle)) strays.push(pid);
+  }
+  return { group, strays };
+}
+
+function signalAll(h: ProcessHandle, strays: readonly number[], signal: NodeJS.Signals): void {
+  signalGroup(h, signal);
+  for (const pid of strays) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // ESRCH: already gone.
+    }
+  }
+}
+
+/**
+ * SIGTERM to the whole group and to every process that left it but carries the step's nonce,
+ * SIGKILL after graceMs to whatever is left; resolves once none is.
+ */
 export async function killTree(h: ProcessHandle, graceMs = 2000): Promise<void> {
-  if (groupGone(h)) return;
-  signalGroup(h, 'SIGTERM');
+  let p = stepProcesses(h);
+  if (p.group.length === 0 && p.strays.length === 0) return;
+  signalAll(h, p.strays, 'SIGTERM');
   const deadline = Date.now() + graceMs;
   while (Date.now() < deadline) {
     await sleep(Math.min(50, Math.max(1, deadline - Date.now())));
-    if (groupMembers(h).length === 0) return;
+    p = stepProcesses(h);
+    if (p.group.length === 0 && p.strays.length === 0) return;
   }
   for (let i = 0; i < 40; i++) {
-    if (groupMembers(h).length === 0) return;
-    signalGroup(h, 'SIGKILL');
+    p = stepProcesses(h);
+    if (p.group.length === 0 && p.strays.length === 0) return;
+    signalAll(h, p.strays, 'SIGKILL');
     await sleep(25);
   }
 }

@@ -72,6 +72,33 @@ function Timeline({ run, events }: { run: RunDetail; events: EventView[] }) {
   );
 }
 
+/** A task of the run's ledger (RunDetail.tasks, loopd's own record of the plan). */
+interface LedgerTask {
+  id: number;
+  text: string;
+  state: 'open' | 'blocked' | 'done' | 'reviewed';
+  tickedIteration: number | null;
+}
+
+const TASK_MARK: Record<LedgerTask['state'], string> = { open: '○', blocked: '⊘', done: '✓', reviewed: '✓✓' };
+
+function Tasks({ run }: { run: RunDetail }) {
+  // Read structurally: daemons without the task ledger send no `tasks`, and then the plan counts
+  // above are all there is.
+  const tasks = (run as { tasks?: LedgerTask[] }).tasks;
+  if (!tasks || tasks.length === 0) return null;
+  return (
+    <ul className="tasks" data-testid="tasks">
+      {tasks.map((t) => (
+        <li key={t.id} className={`task-${t.state}`}>
+          <span className="mark">{TASK_MARK[t.state]}</span> {t.text}
+          {t.tickedIteration !== null && <span className="muted"> · iteration {t.tickedIteration}</span>}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
 export function RunPage({ id }: { id: string }) {
   const [tab, setTab] = useState<Tab>('output');
   const run = useQuery({ queryKey: ['run', id], queryFn: () => trpc.runs.get.query({ run: id }) });
@@ -120,6 +147,7 @@ export function RunPage({ id }: { id: string }) {
           </span>
         </div>
       )}
+      <Tasks run={r} />
       <Checklist run={r} events={evs} />
       <Actions run={r} />
       <nav className="tabs">

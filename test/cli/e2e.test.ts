@@ -169,6 +169,13 @@ describe.skipIf(!builtDaemonIsFresh())('loopctl end to end with a real daemon', 
     expect(run.steps.length).toBeGreaterThanOrEqual(2);
     expect(run.steps.map((s) => s.phase)).toContain('implementation');
     expect(run.steps.every((s) => s.status === 'SUCCEEDED')).toBe(true);
+    expect(run.tasks.map((t) => t.state)).toEqual(['reviewed', 'reviewed']);
+  });
+
+  it('inspect lists the ledger tasks', async () => {
+    const r = await loopctl(['inspect', runName]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/\ntasks\n +1 \[R\] .+\(ticked in iteration 1\)\n +2 \[R\] .+\(ticked in iteration 2\)\n/);
   });
 
   it('events, tail and prompt print what a person reads', async () => {
@@ -208,7 +215,7 @@ describe.skipIf(!builtDaemonIsFresh())('loopctl end to end with a real daemon', 
     expectOneLineError(missing, /spec file not found: specs\/nope\.md/);
     expectOneLineError(iterations, /--iterations.*integer/i);
     expectOneLineError(agent, /--agent=nope to be one of: /);
-    expectOneLineError(outsideSpec, /outside the workspace/);
+    expectOneLineError(outsideSpec, /outside the repository/);
     expectOneLineError(notRepo, /git repo/i);
     expectOneLineError(noRun, /missing argument RUN/);
     expectOneLineError(both, /either a run \(got "\S+"\) or --workspace \[DIR\], not both/);

@@ -51,7 +51,11 @@ describe('event summaries', () => {
 
   it('SIGNAL names the signal', () => {
     expect(line('SIGNAL', { signal: 'no_progress' })).toBe('no_progress');
-    expect(line('SIGNAL', { signal: 'self_review', iteration: 2, lines: 3 })).toBe('iter 2: self_review');
+    expect(line('SIGNAL', { signal: 'spec_tampered', iteration: 2, spec: 'specs/x.md' })).toBe('iter 2: spec_tampered');
+    expect(line('SIGNAL', { signal: 'plan_tampered', iteration: 2, changes: ['task 3 "x" was removed or reworded; put back as it was', 'two'] })).toBe(
+      'iter 2: plan_tampered: task 3 "x" was removed or reworded; put back as it was (+1 more)',
+    );
+    expect(line('SIGNAL', { signal: 'tick_without_work', iteration: 1, tasks: [1, 2] })).toBe('iter 1: tick_without_work: tasks 1, 2 un-ticked');
   });
 
   it('WATCHDOG_REWRITE gives the signal and the rewritten prompt', () => {

@@ -27,11 +27,13 @@ async function failWith(agentCmd: string) {
 }
 
 describe('failures that are not the agent\'s', () => {
-  it('an agent that switches the worktree\'s branch: branch_switched, no retry', async () => {
-    const { run, detail } = await failWith('git checkout -q -b elsewhere');
-    expect(run).toMatchObject({ status: 'FAILED', exitReason: 'branch_switched' });
-    expect(run.lastError).toContain('branch elsewhere');
-    expect(detail.steps).toHaveLength(1);
+  it('an agent that switches the worktree\'s branch: put back (history_rewritten), and the second time the run fails', async () => {
+    // docs/truth.md: a switched branch is the agent rewriting history, repaired and counted.
+    const { run, detail } = await failWith('git checkout -q -B elsewhere');
+    expect(run).toMatchObject({ status: 'FAILED', exitReason: 'tampering:history_rewritten' });
+    expect(detail.steps.map((s) => `${s.phase}:${s.iteration}`)).toEqual(['implementation:1', 'implementation:2']);
+    const evs = await t.client.runs.eventsList.query({ run: run.id, limit: 1000 });
+    expect(evs.filter((e) => e.type === 'SIGNAL' && e.payload.signal === 'history_rewritten').map((e) => e.payload.branch)).toEqual(['elsewhere', 'elsewhere']);
   });
 
   it('a deleted worktree: worktree_missing, not "spawn git ENOENT"', async () => {

@@ -60,8 +60,8 @@ describe('bad input creates nothing', () => {
   const cases: [string, (root: string, other: string) => Parameters<TestDaemon['client']['runs']['create']['mutate']>[0], RegExp][] = [
     ['missing spec', (root) => ({ cwd: root, spec: 'specs/nope.md', flags: commandFlags(FAKE_AGENT) }), /spec file not found: specs\/nope\.md/],
     ['missing named plan', (root) => ({ cwd: root, spec: 'specs/demo.md', plan: 'plans/nope.md', flags: commandFlags(FAKE_AGENT) }), /plan file not found: plans\/nope\.md/],
-    ['spec outside the workspace', (root, other) => ({ cwd: root, spec: join(other, 'outside.md'), flags: commandFlags(FAKE_AGENT) }), /outside the workspace/],
-    ['plan outside the workspace', (root, other) => ({ cwd: root, spec: 'specs/demo.md', plan: join(other, 'outside.md'), flags: commandFlags(FAKE_AGENT) }), /outside the workspace/],
+    ['spec outside the workspace', (root, other) => ({ cwd: root, spec: join(other, 'outside.md'), flags: commandFlags(FAKE_AGENT) }), /outside the repository .*: spec, plan and context files must live inside it/],
+    ['plan outside the workspace', (root, other) => ({ cwd: root, spec: 'specs/demo.md', plan: join(other, 'outside.md'), flags: commandFlags(FAKE_AGENT) }), /outside the repository .*: spec, plan and context files must live inside it/],
     ['not a git repo', (_root, other) => ({ cwd: other, spec: 'outside.md', flags: commandFlags(FAKE_AGENT) }), /not inside a git repository/],
     ['unknown agent', (root) => ({ cwd: root, spec: 'specs/demo.md', flags: { agent: 'gpt-shell' } }), /agent.*claude, codex, command/],
     ['agent=command without agent_cmd', (root) => ({ cwd: root, spec: 'specs/demo.md', flags: { agent: 'command' } }), /agent=command needs agent_cmd/],

@@ -44,14 +44,19 @@ describe('review', () => {
     expect(report).toContain('changes requested');
   });
 
-  it('reverts [R] written by the implementation agent and records a signal', async () => {
+  it('undoes [R] written by the implementation agent (plan_tampered); doing it again fails the run', async () => {
     const repo = makeRepo({ tasks: 1 });
     const run = await waitForRun(t.client, (await create(repo.root, `FAKE_SELF_REVIEW=1 ${FAKE_AGENT}`)).id);
-    expect(run.status).toBe('COMPLETED');
+    expect(run).toMatchObject({ status: 'FAILED', exitReason: 'tampering:plan_tampered' });
     const evs = await events(run.id);
-    expect(ofType(evs, 'SIGNAL').map((e) => e.payload.signal)).toContain('self_review');
-    // The reviewer approved afterwards, so the final mark is loopd's own [R].
-    expect(parsePlan(git(repo.root, 'show', 'agent/demo:specs/planning/demo-plan.md')).counts.reviewed).toBe(1);
+    const tampered = ofType(evs, 'SIGNAL').filter((e) => e.payload.signal === 'plan_tampered');
+    expect(tampered).toHaveLength(2);
+    expect(String((tampered[0]!.payload.changes as string[])[0])).toMatch(/only loopd marks a task \[R\]/);
+    // The run branch holds loopd's restore: the task is open again, nothing was merged.
+    expect(parsePlan(git(repo.root, 'show', 'run/demo:specs/planning/demo-plan.md')).counts).toMatchObject({ pending: 1, reviewed: 0 });
+    expect(() => git(repo.root, 'rev-parse', '--verify', 'agent/demo')).toThrow();
+    // The second prompt said why.
+    expect(readFileSync(join(run.runDir, 'iter-02.prompt.txt'), 'utf8')).toContain('loopd undid part of your last iteration');
   });
 
   it('max_consecutive_review_failures ends the run', async () => {

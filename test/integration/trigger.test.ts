@@ -484,6 +484,20 @@ describe('spec watcher', () => {
     expect(runs(repo.root)).toHaveLength(1);
   });
 
+  it('skips a spec whose plan has nothing to do, with the reason', async () => {
+    const repo = newRepo();
+    const w = newWatcher();
+    await w.watch(repo.root);
+    write(repo, 'specs/planning/finished-plan.md', '# Plan\n\n- [x] already done\n- [R] and reviewed\n');
+    write(repo, 'specs/finished.md', '# finished\n\nAll done already.\n');
+    const skipped = await waitForEvent(repo.root, (e) => e.spec === 'specs/finished.md');
+    expect(skipped.type).toBe('TRIGGER_SKIPPED');
+    expect(skipped.reason).toBe('nothing to do: every task in plan specs/planning/finished-plan.md is already done (2 of 2); add an open "- [ ]" task');
+    expect(t.daemon.store.getSpecFile(repo.root, 'specs/finished.md')?.status).toBe('skipped');
+    await settle(w);
+    expect(runs(repo.root)).toHaveLength(0);
+  });
+
   it('rejects registering a workspace whose config is broken', async () => {
     const repo = newRepo('no_such_key=1\n');
     const w = newWatcher();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { completionGate, detectCompletion, type GateInput } from '../../core/completion.js';
+import type { LedgerCounts } from '../../core/ledger.js';
 import { COMPLETION_TOKEN } from '../../core/types.js';
 
 const T = COMPLETION_TOKEN;
@@ -81,103 +82,83 @@ describe('detectCompletion: near misses and decoration', () => {
   });
 });
 
-describe('completionGate', () => {
-  const ok: GateInput = {
-    claimed: true,
-    openTasks: 0,
-    reviewerOn: true,
-    unreviewedTasks: 0,
-    lastReviewApproved: true,
-    verificationPassed: true,
-  };
+describe('completionGate: plan runs (ledger)', () => {
+  const all: LedgerCounts = { total: 3, open: 0, pendingReview: 0, reviewed: 2, doneBeforeRun: 1 };
+  const ok: GateInput = { claimed: true, ledger: all, openTasks: 0, reviewerOn: true, lastReviewApproved: true, verificationPassed: true };
 
-  it('completes when everything agrees', () => {
-    const r = completionGate(ok);
-    expect(r.complete).toBe(true);
-    expect(r.signal).toBeNull();
-    expect(r.reason).toBe('complete: no open tasks, review approved, verification passed');
-  });
-
-  it('does not complete without a claim, even if the facts agree', () => {
-    expect(completionGate({ ...ok, claimed: false })).toEqual({
-      complete: false,
+  it('completes on the facts, recording whether the agent also printed the token', () => {
+    expect(completionGate(ok)).toEqual({
+      complete: true,
+      completion: 'complete_token',
       signal: null,
-      reason: 'the agent did not claim completion',
+      reason: 'complete_token: all 3 tasks done, last review approved, last verification passed',
     });
+    expect(completionGate({ ...ok, claimed: false })).toMatchObject({ complete: true, completion: 'complete_facts' });
   });
 
-  it('does not signal anything for an unclaimed iteration with open tasks', () => {
-    expect(completionGate({ ...ok, claimed: false, openTasks: 3 }).signal).toBeNull();
-  });
-
-  it('signals malformed_complete for a claim with open tasks', () => {
-    expect(completionGate({ ...ok, openTasks: 1 })).toEqual({
+  it('a token with open tasks is malformed_complete; open tasks without a token are just open', () => {
+    const open = { ...all, open: 2 };
+    expect(completionGate({ ...ok, ledger: open })).toEqual({
       complete: false,
+      completion: null,
       signal: 'malformed_complete',
-      reason: 'the agent claimed completion but 1 task is still open',
+      reason: 'the agent claimed completion but 2 tasks are still open',
     });
-    expect(completionGate({ ...ok, openTasks: 4 }).reason).toBe('the agent claimed completion but 4 tasks are still open');
+    expect(completionGate({ ...ok, claimed: false, ledger: open })).toMatchObject({ complete: false, signal: null, reason: '2 tasks open' });
   });
 
-  it('needs an approving review when the reviewer is on', () => {
-    expect(completionGate({ ...ok, lastReviewApproved: false })).toEqual({
-      complete: false,
-      signal: null,
-      reason: 'claimed, but the last review did not approve',
-    });
-    expect(completionGate({ ...ok, lastReviewApproved: null }).reason).toBe('claimed, but no review has approved yet');
+  it('the ledger wins over what the implementation step counted', () => {
+    expect(completionGate({ ...ok, openTasks: 0, ledger: { ...all, open: 1 } }).complete).toBe(false);
+    expect(completionGate({ ...ok, openTasks: 5 }).complete).toBe(true);
   });
 
-  it('needs every task reviewed when the reviewer is on', () => {
-    const r = completionGate({ ...ok, unreviewedTasks: 2 });
-    expect(r.complete).toBe(false);
-    expect(r.signal).toBeNull();
-    expect(r.reason).toBe('claimed, but 2 tasks not yet reviewed');
+  it('with the reviewer on, ticked tasks must be reviewed and the last review approved', () => {
+    expect(completionGate({ ...ok, ledger: { ...all, pendingReview: 1 } }).reason).toBe('1 task ticked but not yet reviewed');
+    expect(completionGate({ ...ok, lastReviewApproved: false }).reason).toBe('the last review did not approve');
   });
 
-  it('ignores review state when the reviewer is off', () => {
-    const r = completionGate({ ...ok, reviewerOn: false, lastReviewApproved: null, unreviewedTasks: 5 });
-    expect(r.complete).toBe(true);
-    expect(r.reason).toBe('complete: no open tasks, verification passed');
+  it('with the reviewer off, ticked tasks are done', () => {
+    expect(completionGate({ ...ok, reviewerOn: false, lastReviewApproved: null, ledger: { ...all, pendingReview: 3, reviewed: 0 } }).complete).toBe(true);
   });
 
-  it('fails on failed verification', () => {
-    expect(completionGate({ ...ok, verificationPassed: false })).toEqual({
-      complete: false,
-      signal: null,
-      reason: 'claimed, but verification failed',
-    });
+  it('needs the last verification to have passed', () => {
+    expect(completionGate({ ...ok, verificationPassed: false }).reason).toBe('the last verification failed');
+    expect(completionGate({ ...ok, verificationPassed: null }).complete).toBe(true);
   });
 
-  it('completes with no verification commands', () => {
-    const r = completionGate({ ...ok, verificationPassed: null });
-    expect(r.complete).toBe(true);
-    expect(r.reason).toBe('complete: no open tasks, review approved');
-  });
-
-  it('lists every blocker', () => {
-    expect(completionGate({ ...ok, lastReviewApproved: false, unreviewedTasks: 1, verificationPassed: false }).reason).toBe(
-      'claimed, but the last review did not approve; 1 task not yet reviewed; verification failed',
-    );
+  it('never completes an empty ledger', () => {
+    expect(completionGate({ ...ok, ledger: { total: 0, open: 0, pendingReview: 0, reviewed: 0, doneBeforeRun: 0 } }).complete).toBe(false);
   });
 
   it('checks all combinations against the rule', () => {
     for (const claimed of [true, false])
-      for (const openTasks of [0, 1])
+      for (const open of [0, 1])
         for (const reviewerOn of [true, false])
-          for (const unreviewedTasks of [0, 1])
+          for (const pendingReview of [0, 1])
             for (const lastReviewApproved of [true, false, null])
               for (const verificationPassed of [true, false, null]) {
-                const g = { claimed, openTasks, reviewerOn, unreviewedTasks, lastReviewApproved, verificationPassed };
-                const expected =
-                  claimed &&
-                  openTasks === 0 &&
-                  (!reviewerOn || (lastReviewApproved === true && unreviewedTasks === 0)) &&
-                  verificationPassed !== false;
+                const g: GateInput = { claimed, ledger: { ...all, open, pendingReview }, openTasks: 0, reviewerOn, lastReviewApproved, verificationPassed };
+                const expected = open === 0 && (!reviewerOn || (pendingReview === 0 && lastReviewApproved !== false)) && verificationPassed !== false;
                 const r = completionGate(g);
                 expect(r.complete, JSON.stringify(g)).toBe(expected);
-                expect(r.signal, JSON.stringify(g)).toBe(claimed && openTasks > 0 ? 'malformed_complete' : null);
-                expect(r.reason.length).toBeGreaterThan(0);
+                expect(r.completion, JSON.stringify(g)).toBe(expected ? (claimed ? 'complete_token' : 'complete_facts') : null);
+                expect(r.signal, JSON.stringify(g)).toBe(claimed && open > 0 ? 'malformed_complete' : null);
               }
+  });
+});
+
+describe('completionGate: plan-less runs', () => {
+  const ok: GateInput = { claimed: true, ledger: null, openTasks: 0, reviewerOn: true, lastReviewApproved: true, verificationPassed: true };
+
+  it('needs the token', () => {
+    expect(completionGate(ok)).toMatchObject({ complete: true, completion: 'complete_token' });
+    expect(completionGate({ ...ok, claimed: false }).complete).toBe(false);
+  });
+
+  it('needs an approving review when the reviewer is on, and passing verification', () => {
+    expect(completionGate({ ...ok, lastReviewApproved: null }).reason).toBe('no review has approved yet');
+    expect(completionGate({ ...ok, lastReviewApproved: false }).complete).toBe(false);
+    expect(completionGate({ ...ok, reviewerOn: false, lastReviewApproved: null }).complete).toBe(true);
+    expect(completionGate({ ...ok, verificationPassed: false }).complete).toBe(false);
   });
 });

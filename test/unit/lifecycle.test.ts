@@ -12,7 +12,8 @@ function run(patch: Partial<RunDetail> = {}): RunDetail {
     baseBranch: 'main', runBranch: 'run/demo', mergeTargetBranch: 'agent/demo', mergeStrategy: 'squash', worktreePath: '/w.run-demo',
     worktreeProvider: 'git', origin: 'cli', exitReason: null, pauseReason: null, lastError: null, createdAt: 1, updatedAt: 1, startedAt: 1,
     endedAt: null, iteration: 1, phase: 'implementation', tasksDone: null, tasksTotal: null, runDir: '/w/logs', globalRunDir: null,
-    costUsd: 0, inputTokens: 0, outputTokens: 0, review: { status: 'pending', actor: null, at: null, automatic: false, detail: {} },
+    costUsd: 0, inputTokens: 0, outputTokens: 0, completion: null, review: { status: 'pending', actor: null, at: null, automatic: false, detail: {} },
+    tasks: [],
     steps: [], artifacts: [], config: { reviewer: true, verify_cmds: ['npm test'], iterations: 10 },
     ...patch,
   };

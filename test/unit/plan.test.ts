@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { markReviewed, parsePlan, planDigest, revertSelfReviewed } from '../../core/plan.js';
+import { isChecklistHeading, parsePlan, planDigest } from '../../core/plan.js';
 
 const lines = (...ls: string[]) => ls.join('\n');
 
@@ -193,94 +193,6 @@ describe('parsePlan: line endings', () => {
   });
 });
 
-describe('markReviewed', () => {
-  it('turns [x] and [X] into [R] on the given lines only', () => {
-    const text = lines('- [x] a', '- [X] b', '- [x] c');
-    expect(markReviewed(text, [0, 1])).toBe(lines('- [R] a', '- [R] b', '- [x] c'));
-  });
-
-  it('leaves non-done tasks and non-task lines alone', () => {
-    const text = lines('# [x] heading', '- [ ] a', '- [~] b', '- [R] c', 'prose [x]');
-    expect(markReviewed(text, [0, 1, 2, 3, 4])).toBe(text);
-  });
-
-  it('does not touch lines inside code fences or excluded sections', () => {
-    const text = lines('```', '- [x] code', '```', '## Verification', '- [x] check');
-    expect(markReviewed(text, [1, 4])).toBe(text);
-  });
-
-  it('preserves CRLF and everything else byte for byte', () => {
-    const text = '# Plan\r\n\r\n  - [x]   keep   spacing  \r\n* [x] b\r\n';
-    expect(markReviewed(text, [2, 3])).toBe('# Plan\r\n\r\n  - [R]   keep   spacing  \r\n* [R] b\r\n');
-  });
-
-  it('preserves mixed line endings and a missing final newline', () => {
-    const text = '- [x] a\r\n- [x] b\n- [x] c';
-    expect(markReviewed(text, [0, 1, 2])).toBe('- [R] a\r\n- [R] b\n- [R] c');
-  });
-
-  it('ignores out-of-range and duplicate line numbers', () => {
-    const text = '- [x] a\n';
-    expect(markReviewed(text, [0, 0, 5, -1])).toBe('- [R] a\n');
-  });
-
-  it('marks the checkbox, not a look-alike in the text', () => {
-    expect(markReviewed('1. [x] see [x] here', [0])).toBe('1. [R] see [x] here');
-  });
-
-  it('returns the same text for an empty list', () => {
-    const text = '- [x] a';
-    expect(markReviewed(text, [])).toBe(text);
-  });
-});
-
-describe('revertSelfReviewed', () => {
-  it('reverts [R] the agent added', () => {
-    const before = lines('- [ ] a', '- [x] b', '- [R] c');
-    const after = lines('- [R] a', '- [R] b', '- [R] c');
-    expect(revertSelfReviewed(before, after)).toEqual({ text: lines('- [x] a', '- [x] b', '- [R] c'), reverted: [0, 1] });
-  });
-
-  it('keeps [R] that was already there even if the task moved', () => {
-    const before = lines('- [R] c', '- [ ] a');
-    const after = lines('# Moved', '- [x] a', '', '- [R] c');
-    expect(revertSelfReviewed(before, after)).toEqual({ text: after, reverted: [] });
-  });
-
-  it('reverts a brand-new task added as [R]', () => {
-    const r = revertSelfReviewed('- [ ] a', lines('- [ ] a', '- [R] sneaky new task'));
-    expect(r.reverted).toEqual([1]);
-    expect(r.text).toBe(lines('- [ ] a', '- [x] sneaky new task'));
-  });
-
-  it('matches text ignoring surrounding and repeated whitespace', () => {
-    expect(revertSelfReviewed('- [R] do  the thing', '  - [R]   do the thing  ').reverted).toEqual([]);
-  });
-
-  it('counts duplicates: one [R] before covers one [R] after', () => {
-    const r = revertSelfReviewed(lines('- [R] same', '- [x] same'), lines('- [R] same', '- [R] same'));
-    expect(r.reverted).toEqual([1]);
-  });
-
-  it('treats edited text as a different task', () => {
-    expect(revertSelfReviewed('- [R] old text', '- [R] new text').reverted).toEqual([0]);
-  });
-
-  it('preserves CRLF', () => {
-    const r = revertSelfReviewed('- [x] a\r\n', '- [R] a\r\n');
-    expect(r.text).toBe('- [x] a\r\n');
-  });
-
-  it('ignores [R] inside fences and excluded sections', () => {
-    const after = lines('```', '- [R] code', '```', '## QA', '- [R] qa');
-    expect(revertSelfReviewed('', after)).toEqual({ text: after, reverted: [] });
-  });
-
-  it('does nothing when nothing is reviewed', () => {
-    expect(revertSelfReviewed('- [ ] a', '- [x] a')).toEqual({ text: '- [x] a', reverted: [] });
-  });
-});
-
 describe('planDigest', () => {
   const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -314,5 +226,87 @@ describe('planDigest', () => {
     const a = '# Plan\n\nSome prose.\n- [ ] a\n- [x] b\n';
     const b = '# Renamed\r\n\r\nOther prose.\r\n*   [ ]   a  \r\n  1. [x] b\r\n## Verification\r\n- [ ] check\r\n```\r\n- [ ] code\r\n```\r\n- [ ]? manual\r\n';
     expect(planDigest(a)).toBe(planDigest(b));
+  });
+});
+
+describe('isChecklistHeading: real-world headings', () => {
+  const excluded = [
+    'Verification',
+    'Manual QA',
+    'QA checklist',
+    'QA',
+    'Verification checklist',
+    'Manual verification',
+    'Manual verification steps',
+    'Final verification',
+    'Post-verification steps',
+    'qa-checks',
+    'Manual testing',
+    'Manual test checklist',
+    '5. Verification',
+    'Phase 6: QA',
+    'Verify',
+    'Acceptance & QA',
+    'Smoke tests and verification',
+  ];
+  const kept = [
+    'Phase 4: Reviewer, Verification, Watchdog',
+    'Verification of the plan parser',
+    'Build the verification runner',
+    'Tasks',
+    'Testing',
+    'Tests',
+    'Checklist',
+    'Phase 2: QA dashboard',
+    'Iraqi locale',
+    'Implementation steps',
+    'Reviewer and verification phases',
+    'Step 3: verify_cmds support',
+  ];
+  it.each(excluded)('"%s" is a checklist section', (h) => expect(isChecklistHeading(h)).toBe(true));
+  it.each(kept)('"%s" is a work section', (h) => expect(isChecklistHeading(h)).toBe(false));
+
+  it('counts the tasks of "## Phase 4: Reviewer, Verification, Watchdog" (finding 8)', () => {
+    const plan = lines(
+      '# Plan',
+      '## Phase 3: Loop',
+      '- [x] dispatcher',
+      '## Phase 4: Reviewer, Verification, Watchdog',
+      '- [ ] reviewer step',
+      '- [ ] verification step',
+      '- [ ] watchdog step',
+      '## Verification',
+      '- [ ] npm test passes',
+      '### Manual QA',
+      '- [ ] click through the dashboard',
+    );
+    const { tasks, counts } = parsePlan(plan);
+    expect(tasks.map((t) => t.text)).toEqual(['dispatcher', 'reviewer step', 'verification step', 'watchdog step']);
+    expect(counts.open).toBe(3);
+    expect(tasks[1]!.heading).toBe('Phase 4: Reviewer, Verification, Watchdog');
+  });
+
+  it('ends a QA checklist sub-section at its sibling and keeps nested items of work sections', () => {
+    const plan = lines(
+      '## Phase 1',
+      '- [ ] parent task',
+      '  - [ ] nested step a',
+      '    - [x] deeper step',
+      '### QA checklist',
+      '- [ ] looks right',
+      '  - [ ] nested QA item',
+      '### Phase 1b',
+      '1. [ ] ordered task',
+      '   ```sh',
+      '   - [ ] inside an indented fence',
+      '   ```',
+      '- [ ] after the fence',
+    );
+    expect(parsePlan(plan).tasks.map((t) => t.text)).toEqual(['parent task', 'nested step a', 'deeper step', 'ordered task', 'after the fence']);
+  });
+
+  it('never counts checkboxes in fenced code, with ~~~ or longer fences', () => {
+    const plan = lines('- [ ] real', '~~~~', '- [ ] example', '~~~', '- [ ] still inside', '~~~~', '````md', '```', '- [ ] nested fence text', '```', '````', '- [ ] real 2');
+    expect(parsePlan(plan).tasks.map((t) => t.text)).toEqual(['real', 'real 2']);
   });
 });

@@ -174,7 +174,7 @@ describe('spawnDetached / waitForExit', () => {
     expect(isAlive({ ...h, startTime: String(Number(h.startTime) + 1) })).toBe(false);
     expect(isAlive({ ...h, nonce: 'someone-else' })).toBe(false);
     // A handle whose pid now belongs to someone else must not get that group killed.
-    await killTree({ ...h, startTime: '1' }, 100);
+    await killTree({ ...h, startTime: '1', nonce: 'someone-else' }, 100);
     expect(isAlive(h)).toBe(true);
     await killTree(h, 500);
     expect(isAlive(h)).toBe(false);
@@ -209,5 +209,50 @@ describe('spawnDetached / waitForExit', () => {
     expect(readExitStatus(s.exitPath)).toBeNull();
     fs.writeFileSync(s.exitPath, '0\n');
     expect(readExitStatus(s.exitPath)).toBe(0);
+  });
+});
+
+describe('containment', () => {
+  it('step processes get the daemon environment minus every LOOPD_* variable, plus their own', async () => {
+    process.env.LOOPD_AUTH_TOKEN = 'daemon-secret';
+    process.env.LOOPD_SOMETHING_NEW = 'x';
+    process.env.LOOPD_TEST_VISIBLE_PATH_LIKE = 'y';
+    try {
+      const s = spec('env', { LOOP_RUN_ID: 'r1' });
+      const h = await start(s);
+      await waitForExit(h, s.exitPath, { timeoutMs: 5000 });
+      const env = fs.readFileSync(s.logPath, 'utf8');
+      expect(env).not.toMatch(/^LOOPD_/m);
+      expect(env).toMatch(/^LOOP_RUN_ID=r1$/m);
+      expect(env).toMatch(/^PATH=/m);
+      expect(env).toContain(`${NONCE_ENV}=${h.nonce}`);
+    } finally {
+      delete process.env.LOOPD_AUTH_TOKEN;
+      delete process.env.LOOPD_SOMETHING_NEW;
+      delete process.env.LOOPD_TEST_VISIBLE_PATH_LIKE;
+    }
+  });
+
+  it('kills a TERM-ignoring grandchild that left the process group with setsid, when the step ends', async () => {
+    const s = spec('setsid sh -c \'trap "" TERM; echo $$ > escaped.pid; exec sleep 600\' & sleep 0.3; echo started');
+    const h = await start(s);
+    const pidFile = path.join(s.cwd, 'escaped.pid');
+    await until(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').trim() !== '');
+    const escaped = Number(fs.readFileSync(pidFile, 'utf8').trim());
+    expect(liveInGroup(h.pgid)).not.toContain(escaped);
+    const r = await waitForExit(h, s.exitPath, { timeoutMs: 10_000, graceMs: 200 });
+    expect(r.exitCode).toBe(0);
+    expect(isLivePid(escaped)).toBe(false);
+  });
+
+  it('kills the escaped grandchild at a timeout too', async () => {
+    const s = spec('setsid sh -c \'trap "" TERM; echo $$ > escaped.pid; exec sleep 600\' & sleep 600');
+    const h = await start(s);
+    const pidFile = path.join(s.cwd, 'escaped.pid');
+    await until(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').trim() !== '');
+    const escaped = Number(fs.readFileSync(pidFile, 'utf8').trim());
+    const r = await waitForExit(h, s.exitPath, { timeoutMs: 300, graceMs: 200 });
+    expect(r.timedOut).toBe(true);
+    expect(isLivePid(escaped)).toBe(false);
   });
 });

@@ -30,9 +30,12 @@ describe('buildPrompt: default body', () => {
     expect(p).toMatch(/Commit all changes with a descriptive message/);
   });
 
-  it('forbids [R] and explains [~]', () => {
-    expect(p).toMatch(/Never mark a task `\[R\]`: only the reviewer/);
-    expect(p).toMatch(/mark it `\[~\]`.*reason/);
+  it('says what the agent may do in the plan and spec, and forbids [R], [~] and history rewrites', () => {
+    expect(p).toMatch(/The spec is read-only/);
+    expect(p).toMatch(/never write `\[R\]` or `\[~\]` \(only the reviewer marks tasks reviewed\)/);
+    expect(p).toMatch(/leave it `\[ \]` and write the reason/);
+    expect(p).toMatch(/never reset, rebase, amend or switch branches/);
+    expect(p).toMatch(/A tick needs the work/);
   });
 
   it('explains the token in trailing mode', () => {

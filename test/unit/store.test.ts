@@ -33,8 +33,8 @@ describe('store', () => {
     const path = join(tempDir(), 'db.sqlite');
     const a = new Store(path);
     expect(a.appliedMigrations().map((m) => m.name)).toEqual(loadMigrations().map((m) => m.name));
-    expect((a.db.prepare('PRAGMA journal_mode').get() as { journal_mode: string }).journal_mode).toBe('wal');
-    expect((a.db.prepare('PRAGMA busy_timeout').get() as { timeout: number }).timeout).toBe(BUSY_TIMEOUT_MS);
+    expect(a.pragma('journal_mode')).toBe('wal');
+    expect(a.pragma('busy_timeout')).toBe(BUSY_TIMEOUT_MS);
     a.close();
     const b = new Store(path);
     expect(b.appliedMigrations()).toHaveLength(loadMigrations().length);

@@ -50,7 +50,13 @@ describe('nextStep: the basic loop', () => {
   });
 
   it('completes without a merge when merging is off', () => {
-    expect(decide([impl(1, done)], { ...base, mergeEnabled: false })).toEqual({ kind: 'finish', status: 'COMPLETED', reason: 'complete_plan', signals: [] });
+    expect(decide([impl(1, done)], { ...base, mergeEnabled: false })).toEqual({
+      kind: 'finish',
+      status: 'COMPLETED',
+      reason: 'complete_plan',
+      signals: [],
+      proof: { completion: 'complete_token', why: 'complete_token: claimed by the agent' },
+    });
   });
 
   it('does not complete without a claim even when every task is done', () => {
@@ -84,27 +90,87 @@ describe('nextStep: the basic loop', () => {
 });
 
 describe('nextStep: phase order', () => {
-  it('implementation -> review -> verification -> next implementation', () => {
-    expect(decide([impl(1)], full)).toMatchObject({ kind: 'queue', phase: 'review', iteration: 1 });
-    expect(decide([impl(1), approve(1, 1)], full)).toMatchObject({ kind: 'queue', phase: 'verification', iteration: 1 });
-    expect(decide([impl(1), approve(1, 1), pass(1)], full)).toMatchObject({ kind: 'queue', phase: 'implementation', iteration: 2 });
+  it('implementation -> verification -> review -> next implementation', () => {
+    expect(decide([impl(1)], full)).toMatchObject({ kind: 'queue', phase: 'verification', iteration: 1 });
+    expect(decide([impl(1), pass(1)], full)).toMatchObject({ kind: 'queue', phase: 'review', iteration: 1 });
+    expect(decide([impl(1), pass(1), approve(1, 1)], full)).toMatchObject({ kind: 'queue', phase: 'implementation', iteration: 2 });
   });
 
   it('skips review when the reviewer is off and verification when there are no commands', () => {
     expect(decide([impl(1)], { ...full, reviewer: false })).toMatchObject({ phase: 'verification' });
+    expect(decide([impl(1), pass(1)], { ...full, reviewer: false })).toMatchObject({ phase: 'implementation', iteration: 2 });
     expect(decide([impl(1)], { ...full, verify: false })).toMatchObject({ phase: 'review' });
     expect(decide([impl(1), approve(1, 1)], { ...full, verify: false })).toMatchObject({ phase: 'implementation', iteration: 2 });
   });
 
-  it('completion needs the claim, no open task, an approving review with every task [R], and passing verification', () => {
-    expect(decide([impl(1, done), approve(1, 0), pass(1)], full)).toMatchObject({ kind: 'queue', phase: 'merge' });
-    expect(decide([impl(1, done), reject(1), pass(1)], full)).toMatchObject({ kind: 'queue', phase: 'implementation', iteration: 2 });
-    expect(decide([impl(1, done), approve(1, 1), pass(1)], full)).toMatchObject({ kind: 'queue', phase: 'implementation', iteration: 2 });
-    expect(decide([impl(1, done), approve(1, 0), failV(1)], full)).toMatchObject({ kind: 'queue', phase: 'implementation', iteration: 2 });
+  it('never reviews work whose verification failed; the fix is reviewed together with it', () => {
+    expect(decide([impl(1), failV(1)], full)).toMatchObject({ phase: 'implementation', iteration: 2 });
+    // Iteration 2 changed nothing, but iteration 1's code was never reviewed.
+    const idle = { ...progress, commits: 0, codeChanged: false };
+    expect(decide([impl(1), failV(1), impl(2, idle), pass(2)], full)).toMatchObject({ phase: 'review', iteration: 2 });
   });
 
-  it('without the reviewer, [x] tasks are enough', () => {
+  it('never calls the reviewer for an iteration that changed nothing but the plan', () => {
+    const planOnly = { ...progress, commits: 1, codeChanged: false };
+    expect(decide([impl(1, planOnly)], { ...full, verify: false })).toMatchObject({ phase: 'implementation', iteration: 2 });
+    expect(decide([impl(1, planOnly), pass(1)], full)).toMatchObject({ phase: 'implementation', iteration: 2 });
+    // Reviewed code stays reviewed: a later idle iteration has nothing new to show.
+    expect(decide([impl(1), pass(1), approve(1, 1), impl(2, planOnly), pass(2)], full)).toMatchObject({ phase: 'implementation', iteration: 3 });
+  });
+
+  it('completion without a ledger (plan-less) needs the claim, an approving review and passing verification', () => {
+    expect(decide([impl(1, done), pass(1), approve(1, 0)], full)).toMatchObject({ kind: 'queue', phase: 'merge' });
+    expect(decide([impl(1, done), pass(1), reject(1)], full)).toMatchObject({ kind: 'queue', phase: 'implementation', iteration: 2 });
+    expect(decide([impl(1, done), failV(1)], full)).toMatchObject({ kind: 'queue', phase: 'implementation', iteration: 2 });
+  });
+
+  it('without the reviewer, the claim and passing verification are enough (plan-less)', () => {
     expect(decide([impl(1, done), pass(1)], { ...full, reviewer: false })).toMatchObject({ phase: 'merge' });
+  });
+});
+
+describe('nextStep: completion on facts (ledger)', () => {
+  const ledger = (open: number, pendingReview = 0) => ({ total: 3, open, pendingReview, reviewed: 3 - open - pendingReview, doneBeforeRun: 0 });
+  const withLedger = (open: number, pendingReview = 0) => ({ cancelRequested: false, ledger: ledger(open, pendingReview) });
+  const silent = { ...progress, claimed: false, openTasks: 0 };
+
+  it('completes when every task is reviewed, verification passed and the review approved, without the token', () => {
+    const d = decide([impl(1, silent), pass(1), approve(1)], full, withLedger(0));
+    expect(d).toMatchObject({ kind: 'queue', phase: 'merge', proof: { completion: 'complete_facts' } });
+    expect(decide([impl(1, done), pass(1), approve(1)], full, withLedger(0))).toMatchObject({ proof: { completion: 'complete_token' } });
+  });
+
+  it('a token does not complete while tasks wait for review or are open', () => {
+    // Claimed with every task ticked, then the review sent one back: redo it, no malformed signal.
+    expect(decide([impl(1, done), pass(1), reject(1)], full, withLedger(1))).toMatchObject({ phase: 'implementation', iteration: 2, signals: [] });
+    expect(decide([impl(1, { ...done, openTasks: 2 }), pass(1), approve(1)], full, withLedger(2))).toMatchObject({ phase: 'watchdog', signals: ['malformed_complete'] });
+    expect(decide([impl(1, done), failV(1)], full, withLedger(0, 1))).toMatchObject({ phase: 'implementation', iteration: 2 });
+  });
+
+  it('with the reviewer off, ticked tasks complete the run once verification passed', () => {
+    const cfg = { ...full, reviewer: false };
+    expect(decide([impl(1, silent), pass(1)], cfg, withLedger(0, 3))).toMatchObject({ phase: 'merge', proof: { completion: 'complete_facts' } });
+    expect(decide([impl(1, silent), failV(1)], cfg, withLedger(0, 3))).toMatchObject({ phase: 'implementation' });
+  });
+});
+
+describe('nextStep: tampering', () => {
+  const tampered = (kind: string) => ({ ...progress, tampering: [kind] });
+
+  it('the same kind twice in a run fails it with tampering:<kind>, before verification or review', () => {
+    expect(decide([impl(1, tampered('plan_tampered'))], full)).toMatchObject({ phase: 'verification' });
+    const twice = [impl(1, tampered('plan_tampered')), pass(1), approve(1), impl(2, tampered('plan_tampered'))];
+    expect(decide(twice, full)).toEqual({ kind: 'finish', status: 'FAILED', reason: 'tampering:plan_tampered', signals: [] });
+  });
+
+  it('different kinds do not add up', () => {
+    const steps = [impl(1, tampered('spec_tampered')), pass(1), approve(1), impl(2, tampered('tick_without_work'))];
+    expect(decide(steps, full)).toMatchObject({ kind: 'queue', phase: 'verification' });
+  });
+
+  it('reports kinds in a fixed order when two repeat at once', () => {
+    const both = { ...progress, tampering: ['plan_tampered', 'spec_tampered'] };
+    expect(decide([impl(1, both), impl(2, both)])).toMatchObject({ reason: 'tampering:spec_tampered' });
   });
 });
 
@@ -127,10 +193,10 @@ describe('nextStep: consecutive failures', () => {
   });
 
   it('review rejections end the run only when max_consecutive_review_failures is set', () => {
-    const steps = [impl(1), reject(1), pass(1), impl(2), reject(2)];
-    expect(decide(steps, full)).toMatchObject({ kind: 'queue', phase: 'verification' });
+    const steps = [impl(1), pass(1), reject(1), impl(2), pass(2), reject(2)];
+    expect(decide(steps, full)).toMatchObject({ kind: 'queue', phase: 'implementation', iteration: 3 });
     expect(decide(steps, { ...full, maxConsecutiveReviewFailures: 2 })).toMatchObject({ kind: 'finish', reason: 'max_consecutive_failures:review:2' });
-    expect(decide([impl(1), reject(1), pass(1), impl(2), approve(2)], { ...full, maxConsecutiveReviewFailures: 1 })).toMatchObject({ kind: 'queue' });
+    expect(decide([impl(1), pass(1), reject(1), impl(2), pass(2), approve(2)], { ...full, maxConsecutiveReviewFailures: 1 })).toMatchObject({ kind: 'queue' });
   });
 });
 

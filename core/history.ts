@@ -1,0 +1,79 @@
+// Git queries and repairs behind "history is append-only": what branch a worktree is on, whether
+// a head descends from the one loopd recorded, and putting a rewritten branch back. Kept apart
+// from git.ts (worktrees and merges); same rule: plumbing through execa, no ambient GIT_* vars.
+import { execa } from 'execa';
+
+async function run(dir: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.toUpperCase().startsWith('GIT_') && !k.toUpperCase().startsWith('LOOPD_')) env[k] = v;
+  env.GIT_TERMINAL_PROMPT = '0';
+  const r = await execa('git', args, { cwd: dir, env, extendEnv: false, reject: false, stdin: 'ignore' });
+  return { code: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+async function must(dir: string, args: string[]): Promise<string> {
+  const r = await run(dir, args);
+  if (r.code !== 0) throw new Error(`git ${args.join(' ')} failed in ${dir}: ${r.stderr.trim().split('\n')[0] || `exit code ${r.code}`}`);
+  return r.stdout;
+}
+
+/** The branch checked out in dir, or null when HEAD is detached. */
+export async function currentBranch(dir: string): Promise<string | null> {
+  const r = await run(dir, ['symbolic-ref', '-q', '--short', 'HEAD']);
+  return r.code === 0 ? r.stdout.trim() : null;
+}
+
+/**
+ * HEAD, the branch's head and the checked-out branch in one git process (hot path: after every
+ * implementation step). branch is null on a detached HEAD; branchHead null if the branch is gone.
+ */
+export async function headState(dir: string, branch: string): Promise<{ head: string | null; branchHead: string | null; branch: string | null }> {
+  const r = await run(dir, ['rev-parse', 'HEAD', `refs/heads/${branch}`, '--symbolic-full-name', 'HEAD']);
+  const [head, branchHead, sym] = r.stdout.trim().split('\n');
+  if (r.code === 0 && head && branchHead && sym) {
+    return { head, branchHead, branch: sym.startsWith('refs/heads/') ? sym.slice('refs/heads/'.length) : null };
+  }
+  // The branch (or HEAD) does not resolve: ask one at a time.
+  return { head: await resolveRev(dir, 'HEAD'), branchHead: await resolveRev(dir, `refs/heads/${branch}`), branch: await currentBranch(dir) };
+}
+
+export async function resolveRev(dir: string, rev: string): Promise<string | null> {
+  const r = await run(dir, ['rev-parse', '--verify', '--quiet', `${rev}^{commit}`]);
+  return r.code === 0 ? r.stdout.trim() : null;
+}
+
+/** The first parent of a commit, or null for a root commit. */
+export async function parentOf(dir: string, sha: string): Promise<string | null> {
+  return resolveRev(dir, `${sha}^1`);
+}
+
+export async function descends(dir: string, ancestor: string, head: string): Promise<boolean> {
+  const r = await run(dir, ['merge-base', '--is-ancestor', ancestor, head]);
+  return r.code === 0;
+}
+
+/** Paths whose content differs between two commits (both sides of a rename). */
+export async function changedPaths(dir: string, from: string, to: string): Promise<string[]> {
+  const out = await must(dir, ['diff', '--name-only', '--no-renames', '-z', from, to, '--']);
+  return out.split('\0').filter((p) => p !== '');
+}
+
+/** A ref under refs/loopd/ keeps commits reachable, so git gc never collects them. */
+export async function setRef(dir: string, ref: string, sha: string): Promise<void> {
+  await must(dir, ['update-ref', ref, sha]);
+}
+
+/** Puts `branch` back at `sha`, checked out in dir, with the agent's stray files gone. */
+export async function restoreBranch(dir: string, branch: string, sha: string): Promise<void> {
+  await must(dir, ['checkout', '--quiet', '--force', '-B', branch, sha]);
+  // Untracked files from the discarded state; ignored files (build output) stay.
+  await must(dir, ['clean', '--quiet', '--force', '-d']);
+}
+
+export function runRef(runId: string): string {
+  return `refs/loopd/runs/${runId}`;
+}
+
+export function discardedRef(runId: string, stepId: number, what: string): string {
+  return `refs/loopd/runs/${runId}-discarded/${stepId}-${what}`;
+}
