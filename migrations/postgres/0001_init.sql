@@ -169,3 +169,30 @@ CREATE TABLE merge_locks (
   created_at      BIGINT NOT NULL,
   PRIMARY KEY (workspace_root, target_branch)
 );
+
+-- The task ledger and the texts a run was handed (SQLite 0002): the truth the agent's plan and
+-- spec files are checked against.
+CREATE TABLE ledger_tasks (
+  run_id            TEXT NOT NULL REFERENCES runs (id),
+  task_id           INTEGER NOT NULL,
+  text              TEXT NOT NULL,
+  line              TEXT NOT NULL,
+  section           TEXT,
+  ord               INTEGER NOT NULL,
+  state             TEXT NOT NULL CHECK (state IN ('open','blocked','done','reviewed')),
+  done_before_run   INTEGER NOT NULL DEFAULT 0,
+  added_iteration   INTEGER,
+  ticked_iteration  INTEGER,
+  created_at        BIGINT NOT NULL,
+  updated_at        BIGINT NOT NULL,
+  PRIMARY KEY (run_id, task_id)
+);
+
+CREATE TABLE run_truth (
+  run_id      TEXT PRIMARY KEY REFERENCES runs (id),
+  spec_text   TEXT NOT NULL,
+  plan_text   TEXT,
+  completion  TEXT CHECK (completion IN ('complete_token','complete_facts')),
+  created_at  BIGINT NOT NULL,
+  updated_at  BIGINT NOT NULL
+);
