@@ -2,25 +2,14 @@
 // BIGINT columns (epoch ms, sequence numbers) are returned as JS numbers: every value loopd stores
 // fits in 2^53, and the rest of the code compares them as numbers.
 import pg from 'pg';
+import { checkDatabaseUrl } from './url.js';
+
+export { checkDatabaseUrl };
 
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
 export type Pool = pg.Pool;
 export type Client = pg.PoolClient;
-
-/** Rejects anything that is not a postgres:// URL with a line that says what to write instead. */
-export function checkDatabaseUrl(url: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new Error(`database URL "${url}" is not a URL: write postgres://user@host:5432/dbname (or unset LOOPD_DATABASE_URL for the built-in SQLite)`);
-  }
-  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
-    throw new Error(`database URL "${url}" is not a postgres:// URL: only PostgreSQL is supported for several hosts (unset LOOPD_DATABASE_URL for the built-in SQLite)`);
-  }
-  return url;
-}
 
 export function openPool(url: string, max = 10): Pool {
   const pool = new pg.Pool({ connectionString: checkDatabaseUrl(url), max, application_name: 'loopd' });

@@ -85,3 +85,25 @@ describe('triggers on several hosts', () => {
     expect((await decide('h2')).filter(Boolean)).toHaveLength(1);
   });
 });
+
+describe('loopd --database-url', () => {
+  it('refuses with a clear line instead of quietly running this host on its own SQLite', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const home = mkdtempSync(join(tmpdir(), 'loopd-pgurl-'));
+    try {
+      const bin = join(import.meta.dirname, '..', '..', 'bin', 'loopd');
+      const env = { ...process.env, LOOPD_HOME: home };
+      const viaFlag = spawnSync(bin, ['--addr', '127.0.0.1:0', '--database-url', url], { encoding: 'utf8', env });
+      expect(viaFlag.status).not.toBe(0);
+      expect(viaFlag.stderr).toMatch(/loopd cannot run on PostgreSQL yet.*unset LOOPD_DATABASE_URL/);
+      const viaEnv = spawnSync(bin, ['--addr', '127.0.0.1:0'], { encoding: 'utf8', env: { ...env, LOOPD_DATABASE_URL: 'mysql://x/y' } });
+      expect(viaEnv.status).not.toBe(0);
+      expect(viaEnv.stderr).toMatch(/not a postgres:\/\/ URL/);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
