@@ -646,6 +646,13 @@ export class Store {
   /** True when the step holds the target's merge lock now (it may have held it already). */
   takeMergeLock(l: Omit<MergeLockRow, 'created_at'>, now = Date.now()): boolean {
     return this.tx(() => {
+      // A lock whose step ended (finished, failed, requeued after a crash) frees itself.
+      this.db
+        .prepare(
+          `DELETE FROM merge_locks WHERE workspace_root = ? AND target_branch = ? AND step_id IN
+             (SELECT id FROM steps WHERE status IN ('SUCCEEDED', 'FAILED', 'CANCELED'))`,
+        )
+        .run(l.workspace_root, l.target_branch);
       this.db
         .prepare('INSERT INTO merge_locks (workspace_root, target_branch, step_id, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
         .run(l.workspace_root, l.target_branch, l.step_id, now);

@@ -205,6 +205,12 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
       expect((await s.mergeLocks()).map((l) => l.step_id)).toEqual([m1!.id, m3!.id]);
       await s.transaction((tx) => tx.releaseMergeLock(m1!.id));
       expect(await s.transaction((tx) => tx.takeMergeLock(lock(m2!.id), 4))).toBe(true);
+      // A lock whose step ended (a crash between the step's end and the release) frees itself.
+      await s.transaction(async (tx) => {
+        await tx.claimStep(m2!.id, 'h', 5);
+        await tx.failStep(m2!.id, 'gone', { requeued: true }, 6);
+      });
+      expect(await s.transaction((tx) => tx.takeMergeLock(lock(m1!.id), 7))).toBe(true);
     });
 
     it('keeps workspaces, spec files and review decisions', async () => {
