@@ -63,6 +63,8 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
       expect((await s.findRuns(created.name)).map((r) => r.id)).toEqual([created.id]);
       expect(await s.runBranchTaken('/ws', created.run_branch)).toBe(true);
       expect(await s.countRuns('/ws')).toBe(1);
+      expect((await s.runNameTaken('/ws', created.name))?.id).toBe(created.id);
+      expect(await s.runNameTaken('/other', created.name)).toBeUndefined();
     });
 
     it('pages runs newest first by id, after a cursor', async () => {
@@ -110,6 +112,7 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
       if (paused.type !== 'RUN_PAUSED') throw new Error('expected RUN_PAUSED');
       expect(paused.payload.reason).toBe('budget_exceeded');
       expect((await s.eventsAfter({ runId: id, afterSeq: paused.seq })).length).toBe(0);
+      expect(await s.eventsWindowStart({ workspace: '/elsewhere' }, { last: 1 })).toBe(paused.seq);
     });
 
     it('admits a PENDING run once', async () => {
