@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LedgerState, LedgerTask } from '../core/ledger.js';
 import type { RunStatus, StepPhase, StepStatus } from '../core/types.js';
-import type { EventBus } from './bus.js';
+import type { EventBus, PublishedEvent } from './bus.js';
 import type { EventPayloads, EventType, LoopEvent } from '../core/events.js';
 
 export interface RunRow {
@@ -77,15 +77,8 @@ export interface StepRow {
   ended_at: number | null;
 }
 
-export interface EventRow {
-  seq: number;
-  run_id: string | null;
-  step_id: number | null;
-  workspace_root: string | null;
-  type: string;
-  ts: number;
-  payload_json: string;
-}
+/** Defined with the bus, which only carries it: the store imports the bus, never the reverse. */
+export type EventRow = PublishedEvent;
 
 export interface ArtifactRow {
   id: number;
