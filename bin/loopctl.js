@@ -26,7 +26,8 @@ if (ensureNode(import.meta.url)) {
     if (fast) handled = await fast.runFast(argv);
   }
   if (!handled) {
-    const { execute } = await import('@oclif/core');
-    await execute({ dir: import.meta.url });
+    // oclif, with every error that escapes a command printed like a command's own (cli/main.ts).
+    const { main } = await import('../dist/cli/main.js');
+    await main(import.meta.url);
   }
 }

@@ -4,6 +4,7 @@
 import { Command, Errors } from '@oclif/core';
 import type { DaemonLocation, LoopClient } from './client.js';
 import { firstLine } from './format.js';
+import { escapeControls, paletteFor } from './text.js';
 
 export const START_HINT = 'start it with "loopctl daemon start" (or "npx loopctl daemon start" from the loopd repo)';
 
@@ -229,7 +230,7 @@ export abstract class BaseCommand extends Command {
     if (err instanceof Errors.ExitError) throw err;
     const message = this.describeError(err);
     if (this.json) process.stdout.write(`${JSON.stringify({ error: message })}\n`);
-    else process.stderr.write(`Error: ${message}\n`);
+    else process.stderr.write(`${paletteFor(process.stderr).error('Error:')} ${escapeControls(message)}\n`);
     const code = err instanceof UserError ? err.exitCode : (err.oclif?.exit ?? 1);
     throw new Errors.ExitError(code === 0 ? 1 : code);
   }

@@ -1,12 +1,13 @@
 // One readable line per run event, for `run --wait` and `events`. Event types are the daemon's to
 // define: the ones of the loop get a sentence of their own, anything else falls back to key=value.
 import type { EventPayloads, EventType, StoredEvent } from '../core/events.js';
+import type { EventView } from '../router/index.js';
+import { formatClock, formatDuration, formatTime, summarizePayload } from './format.js';
+import { escapeControls, type Palette } from './text.js';
 
 /** The fields of several event types that share a sentence, all optional. */
 type Fields<K extends EventType> = Partial<UnionToIntersection<EventPayloads[K]>>;
 type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
-import type { EventView } from '../router/index.js';
-import { formatClock, formatDuration, formatTime, summarizePayload } from './format.js';
 
 type Payload = Record<string, unknown>;
 
@@ -110,9 +111,17 @@ function stepFinished(p: Payload): string {
   return error ? `${head}: ${clip(error)}` : head;
 }
 
-/** The part of an event line after its type; always one line. */
+/**
+ * The part of an event line after its type; always one line, with any control character that an
+ * agent or a file name slipped into a payload escaped.
+ */
 export function eventSummary(ev: EventView): string {
-  return summaryOf(ev).replace(/\s*[\r\n]+\s*/g, ' ');
+  return escapeControls(summaryOf(ev).replace(/\s*[\r\n]+\s*/g, ' '));
+}
+
+/** The shortest unique prefix of a run id the event names (the daemon's, when it sent one). */
+function shortRun(ev: EventView, runId: string): string {
+  return runId === ev.runId && ev.runShortId ? ev.runShortId : runId.slice(0, 8);
 }
 
 /** Known types narrow the payload (core/events.ts); anything else falls to key=value. */
@@ -252,7 +261,7 @@ function summaryOf(view: EventView): string {
       const runId = str(legacy.runId) ?? ev.runId;
       const plan = str(ev.payload.plan) ?? str(legacy.planPath);
       const detail = [str(ev.payload.reason), plan ?? 'no plan'].filter(Boolean).join(', ');
-      return join(specOf(ev.payload), runId && `-> run ${runId.slice(0, 8)}`, `(${detail})`);
+      return join(specOf(ev.payload), runId && `-> run ${shortRun(view, runId)}`, `(${detail})`);
     }
     case 'TRIGGER_SKIPPED':
       return `${specOf(ev.payload)}: ${clip(str(ev.payload.reason) ?? 'no reason given')}`;
@@ -279,12 +288,64 @@ function specOf(p: Payload): string {
   return str(p.spec) ?? str(p.specPath) ?? str(p.path) ?? '?';
 }
 
-/** Event types are padded to the longest common one so the summaries line up. */
-const TYPE_WIDTH = 'STEP_RETRY_QUEUED'.length;
+/**
+ * Column widths of event lines. Types are padded to the longest the daemon emits today
+ * (RUN_CANCEL_REQUESTED); a longer one, or a longer run id prefix, widens its column for every
+ * later line, and `fit` widens them for a batch before it is printed, so a listing stays aligned.
+ */
+export class EventColumns {
+  static readonly MIN_TYPE_WIDTH = 'RUN_CANCEL_REQUESTED'.length;
+  typeWidth = EventColumns.MIN_TYPE_WIDTH;
+  runWidth = 8;
 
-function typeAndSummary(ev: EventView): string {
-  const summary = eventSummary(ev);
-  return summary === '' ? ev.type : `${ev.type.padEnd(TYPE_WIDTH)}  ${summary}`;
+  /** With a palette, types are coloured by outcome (padding is added outside the colour codes). */
+  constructor(private readonly colors: Palette | null = null) {}
+
+  fit(events: readonly EventView[]): this {
+    for (const ev of events) this.widen(ev);
+    return this;
+  }
+
+  private widen(ev: EventView): void {
+    this.typeWidth = Math.max(this.typeWidth, escapeControls(ev.type).length);
+    if (ev.runId) this.runWidth = Math.max(this.runWidth, shortRun(ev, ev.runId).length);
+  }
+
+  typeAndSummary(ev: EventView): string {
+    this.widen(ev);
+    const summary = eventSummary(ev);
+    const type = escapeControls(ev.type);
+    const painted = this.colors ? typeColor(this.colors, type)(type) : type;
+    return summary === '' ? painted : `${painted}${' '.repeat(this.typeWidth - type.length)}  ${summary}`;
+  }
+
+  /** A line of `loopctl events RUN`: sequence number, local time, type, summary. */
+  runLine(ev: EventView): string {
+    return `${String(ev.seq).padStart(6)}  ${formatTime(ev.ts)}  ${this.typeAndSummary(ev)}`;
+  }
+
+  /**
+   * A line of `loopctl events --workspace`, where the events of several runs interleave: the run's
+   * shortest unique id prefix ("-" for events of no run, such as a skipped trigger) after the time.
+   */
+  workspaceLine(ev: EventView): string {
+    this.widen(ev);
+    const run = (ev.runId ? shortRun(ev, ev.runId) : '-').padEnd(this.runWidth);
+    return `${String(ev.seq).padStart(6)}  ${formatTime(ev.ts)}  ${run}  ${this.typeAndSummary(ev)}`;
+  }
+
+  /** A progress line of `run --wait`: local time, type, summary. */
+  waitLine(ev: EventView): string {
+    return `${formatTime(ev.ts)}  ${this.typeAndSummary(ev)}`;
+  }
+}
+
+/** Red for failures, green for success, yellow for waits and stops, plain for the rest. */
+function typeColor(colors: Palette, type: string): (text: string) => string {
+  if (/FAILED|CONFLICT|REJECTED|EXCEEDED|ERROR/.test(type)) return colors.error;
+  if (/COMPLETED|APPROVED|PASSED|^MERGED$/.test(type)) return colors.ok;
+  if (/PAUSED|WAIT|RETRY|CANCEL|REQUEUED|SIGNAL|WARNING|REWRITE/.test(type)) return colors.warn;
+  return (t) => t;
 }
 
 /**
@@ -295,21 +356,17 @@ export function isRoutine(ev: EventView): boolean {
   return ev.type === 'STEP_QUEUED' && !((num(ev.payload.delayMs) ?? 0) > 0);
 }
 
-/** A progress line for `run --wait`: local time of day, type, summary. */
+/** A progress line for `run --wait` on its own (see EventColumns for a stream of them). */
 export function describeEvent(ev: EventView): string {
-  return `${formatClock(ev.ts)}  ${typeAndSummary(ev)}`;
+  return new EventColumns().waitLine(ev);
 }
 
-/** A line of `loopctl events`: sequence number, ISO time, type, summary. */
+/** A line of `loopctl events` on its own. */
 export function eventLine(ev: EventView): string {
-  return `${String(ev.seq).padStart(6)}  ${formatTime(ev.ts)}  ${typeAndSummary(ev)}`;
+  return new EventColumns().runLine(ev);
 }
 
-/**
- * A line of `loopctl events --workspace`, where the events of several runs interleave: the run id
- * (8 characters, "-" for events of no run, such as a skipped trigger) after the time.
- */
+/** A line of `loopctl events --workspace` on its own. */
 export function workspaceEventLine(ev: EventView): string {
-  const run = (ev.runId ? ev.runId.slice(0, 8) : '-').padEnd(8);
-  return `${String(ev.seq).padStart(6)}  ${formatTime(ev.ts)}  ${run}  ${typeAndSummary(ev)}`;
+  return new EventColumns().workspaceLine(ev);
 }

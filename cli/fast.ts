@@ -232,8 +232,10 @@ async function events(p: Parsed, loc: DaemonLocation): Promise<boolean> {
   }
   let line = (ev: EventView): string => JSON.stringify(ev);
   if (!p.json) {
-    const f = await import('./event-format.js');
-    line = p.flags.workspace !== undefined ? f.workspaceEventLine : f.eventLine;
+    // Columns sized for the whole listing, as the oclif command does.
+    const [{ EventColumns }, { paletteFor }] = await Promise.all([import('./event-format.js'), import('./text.js')]);
+    const columns = new EventColumns(paletteFor(process.stdout)).fit(all);
+    line = p.flags.workspace !== undefined ? (ev) => columns.workspaceLine(ev) : (ev) => columns.runLine(ev);
   }
   write(all.map((ev) => `${line(ev)}\n`).join(''));
   return true;

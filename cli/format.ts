@@ -20,7 +20,9 @@ export function formatAge(ms: number): string {
 
 /** "1h 02m 03s" style durations for uptime and run time. */
 export function formatDuration(ms: number): string {
-  const total = Math.max(0, Math.floor(ms / 1000));
+  // Sub-second steps are common (a review that fails fast): "350ms", not "0s".
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;
+  const total = Math.floor(ms / 1000);
   const d = Math.floor(total / 86400);
   const h = Math.floor((total % 86400) / 3600);
   const m = Math.floor((total % 3600) / 60);
@@ -32,8 +34,15 @@ export function formatDuration(ms: number): string {
   return `${s}s`;
 }
 
+const pad2 = (n: number) => String(n).padStart(2, '0');
+
+/**
+ * The one time format of human output (events, run --wait, inspect): local time,
+ * "2026-11-30 14:05:09". --json output keeps the epoch milliseconds.
+ */
 export function formatTime(ts: number): string {
-  return new Date(ts).toISOString();
+  const d = new Date(ts);
+  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
 }
 
 /** `key=value` pairs of a payload, compact and cut to `max` characters. */

@@ -1,17 +1,19 @@
 // The `loopctl inspect` text, shared by the oclif command and the fast path.
 import type { RunDetail } from '../router/index.js';
 import { formatDuration, formatTime, renderTable } from './format.js';
+import { escapeControls } from './text.js';
 
 export async function renderDetail(r: RunDetail): Promise<string[]> {
   const out: string[] = [];
   const field = (k: string, v: string | number | null | undefined) => {
-    if (v !== null && v !== undefined && v !== '') out.push(`  ${k.padEnd(14)} ${v}`);
+    if (v !== null && v !== undefined && v !== '') out.push(`  ${k.padEnd(14)} ${typeof v === 'string' ? escapeControls(v) : v}`);
   };
-  out.push(`run ${r.id}`);
+  out.push(`run ${r.id} (short ${r.shortId})`);
   field('name', `${r.name} (${r.nameSource})`);
   field('status', r.status === 'PAUSED' ? `PAUSED (${pauseReasonText(r.pauseReason)})` : r.status);
   field('phase', r.phase ? `${r.phase}, iteration ${r.iteration}` : `iteration ${r.iteration}`);
-  field('tasks', r.tasksTotal === null ? null : `${r.tasksDone ?? 0}/${r.tasksTotal} done`);
+  const reviewed = r.tasksReviewed !== null && r.tasksReviewed !== undefined ? `, ${r.tasksReviewed} reviewed` : '';
+  field('tasks', r.tasksTotal === null ? null : `${r.tasksDone ?? 0}/${r.tasksTotal} done${reviewed}`);
   field('origin', r.origin);
   field('created', formatTime(r.createdAt));
   field('started', r.startedAt === null ? null : formatTime(r.startedAt));
@@ -77,7 +79,7 @@ export async function renderDetail(r: RunDetail): Promise<string[]> {
       s.exitCode ?? '',
       s.startedAt !== null && s.endedAt !== null ? formatDuration(s.endedAt - s.startedAt) : '',
       stepCost(s),
-      s.error ? oneLine(s.error, 60) : '',
+      s.error ? escapeControls(oneLine(s.error, 60)) : '',
     ]);
     const table = await renderTable(['STEP', 'ITER', 'PHASE', 'STATUS', 'TRY', 'EXIT', 'TIME', 'COST', 'ERROR'], rows);
     for (const line of table.split('\n')) out.push(`  ${line}`);

@@ -1,20 +1,23 @@
 // The `loopctl list` table, shared by the oclif command and the fast path.
 import type { RunView } from '../router/index.js';
 import { formatAge, renderTable } from './format.js';
+import { escapeControls, paletteFor } from './text.js';
 
 export const LIST_HEAD = ['ID', 'NAME', 'STATUS', 'PHASE', 'ITER', 'TASKS', 'AGE', 'EXIT REASON'];
 
 export async function renderRunList(runs: RunView[], now = Date.now()): Promise<string> {
+  // The daemon's prefix is unique among all runs, not only this page (--status, --limit).
   const idLen = shortIdLength(runs.map((r) => r.id));
+  const colors = paletteFor(process.stdout);
   const rows = runs.map((r) => [
-    r.id.slice(0, idLen),
-    r.name,
-    r.status,
+    r.shortId ?? r.id.slice(0, idLen),
+    escapeControls(r.name),
+    colors.status(r.status),
     r.phase ?? '-',
     r.iteration,
     r.tasksTotal === null ? '-' : `${r.tasksDone ?? 0}/${r.tasksTotal}`,
     formatAge(now - r.createdAt),
-    exitText(r.exitReason, r.status === 'FAILED' ? r.lastError : null),
+    escapeControls(exitText(r.exitReason, r.status === 'FAILED' ? r.lastError : null)),
   ]);
   return renderTable(LIST_HEAD, rows);
 }

@@ -1,5 +1,6 @@
 // The `loopctl tail` text, shared by the oclif command and the fast path (no oclif here).
 import { AgentOutputRenderer, stepHeader } from '../core/render/agent-output.js';
+import { terminalSafe } from './text.js';
 
 /**
  * Writes output chunks of one or more steps: rendered (a header line before each step's output)
@@ -38,7 +39,9 @@ export class TailWriter {
     this.renderer = null;
   }
 
-  private emit(s: string): void {
+  private emit(text: string): void {
+    // Rendered output is for a terminal: nothing an agent printed may drive it (--raw is exact).
+    const s = this.raw ? text : terminalSafe(text);
     if (s.length === 0) return;
     this.out(s);
     this.lastByte = s.slice(-1);

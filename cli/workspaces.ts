@@ -1,5 +1,6 @@
 // Output of `watch`, `unwatch` and `workspaces`.
 import type { SpecFileView, WorkspaceView } from '../router/index.js';
+import { escapeControls } from './text.js';
 
 /** Spec statuses in the order a person cares about them; others follow alphabetically. */
 const STATUS_ORDER = ['triggered', 'waiting_plan', 'error', 'skipped', 'recorded', 'draft', 'complete'];
@@ -40,7 +41,8 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** The line `watch` prints. */
 export async function watchedLine(ws: WorkspaceView & { recorded: number; alreadyWatched: boolean }): Promise<string> {
-  const dir = await specsDirOf(ws);
-  if (ws.alreadyWatched) return `${ws.root} is already watched: new specs in ${dir} start runs`;
-  return `watching ${ws.root}: ${plural(ws.recorded, 'existing spec')} recorded, new specs in ${dir} start runs`;
+  const dir = escapeControls(await specsDirOf(ws));
+  const root = escapeControls(ws.root);
+  if (ws.alreadyWatched) return `${root} is already watched: new specs in ${dir} start runs`;
+  return `watching ${root}: ${plural(ws.recorded, 'existing spec')} recorded, new specs in ${dir} start runs`;
 }

@@ -3,7 +3,7 @@
 import type { LoopConfig } from '../core/config.js';
 import type { LedgerTask } from '../core/ledger.js';
 import type { ProcessHandle } from '../core/agents/process.js';
-import type { StepPhase, StepStatus } from '../core/types.js';
+import type { StepPhase, StepStatus, WatchdogSignal } from '../core/types.js';
 import type { EmitEvent } from '../core/events.js';
 import type { PhaseResults, StepResult, StepResultFacts } from '../core/results.js';
 
@@ -32,6 +32,8 @@ export interface StepInput {
   phase: StepPhase;
   iteration: number;
   attempt: number;
+  /** What the decision that queued the step handed it (the watchdog's signals); null for older steps. */
+  input?: { signals?: WatchdogSignal[] } | null;
 }
 
 export interface HistoryEntry {

@@ -25,7 +25,7 @@ import { Dispatcher, parseConfig } from './dispatcher.js';
 import { whenFree } from './busy.js';
 import { DEFAULT_RUNS_PAGE, UserError, type ListRunsFilter, type LoopService, type WorkspaceWatcher } from './service.js';
 import type { EventRow, RunRow, StepRow, Store } from './store.js';
-import type { CreateRunInput, DaemonStatus, EventView, OutputChunk, PromptPreview, RunDetail, RunView, StepView, TailView, WorkspaceView } from './views.js';
+import type { CreateRunInput, DaemonStatus, EventView, EventWindow, OutputChunk, PromptPreview, RunDetail, RunView, StepView, TailView, WorkspaceView } from './views.js';
 
 export interface ServiceDeps {
   store: Store;
@@ -185,14 +185,16 @@ export class HostLoopService implements LoopService {
     return this.d.store.listWorkspaces().map((w) => this.workspaceView(w.root));
   }
 
-  async listWorkspaceEvents(path: string, afterSeq: number, limit: number): Promise<EventView[]> {
+  async listWorkspaceEvents(path: string, afterSeq: number, limit: number, window: EventWindow = {}): Promise<EventView[]> {
     const root = await this.workspaceRoot(path);
-    return this.d.store.eventsAfter({ workspace: root, afterSeq, limit }).map(eventView);
+    const after = Math.max(afterSeq, this.d.store.eventsWindowStart({ workspace: root }, window));
+    return this.d.store.eventsAfter({ workspace: root, afterSeq: after, limit }).map((row) => this.eventView(row));
   }
 
-  async *streamWorkspaceEvents(path: string, afterSeq: number, follow: boolean, signal: AbortSignal): AsyncGenerator<EventView> {
+  async *streamWorkspaceEvents(path: string, afterSeq: number, follow: boolean, signal: AbortSignal, window: EventWindow = {}): AsyncGenerator<EventView> {
     const root = await this.workspaceRoot(path);
-    yield* this.followEvents({ workspace: root }, (ev) => ev.workspace_root === root, afterSeq, follow, signal);
+    const after = Math.max(afterSeq, this.d.store.eventsWindowStart({ workspace: root }, window));
+    yield* this.followEvents({ workspace: root }, (ev) => ev.workspace_root === root, after, follow, signal);
   }
 
 
@@ -353,10 +355,26 @@ export class HostLoopService implements LoopService {
     return { id, root, config, warnings, specRel, planRel, base, branches, slug, name, nameSource, nameNote, mergeTarget, dirs, provider, specText, planText, ledger };
   }
 
-  /** Picks the branch and worktree path; synchronous so two requests cannot pick the same one. */
-  private placeRun(p: PreparedRun): { runBranch: string; worktreePath: string } {
+  /**
+   * Picks the name, branch and worktree path; synchronous so two requests cannot pick the same one.
+   * Names are unique per workspace, so a name always means one run: a derived name (spec slug,
+   * haiku) is de-duplicated like branches (`-2`, `-3`); an explicit --name that is taken is refused.
+   */
+  private placeRun(p: PreparedRun): { name: string; runBranch: string; worktreePath: string } {
     const store = this.d.store;
-    const runBranch = dedupeName(`${p.config.run_branch_prefix}${slugify(p.name)}`, (b) => p.branches.has(b) || store.runBranchTaken(p.root, b));
+    let name = p.name;
+    if (p.nameSource === 'explicit') {
+      const holder = store.runNameTaken(p.root, name);
+      if (holder) {
+        throw new UserError(
+          `a run named "${name}" already exists in ${p.root} (${store.shortRunId(holder.id)}, ${holder.status}): pick another --name`,
+          'CONFLICT',
+        );
+      }
+    } else {
+      name = dedupeName(name, (n) => store.runNameTaken(p.root, n) !== undefined);
+    }
+    const runBranch = dedupeName(`${p.config.run_branch_prefix}${slugify(name)}`, (b) => p.branches.has(b) || store.runBranchTaken(p.root, b));
     let worktreePath: string;
     try {
       worktreePath = resolve(
@@ -365,14 +383,14 @@ export class HostLoopService implements LoopService {
           repo: basename(p.root),
           run_branch: runBranch,
           spec_slug: p.slug,
-          name: slugify(p.name),
+          name: slugify(name),
           run_id: p.id,
         }),
       );
     } catch (e) {
       throw new UserError(`worktree_path_template: ${e instanceof Error ? e.message : String(e)}`);
     }
-    return { runBranch, worktreePath };
+    return { name, runBranch, worktreePath };
   }
 
   /**
@@ -382,7 +400,7 @@ export class HostLoopService implements LoopService {
   async createRun(input: CreateRunInput, opts: { inTx?: (run: RunRow) => void } = {}): Promise<RunView> {
     const p = await this.prepareRun(input, { suggestName: true });
     const store = this.d.store;
-    const { runBranch, worktreePath } = this.placeRun(p);
+    const { name, runBranch, worktreePath } = this.placeRun(p);
     if (p.provider.provider === 'git' && existsSync(worktreePath)) {
       throw new UserError(`worktree path ${worktreePath} already exists: remove it, or change worktree_path_template`);
     }
@@ -393,7 +411,7 @@ export class HostLoopService implements LoopService {
         store.ensureWorkspace(p.root);
         const r = store.insertRun({
           id: p.id,
-          name: p.name,
+          name,
           name_source: p.nameSource,
           status: 'PENDING',
           workspace_root: p.root,
@@ -411,7 +429,7 @@ export class HostLoopService implements LoopService {
           global_run_dir: p.dirs.global,
         });
         store.appendEvent(p.id, null, 'RUN_CREATED', {
-          name: p.name,
+          name,
           nameSource: p.nameSource,
           spec: p.specRel,
           plan: p.planRel,
@@ -439,13 +457,13 @@ export class HostLoopService implements LoopService {
 
   async previewPrompt(input: CreateRunInput): Promise<PromptPreview> {
     const p = await this.prepareRun(input, { suggestName: false });
-    const { runBranch, worktreePath } = this.placeRun(p);
+    const { name, runBranch, worktreePath } = this.placeRun(p);
     let prompt: string;
     try {
       prompt = composePrompt(
         {
           id: p.id,
-          name: p.name,
+          name,
           workspaceRoot: p.root,
           specPath: p.specRel,
           planPath: p.planRel,
@@ -468,9 +486,9 @@ export class HostLoopService implements LoopService {
 
   pauseRun(ref: string): RunView {
     const run = this.resolveRun(ref);
-    if (run.status === 'PAUSED') throw new UserError(`run ${run.name} (${run.id.slice(0, 8)}) is already paused: resume it with loopctl resume`, 'CONFLICT');
+    if (run.status === 'PAUSED') throw new UserError(`run ${run.name} (${this.d.store.shortRunId(run.id)}) is already paused: resume it with loopctl resume`, 'CONFLICT');
     if (isTerminalRunStatus(run.status)) {
-      throw new UserError(`run ${run.name} (${run.id.slice(0, 8)}) already ended as ${run.status}: nothing to pause`, 'CONFLICT');
+      throw new UserError(`run ${run.name} (${this.d.store.shortRunId(run.id)}) already ended as ${run.status}: nothing to pause`, 'CONFLICT');
     }
     this.d.dispatcher.pause(run.id);
     return this.view(this.d.store.getRun(run.id)!);
@@ -482,7 +500,7 @@ export class HostLoopService implements LoopService {
       throw new UserError(`invalid --max-cost-usd "${opts.maxCostUsd}": expected a number >= 0 (0 = no limit)`);
     }
     if (run.status !== 'PAUSED') {
-      throw new UserError(`run ${run.name} (${run.id.slice(0, 8)}) is ${run.status}, not PAUSED: only a paused run can be resumed`, 'CONFLICT');
+      throw new UserError(`run ${run.name} (${this.d.store.shortRunId(run.id)}) is ${run.status}, not PAUSED: only a paused run can be resumed`, 'CONFLICT');
     }
     this.d.dispatcher.resume(run.id, opts.maxCostUsd !== undefined ? { maxCostUsd: opts.maxCostUsd } : {});
     return this.view(this.d.store.getRun(run.id)!);
@@ -505,13 +523,16 @@ export class HostLoopService implements LoopService {
 
   resolveRun(ref: string): RunRow {
     const matches = this.d.store.findRuns(ref.trim());
-    if (matches.length === 0) throw new UserError(`no run matches "${ref}": use a run id, a unique id prefix or a run name (see loopctl list)`, 'NOT_FOUND');
-    const ids = new Set(matches.map((m) => m.id));
-    if (ids.size > 1 && matches[0]!.id.startsWith(ref) && matches.every((m) => m.id.startsWith(ref))) {
-      throw new UserError(`"${ref}" matches ${ids.size} runs: give more characters of the id`);
-    }
-    // A name reused across runs means the newest run, as a user would expect.
-    return matches[0]!;
+    const first = matches[0];
+    if (!first) throw new UserError(`no run matches "${ref}": use a run id, a unique id prefix or a run name (see loopctl list)`, 'NOT_FOUND');
+    if (matches.length === 1) return first;
+    // Never guess: an id prefix of several runs, or a name used in several workspaces (or, from
+    // before names were unique per workspace, twice in one), gets the ids to choose from.
+    const shown = matches.slice(0, 5).map((m) => `${this.d.store.shortRunId(m.id)} (${m.name}, ${m.status}, ${m.workspace_root})`);
+    const more = matches.length > 5 ? `, and ${matches.length - 5} more` : '';
+    const byId = matches.every((m) => m.id.startsWith(ref.trim()));
+    const what = byId ? `the id prefix "${ref}"` : `the name "${ref}"`;
+    throw new UserError(`${what} matches ${matches.length} runs: ${shown.join('; ')}${more}; give one of these ids`, 'CONFLICT');
   }
 
   getRun(ref: string): RunDetail {
@@ -544,7 +565,7 @@ export class HostLoopService implements LoopService {
   async cancelRun(ref: string): Promise<RunView> {
     const run = this.resolveRun(ref);
     if (isTerminalRunStatus(run.status)) {
-      throw new UserError(`run ${run.name} (${run.id.slice(0, 8)}) already ended as ${run.status}: nothing to cancel`, 'CONFLICT');
+      throw new UserError(`run ${run.name} (${this.d.store.shortRunId(run.id)}) already ended as ${run.status}: nothing to cancel`, 'CONFLICT');
     }
     await this.d.dispatcher.cancel(run.id);
     return this.view(this.d.store.getRun(run.id)!);
@@ -555,8 +576,17 @@ export class HostLoopService implements LoopService {
     const lastImpl = [...steps].reverse().find((s) => s.phase === 'implementation' && s.result_json);
     const res = lastImpl?.result_json ? (JSON.parse(lastImpl.result_json) as Record<string, unknown>) : null;
     const ledger = this.d.store.ledgerSummary(run.id);
+    // The newest plan count any phase took (implementation, review): review turns [x] into [R].
+    let counted: Record<string, unknown> | null = null;
+    for (let i = steps.length - 1; i >= 0 && counted === null; i--) {
+      const json = steps[i]?.result_json;
+      if (!json) continue;
+      const parsed = JSON.parse(json) as Record<string, unknown>;
+      if (typeof parsed.tasksTotal === 'number') counted = parsed;
+    }
     return {
       id: run.id,
+      shortId: this.d.store.shortRunId(run.id),
       name: run.name,
       nameSource: run.name_source,
       status: run.status,
@@ -582,6 +612,10 @@ export class HostLoopService implements LoopService {
       // The ledger is the truth; older runs without one fall back to what the last step counted.
       tasksDone: ledger && ledger.total > 0 ? ledger.total - ledger.open : typeof res?.tasksDone === 'number' ? res.tasksDone : null,
       tasksTotal: ledger && ledger.total > 0 ? ledger.total : typeof res?.tasksTotal === 'number' ? res.tasksTotal : null,
+      tasksReviewed:
+        typeof counted?.tasksDone === 'number' && typeof counted.unreviewedTasks === 'number'
+          ? Math.max(0, counted.tasksDone - counted.unreviewedTasks)
+          : null,
       completion: ledger?.completion ?? null,
       runDir: run.run_dir,
       globalRunDir: run.global_run_dir,
@@ -594,9 +628,10 @@ export class HostLoopService implements LoopService {
 
   // ---- events -------------------------------------------------------------------------------
 
-  listEvents(ref: string, afterSeq: number, limit: number): EventView[] {
+  listEvents(ref: string, afterSeq: number, limit: number, window: EventWindow = {}): EventView[] {
     const run = this.resolveRun(ref);
-    return this.d.store.eventsAfter({ runId: run.id, afterSeq, limit }).map(eventView);
+    const after = Math.max(afterSeq, this.d.store.eventsWindowStart({ runId: run.id }, window));
+    return this.d.store.eventsAfter({ runId: run.id, afterSeq: after, limit }).map((row) => this.eventView(row));
   }
 
   lastEventSeq(): number {
@@ -607,8 +642,9 @@ export class HostLoopService implements LoopService {
     return this.followEvents({}, () => true, afterSeq, true, signal);
   }
 
-  streamEvents(ref: string, afterSeq: number, follow: boolean, signal: AbortSignal): AsyncGenerator<EventView> {
+  streamEvents(ref: string, afterSeq: number, follow: boolean, signal: AbortSignal, window: EventWindow = {}): AsyncGenerator<EventView> {
     const run = this.resolveRun(ref);
+    afterSeq = Math.max(afterSeq, this.d.store.eventsWindowStart({ runId: run.id }, window));
     const done = () => {
       const fresh = this.d.store.getRun(run.id);
       return !fresh || isTerminalRunStatus(fresh.status);
@@ -641,7 +677,7 @@ export class HostLoopService implements LoopService {
         let ended = false;
         for (const row of rows) {
           cursor = row.seq;
-          yield eventView(row);
+          yield this.eventView(row);
           if (filter.runId && TERMINAL_EVENTS.has(row.type)) ended = true;
         }
         if (rows.length === 500) continue;
@@ -652,6 +688,10 @@ export class HostLoopService implements LoopService {
     } finally {
       this.d.bus.off('event', onEvent);
     }
+  }
+
+  private eventView(row: EventRow): EventView {
+    return eventViewOf(row, row.run_id ? this.d.store.shortRunId(row.run_id) : null);
   }
 
   // ---- output -------------------------------------------------------------------------------
@@ -754,10 +794,11 @@ function readChunk(path: string, offset: number): { text: string; bytes: number 
   return { text: buf.subarray(0, usable).toString('utf8'), bytes: usable };
 }
 
-function eventView(row: EventRow): EventView {
+function eventViewOf(row: EventRow, runShortId: string | null): EventView {
   return {
     seq: row.seq,
     runId: row.run_id,
+    runShortId,
     stepId: row.step_id,
     type: row.type,
     ts: row.ts,

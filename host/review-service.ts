@@ -43,8 +43,9 @@ export interface PrOptions {
 
 const BRANCH_RE = /^[A-Za-z0-9._/-]+$/;
 
-function label(run: RunRow): string {
-  return `run ${run.name} (${run.id.slice(0, 8)})`;
+/** "run demo (01a22a1b)": the name and the shortest unique id prefix, as every message names a run. */
+function label(run: RunRow, store: Store): string {
+  return `run ${run.name} (${store.shortRunId(run.id)})`;
 }
 
 function when(ts: number | null): string {
@@ -79,14 +80,14 @@ export class ReviewService {
 
   private requireWorkspace(run: RunRow): void {
     if (!existsSync(run.workspace_root)) {
-      throw new UserError(`the workspace of ${label(run)}, ${run.workspace_root}, no longer exists: nothing of the run's git work can be reached`, 'CONFLICT');
+      throw new UserError(`the workspace of ${label(run, this.d.store)}, ${run.workspace_root}, no longer exists: nothing of the run's git work can be reached`, 'CONFLICT');
     }
   }
 
   private requireFinished(run: RunRow, action: string): void {
     if (!isTerminalRunStatus(run.status)) {
       throw new UserError(
-        `${label(run)} is ${run.status}: only a finished run can be ${action}; wait for it to end, or cancel it (loopctl cancel ${run.name})`,
+        `${label(run, this.d.store)} is ${run.status}: only a finished run can be ${action}; wait for it to end, or cancel it (loopctl cancel ${run.name})`,
         'CONFLICT',
       );
     }
@@ -101,7 +102,7 @@ export class ReviewService {
     } catch (e) {
       if (e instanceof UserError) throw e;
       // A workspace moved or deleted since the run, a corrupt repository: say which, not "internal error".
-      throw new UserError(`cannot diff ${label(run)} in ${run.workspace_root}: ${e instanceof Error ? e.message : String(e)}`, 'CONFLICT');
+      throw new UserError(`cannot diff ${label(run, this.d.store)} in ${run.workspace_root}: ${e instanceof Error ? e.message : String(e)}`, 'CONFLICT');
     }
   }
 
@@ -117,11 +118,11 @@ export class ReviewService {
           : run.status === 'PENDING'
             ? 'the run has not started yet'
             : 'it was deleted outside loopd';
-      throw new UserError(`${label(run)} has no branch ${run.run_branch} to diff: ${why}`, 'NOT_FOUND');
+      throw new UserError(`${label(run, this.d.store)} has no branch ${run.run_branch} to diff: ${why}`, 'NOT_FOUND');
     }
     const base = await forkPoint(root, run.base_branch, tip);
     if (base === null) {
-      throw new UserError(`cannot diff ${label(run)}: its base branch ${run.base_branch} no longer exists or shares no history with ${run.run_branch}`, 'CONFLICT');
+      throw new UserError(`cannot diff ${label(run, this.d.store)}: its base branch ${run.base_branch} no longer exists or shares no history with ${run.run_branch}`, 'CONFLICT');
     }
     const iterations = await this.iterationDiffs(run, tip);
     if (opts.iteration !== undefined) {
@@ -129,7 +130,7 @@ export class ReviewService {
       if (!it) {
         const have = iterations.map((i) => i.iteration);
         throw new UserError(
-          `${label(run)} has no recorded commits for iteration ${opts.iteration}${have.length ? `: iterations with a diff are ${have.join(', ')}` : ': no iteration has run yet'}`,
+          `${label(run, this.d.store)} has no recorded commits for iteration ${opts.iteration}${have.length ? `: iterations with a diff are ${have.join(', ')}` : ': no iteration has run yet'}`,
           'NOT_FOUND',
         );
       }
@@ -182,17 +183,17 @@ export class ReviewService {
       const review = this.review(run);
       if (review.status === 'merged') {
         const t = String(review.detail.target ?? run.merge_target_branch ?? '?');
-        return this.result(run.id, false, `${label(run)} is already merged into ${t} (by ${review.actor} at ${when(review.at)})`);
+        return this.result(run.id, false, `${label(run, this.d.store)} is already merged into ${t} (by ${review.actor} at ${when(review.at)})`);
       }
       if (review.status === 'scrapped') {
-        throw new UserError(`${label(run)} was scrapped by ${review.actor} at ${when(review.at)}: its branch is gone, nothing to merge`, 'CONFLICT');
+        throw new UserError(`${label(run, this.d.store)} was scrapped by ${review.actor} at ${when(review.at)}: its branch is gone, nothing to merge`, 'CONFLICT');
       }
       this.requireFinished(run, 'merged');
       this.requireWorkspace(run);
       const target = this.mergeTarget(run, opts);
       const strategy = opts.strategy ?? (run.merge_strategy === 'merge' ? 'merge' : 'squash');
       if (!(await branchExists(run.workspace_root, run.run_branch))) {
-        throw new UserError(`${label(run)} has no branch ${run.run_branch} (deleted outside loopd): nothing to merge`, 'CONFLICT');
+        throw new UserError(`${label(run, this.d.store)} has no branch ${run.run_branch} (deleted outside loopd): nothing to merge`, 'CONFLICT');
       }
       const events: LoopEvent[] = [];
       let res;
@@ -215,7 +216,7 @@ export class ReviewService {
         );
       }
       if (res.status === 'nothing_to_merge') {
-        throw new UserError(`${label(run)} changed nothing that ${target} does not already have: nothing to merge (scrap it instead)`, 'CONFLICT');
+        throw new UserError(`${label(run, this.d.store)} changed nothing that ${target} does not already have: nothing to merge (scrap it instead)`, 'CONFLICT');
       }
       const detail = { target, strategy, commit: res.commit ?? null, result: res.status };
       store.tx(() => {
@@ -236,7 +237,7 @@ export class ReviewService {
     if (opts.into === 'base') return run.base_branch;
     if (run.merge_target_branch) return run.merge_target_branch;
     if (opts.into === 'target') {
-      throw new UserError(`${label(run)} has no merge target (merge_strategy=none): merge into its base branch (--into base) or name a branch (--target BRANCH)`);
+      throw new UserError(`${label(run, this.d.store)} has no merge target (merge_strategy=none): merge into its base branch (--into base) or name a branch (--target BRANCH)`);
     }
     return run.base_branch;
   }
@@ -249,11 +250,11 @@ export class ReviewService {
       const run = this.d.store.getRun(first.id)!;
       const review = this.review(run);
       if (review.status === 'scrapped') {
-        return this.result(run.id, false, `${label(run)} is already scrapped (by ${review.actor} at ${when(review.at)})`);
+        return this.result(run.id, false, `${label(run, this.d.store)} is already scrapped (by ${review.actor} at ${when(review.at)})`);
       }
       if (review.status === 'merged') {
         throw new UserError(
-          `${label(run)} was merged into ${String(review.detail.target ?? '?')} by ${review.actor}: its work is kept, there is nothing to scrap`,
+          `${label(run, this.d.store)} was merged into ${String(review.detail.target ?? '?')} by ${review.actor}: its work is kept, there is nothing to scrap`,
           'CONFLICT',
         );
       }
@@ -269,13 +270,13 @@ export class ReviewService {
           path: run.worktree_path,
         });
       } catch (e) {
-        throw new UserError(`cannot remove the worktree of ${label(run)} at ${run.worktree_path}: ${e instanceof Error ? e.message : String(e)}`, 'CONFLICT');
+        throw new UserError(`cannot remove the worktree of ${label(run, this.d.store)} at ${run.worktree_path}: ${e instanceof Error ? e.message : String(e)}`, 'CONFLICT');
       }
       let branchDeleted: boolean;
       try {
         branchDeleted = await deleteBranch(root, run.run_branch);
       } catch (e) {
-        throw new UserError(`cannot delete branch ${run.run_branch} of ${label(run)}: ${e instanceof Error ? e.message : String(e)}`, 'CONFLICT');
+        throw new UserError(`cannot delete branch ${run.run_branch} of ${label(run, this.d.store)}: ${e instanceof Error ? e.message : String(e)}`, 'CONFLICT');
       }
       const detail = { branch: run.run_branch, worktree: run.worktree_path, branchDeleted, worktreeRemoved: worktreeExisted, prUrl: review.detail.url ?? null };
       const store = this.d.store;
@@ -283,7 +284,7 @@ export class ReviewService {
         putReview(store, run.id, 'scrapped', opts.actor, detail);
         store.appendEvent(run.id, null, 'RUN_SCRAPPED', { ...detail, actor: opts.actor });
       });
-      return this.result(run.id, true, `scrapped ${label(run)}: deleted branch ${run.run_branch} and its worktree; the run's record and logs are kept`);
+      return this.result(run.id, true, `scrapped ${label(run, this.d.store)}: deleted branch ${run.run_branch} and its worktree; the run's record and logs are kept`);
     });
   }
 
@@ -295,19 +296,19 @@ export class ReviewService {
       const run = this.d.store.getRun(first.id)!;
       const review = this.review(run);
       if (review.status === 'pr_opened') {
-        return this.result(run.id, false, `a pull request for ${label(run)} is already open: ${String(review.detail.url)}`);
+        return this.result(run.id, false, `a pull request for ${label(run, this.d.store)} is already open: ${String(review.detail.url)}`);
       }
       if (review.status === 'merged') {
-        throw new UserError(`${label(run)} is already merged into ${String(review.detail.target ?? '?')} (by ${review.actor}): no pull request needed`, 'CONFLICT');
+        throw new UserError(`${label(run, this.d.store)} is already merged into ${String(review.detail.target ?? '?')} (by ${review.actor}): no pull request needed`, 'CONFLICT');
       }
       if (review.status === 'scrapped') {
-        throw new UserError(`${label(run)} was scrapped by ${review.actor} at ${when(review.at)}: its branch is gone, nothing to open a pull request for`, 'CONFLICT');
+        throw new UserError(`${label(run, this.d.store)} was scrapped by ${review.actor} at ${when(review.at)}: its branch is gone, nothing to open a pull request for`, 'CONFLICT');
       }
       this.requireFinished(run, 'proposed as a pull request');
       this.requireWorkspace(run);
       const root = run.workspace_root;
       if (!(await branchExists(root, run.run_branch))) {
-        throw new UserError(`${label(run)} has no branch ${run.run_branch} (deleted outside loopd): nothing to push`, 'CONFLICT');
+        throw new UserError(`${label(run, this.d.store)} has no branch ${run.run_branch} (deleted outside loopd): nothing to push`, 'CONFLICT');
       }
       const gh = findOnPath('gh');
       if (gh === null) {

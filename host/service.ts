@@ -1,6 +1,6 @@
 // What the API layer may ask of the host. The router depends on this interface only.
 import type { RunStatus } from '../core/types.js';
-import type { CreateRunInput, DaemonStatus, EventView, OutputChunk, PromptPreview, RunDetail, RunView, TailView, WorkspaceView } from './views.js';
+import type { CreateRunInput, DaemonStatus, EventView, EventWindow, OutputChunk, PromptPreview, RunDetail, RunView, TailView, WorkspaceView } from './views.js';
 
 export class UserError extends Error {
   constructor(
@@ -30,8 +30,9 @@ export interface LoopService {
   watchWorkspace(path: string): Promise<WorkspaceView & { recorded: number; alreadyWatched: boolean }>;
   unwatchWorkspace(path: string): Promise<WorkspaceView>;
   listWorkspaces(): WorkspaceView[];
-  listWorkspaceEvents(path: string, afterSeq: number, limit: number): Promise<EventView[]>;
-  streamWorkspaceEvents(path: string, afterSeq: number, follow: boolean, signal: AbortSignal): AsyncGenerator<EventView>;
+  /** Events after `afterSeq`, or after the start of `window` when that is later. */
+  listWorkspaceEvents(path: string, afterSeq: number, limit: number, window?: EventWindow): Promise<EventView[]>;
+  streamWorkspaceEvents(path: string, afterSeq: number, follow: boolean, signal: AbortSignal, window?: EventWindow): AsyncGenerator<EventView>;
   createRun(input: CreateRunInput): Promise<RunView>;
   listRuns(filter: ListRunsFilter): RunView[];
   getRun(ref: string): RunDetail;
@@ -42,9 +43,9 @@ export interface LoopService {
   resumeRun(ref: string, opts?: { maxCostUsd?: number | undefined }): RunView;
   /** The exact prompt iteration 1 of a run with these inputs would get; creates nothing. */
   previewPrompt(input: CreateRunInput): Promise<PromptPreview>;
-  listEvents(ref: string, afterSeq: number, limit: number): EventView[];
-  /** Replays events after `afterSeq` and then follows live ones until the run ends (when follow). */
-  streamEvents(ref: string, afterSeq: number, follow: boolean, signal: AbortSignal): AsyncGenerator<EventView>;
+  listEvents(ref: string, afterSeq: number, limit: number, window?: EventWindow): EventView[];
+  /** Replays events after `afterSeq` (or the window's start) and then follows live ones until the run ends (when follow). */
+  streamEvents(ref: string, afterSeq: number, follow: boolean, signal: AbortSignal, window?: EventWindow): AsyncGenerator<EventView>;
   /** Streams agent output from a resume point `<stepId>:<offset>` (or the start). */
   streamOutput(ref: string, resume: string | null, follow: boolean, signal: AbortSignal): AsyncGenerator<OutputChunk>;
   tail(ref: string, lines: number): TailView | null;

@@ -1,7 +1,7 @@
 // The durable state of the daemon. Every state change goes through `tx`, which writes the change
 // and its events in one SQLite transaction and publishes the events only after COMMIT, so a
 // subscriber never sees an event for a change that was rolled back.
-import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { BUSY_TIMEOUT_MS, isBusy, StoreBusyError } from './busy.js';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LedgerState, LedgerTask } from '../core/ledger.js';
 import type { RunStatus, StepPhase, StepStatus } from '../core/types.js';
-import type { EventBus } from './bus.js';
+import type { EventBus, PublishedEvent } from './bus.js';
 import type { EventPayloads, EventType, LoopEvent } from '../core/events.js';
 
 export interface RunRow {
@@ -77,15 +77,8 @@ export interface StepRow {
   ended_at: number | null;
 }
 
-export interface EventRow {
-  seq: number;
-  run_id: string | null;
-  step_id: number | null;
-  workspace_root: string | null;
-  type: string;
-  ts: number;
-  payload_json: string;
-}
+/** Defined with the bus, which only carries it: the store imports the bus, never the reverse. */
+export type EventRow = PublishedEvent;
 
 export interface ArtifactRow {
   id: number;
@@ -299,6 +292,40 @@ export class Store {
       .all(params) as unknown as EventRow[];
   }
 
+  /**
+   * The cursor (a seq to read after) that starts a window of recent events: the last `last` of
+   * them, those at or after `since` (ms), or both (the narrower). 0 when the window is everything.
+   */
+  eventsWindowStart(filter: { runId?: string; workspace?: string }, window: { last?: number; since?: number }): number {
+    const where: string[] = [];
+    const params: Params = {};
+    if (filter.runId) {
+      where.push('run_id = $run');
+      params.run = filter.runId;
+    }
+    if (filter.workspace) {
+      where.push('workspace_root = $ws');
+      params.ws = filter.workspace;
+    }
+    const cond = (extra: string[]) => (where.length + extra.length > 0 ? `WHERE ${[...where, ...extra].join(' AND ')}` : '');
+    let cursor = 0;
+    if (window.last !== undefined) {
+      const row = this.db
+        .prepare(`SELECT seq FROM events ${cond([])} ORDER BY seq DESC LIMIT 1 OFFSET $skip`)
+        .get({ ...params, skip: window.last }) as { seq: number } | undefined;
+      cursor = Math.max(cursor, row?.seq ?? 0);
+    }
+    if (window.since !== undefined) {
+      // Events are appended with Date.now(), so ts grows with seq: the window starts after the last
+      // event older than `since`.
+      const row = this.db.prepare(`SELECT MAX(seq) AS s FROM events ${cond(['ts < $since'])}`).get({ ...params, since: window.since }) as
+        | { s: number | null }
+        | undefined;
+      cursor = Math.max(cursor, row?.s ?? 0);
+    }
+    return cursor;
+  }
+
   lastEventSeq(): number {
     const row = this.db.prepare('SELECT MAX(seq) AS s FROM events').get() as { s: number | null } | undefined;
     return row?.s ?? 0;
@@ -333,6 +360,38 @@ export class Store {
 
   getRun(id: string): RunRow | undefined {
     return this.db.prepare('SELECT * FROM runs WHERE id = ?').get(id) as RunRow | undefined;
+  }
+
+  private neighbourStmts: { before: StatementSync; after: StatementSync } | null = null;
+
+  /**
+   * The shortest prefix of a run id, at least `min` characters, that no other run shares. UUIDv7
+   * ids begin with the creation time, so runs made within a minute share their first 8 characters;
+   * the neighbours in id order are the only ids that can share a longer prefix.
+   */
+  shortRunId(id: string, min = 8): string {
+    // Prepared once: a list view asks this for every run it shows.
+    this.neighbourStmts ??= {
+      before: this.db.prepare('SELECT id FROM runs WHERE id < ? ORDER BY id DESC LIMIT 1'),
+      after: this.db.prepare('SELECT id FROM runs WHERE id > ? ORDER BY id LIMIT 1'),
+    };
+    const before = this.neighbourStmts.before.get(id) as { id: string } | undefined;
+    const after = this.neighbourStmts.after.get(id) as { id: string } | undefined;
+    let len = min;
+    for (const other of [before?.id, after?.id]) {
+      if (!other) continue;
+      let common = 0;
+      while (common < id.length && id[common] === other[common]) common++;
+      len = Math.max(len, common + 1);
+    }
+    return id.slice(0, Math.min(len, id.length));
+  }
+
+  /** Whether a run of this workspace already has this name (names are unique per workspace). */
+  runNameTaken(workspaceRoot: string, name: string): RunRow | undefined {
+    return this.db.prepare('SELECT * FROM runs WHERE workspace_root = ? AND name = ? ORDER BY created_at DESC LIMIT 1').get(workspaceRoot, name) as
+      | RunRow
+      | undefined;
   }
 
   /** Finds runs by exact id, unique id prefix, or name (newest first). */
@@ -646,6 +705,13 @@ export class Store {
   /** True when the step holds the target's merge lock now (it may have held it already). */
   takeMergeLock(l: Omit<MergeLockRow, 'created_at'>, now = Date.now()): boolean {
     return this.tx(() => {
+      // A lock whose step ended (finished, failed, requeued after a crash) frees itself.
+      this.db
+        .prepare(
+          `DELETE FROM merge_locks WHERE workspace_root = ? AND target_branch = ? AND step_id IN
+             (SELECT id FROM steps WHERE status IN ('SUCCEEDED', 'FAILED', 'CANCELED'))`,
+        )
+        .run(l.workspace_root, l.target_branch);
       this.db
         .prepare('INSERT INTO merge_locks (workspace_root, target_branch, step_id, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
         .run(l.workspace_root, l.target_branch, l.step_id, now);

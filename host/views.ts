@@ -3,6 +3,8 @@ import type { RunStatus, StepPhase, StepStatus } from '../core/types.js';
 
 export interface RunView {
   id: string;
+  /** The shortest prefix of the id (8 characters or more) that no other run shares. */
+  shortId: string;
   name: string;
   nameSource: string;
   status: RunStatus;
@@ -29,6 +31,8 @@ export interface RunView {
   phase: StepPhase | null;
   tasksDone: number | null;
   tasksTotal: number | null;
+  /** Of tasksDone, those the reviewer approved ([R]); null before any count. */
+  tasksReviewed: number | null;
   /** How completion was proven (docs/truth.md): complete_token, complete_facts, or null. */
   completion: string | null;
   /** Primary artifact directory (workspace, or global when artifact_mode=global). */
@@ -94,10 +98,18 @@ export interface RunDetail extends RunView {
 export interface EventView {
   seq: number;
   runId: string | null;
+  /** The shortest unique prefix of runId when the event was read, for people to read and type. */
+  runShortId: string | null;
   stepId: number | null;
   type: string;
   ts: number;
   payload: Record<string, unknown>;
+}
+
+/** Which stored events to start from: the last N, those since a time (ms), or both (the narrower). */
+export interface EventWindow {
+  last?: number | undefined;
+  since?: number | undefined;
 }
 
 export interface OutputChunk {

@@ -16,6 +16,12 @@ const createInput = z.object({
 
 const runRef = z.object({ run: z.string().min(1, 'a run id, id prefix or name is required') });
 
+/** Start from recent events instead of the first: the last N, those since a time (ms), or both. */
+export const eventWindow = {
+  last: z.number().int().nonnegative().optional(),
+  since: z.number().int().nonnegative().optional(),
+};
+
 export const runsRouter = router({
   create: authedProcedure.input(createInput).mutation(({ ctx, input }) => ctx.service.createRun(input)),
 
@@ -46,23 +52,31 @@ export const runsRouter = router({
     .mutation(({ ctx, input }) => ctx.service.resumeRun(input.run, { maxCostUsd: input.maxCostUsd })),
 
   eventsList: authedProcedure
-    .input(runRef.extend({ afterSeq: z.number().int().nonnegative().optional(), limit: z.number().int().positive().max(10000).optional() }))
-    .query(({ ctx, input }) => ctx.service.listEvents(input.run, input.afterSeq ?? 0, input.limit ?? 1000)),
+    .input(
+      runRef.extend({ afterSeq: z.number().int().nonnegative().optional(), limit: z.number().int().positive().max(10000).optional(), ...eventWindow }),
+    )
+    .query(({ ctx, input }) =>
+      ctx.service.listEvents(input.run, input.afterSeq ?? 0, input.limit ?? 1000, { last: input.last, since: input.since }),
+    ),
 
   tail: authedProcedure
     .input(runRef.extend({ lines: z.number().int().positive().max(100000).optional() }))
     .query(({ ctx, input }) => ctx.service.tail(input.run, input.lines ?? 200)),
 
-  /** Run events; resumable: tRPC passes the last seen event id back as lastEventId. */
+  /**
+   * Run events; resumable: tRPC passes the last seen event id back as lastEventId. The window
+   * (last, since) places the first connection; a reconnect goes on from lastEventId.
+   */
   events: authedProcedure
-    .input(runRef.extend({ lastEventId: z.string().nullish(), follow: z.boolean().optional() }))
+    .input(runRef.extend({ lastEventId: z.string().nullish(), follow: z.boolean().optional(), ...eventWindow }))
     .subscription(async ({ ctx, input, signal }) => {
       // Resolved before the stream opens, so an unknown run is NOT_FOUND like every query says.
       ctx.service.getRun(input.run);
       const after = input.lastEventId ? Number(input.lastEventId) : 0;
       const abort = signal ?? new AbortController().signal;
+      const window = input.lastEventId ? {} : { last: input.last, since: input.since };
       return (async function* () {
-        for await (const ev of ctx.service.streamEvents(input.run, Number.isFinite(after) ? after : 0, input.follow ?? true, abort)) {
+        for await (const ev of ctx.service.streamEvents(input.run, Number.isFinite(after) ? after : 0, input.follow ?? true, abort, window)) {
           yield tracked(String(ev.seq), ev);
         }
       })();

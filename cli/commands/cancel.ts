@@ -1,5 +1,6 @@
 import { Args } from '@oclif/core';
 import { BaseCommand } from '../base.js';
+import { paletteFor, runStatusLine } from '../text.js';
 
 export default class Cancel extends BaseCommand {
   static override summary = 'Cancel a run and print its new status.';
@@ -13,6 +14,6 @@ export default class Cancel extends BaseCommand {
     const client = await this.client();
     const run = await client.runs.cancel.mutate({ run: args.run });
     if (this.json) this.printJson(run);
-    else this.log(`run ${run.id} (${run.name}) is ${run.status}`);
+    else this.log(runStatusLine(run, paletteFor(process.stdout)));
   }
 }

@@ -1,5 +1,6 @@
 import { Args } from '@oclif/core';
 import { BaseCommand } from '../base.js';
+import { paletteFor, runStatusLine } from '../text.js';
 
 export default class Pause extends BaseCommand {
   static override summary = 'Pause a run and print its new status.';
@@ -15,6 +16,6 @@ export default class Pause extends BaseCommand {
     const client = await this.client();
     const run = await client.runs.pause.mutate({ run: args.run });
     if (this.json) this.printJson(run);
-    else this.log(`run ${run.id} (${run.name}) is ${run.status}`);
+    else this.log(runStatusLine(run, paletteFor(process.stdout)));
   }
 }

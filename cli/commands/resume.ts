@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand, UserError } from '../base.js';
+import { paletteFor, runStatusLine } from '../text.js';
 
 export default class Resume extends BaseCommand {
   static override summary = 'Resume a paused run and print its new status.';
@@ -23,6 +24,6 @@ export default class Resume extends BaseCommand {
     const client = await this.client();
     const run = await client.runs.resume.mutate({ run: args.run, maxCostUsd });
     if (this.json) this.printJson(run);
-    else this.log(`run ${run.id} (${run.name}) is ${run.status}${maxCostUsd !== undefined ? ` (budget now $${maxCostUsd.toFixed(2)})` : ''}`);
+    else this.log(runStatusLine(run, paletteFor(process.stdout), maxCostUsd !== undefined ? ` (budget now $${maxCostUsd.toFixed(2)})` : ''));
   }
 }

@@ -1,5 +1,6 @@
 import { Args } from '@oclif/core';
 import { BaseCommand } from '../base.js';
+import { escapeControls } from '../text.js';
 
 export default class Unwatch extends BaseCommand {
   static override summary = 'Stop watching a workspace for new specs; runs already started go on.';
@@ -14,6 +15,6 @@ export default class Unwatch extends BaseCommand {
     const client = await this.client();
     const ws = await client.workspaces.unwatch.mutate({ path: resolve(args.path ?? '.') });
     if (this.json) this.printJson(ws);
-    else this.log(`stopped watching ${ws.root}`);
+    else this.log(`stopped watching ${escapeControls(ws.root)}`);
   }
 }

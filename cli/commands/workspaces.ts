@@ -1,4 +1,5 @@
 import { BaseCommand, renderTable } from '../base.js';
+import { escapeControls } from '../text.js';
 
 export default class Workspaces extends BaseCommand {
   static override summary = 'List the workspaces loopd knows: whether they are watched, their runs and specs.';
@@ -20,7 +21,7 @@ export default class Workspaces extends BaseCommand {
       return;
     }
     const { specCounts } = await import('../workspaces.js');
-    const rows = list.map((w) => [w.root, w.watched ? 'yes' : 'no', w.runs, specCounts(w.specs)]);
+    const rows = list.map((w) => [escapeControls(w.root), w.watched ? 'yes' : 'no', w.runs, specCounts(w.specs)]);
     this.log(await renderTable(['ROOT', 'WATCHED', 'RUNS', 'SPECS'], rows));
   }
 }

@@ -84,7 +84,7 @@ export function RunList() {
           {shown.map((r) => (
             <tr key={r.id} data-run-id={r.id} data-status={r.status} onClick={() => (window.location.hash = `#/runs/${r.id}`)}>
               <td>
-                <a href={`#/runs/${r.id}`}>{r.name}</a> <span className="muted mono">{r.id.slice(0, 8)}</span>
+                <a href={`#/runs/${r.id}`}>{r.name}</a> <span className="muted mono">{r.shortId ?? r.id.slice(0, 8)}</span>
               </td>
               <td>
                 <StatusBadge status={r.status} />

@@ -1,6 +1,6 @@
 import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
-import { errorText, trpc, type EventView, type RunDetail } from './api.js';
+import { errorText, trpc, type EventView, type RunDetail, type TaskView } from './api.js';
 import { Actions } from './Actions.js';
 import { ReviewBadge, StatusBadge } from './Badges.js';
 import { DiffView } from './DiffView.js';
@@ -72,25 +72,15 @@ function Timeline({ run, events }: { run: RunDetail; events: EventView[] }) {
   );
 }
 
-/** A task of the run's ledger (RunDetail.tasks, loopd's own record of the plan). */
-interface LedgerTask {
-  id: number;
-  text: string;
-  state: 'open' | 'blocked' | 'done' | 'reviewed';
-  tickedIteration: number | null;
-}
+const TASK_MARK: Record<TaskView['state'], string> = { open: '○', blocked: '⊘', done: '✓', reviewed: '✓✓' };
 
-const TASK_MARK: Record<LedgerTask['state'], string> = { open: '○', blocked: '⊘', done: '✓', reviewed: '✓✓' };
-
+/** The run's task ledger: loopd's own record of the plan, not the agent's edits of it. */
 function Tasks({ run }: { run: RunDetail }) {
-  // Read structurally: daemons without the task ledger send no `tasks`, and then the plan counts
-  // above are all there is.
-  const tasks = (run as { tasks?: LedgerTask[] }).tasks;
-  if (!tasks || tasks.length === 0) return null;
+  if (run.tasks.length === 0) return null;
   return (
     <ul className="tasks" data-testid="tasks">
-      {tasks.map((t) => (
-        <li key={t.id} className={`task-${t.state}`}>
+      {run.tasks.map((t) => (
+        <li key={t.id} className={`task-${t.state}`} data-state={t.state}>
           <span className="mark">{TASK_MARK[t.state]}</span> {t.text}
           {t.tickedIteration !== null && <span className="muted"> · iteration {t.tickedIteration}</span>}
         </li>

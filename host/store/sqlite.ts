@@ -101,6 +101,10 @@ class SqliteOps implements StoreTx {
   async runBranchTaken(workspaceRoot: string, branch: string): Promise<boolean> {
     return this.engine.runBranchTaken(workspaceRoot, branch);
   }
+  async runNameTaken(workspaceRoot: string, name: string): Promise<RunRecord | undefined> {
+    const r = this.engine.runNameTaken(workspaceRoot, name);
+    return r ? runRecord(r) : undefined;
+  }
   async runsToFinalize(limit?: number): Promise<RunRecord[]> {
     return this.engine.runsToFinalize(limit).map(runRecord);
   }
@@ -119,6 +123,9 @@ class SqliteOps implements StoreTx {
   }
   async lastEventSeq(): Promise<number> {
     return this.engine.lastEventSeq();
+  }
+  async eventsWindowStart(filter: { runId?: string; workspace?: string }, window: { last?: number; since?: number }): Promise<number> {
+    return this.engine.eventsWindowStart(filter, window);
   }
   async artifactsForRun(runId: string): Promise<ArtifactRecord[]> {
     return this.engine.artifactsForRun(runId).map(artifactRecord);

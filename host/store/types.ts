@@ -237,6 +237,8 @@ export interface StoreReads {
   countRuns(workspace: string): Promise<number>;
   runStatusCounts(): Promise<Record<RunStatus, number>>;
   runBranchTaken(workspaceRoot: string, branch: string): Promise<boolean>;
+  /** The newest run of that name in the workspace, if any. */
+  runNameTaken(workspaceRoot: string, name: string): Promise<RunRecord | undefined>;
   /** Finished runs whose file work is still owed (a restart, or another host, finishes it). */
   runsToFinalize(limit?: number): Promise<RunRecord[]>;
 
@@ -246,6 +248,8 @@ export interface StoreReads {
 
   eventsAfter(filter: EventFilter): Promise<EventRecord[]>;
   lastEventSeq(): Promise<number>;
+  /** The seq to read after, for a window of the last N events and/or those since a time. */
+  eventsWindowStart(filter: { runId?: string; workspace?: string }, window: { last?: number; since?: number }): Promise<number>;
   artifactsForRun(runId: string): Promise<ArtifactRecord[]>;
 
   getWorkspace(root: string): Promise<WorkspaceRecord | undefined>;

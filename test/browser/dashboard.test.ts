@@ -141,6 +141,12 @@ describe('dashboard in chromium', () => {
     await page.goto(`${daemon.url}/#/runs/${run.id}`);
     await page.locator('[data-testid="run-page"][data-status="COMPLETED"][data-review="pending"]').waitFor(WAIT);
     await page.locator('[data-testid="lifecycle"] [data-item="iterations"][data-state="done"]').waitFor(WAIT);
+    // Task progress from the ledger: both tasks done, each with the iteration that ticked it.
+    await page.locator('[data-testid="task-progress"]', { hasText: '2/2 tasks' }).waitFor(WAIT);
+    const tasks = page.locator('[data-testid="tasks"] li');
+    expect(await tasks.count()).toBe(2);
+    expect(await tasks.nth(1).innerText()).toMatch(/task 2 · iteration 2/);
+    expect(await page.locator('[data-testid="tasks"] li[data-state="done"]').count()).toBe(2);
 
     await page.locator('[data-testid="tab-diff"]').click();
     const file = page.locator('[data-testid="diff-file"][data-path="task-2.txt"]');

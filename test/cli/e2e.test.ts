@@ -112,7 +112,7 @@ describe.skipIf(!builtDaemonIsFresh())('loopctl end to end with a real daemon', 
     git('commit', '-q', '-m', 'init');
 
     env = { ...process.env, LOOPD_HOME: home, LOOPD_ADDR: `127.0.0.1:${await closedPort()}` };
-    for (const k of ['LOOPD_AUTH_TOKEN', 'LOOP_CONFIG', 'XDG_DATA_HOME']) delete env[k];
+    for (const k of ['LOOPD_AUTH_TOKEN', 'LOOP_CONFIG', 'XDG_DATA_HOME', 'FORCE_COLOR']) delete env[k];
 
     const r = await loopctl(['daemon', 'start']);
     expect(r.code, r.stderr).toBe(0);
@@ -187,8 +187,9 @@ describe.skipIf(!builtDaemonIsFresh())('loopctl end to end with a real daemon', 
 
     expect(events.code, events.stderr).toBe(0);
     const lines = events.stdout.trimEnd().split('\n');
-    for (const l of lines) expect(l).toMatch(/^ +\d+  \d{4}-\d\d-\d\dT[\d:.]+Z  [A-Z_]+/);
-    const types = lines.map((l) => l.split(/\s+/)[3]);
+    // One time format: local "YYYY-MM-DD HH:MM:SS".
+    for (const l of lines) expect(l).toMatch(/^ +\d+  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d  [A-Z_]+/);
+    const types = lines.map((l) => l.split(/\s+/)[4]);
     expect(types[0]).toBe('RUN_CREATED');
     expect(types).toContain('STEP_FINISHED');
     expect(types.at(-1)).toBe('RUN_COMPLETED');
@@ -242,6 +243,12 @@ describe.skipIf(!builtDaemonIsFresh())('loopctl end to end with a real daemon', 
     expect(again.stdout).toMatch(/already watched/);
 
     const follower = loopctlFollow(['events', '--workspace', '-f']);
+    // -f starts with the latest events (of the first run): once they are out, the follower is
+    // connected and everything after comes live.
+    for (const deadline = Date.now() + 20_000; !follower.output().includes('\n'); ) {
+      if (Date.now() > deadline) throw new Error('events --workspace -f printed nothing in 20 s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
     // The plan first, so the watcher has it when the spec appears.
     write('specs/planning/second-plan.md', plan(2));
     write('specs/second.md', '# Second\n\nBuild the second thing.\n');
@@ -265,12 +272,17 @@ describe.skipIf(!builtDaemonIsFresh())('loopctl end to end with a real daemon', 
 
     const [events, workspaces] = await Promise.all([loopctl(['events', '--workspace']), loopctl(['workspaces'])]);
     expect(events.code, events.stderr).toBe(0);
+    // Each run by its shortest unique id prefix (the two runs may share their first 8 characters).
+    const runs = await listRuns();
+    const short = (id: string) => runs.find((r) => r.id === id)?.shortId ?? '?';
+    const T = '\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d';
     expect(events.stdout).toMatch(
-      new RegExp(`^ +\\d+  \\S+Z  ${watched.id.slice(0, 8)}  TRIGGER_FIRED +specs/second\\.md -> run ${watched.id.slice(0, 8)} \\(`, 'm'),
+      new RegExp(`^ +\\d+  ${T}  ${short(watched.id)} +TRIGGER_FIRED +specs/second\\.md -> run ${short(watched.id)} \\(`, 'm'),
     );
     // Both runs' events, each line with its run id.
-    expect(events.stdout).toMatch(new RegExp(`^ +\\d+  \\S+Z  ${runId.slice(0, 8)}  RUN_COMPLETED`, 'm'));
-    expect(events.stdout).toMatch(new RegExp(`^ +\\d+  \\S+Z  ${watched.id.slice(0, 8)}  RUN_COMPLETED`, 'm'));
+    expect(events.stdout).toMatch(new RegExp(`^ +\\d+  ${T}  ${short(runId)} +RUN_COMPLETED`, 'm'));
+    expect(events.stdout).toMatch(new RegExp(`^ +\\d+  ${T}  ${short(watched.id)} +RUN_COMPLETED`, 'm'));
+    for (const r of runs) expect(watched.id === r.id || !r.id.startsWith(short(watched.id))).toBe(true);
 
     expect(workspaces.code, workspaces.stderr).toBe(0);
     expect(workspaces.stdout).toMatch(/^ROOT +WATCHED +RUNS +SPECS$/m);

@@ -1,13 +1,23 @@
 // One line per event for `run --wait` and `loopctl events`.
 import { describe, expect, it } from 'vitest';
-import { describeEvent, eventLine, eventSummary, formatLocalTime, formatUsd, isRoutine, workspaceEventLine } from '../../cli/event-format.js';
+import {
+  describeEvent,
+  EventColumns,
+  eventLine,
+  eventSummary,
+  formatLocalTime,
+  formatUsd,
+  isRoutine,
+  workspaceEventLine,
+} from '../../cli/event-format.js';
+import { palette } from '../../cli/text.js';
 import type { EventView } from '../../router/index.js';
 
 // Local times, so the expected clock strings do not depend on the machine's time zone.
 const T0 = new Date(2025, 0, 1, 12, 0, 0).getTime();
 
 function ev(type: string, payload: Record<string, unknown> = {}, ts = T0): EventView {
-  return { seq: 42, runId: 'r', stepId: 7, type, ts, payload };
+  return { seq: 42, runId: 'r', runShortId: 'r', stepId: 7, type, ts, payload };
 }
 const line = (type: string, payload: Record<string, unknown> = {}) => eventSummary(ev(type, payload));
 
@@ -121,10 +131,10 @@ describe('event summaries', () => {
 
   it('trigger events name the spec, the run, the reason and the plan', () => {
     const runId = '01934f2a-7b3c-7def-8000-000000000001';
-    expect(eventSummary({ ...ev('TRIGGER_FIRED', { spec: 'specs/x.md', runId, reason: 'new spec', plan: 'specs/planning/x-plan.md' }), runId })).toBe(
+    expect(eventSummary({ ...ev('TRIGGER_FIRED', { spec: 'specs/x.md', runId, reason: 'new spec', plan: 'specs/planning/x-plan.md' }), runId, runShortId: null })).toBe(
       'specs/x.md -> run 01934f2a (new spec, specs/planning/x-plan.md)',
     );
-    expect(eventSummary({ ...ev('TRIGGER_FIRED', { spec: 'specs/x.md', reason: 'plan wait over' }), runId })).toBe(
+    expect(eventSummary({ ...ev('TRIGGER_FIRED', { spec: 'specs/x.md', reason: 'plan wait over' }), runId, runShortId: null })).toBe(
       'specs/x.md -> run 01934f2a (plan wait over, no plan)',
     );
     expect(line('TRIGGER_SKIPPED', { spec: 'specs/x.md', reason: 'status: draft' })).toBe('specs/x.md: status: draft');
@@ -148,25 +158,60 @@ describe('event summaries', () => {
 });
 
 describe('event lines', () => {
-  it('run --wait: local clock, padded type, summary', () => {
+  // One time format for events and run --wait: local "YYYY-MM-DD HH:MM:SS".
+  const at = '2025-01-01 12:00:00';
+
+  it('run --wait: local time, padded type, summary', () => {
     expect(describeEvent(ev('STEP_FINISHED', { phase: 'implementation', iteration: 3, status: 'SUCCEEDED' }))).toBe(
-      '12:00:00  STEP_FINISHED      iter 3 implementation SUCCEEDED',
+      `${at}  STEP_FINISHED         iter 3 implementation SUCCEEDED`,
     );
-    expect(describeEvent(ev('RUN_STARTED', { status: 'RUNNING' }))).toBe('12:00:00  RUN_STARTED');
+    expect(describeEvent(ev('RUN_STARTED', { status: 'RUNNING' }))).toBe(`${at}  RUN_STARTED`);
   });
 
-  it('events: sequence number, ISO time, type, summary', () => {
-    expect(eventLine(ev('SIGNAL', { signal: 'no_progress' }))).toBe(`    42  ${new Date(T0).toISOString()}  SIGNAL             no_progress`);
+  it('events: sequence number, local time, type, summary', () => {
+    expect(eventLine(ev('SIGNAL', { signal: 'no_progress' }))).toBe(`    42  ${at}  SIGNAL                no_progress`);
   });
 
-  it('events --workspace: the run id after the time, "-" for events of no run', () => {
-    const iso = new Date(T0).toISOString();
-    expect(workspaceEventLine({ ...ev('RUN_STARTED'), runId: '01934f2a-7b3c-7def-8000-000000000001' })).toBe(
-      `    42  ${iso}  01934f2a  RUN_STARTED`,
+  it('events --workspace: the shortest unique run id prefix after the time, "-" for events of no run', () => {
+    const runId = '01934f2a-7b3c-7def-8000-000000000001';
+    expect(workspaceEventLine({ ...ev('RUN_STARTED'), runId, runShortId: '01934f2a' })).toBe(`    42  ${at}  01934f2a  RUN_STARTED`);
+    expect(workspaceEventLine({ ...ev('TRIGGER_SKIPPED', { spec: 'specs/x.md', reason: 'already ran' }), runId: null, runShortId: null })).toBe(
+      `    42  ${at}  -         TRIGGER_SKIPPED       specs/x.md: already ran`,
     );
-    expect(workspaceEventLine({ ...ev('TRIGGER_SKIPPED', { spec: 'specs/x.md', reason: 'already ran' }), runId: null })).toBe(
-      `    42  ${iso}  -         TRIGGER_SKIPPED    specs/x.md: already ran`,
-    );
+  });
+
+  it('TRIGGER_FIRED names the run by the prefix the daemon says is unique', () => {
+    const runId = '01a22a1b-0000-7000-8000-000000000001';
+    const fired = { ...ev('TRIGGER_FIRED', { spec: 'specs/x.md', runId, reason: 'new spec' }), runId, runShortId: '01a22a1b-0' };
+    expect(eventSummary(fired)).toBe('specs/x.md -> run 01a22a1b-0 (new spec, no plan)');
+  });
+
+  it('keeps the columns aligned when a type or a run id prefix is longer than usual', () => {
+    const cols = new EventColumns();
+    const long = { ...ev('A_VERY_LONG_EVENT_TYPE_NAME', { detail: 'x' }), runId: 'abc', runShortId: '01a22a1b-07' };
+    const short = { ...ev('SIGNAL', { signal: 'no_progress' }), runId: 'def', runShortId: '01a22a1b' };
+    const lines = cols.fit([long, short]).workspaceLine(long) + '\n' + cols.workspaceLine(short);
+    const [a, b] = lines.split('\n') as [string, string];
+    expect(a.indexOf('detail=x')).toBe(b.indexOf('no_progress'));
+    expect(a.indexOf('A_VERY')).toBe(b.indexOf('SIGNAL'));
+    // Without fit, a stream widens from the long line on.
+    const stream = new EventColumns();
+    const before = stream.runLine(short);
+    stream.runLine(long);
+    expect(stream.runLine(short).length).toBeGreaterThan(before.length);
+  });
+
+  it('colours event types by outcome only when given a palette, with padding outside the codes', () => {
+    const colored = new EventColumns(palette(true)).runLine(ev('RUN_FAILED', { reason: 'failed' }));
+    expect(colored).toContain('\u001b[31mRUN_FAILED\u001b[39m');
+    expect(colored.replace(/\u001b\[[0-9;]*m/g, '')).toBe(new EventColumns().runLine(ev('RUN_FAILED', { reason: 'failed' })));
+    expect(new EventColumns(palette(false)).runLine(ev('RUN_FAILED'))).not.toContain('\u001b');
+  });
+
+  it('escapes control characters an agent or a file name slipped into a payload', () => {
+    const s = eventSummary(ev('RUN_CREATED', { name: 'evil\u001b[31mred\u0007', runBranch: 'run/x' }));
+    expect(s).toBe('evil\\e[31mred\\x07, branch run/x');
+    expect(s).not.toMatch(/[\u0000-\u001f]/);
   });
 
   it('run --wait leaves out steps queued to start at once', () => {

@@ -1,6 +1,6 @@
 // Pure output helpers of the CLI.
 import { describe, expect, it } from 'vitest';
-import { formatAge, formatDuration, parseErrorMessage, summarizePayload, validationMessage } from '../../cli/base.js';
+import { formatAge, formatDuration, formatTime, parseErrorMessage, summarizePayload, validationMessage } from '../../cli/base.js';
 import { pauseReasonText } from '../../cli/commands/inspect.js';
 import { shortIdLength } from '../../cli/commands/list.js';
 
@@ -41,6 +41,15 @@ describe('formatting', () => {
     expect(formatAge(3 * 86_400_000)).toBe('3d');
     expect(formatDuration(3_723_000)).toBe('1h 02m 03s');
     expect(formatDuration(59_000)).toBe('59s');
+    // Sub-second steps are not "0s".
+    expect(formatDuration(0)).toBe('0ms');
+    expect(formatDuration(349.6)).toBe('350ms');
+    expect(formatDuration(999)).toBe('999ms');
+    expect(formatDuration(1000)).toBe('1s');
+  });
+
+  it('prints times in one format: local YYYY-MM-DD HH:MM:SS', () => {
+    expect(formatTime(new Date(2026, 10, 30, 4, 5, 9, 700).getTime())).toBe('2026-11-30 04:05:09');
   });
 
   it('shows longer id prefixes only when 8 characters would be ambiguous', () => {

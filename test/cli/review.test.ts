@@ -78,7 +78,7 @@ describe('loopctl review commands', () => {
     expect(git(repo.root, 'show', 'review/cli:task-1.txt')).toContain('did task 1');
     const again = await loopctl(['merge', 'cli-merge', '--target', 'review/cli']);
     expect(again.code).toBe(0);
-    expect(again.stdout).toMatch(/^nothing to do: run cli-merge \(.{8}\) is already merged into review\/cli \(by loopctl/);
+    expect(again.stdout).toMatch(/^nothing to do: run cli-merge \([0-9a-f-]{8,}\) is already merged into review\/cli \(by loopctl/);
     expectOneLineError(await loopctl(['scrap', 'cli-merge']), /was merged into review\/cli by loopctl.*nothing to scrap/);
     expect((await loopctl(['inspect', 'cli-merge'])).stdout).toMatch(/ {2}review {9}merged into review\/cli by loopctl.* at \d{4}-/);
     expectOneLineError(await loopctl(['merge', 'cli-merge', '--strategy', 'rebase']), /Expected --strategy=rebase to be one of: squash, merge/);

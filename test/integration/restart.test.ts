@@ -11,10 +11,11 @@ import { createClientFor, type LoopClient } from '../../cli/client.js';
 import { parsePlan } from '../../core/plan.js';
 import type { EventView, RunView } from '../../router/index.js';
 import { FIXTURES, git, makeRepo, tempDir } from './harness.js';
+import { requireFreshBuild } from '../cli/helpers.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const LOOPD = join(ROOT, 'bin', 'loopd.js');
-const built = existsSync(join(ROOT, 'dist', 'host', 'main.js'));
+requireFreshBuild();
 
 function freePort(): Promise<number> {
   return new Promise((res) => {
@@ -70,7 +71,7 @@ async function allEnded(client: LoopClient, ids: string[]): Promise<RunView[] | 
   return runs.every((r) => ['COMPLETED', 'FAILED', 'CANCELED'].includes(r.status)) ? runs : null;
 }
 
-describe.skipIf(!built)('one data dir, one daemon', () => {
+describe('one data dir, one daemon', () => {
   it('refuses a second daemon on the same data dir, and allows one after a kill -9', async () => {
     const home = tempDir('loopd-two-');
     const d = new DaemonProcess(home, await freePort());
@@ -89,7 +90,7 @@ describe.skipIf(!built)('one data dir, one daemon', () => {
   });
 });
 
-describe.skipIf(!built)('daemon stop', () => {
+describe('daemon stop', () => {
   async function setup() {
     const home = tempDir('loopd-stop-');
     const d = new DaemonProcess(home, await freePort());
@@ -149,7 +150,7 @@ describe.skipIf(!built)('daemon stop', () => {
   });
 });
 
-describe.skipIf(!built)('kill -9 at random points', () => {
+describe('kill -9 at random points', () => {
   it('loses nothing and repeats nothing', async () => {
     const home = tempDir('loopd-kill-');
     const port = await freePort();

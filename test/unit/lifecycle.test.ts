@@ -8,10 +8,10 @@ function step(phase: StepView['phase'], status: StepView['status'], iteration = 
 
 function run(patch: Partial<RunDetail> = {}): RunDetail {
   return {
-    id: 'r1', name: 'demo', nameSource: 'spec_slug', status: 'RUNNING', workspaceRoot: '/w', specPath: 'specs/demo.md', planPath: null,
+    id: 'r1', shortId: 'r1', name: 'demo', nameSource: 'spec_slug', status: 'RUNNING', workspaceRoot: '/w', specPath: 'specs/demo.md', planPath: null,
     baseBranch: 'main', runBranch: 'run/demo', mergeTargetBranch: 'agent/demo', mergeStrategy: 'squash', worktreePath: '/w.run-demo',
     worktreeProvider: 'git', origin: 'cli', exitReason: null, pauseReason: null, lastError: null, createdAt: 1, updatedAt: 1, startedAt: 1,
-    endedAt: null, iteration: 1, phase: 'implementation', tasksDone: null, tasksTotal: null, runDir: '/w/logs', globalRunDir: null,
+    endedAt: null, iteration: 1, phase: 'implementation', tasksDone: null, tasksTotal: null, tasksReviewed: null, runDir: '/w/logs', globalRunDir: null,
     costUsd: 0, inputTokens: 0, outputTokens: 0, completion: null, review: { status: 'pending', actor: null, at: null, automatic: false, detail: {} },
     tasks: [],
     steps: [], artifacts: [], config: { reviewer: true, verify_cmds: ['npm test'], iterations: 10 },
@@ -20,7 +20,7 @@ function run(patch: Partial<RunDetail> = {}): RunDetail {
 }
 
 function ev(type: string, payload: Record<string, unknown> = {}): EventView {
-  return { seq: 1, runId: 'r1', stepId: null, type, ts: 1, payload };
+  return { seq: 1, runId: 'r1', runShortId: 'r1', stepId: null, type, ts: 1, payload };
 }
 
 function states(r: RunDetail, events: EventView[] = []): Record<string, ItemState> {

@@ -63,6 +63,8 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
       expect((await s.findRuns(created.name)).map((r) => r.id)).toEqual([created.id]);
       expect(await s.runBranchTaken('/ws', created.run_branch)).toBe(true);
       expect(await s.countRuns('/ws')).toBe(1);
+      expect((await s.runNameTaken('/ws', created.name))?.id).toBe(created.id);
+      expect(await s.runNameTaken('/other', created.name)).toBeUndefined();
     });
 
     it('pages runs newest first by id, after a cursor', async () => {
@@ -110,6 +112,7 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
       if (paused.type !== 'RUN_PAUSED') throw new Error('expected RUN_PAUSED');
       expect(paused.payload.reason).toBe('budget_exceeded');
       expect((await s.eventsAfter({ runId: id, afterSeq: paused.seq })).length).toBe(0);
+      expect(await s.eventsWindowStart({ workspace: '/elsewhere' }, { last: 1 })).toBe(paused.seq);
     });
 
     it('admits a PENDING run once', async () => {
@@ -205,6 +208,12 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
       expect((await s.mergeLocks()).map((l) => l.step_id)).toEqual([m1!.id, m3!.id]);
       await s.transaction((tx) => tx.releaseMergeLock(m1!.id));
       expect(await s.transaction((tx) => tx.takeMergeLock(lock(m2!.id), 4))).toBe(true);
+      // A lock whose step ended (a crash between the step's end and the release) frees itself.
+      await s.transaction(async (tx) => {
+        await tx.claimStep(m2!.id, 'h', 5);
+        await tx.failStep(m2!.id, 'gone', { requeued: true }, 6);
+      });
+      expect(await s.transaction((tx) => tx.takeMergeLock(lock(m1!.id), 7))).toBe(true);
     });
 
     it('keeps workspaces, spec files and review decisions', async () => {

@@ -1,7 +1,7 @@
 import { BUSY_TIMEOUT_MS } from '../../host/busy.js';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { EventBus } from '../../host/bus.js';
 import { SchemaTooNewError, Store, loadMigrations, type EventRow } from '../../host/store.js';
 import { tempDir } from '../integration/harness.js';
@@ -85,5 +85,48 @@ describe('store', () => {
     expect(store.findRuns('0190aa')).toHaveLength(2);
     expect(store.findRuns('n')).toHaveLength(2);
     expect(store.findRuns('%')).toHaveLength(0);
+  });
+
+  it('gives each run the shortest id prefix (8 characters or more) no other run shares', () => {
+    const store = new Store(join(tempDir(), 'db.sqlite'));
+    expect(() => store.shortRunId('none')).not.toThrow();
+    run(store, '01a22a1b-1111-7000-8000-000000000001');
+    expect(store.shortRunId('01a22a1b-1111-7000-8000-000000000001')).toBe('01a22a1b');
+    run(store, '01a22a1b-1122-7000-8000-000000000002');
+    run(store, '01a22a1c-0000-7000-8000-000000000003');
+    expect(store.shortRunId('01a22a1b-1111-7000-8000-000000000001')).toBe('01a22a1b-111');
+    expect(store.shortRunId('01a22a1b-1122-7000-8000-000000000002')).toBe('01a22a1b-112');
+    expect(store.shortRunId('01a22a1c-0000-7000-8000-000000000003')).toBe('01a22a1c');
+  });
+
+  it('finds a name taken in a workspace, not in another', () => {
+    const store = new Store(join(tempDir(), 'db.sqlite'));
+    run(store, 'r1');
+    expect(store.runNameTaken('/ws', 'n')?.id).toBe('r1');
+    expect(store.runNameTaken('/other', 'n')).toBeUndefined();
+    expect(store.runNameTaken('/ws', 'n-2')).toBeUndefined();
+  });
+
+  it('starts an event window at the last N events, at a time, or at the narrower of both', () => {
+    const store = new Store(join(tempDir(), 'db.sqlite'));
+    run(store, 'r1');
+    run(store, 'r2');
+    const seqs: number[] = [];
+    // Pin the times: events 0..5 at t = 1000, 2000, ... 6000.
+    const now = vi.spyOn(Date, 'now');
+    for (let i = 0; i < 6; i++) {
+      now.mockReturnValue((i + 1) * 1000);
+      seqs.push(store.appendEvent(i % 2 === 0 ? 'r1' : 'r2', null, 'CONFIG_WARNING', { message: String(i) }).seq);
+    }
+    now.mockRestore();
+    const r1 = seqs.filter((_, i) => i % 2 === 0);
+    const after = (cursor: number, filter: { runId?: string; workspace?: string }) => store.eventsAfter({ ...filter, afterSeq: cursor }).map((e) => e.seq);
+    expect(store.eventsWindowStart({ runId: 'r1' }, {})).toBe(0);
+    expect(after(store.eventsWindowStart({ runId: 'r1' }, { last: 2 }), { runId: 'r1' })).toEqual(r1.slice(-2));
+    expect(after(store.eventsWindowStart({ runId: 'r1' }, { last: 10 }), { runId: 'r1' })).toEqual(r1);
+    expect(after(store.eventsWindowStart({ runId: 'r1' }, { last: 0 }), { runId: 'r1' })).toEqual([]);
+    expect(after(store.eventsWindowStart({ workspace: '/ws' }, { since: 3500 }), { workspace: '/ws' })).toEqual(seqs.slice(3));
+    expect(after(store.eventsWindowStart({ workspace: '/ws' }, { since: 3500, last: 2 }), { workspace: '/ws' })).toEqual(seqs.slice(4));
+    expect(after(store.eventsWindowStart({ workspace: '/ws' }, { since: 99_000 }), { workspace: '/ws' })).toEqual([]);
   });
 });
