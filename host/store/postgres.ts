@@ -18,7 +18,7 @@ import type { RunStatus, StepStatus } from '../../core/types.js';
 import { openPool, type Client, type Pool } from '../pg/connect.js';
 import { EVENTS_CHANNEL } from '../pg/events.js';
 import { migratePg } from '../pg/migrate.js';
-import type { EventRow } from '../store.js';
+import type { PublishedEvent as EventRow } from '../bus.js';
 import type {
   AgentHold,
   ArtifactRecord,
@@ -127,6 +127,10 @@ class PgReads {
   async runBranchTaken(workspaceRoot: string, branch: string): Promise<boolean> {
     return (await one(this.db, 'SELECT 1 AS x FROM runs WHERE workspace_root = $1 AND run_branch = $2', [workspaceRoot, branch])) !== undefined;
   }
+  async runNameTaken(workspaceRoot: string, name: string): Promise<RunRecord | undefined> {
+    const r = await one(this.db, 'SELECT * FROM runs WHERE workspace_root = $1 AND name = $2 ORDER BY created_at DESC LIMIT 1', [workspaceRoot, name]);
+    return r ? runRecord(r) : undefined;
+  }
   async runsToFinalize(limit = 200): Promise<RunRecord[]> {
     return (await all(this.db, `SELECT * FROM runs WHERE finalized_at IS NULL AND status IN ('COMPLETED','FAILED','CANCELED') ORDER BY id DESC LIMIT $1`, [limit])).map(runRecord);
   }
@@ -147,6 +151,22 @@ class PgReads {
       [filter.afterSeq ?? 0, filter.runId ?? null, filter.workspace ?? null, filter.limit ?? 1000],
     );
     return rows.rows.map(eventRecord);
+  }
+  async eventsWindowStart(filter: { runId?: string; workspace?: string }, window: { last?: number; since?: number }): Promise<number> {
+    const scope = '($1::text IS NULL OR run_id = $1) AND ($2::text IS NULL OR workspace_root = $2)';
+    const params = [filter.runId ?? null, filter.workspace ?? null];
+    let cursor = 0;
+    if (window.last !== undefined) {
+      const row = await one(this.db, `SELECT seq FROM events WHERE ${scope} ORDER BY seq DESC LIMIT 1 OFFSET $3`, [...params, window.last]);
+      cursor = Math.max(cursor, Number(row?.seq ?? 0));
+    }
+    if (window.since !== undefined) {
+      // Events are appended with the writer's Date.now(), so ts grows with seq (give or take the
+      // hosts' clock skew): the window starts after the last event older than `since`.
+      const row = await one(this.db, `SELECT max(seq) AS s FROM events WHERE ${scope} AND ts < $3`, [...params, window.since]);
+      cursor = Math.max(cursor, Number(row?.s ?? 0));
+    }
+    return cursor;
   }
   async lastEventSeq(): Promise<number> {
     return Number((await one(this.db, 'SELECT COALESCE(max(seq), 0) AS s FROM events'))?.s ?? 0);
@@ -355,6 +375,12 @@ class PgTx extends PgReads implements StoreTx {
     );
   }
   async takeMergeLock(lock: Omit<MergeLock, 'created_at'>, now: number): Promise<boolean> {
+    // A lock whose step ended (finished, failed, requeued after a crash or an expired lease) frees itself.
+    await this.db.query(
+      `DELETE FROM merge_locks WHERE workspace_root = $1 AND target_branch = $2
+          AND step_id IN (SELECT id FROM steps WHERE status IN ('SUCCEEDED','FAILED','CANCELED'))`,
+      [lock.workspace_root, lock.target_branch],
+    );
     await this.db.query(
       'INSERT INTO merge_locks (workspace_root, target_branch, step_id, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
       [lock.workspace_root, lock.target_branch, lock.step_id, now],
