@@ -380,6 +380,18 @@ export async function diffSince(dir: string, fromCommit: string): Promise<string
     .join('');
 }
 
+/**
+ * Commits on each side of `from...HEAD` in one process: `ahead` are HEAD's commits that `from`
+ * lacks (the agent's commits), `behind` the reverse; behind 0 means `from` is an ancestor of HEAD
+ * (what `merge-base --is-ancestor` answers), so one call gives both facts.
+ */
+export async function aheadBehind(dir: string, from: string): Promise<{ ahead: number; behind: number }> {
+  const out = await git(dir, ['rev-list', '--left-right', '--count', `${from}...HEAD`]);
+  const [behind, ahead] = out.trim().split(/\s+/).map((n) => Number.parseInt(n, 10));
+  if (!Number.isInteger(behind) || !Number.isInteger(ahead)) throw new GitError(`git rev-list --left-right --count ${from}...HEAD in ${dir}: unexpected output ${JSON.stringify(out)}`);
+  return { ahead: ahead as number, behind: behind as number };
+}
+
 /** Commits reachable from HEAD but not from fromCommit; `head` known already saves a process when nothing moved. */
 export async function commitsSince(dir: string, fromCommit: string, head?: string): Promise<number> {
   if (head !== undefined && head === fromCommit) return 0;

@@ -9,7 +9,7 @@ import { readTail } from '../core/logfile.js';
 import { checkRunPlace } from '../core/run-place.js';
 import { appendReportRow, iterName, lastLines, writeFileAtomic } from '../core/artifacts.js';
 import { detectCompletion } from '../core/completion.js';
-import { commitsSince, commitAll, headCommit, worktreeStatus, type WorktreeStatus } from '../core/git.js';
+import { aheadBehind, commitsSince, commitAll, headCommit, worktreeStatus, type WorktreeStatus } from '../core/git.js';
 import { ledgerCounts } from '../core/ledger.js';
 import { parsePlan, planDigest } from '../core/plan.js';
 import { buildPrompt } from '../core/prompt.js';
@@ -198,11 +198,19 @@ export const implementation: Handler<'implementation'> = async (input) => {
   // A read that fails here is simply taken again below, where its error is reported.
   let status: WorktreeStatus | null = null;
   let agentCommits: number | null = null;
+  // Whether the recorded head is still an ancestor of HEAD, from the same rev-list (the judge's
+  // history check then needs no `merge-base` of its own).
+  let descends: boolean | undefined;
   if (!exit.canceled && existsSync(run.workspaceRoot) && existsSync(run.worktreePath)) {
-    [status, agentCommits] = await Promise.all([
+    const [st, ab] = await Promise.all([
       worktreeStatus(run.worktreePath).catch(() => null),
-      commitBefore ? commitsSince(run.worktreePath, commitBefore).catch(() => null) : Promise.resolve(0),
+      commitBefore ? aheadBehind(run.worktreePath, commitBefore).catch(() => null) : Promise.resolve({ ahead: 0, behind: 0 }),
     ]);
+    status = st;
+    if (ab) {
+      agentCommits = ab.ahead;
+      if (commitBefore) descends = ab.behind === 0;
+    }
   }
   // A switched branch is not fatal here: the judge below puts the run branch back
   // (history_rewritten, docs/truth.md).
@@ -235,6 +243,7 @@ export const implementation: Handler<'implementation'> = async (input) => {
     judgementPath: join(run.runDir, `.iter-${nn}${suffix}.judgement.json`),
     sink,
     ...(status ? { known: status } : {}),
+    ...(status && descends !== undefined ? { knownDescends: descends } : {}),
   });
   const planAfter = readPlan(run.worktreePath, run.planPath);
   const ledger = judgement.ledger ?? input.ledger;

@@ -83,7 +83,10 @@ async function findings(o: JudgeInput): Promise<Judgement> {
   if (commitBefore) {
     const { branch, branchHead: runHead } = state;
     const onBranch = branch === run.runBranch;
-    const descendsOk = runHead !== null && (runHead === commitBefore || (await descends(worktree, commitBefore, runHead)));
+    // On the run branch, runHead is the HEAD the caller's status saw (or a leftover commit on top
+    // of it), so the caller's ancestry answer holds; anything else is asked here.
+    const known = onBranch && o.known !== undefined && o.knownDescends !== undefined && st === o.known ? o.knownDescends : undefined;
+    const descendsOk = runHead !== null && (runHead === commitBefore || (known ?? (await descends(worktree, commitBefore, runHead))));
     if (!onBranch || !descendsOk) {
       j.history = { branch, head: state.head, runHead };
       j.tampering.push('history_rewritten');
@@ -150,6 +153,8 @@ export interface JudgeInput {
   sink: EventSink;
   /** A `git status` the caller took after the agent ended (nothing changed since). */
   known?: WorktreeStatus;
+  /** With `known`: whether commitBefore is an ancestor of the HEAD that status saw (rev-list --left-right). */
+  knownDescends?: boolean;
 }
 
 /** Judges and repairs the worktree after an implementation agent; safe to run again after a crash. */

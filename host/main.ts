@@ -346,7 +346,7 @@ export async function main(argv: string[]): Promise<void> {
     throw failure;
   }
   daemon.bus.on('event', (ev: EventRow) => log(ev.type, eventLogFields(ev)));
-  log(`listening on ${daemon.url}`, { pid: process.pid, home, version: packageVersion(), maxConcurrency });
+  // Handlers before the announcement: whoever waits for "listening on" may signal at once.
   const shutdown = (sig: string) => {
     // A second signal (say a relaunching launcher forwarding Ctrl-C) changes nothing.
     log(`${sig} received`);
@@ -354,6 +354,7 @@ export async function main(argv: string[]): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  log(`listening on ${daemon.url}`, { pid: process.pid, home, version: packageVersion(), maxConcurrency });
   process.on('uncaughtExceptionMonitor', (err) => log(`crashed: ${err.message}`, { level: 'error', stack: err.stack }));
   await daemon.stopped;
   log('stopped');

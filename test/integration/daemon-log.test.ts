@@ -1,6 +1,6 @@
 // The loopd binary's log: `--log -` (what a --journal service uses) prints JSON lines on stdout,
 // a bad --log-level is refused in one line, and a SIGTERM stop is logged through to "stopped".
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,21 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const LOOPD = join(ROOT, 'bin', 'loopd.js');
 requireFreshBuild();
 
+/** Resolves once the daemon's stdout satisfies `done`; a slow start on a loaded machine just waits longer (the test timeout bounds it). */
+function untilOutput(child: ChildProcess, done: () => boolean): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      if (done()) {
+        child.stdout?.off('data', check);
+        resolve();
+      }
+    };
+    child.stdout?.on('data', check);
+    child.once('exit', (code) => reject(new Error(`loopd exited (${code}) before it was ready`)));
+    check();
+  });
+}
+
 describe('loopd --log', () => {
   it('--log - writes JSON lines to stdout, from listening to stopped', async () => {
     const home = tempDir('loopd-journal-');
@@ -19,7 +34,7 @@ describe('loopd --log', () => {
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    for (let i = 0; i < 200 && !out.includes('listening on'); i++) await new Promise((r) => setTimeout(r, 50));
+    await untilOutput(child, () => out.includes('listening on'));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     const lines = out.trim().split('\n').map((l) => JSON.parse(l) as { level: string; msg: string; time: string });
@@ -35,11 +50,11 @@ describe('loopd --log', () => {
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    for (let i = 0; i < 200 && !out.includes('listening on'); i++) await new Promise((r) => setTimeout(r, 50));
+    await untilOutput(child, () => out.includes('listening on'));
     const url = /listening on (http:\/\/\S+)"/.exec(out)![1]!;
     const answer = await (await fetch(`${url}/trpc/runs.list`)).text();
     expect(answer).not.toMatch(/stack/);
-    for (let i = 0; i < 100 && !out.includes('UNAUTHORIZED in runs.list'); i++) await new Promise((r) => setTimeout(r, 50));
+    await untilOutput(child, () => out.includes('UNAUTHORIZED in runs.list'));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     const line = out.split('\n').find((l) => l.includes('UNAUTHORIZED in runs.list'))!;

@@ -131,10 +131,13 @@ describe('daemon stop', () => {
 
   it('without --drain the daemon exits at once and the next one re-adopts the agent', async () => {
     const { d, client, run, exited } = await setup();
-    const t0 = Date.now();
+    const started = (await client.runs.eventsList.query({ run: run.id })).find((e) => e.type === 'AGENT_STARTED');
+    const agentPid = Number(started?.payload.pid);
+    expect(agentPid).toBeGreaterThan(0);
     await client.daemon.stop.mutate();
     await exited;
-    expect(Date.now() - t0).toBeLessThan(1500);
+    // "At once" as a fact, not a stopwatch: the daemon is gone while its agent still runs.
+    expect(() => process.kill(agentPid, 0)).not.toThrow();
     await d.start();
     for (;;) {
       const r = await client.runs.get.query({ run: run.id });

@@ -6,6 +6,7 @@ import {
   GitError,
   branchExists,
   commitAll,
+  aheadBehind,
   commitLeftovers,
   worktreeStatus,
   commitsSince,
@@ -202,6 +203,14 @@ describe('one-process checks of an agent call', () => {
     const agent = await headCommit(wt);
     expect(await commitLeftovers(wt, 'nothing')).toEqual({ committed: null, head: agent });
     expect(await commitsSince(wt, start, agent)).toBe(1);
+    expect(await aheadBehind(wt, start)).toEqual({ ahead: 1, behind: 0 });
+    // A rewritten history: the recorded head is no longer an ancestor.
+    g(wt, 'reset', '-q', '--hard', start);
+    write(path.join(wt, 'other.txt'), 'rewritten\n');
+    g(wt, 'add', '-A');
+    g(wt, 'commit', '-q', '-m', 'other');
+    expect(await aheadBehind(wt, agent)).toEqual({ ahead: 1, behind: 1 });
+    g(wt, 'reset', '-q', '--hard', agent);
     expect(await commitsSince(wt, agent, agent)).toBe(0);
     write(path.join(wt, 'left.txt'), 'left behind\n');
     const r = await commitLeftovers(wt, 'leftover');
