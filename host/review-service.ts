@@ -163,7 +163,7 @@ export class ReviewService {
       } catch {
         return null; // a commit the agent rewrote away (force-moved branch): nothing reliable to show
       }
-      return { iteration, from, to, stats: d.stats, files: d.files as DiffFileView[] };
+      return { iteration, from, to, stats: d.stats, files: d.files };
     };
     // A few git processes at a time: each is mostly start-up, and a long run has many iterations.
     const out: IterationDiffView[] = [];
