@@ -7,6 +7,8 @@ export default defineConfig({
     exclude: ['test/agents/**', 'node_modules/**', 'dist/**'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // A throwaway PostgreSQL for the cluster tests (test/pg), started once for the whole run.
+    globalSetup: ['test/pg/global-setup.ts'],
     pool: 'forks',
     // Integration tests spawn agents and git; two cores, so keep parallelism modest.
     maxWorkers: 2,

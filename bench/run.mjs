@@ -569,8 +569,8 @@ async function personaBench() {
   return out;
 }
 
-// BENCH_ONLY=cli,overhead,trigger,recovery,memory,output,lock,personas runs a subset (default: all).
-const only = new Set((process.env.BENCH_ONLY ?? 'cli,overhead,trigger,recovery,memory,output,lock,personas').split(','));
+// BENCH_ONLY=cli,overhead,trigger,recovery,memory,output,lock,personas,cluster runs a subset (default: all).
+const only = new Set((process.env.BENCH_ONLY ?? 'cli,overhead,trigger,recovery,memory,output,lock,personas,cluster').split(','));
 let personas = [];
 try {
   if (only.has('cli')) await cliBench();
@@ -586,6 +586,10 @@ try {
   if (only.has('output')) await floodBench();
   if (only.has('lock')) await lockBench();
   if (only.has('personas')) personas = await personaBench();
+  if (only.has('cluster')) {
+    const { clusterBench } = await import('./cluster.mjs');
+    await clusterBench({ root, row, ms, progress, median, pct });
+  }
 } finally {
   for (const t of temps) rmSync(t, { recursive: true, force: true });
 }

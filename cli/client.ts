@@ -14,6 +14,9 @@ import { MAX_BATCH_SIZE } from '../router/limits.js';
 
 export type * from '../router/index.js';
 export type { DaemonInfo } from '../core/home.js';
+/** The event and step-result contracts, for programs that read loopd's events and steps. */
+export type * from '../core/events.js';
+export type * from '../core/results.js';
 export * from './locate.js';
 
 export type LoopClient = TRPCClient<AppRouter>;

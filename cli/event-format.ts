@@ -1,8 +1,13 @@
 // One readable line per run event, for `run --wait` and `events`. Event types are the daemon's to
 // define: the ones of the loop get a sentence of their own, anything else falls back to key=value.
+import type { EventPayloads, EventType, StoredEvent } from '../core/events.js';
 import type { EventView } from '../router/index.js';
 import { formatClock, formatDuration, formatTime, summarizePayload } from './format.js';
 import { escapeControls, type Palette } from './text.js';
+
+/** The fields of several event types that share a sentence, all optional. */
+type Fields<K extends EventType> = Partial<UnionToIntersection<EventPayloads[K]>>;
+type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
 
 type Payload = Record<string, unknown>;
 
@@ -119,58 +124,66 @@ function shortRun(ev: EventView, runId: string): string {
   return runId === ev.runId && ev.runShortId ? ev.runShortId : runId.slice(0, 8);
 }
 
-function summaryOf(ev: EventView): string {
-  const p = ev.payload;
+/** Known types narrow the payload (core/events.ts); anything else falls to key=value. */
+function summaryOf(view: EventView): string {
+  const ev = view as StoredEvent<Omit<EventView, 'type' | 'payload'>>;
+  // Fields older daemons wrote under other names, read untyped on purpose.
+  const legacy = view.payload;
   switch (ev.type) {
     case 'STEP_STARTED':
-    case 'STEP_ADOPTED':
+    case 'STEP_ADOPTED': {
+      const p: Fields<'STEP_STARTED' | 'STEP_ADOPTED'> = ev.payload;
       return join(where(p), num(p.pid) !== null && `(pid ${num(p.pid)})`);
+    }
     case 'STEP_FINISHED':
-      return stepFinished(p);
+      return stepFinished(ev.payload);
     case 'STEP_QUEUED': {
-      const delay = num(p.delayMs);
-      return join(where(p), delay !== null && delay > 0 && `in ${formatDuration(delay)}`);
+      const delay = num(ev.payload.delayMs);
+      return join(where(ev.payload), delay !== null && delay > 0 && `in ${formatDuration(delay)}`);
     }
     case 'STEP_RETRY_QUEUED': {
-      const delay = num(p.delayMs);
-      const head = join(where(p), delay !== null && (delay > 0 ? `in ${formatDuration(delay)}` : 'now'));
-      const reason = str(p.reason);
+      const delay = num(ev.payload.delayMs);
+      const head = join(where(ev.payload), delay !== null && (delay > 0 ? `in ${formatDuration(delay)}` : 'now'));
+      const reason = str(ev.payload.reason);
       // The agent's own words for why: the transient error, else the failed step's message.
-      const why = str(p.detail) ?? str(p.message);
+      const why = str(ev.payload.detail) ?? str(ev.payload.message);
       return reason ? `${head}: ${clip(reason)}${why ? ` (${clip(why)})` : ''}` : head;
     }
     case 'OUTPUT_TRUNCATED': {
-      const total = num(p.totalBytes);
-      const omitted = num(p.omittedBytes);
-      return at(p, `output of ${total ?? '?'} bytes truncated, ${omitted ?? '?'} omitted (max_output_bytes ${num(p.maxOutputBytes) ?? '?'}): ${str(p.log) ?? ''}`);
+      const total = num(ev.payload.totalBytes);
+      const omitted = num(ev.payload.omittedBytes);
+      return at(ev.payload, `output of ${total ?? '?'} bytes truncated, ${omitted ?? '?'} omitted (max_output_bytes ${num(ev.payload.maxOutputBytes) ?? '?'}): ${str(ev.payload.log) ?? ''}`);
     }
     case 'SIGNAL': {
       // Tampering signals say what loopd undid (docs/truth.md).
+      const p = ev.payload;
       const changes = Array.isArray(p.changes) ? p.changes.map(String) : [];
       const tasks = Array.isArray(p.tasks) ? `tasks ${p.tasks.join(', ')} un-ticked` : null;
       const detail = changes.length > 0 ? `${clip(changes[0]!)}${changes.length > 1 ? ` (+${changes.length - 1} more)` : ''}` : tasks;
       return at(p, `${str(p.signal) ?? '?'}${detail ? `: ${detail}` : ''}`);
     }
     case 'WATCHDOG_REWRITE': {
-      const signals = Array.isArray(p.signals) && p.signals.length > 0 ? p.signals.map(String).join('+') : str(p.signal);
-      const n = num(p.rewrite);
-      const path = str(p.rewritePath) ?? str(p.promptPath);
-      return at(p, join(signals && `after ${signals},`, n !== null ? `prompt rewrite #${n}` : 'prompt rewritten', path && `-> ${path}`));
+      const signals = Array.isArray(ev.payload.signals) && ev.payload.signals.length > 0 ? ev.payload.signals.map(String).join('+') : str(ev.payload.signal);
+      const n = num(ev.payload.rewrite);
+      const path = str(ev.payload.rewritePath) ?? str(ev.payload.promptPath);
+      return at(ev.payload, join(signals && `after ${signals},`, n !== null ? `prompt rewrite #${n}` : 'prompt rewritten', path && `-> ${path}`));
     }
     case 'REVIEW_APPROVED':
     case 'REVIEW_REJECTED': {
+      const p: Fields<'REVIEW_APPROVED' | 'REVIEW_REJECTED'> = ev.payload;
       const reviewed = num(p.reviewed);
       const notes = str(p.notesPath);
       const marked = reviewed !== null && reviewed > 0 && `${plural(reviewed, 'task')} marked [R]`;
-      return at(p, [marked, notes && `notes ${notes}`].filter(Boolean).join(', '));
+      return at(ev.payload, [marked, notes && `notes ${notes}`].filter(Boolean).join(', '));
     }
     case 'VERIFY_STARTED': {
-      const index = num(p.index);
-      const command = str(p.command);
-      return at(p, join(index !== null && `#${index}`, command && JSON.stringify(clip(command, 100))), false);
+      const index = num(ev.payload.index);
+      const command = str(ev.payload.command);
+      return at(ev.payload, join(index !== null && `#${index}`, command && JSON.stringify(clip(command, 100))), false);
     }
     case 'VERIFY_FAILED':
     case 'VERIFY_PASSED': {
+      const p: Fields<'VERIFY_FAILED' | 'VERIFY_PASSED'> = ev.payload;
       const code = num(p.exitCode);
       const command = str(p.command);
       const count = num(p.commands);
@@ -178,44 +191,45 @@ function summaryOf(ev: EventView): string {
       if (p.timedOut === true) outcome = 'timed out';
       else if (code !== null) outcome = code === 0 ? 'passed' : `exited ${code}`;
       else outcome = ev.type === 'VERIFY_PASSED' ? 'passed' : 'failed (no exit code)';
-      if (command) return at(p, `${JSON.stringify(clip(command, 100))} ${outcome}`, false);
-      return at(p, count !== null ? `${plural(count, 'command')} ${outcome}` : outcome, false);
+      if (command) return at(ev.payload, `${JSON.stringify(clip(command, 100))} ${outcome}`, false);
+      return at(ev.payload, count !== null ? `${plural(count, 'command')} ${outcome}` : outcome, false);
     }
     case 'RATE_LIMIT_WAIT': {
-      const until = num(p.until);
-      const agent = str(p.agent) ?? 'agent';
+      const until = num(ev.payload.until);
+      const agent = str(ev.payload.agent) ?? 'agent';
       if (until === null) return `${agent} rate-limited`;
       const left = until - ev.ts;
       return `${agent} rate-limited until ${formatLocalTime(until, ev.ts)}${left > 0 ? ` (${formatDuration(left)})` : ''}`;
     }
     case 'BUDGET_EXCEEDED': {
-      const cost = num(p.costUsd);
-      const max = num(p.maxCostUsd);
+      const cost = num(ev.payload.costUsd);
+      const max = num(ev.payload.maxCostUsd);
       return [cost !== null && `spent ${formatUsd(cost)}`, max !== null && `max ${formatUsd(max)}`].filter(Boolean).join(', ');
     }
     case 'RUN_PAUSED':
     case 'RUN_RESUMED':
-      return clip(str(p.reason) ?? '');
+      return clip(str(ev.payload.reason) ?? '');
     case 'RUN_COMPLETED':
     case 'RUN_FAILED':
     case 'RUN_CANCELED': {
-      const reason = str(p.reason);
-      const error = str(p.error);
+      const reason = str(ev.payload.reason);
+      const error = str(ev.payload.error);
       return join(reason && clip(reason), error && error !== reason && `(${clip(error)})`);
     }
     case 'RUN_STARTED':
     case 'RUN_CANCEL_REQUESTED':
       return '';
     case 'WORKTREE_REMOVED':
-      return str(p.path) ?? '';
+      return str(ev.payload.path) ?? '';
     case 'RUN_CREATED': {
-      const name = str(p.name);
-      const source = str(p.nameSource);
-      const branch = str(p.runBranch);
+      const name = str(ev.payload.name);
+      const source = str(ev.payload.nameSource);
+      const branch = str(ev.payload.runBranch);
       return [name && (source ? `${name} (${source})` : name), branch && `branch ${branch}`].filter(Boolean).join(', ');
     }
     case 'WORKTREE_PROVIDER':
     case 'WORKTREE_READY': {
+      const p: Fields<'WORKTREE_PROVIDER' | 'WORKTREE_READY'> = ev.payload;
       const path = str(p.path);
       const provider = str(p.provider);
       const reason = str(p.reason);
@@ -224,46 +238,47 @@ function summaryOf(ev: EventView): string {
       return head ? `${head}: ${clip(reason)}` : clip(reason);
     }
     case 'MERGED': {
-      const target = str(p.target);
-      const commit = str(p.commit);
-      const into = join(str(p.strategy), target && `into ${target}`);
-      const outcome = [str(p.status), commit && `commit ${commit.slice(0, 9)}`].filter(Boolean).join(', ');
+      const target = str(ev.payload.target);
+      const commit = str(ev.payload.commit);
+      const into = join(str(ev.payload.strategy), target && `into ${target}`);
+      const outcome = [str(ev.payload.status), commit && `commit ${commit.slice(0, 9)}`].filter(Boolean).join(', ');
       return [into, outcome].filter(Boolean).join(': ');
     }
     case 'MERGE_TARGET_CREATED':
-      return join(str(p.target), str(p.from) && `from ${str(p.from)}`);
+      return join(str(ev.payload.target), str(ev.payload.from) && `from ${str(ev.payload.from)}`);
     case 'MERGE_CONFLICT': {
-      const target = str(p.target);
-      const files = Array.isArray(p.conflicts) ? p.conflicts.map(String) : [];
-      const head = join(str(p.runBranch), target && `into ${target}`);
+      const target = str(ev.payload.target);
+      const files = Array.isArray(ev.payload.conflicts) ? ev.payload.conflicts.map(String) : [];
+      const head = join(str(ev.payload.runBranch), target && `into ${target}`);
       const detail = files.length > 0 ? `conflicts in ${clip(files.join(', '), 80)}` : 'conflict';
       return head ? `${head}: ${detail}` : detail;
     }
     case 'CONFIG_WARNING':
-      return clip(str(p.message) ?? '', 160);
+      return clip(str(ev.payload.message) ?? '', 160);
     case 'NAME_FALLBACK':
-      return clip(str(p.reason) ?? '', 160);
+      return clip(str(ev.payload.reason) ?? '', 160);
     case 'TRIGGER_FIRED': {
-      const runId = str(p.runId) ?? ev.runId;
-      const plan = str(p.plan) ?? str(p.planPath);
-      const detail = [str(p.reason), plan ?? 'no plan'].filter(Boolean).join(', ');
-      return join(specOf(p), runId && `-> run ${shortRun(ev, runId)}`, `(${detail})`);
+      const runId = str(legacy.runId) ?? ev.runId;
+      const plan = str(ev.payload.plan) ?? str(legacy.planPath);
+      const detail = [str(ev.payload.reason), plan ?? 'no plan'].filter(Boolean).join(', ');
+      return join(specOf(ev.payload), runId && `-> run ${shortRun(view, runId)}`, `(${detail})`);
     }
     case 'TRIGGER_SKIPPED':
-      return `${specOf(p)}: ${clip(str(p.reason) ?? 'no reason given')}`;
+      return `${specOf(ev.payload)}: ${clip(str(ev.payload.reason) ?? 'no reason given')}`;
     case 'TRIGGER_WAITING': {
-      const plan = str(p.plan) ?? str(p.planPath) ?? 'a plan';
-      const until = num(p.until);
-      return `${specOf(p)}: waiting for ${plan}${until !== null ? ` until ${formatLocalTime(until, ev.ts)}` : ''}`;
+      const plan = str(ev.payload.plan) ?? str(legacy.planPath) ?? 'a plan';
+      const until = num(ev.payload.until);
+      return `${specOf(ev.payload)}: waiting for ${plan}${until !== null ? ` until ${formatLocalTime(until, ev.ts)}` : ''}`;
     }
     case 'AGENT_STARTED':
     case 'AGENT_ADOPTED': {
+      const p: Fields<'AGENT_STARTED' | 'AGENT_ADOPTED'> = ev.payload;
       const pid = num(p.pid);
       return at(p, join(str(p.agent), pid !== null && `pid ${pid}`));
     }
     default: {
-      const w = where(p);
-      return join(w, rest(p, w === '' ? [] : ['iteration', 'phase', 'attempt'], 140));
+      const w = where(ev.payload);
+      return join(w, rest(ev.payload, w === '' ? [] : ['iteration', 'phase', 'attempt'], 140));
     }
   }
 }

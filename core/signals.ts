@@ -66,40 +66,9 @@ export function outputSimilarity(a: string, b: string): number {
   return (2 * shared) / (la.length + lb.length);
 }
 
-/** What the handlers report in their results (steps.result_json); every field optional. */
-export interface StepResultFacts {
-  // implementation
-  claimed?: boolean;
-  malformed?: boolean;
-  openTasks?: number;
-  unreviewedTasks?: number;
-  commits?: number;
-  planChanged?: boolean;
-  /** The iteration's commits changed something besides the plan (and the spec loopd restores). */
-  codeChanged?: boolean;
-  /** Tampering found (and undone) by loopd in this step, one entry per kind. */
-  tampering?: string[];
-  similarity?: number | null;
-  timedOut?: boolean;
-  transientError?: string | null;
-  rateLimitResetAt?: number | null;
-  /** What the agent's error was (errors.ts): auth, rate_limit, network... */
-  errorKind?: string | null;
-  /** Retrying cannot help: the run fails now with failReason. */
-  fatal?: boolean;
-  /** The exit reason when this failure ends the run (claude_failed:auth, worktree_missing...). */
-  failReason?: string;
-  // review
-  approved?: boolean;
-  // verification
-  passed?: boolean;
-  // watchdog
-  rewritePath?: string | null;
-  // set by the dispatcher on a step whose process vanished across a daemon restart
-  requeued?: boolean;
-  // merge
-  mergeStatus?: 'merged' | 'already_merged' | 'nothing_to_merge' | 'conflict' | 'error';
-}
+/** What the handlers report (core/results.ts), as the rules read it back. */
+export type { StepResultFacts } from './results.js';
+import type { StepResultFacts } from './results.js';
 
 export interface StepFact {
   phase: StepPhase;

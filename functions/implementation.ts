@@ -129,7 +129,7 @@ export function promptExtrasFor(input: Pick<HandlerInput, 'history' | 'run'>, it
   };
 }
 
-export const implementation: Handler = async (input) => {
+export const implementation: Handler<'implementation'> = async (input) => {
   const { step, sink } = input;
   let run = input.run;
   const started = input.adopt?.startedAt ?? Date.now();

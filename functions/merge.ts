@@ -1,6 +1,7 @@
 // Merge the proven run branch into its target branch. Plumbing only: the user's checkout, its
 // branch and its uncommitted work are never touched. Running it twice is harmless: the second call
 // finds the run already merged.
+import type { EmitEvent } from '../core/events.js';
 import { existsSync } from 'node:fs';
 import { commitAll, commitSubjects, mergeIntoTarget, type MergeResult } from '../core/git.js';
 import type { Handler, RunInput } from './types.js';
@@ -12,7 +13,7 @@ import type { Handler, RunInput } from './types.js';
 export async function mergeRunBranch(
   run: RunInput,
   opts: { target: string; strategy: 'merge' | 'squash' },
-  event: (type: string, payload: Record<string, unknown>) => void,
+  event: EmitEvent,
 ): Promise<MergeResult> {
   // The merge only sees commits; anything a crashed step left uncommitted in the worktree is
   // part of the proven work.
@@ -35,7 +36,7 @@ export async function mergeRunBranch(
   return res;
 }
 
-export const merge: Handler = async ({ run, sink }) => {
+export const merge: Handler<'merge'> = async ({ run, sink }) => {
   if (run.mergeStrategy === 'none' || !run.mergeTargetBranch) {
     return { status: 'SUCCEEDED', result: { mergeStatus: 'nothing_to_merge' } };
   }

@@ -7,7 +7,7 @@ import type { Handler } from './types.js';
 import { verification } from './verification.js';
 import { watchdog } from './watchdog.js';
 
-export const handlers: Record<StepPhase, Handler> = {
+export const handlers: { [P in StepPhase]: Handler<P> } = {
   implementation,
   review,
   verification,

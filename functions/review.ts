@@ -15,7 +15,7 @@ import { agentOutcome, runAgent } from './agent-step.js';
 import { readRegular } from './judge.js';
 import type { Handler, HandlerInput } from './types.js';
 
-export const review: Handler = async (input) => {
+export const review: Handler<'review'> = async (input) => {
   const { run, step, sink } = input;
   const started = input.adopt?.startedAt ?? Date.now();
   const nn = iterName(step.iteration);

@@ -3,7 +3,9 @@
 import type { LoopConfig } from '../core/config.js';
 import type { LedgerTask } from '../core/ledger.js';
 import type { ProcessHandle } from '../core/agents/process.js';
-import type { StepPhase, StepStatus } from '../core/types.js';
+import type { StepPhase, StepStatus, WatchdogSignal } from '../core/types.js';
+import type { EmitEvent } from '../core/events.js';
+import type { PhaseResults, StepResult, StepResultFacts } from '../core/results.js';
 
 export interface RunInput {
   id: string;
@@ -30,6 +32,8 @@ export interface StepInput {
   phase: StepPhase;
   iteration: number;
   attempt: number;
+  /** What the decision that queued the step handed it (the watchdog's signals); null for older steps. */
+  input?: { signals?: WatchdogSignal[] } | null;
 }
 
 export interface HistoryEntry {
@@ -37,7 +41,7 @@ export interface HistoryEntry {
   status: StepStatus;
   iteration: number;
   attempt: number;
-  result: Record<string, unknown> | null;
+  result: StepResultFacts | null;
 }
 
 export interface AgentProcessInfo extends ProcessHandle {
@@ -50,7 +54,7 @@ export interface AgentProcessInfo extends ProcessHandle {
 }
 
 export interface EventSink {
-  event(type: string, payload?: Record<string, unknown>): void;
+  event: EmitEvent;
   /** Recorded just before spawning: with the nonce, a restarted daemon finds a process whose pid it missed. */
   processIntent(p: Omit<AgentProcessInfo, 'pid' | 'pgid' | 'startTime'>): void;
   /** Recorded on the step so a restarted daemon can find the process. */
@@ -73,7 +77,7 @@ export interface HandlerInput {
   adopt?: AgentProcessInfo | null;
 }
 
-export interface HandlerResult {
+export interface HandlerResult<R extends StepResult = StepResult> {
   status: 'SUCCEEDED' | 'FAILED' | 'CANCELED';
   exitCode?: number | null;
   promptPath?: string | null;
@@ -84,7 +88,8 @@ export interface HandlerResult {
   runPatch?: { worktreePath?: string };
   /** The whole task ledger after this step, when the step changed it; saved with the step. */
   ledger?: LedgerTask[];
-  result: Record<string, unknown>;
+  result: R;
 }
 
-export type Handler = (input: HandlerInput) => Promise<HandlerResult>;
+/** The handler of one phase: its result type is that phase's (core/results.ts). */
+export type Handler<P extends StepPhase = StepPhase> = (input: HandlerInput) => Promise<HandlerResult<PhaseResults[P]>>;

@@ -14,7 +14,7 @@ import type { Handler } from './types.js';
 
 export const NOTES_TAIL_LINES = 120;
 
-export const verification: Handler = async (input) => {
+export const verification: Handler<'verification'> = async (input) => {
   const result = await runCommands(input);
   // The commands are the repo's own scripts, which the agent can edit: they must not rewrite the
   // run branch either. The head to keep is the one the implementation of this iteration left.
@@ -27,7 +27,7 @@ export const verification: Handler = async (input) => {
   return { ...result, result: { ...result.result, tampering: ['history_rewritten'], loopdNotes: [found.note] } };
 };
 
-const runCommands: Handler = async (input) => {
+const runCommands: Handler<'verification'> = async (input) => {
   const { run, step, sink, signal } = input;
   if (input.adopt) await killTree(input.adopt, 2000);
   const nn = iterName(step.iteration);

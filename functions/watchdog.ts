@@ -30,13 +30,17 @@ export function intervention(signal: WatchdogSignal, cfg: { noProgressIterations
   }
 }
 
-export const watchdog: Handler = async (input) => {
+export const watchdog: Handler<'watchdog'> = async (input) => {
   const { run, step, sink, history } = input;
   const facts: StepFact[] = history.map((h) => ({ ...h, result: h.result as StepResultFacts | null }));
-  const signals = computeSignals(
-    iterationFacts(facts).filter((f) => f.iteration <= step.iteration),
-    { noProgressIterations: run.config.watchdog_no_progress_iterations },
-  );
+  // The signals come with the step (queued by the transition rules); steps queued by an older
+  // daemon carry none, and derive them from the history as the rules did.
+  const signals =
+    step.input?.signals ??
+    computeSignals(
+      iterationFacts(facts).filter((f) => f.iteration <= step.iteration),
+      { noProgressIterations: run.config.watchdog_no_progress_iterations },
+    );
   if (signals.length === 0) {
     // Nothing to correct (the facts changed since the step was queued): no rewrite spent.
     return { status: 'SUCCEEDED', result: { signal: null, signals: [] } };

@@ -1,7 +1,17 @@
 // In-process fan-out of committed events and of "output grew" notices, used to wake the
 // dispatcher and SSE subscribers without polling.
 import { EventEmitter } from 'node:events';
-import type { EventRow } from './store.js';
+
+/** A committed event as the store publishes it (host/store.ts EventRow is this shape). */
+export interface PublishedEvent {
+  seq: number;
+  run_id: string | null;
+  step_id: number | null;
+  workspace_root: string | null;
+  type: string;
+  ts: number;
+  payload_json: string;
+}
 
 export interface OutputNotice {
   runId: string;
@@ -14,7 +24,7 @@ export class EventBus extends EventEmitter {
     // Every SSE subscriber adds a listener; the default cap of 10 would warn spuriously.
     this.setMaxListeners(0);
   }
-  publish(ev: EventRow): void {
+  publish(ev: PublishedEvent): void {
     this.emit('event', ev);
   }
   outputGrew(n: OutputNotice): void {

@@ -9,11 +9,13 @@ import type { LoopConfig } from '../core/config.js';
 import { placeGone } from '../core/run-place.js';
 import { removeRunWorktree } from '../core/worktree.js';
 import type { RunStatus, StepPhase } from '../core/types.js';
-import type { AgentProcessInfo, Handler, HandlerResult, HistoryEntry, RunInput } from '../functions/types.js';
+import type { AgentProcessInfo, Handler, HandlerResult, HistoryEntry, RunInput, StepInput } from '../functions/types.js';
 import type { EventBus } from './bus.js';
 import { isBusy, whenFree } from './busy.js';
 import type { LogFn } from './logger.js';
 import type { RunRow, StepRow, Store } from './store.js';
+import type { EventPayloads, EventType } from '../core/events.js';
+import { digestResult } from '../core/results.js';
 import { nextStep, type Decision, type StepFact, type StepResultFacts, type TransitionConfig } from './transitions.js';
 
 export interface DispatcherOptions {
@@ -63,9 +65,6 @@ function parseResult(step: StepRow): Record<string, unknown> | null {
 
 export class Dispatcher {
   private readonly active = new Map<number, Active>();
-  private readonly mergeTargetsBusy = new Set<string>();
-  /** Agent kind -> epoch ms until which no step of that agent is claimed (a rate limit's reset). */
-  private readonly agentHolds = new Map<string, number>();
   private wakeQueued = false;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
@@ -165,6 +164,8 @@ export class Dispatcher {
     const now = Date.now();
     let soonest: number | null = null;
     const queued = store.stepsWithStatus(['QUEUED']);
+    // Rate-limit holds are rows (agent_holds): a restarted daemon, or another host, keeps them.
+    const holds = new Map(store.agentHolds(now).map((h) => [h.agent, h.until]));
     for (const step of queued) {
       if (this.active.size >= this.o.maxConcurrency) break;
       const run = store.getRun(step.run_id);
@@ -174,14 +175,11 @@ export class Dispatcher {
         continue;
       }
       const agentKind = agentKindFor(run, step.phase);
-      const hold = agentKind ? this.agentHolds.get(agentKind) : undefined;
+      const hold = agentKind ? holds.get(agentKind) : undefined;
       if (hold !== undefined && hold > now) {
         soonest = soonest === null ? hold : Math.min(soonest, hold);
         continue;
       }
-      const mergeKey = step.phase === 'merge' ? `${run.workspace_root}\0${run.merge_target_branch}` : null;
-      // Merges into one target branch are serialized; the next one waits for a wake-up.
-      if (mergeKey && this.mergeTargetsBusy.has(mergeKey)) continue;
       const handler = this.o.handlers[step.phase];
       if (!handler) {
         this.failUnsupported(run, step);
@@ -190,13 +188,17 @@ export class Dispatcher {
       const claimed = store.tx(() => {
         const fresh = store.getStep(step.id);
         if (!fresh || fresh.status !== 'QUEUED') return null;
+        // Merges into one target branch are serialized by a row (merge_locks), taken with the
+        // claim; the next merge waits for the wake-up that follows the holder's end.
+        if (step.phase === 'merge' && !store.takeMergeLock({ workspace_root: run.workspace_root, target_branch: run.merge_target_branch ?? '', step_id: step.id })) {
+          return null;
+        }
         const s = store.updateStep(step.id, { status: 'IN_PROGRESS', started_at: Date.now(), lease_owner: this.o.instanceId });
         store.appendEvent(run.id, step.id, 'STEP_STARTED', { phase: s.phase, iteration: s.iteration, attempt: s.attempt });
         return s;
       });
       if (!claimed) continue;
-      if (mergeKey) this.mergeTargetsBusy.add(mergeKey);
-      this.execute(run, claimed, handler, null, mergeKey);
+      this.execute(run, claimed, handler, null);
     }
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
@@ -215,7 +217,7 @@ export class Dispatcher {
 
   // ---- execution ----------------------------------------------------------------------------
 
-  private execute(run: RunRow, step: StepRow, handler: Handler, adopt: AgentProcessInfo | null, mergeKey: string | null): void {
+  private execute(run: RunRow, step: StepRow, handler: Handler, adopt: AgentProcessInfo | null): void {
     const { store, bus } = this.o;
     const abort = new AbortController();
     // The handler's writes go in at once; while another process holds the database lock they
@@ -243,13 +245,13 @@ export class Dispatcher {
       .map((s) => ({ phase: s.phase, status: s.status, iteration: s.iteration, attempt: s.attempt, result: parseResult(s) }));
     const input = {
       run: runInput(run, store.getRunTruth(run.id)),
-      step: { id: step.id, phase: step.phase, iteration: step.iteration, attempt: step.attempt },
+      step: { id: step.id, phase: step.phase, iteration: step.iteration, attempt: step.attempt, input: step.input_json ? (JSON.parse(step.input_json) as StepInput['input']) : null },
       history,
       ledger: store.ledgerFor(run.id),
       signal: abort.signal,
       adopt,
       sink: {
-        event: (type: string, payload: Record<string, unknown> = {}) => write(`event ${type}`, () => store.appendEvent(run.id, step.id, type, payload)),
+        event: <K extends EventType>(type: K, payload: EventPayloads[K]) => write(`event ${type}`, () => store.appendEvent(run.id, step.id, type, payload)),
         processIntent: (p: Omit<AgentProcessInfo, 'pid' | 'pgid' | 'startTime'>) => {
           store.updateStep(step.id, { pid: null, pid_start: null, pid_nonce: p.nonce, exit_path: p.exitPath, output_path: p.logPath, process_json: JSON.stringify(p) });
         },
@@ -299,7 +301,6 @@ export class Dispatcher {
         this.o.log?.(`recording step ${step.id} failed: ${e instanceof Error ? e.message : String(e)}`, { level: 'error', runId: run.id, stepId: step.id, stack: e instanceof Error ? e.stack : undefined });
       } finally {
         this.active.delete(step.id);
-        if (mergeKey) this.mergeTargetsBusy.delete(mergeKey);
         this.afterFinish(run.id);
         this.wake();
       }
@@ -325,6 +326,7 @@ export class Dispatcher {
     store.tx(() => {
       const step = store.getStep(stepId);
       if (!step || step.status !== 'IN_PROGRESS') return;
+      if (step.phase === 'merge') store.releaseMergeLock(stepId);
       const updated = store.updateStep(stepId, {
         status: result.status,
         exit_code: result.exitCode ?? null,
@@ -350,7 +352,7 @@ export class Dispatcher {
         exitCode: updated.exit_code,
         error: updated.error,
         ...(result.usage ? { costUsd: result.usage.costUsd, inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens } : {}),
-        ...summarizeResult(result.result),
+        ...digestResult(result.result),
       });
       let run = store.getRun(step.run_id)!;
       const costBefore = run.cost_usd;
@@ -374,7 +376,7 @@ export class Dispatcher {
       const holdUntil = (result.result as StepResultFacts).rateLimitResetAt;
       const kind = agentKindFor(run, updated.phase);
       if (result.status === 'FAILED' && kind && typeof holdUntil === 'number' && holdUntil > Date.now()) {
-        this.agentHolds.set(kind, Math.max(this.agentHolds.get(kind) ?? 0, holdUntil));
+        store.holdAgent({ agent: kind, until: holdUntil, run_id: run.id, step_id: stepId });
         store.appendEvent(run.id, stepId, 'RATE_LIMIT_WAIT', { agent: kind, until: holdUntil });
       }
       // A paused run still gets its next step queued, so resuming just carries on.
@@ -411,6 +413,8 @@ export class Dispatcher {
         iteration: d.iteration,
         attempt: d.attempt,
         not_before: d.delayMs > 0 ? Date.now() + d.delayMs : null,
+        // The watchdog acts on the signals that queued it, instead of deriving them again.
+        input_json: d.phase === 'watchdog' && d.signals.length > 0 ? JSON.stringify({ signals: d.signals }) : null,
       });
       store.appendEvent(run.id, step.id, d.attempt > 1 ? 'STEP_RETRY_QUEUED' : 'STEP_QUEUED', {
         phase: d.phase,
@@ -449,11 +453,15 @@ export class Dispatcher {
     if (!run || !['COMPLETED', 'FAILED', 'CANCELED'].includes(run.status)) return;
     const failed = (e: unknown) =>
       this.o.log?.(`writing the summary of run ${run.id} failed: ${e instanceof Error ? e.message : String(e)}`, { level: 'error', runId: run.id });
-    try {
+    const summarize = () => {
       this.writeRunSummary(run);
+      this.o.store.markFinalized(run.id);
+    };
+    try {
+      summarize();
     } catch (e) {
       // Idempotent (files by rename, artifact rows upserted): written again once the lock is free.
-      if (isBusy(e)) void whenFree(() => this.writeRunSummary(run)).catch(failed);
+      if (isBusy(e)) void whenFree(summarize).catch(failed);
       else failed(e);
     }
     const cfg = parseConfig(run);
@@ -614,7 +622,7 @@ export class Dispatcher {
       if (handle && handler && running && (isAlive(handle) || readExitStatus(handle.exitPath) !== null)) {
         // The agent outlived the previous daemon: follow it to its end instead of paying twice.
         store.appendEvent(run.id, step.id, 'STEP_ADOPTED', { pid: handle.pid, phase: step.phase, iteration: step.iteration });
-        this.execute(run, step, handler, handle, null);
+        this.execute(run, step, handler, handle);
         continue;
       }
       if (handle && isAlive(handle)) void killTree(handle, 2000);
@@ -627,7 +635,7 @@ export class Dispatcher {
           result_json: JSON.stringify({ requeued: true }),
         });
         if (running && run.cancel_requested === 0) {
-          const again = store.insertStep({ run_id: run.id, phase: step.phase, iteration: step.iteration, attempt: step.attempt + 1 });
+          const again = store.insertStep({ run_id: run.id, phase: step.phase, iteration: step.iteration, attempt: step.attempt + 1, input_json: step.input_json ?? null });
           store.appendEvent(run.id, again.id, 'STEP_REQUEUED', {
             phase: step.phase,
             iteration: step.iteration,
@@ -640,20 +648,14 @@ export class Dispatcher {
     for (const run of store.listRuns({ status: ['RUNNING'] })) {
       store.tx(() => this.applyDecision(run, this.decide(run)));
     }
-    for (const run of store.listRuns({ status: ['COMPLETED', 'FAILED', 'CANCELED'], limit: 200 })) {
-      if (!existsSync(`${run.run_dir}/summary.json`)) this.afterFinish(run.id);
-    }
+    // Finalisation owed is a fact in the database (runs.finalized_at), not a guess from the files.
+    for (const run of store.runsToFinalize(1000)) this.afterFinish(run.id);
   }
 
   runStatusCounts(): Record<RunStatus, number> {
-    const counts: Record<RunStatus, number> = { PENDING: 0, RUNNING: 0, PAUSED: 0, COMPLETED: 0, FAILED: 0, CANCELED: 0 };
-    const rows = this.o.store.db.prepare('SELECT status, COUNT(*) AS n FROM runs GROUP BY status').all() as unknown as {
-      status: RunStatus;
-      n: number;
-    }[];
-    for (const r of rows) counts[r.status] = r.n;
-    return counts;
+    return this.o.store.runStatusCounts();
   }
+
 }
 
 export function transitionConfig(run: RunRow): TransitionConfig {
@@ -687,11 +689,4 @@ function agentKindFor(run: RunRow, phase: StepPhase): string | null {
   if (phase === 'implementation') return cfg.agent;
   if (phase === 'review') return cfg.reviewer_agent || cfg.agent;
   return null;
-}
-
-function summarizeResult(r: Record<string, unknown>): Record<string, unknown> {
-  const keep = ['claimed', 'openTasks', 'tasksDone', 'tasksTotal', 'commits', 'mergeStatus', 'commit', 'conflicts', 'timedOut', 'approved', 'passed', 'signal', 'transientError'];
-  const out: Record<string, unknown> = {};
-  for (const k of keep) if (k in r) out[k] = r[k];
-  return out;
 }

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { checkDatabaseUrl } from './pg/url.js';
 import { v7 as uuidv7 } from 'uuid';
 import { writeFileAtomic } from '../core/artifacts.js';
 import { DEFAULT_HOST, DEFAULT_PORT, homePaths, loopdHome, parseAddr, type DaemonInfo } from '../core/home.js';
@@ -245,14 +246,15 @@ async function startDaemonInner(
   return handle;
 }
 
-const USAGE = `usage: loopd [--addr HOST:PORT] [--home DIR] [--max-concurrency N] [--watch PATH]... [--log FILE|-] [--log-level LEVEL]
+const USAGE = `usage: loopd [--addr HOST:PORT] [--home DIR] [--max-concurrency N] [--watch PATH]... [--log FILE|-] [--log-level LEVEL] [--database-url URL]
   --addr             listen address, loopback only (default $LOOPD_ADDR or ${DEFAULT_HOST}:${DEFAULT_PORT}; port 0 = any free port)
   --home             data directory (default $LOOPD_HOME, $XDG_DATA_HOME/loopd or ~/.local/share/loopd)
   --max-concurrency  how many runs may be active at once (default 3)
   --watch            register a workspace with the spec watcher (repeatable); registrations persist
   --log              where the JSON log lines go: a file, rotated at 10 MB with 5 kept (default <home>/loopd.log),
                      or - for stdout (a service manager's journal)
-  --log-level        debug, info, warn or error (default $LOOPD_LOG_LEVEL or info)`;
+  --log-level        debug, info, warn or error (default $LOOPD_LOG_LEVEL or info)
+  --database-url     a shared PostgreSQL for several hosts (default $LOOPD_DATABASE_URL; not available yet, see docs/scaling.md)`;
 
 /** One log line per recorded event: the log then tells a run's whole story with its ids. */
 function eventLogFields(ev: EventRow): Parameters<LogFn>[1] {
@@ -264,6 +266,19 @@ function eventLogFields(ev: EventRow): Parameters<LogFn>[1] {
   }
   const failed = /FAILED|ERROR|CONFLICT/.test(ev.type);
   return { level: failed ? 'warn' : 'info', runId: ev.run_id, stepId: ev.step_id, workspace: ev.workspace_root, seq: ev.seq, data };
+}
+
+/**
+ * A host asked to share a PostgreSQL database must not quietly run on its own SQLite instead: its
+ * runs would be invisible to the other hosts, and on a shared filesystem it would race them for
+ * the same worktrees. Until the dispatcher takes the store interface (docs/scaling.md), refuse.
+ */
+function refuseDatabaseUrl(url: string): never {
+  checkDatabaseUrl(url);
+  throw new Error(
+    'loopd cannot run on PostgreSQL yet: the cluster layer and its store exist (host/pg, host/store/postgres.ts) but the daemon still ' +
+      'schedules through SQLite (docs/scaling.md); unset LOOPD_DATABASE_URL / drop --database-url to run this host on its own SQLite',
+  );
 }
 
 /** Entry point of the `loopd` binary. */
@@ -279,6 +294,7 @@ export async function main(argv: string[]): Promise<void> {
         watch: { type: 'string', multiple: true },
         log: { type: 'string' },
         'log-level': { type: 'string' },
+        'database-url': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -295,6 +311,8 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(packageVersion() + '\n');
     return;
   }
+  const databaseUrl = values['database-url'] ?? process.env.LOOPD_DATABASE_URL;
+  if (databaseUrl) refuseDatabaseUrl(databaseUrl);
   const { host, port } = parseAddr(values.addr ?? process.env.LOOPD_ADDR ?? `${DEFAULT_HOST}:${DEFAULT_PORT}`);
   let maxConcurrency = 3;
   if (values['max-concurrency'] !== undefined) {

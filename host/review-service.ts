@@ -2,6 +2,7 @@
 // Git work happens first and is idempotent (a merge recognises its own trailer, removing a removed
 // worktree is a no-op, pushing twice pushes nothing); the decision is then recorded together with
 // its event in one transaction. Actions on one run are serialized, so a double click is one action.
+import type { LoopEvent } from '../core/events.js';
 import { existsSync } from 'node:fs';
 import { execa } from 'execa';
 import { deleteBranch, diffCommits, forkPoint, pushBranch, type DiffView } from '../core/diff.js';
@@ -162,7 +163,7 @@ export class ReviewService {
       } catch {
         return null; // a commit the agent rewrote away (force-moved branch): nothing reliable to show
       }
-      return { iteration, from, to, stats: d.stats, files: d.files as DiffFileView[] };
+      return { iteration, from, to, stats: d.stats, files: d.files };
     };
     // A few git processes at a time: each is mostly start-up, and a long run has many iterations.
     const out: IterationDiffView[] = [];
@@ -194,10 +195,10 @@ export class ReviewService {
       if (!(await branchExists(run.workspace_root, run.run_branch))) {
         throw new UserError(`${label(run, this.d.store)} has no branch ${run.run_branch} (deleted outside loopd): nothing to merge`, 'CONFLICT');
       }
-      const events: { type: string; payload: Record<string, unknown> }[] = [];
+      const events: LoopEvent[] = [];
       let res;
       try {
-        res = await mergeRunBranch(runInput(run), { target, strategy }, (type, payload) => events.push({ type, payload }));
+        res = await mergeRunBranch(runInput(run), { target, strategy }, (type, payload) => events.push({ type, payload } as LoopEvent));
       } catch (e) {
         if (e instanceof GitError) throw new UserError(e.message, 'CONFLICT');
         throw e;
@@ -206,7 +207,7 @@ export class ReviewService {
       if (res.status === 'conflict') {
         const files = res.conflicts ?? [];
         store.tx(() => {
-          for (const ev of events) store.appendEvent(run.id, null, ev.type, ev.payload);
+          for (const ev of events) store.appendLoopEvent(run.id, null, ev);
           store.appendEvent(run.id, null, 'MERGE_CONFLICT', { target, runBranch: run.run_branch, conflicts: files, actor: opts.actor });
         });
         throw new UserError(
@@ -219,7 +220,7 @@ export class ReviewService {
       }
       const detail = { target, strategy, commit: res.commit ?? null, result: res.status };
       store.tx(() => {
-        for (const ev of events) store.appendEvent(run.id, null, ev.type, ev.payload);
+        for (const ev of events) store.appendLoopEvent(run.id, null, ev);
         putReview(store, run.id, 'merged', opts.actor, detail);
         store.appendEvent(run.id, null, 'REVIEW_MERGED', { ...detail, actor: opts.actor });
       });

@@ -9,7 +9,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LedgerState, LedgerTask } from '../core/ledger.js';
 import type { RunStatus, StepPhase, StepStatus } from '../core/types.js';
-import type { EventBus } from './bus.js';
+import type { EventBus, PublishedEvent } from './bus.js';
+import type { EventPayloads, EventType, LoopEvent } from '../core/events.js';
 
 export interface RunRow {
   id: string;
@@ -40,6 +41,8 @@ export interface RunRow {
   updated_at: number;
   started_at: number | null;
   ended_at: number | null;
+  /** 0005: when the file work after the run's end was done (NULL while owed). */
+  finalized_at?: number | null;
 }
 
 export interface StepRow {
@@ -66,21 +69,16 @@ export interface StepRow {
   input_tokens?: number | null;
   output_tokens?: number | null;
   cost_source?: string | null;
+  /** 0005: what the step was queued with (JSON). */
+  input_json?: string | null;
   created_at: number;
   updated_at: number;
   started_at: number | null;
   ended_at: number | null;
 }
 
-export interface EventRow {
-  seq: number;
-  run_id: string | null;
-  step_id: number | null;
-  workspace_root: string | null;
-  type: string;
-  ts: number;
-  payload_json: string;
-}
+/** Defined with the bus, which only carries it: the store imports the bus, never the reverse. */
+export type EventRow = PublishedEvent;
 
 export interface ArtifactRow {
   id: number;
@@ -123,7 +121,7 @@ export function loadMigrations(dir = locateMigrations()): Migration[] {
 type Params = Record<string, SQLInputValue>;
 
 export class Store {
-  readonly db: DatabaseSync;
+  private readonly db: DatabaseSync;
   private pending: EventRow[] = [];
   private depth = 0;
 
@@ -209,6 +207,19 @@ export class Store {
    */
   tx<T>(fn: () => T): T {
     if (this.depth > 0) return fn();
+    this.begin();
+    try {
+      const result = fn();
+      this.commit();
+      return result;
+    } catch (e) {
+      this.rollback();
+      throw e;
+    }
+  }
+
+  /** The parts of tx, for the async transaction of host/store/sqlite.ts. */
+  begin(): void {
     try {
       this.db.exec('BEGIN IMMEDIATE');
     } catch (e) {
@@ -216,26 +227,32 @@ export class Store {
     }
     this.depth++;
     this.pending = [];
-    try {
-      const result = fn();
-      this.db.exec('COMMIT');
-      const events = this.pending;
-      this.pending = [];
-      this.depth--;
-      for (const ev of events) this.bus?.publish(ev);
-      return result;
-    } catch (e) {
-      this.depth--;
-      this.pending = [];
-      if (this.db.isTransaction) this.db.exec('ROLLBACK');
-      throw e;
-    }
+  }
+
+  commit(): void {
+    this.db.exec('COMMIT');
+    const events = this.pending;
+    this.pending = [];
+    this.depth--;
+    for (const ev of events) this.bus?.publish(ev);
+  }
+
+  rollback(): void {
+    this.depth--;
+    this.pending = [];
+    if (this.db.isTransaction) this.db.exec('ROLLBACK');
+  }
+
+  /** A PRAGMA's value (journal_mode, busy_timeout...), for the checks of the store's own tests. */
+  pragma(name: string): unknown {
+    const row = this.db.prepare(`PRAGMA ${name.replace(/[^a-z_]/g, '')}`).get() as Record<string, unknown> | undefined;
+    return row ? Object.values(row)[0] : undefined;
   }
 
   // ---- events -------------------------------------------------------------------------------
 
   /** Appends an event; run events also carry their run's workspace, so a workspace can be followed. */
-  appendEvent(runId: string | null, stepId: number | null, type: string, payload: object = {}, workspace: string | null = null): EventRow {
+  appendEvent<K extends EventType>(runId: string | null, stepId: number | null, type: K, payload: EventPayloads[K], workspace: string | null = null): EventRow {
     return this.tx(() => {
       const ts = Date.now();
       const payloadJson = JSON.stringify(payload);
@@ -249,6 +266,12 @@ export class Store {
       this.pending.push(row);
       return row;
     });
+  }
+
+  /** appendEvent for an event held as a value (collected before the transaction that records it). */
+  appendLoopEvent(runId: string | null, stepId: number | null, ev: LoopEvent, workspace: string | null = null): EventRow {
+    // The union's members pair type and payload; the generic signature cannot see that correlation.
+    return this.appendEvent(runId, stepId, ev.type, ev.payload as EventPayloads[typeof ev.type], workspace);
   }
 
   eventsAfter(filter: { runId?: string; afterSeq?: number; limit?: number; workspace?: string }): EventRow[] {
@@ -505,15 +528,15 @@ export class Store {
 
   // ---- steps --------------------------------------------------------------------------------
 
-  insertStep(step: { run_id: string; phase: StepPhase; iteration: number; attempt: number; not_before?: number | null }): StepRow {
+  insertStep(step: { run_id: string; phase: StepPhase; iteration: number; attempt: number; not_before?: number | null; input_json?: string | null }): StepRow {
     return this.tx(() => {
       const now = Date.now();
       const info = this.db
         .prepare(
-          `INSERT INTO steps (run_id, phase, status, iteration, attempt, not_before, created_at, updated_at)
-           VALUES (?, ?, 'QUEUED', ?, ?, ?, ?, ?)`,
+          `INSERT INTO steps (run_id, phase, status, iteration, attempt, not_before, input_json, created_at, updated_at)
+           VALUES (?, ?, 'QUEUED', ?, ?, ?, ?, ?, ?)`,
         )
-        .run(step.run_id, step.phase, step.iteration, step.attempt, step.not_before ?? null, now, now);
+        .run(step.run_id, step.phase, step.iteration, step.attempt, step.not_before ?? null, step.input_json ?? null, now, now);
       return this.getStep(Number(info.lastInsertRowid))!;
     });
   }
@@ -617,6 +640,116 @@ export class Store {
       return this.getSpecFile(row.workspace_root, row.path)!;
     });
   }
+
+  // ---- coordination and bookkeeping (0004, 0005) --------------------------------------------
+
+  runStatusCounts(): Record<RunStatus, number> {
+    const counts: Record<RunStatus, number> = { PENDING: 0, RUNNING: 0, PAUSED: 0, COMPLETED: 0, FAILED: 0, CANCELED: 0 };
+    const rows = this.db.prepare('SELECT status, COUNT(*) AS n FROM runs GROUP BY status').all() as unknown as { status: RunStatus; n: number }[];
+    for (const r of rows) counts[r.status] = r.n;
+    return counts;
+  }
+
+  runsToFinalize(limit = 200): RunRow[] {
+    return this.db
+      .prepare("SELECT * FROM runs WHERE finalized_at IS NULL AND status IN ('COMPLETED', 'FAILED', 'CANCELED') ORDER BY id DESC LIMIT ?")
+      .all(limit) as unknown as RunRow[];
+  }
+
+  markFinalized(runId: string, now = Date.now()): void {
+    this.tx(() => {
+      this.db.prepare('UPDATE runs SET finalized_at = ? WHERE id = ?').run(now, runId);
+    });
+  }
+
+  getReview(runId: string): ReviewRow | undefined {
+    return this.db.prepare('SELECT * FROM run_reviews WHERE run_id = ?').get(runId) as ReviewRow | undefined;
+  }
+
+  putReview(runId: string, status: ReviewRow['status'], actor: string, detail: Record<string, unknown>): ReviewRow {
+    return this.tx(() => {
+      const now = Date.now();
+      this.db
+        .prepare(
+          `INSERT INTO run_reviews (run_id, status, actor, detail_json, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, actor = excluded.actor, detail_json = excluded.detail_json,
+             updated_at = excluded.updated_at`,
+        )
+        .run(runId, status, actor, JSON.stringify(detail), now, now);
+      return this.getReview(runId)!;
+    });
+  }
+
+  agentHolds(now: number): AgentHoldRow[] {
+    return this.db.prepare('SELECT agent, until, run_id, step_id FROM agent_holds WHERE until > ? ORDER BY agent').all(now) as unknown as AgentHoldRow[];
+  }
+
+  /** Extends, never shortens, the hold on an agent kind. */
+  holdAgent(h: AgentHoldRow): void {
+    this.tx(() => {
+      const now = Date.now();
+      this.db
+        .prepare(
+          `INSERT INTO agent_holds (agent, until, run_id, step_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (agent) DO UPDATE SET until = MAX(until, excluded.until), run_id = excluded.run_id,
+             step_id = excluded.step_id, updated_at = excluded.updated_at`,
+        )
+        .run(h.agent, h.until, h.run_id, h.step_id, now, now);
+    });
+  }
+
+  mergeLocks(): MergeLockRow[] {
+    return this.db.prepare('SELECT workspace_root, target_branch, step_id, created_at FROM merge_locks ORDER BY created_at').all() as unknown as MergeLockRow[];
+  }
+
+  /** True when the step holds the target's merge lock now (it may have held it already). */
+  takeMergeLock(l: Omit<MergeLockRow, 'created_at'>, now = Date.now()): boolean {
+    return this.tx(() => {
+      // A lock whose step ended (finished, failed, requeued after a crash) frees itself.
+      this.db
+        .prepare(
+          `DELETE FROM merge_locks WHERE workspace_root = ? AND target_branch = ? AND step_id IN
+             (SELECT id FROM steps WHERE status IN ('SUCCEEDED', 'FAILED', 'CANCELED'))`,
+        )
+        .run(l.workspace_root, l.target_branch);
+      this.db
+        .prepare('INSERT INTO merge_locks (workspace_root, target_branch, step_id, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
+        .run(l.workspace_root, l.target_branch, l.step_id, now);
+      const holder = this.db
+        .prepare('SELECT step_id FROM merge_locks WHERE workspace_root = ? AND target_branch = ?')
+        .get(l.workspace_root, l.target_branch) as { step_id: number } | undefined;
+      return holder?.step_id === l.step_id;
+    });
+  }
+
+  releaseMergeLock(stepId: number): void {
+    this.tx(() => {
+      this.db.prepare('DELETE FROM merge_locks WHERE step_id = ?').run(stepId);
+    });
+  }
+}
+
+export interface AgentHoldRow {
+  agent: string;
+  until: number;
+  run_id: string | null;
+  step_id: number | null;
+}
+
+export interface MergeLockRow {
+  workspace_root: string;
+  target_branch: string;
+  step_id: number;
+  created_at: number;
+}
+
+export interface ReviewRow {
+  run_id: string;
+  status: 'merged' | 'scrapped' | 'pr_opened';
+  actor: string;
+  detail_json: string;
+  created_at: number;
+  updated_at: number;
 }
 
 export interface WorkspaceRow {

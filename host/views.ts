@@ -1,5 +1,6 @@
 // The shapes the API returns. Plain data, safe to send through superjson.
 import type { RunStatus, StepPhase, StepStatus } from '../core/types.js';
+import type { FileDiff } from '../core/diff.js';
 
 export interface RunView {
   id: string;
@@ -204,17 +205,8 @@ export interface ReviewView {
   detail: Record<string, unknown>;
 }
 
-export interface DiffFileView {
-  path: string;
-  oldPath: string | null;
-  status: 'added' | 'modified' | 'deleted' | 'renamed' | 'copied' | 'type_changed';
-  additions: number;
-  deletions: number;
-  binary: boolean;
-  /** Unified diff of this file; empty in the per-iteration summaries. */
-  patch: string;
-  truncated: boolean;
-}
+/** One file of a run's diff; the patch is empty in the per-iteration summaries. */
+export type DiffFileView = FileDiff;
 
 export interface DiffStatsView {
   files: number;

@@ -77,8 +77,13 @@ export default class Tail extends BaseCommand {
       }
     }
     const lastEventId = tail ? resumePoint(tail) : null;
+    await this.stream(client, args.run, true, lastEventId, view);
+  }
+
+  /** Streams output from a resume point (null: from now), as JSON lines or through the view. */
+  private async stream(client: LoopClient, run: string, follow: boolean, lastEventId: string | null, view: TailWriter): Promise<void> {
     await this.follow<{ id: string; data: OutputChunk }>(
-      (h) => client.runs.output.subscribe({ run: args.run, follow: true, lastEventId }, h),
+      (h) => client.runs.output.subscribe({ run, follow, lastEventId }, h),
       ({ data }) => {
         if (this.json) {
           this.printJsonLine(data);
@@ -101,18 +106,7 @@ export default class Tail extends BaseCommand {
     }
     // A resume point at byte 0 of the first such step streams it whole, then every later step.
     const start = first ? { stepId: first.id, offset: 0 } : { stepId: (detail.steps.at(-1)?.id ?? 0) + 1, offset: 0 };
-    await this.follow<{ id: string; data: OutputChunk }>(
-      (h) => client.runs.output.subscribe({ run: detail.id, follow, lastEventId: resumePoint(start) }, h),
-      ({ data }) => {
-        if (this.json) {
-          this.printJsonLine(data);
-          return;
-        }
-        if (data.chunk.length === 0) return;
-        view.write(data, data.chunk);
-      },
-    );
-    if (!this.json) view.end();
+    await this.stream(client, detail.id, follow, resumePoint(start), view);
   }
 }
 

@@ -7,7 +7,7 @@
 //   rate_limit  429 on every request (with retry-after and a reset header)
 //   overloaded  529 (Anthropic) / 503 (OpenAI) on every request
 //   slow_tool   a shell tool call that starts background sleepers and sleeps (timeout test)
-//   wait_tool   a shell tool call that waits for $LOOPD_TEST_GATE to exist (restart test)
+//   wait_tool   a shell tool call that waits for $AGENT_TEST_GATE to exist (restart test; not LOOPD_*, which agents never see)
 import { createServer } from 'node:http';
 
 const json = (res, status, body, headers = {}) => {
@@ -24,7 +24,7 @@ function sse(res, events) {
 const SUCCESS_SCRIPT =
   'sed -i "s/- \\[ \\]/- [x]/" "$LOOP_PLAN_PATH" && echo built > built.txt && git add -A && git commit -qm "do the task" && echo committed';
 const SLOW_SCRIPT = '(sleep 300 &) ; (sleep 301 &) ; sleep 302';
-const WAIT_SCRIPT = 'while [ ! -e "$LOOPD_TEST_GATE" ]; do sleep 0.1; done; echo gate open; ' + SUCCESS_SCRIPT;
+const WAIT_SCRIPT = 'while [ ! -e "$AGENT_TEST_GATE" ]; do sleep 0.1; done; echo gate open; ' + SUCCESS_SCRIPT;
 
 function scriptFor(scenario) {
   if (scenario === 'slow_tool') return SLOW_SCRIPT;

@@ -257,7 +257,7 @@ describe.each(['claude', 'codex'] as const)('%s, whole loopd runs against the sc
     api.state.requests.length = 0;
     setAgentEnv(api.url, api.url);
     const gate = join(base, `gate-${agent}`);
-    process.env.LOOPD_TEST_GATE = gate;
+    process.env.AGENT_TEST_GATE = gate;
     const repo = makeRepo({ tasks: 1 });
     const created = await client.runs.create.mutate({
       cwd: repo.root,
@@ -265,7 +265,7 @@ describe.each(['claude', 'codex'] as const)('%s, whole loopd runs against the sc
       flags: { agent, ...(agent === 'codex' ? { model: 'gpt-5.1-codex' } : {}), reviewer: false, iterations: 1, merge_strategy: 'none', claude_retries: 0 },
     });
     // The tool call is running once the API has been asked once and the agent waits on the gate.
-    await waitFor(() => requestsTo(path) >= 1 && groupLeft(/LOOPD_TEST_GATE|while \[ ! -e/).length > 0, 60_000);
+    await waitFor(() => requestsTo(path) >= 1 && groupLeft(/AGENT_TEST_GATE|while \[ ! -e/).length > 0, 60_000);
     await daemon.stop();
     await startLoopd();
     writeFileSync(gate, '');
@@ -277,7 +277,7 @@ describe.each(['claude', 'codex'] as const)('%s, whole loopd runs against the sc
     expect(events.some((e) => e.type === 'STEP_ADOPTED')).toBe(true);
     // One conversation: the tool-call turn and the final turn, no second session.
     expect(requestsTo(path)).toBe(2);
-    delete process.env.LOOPD_TEST_GATE;
+    delete process.env.AGENT_TEST_GATE;
   });
 });
 

@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventView, RunView } from '../../router/index.js';
-import { builtDaemonIsFresh, closedPort, repoRoot } from './helpers.js';
+import { closedPort, repoRoot, requireFreshBuild } from './helpers.js';
+
+requireFreshBuild();
 
 const LOOPCTL = join(repoRoot, 'bin', 'loopctl.js');
 const FAKE_AGENT = join(repoRoot, 'test', 'fixtures', 'fake-agent.mjs');
@@ -73,7 +75,7 @@ function makeRepo(dir: string): void {
 
 const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;
 
-describe.skipIf(!builtDaemonIsFresh())('loopctl output against a real daemon', () => {
+describe('loopctl output against a real daemon', () => {
   const runs: RunView[] = [];
 
   beforeAll(async () => {

@@ -81,3 +81,11 @@ export function runLoopctl(args: string[], opts: { env: NodeJS.ProcessEnv; cwd?:
     });
   });
 }
+
+/**
+ * Fails the test file loudly when the compiled daemon or CLI is older than its source: a test that
+ * silently skipped on a stale build would pass while testing nothing.
+ */
+export function requireFreshBuild(): void {
+  if (!builtDaemonIsFresh()) throw new Error('the build in dist/ is missing or older than the source: run npm run build');
+}

@@ -6,9 +6,9 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, realpathSync, statSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { builtCliIsFresh, closedPort, repoRoot, runLoopctl } from './helpers.js';
+import { closedPort, repoRoot, requireFreshBuild, runLoopctl } from './helpers.js';
 
-const built = builtCliIsFresh();
+requireFreshBuild();
 const hasAnalyze = spawnSync('systemd-analyze', ['--version'], { stdio: 'ignore' }).status === 0;
 
 const temp = (prefix: string) => realpathSync(mkdtempSync(join(tmpdir(), prefix)));
@@ -36,7 +36,7 @@ beforeEach(async () => {
   };
 });
 
-describe.skipIf(!built)('daemon install / uninstall', () => {
+describe('daemon install / uninstall', () => {
   it('writes a user unit for this install and enables it', async () => {
     const r = await runLoopctl(['daemon', 'install'], { env });
     expect(r.code, r.stderr).toBe(0);
@@ -139,7 +139,7 @@ describe.skipIf(!built)('daemon install / uninstall', () => {
   });
 });
 
-describe.skipIf(!built)('daemon logs', () => {
+describe('daemon logs', () => {
   it('prints the JSON log readably, --json as written, --level filters, and -f follows', async () => {
     // A token file readable by others and a 755 data dir: tightened at start, and said so in the log.
     const home = join(dir, 'home');
@@ -191,7 +191,7 @@ describe.skipIf(!built)('daemon logs', () => {
   });
 });
 
-describe.skipIf(!built)('daemon start', () => {
+describe('daemon start', () => {
   it('refuses a LOOPD_AUTH_TOKEN shorter than 16 characters and shows why', async () => {
     const r = await runLoopctl(['daemon', 'start'], { env: { ...env, LOOPD_AUTH_TOKEN: 'short' } });
     expect(r.code).not.toBe(0);

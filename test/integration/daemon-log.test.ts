@@ -6,10 +6,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from './harness.js';
+import { requireFreshBuild } from '../cli/helpers.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const LOOPD = join(ROOT, 'bin', 'loopd.js');
-const built = existsSync(join(ROOT, 'dist', 'host', 'main.js'));
+requireFreshBuild();
 
 /** Resolves once the daemon's stdout satisfies `done`; a slow start on a loaded machine just waits longer (the test timeout bounds it). */
 function untilOutput(child: ChildProcess, done: () => boolean): Promise<void> {
@@ -26,7 +27,7 @@ function untilOutput(child: ChildProcess, done: () => boolean): Promise<void> {
   });
 }
 
-describe.skipIf(!built)('loopd --log', () => {
+describe('loopd --log', () => {
   it('--log - writes JSON lines to stdout, from listening to stopped', async () => {
     const home = tempDir('loopd-journal-');
     const child = spawn(process.execPath, [LOOPD, '--home', home, '--addr', '127.0.0.1:0', '--log', '-'], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -11,10 +11,11 @@ import { createClientFor, type LoopClient } from '../../cli/client.js';
 import { parsePlan } from '../../core/plan.js';
 import type { EventView, RunView } from '../../router/index.js';
 import { FIXTURES, git, makeRepo, tempDir } from './harness.js';
+import { requireFreshBuild } from '../cli/helpers.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const LOOPD = join(ROOT, 'bin', 'loopd.js');
-const built = existsSync(join(ROOT, 'dist', 'host', 'main.js'));
+requireFreshBuild();
 
 function freePort(): Promise<number> {
   return new Promise((res) => {
@@ -70,7 +71,7 @@ async function allEnded(client: LoopClient, ids: string[]): Promise<RunView[] | 
   return runs.every((r) => ['COMPLETED', 'FAILED', 'CANCELED'].includes(r.status)) ? runs : null;
 }
 
-describe.skipIf(!built)('one data dir, one daemon', () => {
+describe('one data dir, one daemon', () => {
   it('refuses a second daemon on the same data dir, and allows one after a kill -9', async () => {
     const home = tempDir('loopd-two-');
     const d = new DaemonProcess(home, await freePort());
@@ -89,7 +90,7 @@ describe.skipIf(!built)('one data dir, one daemon', () => {
   });
 });
 
-describe.skipIf(!built)('daemon stop', () => {
+describe('daemon stop', () => {
   async function setup() {
     const home = tempDir('loopd-stop-');
     const d = new DaemonProcess(home, await freePort());
@@ -130,10 +131,13 @@ describe.skipIf(!built)('daemon stop', () => {
 
   it('without --drain the daemon exits at once and the next one re-adopts the agent', async () => {
     const { d, client, run, exited } = await setup();
-    const t0 = Date.now();
+    const started = (await client.runs.eventsList.query({ run: run.id })).find((e) => e.type === 'AGENT_STARTED');
+    const agentPid = Number(started?.payload.pid);
+    expect(agentPid).toBeGreaterThan(0);
     await client.daemon.stop.mutate();
     await exited;
-    expect(Date.now() - t0).toBeLessThan(1500);
+    // "At once" as a fact, not a stopwatch: the daemon is gone while its agent still runs.
+    expect(() => process.kill(agentPid, 0)).not.toThrow();
     await d.start();
     for (;;) {
       const r = await client.runs.get.query({ run: run.id });
@@ -149,7 +153,7 @@ describe.skipIf(!built)('daemon stop', () => {
   });
 });
 
-describe.skipIf(!built)('kill -9 at random points', () => {
+describe('kill -9 at random points', () => {
   it('loses nothing and repeats nothing', async () => {
     const home = tempDir('loopd-kill-');
     const port = await freePort();

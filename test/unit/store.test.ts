@@ -1,7 +1,7 @@
 import { BUSY_TIMEOUT_MS } from '../../host/busy.js';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { EventBus } from '../../host/bus.js';
 import { SchemaTooNewError, Store, loadMigrations, type EventRow } from '../../host/store.js';
 import { tempDir } from '../integration/harness.js';
@@ -33,8 +33,8 @@ describe('store', () => {
     const path = join(tempDir(), 'db.sqlite');
     const a = new Store(path);
     expect(a.appliedMigrations().map((m) => m.name)).toEqual(loadMigrations().map((m) => m.name));
-    expect((a.db.prepare('PRAGMA journal_mode').get() as { journal_mode: string }).journal_mode).toBe('wal');
-    expect((a.db.prepare('PRAGMA busy_timeout').get() as { timeout: number }).timeout).toBe(BUSY_TIMEOUT_MS);
+    expect(a.pragma('journal_mode')).toBe('wal');
+    expect(a.pragma('busy_timeout')).toBe(BUSY_TIMEOUT_MS);
     a.close();
     const b = new Store(path);
     expect(b.appliedMigrations()).toHaveLength(loadMigrations().length);
@@ -60,7 +60,7 @@ describe('store', () => {
     expect(() =>
       store.tx(() => {
         store.updateRun('r1', { status: 'RUNNING' });
-        store.appendEvent('r1', null, 'RUN_STARTED', {});
+        store.appendEvent('r1', null, 'RUN_STARTED', { status: 'RUNNING', resumed: false });
         throw new Error('boom');
       }),
     ).toThrow('boom');
@@ -69,7 +69,7 @@ describe('store', () => {
     expect(store.eventsAfter({ runId: 'r1' })).toHaveLength(0);
     store.tx(() => {
       store.updateRun('r1', { status: 'RUNNING' });
-      store.appendEvent('r1', null, 'RUN_STARTED', {});
+      store.appendEvent('r1', null, 'RUN_STARTED', { status: 'RUNNING', resumed: false });
       expect(seen).toHaveLength(0);
     });
     expect(seen.map((e) => e.type)).toEqual(['RUN_STARTED']);
@@ -112,9 +112,13 @@ describe('store', () => {
     run(store, 'r1');
     run(store, 'r2');
     const seqs: number[] = [];
-    for (let i = 0; i < 6; i++) seqs.push(store.appendEvent(i % 2 === 0 ? 'r1' : 'r2', null, 'X', { i }).seq);
     // Pin the times: events 0..5 at t = 1000, 2000, ... 6000.
-    seqs.forEach((seq, i) => store.db.prepare('UPDATE events SET ts = ? WHERE seq = ?').run((i + 1) * 1000, seq));
+    const now = vi.spyOn(Date, 'now');
+    for (let i = 0; i < 6; i++) {
+      now.mockReturnValue((i + 1) * 1000);
+      seqs.push(store.appendEvent(i % 2 === 0 ? 'r1' : 'r2', null, 'CONFIG_WARNING', { message: String(i) }).seq);
+    }
+    now.mockRestore();
     const r1 = seqs.filter((_, i) => i % 2 === 0);
     const after = (cursor: number, filter: { runId?: string; workspace?: string }) => store.eventsAfter({ ...filter, afterSeq: cursor }).map((e) => e.seq);
     expect(store.eventsWindowStart({ runId: 'r1' }, {})).toBe(0);

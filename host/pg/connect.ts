@@ -1,0 +1,36 @@
+// Opening the shared PostgreSQL database: the URL check, the pool, and one transaction helper.
+// BIGINT columns (epoch ms, sequence numbers) are returned as JS numbers: every value loopd stores
+// fits in 2^53, and the rest of the code compares them as numbers.
+import pg from 'pg';
+import { checkDatabaseUrl } from './url.js';
+
+export { checkDatabaseUrl };
+
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+export type Pool = pg.Pool;
+export type Client = pg.PoolClient;
+
+export function openPool(url: string, max = 10): Pool {
+  const pool = new pg.Pool({ connectionString: checkDatabaseUrl(url), max, application_name: 'loopd' });
+  // An idle client losing its connection (the server restarted) must not crash the daemon; the
+  // next query gets a fresh connection.
+  pool.on('error', () => {});
+  return pool;
+}
+
+/** Runs fn in one transaction on one connection; any throw rolls it back. */
+export async function inTx<T>(pool: Pool, fn: (c: Client) => Promise<T>): Promise<T> {
+  const c = await pool.connect();
+  try {
+    await c.query('BEGIN');
+    const out = await fn(c);
+    await c.query('COMMIT');
+    return out;
+  } catch (e) {
+    await c.query('ROLLBACK').catch(() => {});
+    throw e;
+  } finally {
+    c.release();
+  }
+}

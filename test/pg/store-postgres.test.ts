@@ -1,0 +1,50 @@
+// The LoopStore contract (test/unit/store-contract.ts), the same one SQLite meets, on PostgreSQL:
+// each store opens its own fresh database on the test cluster.
+import { afterAll, describe, expect, it } from 'vitest';
+import { describeStoreContract, newRun } from '../unit/store-contract.js';
+import { PgStore } from '../../host/store/postgres.js';
+import { freshDatabase } from './db.js';
+
+const drops: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const d of drops) await d();
+});
+
+describeStoreContract('postgres', {
+  open: async () => {
+    const db = await freshDatabase();
+    drops.push(db.drop);
+    return PgStore.open({ url: db.url });
+  },
+});
+
+describe('PgStore leases', () => {
+  it('a claim stamps a lease; a finish after the lease expired is rejected (null), a live one lands', async () => {
+    const db = await freshDatabase();
+    drops.push(db.drop);
+    const published: number[] = [];
+    const s = await PgStore.open({ url: db.url, leaseTtlMs: 60_000, bus: { publish: (e) => published.push(e.seq) } });
+    try {
+      const id = '0190a000-0000-7000-8000-0000000000f1';
+      const [a, b] = await s.transaction(async (tx) => {
+        await tx.createRun(newRun(id));
+        await tx.appendEvent(id, null, 'RUN_PAUSED', { reason: 'user' });
+        return [
+          await tx.queueStep({ run_id: id, phase: 'implementation', iteration: 1, attempt: 1 }),
+          await tx.queueStep({ run_id: id, phase: 'implementation', iteration: 2, attempt: 1 }),
+        ];
+      });
+      expect(published).toHaveLength(1);
+      await s.transaction((tx) => tx.claimStep(a!.id, 'host-a', 1));
+      await s.transaction((tx) => tx.claimStep(b!.id, 'host-a', 1));
+      const { rows } = await db.pool.query<{ lease_epoch: number; live: boolean }>('SELECT lease_epoch, lease_expires_at > loopd_now_ms() AS live FROM steps WHERE id = $1', [a!.id]);
+      expect(rows[0]).toEqual({ lease_epoch: 1, live: true });
+      await db.pool.query('UPDATE steps SET lease_expires_at = loopd_now_ms() - 1 WHERE id = $1', [a!.id]);
+      const outcome = { status: 'SUCCEEDED' as const, exit_code: 0, result: { commits: 1 }, error: null, prompt_path: null, output_path: null, usage: null };
+      expect(await s.transaction((tx) => tx.finishStep(a!.id, outcome, 2))).toBeNull();
+      expect(await s.transaction((tx) => tx.finishStep(b!.id, outcome, 2))).toMatchObject({ status: 'SUCCEEDED' });
+    } finally {
+      await s.close();
+    }
+  });
+});
