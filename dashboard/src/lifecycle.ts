@@ -6,7 +6,7 @@ import type { EventView, RunDetail } from '../../router/index.js';
 export type ItemState = 'done' | 'active' | 'failed' | 'off' | 'todo';
 
 export interface LifecycleItem {
-  key: 'worktree' | 'iterations' | 'reviews' | 'verifications' | 'merge' | 'cleanup';
+  key: 'worktree' | 'iterations' | 'verifications' | 'reviews' | 'merge' | 'cleanup';
   label: string;
   state: ItemState;
   detail: string;
@@ -38,16 +38,6 @@ export function lifecycle(run: RunDetail, events: EventView[]): LifecycleItem[] 
     detail: `${iterations} of at most ${String((run.config as { iterations?: number }).iterations ?? '?')}${run.tasksTotal !== null ? `, ${run.tasksDone ?? 0}/${run.tasksTotal} tasks done` : ''}`,
   });
 
-  const approved = count('REVIEW_APPROVED');
-  const rejected = count('REVIEW_REJECTED');
-  const reviewActive = run.steps.some((s) => s.phase === 'review' && (s.status === 'IN_PROGRESS' || s.status === 'QUEUED'));
-  items.push({
-    key: 'reviews',
-    label: 'Reviews',
-    state: cfg.reviewer === false ? 'off' : reviewActive ? 'active' : approved + rejected === 0 ? (ended ? 'off' : 'todo') : rejected > 0 && approved === 0 ? 'failed' : 'done',
-    detail: cfg.reviewer === false ? 'reviewer off' : `${approved} approved, ${rejected} rejected`,
-  });
-
   const passed = count('VERIFY_PASSED');
   const failed = count('VERIFY_FAILED');
   const verifyActive = run.steps.some((s) => s.phase === 'verification' && (s.status === 'IN_PROGRESS' || s.status === 'QUEUED'));
@@ -57,6 +47,16 @@ export function lifecycle(run: RunDetail, events: EventView[]): LifecycleItem[] 
     label: 'Verifications',
     state: noVerify ? 'off' : verifyActive ? 'active' : passed + failed === 0 ? (ended ? 'off' : 'todo') : failed > 0 && passed === 0 ? 'failed' : 'done',
     detail: noVerify ? 'no verify_cmds' : `${passed} passed, ${failed} failed`,
+  });
+
+  const approved = count('REVIEW_APPROVED');
+  const rejected = count('REVIEW_REJECTED');
+  const reviewActive = run.steps.some((s) => s.phase === 'review' && (s.status === 'IN_PROGRESS' || s.status === 'QUEUED'));
+  items.push({
+    key: 'reviews',
+    label: 'Reviews',
+    state: cfg.reviewer === false ? 'off' : reviewActive ? 'active' : approved + rejected === 0 ? (ended ? 'off' : 'todo') : rejected > 0 && approved === 0 ? 'failed' : 'done',
+    detail: cfg.reviewer === false ? 'reviewer off' : `${approved} approved, ${rejected} rejected`,
   });
 
   const rv = run.review;

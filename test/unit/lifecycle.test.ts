@@ -29,7 +29,7 @@ function states(r: RunDetail, events: EventView[] = []): Record<string, ItemStat
 
 describe('lifecycle', () => {
   it('lists the six items in order', () => {
-    expect(lifecycle(run(), []).map((i) => i.key)).toEqual(['worktree', 'iterations', 'reviews', 'verifications', 'merge', 'cleanup']);
+    expect(lifecycle(run(), []).map((i) => i.key)).toEqual(['worktree', 'iterations', 'verifications', 'reviews', 'merge', 'cleanup']);
   });
 
   it('a queued run has everything ahead of it', () => {
