@@ -184,30 +184,14 @@ export function conformPlan(ledger: readonly LedgerTask[], plan: string): { plan
   // Inserted lines, keyed by the plan line they go after (-1: before the first line).
   const after = new Map<number, { text: string; taskId: number }[]>();
   const atEnd: { text: string; taskId: number }[] = [];
-  const placed = new Map<number, number>(); // taskId -> plan line it sits on or after
-  for (const [id, p] of found) placed.set(id, p.line);
-  const usedExtra = new Set<number>();
-  for (let i = 0; i < ordered.length; i++) {
-    const t = ordered[i]!;
-    if (found.has(t.taskId)) continue;
+  for (const [t, place] of placeMissing(ordered, found, extra)) {
     const restored = withMark(t.line, STATE_MARK[t.state]);
-    const prev = ordered
-      .slice(0, i)
-      .map((o) => placed.get(o.taskId))
-      .filter((l): l is number => l !== undefined)
-      .at(-1);
-    const next = ordered.slice(i + 1).map((o) => found.get(o.taskId)?.line).find((l) => l !== undefined);
-    const slot = extra.find((e) => !usedExtra.has(e.line) && (prev === undefined || e.line > prev) && (next === undefined || e.line < next));
-    if (slot) {
+    if (place.kind === 'slot') {
       // A task line loopd does not know, exactly where the missing one was: a rewording.
-      usedExtra.add(slot.line);
-      replace.set(slot.line, restored);
-      owner.set(slot.line, t.taskId);
-      placed.set(t.taskId, slot.line);
-    } else if (prev !== undefined || next !== undefined) {
-      const at = prev ?? next! - 1;
-      after.set(at, [...(after.get(at) ?? []), { text: restored, taskId: t.taskId }]);
-      placed.set(t.taskId, at);
+      replace.set(place.line, restored);
+      owner.set(place.line, t.taskId);
+    } else if (place.kind === 'after') {
+      after.set(place.line, [...(after.get(place.line) ?? []), { text: restored, taskId: t.taskId }]);
     } else {
       atEnd.push({ text: restored, taskId: t.taskId });
     }
@@ -322,11 +306,24 @@ function tasksLine(plan: string, p: PlanTask): string {
 }
 
 function rewordedLines(ledger: readonly LedgerTask[], found: Map<number, PlanTask>, extra: readonly PlanTask[]): Set<number> {
-  // Mirrors the slot choice in conformPlan.
   const ordered = [...ledger].sort((a, b) => a.ord - b.ord);
-  const placed = new Map<number, number>();
+  const used = new Set<number>();
+  for (const [, place] of placeMissing(ordered, found, extra)) if (place.kind === 'slot') used.add(place.line);
+  return used;
+}
+
+type Placement = { kind: 'slot'; line: number } | { kind: 'after'; line: number } | { kind: 'end' };
+
+/**
+ * Where each ledger task missing from the plan goes back: onto an unknown task line between the
+ * same neighbours (a rewording), after its nearest placed predecessor (or before its next
+ * survivor), or at the end. One rule for conformPlan and rewordedLines, so they never disagree.
+ */
+function placeMissing(ordered: readonly LedgerTask[], found: Map<number, PlanTask>, extra: readonly PlanTask[]): [LedgerTask, Placement][] {
+  const placed = new Map<number, number>(); // taskId -> plan line it sits on or after
   for (const [id, p] of found) placed.set(id, p.line);
   const used = new Set<number>();
+  const out: [LedgerTask, Placement][] = [];
   for (let i = 0; i < ordered.length; i++) {
     const t = ordered[i]!;
     if (found.has(t.taskId)) continue;
@@ -336,15 +333,20 @@ function rewordedLines(ledger: readonly LedgerTask[], found: Map<number, PlanTas
       .filter((l): l is number => l !== undefined)
       .at(-1);
     const next = ordered.slice(i + 1).map((o) => found.get(o.taskId)?.line).find((l) => l !== undefined);
-    const c = extra.find((e) => !used.has(e.line) && (prev === undefined || e.line > prev) && (next === undefined || e.line < next));
-    if (c) {
-      used.add(c.line);
-      placed.set(t.taskId, c.line);
+    const slot = extra.find((e) => !used.has(e.line) && (prev === undefined || e.line > prev) && (next === undefined || e.line < next));
+    if (slot) {
+      used.add(slot.line);
+      placed.set(t.taskId, slot.line);
+      out.push([t, { kind: 'slot', line: slot.line }]);
     } else if (prev !== undefined || next !== undefined) {
-      placed.set(t.taskId, prev ?? next! - 1);
+      const at = prev ?? next! - 1;
+      placed.set(t.taskId, at);
+      out.push([t, { kind: 'after', line: at }]);
+    } else {
+      out.push([t, { kind: 'end' }]);
     }
   }
-  return used;
+  return out;
 }
 
 /** Orders the ledger by where its tasks now stand in the plan. */
