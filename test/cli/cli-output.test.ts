@@ -2,12 +2,12 @@
 // event windows (-n, --since, -f), tail --since, run --wait on a terminal and off one, and
 // escaped control characters. Needs a current build (npm test builds first).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventView, RunView } from '../../router/index.js';
-import { closedPort, repoRoot, requireFreshBuild } from './helpers.js';
+import { closedPort, repoRoot, requireFreshBuild, stopTestDaemon } from './helpers.js';
 
 requireFreshBuild();
 
@@ -95,17 +95,7 @@ describe('loopctl output against a real daemon', () => {
 
   afterAll(async () => {
     if (!base) return;
-    const info = join(base, 'home', 'daemon.json');
-    if (existsSync(info)) {
-      await loopctl(['daemon', 'stop']).catch(() => undefined);
-      if (existsSync(info)) {
-        try {
-          process.kill((JSON.parse(readFileSync(info, 'utf8')) as { pid: number }).pid, 'SIGKILL');
-        } catch {
-          // Gone already.
-        }
-      }
-    }
+    await stopTestDaemon(join(base, 'home'), () => loopctl(['daemon', 'stop']));
     rmSync(base, { recursive: true, force: true });
   });
 

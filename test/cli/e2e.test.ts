@@ -3,12 +3,12 @@
 // what the commands print and their exit codes. Needs a current build (npm test builds first).
 import { spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunDetail, RunView, WorkspaceView } from '../../router/index.js';
-import { builtDaemonIsFresh, closedPort, repoRoot } from './helpers.js';
+import { builtDaemonIsFresh, closedPort, repoRoot, stopTestDaemon } from './helpers.js';
 
 const LOOPCTL = join(repoRoot, 'bin', 'loopctl.js');
 const FAKE_AGENT = join(repoRoot, 'test', 'fixtures', 'fake-agent.mjs');
@@ -121,18 +121,7 @@ describe.skipIf(!builtDaemonIsFresh())('loopctl end to end with a real daemon', 
 
   afterAll(async () => {
     if (!home) return;
-    const info = join(home, 'daemon.json');
-    if (existsSync(info)) {
-      await loopctl(['daemon', 'stop']).catch(() => undefined);
-      // Still there: the stop failed, so end the daemon this test started, by its pid.
-      if (existsSync(info)) {
-        try {
-          process.kill((JSON.parse(readFileSync(info, 'utf8')) as { pid: number }).pid, 'SIGKILL');
-        } catch {
-          // Gone already.
-        }
-      }
-    }
+    await stopTestDaemon(home, () => loopctl(['daemon', 'stop']));
     rmSync(base, { recursive: true, force: true });
   });
 

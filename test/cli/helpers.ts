@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { join, relative, resolve } from 'node:path';
 
@@ -88,4 +88,20 @@ export function runLoopctl(args: string[], opts: { env: NodeJS.ProcessEnv; cwd?:
  */
 export function requireFreshBuild(): void {
   if (!builtDaemonIsFresh()) throw new Error('the build in dist/ is missing or older than the source: run npm run build');
+}
+
+/**
+ * Ends the daemon a test started in `home`: `loopctl daemon stop` first, and when its daemon.json is
+ * still there (the stop failed), SIGKILL by the recorded pid.
+ */
+export async function stopTestDaemon(home: string, stop: () => Promise<unknown>): Promise<void> {
+  const info = join(home, 'daemon.json');
+  if (!existsSync(info)) return;
+  await stop().catch(() => undefined);
+  if (!existsSync(info)) return;
+  try {
+    process.kill((JSON.parse(readFileSync(info, 'utf8')) as { pid: number }).pid, 'SIGKILL');
+  } catch {
+    // Gone already.
+  }
 }
