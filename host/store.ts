@@ -641,6 +641,17 @@ export class Store {
     });
   }
 
+  /** The trigger's decision (LoopStore.claimSpecChange): false when this content was triggered already. */
+  claimSpecChange(c: { workspace_root: string; path: string; content_hash: string; run_id: string }): boolean {
+    return this.tx(() => {
+      const row = this.getSpecFile(c.workspace_root, c.path);
+      if (row && row.status === 'triggered' && row.content_hash === c.content_hash) return false;
+      this.ensureWorkspace(c.workspace_root);
+      this.upsertSpecFile({ workspace_root: c.workspace_root, path: c.path, content_hash: c.content_hash, status: 'triggered', last_run_id: c.run_id });
+      return true;
+    });
+  }
+
   // ---- coordination and bookkeeping (0004, 0005) --------------------------------------------
 
   runStatusCounts(): Record<RunStatus, number> {

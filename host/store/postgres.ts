@@ -18,6 +18,7 @@ import type { RunStatus, StepStatus } from '../../core/types.js';
 import { openPool, type Client, type Pool } from '../pg/connect.js';
 import { EVENTS_CHANNEL } from '../pg/events.js';
 import { migratePg } from '../pg/migrate.js';
+import { claimSpecChange } from '../pg/triggers.js';
 import type { PublishedEvent as EventRow } from '../bus.js';
 import type {
   AgentHold,
@@ -34,6 +35,7 @@ import type {
   RunRecord,
   RunTruth,
   SpecFileRecord,
+  SpecChangeClaim,
   SpecFileUpsert,
   StepInputFacts,
   StepOutcome,
@@ -421,6 +423,9 @@ class PgTx extends PgReads implements StoreTx {
        RETURNING *`,
       [row.workspace_root, row.path, row.content_hash, row.status, row.last_run_id ?? null, now, keep],
     )) as unknown as SpecFileRecord;
+  }
+  async claimSpecChange(claim: SpecChangeClaim): Promise<boolean> {
+    return claimSpecChange(this.db, claim);
   }
   async putReview(runId: string, status: ReviewDecision, actor: string, detail: Record<string, unknown>): Promise<ReviewRecord> {
     const now = Date.now();

@@ -24,6 +24,7 @@ import type {
   RunRecord,
   RunTruth,
   SpecFileRecord,
+  SpecChangeClaim,
   SpecFileUpsert,
   StepInputFacts,
   StepOutcome,
@@ -308,6 +309,10 @@ class SqliteOps implements StoreTx {
 
   async upsertSpecFile(row: SpecFileUpsert): Promise<SpecFileRecord> {
     return specFileRecord(this.engine.upsertSpecFile(row));
+  }
+
+  async claimSpecChange(claim: SpecChangeClaim): Promise<boolean> {
+    return this.engine.claimSpecChange(claim);
   }
 
   async putReview(runId: string, status: ReviewDecision, actor: string, detail: Record<string, unknown>): Promise<ReviewRecord> {

@@ -226,6 +226,15 @@ export interface SpecFileUpsert {
   last_run_id?: string | null;
 }
 
+/** The watcher's decision that this content of this spec makes the run `run_id`. */
+export interface SpecChangeClaim {
+  workspace_root: string;
+  /** Relative to the workspace root. */
+  path: string;
+  content_hash: string;
+  run_id: string;
+}
+
 // ---- the interface ----------------------------------------------------------------------------
 
 /** Reads: usable inside and outside a transaction (inside, they see the transaction's writes). */
@@ -319,6 +328,15 @@ export interface StoreTx extends StoreReads {
   ensureWorkspace(root: string): Promise<void>;
   setWatched(root: string, watched: boolean): Promise<WorkspaceRecord>;
   upsertSpecFile(row: SpecFileUpsert): Promise<SpecFileRecord>;
+  /**
+   * The trigger's decision, atomic across watchers (several hosts may watch one workspace and all
+   * see the same save): records that this content of this spec made `run_id` (status 'triggered')
+   * and returns true, unless the row already says this very content was triggered: then false,
+   * another watcher made the run, and the caller throws to roll its own run back. Call it first in
+   * the transaction that creates the run, so a concurrent caller waits on the spec's row (and not
+   * on the run's branch name, which both would have picked).
+   */
+  claimSpecChange(claim: SpecChangeClaim): Promise<boolean>;
   putReview(runId: string, status: ReviewDecision, actor: string, detail: Record<string, unknown>): Promise<ReviewRecord>;
 }
 

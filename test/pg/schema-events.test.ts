@@ -79,7 +79,7 @@ describe('events from any host', () => {
 describe('triggers on several hosts', () => {
   it('one save seen by three hosts at once makes exactly one decision; a new save makes another', async () => {
     const decide = (hash: string): Promise<boolean[]> =>
-      Promise.all([1, 2, 3].map(() => inTx(pool, (c) => claimSpecChange(c, '/srv/ws', 'specs/a.md', hash))));
+      Promise.all([1, 2, 3].map(() => inTx(pool, (c) => claimSpecChange(c, { workspace_root: '/srv/ws', path: 'specs/a.md', content_hash: hash, run_id: `r-${hash}` }))));
     expect((await decide('h1')).filter(Boolean)).toHaveLength(1);
     expect((await decide('h1')).filter(Boolean)).toHaveLength(0);
     expect((await decide('h2')).filter(Boolean)).toHaveLength(1);

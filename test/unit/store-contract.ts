@@ -237,6 +237,34 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
       expect((await s.artifactsForRun(id)).map((a) => a.kind)).toEqual(['summary']);
     });
 
+    it('claims a spec change once: concurrent watchers of one save make one run, a new save another', async () => {
+      const s = await fresh();
+      class Taken extends Error {}
+      // What the watcher does: the claim first, then the run, in one transaction; a lost claim rolls back.
+      const watcher = (n: number, hash: string) =>
+        s
+          .transaction(async (tx) => {
+            const id = `0190a000-0000-7000-8000-0000000001${hash}${n}`;
+            if (!(await tx.claimSpecChange({ workspace_root: '/ws', path: 'specs/a.md', content_hash: hash, run_id: id }))) throw new Taken();
+            await tx.createRun(newRun(id, { name: `a-${hash}`, run_branch: `run/a-${hash}` }));
+            return id;
+          })
+          .catch((e: unknown) => {
+            if (e instanceof Taken) return null;
+            throw e;
+          });
+      const first = (await Promise.all([1, 2, 3].map((n) => watcher(n, 'a1')))).filter((r) => r !== null);
+      expect(first).toHaveLength(1);
+      expect(await s.getSpecFile('/ws', 'specs/a.md')).toMatchObject({ content_hash: 'a1', status: 'triggered', last_run_id: first[0] });
+      expect(await watcher(4, 'a1')).toBeNull();
+      const second = (await Promise.all([1, 2].map((n) => watcher(n, 'b2')))).filter((r) => r !== null);
+      expect(second).toHaveLength(1);
+      expect((await s.listRuns()).map((r) => r.id).sort()).toEqual([first[0], second[0]].sort());
+      // A row that waited for its plan, failed or was skipped with the same content is no decision yet.
+      await s.transaction((tx) => tx.upsertSpecFile({ workspace_root: '/ws', path: 'specs/b.md', content_hash: 'c3', status: 'waiting_plan' }));
+      expect(await s.transaction((tx) => tx.claimSpecChange({ workspace_root: '/ws', path: 'specs/b.md', content_hash: 'c3', run_id: 'r-b' }))).toBe(true);
+    });
+
     it('keeps the run truth, its ledger (an upsert) and how completion was proven', async () => {
       const s = await fresh();
       const id = '0190a000-0000-7000-8000-00000000000e';
