@@ -17,6 +17,7 @@ import type { StepResultFacts } from '../../core/results.js';
 import type { RunStatus, StepStatus } from '../../core/types.js';
 import { openPool, type Client, type Pool } from '../pg/connect.js';
 import { EVENTS_CHANNEL } from '../pg/events.js';
+import { EventHorizon } from '../pg/event-horizon.js';
 import { migratePg } from '../pg/migrate.js';
 import { claimSpecChange } from '../pg/triggers.js';
 import type { PublishedEvent as EventRow } from '../bus.js';
@@ -147,10 +148,15 @@ class PgReads {
     return (await all(this.db, 'SELECT * FROM steps WHERE status = ANY($1::text[]) ORDER BY id', [statuses])).map(stepRecord);
   }
   async eventsAfter(filter: EventFilter): Promise<EventRecord[]> {
+    return this.readEvents(filter, null);
+  }
+  /** Events after the filter's cursor, up to `upTo` when given (the settled horizon). */
+  protected async readEvents(filter: EventFilter, upTo: number | null): Promise<EventRecord[]> {
     const rows = await this.db.query<EventRow>(
       `SELECT ${EVENT_COLS} FROM events WHERE seq > $1 AND ($2::text IS NULL OR run_id = $2) AND ($3::text IS NULL OR workspace_root = $3)
+          AND ($5::bigint IS NULL OR seq <= $5)
         ORDER BY seq LIMIT $4`,
-      [filter.afterSeq ?? 0, filter.runId ?? null, filter.workspace ?? null, filter.limit ?? 1000],
+      [filter.afterSeq ?? 0, filter.runId ?? null, filter.workspace ?? null, filter.limit ?? 1000, upTo],
     );
     return rows.rows.map(eventRecord);
   }
@@ -234,7 +240,11 @@ class PgReads {
 class PgTx extends PgReads implements StoreTx {
   readonly events: EventRow[] = [];
 
-  constructor(db: Client, private readonly leaseTtlMs: number) {
+  constructor(
+    db: Client,
+    private readonly leaseTtlMs: number,
+    private readonly hostId: string | null,
+  ) {
     super(db);
   }
 
@@ -249,10 +259,13 @@ class PgTx extends PgReads implements StoreTx {
   }
 
   async appendEvent<K extends EventType>(runId: string | null, stepId: number | null, type: K, payload: EventPayloads[K], workspace: string | null = null): Promise<EventRecord> {
+    // The transaction id first, so a reader that sees a gap before this number sees this
+    // transaction running (host/pg/event-horizon.ts), not yet unborn.
+    if (this.events.length === 0) await this.db.query('SELECT pg_current_xact_id()');
     const e = (await this.db.query<EventRow>(
-      `INSERT INTO events (run_id, step_id, workspace_root, type, ts, payload_json, created_at, updated_at)
-       VALUES ($1, $2, COALESCE($3, (SELECT workspace_root FROM runs WHERE id = $1)), $4, $5, $6, $5, $5) RETURNING ${EVENT_COLS}`,
-      [runId, stepId, workspace, type, Date.now(), JSON.stringify(payload ?? {})],
+      `INSERT INTO events (run_id, step_id, workspace_root, host_id, type, ts, payload_json, created_at, updated_at)
+       VALUES ($1, $2, COALESCE($3, (SELECT workspace_root FROM runs WHERE id = $1)), $7, $4, $5, $6, $5, $5) RETURNING ${EVENT_COLS}`,
+      [runId, stepId, workspace, type, Date.now(), JSON.stringify(payload ?? {}), this.hostId],
     )).rows[0]!;
     await this.db.query('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, String(e.seq)]);
     this.events.push(e);
@@ -446,14 +459,27 @@ export interface PgStoreOptions {
   bus?: { publish(ev: EventRow): void } | null;
   leaseTtlMs?: number;
   poolSize?: number;
+  /** Written on this host's events (events.host_id), so a host tells its own from the others'. */
+  hostId?: string | null;
 }
 
 export class PgStore extends PgReads implements LoopStore {
+  private readonly horizon: EventHorizon;
+
   private constructor(
     private readonly pool: Pool,
     private readonly o: PgStoreOptions,
   ) {
     super(pool);
+    this.horizon = new EventHorizon(pool);
+  }
+
+  /** Outside a transaction, events are read up to the settled horizon only, so a cursor never skips one still committing. */
+  override async eventsAfter(filter: EventFilter): Promise<EventRecord[]> {
+    return this.readEvents(filter, await this.horizon.settled());
+  }
+  override async lastEventSeq(): Promise<number> {
+    return this.horizon.settled();
   }
 
   /** Connects, applies the PostgreSQL migrations (refusing a newer schema) and returns the store. */
@@ -470,7 +496,7 @@ export class PgStore extends PgReads implements LoopStore {
 
   async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     const c = await this.pool.connect();
-    const tx = new PgTx(c, this.o.leaseTtlMs ?? 30_000);
+    const tx = new PgTx(c, this.o.leaseTtlMs ?? 30_000, this.o.hostId ?? null);
     try {
       await c.query('BEGIN');
       const out = await fn(tx);
