@@ -1,9 +1,9 @@
 // Events on PostgreSQL: one sequence for the cluster, written in the transaction of the change it
 // records; NOTIFY inside that transaction wakes every host's subscribers only at COMMIT, so no host
 // streams an event for a change that was rolled back. Subscribers resume by sequence number.
-import pg from 'pg';
 import type { Client, Pool } from './connect.js';
 import { EventHorizon } from './event-horizon.js';
+import { listenChannel } from './listen.js';
 
 export const EVENTS_CHANNEL = 'loopd_events';
 
@@ -65,10 +65,14 @@ export async function subscribeEvents(
   let reading = Promise.resolve();
   let closed = false;
   let retry: NodeJS.Timeout | null = null;
-  let listener: pg.Client | null = null;
+  // A burst of notifications needs one read after the one in progress, not one each.
+  let queued = false;
   const catchUp = (): void => {
+    if (queued) return;
+    queued = true;
     reading = reading
       .then(async () => {
+        queued = false;
         while (!closed) {
           const upTo = await horizon.settled();
           const batch = await eventsAfter(pool, { afterSeq: last, upTo, ...(filter.runId ? { runId: filter.runId } : {}) });
@@ -89,46 +93,18 @@ export async function subscribeEvents(
       })
       .catch((e: unknown) => o.onError?.(e));
   };
-  const connect = async (first: boolean): Promise<void> => {
-    const c = new pg.Client({ connectionString: url, application_name: 'loopd-listen' });
-    let gone = false;
-    // A lost connection (server restart, network): listen again on a new one, then catch up.
-    const lost = (e?: unknown): void => {
-      if (gone) return;
-      gone = true;
-      if (listener === c) listener = null;
-      if (e) o.onError?.(e);
-      void c.end().catch(() => {});
-      if (!closed) setTimeout(() => void connect(false).catch(() => {}), o.reconnectMs ?? 1000).unref();
-    };
-    c.on('notification', catchUp);
-    c.on('error', lost);
-    c.on('end', () => lost());
-    listener = c;
-    try {
-      await c.connect();
-      await c.query(`LISTEN ${EVENTS_CHANNEL}`);
-    } catch (e) {
-      if (first) {
-        gone = true;
-        listener = null;
-        await c.end().catch(() => {});
-        throw e;
-      }
-      lost(e);
-      return;
-    }
-    catchUp();
-  };
-  await connect(true);
+  const listening = await listenChannel(url, EVENTS_CHANNEL, {
+    onNotify: catchUp,
+    onConnected: catchUp,
+    ...(o.onError ? { onError: o.onError } : {}),
+    ...(o.reconnectMs !== undefined ? { reconnectMs: o.reconnectMs } : {}),
+  });
   return {
     close: async () => {
       closed = true;
       if (retry) clearTimeout(retry);
+      await listening.close();
       await reading;
-      const c = listener;
-      listener = null;
-      await c?.end().catch(() => {});
     },
   };
 }
