@@ -522,6 +522,17 @@ export class Store {
     return row.n;
   }
 
+  /** Runs of the workspace holding an admission slot: RUNNING, or PAUSED with a step still in progress. */
+  workspaceSlotsTaken(workspace: string): number {
+    const row = this.db
+      .prepare(
+        `SELECT COUNT(*) AS n FROM runs r WHERE r.workspace_root = ? AND (r.status = 'RUNNING'
+           OR (r.status = 'PAUSED' AND EXISTS (SELECT 1 FROM steps s WHERE s.run_id = r.id AND s.status = 'IN_PROGRESS')))`,
+      )
+      .get(workspace) as { n: number };
+    return row.n;
+  }
+
   runBranchTaken(workspaceRoot: string, branch: string): boolean {
     return this.db.prepare('SELECT 1 FROM runs WHERE workspace_root = ? AND run_branch = ?').get(workspaceRoot, branch) !== undefined;
   }

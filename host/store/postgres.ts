@@ -344,10 +344,12 @@ class PgTx extends PgReads implements StoreTx {
     ))!;
   }
   async claimStep(stepId: number, owner: string, now: number): Promise<StepRecord | null> {
+    // SKIP LOCKED: a step another host is claiming right now is passed over at once (null), not
+    // waited for; whichever transaction locked it first decides.
     return this.step(
       `UPDATE steps SET status = 'IN_PROGRESS', started_at = $3, lease_owner = $2, lease_epoch = lease_epoch + 1,
               lease_expires_at = loopd_now_ms() + $4, updated_at = $3
-        WHERE id = $1 AND status = 'QUEUED' RETURNING *`,
+        WHERE id = (SELECT id FROM steps WHERE id = $1 AND status = 'QUEUED' FOR UPDATE SKIP LOCKED) RETURNING *`,
       [stepId, owner, now, this.leaseTtlMs],
     );
   }
@@ -380,6 +382,17 @@ class PgTx extends PgReads implements StoreTx {
     return s;
   }
 
+  async workspaceSlotsTaken(workspace: string): Promise<number> {
+    // The same key as host/pg/leases.ts admitRuns, so every admitter of the workspace takes turns.
+    await this.db.query(`SELECT pg_advisory_xact_lock(hashtextextended('admit:' || $1, 0))`, [workspace]);
+    const row = await one(
+      this.db,
+      `SELECT count(*)::int AS n FROM runs r WHERE r.workspace_root = $1 AND (r.status = 'RUNNING'
+          OR (r.status = 'PAUSED' AND EXISTS (SELECT 1 FROM steps s WHERE s.run_id = r.id AND s.status = 'IN_PROGRESS')))`,
+      [workspace],
+    );
+    return Number(row?.n ?? 0);
+  }
   async holdAgent(h: AgentHold): Promise<void> {
     const now = Date.now();
     await this.db.query(

@@ -283,6 +283,10 @@ class SqliteOps implements StoreTx {
     return stepRecord(this.engine.updateStep(stepId, { status: 'FAILED', error, ended_at: now, ...(result ? { result_json: JSON.stringify(result) } : {}) }));
   }
 
+  async workspaceSlotsTaken(workspace: string): Promise<number> {
+    return this.engine.workspaceSlotsTaken(workspace);
+  }
+
   async holdAgent(hold: AgentHold): Promise<void> {
     this.engine.holdAgent(hold);
   }

@@ -317,6 +317,13 @@ export interface StoreTx extends StoreReads {
   failStep(stepId: number, error: string, result: StepResultFacts | null, now: number): Promise<StepRecord>;
 
   // coordination
+  /**
+   * Admission's count for `max_runs_per_workspace`, across every host: the workspace's runs that
+   * hold a slot (RUNNING, or PAUSED with a step still in progress). PostgreSQL first takes the
+   * workspace's admission lock until the transaction ends, so hosts admitting into one workspace
+   * take turns and the cap holds cluster-wide (SQLite transactions take turns anyway).
+   */
+  workspaceSlotsTaken(workspace: string): Promise<number>;
   /** Extends (never shortens) the hold on an agent kind. */
   holdAgent(hold: AgentHold): Promise<void>;
   /** Takes the merge lock of a target branch for a step; false when another step holds it. */

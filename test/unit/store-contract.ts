@@ -265,6 +265,26 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
       expect(await s.transaction((tx) => tx.claimSpecChange({ workspace_root: '/ws', path: 'specs/b.md', content_hash: 'c3', run_id: 'r-b' }))).toBe(true);
     });
 
+    it('counts the runs holding a slot of a workspace: running, or paused with a step in progress', async () => {
+      const s = await fresh();
+      const ids = ['0190a000-0000-7000-8000-0000000002a1', '0190a000-0000-7000-8000-0000000002a2', '0190a000-0000-7000-8000-0000000002a3', '0190a000-0000-7000-8000-0000000002a4'];
+      await s.transaction(async (tx) => {
+        for (const id of ids) await tx.createRun(newRun(id));
+        await tx.createRun(newRun('0190a000-0000-7000-8000-0000000002b1', { workspace_root: '/other' }));
+        await tx.admitRun('0190a000-0000-7000-8000-0000000002b1', 1);
+        await tx.admitRun(ids[0]!, 1);
+        await tx.admitRun(ids[1]!, 1);
+        await tx.admitRun(ids[2]!, 1);
+        const step = await tx.queueStep({ run_id: ids[1]!, phase: 'implementation', iteration: 1, attempt: 1 });
+        await tx.claimStep(step.id, 'h', 2);
+        await tx.pauseRun(ids[1]!, 'user'); // its step still runs: keeps the slot
+        await tx.pauseRun(ids[2]!, 'user'); // nothing in flight: frees it
+      });
+      expect(await s.transaction((tx) => tx.workspaceSlotsTaken('/ws'))).toBe(2);
+      expect(await s.transaction((tx) => tx.workspaceSlotsTaken('/other'))).toBe(1);
+      expect(await s.transaction((tx) => tx.workspaceSlotsTaken('/none'))).toBe(0);
+    });
+
     it('keeps the run truth, its ledger (an upsert) and how completion was proven', async () => {
       const s = await fresh();
       const id = '0190a000-0000-7000-8000-00000000000e';
