@@ -25,8 +25,8 @@ export interface PgCoordinatorOptions {
   url: string;
   hostId: string;
   hostname: string;
-  /** Where this host's API listens (shown by `loopctl hosts`). */
-  address: string | null;
+  /** Where this host's API listens (shown by `loopctl hosts`); also settable once the server is up. */
+  address?: string | null;
   maxConcurrency: number;
   leaseTtlMs: number;
   bus: EventBus;
@@ -54,10 +54,18 @@ export class PgCoordinator implements ClusterCoordinator {
 
   constructor(private readonly o: PgCoordinatorOptions) {
     this.agents = o.agents ?? availableAgents();
+    this.address = o.address ?? null;
   }
+
+  private address: string | null;
 
   get hostId(): string {
     return this.o.hostId;
+  }
+
+  /** The API's URL, known once the server listens; registered at start. */
+  setAddress(url: string): void {
+    this.address = url;
   }
 
   async start(hooks: CoordinatorHooks): Promise<void> {
@@ -65,7 +73,7 @@ export class PgCoordinator implements ClusterCoordinator {
     const pool = openPool(o.url, 3);
     this.pool = pool;
     const sent = performance.now();
-    await registerHost(pool, { id: o.hostId, hostname: o.hostname, address: o.address, agents: this.agents, workspaces: await this.reachableWorkspaces(), maxConcurrency: o.maxConcurrency, leaseTtlMs: o.leaseTtlMs });
+    await registerHost(pool, { id: o.hostId, hostname: o.hostname, address: this.address, agents: this.agents, workspaces: await this.reachableWorkspaces(), maxConcurrency: o.maxConcurrency, leaseTtlMs: o.leaseTtlMs });
     await this.stopOrphans();
     const onError = (e: unknown): void => o.log?.(`cluster: ${e instanceof Error ? e.message : String(e)}`, { level: 'warn' });
     this.keeper = new LeaseKeeper({
