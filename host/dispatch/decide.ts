@@ -7,17 +7,17 @@ import { transitionConfig } from '../run-input.js';
 import type { RunRecord, StoreReads, StoreTx } from '../store/types.js';
 import { nextStep, type Decision, type StepFact } from '../transitions.js';
 
-export async function decide(tx: StoreReads, run: RunRecord): Promise<Decision> {
+export async function decide(tx: StoreReads, run: RunRecord, now: number): Promise<Decision> {
   const steps = await tx.stepsForRun(run.id);
   const facts: StepFact[] = steps.map((s) => ({ phase: s.phase, status: s.status, iteration: s.iteration, attempt: s.attempt, result: s.result }));
   const planRun = run.plan_path !== null && (await tx.getRunTruth(run.id)) !== undefined;
   const ledger = planRun ? ledgerCounts(await tx.ledgerFor(run.id)) : null;
-  return nextStep({ cancelRequested: run.cancel_requested, ledger }, facts, transitionConfig(run));
+  return nextStep({ cancelRequested: run.cancel_requested, ledger }, facts, transitionConfig(run), now);
 }
 
 /** Decides and records the run's next move; returns when the dispatcher should look again (a delayed step), or null. */
 export async function advanceRun(tx: StoreTx, run: RunRecord, now: number): Promise<number | null> {
-  return applyDecision(tx, run, await decide(tx, run), now);
+  return applyDecision(tx, run, await decide(tx, run, now), now);
 }
 
 async function applyDecision(tx: StoreTx, run: RunRecord, d: Decision, now: number): Promise<number | null> {

@@ -95,11 +95,13 @@ export class Dispatcher {
 
   /**
    * Resolves once nothing is left to do now: no round queued or running, no step in flight, no
-   * finalisation in progress. Steps waiting for a later time (back-off, hold) do not count.
+   * finalisation in progress. Steps waiting for a later time (back-off, hold) do not count. With
+   * inFlight false, steps still running are not waited for (their handlers may be blocked).
    */
-  async idle(): Promise<void> {
+  async idle(opts: { inFlight?: boolean } = {}): Promise<void> {
     for (;;) {
-      const pending = [this.ticking, ...[...this.active.values()].map((a) => a.done), ...this.finalising.values(), ...this.cleanups].filter((p) => p !== null);
+      const steps = opts.inFlight === false ? [] : [...this.active.values()].map((a) => a.done);
+      const pending = [this.ticking, ...steps, ...this.finalising.values(), ...this.cleanups].filter((p) => p !== null);
       if (pending.length === 0 && !this.wakeQueued && !this.again) return;
       await Promise.allSettled(pending);
       await new Promise<void>((r) => setImmediate(r));
