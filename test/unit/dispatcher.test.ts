@@ -88,9 +88,9 @@ describe('dispatcher: admission and claims', () => {
     expect((await r.store.getRun(runId(2)))!.status).toBe('COMPLETED');
   });
 
-  it('admits oldest first, or newest first with queue_policy=newest_first', async () => {
+  it('admits first come first served (fifo), or newest first with queue_policy=newest_first', async () => {
     for (const [policy, order] of [
-      ['oldest_first', [1, 2, 3]],
+      ['fifo', [1, 2, 3]],
       ['newest_first', [3, 2, 1]],
     ] as const) {
       const r = rig();
