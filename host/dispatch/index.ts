@@ -163,6 +163,8 @@ export class Dispatcher {
         const c = cleanupWorktree(this.ctx, run).finally(() => this.cleanups.delete(c));
         this.cleanups.add(c);
       })
+      // Owed work stays owed (finalized_at unset): the next start does it. Never an unhandled rejection.
+      .catch((e: unknown) => this.ctx.log?.(`finalising run ${runId} failed: ${errorText(e)}`, { level: 'error', runId }))
       .finally(() => this.finalising.delete(runId));
     this.finalising.set(runId, p);
     return p;

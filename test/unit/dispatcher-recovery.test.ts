@@ -50,6 +50,24 @@ describe('dispatcher: recovery after a restart', () => {
     expect((await r.store.getStep(step.id))!.status).toBe('FAILED');
   });
 
+  it('queues the watchdog with the signals that fired, in the step row, and hands them to its handler', async () => {
+    const r = rig();
+    await r.create(1);
+    r.fake.auto = (c) =>
+      c.phase === 'watchdog'
+        ? { status: 'SUCCEEDED', exitCode: 0, result: { signal: 'malformed_complete', signals: ['malformed_complete'], rewritePath: '/r1' } }
+        : c.input.step.iteration === 1
+          ? { status: 'SUCCEEDED', exitCode: 0, result: { claimed: false, malformed: true, openTasks: 1, commits: 1, planChanged: true } }
+          : claimedDone;
+    const d = r.dispatcher();
+    await d.start();
+    await d.idle();
+    const watchdog = (await r.store.stepsForRun(runId(1))).find((s) => s.phase === 'watchdog')!;
+    expect(watchdog.input).toEqual({ signals: ['malformed_complete'] });
+    expect(r.fake.calls.find((c) => c.phase === 'watchdog')!.input.step.input).toEqual({ signals: ['malformed_complete'] });
+    expect((await r.store.getRun(runId(1)))!.status).toBe('COMPLETED');
+  });
+
   it('fails, without requeueing, a step left IN_PROGRESS of a run that was canceled meanwhile', async () => {
     const r = rig();
     await r.create(1);
