@@ -117,7 +117,7 @@ export function completeUtf8Length(buf: Buffer): number {
 export class HostLoopService implements LoopService {
   constructor(private readonly d: ServiceDeps) {}
 
-  status(): DaemonStatus {
+  async status(): Promise<DaemonStatus> {
     return {
       pid: process.pid,
       version: this.d.version,
@@ -127,7 +127,7 @@ export class HostLoopService implements LoopService {
       startedAt: this.d.startedAt,
       uptimeMs: Date.now() - this.d.startedAt,
       maxConcurrency: this.d.maxConcurrency,
-      runs: this.d.dispatcher.runStatusCounts(),
+      runs: await this.d.dispatcher.runStatusCounts(),
       containment: containment(),
     };
   }
@@ -484,17 +484,17 @@ export class HostLoopService implements LoopService {
     return { prompt, workspaceRoot: p.root, specPath: p.specRel, planPath: p.planRel, worktreePath, warnings: p.warnings };
   }
 
-  pauseRun(ref: string): RunView {
+  async pauseRun(ref: string): Promise<RunView> {
     const run = this.resolveRun(ref);
     if (run.status === 'PAUSED') throw new UserError(`run ${run.name} (${this.d.store.shortRunId(run.id)}) is already paused: resume it with loopctl resume`, 'CONFLICT');
     if (isTerminalRunStatus(run.status)) {
       throw new UserError(`run ${run.name} (${this.d.store.shortRunId(run.id)}) already ended as ${run.status}: nothing to pause`, 'CONFLICT');
     }
-    this.d.dispatcher.pause(run.id);
+    await this.d.dispatcher.pause(run.id);
     return this.view(this.d.store.getRun(run.id)!);
   }
 
-  resumeRun(ref: string, opts: { maxCostUsd?: number | undefined } = {}): RunView {
+  async resumeRun(ref: string, opts: { maxCostUsd?: number | undefined } = {}): Promise<RunView> {
     const run = this.resolveRun(ref);
     if (opts.maxCostUsd !== undefined && (!Number.isFinite(opts.maxCostUsd) || opts.maxCostUsd < 0)) {
       throw new UserError(`invalid --max-cost-usd "${opts.maxCostUsd}": expected a number >= 0 (0 = no limit)`);
@@ -502,7 +502,7 @@ export class HostLoopService implements LoopService {
     if (run.status !== 'PAUSED') {
       throw new UserError(`run ${run.name} (${this.d.store.shortRunId(run.id)}) is ${run.status}, not PAUSED: only a paused run can be resumed`, 'CONFLICT');
     }
-    this.d.dispatcher.resume(run.id, opts.maxCostUsd !== undefined ? { maxCostUsd: opts.maxCostUsd } : {});
+    await this.d.dispatcher.resume(run.id, opts.maxCostUsd !== undefined ? { maxCostUsd: opts.maxCostUsd } : {});
     return this.view(this.d.store.getRun(run.id)!);
   }
 

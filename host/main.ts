@@ -23,7 +23,8 @@ import { createDashboardHandler } from './dashboard-http.js';
 import { ReviewService } from './review-service.js';
 import { DashboardSessions } from './session-auth.js';
 import { SpecWatcher } from '../triggers/spec-watcher.js';
-import { Store, type EventRow } from './store.js';
+import type { EventRow, Store } from './store.js';
+import { SqliteStore } from './store/sqlite.js';
 
 export interface DaemonOptions {
   home?: string;
@@ -166,9 +167,11 @@ async function startDaemonInner(
 ): Promise<DaemonHandle> {
   const host = opts.host ?? DEFAULT_HOST;
   const bus = new EventBus();
-  const store = new Store(paths.db, bus);
+  const loopStore = new SqliteStore(paths.db, bus);
+  // The parts not yet on the LoopStore interface take its synchronous engine.
+  const store = loopStore.engine;
   const instanceId = uuidv7();
-  const dispatcher = new Dispatcher({ store, bus, handlers: opts.handlers ?? defaultHandlers, maxConcurrency, instanceId, log });
+  const dispatcher = new Dispatcher({ store: loopStore, bus, handlers: opts.handlers ?? defaultHandlers, maxConcurrency, instanceId, log });
 
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => (resolveStopped = r));
@@ -212,7 +215,7 @@ async function startDaemonInner(
   }
   // Files created during start-up (database, daemon.json) get the data dir's privacy too.
   secureHome(home);
-  dispatcher.start();
+  await dispatcher.start();
   await watcher.start();
   for (const path of opts.watch ?? []) {
     const ws = await service.watchWorkspace(path);
@@ -236,7 +239,7 @@ async function startDaemonInner(
         await dispatcher.stop(o);
         await watcher.stop();
         await srv.close();
-        store.close();
+        await loopStore.close();
         if (opts.writeInfo !== false) removeOwnDaemonInfo(paths.daemonInfo);
         resolveStopped();
       })();

@@ -24,7 +24,7 @@ export interface ListRunsFilter {
 }
 
 export interface LoopService {
-  status(): DaemonStatus;
+  status(): Promise<DaemonStatus>;
   /** drain: wait for in-flight steps first; otherwise running agents are left to be re-adopted. */
   requestStop(opts?: { drain?: boolean }): void;
   watchWorkspace(path: string): Promise<WorkspaceView & { recorded: number; alreadyWatched: boolean }>;
@@ -38,9 +38,9 @@ export interface LoopService {
   getRun(ref: string): RunDetail;
   cancelRun(ref: string): Promise<RunView>;
   /** Lets the current step finish, then claims no more steps: PAUSED. */
-  pauseRun(ref: string): RunView;
+  pauseRun(ref: string): Promise<RunView>;
   /** Back to the queue; maxCostUsd raises (or clears, with 0) the run's budget. */
-  resumeRun(ref: string, opts?: { maxCostUsd?: number | undefined }): RunView;
+  resumeRun(ref: string, opts?: { maxCostUsd?: number | undefined }): Promise<RunView>;
   /** The exact prompt iteration 1 of a run with these inputs would get; creates nothing. */
   previewPrompt(input: CreateRunInput): Promise<PromptPreview>;
   listEvents(ref: string, afterSeq: number, limit: number, window?: EventWindow): EventView[];
