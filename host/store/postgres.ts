@@ -377,14 +377,12 @@ class PgTx extends PgReads implements StoreTx {
     );
     return done;
   }
-  async failStep(stepId: number, error: string, result: StepResultFacts | null, now: number): Promise<StepRecord> {
-    const s = await this.step(
+  async failStep(stepId: number, error: string, result: StepResultFacts | null, now: number): Promise<StepRecord | null> {
+    return this.step(
       `UPDATE steps SET status = 'FAILED', error = $2, ended_at = $3, updated_at = $3, lease_expires_at = NULL, result_json = COALESCE($4, result_json)
-        WHERE id = $1 RETURNING *`,
+        WHERE id = $1 AND status IN ('QUEUED', 'IN_PROGRESS') RETURNING *`,
       [stepId, error, now, result ? JSON.stringify(result) : null],
     );
-    if (!s) throw new Error(`step ${stepId} not found`);
-    return s;
   }
 
   async workspaceSlotsTaken(workspace: string): Promise<number> {

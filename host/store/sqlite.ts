@@ -280,7 +280,9 @@ class SqliteOps implements StoreTx {
     );
   }
 
-  async failStep(stepId: number, error: string, result: StepResultFacts | null, now: number): Promise<StepRecord> {
+  async failStep(stepId: number, error: string, result: StepResultFacts | null, now: number): Promise<StepRecord | null> {
+    const fresh = this.engine.getStep(stepId);
+    if (!fresh || (fresh.status !== 'QUEUED' && fresh.status !== 'IN_PROGRESS')) return null;
     return stepRecord(this.engine.updateStep(stepId, { status: 'FAILED', error, ended_at: now, ...(result ? { result_json: JSON.stringify(result) } : {}) }));
   }
 

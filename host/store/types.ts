@@ -316,8 +316,12 @@ export interface StoreTx extends StoreReads {
   recordProcessStarted(stepId: number, process: StepProcess & { pid: number; startTime: string }): Promise<void>;
   /** IN_PROGRESS -> the handler's outcome; null when the step was no longer IN_PROGRESS. */
   finishStep(stepId: number, outcome: StepOutcome, now: number): Promise<StepRecord | null>;
-  /** A step that cannot run here (no handler) or whose process vanished across a restart. */
-  failStep(stepId: number, error: string, result: StepResultFacts | null, now: number): Promise<StepRecord>;
+  /**
+   * A step that cannot run here (no handler) or whose process vanished across a restart: QUEUED or
+   * IN_PROGRESS -> FAILED. Null when the step had ended already (in a cluster: another host reaped
+   * its expired lease and queued the next attempt, which the caller must not queue again).
+   */
+  failStep(stepId: number, error: string, result: StepResultFacts | null, now: number): Promise<StepRecord | null>;
 
   // coordination
   /**

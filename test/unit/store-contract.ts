@@ -160,6 +160,9 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
       });
       const failed = await s.transaction((tx) => tx.failStep(a!.id, 'process gone', { requeued: true }, 5));
       expect(failed).toMatchObject({ status: 'FAILED', error: 'process gone', result: { requeued: true } });
+      // An ended step stays as it ended (another host reaped it meanwhile): null, nothing written.
+      expect(await s.transaction((tx) => tx.failStep(a!.id, 'again', null, 6))).toBeNull();
+      expect(await s.getStep(a!.id)).toMatchObject({ error: 'process gone', ended_at: 5 });
       await s.transaction((tx) => tx.finishRun(id, 'FAILED', 'failed', 'process gone', 7));
       expect((await s.getStep(b!.id))!.status).toBe('CANCELED');
       expect(await s.getRun(id)).toMatchObject({ status: 'FAILED', exit_reason: 'failed', ended_at: 7, finalized_at: null });
