@@ -80,7 +80,8 @@ const artifactRecord = (a: ArtifactRow): ArtifactRecord => ({ ...a });
 
 /** Reads and named writes over the engine; writes assume an open transaction (SqliteStore.transaction). */
 class SqliteOps implements StoreTx {
-  constructor(protected readonly engine: Store) {}
+  /** The synchronous engine, for the modules not yet moved onto the interface (the dispatcher). */
+  constructor(readonly engine: Store) {}
 
   async getRun(id: string): Promise<RunRecord | undefined> {
     const r = this.engine.getRun(id);
@@ -100,6 +101,9 @@ class SqliteOps implements StoreTx {
   }
   async runBranchTaken(workspaceRoot: string, branch: string): Promise<boolean> {
     return this.engine.runBranchTaken(workspaceRoot, branch);
+  }
+  async shortRunId(id: string): Promise<string> {
+    return this.engine.shortRunId(id);
   }
   async runNameTaken(workspaceRoot: string, name: string): Promise<RunRecord | undefined> {
     const r = this.engine.runNameTaken(workspaceRoot, name);
