@@ -4,7 +4,8 @@ import { chmodSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parsePlan } from '../../core/plan.js';
-import type { EventView } from '../../router/index.js';
+import { isEventOf, type EventType } from '../../core/events.js';
+import type { EventView, EventViewOf } from '../../router/index.js';
 import { FAKE_AGENT, FIXTURES, commandFlags, git, makeRepo, startTestDaemon, tempDir, waitFor, waitForRun, type TestDaemon } from './harness.js';
 
 let t: TestDaemon;
@@ -16,7 +17,7 @@ afterEach(async () => {
 });
 
 const events = (id: string) => t.client.runs.eventsList.query({ run: id, limit: 10000 });
-const ofType = (evs: EventView[], type: string) => evs.filter((e) => e.type === type);
+const ofType = <K extends EventType>(evs: EventView[], type: K) => evs.filter((e): e is EventViewOf<K> => isEventOf(e, type));
 const quick = { claude_retry_backoff_sec: 0 };
 
 async function create(repoRoot: string, agentCmd: string, flags: Record<string, string | number | boolean> = {}) {

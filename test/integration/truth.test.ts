@@ -3,6 +3,7 @@
 import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isEventOf } from '../../core/events.js';
 import { parsePlan } from '../../core/plan.js';
 import { FAKE_AGENT, commandFlags, git, makeRepo, startTestDaemon, tempDir, waitForRun, type TestDaemon } from './harness.js';
 
@@ -111,7 +112,7 @@ describe('verification commands', () => {
     const run = await waitForRun(t.client, (await create(repo.root, {}, { reviewer: false, verify_cmds: 'git reset -q --hard HEAD~1' })).id);
     expect(run).toMatchObject({ status: 'FAILED', exitReason: 'tampering:history_rewritten' });
     const evs = await t.client.runs.eventsList.query({ run: run.id, limit: 1000 });
-    expect(evs.filter((e) => e.type === 'SIGNAL' && e.payload.signal === 'history_rewritten').map((e) => e.payload.phase)).toEqual(['verification', 'verification']);
+    expect(evs.filter((e) => isEventOf(e, 'SIGNAL')).filter((e) => e.payload.signal === 'history_rewritten').map((e) => e.payload.phase)).toEqual(['verification', 'verification']);
     expect(readFileSync(join(run.runDir, 'iter-02.prompt.txt'), 'utf8')).toContain('not even from test scripts');
     // Iteration 1's work survived the reset.
     expect(git(repo.root, 'show', 'run/demo:task-1.txt')).toContain('did task 1');
