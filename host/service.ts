@@ -57,8 +57,14 @@ export interface LoopService {
 
 /** Runs inside the transaction that inserts the run (the watcher records its decision with it). */
 export type CreateRunHook = (tx: StoreTx, run: RunRecord) => Promise<void>;
+/**
+ * Runs first in that transaction, before the run's name and branch are placed, with the id the run
+ * will have: the watcher's claim on the save (LoopStore.claimSpecChange), which throws when another
+ * host's watcher made the run, so the two never race for one name.
+ */
+export type CreateRunClaim = (tx: StoreTx, runId: string) => Promise<void>;
 /** Run creation as a trigger needs it: HostLoopService.createRun, or anything with its contract. */
-export type CreateRunFn = (input: CreateRunInput, opts?: { inTx?: CreateRunHook }) => Promise<RunView>;
+export type CreateRunFn = (input: CreateRunInput, opts?: { inTx?: CreateRunHook; claim?: CreateRunClaim }) => Promise<RunView>;
 
 /**
  * What the service asks of the scheduler (host/dispatcher.ts): the control transitions it owns,

@@ -115,7 +115,8 @@ export async function heartbeat(pool: Pool, hostId: string, ttlMs: number, held:
 /**
  * A daemon's heartbeat: renews the host row and the leases of the steps it runs (by id: a step id
  * never changes hands, a requeue is a new row). Returns the ids whose lease is gone (expired, even
- * if nobody reaped it yet, or already reaped): the caller stops their agents.
+ * if nobody reaped it yet, or already reaped): the caller stops their agents. A step the host has
+ * just recorded as finished, and still counts as running for a moment, is not lost.
  */
 export async function renewLeases(pool: Pool, hostId: string, ttlMs: number, stepIds: readonly number[]): Promise<{ lost: number[] }> {
   return inTx(pool, async (c) => {
@@ -127,7 +128,14 @@ export async function renewLeases(pool: Pool, hostId: string, ttlMs: number, ste
       [hostId, ttlMs],
     );
     const live = new Set(rows.map((r) => Number(r.id)));
-    return { lost: stepIds.filter((id) => !live.has(id)) };
+    const gone = stepIds.filter((id) => !live.has(id));
+    if (gone.length === 0) return { lost: [] };
+    // A step this host just finished is not lost; one expired (reaped or not yet) is.
+    const { rows: lost } = await c.query<{ id: number }>(
+      `SELECT id FROM steps WHERE id = ANY($1::bigint[]) AND (status = 'IN_PROGRESS' OR error = 'LEASE_EXPIRED')`,
+      [gone],
+    );
+    return { lost: lost.map((r) => Number(r.id)) };
   });
 }
 

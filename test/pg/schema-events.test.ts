@@ -87,7 +87,7 @@ describe('triggers on several hosts', () => {
 });
 
 describe('loopd --database-url', () => {
-  it('refuses with a clear line instead of quietly running this host on its own SQLite', async () => {
+  it('refuses a URL that is not postgres:// and a bad lease TTL, each with one line, before touching anything', async () => {
     const { spawnSync } = await import('node:child_process');
     const { mkdtempSync, rmSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
@@ -96,12 +96,12 @@ describe('loopd --database-url', () => {
     try {
       const bin = join(import.meta.dirname, '..', '..', 'bin', 'loopd');
       const env = { ...process.env, LOOPD_HOME: home };
-      const viaFlag = spawnSync(bin, ['--addr', '127.0.0.1:0', '--database-url', url], { encoding: 'utf8', env });
-      expect(viaFlag.status).not.toBe(0);
-      expect(viaFlag.stderr).toMatch(/loopd cannot run on PostgreSQL yet.*unset LOOPD_DATABASE_URL/);
       const viaEnv = spawnSync(bin, ['--addr', '127.0.0.1:0'], { encoding: 'utf8', env: { ...env, LOOPD_DATABASE_URL: 'mysql://x/y' } });
       expect(viaEnv.status).not.toBe(0);
       expect(viaEnv.stderr).toMatch(/not a postgres:\/\/ URL/);
+      const ttl = spawnSync(bin, ['--addr', '127.0.0.1:0', '--database-url', url, '--lease-ttl-sec', '0'], { encoding: 'utf8', env });
+      expect(ttl.status).not.toBe(0);
+      expect(ttl.stderr).toMatch(/invalid --lease-ttl-sec "0": expected seconds between 1 and 3600/);
     } finally {
       rmSync(home, { recursive: true, force: true });
     }
