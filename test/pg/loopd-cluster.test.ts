@@ -3,7 +3,7 @@
 // same-host restart adoption, one run per save with two watchers, and the kill test: three hosts,
 // six runs, whole hosts killed (daemon and agents) and restarted.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,7 +34,7 @@ async function until<T>(what: string, probe: () => Promise<T | null | undefined 
 }
 
 /** A workspace (git repo) with one spec and a two-task plan per name, the fake agent as its agent. */
-function workspace(base: string, specs: string[], extraConfig = ''): string {
+function workspace(base: string, specs: string[], extraConfig = '', tasks = 2): string {
   const repo = join(base, 'app');
   mkdirSync(join(repo, 'specs', 'planning'), { recursive: true });
   mkdirSync(join(repo, '.loop'));
@@ -43,7 +43,8 @@ function workspace(base: string, specs: string[], extraConfig = ''): string {
   writeFileSync(join(repo, '.loop', 'config'), `agent=command\nagent_cmd="node ${AGENT}"\nreviewer=false\n${extraConfig}`);
   for (const s of specs) {
     writeFileSync(join(repo, 'specs', `${s}.md`), `# ${s}\n\nBuild ${s}.\n`);
-    writeFileSync(join(repo, 'specs', 'planning', `${s}-plan.md`), `# Plan\n\n## Tasks\n- [ ] ${s} one\n- [ ] ${s} two\n`);
+    const list = Array.from({ length: tasks }, (_, i) => `- [ ] ${s} task ${i + 1}`).join('\n');
+    writeFileSync(join(repo, 'specs', 'planning', `${s}-plan.md`), `# Plan\n\n## Tasks\n${list}\n`);
   }
   execFileSync('git', ['-C', repo, 'add', '-A']);
   execFileSync('git', ['-C', repo, '-c', 'user.email=t@t', '-c', 'user.name=t', 'commit', '-q', '-m', 'init']);
@@ -68,9 +69,12 @@ class Cluster {
     // Its own process group, as a machine of its own: killing the group is the machine dying.
     const proc = spawn(process.execPath, [join(repoRoot, 'bin', 'loopd.js'), ...args], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env });
     let out = '';
-    proc.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    // Each host's log, kept for a failing test to show.
+    const logFile = join(this.base, `loopd-${name}.log`);
+    proc.stderr!.setEncoding('utf8').on('data', (d: string) => ((out += d), appendFileSync(logFile, d)));
     await new Promise<void>((resolve, reject) => {
       proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
+        appendFileSync(logFile, d);
         out += d;
         if (out.includes('listening on')) resolve();
       });
@@ -157,10 +161,10 @@ describe.skipIf(!builtDaemonIsFresh())('loopd hosts on one PostgreSQL', () => {
     for (const b of bases) rmSync(b, { recursive: true, force: true });
   });
 
-  function setup(o: { specs: string[]; ttlSec: number; sleepMs: number; maxConcurrency?: number; config?: string; watch?: boolean }): { repo: string; cluster: Cluster; ledger: string } {
+  function setup(o: { specs: string[]; ttlSec: number; sleepMs: number; maxConcurrency?: number; config?: string; watch?: boolean; tasks?: number }): { repo: string; cluster: Cluster; ledger: string } {
     const base = realpathSync(mkdtempSync(join(tmpdir(), 'loopd-pgc-')));
     bases.push(base);
-    const repo = workspace(base, o.specs, o.config);
+    const repo = workspace(base, o.specs, o.config, o.tasks);
     const ledger = join(base, 'ledger.jsonl');
     writeFileSync(ledger, '');
     const cluster = new Cluster(base, url, { ttlSec: o.ttlSec, maxConcurrency: o.maxConcurrency ?? 2, sleepMs: o.sleepMs, ledger, ...(o.watch ? { watch: repo } : {}) });
@@ -232,24 +236,33 @@ describe.skipIf(!builtDaemonIsFresh())('loopd hosts on one PostgreSQL', () => {
   it('three hosts, six runs: whole hosts killed and restarted, every run completes once and no step runs on two hosts at once', async () => {
     const specs = ['s1', 's2', 's3', 's4', 's5', 's6'];
     const ttlSec = 2;
-    const { repo, cluster, ledger } = setup({ specs, ttlSec, sleepMs: 1200 });
-    await Promise.all(['h1', 'h2', 'h3'].map((h) => cluster.start(h)));
+    const { repo, cluster, ledger } = setup({ specs, ttlSec, sleepMs: 1500, tasks: 3 });
     const names = ['h1', 'h2', 'h3'];
-    for (const [i, s] of specs.entries()) {
-      const r = await cluster.loopctl(names[i % 3]!, ['run', `specs/${s}.md`], repo);
-      expect(r.code, r.stderr).toBe(0);
-    }
+    await Promise.all(names.map((h) => cluster.start(h)));
+    const created = await Promise.all(specs.map((s, i) => cluster.loopctl(names[i % 3]!, ['run', `specs/${s}.md`], repo)));
+    for (const r of created) expect(r.code, r.stderr).toBe(0);
 
     const kills: { host: string; t: number }[] = [];
-    for (const [victim, restartAtOnce] of [['h1', false], ['h2', true], ['h3', false]] as const) {
-      // Killed while one of its agents thinks (the agents sleep first), so work is lost with it.
-      const seen = ledgerOf(ledger).length;
-      await until(`${victim} starting an agent`, () => ledgerOf(ledger).slice(seen).some((l) => l.what === 'start' && l.host === victim));
+    for (const restartAtOnce of [false, true, false]) {
+      // A whole host dies while one of its agents thinks (the agents sleep first), so work is lost
+      // with it: the victim is a host with an agent running now.
+      const victim = await until('a host running an agent', () => {
+        const open = new Map<number, Line>();
+        for (const l of ledgerOf(ledger)) {
+          if (l.what === 'start') open.set(l.pid, l);
+          else open.delete(l.pid);
+        }
+        const now = Date.now();
+        // Each host in turn while it can be; a host that already died once may die again.
+        const candidates = [...open.values()].filter((l) => now - l.t < 800 && !kills.some((k) => k.host === l.host && k.t >= l.t));
+        return (candidates.find((l) => !kills.some((k) => k.host === l.host)) ?? candidates[0])?.host;
+      });
+      const { rows: before } = await pool.query<{ s: number }>('SELECT COALESCE(max(seq), 0)::bigint AS s FROM events');
       kills.push({ host: victim, t: await cluster.killHost(victim) });
       if (!restartAtOnce) {
         const id = cluster.hosts.get(victim)!.id;
         await until(`the lease of ${victim} to expire`, async () => {
-          const { rowCount } = await pool.query(`SELECT 1 FROM events WHERE type = 'LEASE_EXPIRED' AND payload_json::jsonb->>'host' = $1`, [id]);
+          const { rowCount } = await pool.query(`SELECT 1 FROM events WHERE type = 'LEASE_EXPIRED' AND payload_json::jsonb->>'host' = $1 AND seq > $2`, [id, before[0]!.s]);
           return rowCount! > 0;
         });
       }
@@ -295,7 +308,7 @@ describe.skipIf(!builtDaemonIsFresh())('loopd hosts on one PostgreSQL', () => {
     );
     expect(done.every((d) => d.n === 1)).toBe(true);
     for (const r of runs) {
-      expect(done.filter((d) => d.run_id === r.id && d.phase === 'implementation').map((d) => d.iteration).sort()).toEqual([1, 2]);
+      expect(done.filter((d) => d.run_id === r.id && d.phase === 'implementation').map((d) => d.iteration).sort()).toEqual([1, 2, 3]);
       expect(done.filter((d) => d.run_id === r.id && d.phase === 'merge')).toHaveLength(1);
     }
     const { rows: merged } = await pool.query<{ run_id: string; n: number }>(
