@@ -50,7 +50,7 @@ export class PgCoordinator implements ClusterCoordinator {
   private output: OutputRelay | null = null;
   private refresh: NodeJS.Timeout | null = null;
   private readonly reach = new Map<string, { ok: boolean; at: number }>();
-  private slots = { n: 0, at: 0 };
+  private slots = { n: 0, at: Number.NEGATIVE_INFINITY };
 
   constructor(private readonly o: PgCoordinatorOptions) {
     this.agents = o.agents ?? availableAgents();
