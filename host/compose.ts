@@ -71,9 +71,7 @@ export async function composeDaemon(c: ComposeInput): Promise<DaemonHandle> {
   const { opts, home, paths, log, token, maxConcurrency, host, version } = c;
   const bus = new EventBus();
   const store = new SqliteStore(paths.db, bus);
-  // The dispatcher still takes the synchronous engine behind the store; it moves onto the
-  // LoopStore with its split (host/dispatch/).
-  const dispatcher = new Dispatcher({ store: store.engine, bus, handlers: opts.handlers ?? defaultHandlers, maxConcurrency, instanceId: uuidv7(), log });
+  const dispatcher = new Dispatcher({ store, bus, handlers: opts.handlers ?? defaultHandlers, maxConcurrency, instanceId: uuidv7(), log });
   let boundPort = c.port;
   const startedAt = Date.now();
   let handle: DaemonHandle | null = null;

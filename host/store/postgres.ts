@@ -144,8 +144,13 @@ class PgReads {
     const r = await one(this.db, 'SELECT * FROM runs WHERE workspace_root = $1 AND name = $2 ORDER BY created_at DESC LIMIT 1', [workspaceRoot, name]);
     return r ? runRecord(r) : undefined;
   }
-  async runsToFinalize(limit = 200): Promise<RunRecord[]> {
-    return (await all(this.db, `SELECT * FROM runs WHERE finalized_at IS NULL AND status IN ('COMPLETED','FAILED','CANCELED') ORDER BY id DESC LIMIT $1`, [limit])).map(runRecord);
+  async runsToFinalize(limit = 200, before?: string): Promise<RunRecord[]> {
+    const where = `finalized_at IS NULL AND status IN ('COMPLETED','FAILED','CANCELED')`;
+    const rows =
+      before === undefined
+        ? await all(this.db, `SELECT * FROM runs WHERE ${where} ORDER BY id DESC LIMIT $1`, [limit])
+        : await all(this.db, `SELECT * FROM runs WHERE ${where} AND id < $2 ORDER BY id DESC LIMIT $1`, [limit, before]);
+    return rows.map(runRecord);
   }
   async getStep(id: number): Promise<StepRecord | undefined> {
     const s = await one(this.db, 'SELECT * FROM steps WHERE id = $1', [id]);

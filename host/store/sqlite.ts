@@ -109,8 +109,8 @@ class SqliteOps implements StoreTx {
     const r = this.engine.runNameTaken(workspaceRoot, name);
     return r ? runRecord(r) : undefined;
   }
-  async runsToFinalize(limit?: number): Promise<RunRecord[]> {
-    return this.engine.runsToFinalize(limit).map(runRecord);
+  async runsToFinalize(limit?: number, before?: string): Promise<RunRecord[]> {
+    return this.engine.runsToFinalize(limit, before).map(runRecord);
   }
   async getStep(id: number): Promise<StepRecord | undefined> {
     const s = this.engine.getStep(id);

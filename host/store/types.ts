@@ -244,8 +244,11 @@ export interface StoreReads {
   shortRunId(id: string): Promise<string>;
   /** The newest run of that name in the workspace, if any. */
   runNameTaken(workspaceRoot: string, name: string): Promise<RunRecord | undefined>;
-  /** Finished runs whose file work is still owed (a restart, or another host, finishes it). */
-  runsToFinalize(limit?: number): Promise<RunRecord[]>;
+  /**
+   * Finished runs whose file work is still owed (a restart, or another host, finishes it), newest
+   * first; `before` (the id of the last run of the previous page) pages on to older ones.
+   */
+  runsToFinalize(limit?: number, before?: string): Promise<RunRecord[]>;
 
   getStep(id: number): Promise<StepRecord | undefined>;
   stepsForRun(runId: string): Promise<StepRecord[]>;

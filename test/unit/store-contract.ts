@@ -182,6 +182,23 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
       expect(await s.runsToFinalize()).toEqual([]);
     });
 
+    it('pages through every run whose finalisation is owed, newest first', async () => {
+      const s = await fresh();
+      const ids = [1, 2, 3, 4, 5].map((n) => `0190a000-0000-7000-8000-00000000010${n}`);
+      await s.transaction(async (tx) => {
+        for (const id of ids) {
+          await tx.createRun(newRun(id));
+          await tx.finishRun(id, 'COMPLETED', 'complete_plan', null, 7);
+        }
+        await tx.markFinalized(ids[2]!, 8);
+      });
+      const first = await s.runsToFinalize(2);
+      expect(first.map((r) => r.id)).toEqual([ids[4], ids[3]]);
+      const second = await s.runsToFinalize(2, first[1]!.id);
+      expect(second.map((r) => r.id)).toEqual([ids[1], ids[0]]);
+      expect(await s.runsToFinalize(2, ids[0])).toEqual([]);
+    });
+
     it('pauses, resumes with a new config, and records a cancel request', async () => {
       const s = await fresh();
       const id = '0190a000-0000-7000-8000-000000000007';
