@@ -13,7 +13,7 @@ import { whenFree } from './busy.js';
 import { DEFAULT_RUNS_PAGE, UserError, type CreateRunHook, type ListRunsFilter, type LoopService, type RunControl, type WorkspaceWatcher } from './service.js';
 import { followEvents } from './service/event-stream.js';
 import { streamOutput, tailOf } from './service/output-stream.js';
-import { placeRun, recordRun, type Placement } from './service/place-run.js';
+import { placeRun, recordRun } from './service/place-run.js';
 import { prepareRun } from './service/prepare-run.js';
 import { eventViews, runDetail, runView, workspaceView } from './service/run-views.js';
 import type { LoopStore, RunRecord } from './store/types.js';
@@ -119,29 +119,19 @@ export class HostLoopService implements LoopService {
     // Only the transaction waits for a database lock held by another process: the git and config
     // work above is not redone on every retry (host/busy.ts). The name and branch are placed inside
     // it, so two requests cannot take the same one.
-    const outcome = await whenFree(() =>
+    const run = await whenFree(() =>
       this.d.store.transaction(async (tx) => {
-        let at: Placement;
-        try {
-          at = await placeRun(tx, p);
-          if (p.provider.provider === 'git' && existsSync(at.worktreePath)) {
-            throw new UserError(`worktree path ${at.worktreePath} already exists: remove it, or change worktree_path_template`);
-          }
-        } catch (e) {
-          // A refusal commits the transaction it wrote nothing in, rather than rolling it back:
-          // while the dispatcher writes through the synchronous engine, its writes can join an
-          // open transaction, and a rollback would take them along.
-          if (e instanceof UserError) return { refused: e };
-          throw e;
+        const at = await placeRun(tx, p);
+        if (p.provider.provider === 'git' && existsSync(at.worktreePath)) {
+          throw new UserError(`worktree path ${at.worktreePath} already exists: remove it, or change worktree_path_template`);
         }
         const r = await recordRun(tx, p, at, input.origin ?? 'api');
         await opts.inTx?.(tx, r);
-        return { run: r };
+        return r;
       }),
     );
-    if ('refused' in outcome) throw outcome.refused;
     this.d.dispatcher.wake();
-    return runView(this.d.store, outcome.run);
+    return runView(this.d.store, run);
   }
 
   async previewPrompt(input: CreateRunInput): Promise<PromptPreview> {
