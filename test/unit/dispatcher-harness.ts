@@ -8,7 +8,7 @@ import type { Handler, HandlerInput, HandlerResult } from '../../functions/types
 import { EventBus } from '../../host/bus.js';
 import { Dispatcher, type Clock } from '../../host/dispatcher.js';
 import { SqliteStore } from '../../host/store/sqlite.js';
-import type { EventRecord, NewRun, RunRecord } from '../../host/store/types.js';
+import type { EventRecord, LoopStore, NewRun, RunRecord } from '../../host/store/types.js';
 import { tempDir } from '../integration/harness.js';
 
 export const T0 = 1_800_000_000_000;
@@ -132,7 +132,7 @@ export class FakeHandlers {
 
 export interface Rig {
   dir: string;
-  store: SqliteStore;
+  store: LoopStore;
   clock: FakeClock;
   fake: FakeHandlers;
   dispatcher(o?: { maxConcurrency?: number; instanceId?: string; phases?: StepPhase[] }): Dispatcher;
@@ -141,9 +141,10 @@ export interface Rig {
   types(runId: string): Promise<string[]>;
 }
 
-export function rig(): Rig {
+/** A rig on a fresh SqliteStore in a temp dir, or on the store given (a PgStore: test/pg/). */
+export function rig(given?: LoopStore): Rig {
   const dir = tempDir('loopd-dispatch-');
-  const store = new SqliteStore(join(dir, 'loopd.db'), new EventBus());
+  const store = given ?? new SqliteStore(join(dir, 'loopd.db'), new EventBus());
   const clock = new FakeClock();
   const fake = new FakeHandlers();
   const r: Rig = {
