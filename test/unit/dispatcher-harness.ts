@@ -135,7 +135,7 @@ export interface Rig {
   store: LoopStore;
   clock: FakeClock;
   fake: FakeHandlers;
-  dispatcher(o?: { maxConcurrency?: number; instanceId?: string; phases?: StepPhase[] }): Dispatcher;
+  dispatcher(o?: { maxConcurrency?: number; instanceId?: string; phases?: StepPhase[]; finalisePageSize?: number }): Dispatcher;
   create(n: number, over?: Parameters<typeof newRun>[2]): Promise<RunRecord>;
   events(runId?: string): Promise<EventRecord[]>;
   types(runId: string): Promise<string[]>;
@@ -160,6 +160,7 @@ export function rig(given?: LoopStore): Rig {
         maxConcurrency: o.maxConcurrency ?? 3,
         instanceId: o.instanceId ?? 'host-a',
         clock,
+        ...(o.finalisePageSize ? { finalisePageSize: o.finalisePageSize } : {}),
       }),
     create: (n, over = {}) => store.transaction((tx) => tx.createRun(newRun(runId(n), dir, over))),
     events: (id) => store.eventsAfter({ ...(id ? { runId: id } : {}), afterSeq: 0, limit: 10_000 }),
