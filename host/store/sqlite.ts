@@ -102,6 +102,9 @@ class SqliteOps implements StoreTx {
   async runBranchTaken(workspaceRoot: string, branch: string): Promise<boolean> {
     return this.engine.runBranchTaken(workspaceRoot, branch);
   }
+  async shortRunId(id: string): Promise<string> {
+    return this.engine.shortRunId(id);
+  }
   async runNameTaken(workspaceRoot: string, name: string): Promise<RunRecord | undefined> {
     const r = this.engine.runNameTaken(workspaceRoot, name);
     return r ? runRecord(r) : undefined;

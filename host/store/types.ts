@@ -237,6 +237,11 @@ export interface StoreReads {
   countRuns(workspace: string): Promise<number>;
   runStatusCounts(): Promise<Record<RunStatus, number>>;
   runBranchTaken(workspaceRoot: string, branch: string): Promise<boolean>;
+  /**
+   * The shortest prefix of a run id, at least 8 characters, that no other run shares: how people
+   * read and type a run. UUIDv7 ids of runs made within a minute share their first 8 characters.
+   */
+  shortRunId(id: string): Promise<string>;
   /** The newest run of that name in the workspace, if any. */
   runNameTaken(workspaceRoot: string, name: string): Promise<RunRecord | undefined>;
   /**
