@@ -4,8 +4,8 @@
 // Nothing here reads a whole log: the parsers get its last few MiB (core/logfile.ts).
 import { randomUUID } from 'node:crypto';
 import { rmSync, statSync, writeFileSync } from 'node:fs';
-import { buildAgentCommand, parseAgentOutput, type AgentKind, type AgentUsage, type ParsedAgentOutput } from '../core/agents/adapters.js';
-import { fixFor } from '../core/agents/errors.js';
+import { buildAgentCommand, failLabel, fixFor, parseAgentOutput, type AgentKind } from '../core/agents/kinds/index.js';
+import type { AgentUsage, ParsedAgentOutput } from '../core/agents/output.js';
 import { DEFAULT_MAX_OUTPUT_BYTES, finalizeCappedLog, needsFinalize, readCapState, type CapState } from '../core/agents/output-cap.js';
 import { costFromTokens, parsePriceOverrides, priceFor } from '../core/agents/prices.js';
 import { spawnDetached, waitForExit, type WaitResult } from '../core/agents/process.js';
@@ -156,10 +156,8 @@ export interface AgentOutcome {
   };
 }
 
-/** claude_failed for Claude Code, agent_failed for everything else (codex, a command). */
-export function failLabel(kind: AgentKind): string {
-  return kind === 'claude' ? 'claude_failed' : 'agent_failed';
-}
+// claude_failed for Claude Code, agent_failed for everything else: each kind's record says.
+export { failLabel };
 
 /** The step's status, its readable error and the facts that decide a retry, from how the agent ended. */
 export function agentOutcome(exit: WaitResult, timeoutSec: number, parsed: ParsedAgentOutput, kind: AgentKind = 'command'): AgentOutcome {

@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
 import { buildAgentCommand } from '../core/agents/adapters.js';
+import { agentBinary, fixFor } from '../core/agents/kinds/index.js';
 import { containment } from '../core/agents/process.js';
 import { lastLines, resolveRunDirs, type RunDirs } from '../core/artifacts.js';
 import { isTextPlan, ledgerCounts, ledgerFromPlan, type LedgerTask } from '../core/ledger.js';
-import { fixFor } from '../core/agents/errors.js';
 import { parsePriceOverrides, PriceTableError } from '../core/agents/prices.js';
 import { readTail } from '../core/logfile.js';
 import { suggestRunName } from '../core/run-name.js';
@@ -240,9 +240,9 @@ export class HostLoopService implements LoopService {
       throw new UserError('reviewer_agent=command needs reviewer_cmd (or agent_cmd): set it, or turn the reviewer off with reviewer=false');
     }
     // A missing agent CLI would otherwise surface only as exit 127 after every retry.
-    for (const [role, kind] of [['agent', config.agent], ...(config.reviewer ? [['reviewer_agent', reviewerKind]] : [])] as const) {
-      if (kind === 'command') continue;
-      const bin = kind === 'claude' ? 'claude' : 'codex';
+    for (const [role, kind] of [['agent', config.agent], ...(config.reviewer ? ([['reviewer_agent', reviewerKind]] as const) : [])] as const) {
+      const bin = agentBinary(kind);
+      if (bin === null) continue;
       if (!findOnPath(bin)) {
         throw new UserError(
           `${role}=${kind} but the "${bin}" CLI is not on the daemon's PATH: install it, or use ${role === 'agent' ? 'agent=command with agent_cmd' : 'reviewer_agent=command with reviewer_cmd'} (restart the daemon after changing PATH)`,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyAgentError, fixFor } from '../../core/agents/errors.js';
+import { classifyAgentError, fixFor } from '../../core/agents/kinds/index.js';
 import { costFromTokens, parsePriceOverrides, priceFor, PriceTableError } from '../../core/agents/prices.js';
 
 describe('the agent error table', () => {
