@@ -2,14 +2,13 @@
 // failure stops the phase and writes runner-notes.txt, which the next implementation prompt
 // points at; the plan does not advance. Commands are cheap to repeat, so a step re-adopted after a
 // restart simply runs them again (after making sure the old process is gone).
-import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { killTree, spawnDetached, waitForExit } from '../core/agents/process.js';
 import { appendReportRow, iterName, lastLines, writeFileAtomic } from '../core/artifacts.js';
 import { parsePlan } from '../core/plan.js';
 import { countLines, findStep } from './agent-step.js';
 import { guardHistory } from './judge.js';
+import { abandonStepProcess, awaitStepProcess, launchStepProcess } from './step-process.js';
 import type { Handler } from './types.js';
 
 export const NOTES_TAIL_LINES = 120;
@@ -29,7 +28,8 @@ export const verification: Handler<'verification'> = async (input) => {
 
 const runCommands: Handler<'verification'> = async (input) => {
   const { run, step, sink, signal } = input;
-  if (input.adopt) await killTree(input.adopt, 2000);
+  // Commands are cheap to repeat: an adopted one is ended and the commands run again.
+  if (input.adopt) await abandonStepProcess(input.adopt);
   const nn = iterName(step.iteration);
   mkdirSync(run.runDir, { recursive: true });
   const notesPath = join(run.runDir, 'runner-notes.txt');
@@ -42,23 +42,17 @@ const runCommands: Handler<'verification'> = async (input) => {
     const cmd = cmds[k]!;
     const logPath = join(run.runDir, `verify-${nn}-${k + 1}.log`);
     const exitPath = join(run.runDir, `.verify-${nn}-${k + 1}.exit`);
-    writeFileSync(logPath, '');
-    rmSync(exitPath, { force: true });
     const started = Date.now();
-    const nonce = randomUUID();
-    sink.processIntent({ nonce, logPath, exitPath, commitBefore: '', planBefore: null, startedAt: started });
-    const handle = await spawnDetached({
-      nonce,
-      shellCommand: cmd,
+    const proc = await launchStepProcess(sink, {
+      command: cmd,
       cwd: run.worktreePath,
       env: { LOOP_RUN_ID: run.id, LOOP_RUN_DIR: run.runDir, LOOP_ITERATION: String(step.iteration), LOOP_PHASE: 'verification' },
       stdinPath: '/dev/null',
       logPath,
       exitPath,
     });
-    sink.processStarted({ ...handle, logPath, exitPath, commitBefore: '', planBefore: null, startedAt: started });
     sink.event('VERIFY_STARTED', { iteration: step.iteration, index: k + 1, command: cmd, log: logPath });
-    const exit = await waitForExit(handle, exitPath, { timeoutMs: timeoutSec * 1000, signal });
+    const exit = await awaitStepProcess(proc, { timeoutMs: timeoutSec * 1000, signal });
     sink.outputGrew();
     sink.artifact('verify_log', logPath);
     const output = existsSync(logPath) ? readFileSync(logPath, 'utf8') : '';
