@@ -1,6 +1,7 @@
 // Run artifacts on disk: where they live, and writing them so a crash never leaves half a file.
 import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { runFiles } from './artifact-names.js';
 import { checksumStream } from './logfile.js';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 
@@ -85,7 +86,7 @@ function tsvCell(v: string | number | null): string {
  * re-run after a daemon restart reports once.
  */
 export function appendReportRow(runDir: string, row: ReportRow): string {
-  const path = join(runDir, 'report.tsv');
+  const path = runFiles(runDir).report;
   mkdirSync(runDir, { recursive: true });
   const header = REPORT_COLUMNS.join('\t') + '\n';
   const existing = existsSync(path) ? readFileSync(path, 'utf8') : header;
@@ -137,7 +138,7 @@ export interface Summary {
 }
 
 export function writeSummary(runDir: string, summary: Summary): string {
-  const path = join(runDir, 'summary.json');
+  const path = runFiles(runDir).summary;
   writeFileAtomic(path, JSON.stringify(summary, null, 2) + '\n');
   return path;
 }
@@ -182,6 +183,3 @@ export function mirrorDir(from: string, to: string): string[] {
   return copied;
 }
 
-export function iterName(iteration: number): string {
-  return String(iteration).padStart(2, '0');
-}

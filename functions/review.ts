@@ -5,7 +5,8 @@
 // are never marked reviewed: no review saw their work.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { appendReportRow, iterName, writeFileAtomic } from '../core/artifacts.js';
+import { reviewFiles } from '../core/artifact-names.js';
+import { appendReportRow, writeFileAtomic } from '../core/artifacts.js';
 import { commitAll, diffSince, headCommit, worktreeStatus, type WorktreeStatus } from '../core/git.js';
 import { changedPaths, discardedRef, parentOf, restoreBranch, runRef, setRef } from '../core/history.js';
 import { ledgerCounts, pendingReview, setStates } from '../core/ledger.js';
@@ -18,14 +19,8 @@ import type { Handler, HandlerInput } from './types.js';
 export const review: Handler<'review'> = async (input) => {
   const { run, step, sink } = input;
   const started = input.adopt?.startedAt ?? Date.now();
-  const nn = iterName(step.iteration);
-  const suffix = step.attempt > 1 ? `.attempt-${step.attempt}` : '';
   mkdirSync(run.runDir, { recursive: true });
-  const promptPath = join(run.runDir, `review-${nn}${suffix}.prompt.txt`);
-  const diffPath = join(run.runDir, `review-${nn}.diff`);
-  const logPath = join(run.runDir, `review-${nn}${suffix}.log`);
-  const exitPath = join(run.runDir, `.review-${nn}${suffix}.exit`);
-  const notesPath = join(run.runDir, `review-${nn}.md`);
+  const { prompt: promptPath, diff: diffPath, log: logPath, exit: exitPath, notes: notesPath } = reviewFiles(run.runDir, step.iteration, step.attempt);
   const planFile = run.planPath ? join(run.worktreePath, run.planPath) : null;
 
   const placed = await checkRunPlace(run, { worktree: true, checkBranch: false });

@@ -4,7 +4,8 @@
 // restart simply runs them again (after making sure the old process is gone).
 import { mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { appendReportRow, iterName, lastLines, writeFileAtomic } from '../core/artifacts.js';
+import { runFiles, verifyFiles } from '../core/artifact-names.js';
+import { appendReportRow, lastLines, writeFileAtomic } from '../core/artifacts.js';
 import { parsePlan } from '../core/plan.js';
 import { countLines, findStep } from './agent-step.js';
 import { guardHistory } from './judge.js';
@@ -30,9 +31,8 @@ const runCommands: Handler<'verification'> = async (input) => {
   const { run, step, sink, signal } = input;
   // Commands are cheap to repeat: an adopted one is ended and the commands run again.
   if (input.adopt) await abandonStepProcess(input.adopt);
-  const nn = iterName(step.iteration);
   mkdirSync(run.runDir, { recursive: true });
-  const notesPath = join(run.runDir, 'runner-notes.txt');
+  const notesPath = runFiles(run.runDir).runnerNotes;
   const planFile = run.planPath ? join(run.worktreePath, run.planPath) : null;
   const counts = planFile && existsSync(planFile) ? parsePlan(readFileSync(planFile, 'utf8')).counts : null;
   const cmds = run.config.verify_cmds;
@@ -40,8 +40,7 @@ const runCommands: Handler<'verification'> = async (input) => {
 
   for (let k = 0; k < cmds.length; k++) {
     const cmd = cmds[k]!;
-    const logPath = join(run.runDir, `verify-${nn}-${k + 1}.log`);
-    const exitPath = join(run.runDir, `.verify-${nn}-${k + 1}.exit`);
+    const { log: logPath, exit: exitPath } = verifyFiles(run.runDir, step.iteration, k + 1);
     const started = Date.now();
     const proc = await launchStepProcess(sink, {
       command: cmd,
