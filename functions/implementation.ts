@@ -8,7 +8,8 @@ import { parseAgentOutput } from '../core/agents/adapters.js';
 import { readTail } from '../core/logfile.js';
 import { checkRunPlace } from '../core/run-place.js';
 import { implementationFiles, runFiles } from '../core/artifact-names.js';
-import { appendReportRow, lastLines, writeFileAtomic } from '../core/artifacts.js';
+import { lastLines, writeFileAtomic } from '../core/artifacts.js';
+import { appendReport } from '../core/report.js';
 import { detectCompletion } from '../core/completion.js';
 import { aheadBehind, commitsSince, commitAll, headCommit, worktreeStatus, type WorktreeStatus } from '../core/git.js';
 import { ledgerCounts } from '../core/ledger.js';
@@ -267,21 +268,18 @@ export const implementation: Handler<'implementation'> = async (input) => {
     similarity = outputSimilarity(parseAgentOutput(run.config.agent, readTail(prevLog).text).text, parsed.text);
   }
 
-  const reportPath = appendReportRow(run.runDir, {
-    timestamp_ms: Date.now(),
+  const reportPath = appendReport(run.runDir, {
     kind: 'implementation',
     iteration: step.iteration,
-    duration_ms: durationMs,
-    exit_code: exit.exitCode,
-    output_bytes: agent.outputBytes,
-    output_lines: agent.outputLines,
-    output_path: logPath,
+    durationMs,
+    exitCode: exit.exitCode,
+    outputPath: logPath,
+    outputBytes: agent.outputBytes,
+    outputLines: agent.outputLines,
     message: outcome.error ?? (completion.claimed ? 'claimed complete' : 'ok'),
-    tasks_done: tasksDone,
-    tasks_total: tasksTotal,
-    cost_usd: parsed.usage?.costUsd ?? null,
-    input_tokens: parsed.usage?.inputTokens ?? null,
-    output_tokens: parsed.usage?.outputTokens ?? null,
+    tasksDone,
+    tasksTotal,
+    usage: parsed.usage,
   });
   sink.artifact('report', reportPath);
 

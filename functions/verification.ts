@@ -5,7 +5,8 @@
 import { mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { runFiles, verifyFiles } from '../core/artifact-names.js';
-import { appendReportRow, lastLines, writeFileAtomic } from '../core/artifacts.js';
+import { lastLines, writeFileAtomic } from '../core/artifacts.js';
+import { appendReport } from '../core/report.js';
 import { parsePlan } from '../core/plan.js';
 import { countLines, findStep } from './agent-step.js';
 import { guardHistory } from './judge.js';
@@ -58,18 +59,17 @@ const runCommands: Handler<'verification'> = async (input) => {
     if (exit.canceled) return { status: 'CANCELED', error: 'canceled', outputPath: logPath, result: { passed: false, canceled: true } };
     const passed = !exit.timedOut && exit.exitCode === 0;
     const why = exit.timedOut ? `timed out after ${timeoutSec}s (verify_timeout_sec)` : `exit code ${exit.exitCode ?? 'unknown'}`;
-    appendReportRow(run.runDir, {
-      timestamp_ms: Date.now(),
+    appendReport(run.runDir, {
       kind: 'verify',
       iteration: step.iteration,
-      duration_ms: Date.now() - started,
-      exit_code: exit.exitCode,
-      output_bytes: Buffer.byteLength(output),
-      output_lines: countLines(output),
-      output_path: logPath,
+      durationMs: Date.now() - started,
+      exitCode: exit.exitCode,
+      outputPath: logPath,
+      outputBytes: Buffer.byteLength(output),
+      outputLines: countLines(output),
       message: `${passed ? 'passed' : `failed (${why})`}: ${cmd}`,
-      tasks_done: counts ? counts.done + counts.reviewed : null,
-      tasks_total: counts ? counts.total : null,
+      tasksDone: counts ? counts.done + counts.reviewed : null,
+      tasksTotal: counts ? counts.total : null,
     });
     if (!passed) {
       writeFileAtomic(

@@ -4,7 +4,8 @@
 // rewrites per run (watchdog_max_rewrites) and fail the run past it.
 import { join } from 'node:path';
 import { promptRewriteFile, runFiles } from '../core/artifact-names.js';
-import { appendReportRow, writeFileAtomic } from '../core/artifacts.js';
+import { writeFileAtomic } from '../core/artifacts.js';
+import { appendReport } from '../core/report.js';
 import { ledgerCounts } from '../core/ledger.js';
 import { computeSignals, iterationFacts, type StepFact, type StepResultFacts } from '../core/signals.js';
 import type { WatchdogSignal } from '../core/types.js';
@@ -57,18 +58,15 @@ export const watchdog: Handler<'watchdog'> = async (input) => {
   sink.artifact('prompt_rewrite', rewritePath);
   const promptPath = runFiles(run.runDir).prompt;
   sink.event('WATCHDOG_REWRITE', { signal: signals[0], signals, iteration: step.iteration, promptPath, rewritePath, rewrite: n });
-  appendReportRow(run.runDir, {
-    timestamp_ms: Date.now(),
+  appendReport(run.runDir, {
     kind: 'watchdog',
     iteration: step.iteration,
-    duration_ms: 0,
-    exit_code: null,
-    output_bytes: Buffer.byteLength(prompt),
-    output_lines: null,
-    output_path: rewritePath,
+    durationMs: 0,
+    exitCode: null,
+    outputPath: rewritePath,
+    outputBytes: Buffer.byteLength(prompt),
+    outputLines: null,
     message: `rewrite ${n}: ${signals.join(', ')}`,
-    tasks_done: null,
-    tasks_total: null,
   });
   return { status: 'SUCCEEDED', promptPath: rewritePath, result: { signal: signals[0], signals, rewritePath, intervention: text, rewrite: n } };
 };
