@@ -37,7 +37,8 @@ export async function launchStepProcess(sink: Pick<EventSink, 'processIntent' | 
   const nonce = randomUUID();
   const startedAt = Date.now();
   const facts = { logPath: spec.logPath, exitPath: spec.exitPath, commitBefore: spec.commitBefore ?? '', planBefore: spec.planBefore ?? null, startedAt };
-  sink.processIntent({ nonce, ...facts });
+  // Must land before the spawn: it is how a restarted daemon finds a process whose pid it missed.
+  await sink.processIntent({ nonce, ...facts });
   const handle = await spawnDetached({
     nonce,
     shellCommand: spec.command,
@@ -49,7 +50,8 @@ export async function launchStepProcess(sink: Pick<EventSink, 'processIntent' | 
     ...(spec.maxOutputBytes !== undefined ? { maxOutputBytes: spec.maxOutputBytes } : {}),
   });
   const proc: AgentProcessInfo = { ...handle, ...facts };
-  sink.processStarted(proc);
+  // Need not be awaited: a crash before it lands is covered by the intent's nonce.
+  void sink.processStarted(proc);
   return proc;
 }
 

@@ -23,8 +23,8 @@ function launchSpec(command: string): LaunchSpec {
 function recorder() {
   const calls: { what: 'intent' | 'started'; p: Partial<AgentProcessInfo> & { nonce: string; exitPath: string } }[] = [];
   const sink: Pick<EventSink, 'processIntent' | 'processStarted'> = {
-    processIntent: (p) => void calls.push({ what: 'intent', p }),
-    processStarted: (p) => void calls.push({ what: 'started', p }),
+    processIntent: async (p) => void calls.push({ what: 'intent', p }),
+    processStarted: async (p) => void calls.push({ what: 'started', p }),
   };
   return { calls, sink };
 }

@@ -110,6 +110,7 @@ function parseClaude(rawLog: string, failed: boolean): ParsedAgentOutput {
 
 export const claude = {
   kind: 'claude',
+  title: 'Claude Code',
   binary: 'claude',
   failLabel: 'claude_failed',
   refusesRootWithoutSandbox: true,

@@ -85,6 +85,7 @@ function parseCodex(rawLog: string, failed: boolean): ParsedAgentOutput {
 
 export const codex = {
   kind: 'codex',
+  title: 'Codex',
   binary: 'codex',
   failLabel: 'agent_failed',
   refusesRootWithoutSandbox: false,

@@ -19,6 +19,7 @@ function parseCommand(rawLog: string, failed: boolean): ParsedAgentOutput {
 
 export const command = {
   kind: 'command',
+  title: 'the agent command',
   binary: null,
   failLabel: 'agent_failed',
   refusesRootWithoutSandbox: false,

@@ -11,6 +11,8 @@ export interface AgentCommandInput {
 
 export interface AgentKindRecord {
   kind: string;
+  /** How messages name it ("Claude Code"). */
+  title: string;
   /** The CLI that must be on the daemon's PATH (checked at run creation); null when the user gives the command. */
   binary: string | null;
   /** The exit reason's prefix when this agent's failure ends a run (`claude_failed:auth`). */
