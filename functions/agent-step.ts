@@ -2,7 +2,7 @@
 // output going (through the capping writer) to the log, tell subscribers as the log grows, and
 // wait for its exit status. Shared by the phases that run an agent; keeps no state between calls.
 // Nothing here reads a whole log: the parsers get its last few MiB (core/logfile.ts).
-import { buildAgentCommand, failLabel, fixFor, parseAgentOutput, type AgentKind } from '../core/agents/kinds/index.js';
+import { agentKind, buildAgentCommand, failLabel, fixFor, parseAgentOutput, type AgentKind } from '../core/agents/kinds/index.js';
 import type { AgentUsage, ParsedAgentOutput } from '../core/agents/output.js';
 import { DEFAULT_MAX_OUTPUT_BYTES, finalizeCappedLog, needsFinalize, readCapState, type CapState } from '../core/agents/output-cap.js';
 import { costFromTokens, parsePriceOverrides, priceFor } from '../core/agents/prices.js';
@@ -95,7 +95,7 @@ export function priced(usage: AgentUsage | null, kind: AgentKind, model: string,
   } catch {
     // Validated when the run was created; a bad table here only means "no overrides".
   }
-  const p = priceFor(usage.model ?? model, kind, overrides);
+  const p = priceFor(usage.model ?? model, kind, overrides, agentKind(kind).defaultPrice);
   if (p === null) return { ...usage, costSource: 'unpriced' };
   return {
     ...usage,

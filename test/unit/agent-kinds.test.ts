@@ -31,6 +31,7 @@ describe('the agent kind registry', () => {
     expect(fixFor('root_refused', 'codex')).toContain('IS_SANDBOX=1');
     expect(classifyAgentError('Invalid API key', 'codex')).toMatchObject({ kind: 'auth', action: 'fatal', fix: expect.stringContaining('OPENAI_API_KEY') });
     expect(AGENT_KINDS.filter((k) => agentKind(k).refusesRootWithoutSandbox)).toEqual(['claude']);
+    expect(AGENT_KINDS.map((k) => agentKind(k).defaultPrice?.input ?? null)).toEqual([3, 1.25, null]);
   });
 
   it('dispatches parsing to the kind record', () => {

@@ -3,6 +3,7 @@
 // failures, system/api_retry events for its own retries and rate_limit_event lines.
 import { classifyAgentError, type ErrorClass } from '../errors.js';
 import { epochMs, isObject, lastPlainLines, logLines, modelArgs, num, resetFromText, str, withError, type AgentUsage, type Json, type LogLine, type ParsedAgentOutput } from '../output.js';
+import { p } from '../prices.js';
 import type { AgentKindRecord } from './types.js';
 
 const classify = (message: string): ErrorClass => classifyAgentError(message);
@@ -114,6 +115,8 @@ export const claude = {
   binary: 'claude',
   failLabel: 'claude_failed',
   refusesRootWithoutSandbox: true,
+  // Claude Code reports its cost; this serves wrappers that report only tokens.
+  defaultPrice: p(3, 0.3, 15),
   fixes: {},
   buildCommand: ({ model }) => ['claude', '-p', '--output-format', 'stream-json', '--verbose', ...modelArgs(model), '--dangerously-skip-permissions'].join(' '),
   parseOutput: parseClaude,

@@ -3,6 +3,7 @@
 // {"id":..,"msg":{...}} events, still read.
 import { classifyAgentError, type ErrorClass, type ErrorFixes } from '../errors.js';
 import { epochMs, isObject, lastPlainLines, logLines, modelArgs, num, str, withError, type ParsedAgentOutput } from '../output.js';
+import { p } from '../prices.js';
 import type { AgentKindRecord } from './types.js';
 
 const fixes: ErrorFixes = {
@@ -89,6 +90,7 @@ export const codex = {
   binary: 'codex',
   failLabel: 'agent_failed',
   refusesRootWithoutSandbox: false,
+  defaultPrice: p(1.25, 0.125, 10),
   fixes,
   // codex exec defaults to a read-only sandbox and, even in workspace-write, keeps the worktree's
   // git dir read-only, so the agent could not commit; the worktree is the isolation.

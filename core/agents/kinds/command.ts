@@ -23,6 +23,7 @@ export const command = {
   binary: null,
   failLabel: 'agent_failed',
   refusesRootWithoutSandbox: false,
+  defaultPrice: null,
   fixes: {},
   buildCommand: ({ agentCmd }) => {
     const cmd = agentCmd?.trim() ?? '';

@@ -2,6 +2,7 @@
 // new agent is one file in this folder plus one line in index.ts.
 import type { ErrorClass, ErrorFixes } from '../errors.js';
 import type { ParsedAgentOutput } from '../output.js';
+import type { ModelPrice } from '../prices.js';
 
 export interface AgentCommandInput {
   /** The user's command line (agent_cmd / reviewer_cmd), for kinds that run one. */
@@ -19,6 +20,8 @@ export interface AgentKindRecord {
   failLabel: string;
   /** The command refuses to skip permission prompts as root unless IS_SANDBOX=1 is set. */
   refusesRootWithoutSandbox: boolean;
+  /** Prices tokens when `model` is empty and the agent reports tokens but no cost (its CLI's own default model is not in its output). */
+  defaultPrice: ModelPrice | null;
   /** Fixes this kind words its own way (its login command); the rest come from errors.ts. */
   fixes: Readonly<ErrorFixes>;
   /** The /bin/sh command line; throws AgentConfigError when the config lacks what it needs. */
