@@ -7,7 +7,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseFast, runFast } from '../../cli/fast.js';
 import { parseResponse } from '../../cli/fast-http.js';
 import { commandFlags, FAKE_AGENT, makeRepo, startTestDaemon, waitForRun, type TestDaemon } from '../integration/harness.js';
-import { builtCliIsFresh, closedPort, repoRoot } from './helpers.js';
+import { closedPort, repoRoot, requireFreshBuild } from './helpers.js';
+
+requireFreshBuild();
 
 const run = promisify(execFile);
 
@@ -76,7 +78,7 @@ describe('parseResponse', () => {
   });
 });
 
-describe.skipIf(!builtCliIsFresh())('fast path against a real daemon', () => {
+describe('fast path against a real daemon', () => {
   let d: TestDaemon;
   let env: NodeJS.ProcessEnv;
   let ids: string[] = [];

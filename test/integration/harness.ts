@@ -1,7 +1,7 @@
 // Shared set-up for integration tests: temp git repos, an in-process daemon on port 0 with a temp
 // LOOPD_HOME, and a typed client talking to it over real HTTP.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -111,4 +111,14 @@ export async function waitFor<T>(fn: () => Promise<T | null | undefined | false>
 
 export function commandFlags(cmd: string, extra: Record<string, string | number | boolean> = {}) {
   return { agent: 'command', agent_cmd: cmd, ...extra };
+}
+
+/** True while `pid` is a running process (a zombie, dead but not yet reaped, counts as gone). */
+export function isLive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
 }
