@@ -48,6 +48,8 @@ export default defineConfig({
       include: ['cli/**/*.ts', 'core/**/*.ts', 'functions/**/*.ts', 'host/**/*.ts', 'router/**/*.ts', 'triggers/**/*.ts'],
       exclude: ['**/*.d.ts'],
       reporter: ['text-summary'],
+      // The figures also when a test failed: CI output always says where coverage stands.
+      reportOnFailure: true,
     },
   },
 });

@@ -4,7 +4,8 @@ import { chmodSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parsePlan } from '../../core/plan.js';
-import type { EventView } from '../../router/index.js';
+import { isEventOf, type EventType } from '../../core/events.js';
+import type { EventView, EventViewOf } from '../../router/index.js';
 import { FAKE_AGENT, FIXTURES, commandFlags, git, isLive, makeRepo, startTestDaemon, tempDir, waitFor, waitForRun, type TestDaemon } from './harness.js';
 
 let t: TestDaemon;
@@ -16,7 +17,7 @@ afterEach(async () => {
 });
 
 const events = (id: string) => t.client.runs.eventsList.query({ run: id, limit: 10000 });
-const ofType = (evs: EventView[], type: string) => evs.filter((e) => e.type === type);
+const ofType = <K extends EventType>(evs: EventView[], type: K) => evs.filter((e): e is EventViewOf<K> => isEventOf(e, type));
 const quick = { claude_retry_backoff_sec: 0 };
 
 async function create(repoRoot: string, agentCmd: string, flags: Record<string, string | number | boolean> = {}) {
@@ -224,16 +225,14 @@ describe('run control', () => {
   it('pause lets the current step finish and claims no more; resume carries on', async () => {
     const repo = makeRepo({ tasks: 2 });
     const created = await create(repo.root, `FAKE_SLEEP_MS=600 ${FAKE_AGENT}`, { reviewer: false });
-    await waitFor(() => t.daemon.store.stepsForRun(created.id).find((s) => s.status === 'IN_PROGRESS'));
+    await waitFor(async () => (await t.daemon.store.stepsForRun(created.id)).find((s) => s.status === 'IN_PROGRESS'));
     const paused = await t.client.runs.pause.mutate({ run: created.id });
     expect(paused.status).toBe('PAUSED');
-    await waitFor(() => t.daemon.store.stepsForRun(created.id).every((s) => s.status !== 'IN_PROGRESS'));
-    expect(t.daemon.store.stepsForRun(created.id).map((s) => s.status)).toEqual(['SUCCEEDED', 'QUEUED']);
-    // "Claims no more" without a stopwatch: the dispatcher claims queued steps in one pass, so once
-    // it has started a later run's first step it has also passed over the paused run's queued one.
-    const later = await create(makeRepo({ tasks: 1 }).root, FAKE_AGENT, { reviewer: false });
-    await waitFor(() => t.daemon.store.stepsForRun(later.id).find((s) => s.status !== 'QUEUED'));
-    const steps = t.daemon.store.stepsForRun(created.id);
+    await waitFor(async () => (await t.daemon.store.stepsForRun(created.id)).every((s) => s.status !== 'IN_PROGRESS'));
+    // "Claims no more" without a stopwatch: once the dispatcher is idle (no round queued or running,
+    // nothing in flight) it has passed over the paused run's queued step and will not come back to it.
+    await t.daemon.dispatcher.idle();
+    const steps = await t.daemon.store.stepsForRun(created.id);
     expect(steps.map((s) => s.status)).toEqual(['SUCCEEDED', 'QUEUED']);
     expect((await t.client.runs.get.query({ run: created.id })).status).toBe('PAUSED');
     await expect(t.client.runs.pause.mutate({ run: created.id })).rejects.toThrow(/already paused/);
@@ -245,10 +244,10 @@ describe('run control', () => {
   it('cancel during review kills the reviewer; the branch and worktree stay', async () => {
     const repo = makeRepo({ tasks: 2 });
     const created = await create(repo.root, `FAKE_REVIEW_SLEEP_MS=60000 ${FAKE_AGENT}`);
-    await waitFor(() => t.daemon.store.stepsForRun(created.id).find((s) => s.phase === 'review' && s.pid));
+    await waitFor(async () => (await t.daemon.store.stepsForRun(created.id)).find((s) => s.phase === 'review' && s.pid));
     const canceled = await t.client.runs.cancel.mutate({ run: created.id });
     expect(canceled.status).toBe('CANCELED');
-    const review = t.daemon.store.stepsForRun(created.id).find((s) => s.phase === 'review')!;
+    const review = (await t.daemon.store.stepsForRun(created.id)).find((s) => s.phase === 'review')!;
     expect(review.status).toBe('CANCELED');
     expect(existsSync(created.worktreePath)).toBe(true);
     expect(git(repo.root, 'rev-parse', '--verify', 'run/demo')).toMatch(/^[0-9a-f]{40}$/);
@@ -266,7 +265,7 @@ describe('run control', () => {
     expect(isLive(shell!) && isLive(child!)).toBe(true);
     // Cancel returns once the step has ended, and a step ends only when its process tree is gone.
     expect((await t.client.runs.cancel.mutate({ run: created.id })).status).toBe('CANCELED');
-    expect(t.daemon.store.stepsForRun(created.id).find((s) => s.phase === 'verification')!.status).toBe('CANCELED');
+    expect((await t.daemon.store.stepsForRun(created.id)).find((s) => s.phase === 'verification')!.status).toBe('CANCELED');
     expect([shell, child].filter((pid) => isLive(pid!))).toEqual([]);
   });
 
@@ -294,7 +293,7 @@ describe('run control', () => {
   it('prompt preview is the exact prompt of iteration 1', async () => {
     const repo = makeRepo({ tasks: 1 });
     const preview = await t.client.runs.prompt.query({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT) });
-    expect(t.daemon.store.listRuns()).toHaveLength(0);
+    expect(await t.daemon.store.listRuns()).toHaveLength(0);
     const run = await waitForRun(t.client, (await create(repo.root, FAKE_AGENT)).id);
     expect(readFileSync(join(run.runDir, 'iter-01.prompt.txt'), 'utf8')).toBe(preview.prompt);
     expect(preview.worktreePath).toBe(run.worktreePath);
