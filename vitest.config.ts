@@ -50,6 +50,9 @@ export default defineConfig({
       reporter: ['text-summary'],
       // The figures also when a test failed: CI output always says where coverage stands.
       reportOnFailure: true,
+      // Just below the figures of the run that set them (81.4 / 72.4 / 84.7 / 83.0 %), with room for
+      // the few branches that depend on timing; raise them when coverage rises.
+      thresholds: { statements: 80, branches: 71, functions: 83.5, lines: 82 },
     },
   },
 });
