@@ -30,6 +30,8 @@ export interface DispatcherOptions {
   instanceId: string;
   log?: LogFn;
   clock?: Clock;
+  /** Runs per page when a start finishes the owed finalisations (default 200). */
+  finalisePageSize?: number;
 }
 
 export interface Active {
@@ -47,6 +49,7 @@ export interface DispatchContext {
   readonly instanceId: string;
   readonly log: LogFn | undefined;
   readonly clock: Clock;
+  readonly finalisePageSize: number;
   /** Steps this dispatcher runs now (the database says who else runs what). */
   readonly active: Map<number, Active>;
   /** Schedules a scheduling round (admit + claim). */

@@ -68,7 +68,7 @@ export async function cleanupWorktree(ctx: DispatchContext, run: RunRecord): Pro
 }
 
 /** After a restart: every ended run whose file work is owed, page by page (oldest pages too). */
-export async function finaliseOwed(ctx: DispatchContext, pageSize = 200): Promise<number> {
+export async function finaliseOwed(ctx: DispatchContext, pageSize = ctx.finalisePageSize): Promise<number> {
   let done = 0;
   for (let cursor: string | undefined; ; ) {
     const page = await ctx.store.runsToFinalize(pageSize, cursor);

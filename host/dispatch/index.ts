@@ -41,6 +41,7 @@ export class Dispatcher {
       instanceId: o.instanceId,
       log: o.log,
       clock: this.clock,
+      finalisePageSize: o.finalisePageSize ?? 200,
       active: this.active,
       wake: () => this.wake(),
       wakeAt: (at) => this.wakeAt(at),
