@@ -33,6 +33,8 @@ export interface DispatcherOptions {
   clock?: Clock;
   /** Other hosts on the same database (host/cluster/coordinator.ts); default: this host alone. */
   cluster?: ClusterCoordinator;
+  /** Runs per page when a start finishes the owed finalisations (default 200). */
+  finalisePageSize?: number;
 }
 
 export interface Active {
@@ -51,6 +53,7 @@ export interface DispatchContext {
   readonly cluster: ClusterCoordinator;
   readonly log: LogFn | undefined;
   readonly clock: Clock;
+  readonly finalisePageSize: number;
   /** Steps this dispatcher runs now (the database says who else runs what). */
   readonly active: Map<number, Active>;
   /** Schedules a scheduling round (admit + claim). */

@@ -44,6 +44,7 @@ export class Dispatcher {
       cluster: o.cluster ?? new SingleHost(o.instanceId),
       log: o.log,
       clock: this.clock,
+      finalisePageSize: o.finalisePageSize ?? 200,
       active: this.active,
       wake: () => this.wake(),
       wakeAt: (at) => this.wakeAt(at),

@@ -85,11 +85,10 @@ class Cluster {
     return h;
   }
 
-  /** The machine dies: the daemon and every process of that host (agents carry CLUSTER_HOST), at once. */
+  /** The machine dies: the daemon and every process of that host (agents carry CLUSTER_HOST), at once; returns when all are dead. */
   async killHost(name: string): Promise<number> {
     const h = this.hosts.get(name)!;
     const exited = new Promise((r) => h.proc.once('exit', r));
-    const t = Date.now();
     process.kill(-h.proc.pid!, 'SIGKILL');
     for (const pid of processesOf(name)) {
       try {
@@ -99,7 +98,9 @@ class Cluster {
       }
     }
     await exited;
-    return t;
+    // Taken once everything is dead: an agent that was starting as the kill began counts as
+    // killed then (later than it really died, which only makes the overlap check stricter).
+    return Date.now();
   }
 
   loopctl(name: string, args: string[], cwd: string) {

@@ -8,7 +8,7 @@ import type { Handler, HandlerInput, HandlerResult } from '../../functions/types
 import { EventBus } from '../../host/bus.js';
 import { Dispatcher, type Clock } from '../../host/dispatcher.js';
 import { SqliteStore } from '../../host/store/sqlite.js';
-import type { EventRecord, NewRun, RunRecord } from '../../host/store/types.js';
+import type { EventRecord, LoopStore, NewRun, RunRecord } from '../../host/store/types.js';
 import { tempDir } from '../integration/harness.js';
 
 export const T0 = 1_800_000_000_000;
@@ -132,18 +132,19 @@ export class FakeHandlers {
 
 export interface Rig {
   dir: string;
-  store: SqliteStore;
+  store: LoopStore;
   clock: FakeClock;
   fake: FakeHandlers;
-  dispatcher(o?: { maxConcurrency?: number; instanceId?: string; phases?: StepPhase[] }): Dispatcher;
+  dispatcher(o?: { maxConcurrency?: number; instanceId?: string; phases?: StepPhase[]; finalisePageSize?: number }): Dispatcher;
   create(n: number, over?: Parameters<typeof newRun>[2]): Promise<RunRecord>;
   events(runId?: string): Promise<EventRecord[]>;
   types(runId: string): Promise<string[]>;
 }
 
-export function rig(): Rig {
+/** A rig on a fresh SqliteStore in a temp dir, or on the store given (a PgStore: test/pg/). */
+export function rig(given?: LoopStore): Rig {
   const dir = tempDir('loopd-dispatch-');
-  const store = new SqliteStore(join(dir, 'loopd.db'), new EventBus());
+  const store = given ?? new SqliteStore(join(dir, 'loopd.db'), new EventBus());
   const clock = new FakeClock();
   const fake = new FakeHandlers();
   const r: Rig = {
@@ -159,6 +160,7 @@ export function rig(): Rig {
         maxConcurrency: o.maxConcurrency ?? 3,
         instanceId: o.instanceId ?? 'host-a',
         clock,
+        ...(o.finalisePageSize ? { finalisePageSize: o.finalisePageSize } : {}),
       }),
     create: (n, over = {}) => store.transaction((tx) => tx.createRun(newRun(runId(n), dir, over))),
     events: (id) => store.eventsAfter({ ...(id ? { runId: id } : {}), afterSeq: 0, limit: 10_000 }),

@@ -87,7 +87,7 @@ describe('dispatcher: recovery after a restart', () => {
 
   it('finishes every run whose finalisation is owed, past the first page', async () => {
     const r = rig();
-    const n = 205;
+    const n = 7;
     await r.store.transaction(async (tx) => {
       for (let i = 1; i <= n; i++) {
         await tx.createRun(newRun(runId(i), r.dir));
@@ -95,7 +95,7 @@ describe('dispatcher: recovery after a restart', () => {
       }
     });
     expect(await r.store.runsToFinalize(1000)).toHaveLength(n);
-    const d = r.dispatcher();
+    const d = r.dispatcher({ finalisePageSize: 3 });
     await d.start();
     await d.idle();
     expect(await r.store.runsToFinalize(1000)).toEqual([]);
