@@ -1,9 +1,11 @@
 // The daemon's cluster coordinator on a real PostgreSQL: registration, what a host may run, lease
 // loss stopping a step, reaping another host's expired lease, and the cluster's run slots.
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NONCE_ENV, readProcessStartTime } from '../../core/agents/process.js';
 import { EventBus } from '../../host/bus.js';
 import { LeaseLostError, lostLease, SingleHost, type CoordinatorHooks } from '../../host/cluster/coordinator.js';
 import { hostIdOf, availableAgents } from '../../host/cluster/host-identity.js';
@@ -26,6 +28,14 @@ afterAll(async () => {
   rmSync(ws, { recursive: true, force: true });
   await drop();
 });
+
+async function until<T>(probe: () => Promise<T | null | undefined | false> | T | null | undefined | false): Promise<T> {
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 function hooks(running: () => number[] = () => []): CoordinatorHooks & { aborted: Promise<{ stepId: number; why: LeaseLostError }>; wakes: number } {
   let resolve!: (v: { stepId: number; why: LeaseLostError }) => void;
@@ -139,6 +149,42 @@ describe('PgCoordinator', () => {
       await a.stop();
       await b.stop();
       await store.close();
+    }
+  });
+
+  it("stops, at start, the agent of its own step that was reaped while it was away", async () => {
+    // The agent outlived its daemon (detached, its own process group) and its lease was reaped.
+    const nonce = `orphan-${Date.now()}`;
+    const agent = spawn('sleep', ['60'], { detached: true, stdio: 'ignore', env: { ...process.env, [NONCE_ENV]: nonce } });
+    const gone = new Promise((r) => agent.once('exit', r));
+    const handle = { pid: agent.pid!, pgid: agent.pid!, startTime: await until(() => readProcessStartTime(agent.pid!)), nonce };
+    const store = await PgStore.open({ url, hostId: 'o-a', leaseTtlMs: 60_000 });
+    const runId = '0190a000-0000-7000-8000-0000000c0002';
+    const step = await store.transaction(async (tx) => {
+      await tx.createRun(newRun(runId, { workspace_root: ws }));
+      const s = await tx.queueStep({ run_id: runId, phase: 'implementation', iteration: 1, attempt: 1 });
+      await tx.claimStep(s.id, 'o-a', 1);
+      await tx.recordProcessStarted(s.id, { ...handle, exitPath: '/nowhere/exit', logPath: '/nowhere/log' });
+      return s;
+    });
+    await pool.query('UPDATE steps SET lease_expires_at = loopd_now_ms() - 1 WHERE id = $1', [step.id]);
+    const reaper = coordinator('o-b');
+    await reaper.start(hooks());
+    await until(async () => (await store.getStep(step.id))?.error === 'LEASE_EXPIRED');
+    await reaper.stop();
+    const a = coordinator('o-a');
+    try {
+      await a.start(hooks());
+      await gone;
+      expect(agent.signalCode ?? agent.exitCode).not.toBeNull();
+    } finally {
+      await a.stop();
+      await store.close();
+      try {
+        process.kill(-agent.pid!, 'SIGKILL');
+      } catch {
+        /* gone, as it should be */
+      }
     }
   });
 
