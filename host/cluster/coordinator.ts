@@ -26,6 +26,8 @@ export interface CoordinatorHooks {
   abort(stepId: number, why: LeaseLostError): void;
   /** Something changed elsewhere (another host's event, a requeued step): look for work. */
   wake(): void;
+  /** Another host canceled this run: stop its steps running here (their end records the cancel). */
+  stopRun(runId: string): void;
 }
 
 export interface ClusterCoordinator {

@@ -94,7 +94,14 @@ export class PgCoordinator implements ClusterCoordinator {
     });
     this.keeper.renewed(sent);
     this.keeper.start();
-    this.events = await startEventRelay({ url: o.url, hostId: o.hostId, bus: o.bus, onForeignEvent: () => hooks.wake(), onError });
+    this.events = await startEventRelay({
+      ...{ url: o.url, hostId: o.hostId, bus: o.bus, onError },
+      onForeignEvent: (e) => {
+        // A cancel asked of another host reaches the agent wherever it runs.
+        if (e.run_id && (e.type === 'RUN_CANCEL_REQUESTED' || e.type === 'RUN_CANCELED')) hooks.stopRun(e.run_id);
+        hooks.wake();
+      },
+    });
     this.output = await startOutputRelay({ url: o.url, hostId: o.hostId, bus: o.bus, onError });
     // New workspaces appear while the host runs (another host registered one): keep the row true.
     this.refresh = setInterval(() => void this.updateWorkspaces().catch(onError), 60_000);

@@ -64,6 +64,9 @@ export class Dispatcher {
       running: () => [...this.active.keys()],
       abort: (stepId, why) => this.active.get(stepId)?.abort.abort(why),
       wake: () => this.wake(),
+      stopRun: (runId) => {
+        for (const a of this.active.values()) if (a.runId === runId) a.abort.abort(new Error('canceled'));
+      },
     });
     await recover(this.ctx);
     this.wake();

@@ -40,7 +40,7 @@ async function until<T>(probe: () => Promise<T | null | undefined | false> | T |
 function hooks(running: () => number[] = () => []): CoordinatorHooks & { aborted: Promise<{ stepId: number; why: LeaseLostError }>; wakes: number } {
   let resolve!: (v: { stepId: number; why: LeaseLostError }) => void;
   const aborted = new Promise<{ stepId: number; why: LeaseLostError }>((r) => (resolve = r));
-  const h = { running, abort: (stepId: number, why: LeaseLostError) => resolve({ stepId, why }), wake: () => void h.wakes++, aborted, wakes: 0 };
+  const h = { running, abort: (stepId: number, why: LeaseLostError) => resolve({ stepId, why }), wake: () => void h.wakes++, stopRun: () => {}, aborted, wakes: 0 };
   return h;
 }
 

@@ -129,4 +129,33 @@ describe('the dispatcher on PostgreSQL, two hosts', () => {
       await b.store.close();
     }
   });
+
+  it('a cancel asked of one host stops the agent running on another', async () => {
+    const dir = tempDir('loopd-pgdisp-');
+    mkdirSync(join(dir, 'ws'));
+    const a = await host('ca');
+    a.fake.hold = true;
+    const id = runId(300);
+    await a.store.transaction((tx) => tx.createRun(newRun(id, dir)));
+    await a.dispatcher.start();
+    const b = await host('cb');
+    await b.dispatcher.start();
+    try {
+      await a.fake.calledTimes(1);
+      const signal = a.fake.calls[0]!.input.signal;
+      const stopped = new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
+      await b.dispatcher.cancel(id);
+      await stopped;
+      // The agent stopped, its handler ends canceled: the run stays canceled, nothing runs again.
+      a.fake.calls[0]!.finish({ status: 'CANCELED', error: 'canceled', result: {} });
+      await a.dispatcher.idle();
+      expect((await a.store.getRun(id))?.status).toBe('CANCELED');
+      expect((await a.store.stepsForRun(id)).map((s) => s.status)).toEqual(['CANCELED']);
+    } finally {
+      await a.dispatcher.stop();
+      await b.dispatcher.stop();
+      await a.store.close();
+      await b.store.close();
+    }
+  });
 });
