@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, realpathSync, statSync, readdirSync } from 'node
 import { dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { simpleGit } from 'simple-git';
+import { gitDirsOf, headCommitFromFiles, isLooseCommit, readHead } from './git-files.js';
 
 export class GitError extends Error {
   override name = 'GitError';
@@ -265,15 +266,17 @@ export async function removeWorktree(repoRoot: string, path: string, opts?: { de
   }
 }
 
+/** HEAD's commit: from the git directory's files when they tell for sure, else from git. */
 export async function headCommit(dir: string): Promise<string> {
-  return (await git(dir, ['rev-parse', '--verify', 'HEAD^{commit}'])).trim();
+  return headCommitFromFiles(dir) ?? (await git(dir, ['rev-parse', '--verify', 'HEAD^{commit}'])).trim();
 }
 
 /**
  * The worktree at `path` when it is a live worktree of repoRoot's repository on `branch`, with its
  * HEAD commit; null when it is anything else (missing, another repository, another branch, an
- * unborn branch), and the caller then takes the full `worktree list` route. One git process, for
- * the check every iteration repeats after the first created the worktree.
+ * unborn branch), and the caller then takes the full `worktree list` route. Read from the git
+ * directory's files (no process) for the check every iteration repeats after the first created
+ * the worktree; one `git rev-parse` when the files cannot tell.
  */
 export async function reusableWorktree(repoRoot: string, branch: string, path: string): Promise<{ path: string; head: string } | null> {
   const abs = resolve(path);
@@ -281,6 +284,14 @@ export async function reusableWorktree(repoRoot: string, branch: string, path: s
   // whose .git is a file (itself a linked worktree or a submodule) takes the long route.
   const commonDir = join(repoRoot, '.git');
   if (!isDirectory(abs) || !isDirectory(commonDir)) return null;
+  const dirs = gitDirsOf(abs);
+  if (dirs) {
+    // `abs/.git` names the git directory, so abs is that worktree's top level, as git would say.
+    if (canonical(dirs.commonDir) !== canonical(commonDir)) return null;
+    const facts = readHead(dirs);
+    if (facts && facts.branch !== branch) return null;
+    if (facts?.head && isLooseCommit(dirs, facts.head) === true) return { path: abs, head: facts.head };
+  }
   const r = await gitExec(abs, ['rev-parse', '--git-common-dir', '--show-toplevel', 'HEAD', '--symbolic-full-name', 'HEAD']);
   if (r.code !== 0) return null;
   const [common, top, head, ref] = r.stdout.trim().split('\n');

@@ -1,0 +1,176 @@
+// Read-only git facts straight from the git directory, without starting a git process: where a
+// worktree's git directories are, what HEAD and a branch point at, whether a commit exists as a
+// loose object; and writing loopd's own refs/loopd/* refs with git's lock-file protocol.
+//
+// Every function answers only what it can be sure of and returns undefined otherwise (a reftable
+// repository, a symbolic ref that is not HEAD, a packed object, anything unexpected): the caller
+// then asks git. git reads these same files, so an agent that tampers with them misleads git the
+// same way; what no file read can check (packed objects, exotic layouts) always goes to git.
+// Hand-written rather than isomorphic-git: a few dozen lines on the hot path against a large
+// dependency whose ref writes skip git's lock files.
+import { closeSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { inflateSync } from 'node:zlib';
+
+const SHA = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
+
+export interface GitDirs {
+  /** The worktree's own git directory (HEAD, index); the main worktree's is the common one. */
+  gitDir: string;
+  /** Where refs and objects live: shared by all worktrees of the repository. */
+  commonDir: string;
+}
+
+function readText(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+function isDir(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** The git directories of the worktree whose top level is `worktree`; undefined when `.git` is neither a directory nor a `gitdir:` file. */
+export function gitDirsOf(worktree: string): GitDirs | undefined {
+  const dotGit = join(worktree, '.git');
+  let st;
+  try {
+    st = lstatSync(dotGit);
+  } catch {
+    return undefined;
+  }
+  if (st.isDirectory()) return usable({ gitDir: dotGit, commonDir: dotGit });
+  if (!st.isFile()) return undefined;
+  const m = /^gitdir: (.+)$/m.exec(readText(dotGit) ?? '');
+  if (!m) return undefined;
+  const gitDir = resolve(worktree, m[1]!.trim());
+  if (!isDir(gitDir)) return undefined;
+  const common = readText(join(gitDir, 'commondir'));
+  return usable({ gitDir, commonDir: common === null ? gitDir : resolve(gitDir, common.trim()) });
+}
+
+function usable(dirs: GitDirs): GitDirs | undefined {
+  // A reftable repository keeps refs in binary tables: only git reads those.
+  if (!isDir(dirs.commonDir) || isDir(join(dirs.commonDir, 'reftable'))) return undefined;
+  return dirs;
+}
+
+/**
+ * The commit a full ref name (`refs/heads/x`, `refs/loopd/...`) points at: the loose ref first,
+ * then packed-refs, the order git reads them in. null: the ref does not exist; undefined: unsure.
+ */
+export function readRef(dirs: GitDirs, ref: string): string | null | undefined {
+  if (!ref.startsWith('refs/') || ref.includes('..') || ref.endsWith('/')) return undefined;
+  const loose = readText(join(dirs.commonDir, ref));
+  if (loose !== null) {
+    const sha = loose.trim();
+    return SHA.test(sha) ? sha : undefined;
+  }
+  if (isDir(join(dirs.commonDir, ref))) return undefined;
+  const packed = readText(join(dirs.commonDir, 'packed-refs'));
+  if (packed === null) return null;
+  for (const line of packed.split('\n')) {
+    // `<sha> <ref>`; `#` header and `^<sha>` peeled-tag lines are not refs.
+    const space = line.indexOf(' ');
+    if (space > 0 && line.slice(space + 1) === ref) {
+      const sha = line.slice(0, space);
+      return SHA.test(sha) ? sha : undefined;
+    }
+  }
+  return null;
+}
+
+export interface HeadFacts {
+  /** The checked-out branch (short name); null on a detached HEAD. */
+  branch: string | null;
+  /** HEAD's commit; null on an unborn branch. */
+  head: string | null;
+}
+
+/** HEAD of the worktree: its branch and commit. undefined when git must be asked. */
+export function readHead(dirs: GitDirs): HeadFacts | undefined {
+  const text = readText(join(dirs.gitDir, 'HEAD'));
+  if (text === null) return undefined;
+  const line = text.trim();
+  if (SHA.test(line)) return { branch: null, head: line };
+  const m = /^ref: (refs\/heads\/\S+)$/.exec(line);
+  if (!m) return undefined;
+  const head = readRef(dirs, m[1]!);
+  if (head === undefined) return undefined;
+  return { branch: m[1]!.slice('refs/heads/'.length), head };
+}
+
+/**
+ * True when `sha` is a commit stored as a loose object (what `rev-parse --verify sha^{commit}`
+ * checks); undefined when it is not loose (packed, or missing): only git can tell then.
+ */
+export function isLooseCommit(dirs: GitDirs, sha: string): boolean | undefined {
+  if (!SHA.test(sha)) return undefined;
+  let raw: Buffer;
+  try {
+    raw = readFileSync(join(dirs.commonDir, 'objects', sha.slice(0, 2), sha.slice(2)));
+  } catch {
+    return undefined;
+  }
+  try {
+    // Only the header is needed; commits are small, so inflating the whole object is cheap.
+    return inflateSync(raw).subarray(0, 7).toString('latin1') === 'commit ';
+  } catch {
+    return undefined;
+  }
+}
+
+/** The commit HEAD names, read from files when it is a loose commit; undefined: ask git. */
+export function headCommitFromFiles(worktree: string): string | undefined {
+  const dirs = gitDirsOf(worktree);
+  const head = dirs ? readHead(dirs) : undefined;
+  if (!dirs || !head?.head) return undefined;
+  return isLooseCommit(dirs, head.head) === true ? head.head : undefined;
+}
+
+/**
+ * Points a loopd-owned ref (`refs/loopd/...`) at `sha` the way git does: `<ref>.lock` created
+ * exclusively, written, renamed over the ref. A loose ref wins over a packed one, so a ref git
+ * packed earlier is simply overridden. False when it could not (a lock held, a directory in the
+ * way, a reftable repository): the caller runs `git update-ref`, which reports what is wrong.
+ */
+export function writeLoopdRef(worktree: string, ref: string, sha: string): boolean {
+  if (!ref.startsWith('refs/loopd/') || ref.includes('..') || !SHA.test(sha)) return false;
+  const dirs = gitDirsOf(worktree);
+  if (!dirs) return false;
+  const path = join(dirs.commonDir, ref);
+  const lock = `${path}.lock`;
+  let fd: number;
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    fd = openSync(lock, 'wx');
+  } catch {
+    return false;
+  }
+  let written = false;
+  try {
+    writeSync(fd, `${sha}\n`);
+    written = true;
+  } catch {
+    // reported below by falling back to git
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    if (written) {
+      renameSync(lock, path);
+      return true;
+    }
+  } catch {
+    // a directory at `path` (refs/loopd/x while refs/loopd/x/y exists): git explains it
+  }
+  rmSync(lock, { force: true });
+  return false;
+}

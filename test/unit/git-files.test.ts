@@ -1,0 +1,87 @@
+// Facts read from the git directory's files must be what git itself says, or "ask git"
+// (undefined) when the files cannot tell: never a different answer.
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { g, initRepo, tempDirs } from './tmp.js';
+import { gitDirsOf, headCommitFromFiles, isLooseCommit, readHead, readRef, writeLoopdRef } from '../../core/git-files.js';
+
+const tmp = tempDirs('loopd-gitfiles-');
+
+function repoWithWorktree(): { root: string; wt: string } {
+  const root = initRepo(path.join(tmp(), 'repo'));
+  fs.writeFileSync(path.join(root, 'a.txt'), 'a\n');
+  g(root, 'add', '-A');
+  g(root, 'commit', '-q', '-m', 'one');
+  const wt = path.join(path.dirname(root), 'wt');
+  g(root, 'worktree', 'add', '-q', '-b', 'run/x', wt, 'main');
+  return { root, wt };
+}
+
+const rev = (dir: string, r: string): string => g(dir, 'rev-parse', r).trim();
+
+describe('git-files', () => {
+  it('reads HEAD, its branch and refs of a linked worktree as git does', () => {
+    const { root, wt } = repoWithWorktree();
+    fs.writeFileSync(path.join(wt, 'b.txt'), 'b\n');
+    g(wt, 'add', '-A');
+    g(wt, 'commit', '-q', '-m', 'two');
+    const dirs = gitDirsOf(wt)!;
+    expect(fs.realpathSync(dirs.commonDir)).toBe(fs.realpathSync(path.join(root, '.git')));
+    expect(readHead(dirs)).toEqual({ branch: 'run/x', head: rev(wt, 'HEAD') });
+    expect(readRef(dirs, 'refs/heads/main')).toBe(rev(root, 'main'));
+    expect(readRef(dirs, 'refs/heads/nope')).toBeNull();
+    expect(headCommitFromFiles(wt)).toBe(rev(wt, 'HEAD'));
+    expect(headCommitFromFiles(root)).toBe(rev(root, 'HEAD'));
+  });
+
+  it('finds packed refs and a detached HEAD, and leaves packed objects to git', () => {
+    const { root, wt } = repoWithWorktree();
+    const head = rev(wt, 'HEAD');
+    g(root, 'pack-refs', '--all');
+    const dirs = gitDirsOf(wt)!;
+    expect(fs.existsSync(path.join(dirs.commonDir, 'refs/heads/main'))).toBe(false);
+    expect(readRef(dirs, 'refs/heads/main')).toBe(head);
+    expect(readHead(dirs)).toEqual({ branch: 'run/x', head });
+    g(wt, 'checkout', '-q', '--detach');
+    expect(readHead(dirs)).toEqual({ branch: null, head });
+    expect(isLooseCommit(dirs, head)).toBe(true);
+    // A tree is no commit, whatever HEAD^{commit} a caller expects.
+    expect(isLooseCommit(dirs, rev(wt, 'HEAD^{tree}'))).toBe(false);
+    g(root, 'gc', '-q');
+    expect(isLooseCommit(dirs, head)).toBeUndefined();
+    expect(headCommitFromFiles(wt)).toBeUndefined();
+  });
+
+  it('asks git for what it cannot read: a symbolic ref, a reftable, a non-worktree', () => {
+    const { root, wt } = repoWithWorktree();
+    const dirs = gitDirsOf(wt)!;
+    g(root, 'symbolic-ref', 'refs/heads/alias', 'refs/heads/main');
+    expect(readRef(dirs, 'refs/heads/alias')).toBeUndefined();
+    fs.writeFileSync(path.join(dirs.gitDir, 'HEAD'), 'ref: refs/tags/odd\n');
+    expect(readHead(dirs)).toBeUndefined();
+    expect(gitDirsOf(tmp())).toBeUndefined();
+    fs.mkdirSync(path.join(root, '.git', 'reftable'));
+    expect(gitDirsOf(wt)).toBeUndefined();
+  });
+
+  it('writes refs/loopd refs that git reads, and gives way to a held lock', () => {
+    const { wt } = repoWithWorktree();
+    const head = rev(wt, 'HEAD');
+    expect(writeLoopdRef(wt, 'refs/loopd/runs/r1', head)).toBe(true);
+    expect(rev(wt, 'refs/loopd/runs/r1')).toBe(head);
+    g(wt, 'pack-refs', '--all');
+    fs.writeFileSync(path.join(wt, 'c.txt'), 'c\n');
+    g(wt, 'add', '-A');
+    g(wt, 'commit', '-q', '-m', 'three');
+    const next = rev(wt, 'HEAD');
+    // Over a packed copy of the same ref: the loose one wins, as in git.
+    expect(writeLoopdRef(wt, 'refs/loopd/runs/r1', next)).toBe(true);
+    expect(rev(wt, 'refs/loopd/runs/r1')).toBe(next);
+    const lock = path.join(gitDirsOf(wt)!.commonDir, 'refs/loopd/runs/r1.lock');
+    fs.writeFileSync(lock, '');
+    expect(writeLoopdRef(wt, 'refs/loopd/runs/r1', head)).toBe(false);
+    expect(fs.existsSync(lock)).toBe(true);
+    expect(writeLoopdRef(wt, 'refs/heads/run/x', head)).toBe(false);
+  });
+});
