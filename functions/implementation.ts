@@ -2,236 +2,97 @@
 // The handler reports facts (exit code, token claim, open tasks, commits, similarity with the
 // previous iteration); whether the run is complete is decided by the transition rules, never by
 // the agent's word alone.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseAgentOutput } from '../core/agents/adapters.js';
 import { readTail } from '../core/logfile.js';
 import { checkRunPlace } from '../core/run-place.js';
 import { appendReportRow, iterName, lastLines, writeFileAtomic } from '../core/artifacts.js';
 import { detectCompletion } from '../core/completion.js';
-import { aheadBehind, commitsSince, commitAll, headCommit, worktreeStatus, type WorktreeStatus } from '../core/git.js';
-import { ledgerCounts } from '../core/ledger.js';
-import { parsePlan, planDigest } from '../core/plan.js';
-import { buildPrompt } from '../core/prompt.js';
+import { commitsSince, headCommit } from '../core/git.js';
+import { planDigest } from '../core/plan.js';
 import { outputSimilarity } from '../core/signals.js';
-import { ensureRunWorktree } from '../core/worktree.js';
-import { agentOutcome, findStep, runAgent } from './agent-step.js';
-import { judgeImplementation, readRegular } from './judge.js';
+import { agentOutcome, findStep, runAgent, type AgentRun } from './agent-step.js';
+import { afterExitFacts, planTallies, type AfterExitFacts } from './implementation-facts.js';
+import { prepareImplementation, readPlan } from './implementation-prepare.js';
+import { judgeImplementation } from './judge.js';
 import type { Handler, HandlerInput, RunInput } from './types.js';
 
-/**
- * Makes sure the worktree exists and holds the workspace's spec and plan. Safe to repeat. Returns
- * its path, and its HEAD commit when that was read on the way (null: the caller reads it).
- */
-export async function prepareWorktree(input: HandlerInput): Promise<{ path: string; head: string | null }> {
-  const { run, step, sink } = input;
-  const wt = await ensureRunWorktree({
-    provider: run.worktreeProvider === 'worktrunk' ? 'worktrunk' : 'git',
-    repoRoot: run.workspaceRoot,
-    branch: run.runBranch,
-    path: run.worktreePath,
-    base: run.baseBranch,
-  });
-  if (!wt.reused) sink.event('WORKTREE_READY', { path: wt.path, branch: run.runBranch, base: run.baseBranch, provider: run.worktreeProvider });
-  // Only before any agent touched the worktree; a step re-run after a crash still gets it.
-  const agentRanBefore = input.history.some((h) => h.phase === 'implementation' && h.result?.requeued !== true);
-  const head = wt.head ?? null;
-  if (step.iteration !== 1 || agentRanBefore) return { path: wt.path, head };
-  // The user may not have committed the spec or plan yet: snapshot the workspace's versions into
-  // the run branch so the agent works from what the user handed over.
-  // The texts recorded at creation are what the ledger was parsed from; older runs copy the files.
-  let copied = false;
-  const files: [string | null, string | null | undefined][] = [
-    [run.specPath, run.specText],
-    [run.planPath, run.planText],
-  ];
-  for (const [rel, truth] of files) {
-    if (!rel) continue;
-    const src = join(run.workspaceRoot, rel);
-    const dst = join(wt.path, rel);
-    const content = truth ?? (existsSync(src) ? readFileSync(src, 'utf8') : null);
-    if (content === null) continue;
-    if (readRegular(dst) === content) continue;
-    mkdirSync(dirname(dst), { recursive: true });
-    // By rename: a committed symlink at dst is replaced, never written through.
-    writeFileAtomic(dst, content);
-    copied = true;
-  }
-  if (copied) {
-    const commit = await commitAll(wt.path, `loopd: snapshot spec and plan for run ${run.name}`);
-    sink.event('SPEC_SNAPSHOT', { spec: run.specPath, plan: run.planPath });
-    return { path: wt.path, head: commit ?? null };
-  }
-  return { path: wt.path, head };
-}
+export { prepareWorktree, promptExtrasFor } from './implementation-prepare.js';
 
-function readPlan(worktree: string, planPath: string | null): string | null {
-  if (!planPath) return null;
-  return readRegular(join(worktree, planPath));
-}
-
-function readPromptTemplate(run: RunInput): string | null {
-  const configured = run.config.prompt_file;
-  if (configured) {
-    const p = isAbsolute(configured) ? configured : resolve(run.workspaceRoot, configured);
-    if (!existsSync(p)) throw new Error(`prompt_file not found: ${p}`);
-    return readFileSync(p, 'utf8');
-  }
-  const local = join(run.workspaceRoot, '.loop', 'prompt.txt');
-  return existsSync(local) ? readFileSync(local, 'utf8') : null;
-}
-
-export interface PromptExtras {
-  /** What loopd undid in the previous iteration, and why. */
-  loopdNotes?: string[];
-  runnerNotesPath?: string | null;
-  reviewNotesPath?: string | null;
-  rewrite?: string | null;
-}
-
-export function composePrompt(run: RunInput, iteration: number, extras: PromptExtras = {}): string {
-  const contextFiles = run.config.context_files.map((f) => {
-    const p = isAbsolute(f) ? f : resolve(run.workspaceRoot, f);
-    if (!existsSync(p)) throw new Error(`context file not found: ${f} (context_files in the loop config)`);
-    return { path: f, content: readFileSync(p, 'utf8') };
-  });
-  return buildPrompt({
-    specPath: join(run.worktreePath, run.specPath),
-    planPath: run.planPath ? join(run.worktreePath, run.planPath) : null,
-    template: readPromptTemplate(run),
-    contextFiles,
-    loopdNotes: extras.loopdNotes ?? [],
-    runnerNotesPath: extras.runnerNotesPath ?? null,
-    reviewNotesPath: extras.reviewNotesPath ?? null,
-    rewrite: extras.rewrite ?? null,
-    completionMode: run.config.completion_mode,
-    iteration,
-  });
-}
-
-/** What the previous iteration left for this one: runner notes, review notes, a watchdog rewrite. */
-export function promptExtrasFor(input: Pick<HandlerInput, 'history' | 'run'>, iteration: number): PromptExtras & { rewritePath: string | null } {
-  const prev = iteration - 1;
-  const verification = findStep(input.history, 'verification', prev);
-  const review = findStep(input.history, 'review', prev);
-  const watchdog = findStep(input.history, 'watchdog', prev, 'SUCCEEDED');
-  const notes = join(input.run.runDir, 'runner-notes.txt');
-  // What loopd undid after the previous implementation and its verification.
-  const undone = input.history.filter((h) => (h.phase === 'implementation' || h.phase === 'verification') && h.iteration === prev && Array.isArray(h.result?.loopdNotes));
-  const latest = (phase: string) => [...undone].reverse().find((h) => h.phase === phase);
-  const loopdNotes = [latest('implementation'), latest('verification')].flatMap((h) => (h?.result?.loopdNotes as string[] | undefined) ?? []);
+function iterationFiles(run: RunInput, iteration: number, attempt: number) {
+  const nn = iterName(iteration);
+  const suffix = attempt > 1 ? `.attempt-${attempt}` : '';
   return {
-    loopdNotes,
-    runnerNotesPath: verification && verification.result?.passed !== true && existsSync(notes) ? notes : null,
-    reviewNotesPath: review && review.result?.approved !== true && typeof review.result?.notesPath === 'string' ? review.result.notesPath : null,
-    rewrite: watchdog && typeof watchdog.result?.intervention === 'string' ? watchdog.result.intervention : null,
-    rewritePath: watchdog && typeof watchdog.result?.rewritePath === 'string' ? watchdog.result.rewritePath : null,
+    log: join(run.runDir, `iter-${nn}${suffix}.log`),
+    exit: join(run.runDir, `.iter-${nn}${suffix}.exit`),
+    tail: join(run.runDir, `iter-${nn}.tail.txt`),
+    prompt: join(run.runDir, 'prompt.txt'),
+    iterPrompt: join(run.runDir, `iter-${nn}${suffix}.prompt.txt`),
+    judgement: join(run.runDir, `.iter-${nn}${suffix}.judgement.json`),
   };
+}
+
+function agentEnv(run: RunInput, iteration: number, promptPath: string): Record<string, string> {
+  return {
+    LOOP_PROMPT_FILE: promptPath,
+    LOOP_RUN_ID: run.id,
+    LOOP_RUN_DIR: run.runDir,
+    LOOP_ITERATION: String(iteration),
+    LOOP_PHASE: 'implementation',
+    LOOP_SPEC_PATH: join(run.worktreePath, run.specPath),
+    LOOP_PLAN_PATH: run.planPath ? join(run.worktreePath, run.planPath) : '',
+  };
+}
+
+/** Similarity with the previous iteration's output feeds the repeated_task signal. */
+function similarityWithPrevious(input: HandlerInput, run: RunInput, text: string): number | null {
+  const prev = findStep(input.history, 'implementation', input.step.iteration - 1, 'SUCCEEDED');
+  const prevLog = typeof prev?.result?.logPath === 'string' ? prev.result.logPath : null;
+  if (!prevLog || !existsSync(prevLog)) return null;
+  return outputSimilarity(parseAgentOutput(run.config.agent, readTail(prevLog).text).text, text);
+}
+
+/** The agent's commits this iteration: the count read after exit holds unless loopd committed since. */
+async function agentCommitCount(run: RunInput, commitBefore: string, facts: AfterExitFacts, commitAfter: string): Promise<number> {
+  if (!commitBefore) return 0;
+  if (facts.agentCommits !== null && facts.status !== null && commitAfter === facts.status.head) return facts.agentCommits;
+  return commitsSince(run.worktreePath, commitBefore, commitAfter);
 }
 
 export const implementation: Handler<'implementation'> = async (input) => {
   const { step, sink } = input;
-  let run = input.run;
   const started = input.adopt?.startedAt ?? Date.now();
-  const nn = iterName(step.iteration);
-  const suffix = step.attempt > 1 ? `.attempt-${step.attempt}` : '';
-  mkdirSync(run.runDir, { recursive: true });
-  const logPath = join(run.runDir, `iter-${nn}${suffix}.log`);
-  const exitPath = join(run.runDir, `.iter-${nn}${suffix}.exit`);
-  const tailPath = join(run.runDir, `iter-${nn}.tail.txt`);
-  const promptPath = join(run.runDir, 'prompt.txt');
-  const iterPromptPath = join(run.runDir, `iter-${nn}${suffix}.prompt.txt`);
+  mkdirSync(input.run.runDir, { recursive: true });
+  const files = iterationFiles(input.run, step.iteration, step.attempt);
 
   // Not the agent's failure: say what is really wrong instead of "agent exited with code 1".
-  const gone = await checkRunPlace(run, { worktree: false });
+  const gone = await checkRunPlace(input.run, { worktree: false });
   if (gone) return { status: 'FAILED', error: gone.message, result: { fatal: true, failReason: gone.reason } };
-
-  let runPatch: { worktreePath: string } | undefined;
-  let commitBefore = input.adopt?.commitBefore ?? '';
-  let planBefore = input.adopt?.planBefore ?? null;
-  if (!input.adopt) {
-    const { path, head } = await prepareWorktree(input);
-    if (path !== run.worktreePath) {
-      // worktrunk decides where worktrees live; the run follows it.
-      run = { ...run, worktreePath: path };
-      runPatch = { worktreePath: path };
-    }
-    planBefore = readPlan(run.worktreePath, run.planPath);
-    commitBefore = head ?? (await headCommit(run.worktreePath));
-    const extras = promptExtrasFor({ history: input.history, run }, step.iteration);
-    // A watchdog rewrite is used exactly as saved, so what the agent got is what was recorded.
-    const prompt = extras.rewritePath && existsSync(extras.rewritePath) ? readFileSync(extras.rewritePath, 'utf8') : composePrompt(run, step.iteration, extras);
-    writeFileAtomic(promptPath, prompt);
-    writeFileAtomic(iterPromptPath, prompt);
-    sink.artifact('prompt', promptPath);
-  }
-
-  const agent = await runAgent(
-    { ...input, run },
-    {
-      kind: run.config.agent,
-      agentCmd: run.config.agent_cmd,
-      model: run.config.model,
-      promptPath: iterPromptPath,
-      logPath,
-      exitPath,
-      commitBefore,
-      planBefore,
-      env: {
-        LOOP_PROMPT_FILE: iterPromptPath,
-        LOOP_RUN_ID: run.id,
-        LOOP_RUN_DIR: run.runDir,
-        LOOP_ITERATION: String(step.iteration),
-        LOOP_PHASE: 'implementation',
-        LOOP_SPEC_PATH: join(run.worktreePath, run.specPath),
-        LOOP_PLAN_PATH: run.planPath ? join(run.worktreePath, run.planPath) : '',
-      },
-    },
-  );
+  const { run, runPatch, commitBefore, planBefore } = await prepareImplementation(input, { prompt: files.prompt, iterPrompt: files.iterPrompt });
+  const spec = { kind: run.config.agent, agentCmd: run.config.agent_cmd, model: run.config.model, promptPath: files.iterPrompt, logPath: files.log, exitPath: files.exit };
+  const agent = await runAgent({ ...input, run }, { ...spec, commitBefore, planBefore, env: agentEnv(run, step.iteration, files.iterPrompt) });
   const { window, parsed, exit } = agent;
+  const patch = runPatch ? { runPatch } : {};
 
   // The agent (or someone) may have deleted the worktree or the workspace: committing or judging
-  // anything there would be wrong, and it is not an agent failure to retry.
-  // One `git status` answers the branch check here and the leftover check below; the count of
-  // the agent's commits is read at the same time (read-only; taken again if a leftover commit
-  // moves HEAD).
-  // A read that fails here is simply taken again below, where its error is reported.
-  let status: WorktreeStatus | null = null;
-  let agentCommits: number | null = null;
-  // Whether the recorded head is still an ancestor of HEAD, from the same rev-list (the judge's
-  // history check then needs no `merge-base` of its own).
-  let descends: boolean | undefined;
-  if (!exit.canceled && existsSync(run.workspaceRoot) && existsSync(run.worktreePath)) {
-    const [st, ab] = await Promise.all([
-      worktreeStatus(run.worktreePath).catch(() => null),
-      commitBefore ? aheadBehind(run.worktreePath, commitBefore).catch(() => null) : Promise.resolve({ ahead: 0, behind: 0 }),
-    ]);
-    status = st;
-    if (ab) {
-      agentCommits = ab.ahead;
-      if (commitBefore) descends = ab.behind === 0;
-    }
-  }
+  // anything there would be wrong, and it is not an agent failure to retry. A read that fails here
+  // is simply taken again by the judge, where its error is reported.
+  const placed = !exit.canceled && existsSync(run.workspaceRoot) && existsSync(run.worktreePath);
+  const facts: AfterExitFacts = placed ? await afterExitFacts(run.worktreePath, commitBefore) : { status: null, agentCommits: null };
   // A switched branch is not fatal here: the judge below puts the run branch back
   // (history_rewritten, docs/truth.md).
   const moved = exit.canceled ? null : await checkRunPlace(run, { worktree: true, checkBranch: false });
   if (moved) {
-    return {
-      status: 'FAILED',
-      exitCode: exit.exitCode,
-      promptPath: iterPromptPath,
-      outputPath: logPath,
-      error: moved.message,
-      usage: parsed.usage,
-      ...(runPatch ? { runPatch } : {}),
-      result: { fatal: true, failReason: moved.reason, logPath, durationMs: Date.now() - started },
-    };
+    const result = { fatal: true, failReason: moved.reason, logPath: files.log, durationMs: Date.now() - started };
+    return { status: 'FAILED', exitCode: exit.exitCode, promptPath: files.iterPrompt, outputPath: files.log, error: moved.message, usage: parsed.usage, ...patch, result };
   }
 
-  writeFileAtomic(tailPath, lastLines(window, 200));
-  sink.artifact('iteration_log', logPath);
-  sink.artifact('iteration_tail', tailPath);
+  writeFileAtomic(files.tail, lastLines(window, 200));
+  sink.artifact('iteration_log', files.log);
+  sink.artifact('iteration_tail', files.tail);
 
+  const { status } = facts;
   const judgement = await judgeImplementation({
     run,
     worktree: run.worktreePath,
@@ -240,70 +101,36 @@ export const implementation: Handler<'implementation'> = async (input) => {
     commitBefore,
     planBefore,
     ledger: input.ledger,
-    judgementPath: join(run.runDir, `.iter-${nn}${suffix}.judgement.json`),
+    judgementPath: files.judgement,
     sink,
     ...(status ? { known: status } : {}),
-    ...(status && descends !== undefined ? { knownDescends: descends } : {}),
+    ...(status && facts.descends !== undefined ? { knownDescends: facts.descends } : {}),
+    ...(status && facts.changed ? { knownChanged: facts.changed } : {}),
   });
   const planAfter = readPlan(run.worktreePath, run.planPath);
-  const ledger = judgement.ledger ?? input.ledger;
-  const ledgerKnown = ledger.length > 0 && run.planText != null;
-  const lc = ledgerKnown ? ledgerCounts(ledger) : null;
-  const counts = !ledgerKnown && planAfter !== null ? parsePlan(planAfter).counts : null;
-  const openTasks = lc ? lc.open : counts ? counts.open : 0;
-  const tasksDone = lc ? lc.total - lc.open : counts ? counts.done + counts.reviewed : null;
-  const tasksTotal = lc ? lc.total : counts ? counts.total : null;
+  const tallies = planTallies(run, judgement.ledger ?? input.ledger, planAfter);
   const completion = detectCompletion(parsed.text, run.config.completion_mode);
   const commitAfter = judgement.finalHead ?? (await headCommit(run.worktreePath));
-  // The count read with the status holds unless loopd committed (leftovers, repairs) since.
-  const unchanged = agentCommits !== null && status !== null && commitAfter === status.head;
-  const commits = !commitBefore ? 0 : unchanged ? agentCommits! : await commitsSince(run.worktreePath, commitBefore, commitAfter);
+  const commits = await agentCommitCount(run, commitBefore, facts, commitAfter);
   const planChanged = (planBefore === null ? null : planDigest(planBefore)) !== (planAfter === null ? null : planDigest(planAfter));
   const durationMs = Date.now() - started;
   const outcome = agentOutcome(exit, run.config.claude_timeout_sec, parsed, run.config.agent);
-
-  // Similarity with the previous iteration's output feeds the repeated_task signal.
-  let similarity: number | null = null;
-  const prev = findStep(input.history, 'implementation', step.iteration - 1, 'SUCCEEDED');
-  const prevLog = typeof prev?.result?.logPath === 'string' ? prev.result.logPath : null;
-  if (prevLog && existsSync(prevLog)) {
-    similarity = outputSimilarity(parseAgentOutput(run.config.agent, readTail(prevLog).text).text, parsed.text);
-  }
-
-  const reportPath = appendReportRow(run.runDir, {
-    timestamp_ms: Date.now(),
-    kind: 'implementation',
-    iteration: step.iteration,
-    duration_ms: durationMs,
-    exit_code: exit.exitCode,
-    output_bytes: agent.outputBytes,
-    output_lines: agent.outputLines,
-    output_path: logPath,
-    message: outcome.error ?? (completion.claimed ? 'claimed complete' : 'ok'),
-    tasks_done: tasksDone,
-    tasks_total: tasksTotal,
-    cost_usd: parsed.usage?.costUsd ?? null,
-    input_tokens: parsed.usage?.inputTokens ?? null,
-    output_tokens: parsed.usage?.outputTokens ?? null,
-  });
-  sink.artifact('report', reportPath);
+  const similarity = similarityWithPrevious(input, run, parsed.text);
+  appendIterationRow(input, agent, { durationMs, logPath: files.log, message: outcome.error ?? (completion.claimed ? 'claimed complete' : 'ok'), tallies });
 
   return {
     ...(judgement.ledger ? { ledger: judgement.ledger } : {}),
     status: outcome.status,
     exitCode: exit.exitCode,
-    promptPath: iterPromptPath,
-    outputPath: logPath,
+    promptPath: files.iterPrompt,
+    outputPath: files.log,
     error: outcome.error,
     usage: parsed.usage,
-    ...(runPatch ? { runPatch } : {}),
+    ...patch,
     result: {
       claimed: completion.claimed,
       malformed: completion.malformed,
-      openTasks,
-      unreviewedTasks: lc ? lc.pendingReview : counts ? counts.done : 0,
-      tasksDone,
-      tasksTotal,
+      ...tallies,
       ticked: judgement.ticked,
       added: judgement.added,
       codeChanged: judgement.codeChanged,
@@ -319,8 +146,33 @@ export const implementation: Handler<'implementation'> = async (input) => {
       ...outcome.facts,
       outputBytes: agent.outputBytes,
       outputTruncated: agent.cap?.truncated === true,
-      logPath,
-      tailPath,
+      logPath: files.log,
+      tailPath: files.tail,
     },
   };
 };
+
+function appendIterationRow(
+  input: HandlerInput,
+  agent: AgentRun,
+  o: { durationMs: number; logPath: string; message: string; tallies: ReturnType<typeof planTallies> },
+): void {
+  const usage = agent.parsed.usage;
+  const reportPath = appendReportRow(input.run.runDir, {
+    timestamp_ms: Date.now(),
+    kind: 'implementation',
+    iteration: input.step.iteration,
+    duration_ms: o.durationMs,
+    exit_code: agent.exit.exitCode,
+    output_bytes: agent.outputBytes,
+    output_lines: agent.outputLines,
+    output_path: o.logPath,
+    message: o.message,
+    tasks_done: o.tallies.tasksDone,
+    tasks_total: o.tallies.tasksTotal,
+    cost_usd: usage?.costUsd ?? null,
+    input_tokens: usage?.inputTokens ?? null,
+    output_tokens: usage?.outputTokens ?? null,
+  });
+  input.sink.artifact('report', reportPath);
+}

@@ -109,7 +109,9 @@ async function findings(o: JudgeInput): Promise<Judgement> {
   }
   const head = state.head ?? (await headCommit(worktree));
   j.headAfter = head;
-  const changed = commitBefore && head !== commitBefore ? await changedPaths(worktree, commitBefore, head) : [];
+  // The caller's diff holds for the HEAD its status saw; a leftover commit on top is asked here.
+  const knownChanged = o.known !== undefined && st === o.known && head === st.head ? o.knownChanged : undefined;
+  const changed = commitBefore && head !== commitBefore ? (knownChanged ?? (await changedPaths(worktree, commitBefore, head))) : [];
   // Without a recorded start (a step adopted from an older daemon) no tick is taken back.
   j.codeChanged = commitBefore ? changed.some((p) => p !== run.planPath && p !== run.specPath) : true;
   if (run.planPath && run.planText != null && ledger.length > 0) {
@@ -155,6 +157,8 @@ export interface JudgeInput {
   known?: WorktreeStatus;
   /** With `known`: whether commitBefore is an ancestor of the HEAD that status saw (rev-list --left-right). */
   knownDescends?: boolean;
+  /** With `known`: the paths changed from commitBefore to the HEAD that status saw (diff --name-only). */
+  knownChanged?: string[];
 }
 
 /** Judges and repairs the worktree after an implementation agent; safe to run again after a crash. */

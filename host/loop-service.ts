@@ -13,7 +13,7 @@ import { parsePriceOverrides, PriceTableError } from '../core/agents/prices.js';
 import { readTail } from '../core/logfile.js';
 import { suggestRunName } from '../core/run-name.js';
 import { chooseProvider, findOnPath } from '../core/worktree.js';
-import { composePrompt } from '../functions/implementation.js';
+import { composePrompt } from '../core/run-prompt.js';
 import { ConfigError, resolveConfig, type LoopConfig } from '../core/config.js';
 import { detectBaseBranch, findRepoRoot, GitError, listBranches, listWorktrees } from '../core/git.js';
 import { assertBranchName } from '../core/ref-name.js';

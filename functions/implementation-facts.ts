@@ -1,0 +1,62 @@
+// What an implementation step reads after its agent exits, besides the judge's checks: the git
+// facts taken at once (the status, the agent's commits, what they changed), and the plan's
+// tallies for the step's result and report row.
+import { headCommitFromFiles } from '../core/git-files.js';
+import { aheadBehind, worktreeStatus, type WorktreeStatus } from '../core/git.js';
+import { changedPaths } from '../core/history.js';
+import { ledgerCounts, type LedgerTask } from '../core/ledger.js';
+import { parsePlan } from '../core/plan.js';
+import type { RunInput } from './types.js';
+
+export interface AfterExitFacts {
+  /** Branch, HEAD and leftovers; null when it could not be read (taken again, with its error, later). */
+  status: WorktreeStatus | null;
+  /** The agent's commits on top of commitBefore, for the HEAD the status saw. */
+  agentCommits: number | null;
+  /** Whether commitBefore is still an ancestor of that HEAD. */
+  descends?: boolean;
+  /** Paths the agent's commits changed (commitBefore to that HEAD). */
+  changed?: string[];
+}
+
+/**
+ * One `git status` (branch check, leftover check, HEAD) with, beside it, the agent's commit count
+ * and ancestry (`rev-list --left-right`) and the paths they changed (`diff --name-only`), all
+ * against the HEAD read from the git directory's files first. None of them is needed when HEAD
+ * did not move. The answers are kept only if the status saw that same HEAD.
+ */
+export async function afterExitFacts(worktree: string, commitBefore: string): Promise<AfterExitFacts> {
+  const seen = headCommitFromFiles(worktree);
+  const still = commitBefore !== '' && seen === commitBefore;
+  const none = { ahead: 0, behind: 0 };
+  const [status, ab, changed] = await Promise.all([
+    worktreeStatus(worktree).catch(() => null),
+    !commitBefore || still ? Promise.resolve(none) : aheadBehind(worktree, commitBefore, seen ?? 'HEAD').catch(() => null),
+    still ? Promise.resolve([]) : commitBefore && seen ? changedPaths(worktree, commitBefore, seen).catch(() => null) : Promise.resolve(null),
+  ]);
+  if (status === null || (seen !== undefined && status.head !== seen)) return { status, agentCommits: null };
+  return {
+    status,
+    agentCommits: ab ? ab.ahead : null,
+    ...(ab && commitBefore ? { descends: ab.behind === 0 } : {}),
+    ...(changed ? { changed } : {}),
+  };
+}
+
+export interface PlanTallies {
+  openTasks: number;
+  unreviewedTasks: number;
+  tasksDone: number | null;
+  tasksTotal: number | null;
+}
+
+/** Task counts from loopd's ledger, or from the plan file for runs without a recorded plan. */
+export function planTallies(run: RunInput, ledger: LedgerTask[], planAfter: string | null): PlanTallies {
+  if (ledger.length > 0 && run.planText != null) {
+    const lc = ledgerCounts(ledger);
+    return { openTasks: lc.open, unreviewedTasks: lc.pendingReview, tasksDone: lc.total - lc.open, tasksTotal: lc.total };
+  }
+  if (planAfter === null) return { openTasks: 0, unreviewedTasks: 0, tasksDone: null, tasksTotal: null };
+  const counts = parsePlan(planAfter).counts;
+  return { openTasks: counts.open, unreviewedTasks: counts.done, tasksDone: counts.done + counts.reviewed, tasksTotal: counts.total };
+}
