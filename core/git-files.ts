@@ -127,6 +127,43 @@ export function isLooseCommit(dirs: GitDirs, sha: string): boolean | undefined {
   }
 }
 
+/** The parents of a loose commit object; undefined when it is not a loose commit. */
+function looseParents(dirs: GitDirs, sha: string): string[] | undefined {
+  let body: string;
+  try {
+    body = inflateSync(readFileSync(join(dirs.commonDir, 'objects', sha.slice(0, 2), sha.slice(2)))).toString('latin1');
+  } catch {
+    return undefined;
+  }
+  if (!body.startsWith('commit ')) return undefined;
+  const parents: string[] = [];
+  // Header lines up to the first blank line: `tree`, then one `parent` line per parent.
+  for (const line of body.slice(body.indexOf('\0') + 1).split('\n')) {
+    if (line === '') break;
+    if (line.startsWith('parent ')) parents.push(line.slice('parent '.length));
+  }
+  return parents;
+}
+
+/**
+ * How many commits `to` is ahead of `from` when `to` descends from it by a straight line of at
+ * most `max` loose single-parent commits (the usual agent iteration): what `rev-list --count
+ * from..to` says, with `from` an ancestor. undefined for anything else (a merge, a packed commit,
+ * a longer or unrelated history): git answers those.
+ */
+export function linearAhead(worktree: string, from: string, to: string, max = 64): number | undefined {
+  const dirs = gitDirsOf(worktree);
+  if (!dirs || !SHA.test(from) || !SHA.test(to)) return undefined;
+  let at = to;
+  for (let n = 0; n <= max; n++) {
+    if (at === from) return n;
+    const parents = looseParents(dirs, at);
+    if (parents?.length !== 1) return undefined;
+    at = parents[0]!;
+  }
+  return undefined;
+}
+
 /** The commit HEAD names, read from files when it is a loose commit; undefined: ask git. */
 export function headCommitFromFiles(worktree: string): string | undefined {
   const dirs = gitDirsOf(worktree);

@@ -1,7 +1,7 @@
 // What an implementation step reads after its agent exits, besides the judge's checks: the git
 // facts taken at once (the status, the agent's commits, what they changed), and the plan's
 // tallies for the step's result and report row.
-import { headCommitFromFiles } from '../core/git-files.js';
+import { headCommitFromFiles, linearAhead } from '../core/git-files.js';
 import { aheadBehind, worktreeStatus, type WorktreeStatus } from '../core/git.js';
 import { changedPaths } from '../core/history.js';
 import { ledgerCounts, type LedgerTask } from '../core/ledger.js';
@@ -20,18 +20,21 @@ export interface AfterExitFacts {
 }
 
 /**
- * One `git status` (branch check, leftover check, HEAD) with, beside it, the agent's commit count
- * and ancestry (`rev-list --left-right`) and the paths they changed (`diff --name-only`), all
- * against the HEAD read from the git directory's files first. None of them is needed when HEAD
- * did not move. The answers are kept only if the status saw that same HEAD.
+ * One `git status` (branch check, leftover check, HEAD) with, beside it, the paths the agent's
+ * commits changed (`diff --name-only`), against the HEAD read from the git directory's files
+ * first. Their count and whether they descend from commitBefore come from the commit objects
+ * when they form a straight line (else one `rev-list --left-right`). Nothing but the status is
+ * needed when HEAD did not move. The answers are kept only if the status saw that same HEAD.
  */
 export async function afterExitFacts(worktree: string, commitBefore: string): Promise<AfterExitFacts> {
   const seen = headCommitFromFiles(worktree);
   const still = commitBefore !== '' && seen === commitBefore;
-  const none = { ahead: 0, behind: 0 };
+  // A straight line of the agent's commits on top of commitBefore is counted from the objects.
+  const linear = commitBefore && seen && !still ? linearAhead(worktree, commitBefore, seen) : undefined;
+  const none = { ahead: linear ?? 0, behind: 0 };
   const [status, ab, changed] = await Promise.all([
     worktreeStatus(worktree).catch(() => null),
-    !commitBefore || still ? Promise.resolve(none) : aheadBehind(worktree, commitBefore, seen ?? 'HEAD').catch(() => null),
+    !commitBefore || still || linear !== undefined ? Promise.resolve(none) : aheadBehind(worktree, commitBefore, seen ?? 'HEAD').catch(() => null),
     still ? Promise.resolve([]) : commitBefore && seen ? changedPaths(worktree, commitBefore, seen).catch(() => null) : Promise.resolve(null),
   ]);
   if (status === null || (seen !== undefined && status.head !== seen)) return { status, agentCommits: null };
@@ -40,6 +43,17 @@ export async function afterExitFacts(worktree: string, commitBefore: string): Pr
     agentCommits: ab ? ab.ahead : null,
     ...(ab && commitBefore ? { descends: ab.behind === 0 } : {}),
     ...(changed ? { changed } : {}),
+  };
+}
+
+/** The facts in the judge's terms (JudgeInput's known*), so it asks git only for what is missing. */
+export function knownToJudge(facts: AfterExitFacts): { known?: WorktreeStatus; knownDescends?: boolean; knownChanged?: string[] } {
+  const { status } = facts;
+  if (!status) return {};
+  return {
+    known: status,
+    ...(facts.descends !== undefined ? { knownDescends: facts.descends } : {}),
+    ...(facts.changed ? { knownChanged: facts.changed } : {}),
   };
 }
 

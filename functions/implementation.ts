@@ -13,7 +13,7 @@ import { commitsSince, headCommit } from '../core/git.js';
 import { planDigest } from '../core/plan.js';
 import { outputSimilarity } from '../core/signals.js';
 import { agentOutcome, findStep, runAgent, type AgentRun } from './agent-step.js';
-import { afterExitFacts, planTallies, type AfterExitFacts } from './implementation-facts.js';
+import { afterExitFacts, knownToJudge, planTallies, type AfterExitFacts } from './implementation-facts.js';
 import { prepareImplementation, readPlan } from './implementation-prepare.js';
 import { judgeImplementation } from './judge.js';
 import type { Handler, HandlerInput, RunInput } from './types.js';
@@ -60,6 +60,32 @@ async function agentCommitCount(run: RunInput, commitBefore: string, facts: Afte
   return commitsSince(run.worktreePath, commitBefore, commitAfter);
 }
 
+/**
+ * The facts after the agent exited, once its place is confirmed. The agent (or someone) may have
+ * deleted the worktree or the workspace: committing or judging anything there would be wrong, and
+ * it is not an agent failure to retry. A read that fails here is simply taken again by the judge,
+ * where its error is reported.
+ */
+async function settleAfterExit(
+  run: RunInput,
+  agent: AgentRun,
+  files: ReturnType<typeof iterationFiles>,
+  commitBefore: string,
+): Promise<{ facts: AfterExitFacts } | { failed: { status: 'FAILED'; exitCode: number | null; outputPath: string; error: string; result: { fatal: true; failReason: string; logPath: string } } }> {
+  const { exit } = agent;
+  const placed = !exit.canceled && existsSync(run.workspaceRoot) && existsSync(run.worktreePath);
+  const facts: AfterExitFacts = placed ? await afterExitFacts(run.worktreePath, commitBefore) : { status: null, agentCommits: null };
+  // A switched branch is not fatal here: the judge puts the run branch back (history_rewritten,
+  // docs/truth.md).
+  const moved = exit.canceled ? null : await checkRunPlace(run, { worktree: true, checkBranch: false });
+  if (moved) {
+    const result = { fatal: true as const, failReason: moved.reason, logPath: files.log };
+    return { failed: { status: 'FAILED', exitCode: exit.exitCode, outputPath: files.log, error: moved.message, result } };
+  }
+  writeFileAtomic(files.tail, lastLines(agent.window, 200));
+  return { facts };
+}
+
 export const implementation: Handler<'implementation'> = async (input) => {
   const { step, sink } = input;
   const started = input.adopt?.startedAt ?? Date.now();
@@ -72,27 +98,17 @@ export const implementation: Handler<'implementation'> = async (input) => {
   const { run, runPatch, commitBefore, planBefore } = await prepareImplementation(input, { prompt: files.prompt, iterPrompt: files.iterPrompt });
   const spec = { kind: run.config.agent, agentCmd: run.config.agent_cmd, model: run.config.model, promptPath: files.iterPrompt, logPath: files.log, exitPath: files.exit };
   const agent = await runAgent({ ...input, run }, { ...spec, commitBefore, planBefore, env: agentEnv(run, step.iteration, files.iterPrompt) });
-  const { window, parsed, exit } = agent;
+  const { parsed, exit } = agent;
   const patch = runPatch ? { runPatch } : {};
 
-  // The agent (or someone) may have deleted the worktree or the workspace: committing or judging
-  // anything there would be wrong, and it is not an agent failure to retry. A read that fails here
-  // is simply taken again by the judge, where its error is reported.
-  const placed = !exit.canceled && existsSync(run.workspaceRoot) && existsSync(run.worktreePath);
-  const facts: AfterExitFacts = placed ? await afterExitFacts(run.worktreePath, commitBefore) : { status: null, agentCommits: null };
-  // A switched branch is not fatal here: the judge below puts the run branch back
-  // (history_rewritten, docs/truth.md).
-  const moved = exit.canceled ? null : await checkRunPlace(run, { worktree: true, checkBranch: false });
-  if (moved) {
-    const result = { fatal: true, failReason: moved.reason, logPath: files.log, durationMs: Date.now() - started };
-    return { status: 'FAILED', exitCode: exit.exitCode, promptPath: files.iterPrompt, outputPath: files.log, error: moved.message, usage: parsed.usage, ...patch, result };
+  const settled = await settleAfterExit(run, agent, files, commitBefore);
+  if ('failed' in settled) {
+    const result = { ...settled.failed.result, durationMs: Date.now() - started };
+    return { ...settled.failed, promptPath: files.iterPrompt, usage: parsed.usage, ...patch, result };
   }
-
-  writeFileAtomic(files.tail, lastLines(window, 200));
+  const { facts } = settled;
   sink.artifact('iteration_log', files.log);
   sink.artifact('iteration_tail', files.tail);
-
-  const { status } = facts;
   const judgement = await judgeImplementation({
     run,
     worktree: run.worktreePath,
@@ -103,9 +119,7 @@ export const implementation: Handler<'implementation'> = async (input) => {
     ledger: input.ledger,
     judgementPath: files.judgement,
     sink,
-    ...(status ? { known: status } : {}),
-    ...(status && facts.descends !== undefined ? { knownDescends: facts.descends } : {}),
-    ...(status && facts.changed ? { knownChanged: facts.changed } : {}),
+    ...knownToJudge(facts),
   });
   const planAfter = readPlan(run.worktreePath, run.planPath);
   const tallies = planTallies(run, judgement.ledger ?? input.ledger, planAfter);

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { g, initRepo, tempDirs } from './tmp.js';
-import { gitDirsOf, headCommitFromFiles, isLooseCommit, readHead, readRef, writeLoopdRef } from '../../core/git-files.js';
+import { gitDirsOf, headCommitFromFiles, isLooseCommit, linearAhead, readHead, readRef, writeLoopdRef } from '../../core/git-files.js';
 
 const tmp = tempDirs('loopd-gitfiles-');
 
@@ -83,5 +83,29 @@ describe('git-files', () => {
     expect(writeLoopdRef(wt, 'refs/loopd/runs/r1', head)).toBe(false);
     expect(fs.existsSync(lock)).toBe(true);
     expect(writeLoopdRef(wt, 'refs/heads/run/x', head)).toBe(false);
+  });
+
+  it('counts a straight line of commits as rev-list does, and leaves merges and packs to git', () => {
+    const { root, wt } = repoWithWorktree();
+    const start = rev(wt, 'HEAD');
+    const commit = (dir: string, file: string): void => {
+      fs.writeFileSync(path.join(dir, file), file);
+      g(dir, 'add', '-A');
+      g(dir, 'commit', '-q', '-m', file);
+    };
+    commit(wt, 'b.txt');
+    commit(wt, 'c.txt');
+    commit(wt, 'd.txt');
+    const tip = rev(wt, 'HEAD');
+    expect(linearAhead(wt, start, tip)).toBe(Number(g(wt, 'rev-list', '--count', `${start}..${tip}`).trim()));
+    expect(linearAhead(wt, tip, tip)).toBe(0);
+    expect(linearAhead(wt, start, tip, 2)).toBeUndefined();
+    // Not an ancestor: the walk reaches the root commit.
+    commit(root, 'other.txt');
+    expect(linearAhead(wt, rev(root, 'HEAD'), tip)).toBeUndefined();
+    g(wt, 'merge', '-q', '--no-edit', 'main');
+    expect(linearAhead(wt, start, rev(wt, 'HEAD'))).toBeUndefined();
+    g(root, 'gc', '-q');
+    expect(linearAhead(wt, start, tip)).toBeUndefined();
   });
 });
