@@ -8,6 +8,7 @@
 import { realpathSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { execa } from 'execa';
+import { gitDirsOf, isLooseCommit, readRef } from './git-files.js';
 
 export class GitError extends Error {
   override name = 'GitError';
@@ -120,6 +121,11 @@ export function canonical(p: string): string {
 
 export async function branchExists(repoRoot: string, branch: string): Promise<boolean> {
   if (branch.trim() === '') return false;
+  // From the git directory's files when they tell for sure (a loose commit, or no such ref at all).
+  const dirs = gitDirsOf(repoRoot);
+  const sha = dirs ? readRef(dirs, `refs/heads/${branch}`) : undefined;
+  if (sha === null) return false;
+  if (dirs && sha !== undefined && isLooseCommit(dirs, sha) === true) return true;
   const r = await gitExec(repoRoot, ['show-ref', '--verify', '--quiet', `refs/heads/${branch}`]);
   return r.code === 0;
 }
