@@ -127,22 +127,92 @@ export function isLooseCommit(dirs: GitDirs, sha: string): boolean | undefined {
   }
 }
 
-/** The parents of a loose commit object; undefined when it is not a loose commit. */
-function looseParents(dirs: GitDirs, sha: string): string[] | undefined {
-  let body: string;
+/** A loose object's type and content; undefined when it is not loose (or unreadable). */
+function looseObject(dirs: GitDirs, sha: string): { type: string; body: Buffer } | undefined {
+  if (!SHA.test(sha)) return undefined;
+  let raw: Buffer;
   try {
-    body = inflateSync(readFileSync(join(dirs.commonDir, 'objects', sha.slice(0, 2), sha.slice(2)))).toString('latin1');
+    raw = inflateSync(readFileSync(join(dirs.commonDir, 'objects', sha.slice(0, 2), sha.slice(2))));
   } catch {
     return undefined;
   }
-  if (!body.startsWith('commit ')) return undefined;
+  const nul = raw.indexOf(0);
+  const space = raw.indexOf(0x20);
+  if (nul < 0 || space < 0 || space > nul) return undefined;
+  return { type: raw.subarray(0, space).toString('latin1'), body: raw.subarray(nul + 1) };
+}
+
+/** A loose commit's header: its tree and parents. */
+function looseCommit(dirs: GitDirs, sha: string): { tree: string; parents: string[] } | undefined {
+  const obj = looseObject(dirs, sha);
+  if (obj?.type !== 'commit') return undefined;
+  let tree = '';
   const parents: string[] = [];
   // Header lines up to the first blank line: `tree`, then one `parent` line per parent.
-  for (const line of body.slice(body.indexOf('\0') + 1).split('\n')) {
+  for (const line of obj.body.toString('latin1').split('\n')) {
     if (line === '') break;
-    if (line.startsWith('parent ')) parents.push(line.slice('parent '.length));
+    if (line.startsWith('tree ')) tree = line.slice('tree '.length);
+    else if (line.startsWith('parent ')) parents.push(line.slice('parent '.length));
   }
-  return parents;
+  return SHA.test(tree) ? { tree, parents } : undefined;
+}
+
+function looseParents(dirs: GitDirs, sha: string): string[] | undefined {
+  return looseCommit(dirs, sha)?.parents;
+}
+
+/** A loose tree's entries by name: mode and object id. */
+function looseTree(dirs: GitDirs, sha: string): Map<string, { mode: string; id: string }> | undefined {
+  const obj = looseObject(dirs, sha);
+  if (obj?.type !== 'tree') return undefined;
+  // Entries are `<mode> <name>\0<raw id>`; the id is as long as the repository's object names.
+  const idBytes = sha.length / 2;
+  const entries = new Map<string, { mode: string; id: string }>();
+  const b = obj.body;
+  let at = 0;
+  while (at < b.length) {
+    const space = b.indexOf(0x20, at);
+    const nul = b.indexOf(0, space);
+    if (space < 0 || nul < 0 || nul + 1 + idBytes > b.length) return undefined;
+    entries.set(b.subarray(space + 1, nul).toString('utf8'), { mode: b.subarray(at, space).toString('latin1'), id: b.subarray(nul + 1, nul + 1 + idBytes).toString('hex') });
+    at = nul + 1 + idBytes;
+  }
+  return entries;
+}
+
+/**
+ * Whether the trees of two commits differ anywhere but the files `allowed` (paths relative to the
+ * top, as `git diff --name-only` names them): walked from the loose tree objects, descending only
+ * into directories that hold an allowed file. undefined when an object it needs is not loose.
+ */
+export function changesBeyond(worktree: string, from: string, to: string, allowed: readonly string[]): boolean | undefined {
+  const dirs = gitDirsOf(worktree);
+  const a = dirs ? looseCommit(dirs, from) : undefined;
+  const b = dirs ? looseCommit(dirs, to) : undefined;
+  if (!dirs || !a || !b) return undefined;
+  const walk = (ta: string, tb: string, prefix: string): boolean | undefined => {
+    if (ta === tb) return false;
+    const ea = looseTree(dirs, ta);
+    const eb = looseTree(dirs, tb);
+    if (!ea || !eb) return undefined;
+    for (const name of new Set([...ea.keys(), ...eb.keys()])) {
+      const x = ea.get(name);
+      const y = eb.get(name);
+      if (x && y && x.id === y.id && x.mode === y.mode) continue;
+      const path = `${prefix}${name}`;
+      const isTree = (e?: { mode: string }) => e?.mode === '40000';
+      // A changed file that may change: fine, unless a directory took its place (or the reverse).
+      if (allowed.includes(path) && !isTree(x) && !isTree(y)) continue;
+      if (x && y && isTree(x) && isTree(y) && allowed.some((p) => p.startsWith(`${path}/`))) {
+        const inner = walk(x.id, y.id, `${path}/`);
+        if (inner !== false) return inner;
+        continue;
+      }
+      return true;
+    }
+    return false;
+  };
+  return walk(a.tree, b.tree, '');
 }
 
 /**

@@ -74,7 +74,7 @@ async function settleAfterExit(
 ): Promise<{ facts: AfterExitFacts } | { failed: { status: 'FAILED'; exitCode: number | null; outputPath: string; error: string; result: { fatal: true; failReason: string; logPath: string } } }> {
   const { exit } = agent;
   const placed = !exit.canceled && existsSync(run.workspaceRoot) && existsSync(run.worktreePath);
-  const facts: AfterExitFacts = placed ? await afterExitFacts(run.worktreePath, commitBefore) : { status: null, agentCommits: null };
+  const facts: AfterExitFacts = placed ? await afterExitFacts(run, commitBefore) : { status: null, agentCommits: null };
   // A switched branch is not fatal here: the judge puts the run branch back (history_rewritten,
   // docs/truth.md).
   const moved = exit.canceled ? null : await checkRunPlace(run, { worktree: true, checkBranch: false });

@@ -125,6 +125,17 @@ function planFindings(o: JudgeInput, j: Judgement): void {
   j.ledger = next;
 }
 
+/** Did the commits from commitBefore to head change anything but the plan and the spec? */
+async function codeChangedSince(o: JudgeInput, st: WorktreeStatus, head: string): Promise<boolean> {
+  const { run, worktree, commitBefore } = o;
+  if (head === commitBefore) return false;
+  // The caller's answers hold for the HEAD its status saw; a leftover commit on top is asked here.
+  const sameHead = o.known !== undefined && st === o.known && head === st.head;
+  if (sameHead && o.knownCodeChanged !== undefined) return o.knownCodeChanged;
+  const changed = (sameHead ? o.knownChanged : undefined) ?? (await changedPaths(worktree, commitBefore, head));
+  return changed.some((p) => p !== run.planPath && p !== run.specPath);
+}
+
 async function findings(o: JudgeInput): Promise<Judgement> {
   const { run, worktree, commitBefore, iteration } = o;
   const j = emptyJudgement(o.stepId);
@@ -145,11 +156,8 @@ async function findings(o: JudgeInput): Promise<Judgement> {
   }
   const head = state.head ?? (await headCommit(worktree));
   j.headAfter = head;
-  // The caller's diff holds for the HEAD its status saw; a leftover commit on top is asked here.
-  const knownChanged = o.known !== undefined && st === o.known && head === st.head ? o.knownChanged : undefined;
-  const changed = commitBefore && head !== commitBefore ? (knownChanged ?? (await changedPaths(worktree, commitBefore, head))) : [];
   // Without a recorded start (a step adopted from an older daemon) no tick is taken back.
-  j.codeChanged = commitBefore ? changed.some((p) => p !== run.planPath && p !== run.specPath) : true;
+  j.codeChanged = commitBefore ? await codeChangedSince(o, st, head) : true;
   planFindings(o, j);
   return j;
 }
@@ -171,6 +179,8 @@ export interface JudgeInput {
   knownDescends?: boolean;
   /** With `known`: the paths changed from commitBefore to the HEAD that status saw (diff --name-only). */
   knownChanged?: string[];
+  /** With `known`: whether those commits changed anything but the plan and the spec. */
+  knownCodeChanged?: boolean;
 }
 
 /** Judges and repairs the worktree after an implementation agent; safe to run again after a crash. */

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { g, initRepo, tempDirs } from './tmp.js';
-import { gitDirsOf, headCommitFromFiles, isLooseCommit, linearAhead, readHead, readRef, writeLoopdRef } from '../../core/git-files.js';
+import { changesBeyond, gitDirsOf, headCommitFromFiles, isLooseCommit, linearAhead, readHead, readRef, writeLoopdRef } from '../../core/git-files.js';
 
 const tmp = tempDirs('loopd-gitfiles-');
 
@@ -107,5 +107,48 @@ describe('git-files', () => {
     expect(linearAhead(wt, start, rev(wt, 'HEAD'))).toBeUndefined();
     g(root, 'gc', '-q');
     expect(linearAhead(wt, start, tip)).toBeUndefined();
+  });
+
+  it('tells whether commits changed more than the allowed files, as git diff --name-only does', () => {
+    const { root, wt } = repoWithWorktree();
+    const allowed = ['specs/plan.md', 'specs/spec.md'];
+    const commitFiles = (files: Record<string, string | null>): string => {
+      for (const [f, content] of Object.entries(files)) {
+        const p = path.join(wt, f);
+        if (content === null) fs.rmSync(p, { recursive: true, force: true });
+        else {
+          fs.mkdirSync(path.dirname(p), { recursive: true });
+          fs.writeFileSync(p, content);
+        }
+      }
+      g(wt, 'add', '-A');
+      g(wt, 'commit', '-q', '--allow-empty', '-m', 'x');
+      return rev(wt, 'HEAD');
+    };
+    const byGit = (a: string, b: string): boolean =>
+      g(wt, 'diff', '--name-only', '--no-renames', a, b).split('\n').some((p) => p !== '' && !allowed.includes(p));
+    const base = commitFiles({ 'specs/plan.md': '- [ ] one\n', 'specs/spec.md': 'spec\n', 'specs/notes.md': 'n\n', 'src/a.ts': 'a\n' });
+    const cases: [string, Record<string, string | null>][] = [
+      ['nothing', {}],
+      ['the plan alone', { 'specs/plan.md': '- [x] one\n' }],
+      ['the plan and the spec', { 'specs/plan.md': '- [x] one\n- [ ] two\n', 'specs/spec.md': 'spec 2\n' }],
+      ['a file beside the plan', { 'specs/notes.md': 'n2\n' }],
+      ['code elsewhere', { 'src/a.ts': 'a2\n' }],
+      ['a new file', { 'src/b.ts': 'b\n' }],
+      ['a deleted directory', { src: null }],
+    ];
+    let from = base;
+    for (const [what, files] of cases) {
+      const to = commitFiles(files);
+      expect({ what, answer: changesBeyond(wt, from, to, allowed) }).toEqual({ what, answer: byGit(from, to) });
+      expect({ what, overall: changesBeyond(wt, base, to, allowed) }).toEqual({ what, overall: byGit(base, to) });
+      from = to;
+    }
+    // The plan's place taken by a directory: files under it are not the plan.
+    const dir = commitFiles({ 'specs/plan.md': null, 'specs/plan.md/x': 'x\n' });
+    expect(changesBeyond(wt, from, dir, allowed)).toBe(true);
+    expect(byGit(from, dir)).toBe(true);
+    g(root, 'gc', '-q');
+    expect(changesBeyond(wt, base, dir, allowed)).toBeUndefined();
   });
 });
