@@ -52,9 +52,9 @@ type Tips = { done: MergeStatus } | { retry: true } | { targetCommit: string; cr
 async function mergeTips(o: MergeOptions, runCommit: string): Promise<Tips> {
   const { repoRoot, target, base } = o;
   const targetCommit = await resolveCommit(repoRoot, `refs/heads/${target}`);
+  if (targetCommit !== null && (await targetHoldsRun(repoRoot, targetCommit, o.runId))) return { done: 'already_merged' };
   const baseCommit = await resolveCommit(repoRoot, `refs/heads/${base}`);
   if (targetCommit !== null) {
-    if (await targetHoldsRun(repoRoot, targetCommit, o.runId)) return { done: 'already_merged' };
     // A run without commits of its own is "nothing", not "already merged", though base is in target.
     if (baseCommit !== null && (await isAncestor(repoRoot, runCommit, baseCommit))) return { done: 'nothing_to_merge' };
     if (o.strategy === 'merge' && (await isAncestor(repoRoot, runCommit, targetCommit))) return { done: 'already_merged' };
