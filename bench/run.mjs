@@ -439,7 +439,15 @@ async function memoryBench() {
         flags: { agent: 'command', agent_cmd: `node ${join(root, 'bench', 'stream-agent.mjs')}`, reviewer: false, merge_strategy: 'none' },
       });
       ids.push(r.id);
-      if (process.env.BENCH_NO_TAILS !== '1') tails.push(spawn(LOOPCTL, ['tail', r.id, '-f'], { env: d.env, stdio: 'ignore' }));
+      if (process.env.BENCH_NO_TAILS !== '1') {
+        // --raw: the bytes the readers received are counted, so a reader that fell behind or
+        // dropped out shows in the progress line instead of flattering the figure.
+        const t = spawn(LOOPCTL, ['tail', r.id, '-f', '--raw'], { env: d.env, stdio: ['ignore', 'pipe', 'ignore'] });
+        t.received = 0;
+        t.stdout.on('data', (c) => (t.received += c.length));
+        t.done = new Promise((res) => t.once('exit', res));
+        tails.push(t);
+      }
     }
     let peak = 0;
     for (;;) {
@@ -448,7 +456,16 @@ async function memoryBench() {
       if (runs.every((r) => ['COMPLETED', 'FAILED', 'CANCELED'].includes(r.status))) break;
       await sleep(100);
     }
+    await Promise.race([Promise.all(tails.map((t) => t.done)), sleep(30000)]);
     peak = Math.max(peak, rssKb(d.pid, 'VmHWM'));
+    const { statSync } = await import('node:fs');
+    const written = [];
+    for (const id of ids) {
+      const steps = (await d.client.runs.get.query({ run: id })).steps.filter((st) => st.outputPath && existsSync(st.outputPath));
+      written.push(`${(steps.reduce((n, st) => n + statSync(st.outputPath).size, 0) / 1048576).toFixed(1)} (${steps.map((st) => st.phase).join('+')})`);
+    }
+    progress(`  the agents wrote ${written.join(', ')} MB`);
+    if (tails.length > 0) progress(`  the tail -f readers received ${tails.map((t) => (t.received / 1048576).toFixed(1)).join(', ')} MB`);
     row(`daemon RSS peak, ${STREAMS} runs streaming ${process.env.BENCH_STREAM_MB ?? 20} MB each + tail -f`, mb(peak), 'daemon RSS, idle', mb(idleKb), `${(peak / idleKb).toFixed(2)}x`);
   } finally {
     for (const t of tails) if (t.exitCode === null) t.kill();

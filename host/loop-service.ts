@@ -1,6 +1,6 @@
 // The host side of the API: validates requests, creates runs, answers queries, and streams
 // events and agent output. Persistence goes through the store; scheduling through the dispatcher.
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
@@ -19,7 +19,8 @@ import { detectBaseBranch, findRepoRoot, GitError, listBranches, listWorktrees }
 import { assertBranchName } from '../core/ref-name.js';
 import { dedupeName, defaultPlanPath, renderTemplate, slugify, specSlug } from '../core/naming.js';
 import { isTerminalRunStatus, type RunStatus } from '../core/types.js';
-import type { EventBus, OutputNotice } from './bus.js';
+import type { EventBus } from './bus.js';
+import { outputChunks, type RawOutputChunk } from './output-stream.js';
 import { reviewView } from './review-view.js';
 import { Dispatcher, parseConfig } from './dispatcher.js';
 import { whenFree } from './busy.js';
@@ -62,7 +63,6 @@ interface PreparedRun {
 }
 
 const TERMINAL_EVENTS = new Set(['RUN_COMPLETED', 'RUN_FAILED', 'RUN_CANCELED']);
-const OUTPUT_CHUNK_BYTES = 64 * 1024;
 const TAIL_WINDOW_BYTES = 1024 * 1024;
 /** C0 and C1 controls, DEL and the Unicode line separators: nothing a name needs. */
 // eslint-disable-next-line no-control-regex
@@ -99,20 +99,8 @@ function refuseNothingToDo(planRel: string, text: string, ledger: readonly Ledge
   if (c.open === 0) throw new UserError(`nothing to do: every task in plan ${planRel} is already done (${c.total} of ${c.total}); add an open "- [ ]" task`);
 }
 
-/** Length of the longest prefix of buf that does not end inside a UTF-8 sequence. */
-export function completeUtf8Length(buf: Buffer): number {
-  let i = buf.length;
-  // Walk back over at most 3 continuation bytes to find the lead byte of the last character.
-  let back = 0;
-  while (i > 0 && back < 4 && (buf[i - 1]! & 0xc0) === 0x80) {
-    i--;
-    back++;
-  }
-  if (i === 0) return buf.length;
-  const lead = buf[i - 1]!;
-  const need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
-  return need === back + 1 || need === 1 ? buf.length : i - 1;
-}
+// Moved to output-stream.ts with the reading of logs; kept importable from here.
+export { completeUtf8Length } from './output-stream.js';
 
 export class HostLoopService implements LoopService {
   constructor(private readonly d: ServiceDeps) {}
@@ -697,59 +685,15 @@ export class HostLoopService implements LoopService {
   // ---- output -------------------------------------------------------------------------------
 
   async *streamOutput(ref: string, resume: string | null, follow: boolean, signal: AbortSignal): AsyncGenerator<OutputChunk> {
+    for await (const c of await this.openOutput(ref, resume, follow, signal)) {
+      yield { stepId: c.stepId, iteration: c.iteration, phase: c.phase, attempt: c.attempt, offset: c.offset, chunk: c.bytes.toString('utf8') };
+    }
+  }
+
+  async openOutput(ref: string, resume: string | null, follow: boolean, signal: AbortSignal): Promise<AsyncGenerator<RawOutputChunk>> {
     const run = this.resolveRun(ref);
-    let stepId = 0;
-    let offset = 0;
-    if (resume) {
-      const m = /^(\d+):(\d+)$/.exec(resume);
-      if (m) {
-        stepId = Number(m[1]);
-        offset = Number(m[2]);
-      }
-    }
-    const waiter = new Waiter(signal);
-    const onOutput = (n: OutputNotice) => {
-      if (n.runId === run.id) waiter.poke();
-    };
-    const onEvent = (ev: EventRow) => {
-      if (ev.run_id === run.id) waiter.poke();
-    };
-    this.d.bus.on('output', onOutput);
-    this.d.bus.on('event', onEvent);
-    try {
-      while (!signal.aborted) {
-        waiter.reset();
-        const steps = this.d.store.stepsForRun(run.id).filter((s) => s.output_path && s.id >= stepId);
-        let progressed = false;
-        for (const step of steps) {
-          if (step.id !== stepId) {
-            stepId = step.id;
-            offset = 0;
-          }
-          const path = step.output_path!;
-          for (;;) {
-            const chunk = readChunk(path, offset);
-            if (!chunk) break;
-            offset += chunk.bytes;
-            progressed = true;
-            yield { stepId: step.id, iteration: step.iteration, phase: step.phase, attempt: step.attempt, offset, chunk: chunk.text };
-          }
-          // Stop at the first step still writing: later steps cannot exist yet.
-          if (step.status === 'IN_PROGRESS' || step.status === 'QUEUED') break;
-          stepId = step.id + 1;
-          offset = 0;
-        }
-        if (progressed) continue;
-        const fresh = this.d.store.getRun(run.id);
-        const active = this.d.store.stepsForRun(run.id).some((s) => s.status === 'IN_PROGRESS' || s.status === 'QUEUED');
-        if (!follow) return;
-        if (!fresh || (isTerminalRunStatus(fresh.status) && !active)) return;
-        await waiter.wait(1000);
-      }
-    } finally {
-      this.d.bus.off('output', onOutput);
-      this.d.bus.off('event', onEvent);
-    }
+    const { store, bus } = this.d;
+    return outputChunks({ bus, steps: (id) => store.stepsForRun(id), runStatus: (id) => store.getRun(id)?.status ?? null }, run.id, resume, follow, signal);
   }
 
   tail(ref: string, lines: number): TailView | null {
@@ -775,23 +719,6 @@ function agentOf(cfg: LoopConfig, phase: string): string | null {
   if (phase === 'implementation') return cfg.agent;
   if (phase === 'review') return cfg.reviewer_agent || cfg.agent;
   return null;
-}
-
-function readChunk(path: string, offset: number): { text: string; bytes: number } | null {
-  if (!existsSync(path)) return null;
-  const size = statSync(path).size;
-  if (size <= offset) return null;
-  const len = Math.min(OUTPUT_CHUNK_BYTES, size - offset);
-  const buf = Buffer.alloc(len);
-  const fd = openSync(path, 'r');
-  try {
-    readSync(fd, buf, 0, len, offset);
-  } finally {
-    closeSync(fd);
-  }
-  const usable = completeUtf8Length(buf);
-  if (usable === 0) return null;
-  return { text: buf.subarray(0, usable).toString('utf8'), bytes: usable };
 }
 
 function eventViewOf(row: EventRow, runShortId: string | null): EventView {
