@@ -182,6 +182,7 @@ async function cliBench() {
       const r = pair([LOOPCTL, ...args], bare, d.env);
       row(label, ms(r.a), 'node -e 0', ms(r.b), `${r.ratio.toFixed(2)}x`);
     }
+    await followBench(d, bare);
     // Commands the fast path leaves to oclif, for the README's "what the others cost".
     for (const [label, args] of [
       ['loopctl workspaces (oclif)', ['workspaces']],
@@ -193,6 +194,63 @@ async function cliBench() {
     await bigStoreBench(d);
   } finally {
     await d.kill();
+  }
+}
+
+/** Milliseconds from spawning `cmd` to its first byte on stdout; then it is interrupted (Ctrl-C). */
+function timeToFirstOutput(cmd, args, env) {
+  return new Promise((resolve, reject) => {
+    const t = process.hrtime.bigint();
+    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'ignore'] });
+    let first = null;
+    child.stdout.once('data', () => {
+      first = Number(process.hrtime.bigint() - t) / 1e6;
+      child.kill('SIGINT');
+    });
+    child.stdout.resume();
+    child.once('error', reject);
+    child.once('exit', () => (first === null ? reject(new Error(`${args.join(' ')} printed nothing`)) : resolve(first)));
+  });
+}
+
+/** `tail -f` and `events -f` on a run that is still running: time to the first line, against `node -e 0`. */
+async function followBench(d, bare) {
+  progress('loopctl tail -f / events -f: time to the first line');
+  const repo = makeRepo(tempDir(), 1);
+  const run = await d.client.runs.create.mutate({
+    cwd: repo,
+    spec: 'specs/bench.md',
+    flags: { agent: 'command', agent_cmd: 'echo working; sleep 600', reviewer: false, merge_strategy: 'none' },
+  });
+  try {
+    for (;;) {
+      const t = await d.client.runs.tail.query({ run: run.id, lines: 1 });
+      if (t && t.text !== '') break;
+      await sleep(20);
+    }
+    const timeBare = () => {
+      const t = process.hrtime.bigint();
+      spawnSync(bare[0], bare.slice(1));
+      return Number(process.hrtime.bigint() - t) / 1e6;
+    };
+    for (const [label, args, env] of [
+      ['loopctl tail -f RUN: time to first line', ['tail', run.id, '-f'], d.env],
+      ['loopctl events -f RUN: time to first line', ['events', run.id, '-f'], d.env],
+      ['loopctl tail -f RUN, oclif (LOOPCTL_NO_FAST_PATH=1)', ['tail', run.id, '-f'], { ...d.env, LOOPCTL_NO_FAST_PATH: '1' }],
+    ]) {
+      const n = label.includes('oclif') ? Math.max(5, Math.floor(CLI_RUNS / 2)) : CLI_RUNS;
+      await timeToFirstOutput(LOOPCTL, args, env); // warm-up
+      const as = [];
+      const bs = [];
+      for (let i = 0; i < n; i++) {
+        as.push(await timeToFirstOutput(LOOPCTL, args, env));
+        bs.push(timeBare());
+      }
+      row(label, ms(median(as)), 'node -e 0', ms(median(bs)), `${median(as.map((x, i) => x / bs[i])).toFixed(2)}x`);
+    }
+  } finally {
+    await d.client.runs.cancel.mutate({ run: run.id });
+    await waitRun(d.client, run.id);
   }
 }
 

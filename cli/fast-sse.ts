@@ -18,6 +18,11 @@ export interface Subscription {
   locate: () => DaemonLocation;
   /** Called once, when the first connection is accepted, before any data. */
   onOpen?: () => void;
+  /**
+   * The caller already printed (what a query it made returned): a first connection that fails is
+   * then retried like a broken one instead of being 'refused'.
+   */
+  printed?: boolean;
   onData: (data: unknown) => void;
 }
 
@@ -123,7 +128,8 @@ function requestHead(loc: DaemonLocation, path: string, input: Record<string, un
 export function follow(sub: Subscription): Promise<Outcome> {
   return new Promise((resolveOutcome) => {
     let lastEventId: string | null = null;
-    let opened = false;
+    let opened = sub.printed === true;
+    let accepted = false;
     let reconnecting = false;
     let finished = false;
     let socket: Socket | null = null;
@@ -182,7 +188,8 @@ export function follow(sub: Subscription): Promise<Outcome> {
             const info = JSON.parse(m.data || '{}') as { reconnectAfterInactivityMs?: number };
             inactivityMs = info.reconnectAfterInactivityMs ?? 0;
             touch();
-            if (!opened) {
+            if (!accepted) {
+              accepted = true;
               opened = true;
               sub.onOpen?.();
             } else if (reconnecting) {

@@ -160,13 +160,13 @@ async function followStream(
   p: Parsed,
   path: string,
   input: Record<string, unknown>,
-  onOpen: () => void,
+  printed: boolean,
   onData: (data: unknown) => void,
   end: () => void,
   env: NodeJS.ProcessEnv,
 ): Promise<boolean> {
   const { follow } = await import('./fast-sse.js');
-  const outcome = await follow({ path, input, locate: () => discoverDaemon({ env }), onOpen, onData });
+  const outcome = await follow({ path, input, locate: () => discoverDaemon({ env }), onData, printed });
   switch (outcome.kind) {
     case 'refused':
       return false;
@@ -258,15 +258,17 @@ async function tail(p: Parsed, loc: DaemonLocation, env: NodeJS.ProcessEnv): Pro
 async function tailFollow(p: Parsed, run: string, t: TailView | null, env: NodeJS.ProcessEnv): Promise<boolean> {
   const { TailWriter } = await import('./tail-view.js');
   const view = new TailWriter(p.flags.raw === true || p.json, write);
+  // The last lines first, at once: runs.tail answered, so the daemon and the run are there, and
+  // the stream resumes exactly where they end (a stream that fails now is retried, not handed over).
+  if (t) {
+    if (p.json) printJsonLine({ stepId: t.stepId, iteration: t.iteration, phase: t.phase, offset: t.offset, chunk: t.text });
+    else if (t.text.length > 0) view.write(t, t.text);
+  }
   return followStream(
     p,
     'runs.output',
     { run, follow: true, lastEventId: t ? `${t.stepId}:${t.offset}` : null },
-    () => {
-      if (!t) return;
-      if (p.json) printJsonLine({ stepId: t.stepId, iteration: t.iteration, phase: t.phase, offset: t.offset, chunk: t.text });
-      else if (t.text.length > 0) view.write(t, t.text);
-    },
+    t !== null,
     (data) => {
       const c = data as OutputChunk;
       if (p.json) printJsonLine(c);
@@ -307,7 +309,7 @@ async function events(p: Parsed, loc: DaemonLocation, env: NodeJS.ProcessEnv): P
     const line = p.flags.workspace !== undefined ? (ev: EventView) => columns.workspaceLine(ev) : (ev: EventView) => columns.runLine(ev);
     const path = p.flags.workspace !== undefined ? 'workspaces.events' : 'runs.events';
     const print = (data: unknown) => (p.json ? printJsonLine(data) : write(`${line(data as EventView)}\n`));
-    return followStream(p, path, { ...target, follow: true, ...window }, () => {}, print, () => {}, env);
+    return followStream(p, path, { ...target, follow: true, ...window }, false, print, () => {}, env);
   }
   // Every page is fetched before anything is printed, so a failure can still hand over to oclif.
   const page = 1000;
