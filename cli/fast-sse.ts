@@ -130,6 +130,8 @@ export function follow(sub: Subscription): Promise<Outcome> {
     let lastEventId: string | null = null;
     let opened = sub.printed === true;
     let accepted = false;
+    let delivered = false;
+    let retried = false;
     let reconnecting = false;
     let finished = false;
     let socket: Socket | null = null;
@@ -156,6 +158,7 @@ export function follow(sub: Subscription): Promise<Outcome> {
         reconnecting = true;
         process.stderr.write('connection to loopd lost; reconnecting (resumes where it stopped)...\n');
       }
+      retried = true;
       setTimeout(open, RETRY_MS);
     };
 
@@ -201,10 +204,14 @@ export function follow(sub: Subscription): Promise<Outcome> {
             finish({ kind: 'done' });
           } else if (m.event === 'serialized-error') {
             ended = true;
+            // An unknown run or workspace is reported just after `connected`: nothing is printed
+            // yet, so oclif can still word it.
+            if (!delivered && !sub.printed && !retried) return finish({ kind: 'refused' });
             const err = (await decode(m.data)) as { message?: string } | null;
             finish({ kind: 'error', message: err?.message ?? 'the daemon ended the stream with an error' });
           } else if (m.event === 'message') {
             if (m.id) lastEventId = m.id;
+            delivered = true;
             sub.onData(await decode(m.data));
           } else if (m.id) {
             // restore-id: the id to resume from when a message carried none.

@@ -300,10 +300,6 @@ async function events(p: Parsed, loc: DaemonLocation, env: NodeJS.ProcessEnv): P
     target = { path: resolve(p.flags.workspace as string) };
   }
   if (p.flags.follow === true) {
-    // The stream reports an unknown run or workspace only after it opened: ask first, so that
-    // oclif still words the error (tail -f has its runs.tail query for this).
-    const probe = await query<EventView[]>(loc, procedure, { ...target, afterSeq: 0, limit: 1 });
-    if (!probe.ok) return false;
     const [{ EventColumns }, { paletteFor }] = await Promise.all([import('./event-format.js'), import('./text.js')]);
     const columns = new EventColumns(p.json ? null : paletteFor(process.stdout));
     const line = p.flags.workspace !== undefined ? (ev: EventView) => columns.workspaceLine(ev) : (ev: EventView) => columns.runLine(ev);
