@@ -309,7 +309,7 @@ async function overheadBench(extraFlags = {}, report = true) {
       }
       for (const [k, n] of [...byCmd].sort((a, b) => b[1] - a[1])) process.stderr.write(`bench: git ${k}: ${n}\n`);
     }
-    const events = daemon.store.eventsAfter({ runId: run.id, limit: 100000 });
+    const events = await daemon.store.eventsAfter({ runId: run.id, limit: 100000 });
     const times = new Map(
       readFileSync(join(done.runDir, 'agent-times.tsv'), 'utf8')
         .trim()
@@ -321,11 +321,11 @@ async function overheadBench(extraFlags = {}, report = true) {
     let prevEnd = events.find((e) => e.type === 'RUN_CREATED').ts;
     const started = new Map();
     for (const ev of events) {
-      const p = JSON.parse(ev.payload_json);
-      if (ev.type === 'STEP_STARTED') started.set(ev.step_id, { ts: ev.ts, key: `${p.phase}:${p.iteration}` });
-      if (ev.type === 'AGENT_STARTED') started.get(ev.step_id).agent = ev.ts;
+      const p = ev.payload;
+      if (ev.type === 'STEP_STARTED') started.set(ev.stepId, { ts: ev.ts, key: `${p.phase}:${p.iteration}` });
+      if (ev.type === 'AGENT_STARTED') started.get(ev.stepId).agent = ev.ts;
       if (ev.type === 'STEP_FINISHED') {
-        const s = started.get(ev.step_id);
+        const s = started.get(ev.stepId);
         const t = times.get(s?.key);
         if (s && t && s.agent) {
           phases.dispatch.push(s.ts - prevEnd);
@@ -423,7 +423,7 @@ async function triggerBench() {
         samples.push(ts - t0);
       }
     }
-    for (const r of daemon.store.listRuns({ status: ['PENDING', 'RUNNING'] })) await daemon.dispatcher.cancel(r.id);
+    for (const r of await daemon.store.listRuns({ status: ['PENDING', 'RUNNING'] })) await daemon.dispatcher.cancel(r.id);
     row('trigger: spec written -> RUN_CREATED, p50', ms(median(viaWatch)), 'runs.create by API, p50', ms(median(viaApi)), `${(median(viaWatch) / median(viaApi)).toFixed(2)}x`);
     row('trigger: spec written -> RUN_CREATED, p95', ms(pct(viaWatch, 0.95)), 'runs.create by API, p95', ms(pct(viaApi, 0.95)), `${(pct(viaWatch, 0.95) / pct(viaApi, 0.95)).toFixed(2)}x`);
   } finally {

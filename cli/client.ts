@@ -16,6 +16,7 @@ export type * from '../router/index.js';
 export type { DaemonInfo } from '../core/home.js';
 /** The event and step-result contracts, for programs that read loopd's events and steps. */
 export type * from '../core/events.js';
+export { isEventOf } from '../core/events.js';
 export type * from '../core/results.js';
 export * from './locate.js';
 

@@ -27,8 +27,9 @@ export async function specsDirOf(ws: WorkspaceView): Promise<string> {
   let dir = typeof given === 'string' && given !== '' ? given : null;
   if (dir === null) {
     try {
-      const { resolveConfig } = await import('../core/config.js');
-      dir = resolveConfig({ workspaceRoot: ws.root, env: {} }).config.specs_dir;
+      // The same function the daemon's watcher uses, so both name the same folder.
+      const { workspaceConfig } = await import('../core/workspace-config.js');
+      dir = workspaceConfig(ws.root).specs_dir;
     } catch {
       dir = 'specs';
     }

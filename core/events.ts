@@ -125,3 +125,8 @@ export const RUN_END_EVENTS = { COMPLETED: 'RUN_COMPLETED', FAILED: 'RUN_FAILED'
   TerminalRun['status'],
   EventType
 >;
+
+/** Narrows an event (as emitted, stored or served by the API) to one type, payload included. */
+export function isEventOf<E extends { type: string }, K extends E['type']>(ev: E, type: K): ev is Extract<E, { type: K }> {
+  return ev.type === type;
+}

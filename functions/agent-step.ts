@@ -58,7 +58,7 @@ export async function runAgent(input: HandlerInput, spec: AgentSpec): Promise<Ag
     rmSync(spec.exitPath, { force: true });
     const nonce = randomUUID();
     const startedAt = Date.now();
-    sink.processIntent({ nonce, logPath: spec.logPath, exitPath: spec.exitPath, commitBefore: spec.commitBefore, planBefore: spec.planBefore, startedAt });
+    await sink.processIntent({ nonce, logPath: spec.logPath, exitPath: spec.exitPath, commitBefore: spec.commitBefore, planBefore: spec.planBefore, startedAt });
     const handle = await spawnDetached({
       nonce,
       shellCommand: command,
@@ -77,7 +77,7 @@ export async function runAgent(input: HandlerInput, spec: AgentSpec): Promise<Ag
       planBefore: spec.planBefore,
       startedAt,
     };
-    sink.processStarted(proc);
+    void sink.processStarted(proc);
     sink.event('AGENT_STARTED', { phase: step.phase, iteration: step.iteration, attempt: step.attempt, pid: handle.pid, agent: spec.kind, log: spec.logPath });
   }
 

@@ -55,10 +55,13 @@ export interface AgentProcessInfo extends ProcessHandle {
 
 export interface EventSink {
   event: EmitEvent;
-  /** Recorded just before spawning: with the nonce, a restarted daemon finds a process whose pid it missed. */
-  processIntent(p: Omit<AgentProcessInfo, 'pid' | 'pgid' | 'startTime'>): void;
-  /** Recorded on the step so a restarted daemon can find the process. */
-  processStarted(p: AgentProcessInfo): void;
+  /**
+   * Recorded just before spawning: with the nonce, a restarted daemon finds a process whose pid it
+   * missed. Await it before the spawn; it rejects when the record could not be written.
+   */
+  processIntent(p: Omit<AgentProcessInfo, 'pid' | 'pgid' | 'startTime'>): Promise<void>;
+  /** Recorded on the step so a restarted daemon can find the process (need not be awaited). */
+  processStarted(p: AgentProcessInfo): Promise<void>;
   /** The step's log grew: wakes live output subscribers. */
   outputGrew(): void;
   /** Registers a file in the artifacts table (checksum computed by the host). */

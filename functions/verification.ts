@@ -46,7 +46,7 @@ const runCommands: Handler<'verification'> = async (input) => {
     rmSync(exitPath, { force: true });
     const started = Date.now();
     const nonce = randomUUID();
-    sink.processIntent({ nonce, logPath, exitPath, commitBefore: '', planBefore: null, startedAt: started });
+    await sink.processIntent({ nonce, logPath, exitPath, commitBefore: '', planBefore: null, startedAt: started });
     const handle = await spawnDetached({
       nonce,
       shellCommand: cmd,
@@ -56,7 +56,7 @@ const runCommands: Handler<'verification'> = async (input) => {
       logPath,
       exitPath,
     });
-    sink.processStarted({ ...handle, logPath, exitPath, commitBefore: '', planBefore: null, startedAt: started });
+    void sink.processStarted({ ...handle, logPath, exitPath, commitBefore: '', planBefore: null, startedAt: started });
     sink.event('VERIFY_STARTED', { iteration: step.iteration, index: k + 1, command: cmd, log: logPath });
     const exit = await waitForExit(handle, exitPath, { timeoutMs: timeoutSec * 1000, signal });
     sink.outputGrew();

@@ -1,60 +1,20 @@
-// The daemon's composition root: wires store, bus, dispatcher, API and HTTP server.
-// (It imports the router, the one place the host looks "up": someone has to plug them together.)
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// The daemon's entry point: the `loopd` binary's arguments, the data dir's token and ownership,
+// logging and signals. The parts are wired together in host/compose.ts (the composition root).
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { checkDatabaseUrl } from './pg/url.js';
-import { v7 as uuidv7 } from 'uuid';
 import { writeFileAtomic } from '../core/artifacts.js';
 import { DEFAULT_HOST, DEFAULT_PORT, homePaths, loopdHome, parseAddr, type DaemonInfo } from '../core/home.js';
-import { handlers as defaultHandlers } from '../functions/registry.js';
-import type { Handler } from '../functions/types.js';
-import type { StepPhase } from '../core/types.js';
-import { createApiHandler } from './api-handler.js';
-import { EventBus } from './bus.js';
-import { Dispatcher } from './dispatcher.js';
+import type { PublishedEvent } from './bus.js';
+import { composeDaemon, type DaemonHandle, type DaemonOptions } from './compose.js';
+import { isLoopdProcess, liveDaemonInfo, removeOwnDaemonInfo } from './daemon-file.js';
 import { secureHome } from './home-perms.js';
 import { createDaemonLogger, parseLogLevel, type LogFn } from './logger.js';
-import { HostLoopService } from './loop-service.js';
-import { startServer } from './server.js';
-import { createDashboardHandler } from './dashboard-http.js';
-import { ReviewService } from './review-service.js';
-import { DashboardSessions } from './session-auth.js';
-import { SpecWatcher } from '../triggers/spec-watcher.js';
-import { Store, type EventRow } from './store.js';
+import { checkDatabaseUrl } from './pg/url.js';
 
-export interface DaemonOptions {
-  home?: string;
-  host?: string;
-  port?: number;
-  token?: string;
-  maxConcurrency?: number;
-  handlers?: Partial<Record<StepPhase, Handler>>;
-  log?: LogFn;
-  /** Write daemon.json, where loopctl finds the daemon. */
-  writeInfo?: boolean;
-  /** Workspaces to register with the spec watcher at start-up (loopd --watch PATH). */
-  watch?: string[];
-  /** How long a spec must hold still before it is read (DEFAULT_STABILITY_MS unless set). */
-  watchStabilityMs?: number;
-}
-
-export interface DaemonHandle {
-  url: string;
-  port: number;
-  host: string;
-  token: string;
-  home: string;
-  store: Store;
-  bus: EventBus;
-  dispatcher: Dispatcher;
-  service: HostLoopService;
-  /** Stops accepting requests and claiming steps; agents keep running unless drain is set. */
-  stop(opts?: { drain?: boolean }): Promise<void>;
-  stopped: Promise<void>;
-}
+export type { DaemonHandle, DaemonOptions } from './compose.js';
 
 export function packageVersion(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -117,133 +77,12 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<DaemonHandl
     writeFileAtomic(paths.daemonInfo, JSON.stringify(early) + '\n');
   }
   try {
-    return await startDaemonInner(opts, home, paths, log, token, maxConcurrency);
+    const host = opts.host ?? DEFAULT_HOST;
+    return await composeDaemon({ opts, home, paths, log, token, maxConcurrency, host, port: opts.port ?? DEFAULT_PORT, version: packageVersion() });
   } catch (e) {
     if (announceEarly) removeOwnDaemonInfo(paths.daemonInfo);
     throw e;
   }
-}
-
-function liveDaemonInfo(path: string): DaemonInfo | null {
-  try {
-    const info = JSON.parse(readFileSync(path, 'utf8')) as DaemonInfo;
-    process.kill(info.pid, 0);
-    return info;
-  } catch {
-    return null;
-  }
-}
-
-/** Whether pid runs loopd (a reused pid of a dead daemon belongs to something else). */
-function isLoopdProcess(pid: number): boolean {
-  try {
-    // An argument naming the loopd binary (agents' wrapper shells are called loopd-agent: not it).
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8')
-      .split('\0')
-      .some((arg) => /(^|\/)loopd(\.js)?$/.test(arg));
-  } catch {
-    // No /proc (or not ours to read): the pid is alive, so take it at its word.
-    return true;
-  }
-}
-
-function removeOwnDaemonInfo(path: string): void {
-  try {
-    const info = JSON.parse(readFileSync(path, 'utf8')) as DaemonInfo;
-    if (info.pid === process.pid) rmSync(path, { force: true });
-  } catch {
-    /* already gone */
-  }
-}
-
-async function startDaemonInner(
-  opts: DaemonOptions,
-  home: string,
-  paths: ReturnType<typeof homePaths>,
-  log: LogFn,
-  token: string,
-  maxConcurrency: number,
-): Promise<DaemonHandle> {
-  const host = opts.host ?? DEFAULT_HOST;
-  const bus = new EventBus();
-  const store = new Store(paths.db, bus);
-  const instanceId = uuidv7();
-  const dispatcher = new Dispatcher({ store, bus, handlers: opts.handlers ?? defaultHandlers, maxConcurrency, instanceId, log });
-
-  let resolveStopped!: () => void;
-  const stopped = new Promise<void>((r) => (resolveStopped = r));
-  let stopping: Promise<void> | null = null;
-  let boundPort = opts.port ?? DEFAULT_PORT;
-  const startedAt = Date.now();
-  const version = packageVersion();
-
-  const service = new HostLoopService({
-    store,
-    bus,
-    dispatcher,
-    home,
-    version,
-    host,
-    port: () => boundPort,
-    startedAt,
-    maxConcurrency,
-    onStop: (o) => void handle.stop(o),
-  });
-  const review = new ReviewService({ store, resolveRun: (ref) => service.resolveRun(ref), view: (run) => service.view(run) });
-  const sessions = new DashboardSessions(token, () => boundPort);
-  const srv = await startServer({
-    host,
-    port: opts.port ?? DEFAULT_PORT,
-    token,
-    api: createApiHandler({ service, review, dashboard: sessions }, log),
-    session: (req) => sessions.check(req),
-    web: createDashboardHandler(sessions),
-  });
-  boundPort = srv.port;
-  const watcher = new SpecWatcher(
-    { store, createRun: (input, o) => service.createRun(input, o), log },
-    opts.watchStabilityMs !== undefined ? { stabilityMs: opts.watchStabilityMs } : {},
-  );
-  service.attachWatcher(watcher);
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
-  if (opts.writeInfo !== false) {
-    const info: DaemonInfo = { pid: process.pid, host, port: boundPort, startedAt, version };
-    writeFileAtomic(paths.daemonInfo, JSON.stringify(info) + '\n');
-  }
-  // Files created during start-up (database, daemon.json) get the data dir's privacy too.
-  secureHome(home);
-  dispatcher.start();
-  await watcher.start();
-  for (const path of opts.watch ?? []) {
-    const ws = await service.watchWorkspace(path);
-    log(`watching ${ws.root}${ws.alreadyWatched ? '' : ` (${ws.recorded} existing spec(s) recorded)`}`);
-  }
-
-  const handle: DaemonHandle = {
-    url,
-    port: boundPort,
-    host,
-    token,
-    home,
-    store,
-    bus,
-    dispatcher,
-    service,
-    stopped,
-    stop(o = {}) {
-      if (!stopping) log(o.drain ? 'stopping once running steps finish' : 'stopping; running agents are left to be re-adopted');
-      stopping ??= (async () => {
-        await dispatcher.stop(o);
-        await watcher.stop();
-        await srv.close();
-        store.close();
-        if (opts.writeInfo !== false) removeOwnDaemonInfo(paths.daemonInfo);
-        resolveStopped();
-      })();
-      return stopping;
-    },
-  };
-  return handle;
 }
 
 const USAGE = `usage: loopd [--addr HOST:PORT] [--home DIR] [--max-concurrency N] [--watch PATH]... [--log FILE|-] [--log-level LEVEL] [--database-url URL]
@@ -257,7 +96,7 @@ const USAGE = `usage: loopd [--addr HOST:PORT] [--home DIR] [--max-concurrency N
   --database-url     a shared PostgreSQL for several hosts (default $LOOPD_DATABASE_URL; not available yet, see docs/scaling.md)`;
 
 /** One log line per recorded event: the log then tells a run's whole story with its ids. */
-function eventLogFields(ev: EventRow): Parameters<LogFn>[1] {
+function eventLogFields(ev: PublishedEvent): Parameters<LogFn>[1] {
   let data: unknown;
   try {
     data = JSON.parse(ev.payload_json);
@@ -281,8 +120,18 @@ function refuseDatabaseUrl(url: string): never {
   );
 }
 
-/** Entry point of the `loopd` binary. */
-export async function main(argv: string[]): Promise<void> {
+interface DaemonArgs {
+  host: string;
+  port: number;
+  home: string;
+  maxConcurrency: number;
+  watch: string[];
+  log: string | undefined;
+  level: ReturnType<typeof parseLogLevel>;
+}
+
+/** The binary's arguments (and their environment defaults); null after --help or --version. */
+function parseDaemonArgs(argv: string[]): DaemonArgs | null {
   let values;
   try {
     ({ values } = parseArgs({
@@ -303,13 +152,9 @@ export async function main(argv: string[]): Promise<void> {
   } catch (e) {
     throw new Error(`${e instanceof Error ? e.message : String(e)}\n${USAGE}`);
   }
-  if (values.help) {
-    process.stdout.write(USAGE + '\n');
-    return;
-  }
-  if (values.version) {
-    process.stdout.write(packageVersion() + '\n');
-    return;
+  if (values.help || values.version) {
+    process.stdout.write((values.help ? USAGE : packageVersion()) + '\n');
+    return null;
   }
   const databaseUrl = values['database-url'] ?? process.env.LOOPD_DATABASE_URL;
   if (databaseUrl) refuseDatabaseUrl(databaseUrl);
@@ -321,31 +166,42 @@ export async function main(argv: string[]): Promise<void> {
       throw new Error(`invalid --max-concurrency "${values['max-concurrency']}": expected an integer >= 1`);
     }
   }
-  const level = values['log-level'] !== undefined
-    ? parseLogLevel(values['log-level'], '--log-level')
-    : process.env.LOOPD_LOG_LEVEL
-      ? parseLogLevel(process.env.LOOPD_LOG_LEVEL, 'LOOPD_LOG_LEVEL')
-      : 'info';
-  const home = values.home ?? loopdHome();
+  const level =
+    values['log-level'] !== undefined
+      ? parseLogLevel(values['log-level'], '--log-level')
+      : process.env.LOOPD_LOG_LEVEL
+        ? parseLogLevel(process.env.LOOPD_LOG_LEVEL, 'LOOPD_LOG_LEVEL')
+        : 'info';
+  return { host, port, home: values.home ?? loopdHome(), maxConcurrency, watch: values.watch ?? [], log: values.log, level };
+}
+
+/** Start-up failures in words a person can act on (a port in use says which, and what to do). */
+function startupFailure(e: unknown, host: string, port: number): Error {
+  const err = e as NodeJS.ErrnoException;
+  if (err.code === 'EADDRINUSE') {
+    return new Error(`address ${host}:${port} is already in use: is another loopd running? (loopctl daemon status) Use --addr or LOOPD_ADDR to pick another port`);
+  }
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+/** Entry point of the `loopd` binary. */
+export async function main(argv: string[]): Promise<void> {
+  const args = parseDaemonArgs(argv);
+  if (args === null) return;
+  const { host, port, home, maxConcurrency } = args;
   mkdirSync(home, { recursive: true, mode: 0o700 });
-  const logger = createDaemonLogger({ dest: values.log ?? homePaths(home).daemonLog, level });
+  const logger = createDaemonLogger({ dest: args.log ?? homePaths(home).daemonLog, level: args.level });
   const log = logger.log;
   let daemon: DaemonHandle;
   try {
-    daemon = await startDaemon({ home, host, port, maxConcurrency, watch: values.watch ?? [], log });
+    daemon = await startDaemon({ home, host, port, maxConcurrency, watch: args.watch, log });
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    const failure =
-      err.code === 'EADDRINUSE'
-        ? new Error(`address ${host}:${port} is already in use: is another loopd running? (loopctl daemon status) Use --addr or LOOPD_ADDR to pick another port`)
-        : e instanceof Error
-          ? e
-          : new Error(String(e));
-    log(`start-up failed: ${failure.message}`, { level: 'error', stack: failure === e ? err.stack : undefined });
+    const failure = startupFailure(e, host, port);
+    log(`start-up failed: ${failure.message}`, { level: 'error', stack: failure === e ? (e as Error).stack : undefined });
     await logger.close();
     throw failure;
   }
-  daemon.bus.on('event', (ev: EventRow) => log(ev.type, eventLogFields(ev)));
+  daemon.bus.on('event', (ev: PublishedEvent) => log(ev.type, eventLogFields(ev)));
   // Handlers before the announcement: whoever waits for "listening on" may signal at once.
   const shutdown = (sig: string) => {
     // A second signal (say a relaunching launcher forwarding Ctrl-C) changes nothing.

@@ -15,7 +15,7 @@ import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { transformer } from '../router/transformer.js';
 import type { LogFn } from './logger.js';
-import { OUTPUT_CHUNK_BYTES, type RawOutputChunk } from './output-stream.js';
+import { OUTPUT_CHUNK_BYTES, type RawOutputChunk } from './service/output-stream.js';
 
 export const OUTPUT_PATH = '/trpc/runs.output';
 

@@ -1,16 +1,13 @@
 // The review status a run shows: a reviewer's recorded decision wins; otherwise a run that merged
 // itself counts as merged by loopd; otherwise it is pending.
-import { getReview } from './review-store.js';
-import type { RunRow, StepRow, Store } from './store.js';
+import type { RunRecord, StepRecord, StoreReads } from './store/types.js';
 import type { ReviewView } from './views.js';
 
-export function reviewView(store: Store, run: RunRow, steps: StepRow[]): ReviewView {
-  const row = getReview(store, run.id);
-  if (row) {
-    return { status: row.status, actor: row.actor, at: row.updated_at, automatic: false, detail: JSON.parse(row.detail_json) as Record<string, unknown> };
-  }
+export async function reviewView(store: Pick<StoreReads, 'getReview'>, run: RunRecord, steps: readonly StepRecord[]): Promise<ReviewView> {
+  const decided = await store.getReview(run.id);
+  if (decided) return { status: decided.status, actor: decided.actor, at: decided.updated_at, automatic: false, detail: decided.detail };
   const merged = [...steps].reverse().find((s) => s.phase === 'merge' && s.status === 'SUCCEEDED');
-  const res = merged?.result_json ? (JSON.parse(merged.result_json) as Record<string, unknown>) : null;
+  const res = merged?.result ?? null;
   if (merged && (res?.mergeStatus === 'merged' || res?.mergeStatus === 'already_merged')) {
     return {
       status: 'merged',

@@ -650,10 +650,10 @@ export class Store {
     return counts;
   }
 
-  runsToFinalize(limit = 200): RunRow[] {
-    return this.db
-      .prepare("SELECT * FROM runs WHERE finalized_at IS NULL AND status IN ('COMPLETED', 'FAILED', 'CANCELED') ORDER BY id DESC LIMIT ?")
-      .all(limit) as unknown as RunRow[];
+  runsToFinalize(limit = 200, before?: string): RunRow[] {
+    const where = "finalized_at IS NULL AND status IN ('COMPLETED', 'FAILED', 'CANCELED')";
+    if (before === undefined) return this.db.prepare(`SELECT * FROM runs WHERE ${where} ORDER BY id DESC LIMIT ?`).all(limit) as unknown as RunRow[];
+    return this.db.prepare(`SELECT * FROM runs WHERE ${where} AND id < ? ORDER BY id DESC LIMIT ?`).all(before, limit) as unknown as RunRow[];
   }
 
   markFinalized(runId: string, now = Date.now()): void {

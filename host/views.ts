@@ -1,6 +1,7 @@
 // The shapes the API returns. Plain data, safe to send through superjson.
 import type { RunStatus, StepPhase, StepStatus } from '../core/types.js';
 import type { FileDiff } from '../core/diff.js';
+import type { EventType, StoredEvent } from '../core/events.js';
 
 export interface RunView {
   id: string;
@@ -96,16 +97,26 @@ export interface RunDetail extends RunView {
   config: Record<string, unknown>;
 }
 
-export interface EventView {
+/** Where and when an event happened: the part every event shares. */
+export interface EventViewBase {
   seq: number;
   runId: string | null;
   /** The shortest unique prefix of runId when the event was read, for people to read and type. */
   runShortId: string | null;
   stepId: number | null;
-  type: string;
   ts: number;
-  payload: Record<string, unknown>;
 }
+
+/**
+ * One event as the API serves it: a discriminated union on `type`, so a reader that checks the
+ * type gets that event's payload (core/events.ts EventPayloads). Payload fields may be missing
+ * (an older daemon wrote the event: StoredPayload). A client older than the daemon may still meet
+ * a type it does not know; it should fall back to showing the payload as it is.
+ */
+export type EventView = StoredEvent<EventViewBase>;
+
+/** The EventView of one event type. */
+export type EventViewOf<K extends EventType> = Extract<EventView, { type: K }>;
 
 /** Which stored events to start from: the last N, those since a time (ms), or both (the narrower). */
 export interface EventWindow {

@@ -54,7 +54,7 @@ export const reviewRouter = router({
 
   /** Every event of every run and workspace, resumable by sequence number: the dashboard's live feed. */
   feed: authedProcedure.input(z.object({ lastEventId: z.string().nullish() }).optional()).subscription(async function* ({ ctx, input, signal }) {
-    const after = input?.lastEventId ? Number(input.lastEventId) : ctx.service.lastEventSeq();
+    const after = input?.lastEventId ? Number(input.lastEventId) : await ctx.service.lastEventSeq();
     const abort = signal ?? new AbortController().signal;
     for await (const ev of ctx.service.streamAllEvents(Number.isFinite(after) ? after : 0, abort)) {
       yield tracked(String(ev.seq), ev);

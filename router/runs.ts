@@ -71,7 +71,7 @@ export const runsRouter = router({
     .input(runRef.extend({ lastEventId: z.string().nullish(), follow: z.boolean().optional(), ...eventWindow }))
     .subscription(async ({ ctx, input, signal }) => {
       // Resolved before the stream opens, so an unknown run is NOT_FOUND like every query says.
-      ctx.service.getRun(input.run);
+      await ctx.service.getRun(input.run);
       const after = input.lastEventId ? Number(input.lastEventId) : 0;
       const abort = signal ?? new AbortController().signal;
       const window = input.lastEventId ? {} : { last: input.last, since: input.since };
@@ -86,7 +86,7 @@ export const runsRouter = router({
   output: authedProcedure
     .input(runRef.extend({ lastEventId: z.string().nullish(), follow: z.boolean().optional() }))
     .subscription(async ({ ctx, input, signal }) => {
-      ctx.service.getRun(input.run);
+      await ctx.service.getRun(input.run);
       const abort = signal ?? new AbortController().signal;
       return (async function* () {
         for await (const chunk of ctx.service.streamOutput(input.run, input.lastEventId ?? null, input.follow ?? true, abort)) {

@@ -127,12 +127,30 @@ class PgReads {
   async runBranchTaken(workspaceRoot: string, branch: string): Promise<boolean> {
     return (await one(this.db, 'SELECT 1 AS x FROM runs WHERE workspace_root = $1 AND run_branch = $2', [workspaceRoot, branch])) !== undefined;
   }
+  async shortRunId(id: string, min = 8): Promise<string> {
+    // Only the neighbours in id order can share a longer prefix than any other run.
+    const before = await one(this.db, 'SELECT id FROM runs WHERE id < $1 ORDER BY id DESC LIMIT 1', [id]);
+    const after = await one(this.db, 'SELECT id FROM runs WHERE id > $1 ORDER BY id LIMIT 1', [id]);
+    let len = min;
+    for (const other of [before?.id, after?.id]) {
+      if (typeof other !== 'string') continue;
+      let common = 0;
+      while (common < id.length && id[common] === other[common]) common++;
+      len = Math.max(len, common + 1);
+    }
+    return id.slice(0, Math.min(len, id.length));
+  }
   async runNameTaken(workspaceRoot: string, name: string): Promise<RunRecord | undefined> {
     const r = await one(this.db, 'SELECT * FROM runs WHERE workspace_root = $1 AND name = $2 ORDER BY created_at DESC LIMIT 1', [workspaceRoot, name]);
     return r ? runRecord(r) : undefined;
   }
-  async runsToFinalize(limit = 200): Promise<RunRecord[]> {
-    return (await all(this.db, `SELECT * FROM runs WHERE finalized_at IS NULL AND status IN ('COMPLETED','FAILED','CANCELED') ORDER BY id DESC LIMIT $1`, [limit])).map(runRecord);
+  async runsToFinalize(limit = 200, before?: string): Promise<RunRecord[]> {
+    const where = `finalized_at IS NULL AND status IN ('COMPLETED','FAILED','CANCELED')`;
+    const rows =
+      before === undefined
+        ? await all(this.db, `SELECT * FROM runs WHERE ${where} ORDER BY id DESC LIMIT $1`, [limit])
+        : await all(this.db, `SELECT * FROM runs WHERE ${where} AND id < $2 ORDER BY id DESC LIMIT $1`, [limit, before]);
+    return rows.map(runRecord);
   }
   async getStep(id: number): Promise<StepRecord | undefined> {
     const s = await one(this.db, 'SELECT * FROM steps WHERE id = $1', [id]);

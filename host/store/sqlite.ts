@@ -80,7 +80,8 @@ const artifactRecord = (a: ArtifactRow): ArtifactRecord => ({ ...a });
 
 /** Reads and named writes over the engine; writes assume an open transaction (SqliteStore.transaction). */
 class SqliteOps implements StoreTx {
-  constructor(protected readonly engine: Store) {}
+  /** The synchronous engine, for the modules not yet moved onto the interface (the dispatcher). */
+  constructor(readonly engine: Store) {}
 
   async getRun(id: string): Promise<RunRecord | undefined> {
     const r = this.engine.getRun(id);
@@ -101,12 +102,15 @@ class SqliteOps implements StoreTx {
   async runBranchTaken(workspaceRoot: string, branch: string): Promise<boolean> {
     return this.engine.runBranchTaken(workspaceRoot, branch);
   }
+  async shortRunId(id: string): Promise<string> {
+    return this.engine.shortRunId(id);
+  }
   async runNameTaken(workspaceRoot: string, name: string): Promise<RunRecord | undefined> {
     const r = this.engine.runNameTaken(workspaceRoot, name);
     return r ? runRecord(r) : undefined;
   }
-  async runsToFinalize(limit?: number): Promise<RunRecord[]> {
-    return this.engine.runsToFinalize(limit).map(runRecord);
+  async runsToFinalize(limit?: number, before?: string): Promise<RunRecord[]> {
+    return this.engine.runsToFinalize(limit, before).map(runRecord);
   }
   async getStep(id: number): Promise<StepRecord | undefined> {
     const s = this.engine.getStep(id);

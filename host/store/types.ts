@@ -237,10 +237,18 @@ export interface StoreReads {
   countRuns(workspace: string): Promise<number>;
   runStatusCounts(): Promise<Record<RunStatus, number>>;
   runBranchTaken(workspaceRoot: string, branch: string): Promise<boolean>;
+  /**
+   * The shortest prefix of a run id, at least 8 characters, that no other run shares: how people
+   * read and type a run. UUIDv7 ids of runs made within a minute share their first 8 characters.
+   */
+  shortRunId(id: string): Promise<string>;
   /** The newest run of that name in the workspace, if any. */
   runNameTaken(workspaceRoot: string, name: string): Promise<RunRecord | undefined>;
-  /** Finished runs whose file work is still owed (a restart, or another host, finishes it). */
-  runsToFinalize(limit?: number): Promise<RunRecord[]>;
+  /**
+   * Finished runs whose file work is still owed (a restart, or another host, finishes it), newest
+   * first; `before` (the id of the last run of the previous page) pages on to older ones.
+   */
+  runsToFinalize(limit?: number, before?: string): Promise<RunRecord[]>;
 
   getStep(id: number): Promise<StepRecord | undefined>;
   stepsForRun(runId: string): Promise<StepRecord[]>;

@@ -47,7 +47,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   if (daemon) {
-    for (const r of daemon.store.listRuns({ status: ['PENDING', 'RUNNING', 'PAUSED'] })) await daemon.dispatcher.cancel(r.id).catch(() => {});
+    for (const r of await daemon.store.listRuns({ status: ['PENDING', 'RUNNING', 'PAUSED'] })) await daemon.dispatcher.cancel(r.id).catch(() => {});
     await daemon.stop({ drain: true });
   }
 });

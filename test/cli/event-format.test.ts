@@ -17,7 +17,8 @@ import type { EventView } from '../../router/index.js';
 const T0 = new Date(2025, 0, 1, 12, 0, 0).getTime();
 
 function ev(type: string, payload: Record<string, unknown> = {}, ts = T0): EventView {
-  return { seq: 42, runId: 'r', runShortId: 'r', stepId: 7, type, ts, payload };
+  // Any type and payload, as an older or newer daemon may send: the formatter must cope.
+  return { seq: 42, runId: 'r', runShortId: 'r', stepId: 7, type, ts, payload } as EventView;
 }
 const line = (type: string, payload: Record<string, unknown> = {}) => eventSummary(ev(type, payload));
 

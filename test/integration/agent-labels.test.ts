@@ -4,6 +4,7 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isEventOf } from '../../core/events.js';
 import { FAKE_AGENT, FIXTURES, commandFlags, makeRepo, startTestDaemon, tempDir, waitFor, waitForRun, type TestDaemon } from './harness.js';
 
 let t: TestDaemon;
@@ -33,7 +34,7 @@ describe('failures that are not the agent\'s', () => {
     expect(run).toMatchObject({ status: 'FAILED', exitReason: 'tampering:history_rewritten' });
     expect(detail.steps.map((s) => `${s.phase}:${s.iteration}`)).toEqual(['implementation:1', 'implementation:2']);
     const evs = await t.client.runs.eventsList.query({ run: run.id, limit: 1000 });
-    expect(evs.filter((e) => e.type === 'SIGNAL' && e.payload.signal === 'history_rewritten').map((e) => e.payload.branch)).toEqual(['elsewhere', 'elsewhere']);
+    expect(evs.filter((e) => isEventOf(e, 'SIGNAL')).filter((e) => e.payload.signal === 'history_rewritten').map((e) => e.payload.branch)).toEqual(['elsewhere', 'elsewhere']);
   });
 
   it('a deleted worktree: worktree_missing, not "spawn git ENOENT"', async () => {

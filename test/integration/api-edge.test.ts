@@ -144,11 +144,11 @@ describe('refused at creation', () => {
   for (const [what, flags, message] of refs) {
     it(what, async () => {
       const repo = makeRepo({ tasks: 1 });
-      const before = t.daemon.store.listRuns().length;
+      const before = (await t.daemon.store.listRuns()).length;
       const r = await raw('POST', '/trpc/runs.create', { body: JSON.stringify({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, flags) }) });
       expect(r.status).toBe(400);
       expect(errorOf(r).message).toMatch(message);
-      expect(t.daemon.store.listRuns()).toHaveLength(before);
+      expect(await t.daemon.store.listRuns()).toHaveLength(before);
       expect(git(repo.root, 'branch', '--list')).toBe('* main');
     });
   }

@@ -75,7 +75,7 @@ describe('bad input creates nothing', () => {
       const repo = makeRepo();
       const other = tempDir();
       writeFileSync(join(other, 'outside.md'), '# outside\n');
-      const before = t.daemon.store.listRuns().length;
+      const before = (await t.daemon.store.listRuns()).length;
       // The daemon sees only git on its PATH, so a claude or codex installed on this machine
       // cannot turn a bad-input case into a real run.
       const bin = tempDir();
@@ -87,7 +87,7 @@ describe('bad input creates nothing', () => {
       } finally {
         process.env.PATH = oldPath;
       }
-      expect(t.daemon.store.listRuns()).toHaveLength(before);
+      expect(await t.daemon.store.listRuns()).toHaveLength(before);
       expect(git(repo.root, 'branch', '--list', 'run/*')).toBe('');
     });
   }

@@ -80,7 +80,7 @@ export async function startTestDaemon(opts: { maxConcurrency?: number } = {}): P
     home,
     async stop() {
       // Cancel what is still going so no agent outlives the test.
-      for (const r of daemon.store.listRuns({ status: ['PENDING', 'RUNNING', 'PAUSED'] })) {
+      for (const r of await daemon.store.listRuns({ status: ['PENDING', 'RUNNING', 'PAUSED'] })) {
         await daemon.dispatcher.cancel(r.id).catch(() => {});
       }
       await daemon.stop({ drain: true });

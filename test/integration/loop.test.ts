@@ -4,7 +4,8 @@ import { chmodSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parsePlan } from '../../core/plan.js';
-import type { EventView } from '../../router/index.js';
+import { isEventOf, type EventType } from '../../core/events.js';
+import type { EventView, EventViewOf } from '../../router/index.js';
 import { FAKE_AGENT, FIXTURES, commandFlags, git, makeRepo, startTestDaemon, tempDir, waitFor, waitForRun, type TestDaemon } from './harness.js';
 
 let t: TestDaemon;
@@ -16,7 +17,7 @@ afterEach(async () => {
 });
 
 const events = (id: string) => t.client.runs.eventsList.query({ run: id, limit: 10000 });
-const ofType = (evs: EventView[], type: string) => evs.filter((e) => e.type === type);
+const ofType = <K extends EventType>(evs: EventView[], type: K) => evs.filter((e): e is EventViewOf<K> => isEventOf(e, type));
 const quick = { claude_retry_backoff_sec: 0 };
 
 async function create(repoRoot: string, agentCmd: string, flags: Record<string, string | number | boolean> = {}) {
@@ -224,12 +225,12 @@ describe('run control', () => {
   it('pause lets the current step finish and claims no more; resume carries on', async () => {
     const repo = makeRepo({ tasks: 2 });
     const created = await create(repo.root, `FAKE_SLEEP_MS=600 ${FAKE_AGENT}`, { reviewer: false });
-    await waitFor(() => t.daemon.store.stepsForRun(created.id).find((s) => s.status === 'IN_PROGRESS'));
+    await waitFor(async () => (await t.daemon.store.stepsForRun(created.id)).find((s) => s.status === 'IN_PROGRESS'));
     const paused = await t.client.runs.pause.mutate({ run: created.id });
     expect(paused.status).toBe('PAUSED');
-    await waitFor(() => t.daemon.store.stepsForRun(created.id).every((s) => s.status !== 'IN_PROGRESS'));
+    await waitFor(async () => (await t.daemon.store.stepsForRun(created.id)).every((s) => s.status !== 'IN_PROGRESS'));
     await new Promise((r) => setTimeout(r, 500));
-    const steps = t.daemon.store.stepsForRun(created.id);
+    const steps = await t.daemon.store.stepsForRun(created.id);
     expect(steps.map((s) => s.status)).toEqual(['SUCCEEDED', 'QUEUED']);
     expect((await t.client.runs.get.query({ run: created.id })).status).toBe('PAUSED');
     await expect(t.client.runs.pause.mutate({ run: created.id })).rejects.toThrow(/already paused/);
@@ -241,10 +242,10 @@ describe('run control', () => {
   it('cancel during review kills the reviewer; the branch and worktree stay', async () => {
     const repo = makeRepo({ tasks: 2 });
     const created = await create(repo.root, `FAKE_REVIEW_SLEEP_MS=60000 ${FAKE_AGENT}`);
-    await waitFor(() => t.daemon.store.stepsForRun(created.id).find((s) => s.phase === 'review' && s.pid));
+    await waitFor(async () => (await t.daemon.store.stepsForRun(created.id)).find((s) => s.phase === 'review' && s.pid));
     const canceled = await t.client.runs.cancel.mutate({ run: created.id });
     expect(canceled.status).toBe('CANCELED');
-    const review = t.daemon.store.stepsForRun(created.id).find((s) => s.phase === 'review')!;
+    const review = (await t.daemon.store.stepsForRun(created.id)).find((s) => s.phase === 'review')!;
     expect(review.status).toBe('CANCELED');
     expect(existsSync(created.worktreePath)).toBe(true);
     expect(git(repo.root, 'rev-parse', '--verify', 'run/demo')).toMatch(/^[0-9a-f]{40}$/);
@@ -254,9 +255,9 @@ describe('run control', () => {
     const repo = makeRepo({ tasks: 2 });
     const marker = join(tempDir(), 'still-running');
     const created = await create(repo.root, FAKE_AGENT, { reviewer: false, verify_cmds: `sleep 5 && touch ${marker}` });
-    await waitFor(() => t.daemon.store.stepsForRun(created.id).find((s) => s.phase === 'verification' && s.pid));
+    await waitFor(async () => (await t.daemon.store.stepsForRun(created.id)).find((s) => s.phase === 'verification' && s.pid));
     expect((await t.client.runs.cancel.mutate({ run: created.id })).status).toBe('CANCELED');
-    expect(t.daemon.store.stepsForRun(created.id).find((s) => s.phase === 'verification')!.status).toBe('CANCELED');
+    expect((await t.daemon.store.stepsForRun(created.id)).find((s) => s.phase === 'verification')!.status).toBe('CANCELED');
     await new Promise((r) => setTimeout(r, 5500));
     expect(existsSync(marker)).toBe(false);
   });
@@ -285,7 +286,7 @@ describe('run control', () => {
   it('prompt preview is the exact prompt of iteration 1', async () => {
     const repo = makeRepo({ tasks: 1 });
     const preview = await t.client.runs.prompt.query({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT) });
-    expect(t.daemon.store.listRuns()).toHaveLength(0);
+    expect(await t.daemon.store.listRuns()).toHaveLength(0);
     const run = await waitForRun(t.client, (await create(repo.root, FAKE_AGENT)).id);
     expect(readFileSync(join(run.runDir, 'iter-01.prompt.txt'), 'utf8')).toBe(preview.prompt);
     expect(preview.worktreePath).toBe(run.worktreePath);

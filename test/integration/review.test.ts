@@ -30,8 +30,8 @@ async function finishedRun(repo: TestRepo, extra: Record<string, string | number
   return done;
 }
 
-function eventsOf(runId: string, type: string) {
-  return t.daemon.store.eventsAfter({ runId, limit: 10000 }).filter((e) => e.type === type);
+async function eventsOf(runId: string, type: string) {
+  return (await t.daemon.store.eventsAfter({ runId, limit: 10000 })).filter((e) => e.type === type);
 }
 
 function branchExists(root: string, branch: string): boolean {
@@ -133,8 +133,8 @@ describe('runs.merge', () => {
     expect(again.changed).toBe(false);
     expect(again.message).toMatch(/already merged into review\/demo \(by tester/);
     expect(git(repo.root, 'rev-parse', 'review/demo')).toBe(tip);
-    expect(eventsOf(run.id, 'REVIEW_MERGED')).toHaveLength(1);
-    expect(JSON.parse(eventsOf(run.id, 'REVIEW_MERGED')[0]!.payload_json)).toMatchObject({ target: 'review/demo', actor: 'tester' });
+    expect(await eventsOf(run.id, 'REVIEW_MERGED')).toHaveLength(1);
+    expect((await eventsOf(run.id, 'REVIEW_MERGED'))[0]!.payload).toMatchObject({ target: 'review/demo', actor: 'tester' });
 
     // Decided: no scrap, no pull request.
     await expect(t.client.runs.scrap.mutate({ run: run.id })).rejects.toThrow(/was merged into review\/demo by tester: its work is kept/);
@@ -150,7 +150,7 @@ describe('runs.merge', () => {
     ]);
     expect([a.changed, b.changed].sort()).toEqual([false, true]);
     expect(git(repo.root, 'rev-list', '--count', 'main..review/twice')).toBe('1');
-    expect(eventsOf(run.id, 'REVIEW_MERGED')).toHaveLength(1);
+    expect(await eventsOf(run.id, 'REVIEW_MERGED')).toHaveLength(1);
   });
 
   it('uses the run merge target and its strategy by default', async () => {
@@ -185,8 +185,8 @@ describe('runs.merge', () => {
     git(repo.root, 'checkout', '-q', 'main');
     await expect(t.client.runs.merge.mutate({ run: run.id, target: 'review/conflict' })).rejects.toThrow(/conflicts in same\.txt: resolve it on the run branch/);
     expect((await t.client.runs.get.query({ run: run.id })).review.status).toBe('pending');
-    expect(eventsOf(run.id, 'MERGE_CONFLICT')).toHaveLength(1);
-    expect(eventsOf(run.id, 'REVIEW_MERGED')).toHaveLength(0);
+    expect(await eventsOf(run.id, 'MERGE_CONFLICT')).toHaveLength(1);
+    expect(await eventsOf(run.id, 'REVIEW_MERGED')).toHaveLength(0);
   });
 
   it('shows a run that merged itself as merged by loopd', async () => {
@@ -228,7 +228,7 @@ describe('runs.scrap', () => {
     const again = await t.client.runs.scrap.mutate({ run: run.id });
     expect(again.changed).toBe(false);
     expect(again.review.actor).toBe('tester');
-    expect(eventsOf(run.id, 'RUN_SCRAPPED')).toHaveLength(1);
+    expect(await eventsOf(run.id, 'RUN_SCRAPPED')).toHaveLength(1);
 
     await expect(t.client.runs.merge.mutate({ run: run.id, target: 'x' })).rejects.toThrow(/was scrapped by tester .*nothing to merge/);
     await expect(t.client.runs.createPr.mutate({ run: run.id })).rejects.toThrow(/was scrapped by tester/);
@@ -300,7 +300,7 @@ exit 2
     expect(again.changed).toBe(false);
     expect(again.message).toContain('https://github.com/example/repo/pull/7');
     expect(readFileSync(gh.log, 'utf8').match(/pr create/g)).toHaveLength(1);
-    expect(eventsOf(run.id, 'PR_OPENED')).toHaveLength(1);
+    expect(await eventsOf(run.id, 'PR_OPENED')).toHaveLength(1);
 
     // An open pull request can still be merged locally, or scrapped.
     const merged = await t.client.runs.merge.mutate({ run: run.id, target: 'review/pr' });

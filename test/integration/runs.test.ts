@@ -223,7 +223,7 @@ describe('agent failures', () => {
     const run = await waitForRun(t.client, created.id);
     expect(run).toMatchObject({ status: 'FAILED', exitReason: 'agent_failed:timeout' });
     expect(run.lastError).toContain('timed out');
-    const step = t.daemon.store.stepsForRun(run.id)[0]!;
+    const step = (await t.daemon.store.stepsForRun(run.id))[0]!;
     expect(step.pid).toBeGreaterThan(0);
     await waitFor(() => groupMembers(step.pid!).length === 0, 5000);
     expect(procAlive(step.pid!)).toBe(false);
@@ -234,7 +234,7 @@ describe('run control', () => {
   it('cancels mid-step: the agent is killed and the run is CANCELED with its branch kept', async () => {
     const repo = makeRepo({ tasks: 2 });
     const created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_SLEEP_MS=60000 ${FAKE_AGENT}`) });
-    const step = await waitFor(() => t.daemon.store.stepsForRun(created.id).find((s) => s.pid));
+    const step = await waitFor(async () => (await t.daemon.store.stepsForRun(created.id)).find((s) => s.pid));
     const canceled = await t.client.runs.cancel.mutate({ run: created.name });
     expect(canceled.status).toBe('CANCELED');
     expect(canceled.exitReason).toBe('canceled');
@@ -259,14 +259,14 @@ describe('run control', () => {
     }
     for (const id of ids) expect((await waitForRun(t.client, id)).status).toBe('COMPLETED');
 
-    const events = t.daemon.store.eventsAfter({ limit: 100000 });
+    const events = await t.daemon.store.eventsAfter({ limit: 100000 });
     let active = 0;
     let peak = 0;
     const wsActive = new Map<string, number>();
     let wsPeak = 0;
-    const wsOf = new Map(ids.map((id) => [id, t.daemon.store.getRun(id)!.workspace_root]));
+    const wsOf = new Map(await Promise.all(ids.map(async (id) => [id, (await t.daemon.store.getRun(id))!.workspace_root] as const)));
     for (const e of events) {
-      const ws = wsOf.get(e.run_id!)!;
+      const ws = wsOf.get(e.runId!)!;
       if (e.type === 'RUN_STARTED') {
         active++;
         wsActive.set(ws, (wsActive.get(ws) ?? 0) + 1);

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isSpecCandidate, specStatus } from '../../triggers/spec-rules.js';
 import { SpecWatcher, type SpecWatcherOptions } from '../../triggers/spec-watcher.js';
-import type { RunRow } from '../../host/store.js';
+import type { RunRecord } from '../../host/store/types.js';
 import { FAKE_AGENT, git, makeRepo, startTestDaemon, waitFor, waitForRun, type TestDaemon, type TestRepo } from './harness.js';
 
 const CONFIG = ['agent=command', `agent_cmd="${FAKE_AGENT}"`, 'reviewer=false', 'merge_strategy=none', ''].join('\n');
@@ -27,7 +27,7 @@ afterEach(async () => {
   for (const w of watchers.splice(0)) await w.stop();
   // stop() keeps registrations (as a daemon restart must); a later test's start() should not
   // pick up the repos of earlier tests.
-  for (const r of repos) if (t.daemon.store.getWorkspace(r.root)?.watched) t.daemon.store.setWatched(r.root, false);
+  for (const r of repos) if ((await t.daemon.store.getWorkspace(r.root))?.watched) await t.daemon.store.transaction((tx) => tx.setWatched(r.root, false));
 });
 afterAll(async () => {
   await t.stop();
@@ -61,8 +61,8 @@ function dropSpec(repo: TestRepo, name: string, body = `# ${name}\n\nBuild ${nam
   write(repo, `specs/${name}.md`, body);
 }
 
-function runs(root: string): RunRow[] {
-  return t.daemon.store.listRuns({ workspace: root }).reverse(); // oldest first
+async function runs(root: string): Promise<RunRecord[]> {
+  return (await t.daemon.store.listRuns({ workspace: root })).reverse(); // oldest first
 }
 
 interface TriggerEvent {
@@ -76,21 +76,24 @@ interface TriggerEvent {
   ts: number;
 }
 
-function triggerEvents(root: string): TriggerEvent[] {
-  return t.daemon.store
-    .eventsAfter({ workspace: root })
+async function triggerEvents(root: string): Promise<TriggerEvent[]> {
+  return (await t.daemon.store.eventsAfter({ workspace: root }))
     .filter((e) => e.type.startsWith('TRIGGER_'))
-    .map((e) => ({ type: e.type, runId: e.run_id, ts: e.ts, ...(JSON.parse(e.payload_json) as object) }));
+    .map((e) => ({ type: e.type, runId: e.runId, ts: e.ts, ...e.payload }) as TriggerEvent);
 }
 
-function decisions(root: string, spec: string): string[] {
-  return triggerEvents(root)
+async function decisions(root: string, spec: string): Promise<string[]> {
+  return (await triggerEvents(root))
     .filter((e) => e.spec === spec && e.type !== 'TRIGGER_WAITING')
     .map((e) => `${e.type === 'TRIGGER_FIRED' ? 'fired' : 'skipped'}:${e.reason}`);
 }
 
-const waitForEvent = (root: string, pred: (e: TriggerEvent) => boolean) => waitFor(() => triggerEvents(root).find(pred));
-const waitForRuns = (root: string, n: number) => waitFor(() => (runs(root).length >= n ? runs(root) : null));
+const waitForEvent = (root: string, pred: (e: TriggerEvent) => boolean) => waitFor(async () => (await triggerEvents(root)).find(pred));
+const waitForRuns = (root: string, n: number) =>
+  waitFor(async () => {
+    const all = await runs(root);
+    return all.length >= n ? all : null;
+  });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -131,26 +134,26 @@ describe('spec watcher', () => {
     const repo = newRepo();
     const w = newWatcher();
     expect(await w.watch(repo.root)).toEqual({ root: repo.root, recorded: 1, alreadyWatched: false });
-    expect(t.daemon.store.getWorkspace(repo.root)?.watched).toBe(1);
+    expect((await t.daemon.store.getWorkspace(repo.root))?.watched).toBe(true);
     expect(w.watchedRoots()).toEqual([repo.root]);
-    expect(t.daemon.store.getSpecFile(repo.root, 'specs/demo.md')?.status).toBe('recorded');
+    expect((await t.daemon.store.getSpecFile(repo.root, 'specs/demo.md'))?.status).toBe('recorded');
 
     dropSpec(repo, 'feat');
     const [run] = await waitForRuns(repo.root, 1);
     expect(run).toMatchObject({ origin: 'watch', spec_path: 'specs/feat.md', plan_path: 'specs/planning/feat-plan.md' });
     await settle(w);
-    expect(runs(repo.root)).toHaveLength(1);
+    expect(await runs(repo.root)).toHaveLength(1);
 
     // Every decision is a workspace event; the firing one belongs to the run it made.
-    expect(triggerEvents(repo.root).map(({ type, runId, spec, reason, planless }) => ({ type, runId, spec, reason, planless }))).toEqual([
+    expect((await triggerEvents(repo.root)).map(({ type, runId, spec, reason, planless }) => ({ type, runId, spec, reason, planless }))).toEqual([
       { type: 'TRIGGER_SKIPPED', runId: null, spec: 'specs/demo.md', reason: 'present_when_watched', planless: undefined },
       { type: 'TRIGGER_FIRED', runId: run!.id, spec: 'specs/feat.md', reason: 'new', planless: false },
     ]);
-    expect(t.daemon.store.getSpecFile(repo.root, 'specs/feat.md')).toMatchObject({ status: 'triggered', last_run_id: run!.id });
+    expect(await t.daemon.store.getSpecFile(repo.root, 'specs/feat.md')).toMatchObject({ status: 'triggered', last_run_id: run!.id });
 
     // Registering again changes nothing.
     expect(await w.watch(repo.root)).toEqual({ root: repo.root, recorded: 0, alreadyWatched: true });
-    expect(triggerEvents(repo.root)).toHaveLength(2);
+    expect(await triggerEvents(repo.root)).toHaveLength(2);
   });
 
   it('ignores README, LEARNINGS, non-markdown, dotfiles, editor temp files, subfolders and plans', async () => {
@@ -175,8 +178,8 @@ describe('spec watcher', () => {
     dropSpec(repo, 'sentinel');
     await waitForRuns(repo.root, 1);
     await settle(w);
-    expect(runs(repo.root).map((r) => r.spec_path)).toEqual(['specs/sentinel.md']);
-    expect(triggerEvents(repo.root).map((e) => e.spec)).toEqual(['specs/demo.md', 'specs/sentinel.md']);
+    expect((await runs(repo.root)).map((r) => r.spec_path)).toEqual(['specs/sentinel.md']);
+    expect((await triggerEvents(repo.root)).map((e) => e.spec)).toEqual(['specs/demo.md', 'specs/sentinel.md']);
   });
 
   it('records existing specs without running them; editing one is skipped; an existing draft starts once finished', async () => {
@@ -186,23 +189,23 @@ describe('spec watcher', () => {
     write(repo, 'specs/wip.md', '# wip\n\n**Status:** Draft\n');
     const w = newWatcher();
     expect((await w.watch(repo.root)).recorded).toBe(3);
-    expect(t.daemon.store.listSpecFiles(repo.root).map((r) => [r.path, r.status])).toEqual([
+    expect((await t.daemon.store.listSpecFiles(repo.root)).map((r) => [r.path, r.status])).toEqual([
       ['specs/demo.md', 'recorded'],
       ['specs/old.md', 'recorded'],
       ['specs/wip.md', 'draft'],
     ]);
 
     write(repo, 'specs/old.md', '# old\n\nEdited.\n');
-    await waitForEvent(repo.root, (e) => e.spec === 'specs/old.md' && decisions(repo.root, 'specs/old.md').length === 2);
-    expect(decisions(repo.root, 'specs/old.md')).toEqual(['skipped:present_when_watched', 'skipped:present_when_watched']);
-    expect(t.daemon.store.getSpecFile(repo.root, 'specs/old.md')).toMatchObject({ status: 'recorded', content_hash: sha256('# old\n\nEdited.\n') });
+    await waitFor(async () => (await decisions(repo.root, 'specs/old.md')).length === 2);
+    expect(await decisions(repo.root, 'specs/old.md')).toEqual(['skipped:present_when_watched', 'skipped:present_when_watched']);
+    expect(await t.daemon.store.getSpecFile(repo.root, 'specs/old.md')).toMatchObject({ status: 'recorded', content_hash: sha256('# old\n\nEdited.\n') });
 
     write(repo, 'specs/wip.md', '# wip\n\n**Status:** Ready\n');
     const [run] = await waitForRuns(repo.root, 1);
     expect(run!.spec_path).toBe('specs/wip.md');
-    expect(decisions(repo.root, 'specs/wip.md')).toEqual(['skipped:present_when_watched', 'fired:status_changed']);
+    expect(await decisions(repo.root, 'specs/wip.md')).toEqual(['skipped:present_when_watched', 'fired:status_changed']);
     await settle(w);
-    expect(runs(repo.root)).toHaveLength(1);
+    expect(await runs(repo.root)).toHaveLength(1);
   });
 
   it('holds a draft until its status changes and never starts a complete spec', async () => {
@@ -213,22 +216,22 @@ describe('spec watcher', () => {
     dropSpec(repo, 'done', '# done\n\nStatus: Complete\n');
     await waitForEvent(repo.root, (e) => e.spec === 'specs/later.md');
     await waitForEvent(repo.root, (e) => e.spec === 'specs/done.md');
-    expect(t.daemon.store.getSpecFile(repo.root, 'specs/later.md')?.status).toBe('draft');
-    expect(t.daemon.store.getSpecFile(repo.root, 'specs/done.md')?.status).toBe('complete');
+    expect((await t.daemon.store.getSpecFile(repo.root, 'specs/later.md'))?.status).toBe('draft');
+    expect((await t.daemon.store.getSpecFile(repo.root, 'specs/done.md'))?.status).toBe('complete');
 
     // Still a draft after an edit (lower case, list item), still complete after an edit.
     write(repo, 'specs/later.md', '# later\n\n- **status**: draft\n\nMore notes.\n');
     write(repo, 'specs/done.md', '# done\n\nStatus: Complete\n\nRetro notes.\n');
-    await waitFor(() => decisions(repo.root, 'specs/later.md').length === 2 && decisions(repo.root, 'specs/done.md').length === 2);
-    expect(runs(repo.root)).toHaveLength(0);
+    await waitFor(async () => (await decisions(repo.root, 'specs/later.md')).length === 2 && (await decisions(repo.root, 'specs/done.md')).length === 2);
+    expect(await runs(repo.root)).toHaveLength(0);
 
     write(repo, 'specs/later.md', '# later\n\n**Status:** Ready\n');
     const [run] = await waitForRuns(repo.root, 1);
     expect(run!.spec_path).toBe('specs/later.md');
     await settle(w);
-    expect(runs(repo.root)).toHaveLength(1);
-    expect(decisions(repo.root, 'specs/later.md')).toEqual(['skipped:draft', 'skipped:draft', 'fired:status_changed']);
-    expect(decisions(repo.root, 'specs/done.md')).toEqual(['skipped:complete', 'skipped:complete']);
+    expect(await runs(repo.root)).toHaveLength(1);
+    expect(await decisions(repo.root, 'specs/later.md')).toEqual(['skipped:draft', 'skipped:draft', 'fired:status_changed']);
+    expect(await decisions(repo.root, 'specs/done.md')).toEqual(['skipped:complete', 'skipped:complete']);
   });
 
   it('skips an edit of a spec that already ran, and starts it again with trigger_on_change=true', async () => {
@@ -239,9 +242,9 @@ describe('spec watcher', () => {
     const [first] = await waitForRuns(repo.root, 1);
 
     write(repo, 'specs/edit.md', '# edit\n\nSecond thoughts.\n');
-    await waitFor(() => decisions(repo.root, 'specs/edit.md').length === 2);
-    expect(decisions(repo.root, 'specs/edit.md')).toEqual(['fired:new', 'skipped:already_ran']);
-    expect(t.daemon.store.getSpecFile(repo.root, 'specs/edit.md')).toMatchObject({
+    await waitFor(async () => (await decisions(repo.root, 'specs/edit.md')).length === 2);
+    expect(await decisions(repo.root, 'specs/edit.md')).toEqual(['fired:new', 'skipped:already_ran']);
+    expect(await t.daemon.store.getSpecFile(repo.root, 'specs/edit.md')).toMatchObject({
       status: 'triggered',
       last_run_id: first!.id,
       content_hash: sha256('# edit\n\nSecond thoughts.\n'),
@@ -252,16 +255,16 @@ describe('spec watcher', () => {
     write(repo, 'specs/edit.md', '# edit\n\nThird thoughts.\n');
     const [, second] = await waitForRuns(repo.root, 2);
     expect(second!.spec_path).toBe('specs/edit.md');
-    expect(decisions(repo.root, 'specs/edit.md')).toEqual(['fired:new', 'skipped:already_ran', 'fired:changed']);
-    expect(t.daemon.store.getSpecFile(repo.root, 'specs/edit.md')?.last_run_id).toBe(second!.id);
+    expect(await decisions(repo.root, 'specs/edit.md')).toEqual(['fired:new', 'skipped:already_ran', 'fired:changed']);
+    expect((await t.daemon.store.getSpecFile(repo.root, 'specs/edit.md'))?.last_run_id).toBe(second!.id);
 
     // A spec recorded at registration is "changed" too once trigger_on_change is on.
     write(repo, 'specs/demo.md', '# demo\n\nNow for real.\n');
     const all = await waitForRuns(repo.root, 3);
     expect(all[2]!.spec_path).toBe('specs/demo.md');
-    expect(decisions(repo.root, 'specs/demo.md')).toEqual(['skipped:present_when_watched', 'fired:changed']);
+    expect(await decisions(repo.root, 'specs/demo.md')).toEqual(['skipped:present_when_watched', 'fired:changed']);
     await settle(w);
-    expect(runs(repo.root)).toHaveLength(3);
+    expect(await runs(repo.root)).toHaveLength(3);
   });
 
   it('waits for a plan that arrives later and uses it', async () => {
@@ -272,7 +275,7 @@ describe('spec watcher', () => {
     const waiting = await waitForEvent(repo.root, (e) => e.type === 'TRIGGER_WAITING');
     expect(waiting).toMatchObject({ spec: 'specs/early.md', plan: 'specs/planning/early-plan.md' });
     expect(waiting.until! - waiting.ts).toBeGreaterThanOrEqual(9_000);
-    expect(t.daemon.store.getSpecFile(repo.root, 'specs/early.md')?.status).toBe('waiting_plan');
+    expect((await t.daemon.store.getSpecFile(repo.root, 'specs/early.md'))?.status).toBe('waiting_plan');
 
     // The wait counts as a decision in progress.
     let idle = false;
@@ -283,7 +286,7 @@ describe('spec watcher', () => {
     write(repo, 'specs/planning/early-plan.md', PLAN);
     const [run] = await waitForRuns(repo.root, 1);
     expect(run!.plan_path).toBe('specs/planning/early-plan.md');
-    const fired = triggerEvents(repo.root).find((e) => e.type === 'TRIGGER_FIRED')!;
+    const fired = (await triggerEvents(repo.root)).find((e) => e.type === 'TRIGGER_FIRED')!;
     expect(fired).toMatchObject({ spec: 'specs/early.md', plan: 'specs/planning/early-plan.md', planless: false, reason: 'new' });
     expect(fired.ts - waiting.ts).toBeLessThan(5_000);
     await w.idle();
@@ -297,8 +300,8 @@ describe('spec watcher', () => {
     write(repo, 'specs/alone.md', '# alone\n');
     const [run] = await waitForRuns(repo.root, 1);
     expect(run).toMatchObject({ spec_path: 'specs/alone.md', plan_path: null, origin: 'watch' });
-    const waiting = triggerEvents(repo.root).find((e) => e.type === 'TRIGGER_WAITING')!;
-    const fired = triggerEvents(repo.root).find((e) => e.type === 'TRIGGER_FIRED')!;
+    const waiting = (await triggerEvents(repo.root)).find((e) => e.type === 'TRIGGER_WAITING')!;
+    const fired = (await triggerEvents(repo.root)).find((e) => e.type === 'TRIGGER_FIRED')!;
     expect(fired).toMatchObject({ spec: 'specs/alone.md', plan: null, planless: true, runId: run!.id });
     expect(fired.ts - waiting.ts).toBeGreaterThanOrEqual(450);
   });
@@ -322,9 +325,9 @@ describe('spec watcher', () => {
     const [run] = await waitForRuns(repo.root, 1);
     await settle(w);
     await sleep(400);
-    expect(runs(repo.root)).toHaveLength(1);
-    expect(decisions(repo.root, 'specs/big.md')).toEqual(['fired:new']);
-    expect(t.daemon.store.getSpecFile(repo.root, 'specs/big.md')?.content_hash).toBe(sha256(full));
+    expect(await runs(repo.root)).toHaveLength(1);
+    expect(await decisions(repo.root, 'specs/big.md')).toEqual(['fired:new']);
+    expect((await t.daemon.store.getSpecFile(repo.root, 'specs/big.md'))?.content_hash).toBe(sha256(full));
     // The run's own snapshot of the spec (committed on its branch) is the whole file.
     const done = await waitForRun(t.client, run!.id);
     expect(done.status).toBe('COMPLETED');
@@ -339,12 +342,12 @@ describe('spec watcher', () => {
     write(repo, 'specs/later.md', '');
     // The empty file's decision is dropped without an event; filling it is what starts the run.
     await settle(w);
-    expect(decisions(repo.root, 'specs/later.md')).toEqual([]);
+    expect(await decisions(repo.root, 'specs/later.md')).toEqual([]);
     write(repo, 'specs/later.md', '# later\n\nBuild it.\n');
     const [run] = await waitForRuns(repo.root, 1);
     await settle(w);
-    expect(decisions(repo.root, 'specs/later.md')).toEqual(['fired:new']);
-    expect(t.daemon.store.getSpecFile(repo.root, 'specs/later.md')?.content_hash).toBe(sha256('# later\n\nBuild it.\n'));
+    expect(await decisions(repo.root, 'specs/later.md')).toEqual(['fired:new']);
+    expect((await t.daemon.store.getSpecFile(repo.root, 'specs/later.md'))?.content_hash).toBe(sha256('# later\n\nBuild it.\n'));
     expect(run).toMatchObject({ spec_path: 'specs/later.md' });
   });
 
@@ -361,14 +364,14 @@ describe('spec watcher', () => {
     renameSync(join(repo.root, 'specs/.atomic.md.tmp'), spec);
     await waitForRuns(repo.root, 1);
     await settle(w);
-    expect(runs(repo.root)).toHaveLength(1);
+    expect(await runs(repo.root)).toHaveLength(1);
 
     // Rename over the spec with new content: exactly one more run.
     writeFileSync(join(repo.root, 'specs/atomic.md.tmp'), '# atomic v2\n');
     renameSync(join(repo.root, 'specs/atomic.md.tmp'), spec);
     await waitForRuns(repo.root, 2);
     await settle(w);
-    expect(runs(repo.root)).toHaveLength(2);
+    expect(await runs(repo.root)).toHaveLength(2);
 
     // vim's backup dance: move the original away, write the new file, delete the backup.
     renameSync(spec, spec + '~');
@@ -376,14 +379,14 @@ describe('spec watcher', () => {
     rmSync(spec + '~');
     await waitForRuns(repo.root, 3);
     await settle(w);
-    expect(runs(repo.root)).toHaveLength(3);
+    expect(await runs(repo.root)).toHaveLength(3);
 
     // Saving identical content is no change at all.
     writeFileSync(join(repo.root, 'specs/atomic.md.tmp'), '# atomic v3\n');
     renameSync(join(repo.root, 'specs/atomic.md.tmp'), spec);
     await settle(w);
-    expect(runs(repo.root)).toHaveLength(3);
-    expect(decisions(repo.root, 'specs/atomic.md')).toEqual(['fired:new', 'fired:changed', 'fired:changed']);
+    expect(await runs(repo.root)).toHaveLength(3);
+    expect(await decisions(repo.root, 'specs/atomic.md')).toEqual(['fired:new', 'fired:changed', 'fired:changed']);
   });
 
   it('catches up at start(): specs added while down run, an interrupted plan wait resumes, edits of recorded specs are skipped', async () => {
@@ -393,27 +396,27 @@ describe('spec watcher', () => {
     write(repo, 'specs/pending.md', '# pending\n');
     await waitForEvent(repo.root, (e) => e.type === 'TRIGGER_WAITING');
     await before.stop();
-    expect(t.daemon.store.getSpecFile(repo.root, 'specs/pending.md')?.status).toBe('waiting_plan');
-    expect(t.daemon.store.getWorkspace(repo.root)?.watched).toBe(1);
+    expect((await t.daemon.store.getSpecFile(repo.root, 'specs/pending.md'))?.status).toBe('waiting_plan');
+    expect((await t.daemon.store.getWorkspace(repo.root))?.watched).toBe(true);
 
     // While nobody watches:
     dropSpec(repo, 'late');
     write(repo, 'specs/planning/pending-plan.md', PLAN);
     write(repo, 'specs/demo.md', '# demo\n\nEdited while down.\n');
-    expect(runs(repo.root)).toHaveLength(0);
+    expect(await runs(repo.root)).toHaveLength(0);
 
     const after = newWatcher();
     await after.start();
     expect(after.watchedRoots()).toContain(repo.root);
     await waitForRuns(repo.root, 2);
     await after.idle();
-    expect(runs(repo.root).map((r) => [r.spec_path, r.plan_path]).sort()).toEqual([
+    expect((await runs(repo.root)).map((r) => [r.spec_path, r.plan_path]).sort()).toEqual([
       ['specs/late.md', 'specs/planning/late-plan.md'],
       ['specs/pending.md', 'specs/planning/pending-plan.md'],
     ]);
-    expect(decisions(repo.root, 'specs/late.md')).toEqual(['fired:added_while_down']);
-    expect(decisions(repo.root, 'specs/pending.md')).toEqual(['fired:resumed']);
-    expect(decisions(repo.root, 'specs/demo.md')).toEqual(['skipped:present_when_watched', 'skipped:present_when_watched']);
+    expect(await decisions(repo.root, 'specs/late.md')).toEqual(['fired:added_while_down']);
+    expect(await decisions(repo.root, 'specs/pending.md')).toEqual(['fired:resumed']);
+    expect(await decisions(repo.root, 'specs/demo.md')).toEqual(['skipped:present_when_watched', 'skipped:present_when_watched']);
 
     // And it keeps watching.
     dropSpec(repo, 'fresh');
@@ -430,14 +433,14 @@ describe('spec watcher', () => {
     await w.unwatch(repo.root);
     await w.idle(); // the wait was dropped, not left running for a minute
     expect(w.watchedRoots()).toEqual([]);
-    expect(t.daemon.store.getWorkspace(repo.root)?.watched).toBe(0);
+    expect((await t.daemon.store.getWorkspace(repo.root))?.watched).toBe(false);
 
     write(repo, 'specs/planning/orphan-plan.md', PLAN);
     dropSpec(repo, 'ignored');
     await settle(w);
     await sleep(300);
-    expect(runs(repo.root)).toHaveLength(0);
-    expect(triggerEvents(repo.root).map((e) => e.type)).toEqual(['TRIGGER_SKIPPED', 'TRIGGER_WAITING']);
+    expect(await runs(repo.root)).toHaveLength(0);
+    expect((await triggerEvents(repo.root)).map((e) => e.type)).toEqual(['TRIGGER_SKIPPED', 'TRIGGER_WAITING']);
 
     // A restarted daemon does not watch it either.
     const later = newWatcher();
@@ -466,22 +469,22 @@ describe('spec watcher', () => {
     expect(bad.type).toBe('TRIGGER_SKIPPED');
     expect(bad.reason).toMatch(/^config_error: .*specs_dri/);
     // Not recorded: once the config is fixed, the spec is decided again.
-    expect(t.daemon.store.getSpecFile(repo.root, 'specs/broken.md')).toBeUndefined();
+    expect(await t.daemon.store.getSpecFile(repo.root, 'specs/broken.md')).toBeUndefined();
 
     writeFileSync(join(repo.root, '.loop/config'), 'agent=command\nagent_cmd=""\n');
     dropSpec(repo, 'noagent');
     const failed = await waitForEvent(repo.root, (e) => e.spec === 'specs/noagent.md');
     expect(failed.reason).toMatch(/^error: agent=command needs agent_cmd/);
-    expect(t.daemon.store.getSpecFile(repo.root, 'specs/noagent.md')?.status).toBe('error');
+    expect((await t.daemon.store.getSpecFile(repo.root, 'specs/noagent.md'))?.status).toBe('error');
 
     // Fixed config: editing the failed spec retries it.
     writeFileSync(join(repo.root, '.loop/config'), CONFIG);
     write(repo, 'specs/noagent.md', '# noagent\n\nRetry.\n');
     const [run] = await waitForRuns(repo.root, 1);
     expect(run!.spec_path).toBe('specs/noagent.md');
-    expect(decisions(repo.root, 'specs/noagent.md')).toEqual([`skipped:${failed.reason}`, 'fired:retry']);
+    expect(await decisions(repo.root, 'specs/noagent.md')).toEqual([`skipped:${failed.reason}`, 'fired:retry']);
     await settle(w);
-    expect(runs(repo.root)).toHaveLength(1);
+    expect(await runs(repo.root)).toHaveLength(1);
   });
 
   it('skips a spec whose plan has nothing to do, with the reason', async () => {
@@ -493,15 +496,15 @@ describe('spec watcher', () => {
     const skipped = await waitForEvent(repo.root, (e) => e.spec === 'specs/finished.md');
     expect(skipped.type).toBe('TRIGGER_SKIPPED');
     expect(skipped.reason).toBe('nothing to do: every task in plan specs/planning/finished-plan.md is already done (2 of 2); add an open "- [ ]" task');
-    expect(t.daemon.store.getSpecFile(repo.root, 'specs/finished.md')?.status).toBe('skipped');
+    expect((await t.daemon.store.getSpecFile(repo.root, 'specs/finished.md'))?.status).toBe('skipped');
     await settle(w);
-    expect(runs(repo.root)).toHaveLength(0);
+    expect(await runs(repo.root)).toHaveLength(0);
   });
 
   it('rejects registering a workspace whose config is broken', async () => {
     const repo = newRepo('no_such_key=1\n');
     const w = newWatcher();
     await expect(w.watch(repo.root)).rejects.toThrow(/cannot watch .*no_such_key/);
-    expect(t.daemon.store.getWorkspace(repo.root)?.watched ?? 0).toBe(0);
+    expect((await t.daemon.store.getWorkspace(repo.root))?.watched ?? false).toBe(false);
   });
 });

@@ -3,6 +3,7 @@
 import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isEventOf } from '../../core/events.js';
 import { parsePlan } from '../../core/plan.js';
 import { FAKE_AGENT, commandFlags, git, makeRepo, startTestDaemon, tempDir, waitForRun, type TestDaemon } from './harness.js';
 
@@ -30,7 +31,7 @@ describe('run creation refuses what it cannot own', () => {
     );
     await expect(create(repo.root, { plan: 'specs/planning/linked-plan.md' })).rejects.toThrow(/^plan specs\/planning\/linked-plan\.md is outside the repository/);
     await expect(create(repo.root, {}, { context_files: outside })).rejects.toThrow(/^context file .*outside\.md is outside the repository/);
-    expect(t.daemon.store.listRuns()).toHaveLength(0);
+    expect(await t.daemon.store.listRuns()).toHaveLength(0);
   });
 
   it('refuses a plan with no open task, no task at all, or binary content: "nothing to do"', async () => {
@@ -42,7 +43,7 @@ describe('run creation refuses what it cannot own', () => {
     await expect(create(repo.root)).rejects.toThrow(/^nothing to do: plan specs\/planning\/demo-plan\.md has no task checkbox/);
     writeFileSync(plan, Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 0x2d, 0x20, 0x5b, 0x20, 0x5d, 0x20, 0x61, 0x0a]));
     await expect(create(repo.root)).rejects.toThrow(/^nothing to do: plan specs\/planning\/demo-plan\.md is not a text file/);
-    expect(t.daemon.store.listRuns()).toHaveLength(0);
+    expect(await t.daemon.store.listRuns()).toHaveLength(0);
   });
 });
 
@@ -53,7 +54,7 @@ describe('the ledger', () => {
     writeFileSync(join(repo.root, planRel), '# Plan\n\n## Phase 4: Reviewer, Verification, Watchdog\n- [x] old 1\n- [x] old 2\n- [R] old 3\n- [ ] new work\n  - [ ] nested step\n');
     repo.commit('plan');
     const created = await create(repo.root);
-    expect(t.daemon.store.ledgerFor(created.id).map((l) => [l.taskId, l.text, l.state, l.doneBeforeRun, l.section])).toEqual([
+    expect((await t.daemon.store.ledgerFor(created.id)).map((l) => [l.taskId, l.text, l.state, l.doneBeforeRun, l.section])).toEqual([
       [1, 'old 1', 'done', true, 'Phase 4: Reviewer, Verification, Watchdog'],
       [2, 'old 2', 'done', true, 'Phase 4: Reviewer, Verification, Watchdog'],
       [3, 'old 3', 'reviewed', true, 'Phase 4: Reviewer, Verification, Watchdog'],
@@ -96,7 +97,7 @@ describe('the ledger', () => {
     const repo = makeRepo({ tasks: 2 });
     const run = await waitForRun(t.client, (await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_NO_TOKEN=1 ${FAKE_AGENT}`, { reviewer: false, verify_cmds: 'true' }) })).id);
     expect(run.status).toBe('COMPLETED');
-    expect(t.daemon.store.getRunTruth(run.id)?.completion).toBe('complete_facts');
+    expect((await t.daemon.store.getRunTruth(run.id))?.completion).toBe('complete_facts');
     expect(run).toMatchObject({ completion: 'complete_facts', tasksDone: 2, tasksTotal: 2 });
     const summary = JSON.parse(readFileSync(join(run.runDir, 'summary.json'), 'utf8'));
     expect(summary).toMatchObject({ completion: 'complete_facts', tasks_done: 2, tasks_total: 2 });
@@ -111,7 +112,7 @@ describe('verification commands', () => {
     const run = await waitForRun(t.client, (await create(repo.root, {}, { reviewer: false, verify_cmds: 'git reset -q --hard HEAD~1' })).id);
     expect(run).toMatchObject({ status: 'FAILED', exitReason: 'tampering:history_rewritten' });
     const evs = await t.client.runs.eventsList.query({ run: run.id, limit: 1000 });
-    expect(evs.filter((e) => e.type === 'SIGNAL' && e.payload.signal === 'history_rewritten').map((e) => e.payload.phase)).toEqual(['verification', 'verification']);
+    expect(evs.filter((e) => isEventOf(e, 'SIGNAL')).filter((e) => e.payload.signal === 'history_rewritten').map((e) => e.payload.phase)).toEqual(['verification', 'verification']);
     expect(readFileSync(join(run.runDir, 'iter-02.prompt.txt'), 'utf8')).toContain('not even from test scripts');
     // Iteration 1's work survived the reset.
     expect(git(repo.root, 'show', 'run/demo:task-1.txt')).toContain('did task 1');

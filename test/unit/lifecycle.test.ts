@@ -20,7 +20,7 @@ function run(patch: Partial<RunDetail> = {}): RunDetail {
 }
 
 function ev(type: string, payload: Record<string, unknown> = {}): EventView {
-  return { seq: 1, runId: 'r1', runShortId: 'r1', stepId: null, type, ts: 1, payload };
+  return { seq: 1, runId: 'r1', runShortId: 'r1', stepId: null, type, ts: 1, payload } as EventView;
 }
 
 function states(r: RunDetail, events: EventView[] = []): Record<string, ItemState> {

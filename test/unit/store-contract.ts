@@ -79,6 +79,20 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
       expect(await s.runStatusCounts()).toMatchObject({ PENDING: 3, RUNNING: 0 });
     });
 
+    it('shortens a run id to the shortest prefix (8 or more) no other run shares', async () => {
+      const s = await fresh();
+      const a = '0190a000-1111-7000-8000-000000000001';
+      const b = '0190a000-1122-7000-8000-000000000002';
+      const c = '0190b000-0000-7000-8000-000000000003';
+      await s.transaction(async (tx) => {
+        for (const id of [a, b, c]) await tx.createRun(newRun(id));
+      });
+      expect(await s.shortRunId(c)).toBe('0190b000');
+      expect(await s.shortRunId(a)).toBe('0190a000-111');
+      expect(await s.shortRunId(b)).toBe('0190a000-112');
+      expect(await s.transaction((tx) => tx.shortRunId(a))).toBe('0190a000-111');
+    });
+
     it('rolls a failed transaction back, events included', async () => {
       const s = await fresh();
       const id = '0190a000-0000-7000-8000-000000000002';
@@ -166,6 +180,23 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
       expect((await s.runsToFinalize()).map((r) => r.id)).toEqual([id]);
       await s.transaction((tx) => tx.markFinalized(id, 8));
       expect(await s.runsToFinalize()).toEqual([]);
+    });
+
+    it('pages through every run whose finalisation is owed, newest first', async () => {
+      const s = await fresh();
+      const ids = [1, 2, 3, 4, 5].map((n) => `0190a000-0000-7000-8000-00000000010${n}`);
+      await s.transaction(async (tx) => {
+        for (const id of ids) {
+          await tx.createRun(newRun(id));
+          await tx.finishRun(id, 'COMPLETED', 'complete_plan', null, 7);
+        }
+        await tx.markFinalized(ids[2]!, 8);
+      });
+      const first = await s.runsToFinalize(2);
+      expect(first.map((r) => r.id)).toEqual([ids[4], ids[3]]);
+      const second = await s.runsToFinalize(2, first[1]!.id);
+      expect(second.map((r) => r.id)).toEqual([ids[1], ids[0]]);
+      expect(await s.runsToFinalize(2, ids[0])).toEqual([]);
     });
 
     it('pauses, resumes with a new config, and records a cancel request', async () => {
