@@ -14,6 +14,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { startDaemon } = await import(join(root, 'dist', 'host', 'main.js'));
 const { createClientFor } = await import(join(root, 'dist', 'cli', 'client.js'));
 const { Store } = await import(join(root, 'dist', 'host', 'store.js'));
+const { DAEMON_NODE_FLAGS } = await import(join(root, 'dist', 'host', 'node-flags.js'));
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 10);
 const CLI_RUNS = Number(process.env.BENCH_CLI_RUNS ?? 15);
@@ -85,7 +86,8 @@ async function waitHealthy(port, limitMs = 20000) {
 async function daemonProcess(home, extra = []) {
   const port = await freePort();
   const env = { ...process.env, LOOPD_HOME: home, LOOPD_ADDR: `127.0.0.1:${port}`, LOOPD_AUTH_TOKEN: BENCH_TOKEN };
-  const args = [join(root, 'bin', 'loopd.js'), ...extra];
+  // Started as bin/loopd and `loopctl daemon start` start it: with the daemon's Node flags.
+  const args = [...DAEMON_NODE_FLAGS, join(root, 'bin', 'loopd.js'), ...extra];
   let child = spawn(NODE, args, { env, stdio: 'ignore' });
   await waitHealthy(port);
   return {
