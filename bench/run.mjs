@@ -526,7 +526,7 @@ async function memoryBench() {
     }
     progress(`  the agents wrote ${written.join(', ')} MB`);
     if (tails.length > 0) progress(`  the tail -f readers received ${tails.map((t) => (t.received / 1048576).toFixed(1)).join(', ')} MB`);
-    row(`daemon RSS peak, ${STREAMS} runs streaming ${process.env.BENCH_STREAM_MB ?? 20} MB each + tail -f`, mb(peak), 'daemon RSS, idle', mb(idleKb), `${(peak / idleKb).toFixed(2)}x`);
+    row(`daemon RSS peak, ${STREAMS} runs streaming ${process.env.BENCH_STREAM_MB ?? 20} MB per agent call + tail -f`, mb(peak), 'daemon RSS, idle', mb(idleKb), `${(peak / idleKb).toFixed(2)}x`);
   } finally {
     for (const t of tails) if (t.exitCode === null) t.kill();
     await d.kill();
