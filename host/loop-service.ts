@@ -12,7 +12,7 @@ import type { EventBus } from './bus.js';
 import { whenFree } from './busy.js';
 import { DEFAULT_RUNS_PAGE, UserError, type CreateRunClaim, type CreateRunHook, type ListRunsFilter, type LoopService, type RunControl, type WorkspaceWatcher } from './service.js';
 import { followEvents } from './service/event-stream.js';
-import { streamOutput, tailOf } from './service/output-stream.js';
+import { outputChunks, streamOutput, tailOf, type RawOutputChunk } from './service/output-stream.js';
 import { placeRun, recordRun } from './service/place-run.js';
 import { prepareRun } from './service/prepare-run.js';
 import { eventViews, runDetail, runView, workspaceView } from './service/run-views.js';
@@ -259,6 +259,10 @@ export class HostLoopService implements LoopService {
 
   async *streamOutput(ref: string, resume: string | null, follow: boolean, signal: AbortSignal): AsyncGenerator<OutputChunk> {
     yield* streamOutput(this.d.store, this.d.bus, await this.resolveRun(ref), resume, follow, signal);
+  }
+
+  async openOutput(ref: string, resume: string | null, follow: boolean, signal: AbortSignal): Promise<AsyncGenerator<RawOutputChunk>> {
+    return outputChunks(this.d.store, this.d.bus, await this.resolveRun(ref), resume, follow, signal);
   }
 
   async tail(ref: string, lines: number): Promise<TailView | null> {
