@@ -1,7 +1,8 @@
 // The SQLite engine itself (host/store/sqlite/): what the LoopStore contract does not cover —
 // the schema and its migrations, the pragmas, the bus, the event windows.
 import { BUSY_TIMEOUT_MS } from '../../host/busy.js';
-import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it, vi } from 'vitest';
 import { EventBus, type PublishedEvent } from '../../host/bus.js';
@@ -105,6 +106,21 @@ describe('sqlite store engine', () => {
     expect(await after(await start({ workspace: '/ws' }, { since: 3500, last: 2 }), { workspace: '/ws' })).toEqual(seqs.slice(4));
     expect(await after(await start({ workspace: '/ws' }, { since: 99_000 }), { workspace: '/ws' })).toEqual([]);
     await store.close();
+  });
+});
+
+describe('the engine stays inside host/store/', () => {
+  it('no source file outside host/store/ imports node:sqlite or the engine', () => {
+    const root = join(import.meta.dirname, '..', '..');
+    const sources = ['host', 'core', 'functions', 'router', 'cli', 'triggers', 'dashboard/src'].flatMap((dir) =>
+      (readdirSync(join(root, dir), { recursive: true }) as string[]).filter((f) => /\.tsx?$/.test(f)).map((f) => join(root, dir, f)),
+    );
+    expect(sources.length).toBeGreaterThan(50);
+    const offenders = sources
+      .map((f) => relative(root, f))
+      .filter((f) => !f.startsWith('host/store/'))
+      .filter((f) => /from ['"](node:sqlite|[^'"]*store\/sqlite\/[^'"]*)['"]/.test(readFileSync(join(root, f), 'utf8')));
+    expect(offenders).toEqual([]);
   });
 });
 
