@@ -110,13 +110,15 @@ function eventLogFields(ev: PublishedEvent): Parameters<LogFn>[1] {
 /**
  * A host asked to share a PostgreSQL database must not quietly run on its own SQLite instead: its
  * runs would be invisible to the other hosts, and on a shared filesystem it would race them for
- * the same worktrees. Until the dispatcher takes the store interface (docs/scaling.md), refuse.
+ * the same worktrees. Every part runs on the LoopStore interface now, but the composition root
+ * (host/compose.ts) builds a SqliteStore only, and recovery does not yet respect other hosts'
+ * leases (docs/scaling.md): refuse.
  */
 function refuseDatabaseUrl(url: string): never {
   checkDatabaseUrl(url);
   throw new Error(
-    'loopd cannot run on PostgreSQL yet: the cluster layer and its store exist (host/pg, host/store/postgres.ts) but the daemon still ' +
-      'schedules through SQLite (docs/scaling.md); unset LOOPD_DATABASE_URL / drop --database-url to run this host on its own SQLite',
+    'loopd cannot run on PostgreSQL yet: the cluster layer and its store exist (host/pg, host/store/postgres.ts) but the daemon is ' +
+      'still composed on SQLite (docs/scaling.md); unset LOOPD_DATABASE_URL / drop --database-url to run this host on its own SQLite',
   );
 }
 

@@ -1,6 +1,7 @@
 // The run page's checklist: where a run stands in its life, from the daemon's recorded facts
 // (steps and events), never from the agent's claims.
 // Types straight from the router (not ./api.js), so unit tests can load this file without a DOM.
+import type { EventType } from '../../core/events.js';
 import type { EventView, RunDetail } from '../../router/index.js';
 
 export type ItemState = 'done' | 'active' | 'failed' | 'off' | 'todo';
@@ -15,8 +16,9 @@ export interface LifecycleItem {
 const ENDED = new Set(['COMPLETED', 'FAILED', 'CANCELED']);
 
 export function lifecycle(run: RunDetail, events: EventView[]): LifecycleItem[] {
-  const has = (type: string) => events.some((e) => e.type === type);
-  const count = (type: string) => events.filter((e) => e.type === type).length;
+  // EventType, not string: a misspelt or removed event type is a compile error, not a silent "todo".
+  const has = (type: EventType) => events.some((e) => e.type === type);
+  const count = (type: EventType) => events.filter((e) => e.type === type).length;
   const ended = ENDED.has(run.status);
   const cfg = run.config as { reviewer?: boolean; verify_cmds?: unknown[] };
   const items: LifecycleItem[] = [];
