@@ -1,16 +1,58 @@
 import { defineConfig } from 'vitest/config';
 
+// The real-CLI contract tests are opt-in: npm run test:agents (test/agents/vitest.config.ts).
+const exclude = ['test/agents/**', 'node_modules/**', 'dist/**'];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    // The real-CLI contract tests are opt-in: npm run test:agents (test/agents/vitest.config.ts).
-    exclude: ['test/agents/**', 'node_modules/**', 'dist/**'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    // A throwaway PostgreSQL for the cluster tests (test/pg), started once for the whole run.
-    globalSetup: ['test/pg/global-setup.ts'],
     pool: 'forks',
-    // Integration tests spawn agents and git; two cores, so keep parallelism modest.
+    // Two cores: one file per core. Most files spend their time in child processes (agents, git,
+    // loopctl), which take the rest of the machine.
     maxWorkers: 2,
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          exclude,
+          // Pure rules and single modules: they restore whatever global they touch, so one worker
+          // process can run file after file instead of paying a fresh process and module graph for
+          // each (about 0.4 s apiece).
+          isolate: false,
+        },
+      },
+      {
+        test: {
+          name: 'system',
+          include: ['test/**/*.test.ts'],
+          exclude: [...exclude, 'test/unit/**', 'test/pg/**'],
+        },
+      },
+      {
+        test: {
+          name: 'pg',
+          include: ['test/pg/**/*.test.ts'],
+          exclude,
+          // A throwaway PostgreSQL for the cluster tests, started once, and only when one of them runs.
+          globalSetup: ['test/pg/global-setup.ts'],
+        },
+      },
+    ],
+    coverage: {
+      // On with --coverage (npm test): a summary in the output, and a failed run when a figure
+      // drops below its threshold. Only code that runs inside the test processes counts; daemons and
+      // CLIs spawned from dist/ are exercised but not measured.
+      provider: 'v8',
+      include: ['cli/**/*.ts', 'core/**/*.ts', 'functions/**/*.ts', 'host/**/*.ts', 'router/**/*.ts', 'triggers/**/*.ts'],
+      exclude: ['**/*.d.ts'],
+      reporter: ['text-summary'],
+      // The figures also when a test failed: CI output always says where coverage stands.
+      reportOnFailure: true,
+      // Just below the figures of the run that set them (81.4 / 72.4 / 84.7 / 83.0 %), with room for
+      // the few branches that depend on timing; raise them when coverage rises.
+      thresholds: { statements: 80, branches: 71, functions: 83.5, lines: 82 },
+    },
   },
 });

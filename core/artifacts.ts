@@ -1,8 +1,10 @@
 // Run artifacts on disk: where they live, and writing them so a crash never leaves half a file.
-import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { runFiles } from './artifact-names.js';
+import { writeFileAtomic } from './atomic-file.js';
 import { checksumStream } from './logfile.js';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 
 export type ArtifactMode = 'workspace' | 'global' | 'mirror';
 
@@ -33,13 +35,7 @@ export function resolveRunDirs(opts: {
   return { primary: (workspace ?? global)!, workspace, global };
 }
 
-/** Writes via a temp file and rename, so readers see the old or the new file, never a torn one. */
-export function writeFileAtomic(path: string, content: string | Buffer): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-  writeFileSync(tmp, content);
-  renameSync(tmp, path);
-}
+export { writeFileAtomic };
 
 /** sha256 and size, streamed: logs can be large. */
 export function checksumFile(path: string): { checksum: string; bytes: number } {
@@ -52,53 +48,8 @@ export function lastLines(text: string, n: number): string {
   return lines.slice(-n).join('\n') + (lines.length > 0 ? '\n' : '');
 }
 
-export const REPORT_COLUMNS = [
-  'timestamp_ms',
-  'kind',
-  'iteration',
-  'duration_ms',
-  'exit_code',
-  'output_bytes',
-  'output_lines',
-  'output_path',
-  'message',
-  'tasks_done',
-  'tasks_total',
-  'cost_usd',
-  'input_tokens',
-  'output_tokens',
-] as const;
-
-/** Usage columns are empty for rows of steps that ran no agent. */
-type UsageColumn = 'cost_usd' | 'input_tokens' | 'output_tokens';
-export type ReportRow = Record<Exclude<(typeof REPORT_COLUMNS)[number], UsageColumn>, string | number | null> &
-  Partial<Record<UsageColumn, string | number | null>>;
-
-function tsvCell(v: string | number | null): string {
-  if (v === null) return '';
-  return String(v).replace(/[\t\r\n]+/g, ' ');
-}
-
-/**
- * Adds a row to report.tsv, rewriting the file by rename so a crash never leaves half a row. A row
- * with the same kind, iteration and output path as an existing one is not added again: a step
- * re-run after a daemon restart reports once.
- */
-export function appendReportRow(runDir: string, row: ReportRow): string {
-  const path = join(runDir, 'report.tsv');
-  mkdirSync(runDir, { recursive: true });
-  const header = REPORT_COLUMNS.join('\t') + '\n';
-  const existing = existsSync(path) ? readFileSync(path, 'utf8') : header;
-  const cells = REPORT_COLUMNS.map((c) => tsvCell(row[c] ?? null));
-  const key = (c: string[]) => `${c[1]}\t${c[2]}\t${c[7]}`;
-  const mine = key(cells);
-  const dup = existing
-    .split('\n')
-    .slice(1)
-    .some((l) => l !== '' && key(l.split('\t')) === mine);
-  if (!dup) writeFileAtomic(path, existing + cells.join('\t') + '\n');
-  return path;
-}
+// report.tsv has its own module (report.ts); re-exported for the callers that still import it here.
+export { appendReportRow, REPORT_COLUMNS, type ReportRow } from './report.js';
 
 export interface Summary {
   run_id: string;
@@ -137,7 +88,7 @@ export interface Summary {
 }
 
 export function writeSummary(runDir: string, summary: Summary): string {
-  const path = join(runDir, 'summary.json');
+  const path = runFiles(runDir).summary;
   writeFileAtomic(path, JSON.stringify(summary, null, 2) + '\n');
   return path;
 }
@@ -182,6 +133,3 @@ export function mirrorDir(from: string, to: string): string[] {
   return copied;
 }
 
-export function iterName(iteration: number): string {
-  return String(iteration).padStart(2, '0');
-}

@@ -1,4 +1,4 @@
-// Shared domain vocabulary. Kept dependency-free so every layer can import it.
+// Shared domain vocabulary. Kept free of Node imports so every layer can import it.
 
 export const RUN_STATUSES = ['PENDING', 'RUNNING', 'PAUSED', 'COMPLETED', 'FAILED', 'CANCELED'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
@@ -35,8 +35,8 @@ export type NameSource = (typeof NAME_SOURCES)[number];
 export const RUN_ORIGINS = ['cli', 'watch', 'api'] as const;
 export type RunOrigin = (typeof RUN_ORIGINS)[number];
 
-export const AGENT_KINDS = ['claude', 'codex', 'command'] as const;
-export type AgentKind = (typeof AGENT_KINDS)[number];
+// The agent kinds are the registry's (core/agents/kinds/index.ts: one file per kind).
+export { AGENT_KINDS, type AgentKind } from './agents/kinds/index.js';
 
 export const COMPLETION_TOKEN = '<promise>COMPLETE</promise>';
 

@@ -2,18 +2,15 @@
 // output going (through the capping writer) to the log, tell subscribers as the log grows, and
 // wait for its exit status. Shared by the phases that run an agent; keeps no state between calls.
 // Nothing here reads a whole log: the parsers get its last few MiB (core/logfile.ts).
-import { randomUUID } from 'node:crypto';
-import { rmSync, statSync, writeFileSync } from 'node:fs';
-import { buildAgentCommand, parseAgentOutput, type AgentKind, type AgentUsage, type ParsedAgentOutput } from '../core/agents/adapters.js';
-import { fixFor } from '../core/agents/errors.js';
+import { agentKind, buildAgentCommand, failLabel, fixFor, parseAgentOutput, type AgentKind } from '../core/agents/kinds/index.js';
+import type { AgentUsage, ParsedAgentOutput } from '../core/agents/output.js';
 import { DEFAULT_MAX_OUTPUT_BYTES, finalizeCappedLog, needsFinalize, readCapState, type CapState } from '../core/agents/output-cap.js';
 import { costFromTokens, parsePriceOverrides, priceFor } from '../core/agents/prices.js';
-import { spawnDetached, waitForExit, type WaitResult } from '../core/agents/process.js';
+import type { WaitResult } from '../core/agents/process.js';
 import { countFileLines, readTail } from '../core/logfile.js';
 import type { LoopConfig } from '../core/config.js';
+import { awaitStepProcess, launchStepProcess } from './step-process.js';
 import type { AgentProcessInfo, HandlerInput } from './types.js';
-
-const FOLLOW_INTERVAL_MS = 100;
 
 export interface AgentRun {
   proc: AgentProcessInfo;
@@ -53,53 +50,21 @@ export async function runAgent(input: HandlerInput, spec: AgentSpec): Promise<Ag
     proc = input.adopt;
     sink.event('AGENT_ADOPTED', { phase: step.phase, iteration: step.iteration, attempt: step.attempt, pid: proc.pid });
   } else {
-    const command = buildAgentCommand({ kind: spec.kind, agentCmd: spec.agentCmd, model: spec.model });
-    writeFileSync(spec.logPath, '');
-    rmSync(spec.exitPath, { force: true });
-    const nonce = randomUUID();
-    const startedAt = Date.now();
-    await sink.processIntent({ nonce, logPath: spec.logPath, exitPath: spec.exitPath, commitBefore: spec.commitBefore, planBefore: spec.planBefore, startedAt });
-    const handle = await spawnDetached({
-      nonce,
-      shellCommand: command,
+    proc = await launchStepProcess(sink, {
+      command: buildAgentCommand({ kind: spec.kind, agentCmd: spec.agentCmd, model: spec.model }),
       cwd: run.worktreePath,
       env: { ...agentPolicyEnv(run.config), ...spec.env },
       stdinPath: spec.promptPath,
       logPath: spec.logPath,
       exitPath: spec.exitPath,
       maxOutputBytes: run.config.max_output_bytes ?? DEFAULT_MAX_OUTPUT_BYTES,
-    });
-    proc = {
-      ...handle,
-      logPath: spec.logPath,
-      exitPath: spec.exitPath,
       commitBefore: spec.commitBefore,
       planBefore: spec.planBefore,
-      startedAt,
-    };
-    void sink.processStarted(proc);
-    sink.event('AGENT_STARTED', { phase: step.phase, iteration: step.iteration, attempt: step.attempt, pid: handle.pid, agent: spec.kind, log: spec.logPath });
+    });
+    sink.event('AGENT_STARTED', { phase: step.phase, iteration: step.iteration, attempt: step.attempt, pid: proc.pid, agent: spec.kind, log: spec.logPath });
   }
-
-  let lastSize = 0;
-  const follower = setInterval(() => {
-    try {
-      const size = statSync(proc.logPath).size;
-      if (size !== lastSize) {
-        lastSize = size;
-        sink.outputGrew();
-      }
-    } catch {
-      /* the log may not exist for a moment */
-    }
-  }, FOLLOW_INTERVAL_MS);
-  let exit: WaitResult;
-  try {
-    exit = await waitForExit(proc, proc.exitPath, { timeoutMs: run.config.claude_timeout_sec * 1000, signal });
-  } finally {
-    clearInterval(follower);
-  }
-  // waitForExit has emptied the process group, so a capping writer killed before its end (a
+  const exit = await awaitStepProcess(proc, { timeoutMs: run.config.claude_timeout_sec * 1000, signal, onOutput: () => sink.outputGrew() });
+  // awaitStepProcess has emptied the process group, so a capping writer killed before its end (a
   // timeout's SIGKILL) cannot race us: finish its job from the files it left.
   const cap = needsFinalize(proc.logPath) ? finalizeCappedLog(proc.logPath) : readCapState(proc.logPath);
   sink.outputGrew();
@@ -130,7 +95,7 @@ export function priced(usage: AgentUsage | null, kind: AgentKind, model: string,
   } catch {
     // Validated when the run was created; a bad table here only means "no overrides".
   }
-  const p = priceFor(usage.model ?? model, kind, overrides);
+  const p = priceFor(usage.model ?? model, kind, overrides, agentKind(kind).defaultPrice);
   if (p === null) return { ...usage, costSource: 'unpriced' };
   return {
     ...usage,
@@ -156,10 +121,8 @@ export interface AgentOutcome {
   };
 }
 
-/** claude_failed for Claude Code, agent_failed for everything else (codex, a command). */
-export function failLabel(kind: AgentKind): string {
-  return kind === 'claude' ? 'claude_failed' : 'agent_failed';
-}
+// claude_failed for Claude Code, agent_failed for everything else: each kind's record says.
+export { failLabel };
 
 /** The step's status, its readable error and the facts that decide a retry, from how the agent ended. */
 export function agentOutcome(exit: WaitResult, timeoutSec: number, parsed: ParsedAgentOutput, kind: AgentKind = 'command'): AgentOutcome {

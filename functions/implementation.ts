@@ -7,7 +7,9 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parseAgentOutput } from '../core/agents/adapters.js';
 import { readTail } from '../core/logfile.js';
 import { checkRunPlace } from '../core/run-place.js';
-import { appendReportRow, iterName, lastLines, writeFileAtomic } from '../core/artifacts.js';
+import { implementationFiles, runFiles } from '../core/artifact-names.js';
+import { lastLines, writeFileAtomic } from '../core/artifacts.js';
+import { appendReport } from '../core/report.js';
 import { detectCompletion } from '../core/completion.js';
 import { aheadBehind, commitsSince, commitAll, headCommit, worktreeStatus, type WorktreeStatus } from '../core/git.js';
 import { ledgerCounts } from '../core/ledger.js';
@@ -115,7 +117,7 @@ export function promptExtrasFor(input: Pick<HandlerInput, 'history' | 'run'>, it
   const verification = findStep(input.history, 'verification', prev);
   const review = findStep(input.history, 'review', prev);
   const watchdog = findStep(input.history, 'watchdog', prev, 'SUCCEEDED');
-  const notes = join(input.run.runDir, 'runner-notes.txt');
+  const notes = runFiles(input.run.runDir).runnerNotes;
   // What loopd undid after the previous implementation and its verification.
   const undone = input.history.filter((h) => (h.phase === 'implementation' || h.phase === 'verification') && h.iteration === prev && Array.isArray(h.result?.loopdNotes));
   const latest = (phase: string) => [...undone].reverse().find((h) => h.phase === phase);
@@ -133,14 +135,10 @@ export const implementation: Handler<'implementation'> = async (input) => {
   const { step, sink } = input;
   let run = input.run;
   const started = input.adopt?.startedAt ?? Date.now();
-  const nn = iterName(step.iteration);
-  const suffix = step.attempt > 1 ? `.attempt-${step.attempt}` : '';
   mkdirSync(run.runDir, { recursive: true });
-  const logPath = join(run.runDir, `iter-${nn}${suffix}.log`);
-  const exitPath = join(run.runDir, `.iter-${nn}${suffix}.exit`);
-  const tailPath = join(run.runDir, `iter-${nn}.tail.txt`);
-  const promptPath = join(run.runDir, 'prompt.txt');
-  const iterPromptPath = join(run.runDir, `iter-${nn}${suffix}.prompt.txt`);
+  const files = implementationFiles(run.runDir, step.iteration, step.attempt);
+  const { log: logPath, exit: exitPath, tail: tailPath, prompt: iterPromptPath } = files;
+  const promptPath = runFiles(run.runDir).prompt;
 
   // Not the agent's failure: say what is really wrong instead of "agent exited with code 1".
   const gone = await checkRunPlace(run, { worktree: false });
@@ -240,7 +238,7 @@ export const implementation: Handler<'implementation'> = async (input) => {
     commitBefore,
     planBefore,
     ledger: input.ledger,
-    judgementPath: join(run.runDir, `.iter-${nn}${suffix}.judgement.json`),
+    judgementPath: files.judgement,
     sink,
     ...(status ? { known: status } : {}),
     ...(status && descends !== undefined ? { knownDescends: descends } : {}),
@@ -270,21 +268,18 @@ export const implementation: Handler<'implementation'> = async (input) => {
     similarity = outputSimilarity(parseAgentOutput(run.config.agent, readTail(prevLog).text).text, parsed.text);
   }
 
-  const reportPath = appendReportRow(run.runDir, {
-    timestamp_ms: Date.now(),
+  const reportPath = appendReport(run.runDir, {
     kind: 'implementation',
     iteration: step.iteration,
-    duration_ms: durationMs,
-    exit_code: exit.exitCode,
-    output_bytes: agent.outputBytes,
-    output_lines: agent.outputLines,
-    output_path: logPath,
+    durationMs,
+    exitCode: exit.exitCode,
+    outputPath: logPath,
+    outputBytes: agent.outputBytes,
+    outputLines: agent.outputLines,
     message: outcome.error ?? (completion.claimed ? 'claimed complete' : 'ok'),
-    tasks_done: tasksDone,
-    tasks_total: tasksTotal,
-    cost_usd: parsed.usage?.costUsd ?? null,
-    input_tokens: parsed.usage?.inputTokens ?? null,
-    output_tokens: parsed.usage?.outputTokens ?? null,
+    tasksDone,
+    tasksTotal,
+    usage: parsed.usage,
   });
   sink.artifact('report', reportPath);
 

@@ -5,7 +5,9 @@
 // are never marked reviewed: no review saw their work.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { appendReportRow, iterName, writeFileAtomic } from '../core/artifacts.js';
+import { reviewFiles } from '../core/artifact-names.js';
+import { writeFileAtomic } from '../core/artifacts.js';
+import { appendReport } from '../core/report.js';
 import { commitAll, diffSince, headCommit, worktreeStatus, type WorktreeStatus } from '../core/git.js';
 import { changedPaths, discardedRef, parentOf, restoreBranch, runRef, setRef } from '../core/history.js';
 import { ledgerCounts, pendingReview, setStates } from '../core/ledger.js';
@@ -18,14 +20,8 @@ import type { Handler, HandlerInput } from './types.js';
 export const review: Handler<'review'> = async (input) => {
   const { run, step, sink } = input;
   const started = input.adopt?.startedAt ?? Date.now();
-  const nn = iterName(step.iteration);
-  const suffix = step.attempt > 1 ? `.attempt-${step.attempt}` : '';
   mkdirSync(run.runDir, { recursive: true });
-  const promptPath = join(run.runDir, `review-${nn}${suffix}.prompt.txt`);
-  const diffPath = join(run.runDir, `review-${nn}.diff`);
-  const logPath = join(run.runDir, `review-${nn}${suffix}.log`);
-  const exitPath = join(run.runDir, `.review-${nn}${suffix}.exit`);
-  const notesPath = join(run.runDir, `review-${nn}.md`);
+  const { prompt: promptPath, diff: diffPath, log: logPath, exit: exitPath, notes: notesPath } = reviewFiles(run.runDir, step.iteration, step.attempt);
   const planFile = run.planPath ? join(run.worktreePath, run.planPath) : null;
 
   const placed = await checkRunPlace(run, { worktree: true, checkBranch: false });
@@ -148,21 +144,18 @@ export const review: Handler<'review'> = async (input) => {
   const headAfter = verdictCommit ?? (restored ? headBefore : head) ?? (await headCommit(run.worktreePath));
   await setRef(run.worktreePath, runRef(run.id), headAfter);
   const lc = ledger.length > 0 ? ledgerCounts(ledger) : null;
-  const reportPath = appendReportRow(run.runDir, {
-    timestamp_ms: Date.now(),
+  const reportPath = appendReport(run.runDir, {
     kind: 'review',
     iteration: step.iteration,
-    duration_ms: Date.now() - started,
-    exit_code: agent.exit.exitCode,
-    output_bytes: agent.outputBytes,
-    output_lines: agent.outputLines,
-    output_path: logPath,
+    durationMs: Date.now() - started,
+    exitCode: agent.exit.exitCode,
+    outputPath: logPath,
+    outputBytes: agent.outputBytes,
+    outputLines: agent.outputLines,
     message: approved ? `approved (${reviewed} marked [R])` : `changes requested: ${notesPath}`,
-    tasks_done: lc ? lc.total - lc.open : null,
-    tasks_total: lc ? lc.total : null,
-    cost_usd: agent.parsed.usage?.costUsd ?? null,
-    input_tokens: agent.parsed.usage?.inputTokens ?? null,
-    output_tokens: agent.parsed.usage?.outputTokens ?? null,
+    tasksDone: lc ? lc.total - lc.open : null,
+    tasksTotal: lc ? lc.total : null,
+    usage: agent.parsed.usage,
   });
   sink.artifact('report', reportPath);
   return {

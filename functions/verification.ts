@@ -2,14 +2,15 @@
 // failure stops the phase and writes runner-notes.txt, which the next implementation prompt
 // points at; the plan does not advance. Commands are cheap to repeat, so a step re-adopted after a
 // restart simply runs them again (after making sure the old process is gone).
-import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { killTree, spawnDetached, waitForExit } from '../core/agents/process.js';
-import { appendReportRow, iterName, lastLines, writeFileAtomic } from '../core/artifacts.js';
+import { runFiles, verifyFiles } from '../core/artifact-names.js';
+import { lastLines, writeFileAtomic } from '../core/artifacts.js';
+import { appendReport } from '../core/report.js';
 import { parsePlan } from '../core/plan.js';
 import { countLines, findStep } from './agent-step.js';
 import { guardHistory } from './judge.js';
+import { abandonStepProcess, awaitStepProcess, launchStepProcess } from './step-process.js';
 import type { Handler } from './types.js';
 
 export const NOTES_TAIL_LINES = 120;
@@ -29,10 +30,10 @@ export const verification: Handler<'verification'> = async (input) => {
 
 const runCommands: Handler<'verification'> = async (input) => {
   const { run, step, sink, signal } = input;
-  if (input.adopt) await killTree(input.adopt, 2000);
-  const nn = iterName(step.iteration);
+  // Commands are cheap to repeat: an adopted one is ended and the commands run again.
+  if (input.adopt) await abandonStepProcess(input.adopt);
   mkdirSync(run.runDir, { recursive: true });
-  const notesPath = join(run.runDir, 'runner-notes.txt');
+  const notesPath = runFiles(run.runDir).runnerNotes;
   const planFile = run.planPath ? join(run.worktreePath, run.planPath) : null;
   const counts = planFile && existsSync(planFile) ? parsePlan(readFileSync(planFile, 'utf8')).counts : null;
   const cmds = run.config.verify_cmds;
@@ -40,43 +41,35 @@ const runCommands: Handler<'verification'> = async (input) => {
 
   for (let k = 0; k < cmds.length; k++) {
     const cmd = cmds[k]!;
-    const logPath = join(run.runDir, `verify-${nn}-${k + 1}.log`);
-    const exitPath = join(run.runDir, `.verify-${nn}-${k + 1}.exit`);
-    writeFileSync(logPath, '');
-    rmSync(exitPath, { force: true });
+    const { log: logPath, exit: exitPath } = verifyFiles(run.runDir, step.iteration, k + 1);
     const started = Date.now();
-    const nonce = randomUUID();
-    await sink.processIntent({ nonce, logPath, exitPath, commitBefore: '', planBefore: null, startedAt: started });
-    const handle = await spawnDetached({
-      nonce,
-      shellCommand: cmd,
+    const proc = await launchStepProcess(sink, {
+      command: cmd,
       cwd: run.worktreePath,
       env: { LOOP_RUN_ID: run.id, LOOP_RUN_DIR: run.runDir, LOOP_ITERATION: String(step.iteration), LOOP_PHASE: 'verification' },
       stdinPath: '/dev/null',
       logPath,
       exitPath,
     });
-    void sink.processStarted({ ...handle, logPath, exitPath, commitBefore: '', planBefore: null, startedAt: started });
     sink.event('VERIFY_STARTED', { iteration: step.iteration, index: k + 1, command: cmd, log: logPath });
-    const exit = await waitForExit(handle, exitPath, { timeoutMs: timeoutSec * 1000, signal });
+    const exit = await awaitStepProcess(proc, { timeoutMs: timeoutSec * 1000, signal });
     sink.outputGrew();
     sink.artifact('verify_log', logPath);
     const output = existsSync(logPath) ? readFileSync(logPath, 'utf8') : '';
     if (exit.canceled) return { status: 'CANCELED', error: 'canceled', outputPath: logPath, result: { passed: false, canceled: true } };
     const passed = !exit.timedOut && exit.exitCode === 0;
     const why = exit.timedOut ? `timed out after ${timeoutSec}s (verify_timeout_sec)` : `exit code ${exit.exitCode ?? 'unknown'}`;
-    appendReportRow(run.runDir, {
-      timestamp_ms: Date.now(),
+    appendReport(run.runDir, {
       kind: 'verify',
       iteration: step.iteration,
-      duration_ms: Date.now() - started,
-      exit_code: exit.exitCode,
-      output_bytes: Buffer.byteLength(output),
-      output_lines: countLines(output),
-      output_path: logPath,
+      durationMs: Date.now() - started,
+      exitCode: exit.exitCode,
+      outputPath: logPath,
+      outputBytes: Buffer.byteLength(output),
+      outputLines: countLines(output),
       message: `${passed ? 'passed' : `failed (${why})`}: ${cmd}`,
-      tasks_done: counts ? counts.done + counts.reviewed : null,
-      tasks_total: counts ? counts.total : null,
+      tasksDone: counts ? counts.done + counts.reviewed : null,
+      tasksTotal: counts ? counts.total : null,
     });
     if (!passed) {
       writeFileAtomic(

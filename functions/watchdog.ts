@@ -3,7 +3,9 @@
 // the next implementation uses that file as its prompt. The transition rules cap the number of
 // rewrites per run (watchdog_max_rewrites) and fail the run past it.
 import { join } from 'node:path';
-import { appendReportRow, writeFileAtomic } from '../core/artifacts.js';
+import { promptRewriteFile, runFiles } from '../core/artifact-names.js';
+import { writeFileAtomic } from '../core/artifacts.js';
+import { appendReport } from '../core/report.js';
 import { ledgerCounts } from '../core/ledger.js';
 import { computeSignals, iterationFacts, type StepFact, type StepResultFacts } from '../core/signals.js';
 import type { WatchdogSignal } from '../core/types.js';
@@ -51,23 +53,20 @@ export const watchdog: Handler<'watchdog'> = async (input) => {
   const next = step.iteration + 1;
   const extras = promptExtrasFor({ history: [...history, { phase: 'watchdog', status: 'SUCCEEDED', iteration: step.iteration, attempt: 1, result: {} }], run }, next);
   const prompt = composePrompt(run, next, { ...extras, rewrite: text });
-  const rewritePath = join(run.runDir, `prompt.rewrite.${n}.txt`);
+  const rewritePath = promptRewriteFile(run.runDir, n);
   writeFileAtomic(rewritePath, prompt);
   sink.artifact('prompt_rewrite', rewritePath);
-  const promptPath = join(run.runDir, 'prompt.txt');
+  const promptPath = runFiles(run.runDir).prompt;
   sink.event('WATCHDOG_REWRITE', { signal: signals[0], signals, iteration: step.iteration, promptPath, rewritePath, rewrite: n });
-  appendReportRow(run.runDir, {
-    timestamp_ms: Date.now(),
+  appendReport(run.runDir, {
     kind: 'watchdog',
     iteration: step.iteration,
-    duration_ms: 0,
-    exit_code: null,
-    output_bytes: Buffer.byteLength(prompt),
-    output_lines: null,
-    output_path: rewritePath,
+    durationMs: 0,
+    exitCode: null,
+    outputPath: rewritePath,
+    outputBytes: Buffer.byteLength(prompt),
+    outputLines: null,
     message: `rewrite ${n}: ${signals.join(', ')}`,
-    tasks_done: null,
-    tasks_total: null,
   });
   return { status: 'SUCCEEDED', promptPath: rewritePath, result: { signal: signals[0], signals, rewritePath, intervention: text, rewrite: n } };
 };

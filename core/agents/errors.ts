@@ -58,25 +58,27 @@ export interface ErrorClass {
   fix: string | null;
 }
 
-export function classifyAgentError(message: string, agent: 'claude' | 'codex' | 'command' = 'claude'): ErrorClass {
-  for (const r of ERROR_RULES) {
-    if (r.pattern.test(message)) return { kind: r.kind, action: r.action, fix: fixFor(r.kind, agent) };
-  }
-  return { kind: 'unknown', action: 'retry', fix: null };
+/** What the user should do about an error, by kind; an agent kind's record adds or replaces entries (its login command). */
+export type ErrorFixes = Partial<Record<AgentErrorKind, string>>;
+
+// Claude Code's login is the default: a command agent most often wraps it.
+export const COMMON_FIXES: Readonly<ErrorFixes> = {
+  auth: "run `claude login` as the user running loopd, or set ANTHROPIC_API_KEY in the daemon's environment, then `loopctl daemon restart`",
+  root_refused: "run loopd as a normal user, or on a sandbox machine set IS_SANDBOX=1 in the daemon's environment, then `loopctl daemon restart`",
+  context_too_long: 'the conversation outgrew the model: split the plan into smaller tasks or trim context_files',
+};
+
+/** The fix for an error kind, the agent kind's own first. Callers with a kind name use kinds/index.ts's fixFor. */
+export function errorFix(kind: AgentErrorKind, fixes: Readonly<ErrorFixes> = {}): string | null {
+  return fixes[kind] ?? COMMON_FIXES[kind] ?? null;
 }
 
-export function fixFor(kind: AgentErrorKind, agent: 'claude' | 'codex' | 'command'): string | null {
-  switch (kind) {
-    case 'auth':
-      if (agent === 'codex') return "run `codex login` as the user running loopd, or set OPENAI_API_KEY in the daemon's environment, then `loopctl daemon restart`";
-      return "run `claude login` as the user running loopd, or set ANTHROPIC_API_KEY in the daemon's environment, then `loopctl daemon restart`";
-    case 'root_refused':
-      return "run loopd as a normal user, or on a sandbox machine set IS_SANDBOX=1 in the daemon's environment, then `loopctl daemon restart`";
-    case 'context_too_long':
-      return 'the conversation outgrew the model: split the plan into smaller tasks or trim context_files';
-    default:
-      return null;
+/** The first matching row of the table; `fixes` are the agent kind's own. */
+export function classifyAgentError(message: string, fixes: Readonly<ErrorFixes> = {}): ErrorClass {
+  for (const r of ERROR_RULES) {
+    if (r.pattern.test(message)) return { kind: r.kind, action: r.action, fix: errorFix(r.kind, fixes) };
   }
+  return { kind: 'unknown', action: 'retry', fix: null };
 }
 
 /** Collapses whitespace and caps the length: one readable line for events, list and inspect. */

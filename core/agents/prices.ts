@@ -10,7 +10,7 @@ export interface ModelPrice {
   output: number;
 }
 
-const p = (input: number, cachedInput: number, output: number): ModelPrice => ({ input, cachedInput, output });
+export const p = (input: number, cachedInput: number, output: number): ModelPrice => ({ input, cachedInput, output });
 
 /** Keys are model names or name prefixes; the longest matching prefix wins. */
 export const DEFAULT_PRICES: Readonly<Record<string, ModelPrice>> = {
@@ -36,10 +36,9 @@ export const DEFAULT_PRICES: Readonly<Record<string, ModelPrice>> = {
   'claude-sonnet-4-5': p(3, 0.3, 15),
   'claude-sonnet-4': p(3, 0.3, 15),
   'claude-haiku-4-5': p(1, 0.1, 5),
-  // What an agent uses when `model` is empty (the CLI's own default is not in its output).
-  'default:codex': p(1.25, 0.125, 10),
-  'default:claude': p(3, 0.3, 15),
 };
+// What an agent uses when `model` is empty is its kind record's defaultPrice (core/agents/kinds/),
+// priced as `default:<kind>`; model_prices may set that key too.
 
 export class PriceTableError extends Error {
   override name = 'PriceTableError';
@@ -63,8 +62,16 @@ export function parsePriceOverrides(text: string): Record<string, ModelPrice> {
   return out;
 }
 
-/** The price for a model: exact name, else the longest known prefix, else the agent's default. */
-export function priceFor(model: string, agent: string, overrides: Record<string, ModelPrice> = {}): { key: string; price: ModelPrice } | null {
+/**
+ * The price for a model: exact name, else the longest known prefix; for an empty model, the
+ * agent's default (`default:<agent>` in the overrides, else `agentDefault`, its kind record's).
+ */
+export function priceFor(
+  model: string,
+  agent: string,
+  overrides: Record<string, ModelPrice> = {},
+  agentDefault: ModelPrice | null = null,
+): { key: string; price: ModelPrice } | null {
   const table: Record<string, ModelPrice> = { ...DEFAULT_PRICES, ...overrides };
   const name = model.trim();
   if (name !== '') {
@@ -78,7 +85,8 @@ export function priceFor(model: string, agent: string, overrides: Record<string,
     return null;
   }
   const def = `default:${agent}`;
-  return table[def] ? { key: def, price: table[def] } : null;
+  const price = table[def] ?? agentDefault;
+  return price ? { key: def, price } : null;
 }
 
 export interface TokenCounts {

@@ -3,7 +3,9 @@
 // so a restarted daemon, or another host, finishes it. Files are written outside any transaction;
 // their artifact rows and finalized_at land together in one afterwards.
 import { existsSync } from 'node:fs';
-import { appendReportRow, checksumFile, mirrorDir, writeSummary, type Summary } from '../../core/artifacts.js';
+import { runFiles } from '../../core/artifact-names.js';
+import { checksumFile, mirrorDir, writeSummary, type Summary } from '../../core/artifacts.js';
+import { appendReport } from '../../core/report.js';
 import { ledgerCounts } from '../../core/ledger.js';
 import { isTerminalRunStatus } from '../../core/types.js';
 import { removeRunWorktree } from '../../core/worktree.js';
@@ -85,23 +87,22 @@ async function writeRunFiles(store: StoreReads, run: RunRecord): Promise<NewArti
   const completion = (await store.getRunTruth(run.id))?.completion ?? null;
   const summary = summarize(run, steps, tasks.length > 0 ? ledgerCounts(tasks) : null, completion);
   // Every ending gets a report row, so report.tsv exists even for a run canceled before it began.
-  appendReportRow(run.run_dir, {
-    timestamp_ms: summary.end_ms,
+  const files = runFiles(run.run_dir);
+  appendReport(run.run_dir, {
+    at: summary.end_ms,
     kind: 'run',
     iteration: summary.iterations_run,
-    duration_ms: summary.total_duration_ms,
-    exit_code: summary.last_exit_code,
-    output_bytes: null,
-    output_lines: null,
-    output_path: `${run.run_dir}/summary.json`,
+    durationMs: summary.total_duration_ms,
+    exitCode: summary.last_exit_code,
+    outputPath: files.summary,
+    outputBytes: null,
+    outputLines: null,
     message: `${run.status}: ${run.exit_reason ?? 'failed'}${run.last_error && run.status !== 'COMPLETED' ? ` (${run.last_error})` : ''}`,
-    tasks_done: summary.tasks_done,
-    tasks_total: summary.tasks_total,
-    cost_usd: run.cost_usd,
-    input_tokens: run.input_tokens,
-    output_tokens: run.output_tokens,
+    tasksDone: summary.tasks_done,
+    tasksTotal: summary.tasks_total,
+    usage: { costUsd: run.cost_usd, inputTokens: run.input_tokens, outputTokens: run.output_tokens },
   });
-  const out = [artifactOf(run, null, 'report', `${run.run_dir}/report.tsv`), artifactOf(run, null, 'summary', writeSummary(run.run_dir, summary))];
+  const out = [artifactOf(run, null, 'report', files.report), artifactOf(run, null, 'summary', writeSummary(run.run_dir, summary))];
   const g = run.global_run_dir;
   if (g && g !== run.run_dir) for (const copied of mirrorDir(run.run_dir, g)) out.push(artifactOf(run, null, 'mirror', copied));
   return out.filter((a): a is NewArtifact => a !== null);
@@ -117,6 +118,7 @@ function summarize(run: RunRecord, steps: StepRecord[], ledger: { total: number;
   const merge = [...steps].reverse().find((s) => s.phase === 'merge' && s.status === 'SUCCEEDED');
   const start = run.started_at ?? run.created_at;
   const end = run.ended_at ?? Date.now();
+  const files = runFiles(run.run_dir);
   return {
     run_id: run.id,
     run_name: run.name,
@@ -143,8 +145,8 @@ function summarize(run: RunRecord, steps: StepRecord[], ledger: { total: number;
     merge_target_branch: run.merge_target_branch,
     merge_commit: merge ? ((merge.result?.commit as string | null | undefined) ?? null) : null,
     run_log: lastImpl?.output_path ?? null,
-    report: `${run.run_dir}/report.tsv`,
-    prompt_snapshot: existsSync(`${run.run_dir}/prompt.txt`) ? `${run.run_dir}/prompt.txt` : null,
+    report: files.report,
+    prompt_snapshot: existsSync(files.prompt) ? files.prompt : null,
     last_iteration_log: lastImpl?.output_path ?? null,
     last_iteration_tail: typeof lastResult?.tailPath === 'string' ? lastResult.tailPath : null,
   };

@@ -2,9 +2,9 @@
 // watched) is adopted and followed to its end, instead of paying for it twice; a step whose process
 // is gone is failed (not the agent's fault: it does not use up retries) and queued again with the
 // same input. Then every RUNNING run gets its next step, and owed finalisation is done.
-import { findByNonce, isAlive, killTree, readExitStatus } from '../../core/agents/process.js';
 import { isTerminalRunStatus } from '../../core/types.js';
-import type { AgentProcessInfo } from '../../functions/types.js';
+import { isAlive } from '../../core/agents/process.js';
+import { abandonStepProcess, recoverStepProcess, type RecordedProcess } from '../../functions/step-process.js';
 import type { RunRecord, StepRecord } from '../store/types.js';
 import { inTx, type DispatchContext } from './context.js';
 import { advanceRun } from './decide.js';
@@ -28,30 +28,20 @@ export async function recover(ctx: DispatchContext): Promise<void> {
   await finaliseOwed(ctx);
 }
 
-/** The step's process as the previous daemon recorded it, found again by its nonce if the pid was never recorded. */
-function processOf(step: StepRecord): AgentProcessInfo | null {
-  let proc = step.process as (Partial<AgentProcessInfo> & { nonce: string; exitPath: string }) | null;
-  if (proc && !proc.pid) {
-    // The daemon died between spawning and recording the pid.
-    const found = findByNonce(proc.nonce);
-    if (found) proc = { ...proc, ...found };
-    else if (readExitStatus(proc.exitPath) !== null) proc = { ...proc, pid: 0, pgid: 0, startTime: '' };
-    else proc = null;
-  }
-  return proc as AgentProcessInfo | null;
-}
-
 async function recoverStep(ctx: DispatchContext, run: RunRecord, step: StepRecord): Promise<void> {
-  const handle = processOf(step);
+  // The protocol's recovery (functions/step-process.ts): found by pid + start time, or by its
+  // nonce when the pid was never recorded, or known finished by its exit file.
+  const found = recoverStepProcess(step.process as RecordedProcess | null);
   const handler = ctx.handlers[step.phase];
   const running = !isTerminalRunStatus(run.status);
-  if (handle && handler && running && (isAlive(handle) || readExitStatus(handle.exitPath) !== null)) {
+  if (found.kind === 'adopt' && handler && running) {
+    const handle = found.proc;
     // The agent outlived the previous daemon: follow it to its end instead of paying twice.
     await inTx(ctx, (tx) => tx.appendEvent(run.id, step.id, 'STEP_ADOPTED', { pid: handle.pid, phase: step.phase, iteration: step.iteration }));
     execute(ctx, run, step, handler, handle);
     return;
   }
-  if (handle && isAlive(handle)) void killTree(handle, 2000);
+  if (found.proc && isAlive(found.proc)) void abandonStepProcess(found.proc);
   await inTx(ctx, async (tx) => {
     const now = ctx.clock.now();
     // Not the agent's failure: { requeued } keeps it from using up claude_retries.

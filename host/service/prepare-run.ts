@@ -7,8 +7,7 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
 import { buildAgentCommand, type AgentKind } from '../../core/agents/adapters.js';
-import { agentBinary } from '../../core/agents/binary.js';
-import { fixFor } from '../../core/agents/errors.js';
+import { agentBinary, agentKind, fixFor } from '../../core/agents/kinds/index.js';
 import { parsePriceOverrides, PriceTableError } from '../../core/agents/prices.js';
 import { resolveRunDirs, type RunDirs } from '../../core/artifacts.js';
 import { ConfigError, resolveConfig, type LoopConfig } from '../../core/config.js';
@@ -132,9 +131,9 @@ function checkAgents(config: LoopConfig): void {
   }
   // Claude Code refuses --dangerously-skip-permissions as root unless IS_SANDBOX=1: say so now,
   // not after the first iteration failed.
-  const usesClaude = config.agent === 'claude' || (config.reviewer && reviewerKind === 'claude');
-  if (usesClaude && process.getuid?.() === 0 && !process.env.IS_SANDBOX) {
-    throw new UserError(`loopd runs as root and Claude Code refuses to skip permission prompts as root: ${fixFor('root_refused', 'claude')}`);
+  const refusing = roles.find(([, kind]) => agentKind(kind).refusesRootWithoutSandbox);
+  if (refusing && process.getuid?.() === 0 && !process.env.IS_SANDBOX) {
+    throw new UserError(`loopd runs as root and ${agentKind(refusing[1]).title} refuses to skip permission prompts as root: ${fixFor('root_refused', refusing[1])}`);
   }
   try {
     parsePriceOverrides(config.model_prices ?? '');

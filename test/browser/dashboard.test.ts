@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createClientFor, type LoopClient } from '../../cli/client.js';
 import { startDaemon, type DaemonHandle } from '../../host/main.js';
 import { FAKE_AGENT, FIXTURES, commandFlags, git, makeRepo, tempDir, waitForRun } from '../integration/harness.js';
+import { requireFreshBuild } from '../cli/helpers.js';
 
 const CHROMIUM = process.env.LOOPD_CHROMIUM ?? '/usr/bin/chromium';
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -28,9 +29,7 @@ beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`chromium not found at ${CHROMIUM}: install it (apt-get install -y chromium) or set LOOPD_CHROMIUM; browser tests never skip`);
   }
-  if (!existsSync(join(ROOT, 'dist', 'dashboard', 'index.html')) || !existsSync(join(ROOT, 'dist', 'cli', 'commands', 'dashboard.js'))) {
-    throw new Error('the dashboard or the CLI is not built: run npm run build first');
-  }
+  requireFreshBuild({ dashboard: true });
   home = tempDir('loopd-home-');
   daemon = await startDaemon({ home, host: '127.0.0.1', port: 0, token: 'browser-token', log: () => {} });
   client = createClientFor(daemon.url, daemon.token);

@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunDetail, RunView, WorkspaceView } from '../../router/index.js';
-import { builtDaemonIsFresh, closedPort, repoRoot, stopTestDaemon } from './helpers.js';
+import { closedPort, repoRoot, requireFreshBuild, stopTestDaemon } from './helpers.js';
+
+requireFreshBuild();
 
 const LOOPCTL = join(repoRoot, 'bin', 'loopctl.js');
 const FAKE_AGENT = join(repoRoot, 'test', 'fixtures', 'fake-agent.mjs');
@@ -88,7 +90,7 @@ function plan(n: number): string {
   return `# Plan\n\n## Tasks\n${Array.from({ length: n }, (_, i) => `- [ ] task ${i + 1}`).join('\n')}\n\n## Verification\n- [ ] run it\n`;
 }
 
-describe.skipIf(!builtDaemonIsFresh())('loopctl end to end with a real daemon', () => {
+describe('loopctl end to end with a real daemon', () => {
   let runId = '';
   let runName = '';
 

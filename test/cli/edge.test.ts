@@ -5,14 +5,13 @@ import { mkdirSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { builtDaemonIsFresh, closedPort, repoRoot, runLoopctl } from './helpers.js';
+import { closedPort, repoRoot, requireFreshBuild, runLoopctl } from './helpers.js';
 
-const built = builtDaemonIsFresh();
+requireFreshBuild();
 let env: NodeJS.ProcessEnv = {};
 let repo = '';
 
 beforeAll(async () => {
-  if (!built) return;
   const base = realpathSync(mkdtempSync(join(tmpdir(), 'loopd-edge-')));
   repo = join(base, 'repo');
   mkdirSync(join(repo, 'specs', 'planning'), { recursive: true });
@@ -28,12 +27,12 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (built) await runLoopctl(['daemon', 'stop'], { env });
+  await runLoopctl(['daemon', 'stop'], { env });
 });
 
 const agent = ['--agent', 'command', '--agent-cmd', `node ${join(repoRoot, 'test', 'fixtures', 'fake-agent.mjs')}`];
 
-describe.skipIf(!built)('loopctl run refuses bad names at creation', () => {
+describe('loopctl run refuses bad names at creation', () => {
   const cases: [string, string[], RegExp][] = [
     ['a merge target with ..', ['--merge-target', '../../x'], /^Error: invalid merge_target_branch "\.\.\/\.\.\/x": it contains "\.\."; use a git branch name/],
     ['a merge target with a leading dash', ['--merge-target=-x'], /^Error: invalid merge_target_branch "-x": it starts with "-"/],

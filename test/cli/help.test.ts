@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { notFoundMessage, suggestCommand, typedCommand } from '../../cli/command-suggest.js';
 import { errorLine, wantsJson } from '../../cli/main.js';
-import { builtCliIsFresh, closedPort, repoRoot } from './helpers.js';
+import { closedPort, repoRoot, requireFreshBuild } from './helpers.js';
+
+requireFreshBuild();
 
 const set = {
   commands: ['cancel', 'events', 'init', 'inspect', 'list', 'help', 'daemon:start', 'daemon:status', 'daemon:stop', 'daemon:restart'],
@@ -53,7 +55,7 @@ describe('command suggestions', () => {
   });
 });
 
-describe.skipIf(!builtCliIsFresh())('help, typos and completion through bin/loopctl.js', () => {
+describe('help, typos and completion through bin/loopctl.js', () => {
   let base = '';
   let env: NodeJS.ProcessEnv = {};
 

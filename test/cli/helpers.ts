@@ -82,12 +82,25 @@ export function runLoopctl(args: string[], opts: { env: NodeJS.ProcessEnv; cwd?:
   });
 }
 
+/** True when dist/dashboard was built after every file of the dashboard's source was last changed. */
+export function builtDashboardIsFresh(): boolean {
+  const built = join(repoRoot, 'dist', 'dashboard', 'index.html');
+  if (!existsSync(built)) return false;
+  const walk = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
+  const builtAt = statSync(built).mtimeMs;
+  return walk(join(repoRoot, 'dashboard')).every((src) => statSync(src).mtimeMs <= builtAt);
+}
+
 /**
- * Fails the test file loudly when the compiled daemon or CLI is older than its source: a test that
- * silently skipped on a stale build would pass while testing nothing.
+ * Fails the test file loudly when the compiled daemon or CLI (and with `dashboard`, the dashboard)
+ * is missing or older than its source: every test file that runs anything from dist/ calls this at
+ * load, because a test that silently skipped on a stale build would pass while testing nothing.
  */
-export function requireFreshBuild(): void {
-  if (!builtDaemonIsFresh()) throw new Error('the build in dist/ is missing or older than the source: run npm run build');
+export function requireFreshBuild(opts: { dashboard?: boolean } = {}): void {
+  if (!builtDaemonIsFresh() || (opts.dashboard && !builtDashboardIsFresh())) {
+    throw new Error('the build in dist/ is missing or older than the source: run npm run build');
+  }
 }
 
 /**

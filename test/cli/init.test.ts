@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { renderDefaultConfigFile } from '../../core/config.js';
 import { ignoresLogDir, initWorkspace } from '../../cli/init.js';
-import { builtCliIsFresh, repoRoot } from './helpers.js';
+import { repoRoot, requireFreshBuild } from './helpers.js';
+
+requireFreshBuild();
 
 let dir: string;
 beforeEach(() => {
@@ -66,7 +68,7 @@ describe('initWorkspace', () => {
   });
 });
 
-describe.skipIf(!builtCliIsFresh())('loopctl init (built binary)', () => {
+describe('loopctl init (built binary)', () => {
   it('reports what it created, then what it skipped', () => {
     gitInit(dir);
     const run = () =>

@@ -5,7 +5,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAKE_AGENT, commandFlags, git, makeRepo, startTestDaemon, waitFor, waitForRun, type TestDaemon } from '../integration/harness.js';
-import { builtCliIsFresh, repoRoot } from './helpers.js';
+import { repoRoot, requireFreshBuild } from './helpers.js';
+
+requireFreshBuild();
 
 interface Result {
   code: number | null;
@@ -15,7 +17,6 @@ interface Result {
 
 let t: TestDaemon;
 beforeAll(async () => {
-  if (!builtCliIsFresh()) throw new Error('the CLI build is stale: run npm run build');
   t = await startTestDaemon();
 });
 afterAll(async () => {

@@ -1,7 +1,7 @@
 // Shared set-up for integration tests: temp git repos, an in-process daemon on port 0 with a temp
 // LOOPD_HOME, and a typed client talking to it over real HTTP.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,9 +32,15 @@ export interface TestRepo {
   commit(message: string): void;
 }
 
-export function makeRepo(opts: { tasks?: number; spec?: string; config?: string } = {}): TestRepo {
-  const base = tempDir();
-  const root = join(base, 'repo');
+// One committed template repo per shape and worker, copied for each test: a copy is a fraction of
+// the cost of git init + add + commit, and gives every test its own independent repo all the same.
+const templates = new Map<string, string>();
+
+function templateRepo(opts: { tasks?: number; spec?: string; config?: string }): string {
+  const key = JSON.stringify([opts.tasks ?? 3, opts.spec ?? 'demo', opts.config ?? null]);
+  const cached = templates.get(key);
+  if (cached) return cached;
+  const root = join(tempDir('loopd-template-'), 'repo');
   mkdirSync(root);
   git(root, 'init', '-q', '-b', 'main');
   const write = (rel: string, content: string) => {
@@ -53,6 +59,18 @@ export function makeRepo(opts: { tasks?: number; spec?: string; config?: string 
   write('.gitignore', 'logs/loop/\n');
   git(root, 'add', '-A');
   git(root, 'commit', '-q', '-m', 'init');
+  templates.set(key, root);
+  return root;
+}
+
+export function makeRepo(opts: { tasks?: number; spec?: string; config?: string } = {}): TestRepo {
+  const base = tempDir();
+  const root = join(base, 'repo');
+  cpSync(templateRepo(opts), root, { recursive: true });
+  const write = (rel: string, content: string) => {
+    mkdirSync(dirname(join(root, rel)), { recursive: true });
+    writeFileSync(join(root, rel), content);
+  };
   return { base, root, write, commit: (m) => (git(root, 'add', '-A'), git(root, 'commit', '-q', '-m', m)) };
 }
 
@@ -111,4 +129,14 @@ export async function waitFor<T>(fn: () => Promise<T | null | undefined | false>
 
 export function commandFlags(cmd: string, extra: Record<string, string | number | boolean> = {}) {
   return { agent: 'command', agent_cmd: cmd, ...extra };
+}
+
+/** True while `pid` is a running process (a zombie, dead but not yet reaped, counts as gone). */
+export function isLive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
 }

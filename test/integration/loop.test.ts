@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parsePlan } from '../../core/plan.js';
 import { isEventOf, type EventType } from '../../core/events.js';
 import type { EventView, EventViewOf } from '../../router/index.js';
-import { FAKE_AGENT, FIXTURES, commandFlags, git, makeRepo, startTestDaemon, tempDir, waitFor, waitForRun, type TestDaemon } from './harness.js';
+import { FAKE_AGENT, FIXTURES, commandFlags, git, isLive, makeRepo, startTestDaemon, tempDir, waitFor, waitForRun, type TestDaemon } from './harness.js';
 
 let t: TestDaemon;
 beforeEach(async () => {
@@ -229,7 +229,9 @@ describe('run control', () => {
     const paused = await t.client.runs.pause.mutate({ run: created.id });
     expect(paused.status).toBe('PAUSED');
     await waitFor(async () => (await t.daemon.store.stepsForRun(created.id)).every((s) => s.status !== 'IN_PROGRESS'));
-    await new Promise((r) => setTimeout(r, 500));
+    // "Claims no more" without a stopwatch: once the dispatcher is idle (no round queued or running,
+    // nothing in flight) it has passed over the paused run's queued step and will not come back to it.
+    await t.daemon.dispatcher.idle();
     const steps = await t.daemon.store.stepsForRun(created.id);
     expect(steps.map((s) => s.status)).toEqual(['SUCCEEDED', 'QUEUED']);
     expect((await t.client.runs.get.query({ run: created.id })).status).toBe('PAUSED');
@@ -253,13 +255,18 @@ describe('run control', () => {
 
   it('cancel during verification kills the command', async () => {
     const repo = makeRepo({ tasks: 2 });
-    const marker = join(tempDir(), 'still-running');
-    const created = await create(repo.root, FAKE_AGENT, { reviewer: false, verify_cmds: `sleep 5 && touch ${marker}` });
-    await waitFor(async () => (await t.daemon.store.stepsForRun(created.id)).find((s) => s.phase === 'verification' && s.pid));
+    const pids = join(tempDir(), 'verify.pids');
+    // The command and its child write their pids, then wait: only a kill ends them.
+    const created = await create(repo.root, FAKE_AGENT, { reviewer: false, verify_cmds: `sleep 60 & echo $$ $! > ${pids}; wait` });
+    const [shell, child] = await waitFor(() => {
+      const p = existsSync(pids) ? readFileSync(pids, 'utf8').trim().split(' ').map(Number) : [];
+      return p.length === 2 ? p : null;
+    });
+    expect(isLive(shell!) && isLive(child!)).toBe(true);
+    // Cancel returns once the step has ended, and a step ends only when its process tree is gone.
     expect((await t.client.runs.cancel.mutate({ run: created.id })).status).toBe('CANCELED');
     expect((await t.daemon.store.stepsForRun(created.id)).find((s) => s.phase === 'verification')!.status).toBe('CANCELED');
-    await new Promise((r) => setTimeout(r, 5500));
-    expect(existsSync(marker)).toBe(false);
+    expect([shell, child].filter((pid) => isLive(pid!))).toEqual([]);
   });
 
   it('a run canceled before it started still gets report.tsv and summary.json', async () => {

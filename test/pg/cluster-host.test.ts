@@ -5,6 +5,10 @@ import { freshDatabase, seedRun } from './db.js';
 import type { Pool } from '../../host/pg/connect.js';
 import { ClusterHost, type ClusterHostOptions } from '../../host/pg/cluster-host.js';
 import type { Lease } from '../../host/pg/leases.js';
+import { requireFreshBuild } from '../cli/helpers.js';
+
+// One test runs bin/loopctl (dist/).
+requireFreshBuild();
 
 let pool: Pool;
 let drop: () => Promise<void>;

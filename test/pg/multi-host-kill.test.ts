@@ -8,6 +8,10 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freshDatabase, seedRun } from './db.js';
 import type { Pool } from '../../host/pg/connect.js';
 import { tempDirs } from '../unit/tmp.js';
+import { requireFreshBuild } from '../cli/helpers.js';
+
+// The hosts are test/fixtures/cluster-host.mjs on the compiled cluster layer (dist/host/pg).
+requireFreshBuild();
 
 const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'cluster-host.mjs');
 const RUNS = 6;

@@ -5,6 +5,10 @@ import { inTx, checkDatabaseUrl, type Pool } from '../../host/pg/connect.js';
 import { loadPgMigrations, migratePg, PgSchemaTooNewError } from '../../host/pg/migrate.js';
 import { appendEvent, subscribeEvents, type PgEvent } from '../../host/pg/events.js';
 import { claimSpecChange } from '../../host/pg/triggers.js';
+import { requireFreshBuild } from '../cli/helpers.js';
+
+// One test runs bin/loopd (dist/).
+requireFreshBuild();
 
 let pool: Pool;
 let url: string;

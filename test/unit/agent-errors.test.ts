@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyAgentError, fixFor } from '../../core/agents/errors.js';
+import { agentKind, classifyAgentError, fixFor } from '../../core/agents/kinds/index.js';
 import { costFromTokens, parsePriceOverrides, priceFor, PriceTableError } from '../../core/agents/prices.js';
 
 describe('the agent error table', () => {
@@ -42,7 +42,9 @@ describe('the price table', () => {
   it('prices exact names, the longest known prefix, and the agent default for an empty model', () => {
     expect(priceFor('gpt-5.1-codex', 'codex')?.key).toBe('gpt-5.1-codex');
     expect(priceFor('gpt-5.1-codex-max-2025-12', 'codex')?.key).toBe('gpt-5.1-codex-max');
-    expect(priceFor('', 'codex')?.key).toBe('default:codex');
+    expect(priceFor('', 'codex')).toBeNull();
+    expect(priceFor('', 'codex', {}, agentKind('codex').defaultPrice)).toMatchObject({ key: 'default:codex', price: { input: 1.25 } });
+    expect(priceFor('', 'codex', { 'default:codex': { input: 2, cachedInput: 0.2, output: 8 } }, agentKind('codex').defaultPrice)?.price.input).toBe(2);
     expect(priceFor('some-local-model', 'codex')).toBeNull();
   });
 

@@ -3,7 +3,7 @@
 // its events in one transaction.
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { agentBinary } from '../../core/agents/binary.js';
+import { agentBinary } from '../../core/agents/kinds/index.js';
 import { defaultConfig } from '../../core/config.js';
 import { placeRun, recordRun } from '../../host/service/place-run.js';
 import type { PreparedRun } from '../../host/service/prepare-run.js';

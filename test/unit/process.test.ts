@@ -129,11 +129,9 @@ describe('spawnDetached / waitForExit', () => {
     const grandchild = Number(fs.readFileSync(path.join(s.cwd, 'grandchild.pid'), 'utf8'));
     expect(isLivePid(grandchild)).toBe(true);
 
-    const t0 = Date.now();
     const r = await waitForExit(h, s.exitPath, { timeoutMs: 300, graceMs: 300, pollMs: 50 });
     expect(r.timedOut).toBe(true);
     expect(r.canceled).toBe(false);
-    expect(Date.now() - t0).toBeLessThan(5000);
     expect(isLivePid(inner)).toBe(false);
     expect(isLivePid(grandchild)).toBe(false);
     expect(liveInGroup(h.pgid)).toEqual([]);

@@ -126,7 +126,6 @@ describe('runOneShot', () => {
   it('kills the whole process tree on timeout', async () => {
     const dir = tmp();
     const pidFile = path.join(dir, 'child.pid');
-    const started = Date.now();
     const r = await runOneShot({
       command: `sleep 30 & echo $! > ${shellQuote(pidFile)}; echo waiting; wait`,
       cwd: dir,
@@ -136,7 +135,6 @@ describe('runOneShot', () => {
     expect(r.timedOut).toBe(true);
     expect(r.exitCode).toBeNull();
     expect(r.output).toContain('waiting');
-    expect(Date.now() - started).toBeLessThan(10_000);
     const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
     expect(isDeadPid(pid)).toBe(true);
   });
@@ -189,11 +187,9 @@ describe('suggestRunName', () => {
   });
 
   it('gives up on a timeout', async () => {
-    const started = Date.now();
     const r = await suggestRunName({ agentCommand: 'sleep 30; echo too-late', kind: 'command', cwd: tmp(), specText: SPEC, timeoutMs: 300 });
     expect(r.name).toBeNull();
     expect(r.reason).toMatch(/timed out/);
-    expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   it('never throws, even when the agent cannot start', async () => {

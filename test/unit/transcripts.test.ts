@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAgentOutput } from '../../core/agents/adapters.js';
-import { classifyAgentError } from '../../core/agents/errors.js';
+import { classifyAgentError } from '../../core/agents/kinds/index.js';
 import { renderAgentOutput } from '../../core/render/agent-output.js';
 import type { TranscriptExpectation } from '../agents/transcripts.js';
 import { FIXTURES } from '../integration/harness.js';

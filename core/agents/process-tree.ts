@@ -1,0 +1,119 @@
+// Ending a step's processes: its process group, and the strays that left the group but carry the
+// step's nonce. Nothing a step started may outlive it.
+import { readFileSync } from 'node:fs';
+import { NONCE_ENV, liveProcesses, readStat, type ProcessHandle } from './proc.js';
+
+/** Live (non-zombie) members of the handle's process group. */
+function groupMembers(h: ProcessHandle): number[] {
+  if (!(h.pgid > 1)) return [];
+  // Once the leader's pid belongs to a different process, the pgid is no longer ours: Linux does
+  // not hand out a pid while a group with that id still has members, so our group is gone.
+  const leader = readStat(h.pid);
+  if (leader !== null && leader.startTime !== h.startTime) return [];
+  const members: number[] = [];
+  for (const { pid, stat } of liveProcesses()) if (stat.pgrp === h.pgid) members.push(pid);
+  return members;
+}
+
+function signalGroup(h: ProcessHandle, signal: NodeJS.Signals): void {
+  // A handle without a real group (pid unknown) must never become kill(0) or kill(-1).
+  if (!(h.pgid > 1)) return;
+  try {
+    process.kill(-h.pgid, signal);
+  } catch {
+    // ESRCH: the group is already gone.
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** How long a finished agent's group may take to empty by itself before it is signalled. */
+export const SETTLE_MS = 2000;
+
+/** Waits until the group has no live member, or `ms` passed. */
+export async function settle(h: ProcessHandle, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!groupGone(h) && Date.now() < deadline) await sleep(20);
+}
+
+/**
+ * True when no process of the group is left. One kill(0) answers the usual case after an agent
+ * exits (the group is empty: ESRCH) without reading every /proc/<pid>/stat; when something answers
+ * (maybe only a zombie, which groupMembers does not count), the full scan decides.
+ */
+function groupGone(h: ProcessHandle): boolean {
+  if (h.pgid > 1) {
+    try {
+      process.kill(-h.pgid, 0);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ESRCH') return true;
+    }
+  }
+  return groupMembers(h).length === 0;
+}
+
+
+/**
+ * The step's processes in one pass over /proc: its group, and those that left the group (setsid,
+ * a daemonizing tool shell) but still carry the step's nonce in their environment. Only processes
+ * started no earlier than the step's own wrapper can carry its nonce, so older ones (most of the
+ * machine) are never opened. Unreadable environments (other users) are skipped.
+ */
+function stepProcesses(h: ProcessHandle): { group: number[]; strays: number[] } {
+  const leader = h.pgid > 1 ? readStat(h.pid) : null;
+  // Once the leader's pid belongs to a different process, the pgid is no longer ours (see groupMembers).
+  const groupOurs = h.pgid > 1 && !(leader !== null && leader.startTime !== h.startTime);
+  const needle = h.nonce ? `${NONCE_ENV}=${h.nonce}` : null;
+  const since = /^\d+$/.test(h.startTime) ? Number(h.startTime) : 0;
+  const group: number[] = [];
+  const strays: number[] = [];
+  for (const { pid, stat } of liveProcesses()) {
+    if (groupOurs && stat.pgrp === h.pgid) {
+      group.push(pid);
+      continue;
+    }
+    if (needle === null || pid === process.pid || Number(stat.startTime) < since) continue;
+    let env: string;
+    try {
+      env = readFileSync(`/proc/${pid}/environ`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (env.split('\0').includes(needle)) strays.push(pid);
+  }
+  return { group, strays };
+}
+
+function signalAll(h: ProcessHandle, strays: readonly number[], signal: NodeJS.Signals): void {
+  signalGroup(h, signal);
+  for (const pid of strays) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // ESRCH: already gone.
+    }
+  }
+}
+
+/**
+ * SIGTERM to the whole group and to every process that left it but carries the step's nonce,
+ * SIGKILL after graceMs to whatever is left; resolves once none is.
+ */
+export async function killTree(h: ProcessHandle, graceMs = 2000): Promise<void> {
+  let p = stepProcesses(h);
+  if (p.group.length === 0 && p.strays.length === 0) return;
+  signalAll(h, p.strays, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    await sleep(Math.min(50, Math.max(1, deadline - Date.now())));
+    p = stepProcesses(h);
+    if (p.group.length === 0 && p.strays.length === 0) return;
+  }
+  for (let i = 0; i < 40; i++) {
+    p = stepProcesses(h);
+    if (p.group.length === 0 && p.strays.length === 0) return;
+    signalAll(h, p.strays, 'SIGKILL');
+    await sleep(25);
+  }
+}
+

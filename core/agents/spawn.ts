@@ -1,0 +1,146 @@
+// Starting a step's process detached, so it survives the daemon.
+//
+// The command runs under a tiny /bin/sh wrapper in its own process group. The wrapper, not the
+// daemon, owns the plumbing: stdin comes from the prompt file, stdout+stderr are appended to the
+// log file, and the exit status is written to a file by rename when the command ends. So a
+// daemon that dies mid-run loses nothing: after a restart it finds the process by pid + start
+// time (ProcessHandle is plain JSON, meant to be stored), follows the log, and reads the exit
+// file (wait.ts).
+import type { ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { NONCE_ENV, readStat, type ProcessHandle } from './proc.js';
+
+export interface SpawnSpec {
+  /** Run via /bin/sh -c. */
+  shellCommand: string;
+  cwd: string;
+  /** Added to the daemon's own environment (agents need PATH, HOME...). */
+  env: Record<string, string>;
+  /** Prompt file fed on stdin. */
+  stdinPath: string;
+  /** stdout+stderr appended, in order. */
+  logPath: string;
+  /** Keep at most this many bytes of output in the log (head + last part, output-cap.ts). */
+  maxOutputBytes?: number;
+  /** Written atomically (tmp + mv) with the exit status when the command ends. */
+  exitPath: string;
+  /**
+   * Chosen by the caller and recorded before spawning, so a daemon that dies between the spawn and
+   * recording the pid can still find the process (findByNonce) instead of starting it twice.
+   */
+  nonce?: string;
+}
+
+// $1 command, $2 stdin file, $3 log, $4 exit file, $5 output cap in bytes (empty: none), $6 node,
+// $7 the capping writer. Arguments rather than interpolation, so no path or command needs
+// quoting. The no-op TERM/INT traps keep the shells alive long enough to record the status of a
+// child that was terminated (143/130) instead of dying with it; a trap that runs a command
+// (unlike `trap ""`) is reset to the default in children, so agents still get the signal.
+// SIGKILL still ends everything.
+//
+// With a cap, the agent writes into a pipe read by the capping writer (output-cap.ts), which
+// lives in this process group too, so it survives a daemon restart like the agent. The exit
+// status is written as soon as the agent ends, not when the pipe closes: a background process
+// the agent left holding the pipe must not hold up the step (it is killed with the group).
+const WRAPPER = [
+  "trap ':' TERM INT",
+  // Redirect the wrapper itself first, so even "cannot open <prompt>" ends up in the log.
+  'exec >> "$3" 2>&1',
+  // A function's $1.. are its own arguments: the exit file path goes in through a variable.
+  'exitf="$4"',
+  'record() { tmp="$exitf.tmp.$$"; printf \'%s\\n\' "$1" > "$tmp" && mv -f "$tmp" "$exitf"; }',
+  'if [ -n "$5" ]; then',
+  '  { trap \':\' TERM INT; /bin/sh -c "$1" < "$2"; record $?; } 2>&1 | "$6" "$7" "$3" "$5" > /dev/null 2>&1',
+  'else',
+  '  /bin/sh -c "$1" < "$2"',
+  '  record $?',
+  'fi',
+].join('\n');
+
+/**
+ * The compiled capping writer: beside this module when running from dist/, else (tests running
+ * the TypeScript sources) in the build output, which `npm test` refreshes first.
+ */
+export function capperScript(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const sibling = join(here, 'output-capper.js');
+  if (existsSync(sibling)) return sibling;
+  const built = join(here, '..', '..', 'dist', 'core', 'agents', 'output-capper.js');
+  if (existsSync(built)) return built;
+  throw new Error(`cannot find the output capping writer (output-capper.js) next to ${here}: run npm run build`);
+}
+
+/** Children spawned by this daemon instance, for a fast wake-up on 'exit' instead of a poll. */
+const children = new Map<number, ChildProcess>();
+
+/** The child process object, when this daemon instance started the process (for a fast wake-up). */
+export function ownChild(pid: number): ChildProcess | undefined {
+  return children.get(pid);
+}
+
+/**
+ * The environment of every process started for a step: the daemon's own (agents need PATH, HOME,
+ * their API keys), minus every LOOPD_* variable, so an agent never holds the daemon's API token,
+ * address or data dir, plus the step's documented LOOP_* variables.
+ */
+export function stepEnv(extra: Record<string, string>, base: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(base)) if (v !== undefined && !k.toUpperCase().startsWith('LOOPD_')) env[k] = v;
+  return { ...env, ...extra };
+}
+
+/** What `loopctl daemon status` reports about how step processes are contained. */
+export function containment(): { env: string; processes: string; cgroup: boolean } {
+  return {
+    env: 'LOOPD_* variables removed from every agent and verification command',
+    processes: 'process group, plus any process carrying the step nonce (found in /proc/<pid>/environ), killed at timeout, cancel and step end',
+    // A cgroup per step would also catch processes that drop the nonce from their environment;
+    // loopd does not create cgroups (most daemons cannot write to /sys/fs/cgroup).
+    cgroup: false,
+  };
+}
+
+export async function spawnDetached(spec: SpawnSpec): Promise<ProcessHandle> {
+  mkdirSync(dirname(spec.logPath), { recursive: true });
+  mkdirSync(dirname(spec.exitPath), { recursive: true });
+  // A leftover status from an earlier process at this path would make waitForExit return at once.
+  rmSync(spec.exitPath, { force: true });
+  const nonce = spec.nonce ?? randomUUID();
+  const cap = spec.maxOutputBytes !== undefined && spec.maxOutputBytes > 0 ? String(Math.floor(spec.maxOutputBytes)) : '';
+  const args = [spec.shellCommand, spec.stdinPath, spec.logPath, spec.exitPath, cap, process.execPath, cap ? capperScript() : ''];
+  const subprocess = execa('/bin/sh', ['-c', WRAPPER, 'loopd-agent', ...args], {
+    cwd: spec.cwd,
+    env: stepEnv({ ...spec.env, [NONCE_ENV]: nonce }),
+    extendEnv: false,
+    detached: true,
+    stdio: 'ignore',
+    // execa's default cleanup kills the child when the daemon exits; the whole point is that it lives on.
+    cleanup: false,
+    reject: false,
+  });
+  const child = subprocess.nodeChildProcess;
+  const pid = child.pid;
+  if (pid === undefined) {
+    const result = await subprocess;
+    throw new Error(`cannot start agent in ${spec.cwd}: ${result.message ?? 'spawn failed'}`);
+  }
+  // Read while the child cannot have been reaped yet: until Node handles SIGCHLD (never before
+  // this synchronous read), the pid stays ours even if the wrapper already exited.
+  const stat = readStat(pid);
+  if (stat === null) throw new Error(`agent process ${pid} vanished before it could be tracked`);
+  children.set(pid, child);
+  child.once('exit', () => children.delete(pid));
+  child.unref();
+  // The execa promise settles when the wrapper ends; swallow it, the exit file is the record.
+  subprocess.then(
+    () => undefined,
+    () => undefined,
+  );
+  // detached: true makes the wrapper a session and group leader, so its pgid is its pid.
+  return { pid, pgid: pid, startTime: stat.startTime, nonce };
+}
+

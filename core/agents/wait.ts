@@ -1,0 +1,95 @@
+// Waiting for a step's process to end, whether this daemon started it or re-adopted it after a
+// restart: the exit file is the record, /proc the liveness check.
+import { readFileSync } from 'node:fs';
+import { isDead, nonceMatches, readStat, type ProcessHandle } from './proc.js';
+import { ownChild } from './spawn.js';
+import { killTree, settle, SETTLE_MS } from './process-tree.js';
+
+export function isAlive(h: ProcessHandle): boolean {
+  const stat = readStat(h.pid);
+  if (stat === null || stat.startTime !== h.startTime || isDead(stat.state)) return false;
+  return nonceMatches(h.pid, h.nonce);
+}
+
+export function readExitStatus(exitPath: string): number | null {
+  let raw: string;
+  try {
+    raw = readFileSync(exitPath, 'utf8').trim();
+  } catch {
+    return null;
+  }
+  if (!/^\d+$/.test(raw)) return null;
+  return Number(raw);
+}
+
+export interface WaitOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  pollMs?: number;
+  /** SIGTERM -> SIGKILL, default 2000. */
+  graceMs?: number;
+}
+
+export interface WaitResult {
+  exitCode: number | null;
+  timedOut: boolean;
+  canceled: boolean;
+  /** The process is gone and left no exit status. */
+  vanished: boolean;
+}
+
+/**
+ * Resolves when the exit file appears or the process dies; on timeout or abort, kills the whole
+ * group first. Works for processes this daemon did not start (re-adoption after a restart).
+ * Stray group members left behind by a finished agent (a backgrounded dev server, say) are
+ * killed too, so they do not pile up across iterations.
+ */
+export async function waitForExit(h: ProcessHandle, exitPath: string, opts: WaitOptions = {}): Promise<WaitResult> {
+  const pollMs = opts.pollMs ?? 100;
+  const graceMs = opts.graceMs ?? 2000;
+  const deadline = opts.timeoutMs !== undefined ? Date.now() + opts.timeoutMs : Infinity;
+
+  let wake: (() => void) | null = null;
+  const onWake = (): void => wake?.();
+  const child = ownChild(h.pid);
+  child?.once('exit', onWake);
+  opts.signal?.addEventListener('abort', onWake, { once: true });
+
+  const finish = async (why: 'exit' | 'timeout' | 'abort'): Promise<WaitResult> => {
+    // After a normal exit, let the group empty by itself first: the output writer is still
+    // draining the pipe (or still starting: Node cannot ignore SIGTERM before it runs our code).
+    // Only what is left after that (strays holding the pipe) gets SIGTERM.
+    if (why === 'exit') await settle(h, SETTLE_MS);
+    await killTree(h, why === 'exit' ? Math.min(graceMs, 500) : graceMs);
+    const exitCode = readExitStatus(exitPath);
+    return {
+      exitCode,
+      timedOut: why === 'timeout',
+      canceled: why === 'abort',
+      vanished: why === 'exit' && exitCode === null,
+    };
+  };
+
+  try {
+    for (;;) {
+      if (opts.signal?.aborted) return await finish('abort');
+      if (readExitStatus(exitPath) !== null) return await finish('exit');
+      // Re-read after the liveness check: the wrapper writes the file and then exits.
+      if (!isAlive(h)) return await finish('exit');
+      const left = deadline - Date.now();
+      if (left <= 0) return await finish('timeout');
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.min(pollMs, left));
+        wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      wake = null;
+    }
+  } finally {
+    child?.off('exit', onWake);
+    opts.signal?.removeEventListener('abort', onWake);
+  }
+}
+
