@@ -1,6 +1,6 @@
 // The SQLite engine itself (host/store/sqlite/): what the LoopStore contract does not cover —
 // the schema and its migrations, the pragmas, the bus, the event windows.
-import { BUSY_TIMEOUT_MS } from '../../host/busy.js';
+import { BUSY_TIMEOUT_MS, StoreBusyError } from '../../host/busy.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -57,6 +57,24 @@ describe('sqlite store engine', () => {
     await started(false);
     expect(seen.map((e) => e.type)).toEqual(['RUN_STARTED']);
     expect((await store.getRun('r1'))!.status).toBe('RUNNING');
+    await store.close();
+  });
+
+  it('answers reads while another process holds the write lock, without its uncommitted writes; a write gets StoreBusyError', async () => {
+    const store = new SqliteStore(join(tempDir(), 'db.sqlite'));
+    await run(store, 'r1');
+    const other = new DatabaseSync(store.path, { timeout: 0 });
+    other.exec('BEGIN IMMEDIATE');
+    try {
+      other.exec("UPDATE runs SET status = 'RUNNING' WHERE id = 'r1'");
+      expect((await store.getRun('r1'))!.status).toBe('PENDING');
+      expect(await store.listRuns()).toHaveLength(1);
+      await expect(store.transaction((tx) => tx.admitRun('r1', 1))).rejects.toBeInstanceOf(StoreBusyError);
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    expect(await store.transaction((tx) => tx.admitRun('r1', 1))).toMatchObject({ status: 'RUNNING' });
     await store.close();
   });
 
