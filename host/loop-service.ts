@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { containment } from '../core/agents/process.js';
 import { findRepoRoot } from '../core/git.js';
 import { isTerminalRunStatus } from '../core/types.js';
-import { composePrompt } from '../functions/implementation.js';
+import { composePrompt } from '../core/run-prompt.js';
 import type { EventBus } from './bus.js';
 import { whenFree } from './busy.js';
 import { DEFAULT_RUNS_PAGE, UserError, type CreateRunHook, type ListRunsFilter, type LoopService, type RunControl, type WorkspaceWatcher } from './service.js';
