@@ -7,3 +7,4 @@ export { ConfigError, parseBool, splitList } from './config/values.js';
 export { editDistance, parseConfigText, suggestKey } from './config/parse.js';
 export * from './config/resolve.js';
 export * from './config/render.js';
+export { DEFAULT_LEASE_TTL_SEC, parseLeaseTtlSec } from './config/host.js';

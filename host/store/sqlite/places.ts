@@ -66,6 +66,15 @@ export function upsertSpecFile(
   return getSpecFile(tx.db, row.workspace_root, row.path)!;
 }
 
+/** The trigger's decision (LoopStore.claimSpecChange): false when this content was triggered already. */
+export function claimSpecChange(tx: WriteTx, c: { workspace_root: string; path: string; content_hash: string; run_id: string }): boolean {
+  const row = getSpecFile(tx.db, c.workspace_root, c.path);
+  if (row && row.status === 'triggered' && row.content_hash === c.content_hash) return false;
+  ensureWorkspace(tx, c.workspace_root);
+  upsertSpecFile(tx, { workspace_root: c.workspace_root, path: c.path, content_hash: c.content_hash, status: 'triggered', last_run_id: c.run_id });
+  return true;
+}
+
 export function getReview(db: DatabaseSync, runId: string): ReviewRow | undefined {
   return db.prepare('SELECT * FROM run_reviews WHERE run_id = ?').get(runId) as ReviewRow | undefined;
 }

@@ -108,6 +108,17 @@ export function countRuns(db: DatabaseSync, workspace: string): number {
   return (db.prepare('SELECT COUNT(*) AS n FROM runs WHERE workspace_root = ?').get(workspace) as { n: number }).n;
 }
 
+/** Runs of the workspace holding an admission slot: RUNNING, or PAUSED with a step still in progress. */
+export function workspaceSlotsTaken(db: DatabaseSync, workspace: string): number {
+  const row = db
+    .prepare(
+      `SELECT COUNT(*) AS n FROM runs r WHERE r.workspace_root = ? AND (r.status = 'RUNNING'
+         OR (r.status = 'PAUSED' AND EXISTS (SELECT 1 FROM steps s WHERE s.run_id = r.id AND s.status = 'IN_PROGRESS')))`,
+    )
+    .get(workspace) as { n: number };
+  return row.n;
+}
+
 export function runBranchTaken(db: DatabaseSync, workspaceRoot: string, branch: string): boolean {
   return db.prepare('SELECT 1 FROM runs WHERE workspace_root = ? AND run_branch = ?').get(workspaceRoot, branch) !== undefined;
 }

@@ -14,6 +14,7 @@ import type {
   ReviewDecision,
   ReviewRecord,
   RunRecord,
+  SpecChangeClaim,
   SpecFileRecord,
   SpecFileUpsert,
   StepOutcome,
@@ -27,9 +28,9 @@ import { holdAgent, releaseMergeLock, takeMergeLock } from './coordination.js';
 import { eventRecord, reviewRecord, runRecord, specFileRecord, stepRecord, workspaceRecord } from './decode.js';
 import { appendEvent } from './events.js';
 import { insertRunTruth, saveLedger, setCompletion } from './ledger.js';
-import { ensureWorkspace, putReview, setWatched, upsertArtifact, upsertSpecFile } from './places.js';
+import { claimSpecChange, ensureWorkspace, putReview, setWatched, upsertArtifact, upsertSpecFile } from './places.js';
 import { SqliteReads } from './reads.js';
-import { getRun, insertRun, markFinalized, updateRun } from './runs.js';
+import { getRun, insertRun, markFinalized, updateRun, workspaceSlotsTaken } from './runs.js';
 import { cancelQueuedSteps, getStep, insertStep, updateStep } from './steps.js';
 
 export class SqliteTx extends SqliteReads implements StoreTx {
@@ -147,8 +148,14 @@ export class SqliteTx extends SqliteReads implements StoreTx {
     );
   }
 
-  async failStep(stepId: number, error: string, result: StepResultFacts | null, now: number): Promise<StepRecord> {
+  async failStep(stepId: number, error: string, result: StepResultFacts | null, now: number): Promise<StepRecord | null> {
+    const fresh = getStep(this.db, stepId);
+    if (!fresh || (fresh.status !== 'QUEUED' && fresh.status !== 'IN_PROGRESS')) return null;
     return stepRecord(updateStep(this.tx, stepId, { status: 'FAILED', error, ended_at: now, ...(result ? { result_json: JSON.stringify(result) } : {}) }));
+  }
+
+  async workspaceSlotsTaken(workspace: string): Promise<number> {
+    return workspaceSlotsTaken(this.db, workspace);
   }
 
   async holdAgent(hold: AgentHold): Promise<void> {
@@ -177,6 +184,10 @@ export class SqliteTx extends SqliteReads implements StoreTx {
 
   async upsertSpecFile(row: SpecFileUpsert): Promise<SpecFileRecord> {
     return specFileRecord(upsertSpecFile(this.tx, row));
+  }
+
+  async claimSpecChange(claim: SpecChangeClaim): Promise<boolean> {
+    return claimSpecChange(this.tx, claim);
   }
 
   async putReview(runId: string, status: ReviewDecision, actor: string, detail: Record<string, unknown>): Promise<ReviewRecord> {
