@@ -3,6 +3,16 @@ import { defineConfig } from 'vitest/config';
 // The real-CLI contract tests are opt-in: npm run test:agents (test/agents/vitest.config.ts).
 const exclude = ['test/agents/**', 'node_modules/**', 'dist/**'];
 
+// Integration files that also run on the PostgreSQL backend (project integration-pg).
+const PG_INTEGRATION = [
+  'test/integration/loop.test.ts',
+  'test/integration/output-restart.test.ts',
+  'test/integration/review.test.ts',
+  'test/integration/runs.test.ts',
+  'test/integration/api.test.ts',
+  'test/integration/truth.test.ts',
+];
+
 export default defineConfig({
   test: {
     testTimeout: 60_000,
@@ -36,6 +46,18 @@ export default defineConfig({
           include: ['test/pg/**/*.test.ts'],
           exclude,
           // A throwaway PostgreSQL for the cluster tests, started once, and only when one of them runs.
+          globalSetup: ['test/pg/global-setup.ts'],
+        },
+      },
+      {
+        test: {
+          name: 'integration-pg',
+          // The integration paths whose state lives in the store, once more on PostgreSQL: the loop,
+          // adoption after a restart, review and merge, the runs API and the truth snapshots. The
+          // harness gives each daemon a fresh database on the throwaway cluster (test/integration/harness.ts).
+          include: PG_INTEGRATION,
+          exclude,
+          env: { LOOPD_TEST_BACKEND: 'postgres' },
           globalSetup: ['test/pg/global-setup.ts'],
         },
       },
