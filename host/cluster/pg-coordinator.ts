@@ -43,7 +43,8 @@ const SLOTS_CACHE_MS = 1000;
 
 export class PgCoordinator implements ClusterCoordinator {
   readonly shared = true;
-  readonly agents: string[];
+  agents: string[];
+  private agentsAt = performance.now();
   private pool: Pool | null = null;
   private keeper: LeaseKeeper | null = null;
   private events: EventRelay | null = null;
@@ -122,8 +123,28 @@ export class PgCoordinator implements ClusterCoordinator {
 
   canRun(run: RunRecord, phase: StepPhase): boolean {
     const kind = agentKindFor(runConfig(run), phase);
-    if (kind !== null && !this.agents.includes(kind)) return false;
+    if (kind !== null && !this.hasAgent(kind)) return false;
     return this.reaches(run.workspace_root);
+  }
+
+  /**
+   * An agent missing at start may be installed later (or PATH changed): look again, at most every
+   * few seconds, while a step waits for it, and keep the hosts row true. Agents given explicitly
+   * (options.agents) are fixed.
+   */
+  private hasAgent(kind: string): boolean {
+    if (this.agents.includes(kind)) return true;
+    const now = performance.now();
+    if (this.o.agents || now - this.agentsAt < REACH_CACHE_MS) return false;
+    this.agentsAt = now;
+    const found = availableAgents();
+    if (found.join() !== this.agents.join()) {
+      this.agents = found;
+      void this.pool
+        ?.query('UPDATE hosts SET agents = $2 WHERE id = $1', [this.o.hostId, found])
+        .catch((e: unknown) => this.o.log?.(`cluster: recording this host's agents failed: ${e instanceof Error ? e.message : String(e)}`, { level: 'warn' }));
+    }
+    return found.includes(kind);
   }
 
   async runSlots(localMax: number): Promise<number> {
