@@ -3,9 +3,11 @@ import { defineConfig } from 'vitest/config';
 // The real-CLI contract tests are opt-in: npm run test:agents (test/agents/vitest.config.ts).
 const exclude = ['test/agents/**', 'node_modules/**', 'dist/**'];
 
-// Integration files that also run on the PostgreSQL backend (project integration-pg).
+// Integration files that also run on the PostgreSQL backend (project integration-pg): the paths
+// whose state lives in the store, chosen so each covers something the others do not. loop.test.ts
+// stays SQLite-only to keep the CPU cost down: its agent, watchdog and verification rules do not
+// depend on the store, and runs.test.ts drives the loop to its merge on both backends.
 const PG_INTEGRATION = [
-  'test/integration/loop.test.ts',
   'test/integration/output-restart.test.ts',
   'test/integration/review.test.ts',
   'test/integration/runs.test.ts',
@@ -52,8 +54,8 @@ export default defineConfig({
       {
         test: {
           name: 'integration-pg',
-          // The integration paths whose state lives in the store, once more on PostgreSQL: the loop,
-          // adoption after a restart, review and merge, the runs API and the truth snapshots. The
+          // The integration paths whose state lives in the store, once more on PostgreSQL: runs to
+          // their merge, adoption after a restart, review and merge, the API and the truth snapshots. The
           // harness gives each daemon a fresh database on the throwaway cluster (test/integration/harness.ts).
           include: PG_INTEGRATION,
           exclude,
