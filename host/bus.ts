@@ -2,7 +2,7 @@
 // dispatcher and SSE subscribers without polling.
 import { EventEmitter } from 'node:events';
 
-/** A committed event as the store publishes it (host/store.ts EventRow is this shape). */
+/** A committed event as the store publishes it (the SQLite engine's EventRow, host/store/sqlite/rows.ts, is this shape). */
 export interface PublishedEvent {
   seq: number;
   run_id: string | null;

@@ -5,7 +5,8 @@
 // tool) freezes the whole daemon, /health included. So the store waits at most BUSY_TIMEOUT_MS in
 // a call and then throws StoreBusyError; callers that may meet it retry with whenFree(), which
 // waits between attempts with timers, so HTTP reads and agents' output keep flowing meanwhile.
-// Reads need no lock in WAL mode and are not affected.
+// Reads need no lock in WAL mode and are not affected: outside a transaction they run on the
+// store's read-only connection (host/store/sqlite/connection.ts), which never takes the write lock.
 
 /** The longest one store call may hold the event loop waiting for a lock. */
 export const BUSY_TIMEOUT_MS = 5;

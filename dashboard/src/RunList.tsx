@@ -14,12 +14,90 @@ function matches(run: RunView, text: string): boolean {
     .every((w) => hay.includes(w));
 }
 
-export function RunList() {
-  const [status, setStatus] = useState<RunStatus | ''>('');
-  const [workspace, setWorkspace] = useState('');
-  const [text, setText] = useState('');
-  const [review, setReview] = useState<ReviewStatus | ''>('');
+interface Filters {
+  status: RunStatus | '';
+  workspace: string;
+  text: string;
+  review: ReviewStatus | '';
+}
+
+function FilterBar({ filters, set, shown, total }: { filters: Filters; set: (change: Partial<Filters>) => void; shown: number; total: number }) {
   const workspaces = useQuery({ queryKey: ['workspaces'], queryFn: () => trpc.workspaces.list.query() });
+  return (
+    <div className="filters">
+      <label>
+        status{' '}
+        <select value={filters.status} onChange={(e) => set({ status: e.target.value as RunStatus | '' })} data-testid="filter-status">
+          <option value="">all</option>
+          {RUN_STATUSES.map((s) => (
+            <option key={s} value={s}>
+              {s.toLowerCase()}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        workspace{' '}
+        <select value={filters.workspace} onChange={(e) => set({ workspace: e.target.value })} data-testid="filter-workspace">
+          <option value="">all</option>
+          {(workspaces.data ?? []).map((w) => (
+            <option key={w.root} value={w.root}>
+              {w.root}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        review{' '}
+        <select value={filters.review} onChange={(e) => set({ review: e.target.value as ReviewStatus | '' })} data-testid="filter-review">
+          <option value="">all</option>
+          <option value="pending">pending</option>
+          <option value="merged">merged</option>
+          <option value="pr_opened">PR open</option>
+          <option value="scrapped">scrapped</option>
+        </select>
+      </label>
+      <input
+        type="search"
+        placeholder="filter by name, spec, branch, id, error…"
+        value={filters.text}
+        onChange={(e) => set({ text: e.target.value })}
+        data-testid="filter-text"
+      />
+      <span className="muted">
+        {shown} of {total} runs
+      </span>
+    </div>
+  );
+}
+
+function RunRow({ r }: { r: RunView }) {
+  return (
+    <tr data-run-id={r.id} data-status={r.status} onClick={() => (window.location.hash = `#/runs/${r.id}`)}>
+      <td>
+        <a href={`#/runs/${r.id}`}>{r.name}</a> <span className="muted mono">{r.shortId ?? r.id.slice(0, 8)}</span>
+      </td>
+      <td>
+        <StatusBadge status={r.status} />
+      </td>
+      <td>
+        <ReviewBadge review={r.review} />
+      </td>
+      <td title={r.workspaceRoot}>{basename(r.workspaceRoot)}</td>
+      <td className="mono">{r.specPath}</td>
+      <td>
+        {r.phase ? `it. ${r.iteration} · ${r.phase}` : '—'}
+        {r.tasksTotal !== null && <span className="muted"> · {r.tasksDone ?? 0}/{r.tasksTotal} tasks</span>}
+      </td>
+      <td className="num">{usd(r.costUsd)}</td>
+      <td className="muted">{age(r.createdAt)}</td>
+    </tr>
+  );
+}
+
+export function RunList() {
+  const [filters, setFilters] = useState<Filters>({ status: '', workspace: '', text: '', review: '' });
+  const { status, workspace, text, review } = filters;
   const runs = useQuery({
     queryKey: ['runs', status, workspace],
     queryFn: () => trpc.runs.list.query({ ...(status ? { status: [status] } : {}), ...(workspace ? { workspace } : {}), limit: 500 }),
@@ -28,44 +106,7 @@ export function RunList() {
 
   return (
     <section>
-      <div className="filters">
-        <label>
-          status{' '}
-          <select value={status} onChange={(e) => setStatus(e.target.value as RunStatus | '')} data-testid="filter-status">
-            <option value="">all</option>
-            {RUN_STATUSES.map((s) => (
-              <option key={s} value={s}>
-                {s.toLowerCase()}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          workspace{' '}
-          <select value={workspace} onChange={(e) => setWorkspace(e.target.value)} data-testid="filter-workspace">
-            <option value="">all</option>
-            {(workspaces.data ?? []).map((w) => (
-              <option key={w.root} value={w.root}>
-                {w.root}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          review{' '}
-          <select value={review} onChange={(e) => setReview(e.target.value as ReviewStatus | '')} data-testid="filter-review">
-            <option value="">all</option>
-            <option value="pending">pending</option>
-            <option value="merged">merged</option>
-            <option value="pr_opened">PR open</option>
-            <option value="scrapped">scrapped</option>
-          </select>
-        </label>
-        <input type="search" placeholder="filter by name, spec, branch, id, error…" value={text} onChange={(e) => setText(e.target.value)} data-testid="filter-text" />
-        <span className="muted">
-          {shown.length} of {runs.data?.length ?? 0} runs
-        </span>
-      </div>
+      <FilterBar filters={filters} set={(change) => setFilters((f) => ({ ...f, ...change }))} shown={shown.length} total={runs.data?.length ?? 0} />
       {runs.error && <p className="error">{errorText(runs.error)}</p>}
       <table className="runs" data-testid="run-list">
         <thead>
@@ -82,25 +123,7 @@ export function RunList() {
         </thead>
         <tbody>
           {shown.map((r) => (
-            <tr key={r.id} data-run-id={r.id} data-status={r.status} onClick={() => (window.location.hash = `#/runs/${r.id}`)}>
-              <td>
-                <a href={`#/runs/${r.id}`}>{r.name}</a> <span className="muted mono">{r.shortId ?? r.id.slice(0, 8)}</span>
-              </td>
-              <td>
-                <StatusBadge status={r.status} />
-              </td>
-              <td>
-                <ReviewBadge review={r.review} />
-              </td>
-              <td title={r.workspaceRoot}>{basename(r.workspaceRoot)}</td>
-              <td className="mono">{r.specPath}</td>
-              <td>
-                {r.phase ? `it. ${r.iteration} · ${r.phase}` : '—'}
-                {r.tasksTotal !== null && <span className="muted"> · {r.tasksDone ?? 0}/{r.tasksTotal} tasks</span>}
-              </td>
-              <td className="num">{usd(r.costUsd)}</td>
-              <td className="muted">{age(r.createdAt)}</td>
-            </tr>
+            <RunRow key={r.id} r={r} />
           ))}
           {runs.isSuccess && shown.length === 0 && (
             <tr>

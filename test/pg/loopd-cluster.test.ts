@@ -174,7 +174,10 @@ describe.skipIf(!builtDaemonIsFresh())('loopd hosts on one PostgreSQL', () => {
   }
 
   const runsOf = async (repo: string) =>
-    (await pool.query<{ id: string; status: string; spec_path: string }>('SELECT id, status, spec_path FROM runs WHERE workspace_root = $1 ORDER BY created_at', [repo])).rows;
+    (await pool.query<{ id: string; status: string; spec_path: string; exit_reason: string | null; last_error: string | null }>(
+      'SELECT id, status, spec_path, exit_reason, last_error FROM runs WHERE workspace_root = $1 ORDER BY created_at',
+      [repo],
+    )).rows;
 
   it('runs to a merge, any host serves the runs, events and output, and a restarted host adopts its running agent', async () => {
     const { repo, cluster, ledger } = setup({ specs: ['alpha'], ttlSec: 8, sleepMs: 1500 });
@@ -272,7 +275,9 @@ describe.skipIf(!builtDaemonIsFresh())('loopd hosts on one PostgreSQL', () => {
 
     await until('every run to end', async () => (await runsOf(repo)).every((r) => ['COMPLETED', 'FAILED', 'CANCELED'].includes(r.status)), 180_000);
     const runs = await runsOf(repo);
-    expect(runs.map((r) => r.status)).toEqual(specs.map(() => 'COMPLETED'));
+    // A run that did not complete says why, so a failure here is diagnosable from the output.
+    const why = runs.filter((r) => r.status !== 'COMPLETED').map((r) => `${r.spec_path}: ${r.status} ${r.exit_reason ?? ''} ${r.last_error ?? ''}`);
+    expect(runs.map((r) => r.status), why.join('; ')).toEqual(specs.map(() => 'COMPLETED'));
 
     // From the agents' own ledger: no (run, phase, iteration) ever ran on two hosts at once. An
     // agent without an end line was killed with its host.

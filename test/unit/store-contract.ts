@@ -338,6 +338,44 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
       expect(await s.ledgerSummary(id)).toMatchObject({ total: 1, open: 0, completion: 'complete_facts' });
     });
 
+    it('never shows a read outside a transaction the writes of a transaction still open', async () => {
+      const s = await fresh();
+      const id = '0190a000-0000-7000-8000-00000000000e';
+      const other = '0190a000-0000-7000-8000-00000000000f';
+      await s.transaction((tx) => tx.createRun(newRun(id)));
+      const seqBefore = await s.lastEventSeq();
+      let wrote!: () => void;
+      let commit!: () => void;
+      const written = new Promise<void>((r) => (wrote = r));
+      const gate = new Promise<void>((r) => (commit = r));
+      const open = s.transaction(async (tx) => {
+        await tx.admitRun(id, 1000);
+        await tx.createRun(newRun(other));
+        await tx.appendEvent(id, null, 'RUN_STARTED', { status: 'RUNNING', resumed: false });
+        // Inside the transaction its own writes are visible.
+        expect((await tx.getRun(id))!.status).toBe('RUNNING');
+        wrote();
+        await gate;
+      });
+      await written;
+      try {
+        // Written, not committed: every read outside sees the last committed state.
+        expect((await s.getRun(id))!.status).toBe('PENDING');
+        expect(await s.getRun(other)).toBeUndefined();
+        expect(await s.findRuns(other)).toEqual([]);
+        expect(await s.runStatusCounts()).toMatchObject({ PENDING: 1, RUNNING: 0 });
+        expect(await s.lastEventSeq()).toBe(seqBefore);
+        expect(await s.eventsAfter({ runId: id, afterSeq: seqBefore })).toEqual([]);
+      } finally {
+        // Also on a failed expectation, so the open transaction does not hold the test.
+        commit();
+        await open;
+      }
+      expect((await s.getRun(id))!.status).toBe('RUNNING');
+      expect((await s.getRun(other))?.id).toBe(other);
+      expect((await s.eventsAfter({ runId: id, afterSeq: seqBefore })).map((e) => e.type)).toEqual(['RUN_STARTED']);
+    });
+
     it('runs concurrent transactions one after the other', async () => {
       const s = await fresh();
       const id = '0190a000-0000-7000-8000-00000000000d';
