@@ -64,16 +64,21 @@ export async function clusterBench({ root, row, ms, progress, median, pct }) {
     await migratePg(pool);
     return { url: u.toString(), pool };
   };
-  /** A git workspace whose spec has a two-task plan, the ledger agent as its agent, no reviewer. */
-  const workspace = (dir) => {
+  /**
+   * A git workspace with `specs` specs of a two-task plan each (one per run: each run merges into
+   * its own agent/<spec> branch, as distinct pieces of work do), the ledger agent, no reviewer.
+   */
+  const workspace = (dir, specs) => {
     const repo = join(work, dir);
     mkdirSync(join(repo, 'specs', 'planning'), { recursive: true });
     mkdirSync(join(repo, '.loop'));
     execFileSync('git', ['init', '-q', '-b', 'main', repo]);
     writeFileSync(join(repo, '.gitignore'), 'logs/loop/\n');
     writeFileSync(join(repo, '.loop', 'config'), `agent=command\nagent_cmd="node ${agent}"\nreviewer=false\n`);
-    writeFileSync(join(repo, 'specs', 'bench.md'), '# bench\n\nBuild it.\n');
-    writeFileSync(join(repo, 'specs', 'planning', 'bench-plan.md'), '# Plan\n\n## Tasks\n- [ ] task 1\n- [ ] task 2\n');
+    for (let i = 0; i < specs; i++) {
+      writeFileSync(join(repo, 'specs', `s${i}.md`), `# s${i}\n\nBuild s${i}.\n`);
+      writeFileSync(join(repo, 'specs', 'planning', `s${i}-plan.md`), `# Plan\n\n## Tasks\n- [ ] s${i} task 1\n- [ ] s${i} task 2\n`);
+    }
     execFileSync('git', ['-C', repo, 'add', '-A']);
     execFileSync('git', ['-C', repo, '-c', 'user.email=b@b', '-c', 'user.name=b', 'commit', '-q', '-m', 'init']);
     return repo;
@@ -123,19 +128,22 @@ export async function clusterBench({ root, row, ms, progress, median, pct }) {
   const ended = async (pool) => {
     const { rows } = await pool.query(`SELECT status, count(*)::int AS n FROM runs WHERE status IN ('COMPLETED','FAILED','CANCELED') GROUP BY status`);
     const by = Object.fromEntries(rows.map((r) => [r.status, r.n]));
-    if (by.FAILED || by.CANCELED) throw new Error(`cluster bench: runs ended ${JSON.stringify(by)}`);
+    if (by.FAILED || by.CANCELED) {
+      const bad = await pool.query(`SELECT name, exit_reason, last_error FROM runs WHERE status IN ('FAILED','CANCELED')`);
+      throw new Error(`cluster bench: runs ended ${JSON.stringify(by)}: ${JSON.stringify(bad.rows)}`);
+    }
     return (by.COMPLETED ?? 0) === RUNS;
   };
   try {
-    // Throughput: RUNS runs (2 implementation steps and a merge each, merges into one branch
-    // serialized) created through one host, with 1 host, then 3 hosts running them.
+    // Throughput: RUNS runs (2 implementation steps and a merge each, each run its own spec)
+    // created through one host's API, with 1 host, then 3 hosts running them.
     const throughput = async (n) => {
       const { url, pool } = await fresh();
-      const repo = workspace(`ws-${n}`);
+      const repo = workspace(`ws-${n}`, RUNS);
       const hs = [];
       for (let i = 0; i < n; i++) hs.push(await startHost(url, `bench-${n}-${i}`, 0));
       const started = performance.now();
-      for (let i = 0; i < RUNS; i++) await hs[0].client.runs.create.mutate({ cwd: repo, spec: 'specs/bench.md', flags: {} });
+      for (let i = 0; i < RUNS; i++) await hs[0].client.runs.create.mutate({ cwd: repo, spec: `specs/s${i}.md`, flags: {} });
       await until(() => ended(pool), `${RUNS} runs on ${n} host(s)`);
       const seconds = (performance.now() - started) / 1000;
       // Queue-to-start of every step: a step's STEP_QUEUED to its STEP_STARTED, on whichever host.
@@ -192,9 +200,9 @@ export async function clusterBench({ root, row, ms, progress, median, pct }) {
     for (let i = 0; i < 3; i++) {
       progress(`cluster: failover ${i + 1}/3`);
       const { url, pool: p } = await fresh();
-      const repo = workspace(`ws-failover-${i}`);
+      const repo = workspace(`ws-failover-${i}`, 1);
       const a = await startHost(url, `victim-${i}`, 600_000);
-      await a.client.runs.create.mutate({ cwd: repo, spec: 'specs/bench.md', flags: {} });
+      await a.client.runs.create.mutate({ cwd: repo, spec: 'specs/s0.md', flags: {} });
       await until(async () => (await p.query(`SELECT 1 FROM steps WHERE status = 'IN_PROGRESS' AND lease_owner = $1 AND pid IS NOT NULL`, [a.id])).rowCount > 0, 'the victim running the step');
       const b = await startHost(url, `survivor-${i}`, 600_000);
       const killed = performance.now();
