@@ -52,6 +52,8 @@ export class PgCoordinator implements ClusterCoordinator {
   private refresh: NodeJS.Timeout | null = null;
   private readonly reach = new Map<string, { ok: boolean; at: number }>();
   private slots = { n: 0, at: Number.NEGATIVE_INFINITY };
+  /** The database clock minus this host's, measured at start and with each refresh. */
+  private clockOffsetMs = 0;
 
   constructor(private readonly o: PgCoordinatorOptions) {
     this.agents = o.agents ?? availableAgents();
@@ -76,6 +78,7 @@ export class PgCoordinator implements ClusterCoordinator {
     const sent = performance.now();
     await registerHost(pool, { id: o.hostId, hostname: o.hostname, address: this.address, agents: this.agents, workspaces: await this.reachableWorkspaces(), maxConcurrency: o.maxConcurrency, leaseTtlMs: o.leaseTtlMs });
     await this.stopOrphans();
+    await this.measureClock();
     const onError = (e: unknown): void => o.log?.(`cluster: ${e instanceof Error ? e.message : String(e)}`, { level: 'warn' });
     this.keeper = new LeaseKeeper({
       pool,
@@ -105,7 +108,7 @@ export class PgCoordinator implements ClusterCoordinator {
     });
     this.output = await startOutputRelay({ url: o.url, hostId: o.hostId, bus: o.bus, onError });
     // New workspaces appear while the host runs (another host registered one): keep the row true.
-    this.refresh = setInterval(() => void this.updateWorkspaces().catch(onError), 60_000);
+    this.refresh = setInterval(() => void Promise.all([this.updateWorkspaces(), this.measureClock()]).catch(onError), 60_000);
     this.refresh.unref();
   }
 
@@ -158,6 +161,23 @@ export class PgCoordinator implements ClusterCoordinator {
 
   mayClaim(): boolean {
     return this.keeper?.valid ?? false;
+  }
+
+  /**
+   * Now on the database clock (loopd_now_ms()), as this host best knows it: its own clock plus the
+   * offset measured over a round trip. Delayed retries and agent holds are written by one host and
+   * read by others, so they use this, as leases do; skew between hosts then does not move them.
+   */
+  now(): number {
+    return Date.now() + this.clockOffsetMs;
+  }
+
+  private async measureClock(): Promise<void> {
+    if (!this.pool) return;
+    const sent = Date.now();
+    const { rows } = await this.pool.query<{ now: string }>('SELECT loopd_now_ms() AS now');
+    const back = Date.now();
+    this.clockOffsetMs = Number(rows[0]!.now) - Math.round((sent + back) / 2);
   }
 
   owns(step: StepRecord): boolean {
