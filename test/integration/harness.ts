@@ -98,6 +98,7 @@ const databases: string[] = [];
 export async function testDatabaseUrl(): Promise<string | undefined> {
   if (BACKEND !== 'postgres') return undefined;
   const admin = inject('pgUrl');
+  if (!admin) throw new Error('LOOPD_TEST_BACKEND=postgres needs the PostgreSQL of test/pg/global-setup.ts: run these files through the integration-pg project');
   const name = `loopd_i_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
   const c = new pg.Client({ connectionString: admin });
   await c.connect();
