@@ -14,6 +14,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { startDaemon } = await import(join(root, 'dist', 'host', 'main.js'));
 const { createClientFor } = await import(join(root, 'dist', 'cli', 'client.js'));
 const { Store } = await import(join(root, 'dist', 'host', 'store.js'));
+const { DAEMON_NODE_FLAGS } = await import(join(root, 'dist', 'host', 'node-flags.js'));
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 10);
 const CLI_RUNS = Number(process.env.BENCH_CLI_RUNS ?? 15);
@@ -85,7 +86,8 @@ async function waitHealthy(port, limitMs = 20000) {
 async function daemonProcess(home, extra = []) {
   const port = await freePort();
   const env = { ...process.env, LOOPD_HOME: home, LOOPD_ADDR: `127.0.0.1:${port}`, LOOPD_AUTH_TOKEN: BENCH_TOKEN };
-  const args = [join(root, 'bin', 'loopd.js'), ...extra];
+  // Started as bin/loopd and `loopctl daemon start` start it: with the daemon's Node flags.
+  const args = [...DAEMON_NODE_FLAGS, join(root, 'bin', 'loopd.js'), ...extra];
   let child = spawn(NODE, args, { env, stdio: 'ignore' });
   await waitHealthy(port);
   return {
@@ -182,6 +184,7 @@ async function cliBench() {
       const r = pair([LOOPCTL, ...args], bare, d.env);
       row(label, ms(r.a), 'node -e 0', ms(r.b), `${r.ratio.toFixed(2)}x`);
     }
+    await followBench(d, bare);
     // Commands the fast path leaves to oclif, for the README's "what the others cost".
     for (const [label, args] of [
       ['loopctl workspaces (oclif)', ['workspaces']],
@@ -193,6 +196,63 @@ async function cliBench() {
     await bigStoreBench(d);
   } finally {
     await d.kill();
+  }
+}
+
+/** Milliseconds from spawning `cmd` to its first byte on stdout; then it is interrupted (Ctrl-C). */
+function timeToFirstOutput(cmd, args, env) {
+  return new Promise((resolve, reject) => {
+    const t = process.hrtime.bigint();
+    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'ignore'] });
+    let first = null;
+    child.stdout.once('data', () => {
+      first = Number(process.hrtime.bigint() - t) / 1e6;
+      child.kill('SIGINT');
+    });
+    child.stdout.resume();
+    child.once('error', reject);
+    child.once('exit', () => (first === null ? reject(new Error(`${args.join(' ')} printed nothing`)) : resolve(first)));
+  });
+}
+
+/** `tail -f` and `events -f` on a run that is still running: time to the first line, against `node -e 0`. */
+async function followBench(d, bare) {
+  progress('loopctl tail -f / events -f: time to the first line');
+  const repo = makeRepo(tempDir(), 1);
+  const run = await d.client.runs.create.mutate({
+    cwd: repo,
+    spec: 'specs/bench.md',
+    flags: { agent: 'command', agent_cmd: 'echo working; sleep 600', reviewer: false, merge_strategy: 'none' },
+  });
+  try {
+    for (;;) {
+      const t = await d.client.runs.tail.query({ run: run.id, lines: 1 });
+      if (t && t.text !== '') break;
+      await sleep(20);
+    }
+    const timeBare = () => {
+      const t = process.hrtime.bigint();
+      spawnSync(bare[0], bare.slice(1));
+      return Number(process.hrtime.bigint() - t) / 1e6;
+    };
+    for (const [label, args, env] of [
+      ['loopctl tail -f RUN: time to first line', ['tail', run.id, '-f'], d.env],
+      ['loopctl events -f RUN: time to first line', ['events', run.id, '-f'], d.env],
+      ['loopctl tail -f RUN, oclif (LOOPCTL_NO_FAST_PATH=1)', ['tail', run.id, '-f'], { ...d.env, LOOPCTL_NO_FAST_PATH: '1' }],
+    ]) {
+      const n = label.includes('oclif') ? Math.max(5, Math.floor(CLI_RUNS / 2)) : CLI_RUNS;
+      await timeToFirstOutput(LOOPCTL, args, env); // warm-up
+      const as = [];
+      const bs = [];
+      for (let i = 0; i < n; i++) {
+        as.push(await timeToFirstOutput(LOOPCTL, args, env));
+        bs.push(timeBare());
+      }
+      row(label, ms(median(as)), 'node -e 0', ms(median(bs)), `${median(as.map((x, i) => x / bs[i])).toFixed(2)}x`);
+    }
+  } finally {
+    await d.client.runs.cancel.mutate({ run: run.id });
+    await waitRun(d.client, run.id);
   }
 }
 
@@ -439,7 +499,15 @@ async function memoryBench() {
         flags: { agent: 'command', agent_cmd: `node ${join(root, 'bench', 'stream-agent.mjs')}`, reviewer: false, merge_strategy: 'none' },
       });
       ids.push(r.id);
-      if (process.env.BENCH_NO_TAILS !== '1') tails.push(spawn(LOOPCTL, ['tail', r.id, '-f'], { env: d.env, stdio: 'ignore' }));
+      if (process.env.BENCH_NO_TAILS !== '1') {
+        // --raw: the bytes the readers received are counted, so a reader that fell behind or
+        // dropped out shows in the progress line instead of flattering the figure.
+        const t = spawn(LOOPCTL, ['tail', r.id, '-f', '--raw'], { env: d.env, stdio: ['ignore', 'pipe', 'ignore'] });
+        t.received = 0;
+        t.stdout.on('data', (c) => (t.received += c.length));
+        t.done = new Promise((res) => t.once('exit', res));
+        tails.push(t);
+      }
     }
     let peak = 0;
     for (;;) {
@@ -448,8 +516,17 @@ async function memoryBench() {
       if (runs.every((r) => ['COMPLETED', 'FAILED', 'CANCELED'].includes(r.status))) break;
       await sleep(100);
     }
+    await Promise.race([Promise.all(tails.map((t) => t.done)), sleep(30000)]);
     peak = Math.max(peak, rssKb(d.pid, 'VmHWM'));
-    row(`daemon RSS peak, ${STREAMS} runs streaming ${process.env.BENCH_STREAM_MB ?? 20} MB each + tail -f`, mb(peak), 'daemon RSS, idle', mb(idleKb), `${(peak / idleKb).toFixed(2)}x`);
+    const { statSync } = await import('node:fs');
+    const written = [];
+    for (const id of ids) {
+      const steps = (await d.client.runs.get.query({ run: id })).steps.filter((st) => st.outputPath && existsSync(st.outputPath));
+      written.push(`${(steps.reduce((n, st) => n + statSync(st.outputPath).size, 0) / 1048576).toFixed(1)} (${steps.map((st) => st.phase).join('+')})`);
+    }
+    progress(`  the agents wrote ${written.join(', ')} MB`);
+    if (tails.length > 0) progress(`  the tail -f readers received ${tails.map((t) => (t.received / 1048576).toFixed(1)).join(', ')} MB`);
+    row(`daemon RSS peak, ${STREAMS} runs streaming ${process.env.BENCH_STREAM_MB ?? 20} MB per agent call + tail -f`, mb(peak), 'daemon RSS, idle', mb(idleKb), `${(peak / idleKb).toFixed(2)}x`);
   } finally {
     for (const t of tails) if (t.exitCode === null) t.kill();
     await d.kill();

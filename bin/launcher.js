@@ -94,7 +94,9 @@ export function ensureNode(scriptUrl) {
 
 async function relaunch(node, script) {
   const [{ spawn }, { constants }] = await Promise.all([import('node:child_process'), import('node:os')]);
-  const child = spawn(node, ['--disable-warning=ExperimentalWarning', script, ...process.argv.slice(2)], {
+  // The daemon keeps its Node flags (host/node-flags.ts; the launcher is plain JS and names them).
+  const flags = /[\\/]loopd\.js$/.test(script) ? ['--max-semi-space-size=2'] : [];
+  const child = spawn(node, ['--disable-warning=ExperimentalWarning', ...flags, script, ...process.argv.slice(2)], {
     stdio: 'inherit',
     env: { ...process.env, [RELAUNCH_ENV]: '1' },
   });

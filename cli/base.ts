@@ -5,18 +5,11 @@ import { Command, Errors } from '@oclif/core';
 import type { DaemonLocation, LoopClient } from './client.js';
 import { firstLine } from './format.js';
 import { escapeControls, paletteFor } from './text.js';
+import { UserError } from './user-error.js';
 
 export const START_HINT = 'start it with "loopctl daemon start" (or "npx loopctl daemon start" from the loopd repo)';
 
-/** An error whose message is already what the user should read. */
-export class UserError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-  }
-}
+export { UserError } from './user-error.js';
 
 export function notRunningMessage(url: string): string {
   return `loopd is not running at ${url}: ${START_HINT}`;

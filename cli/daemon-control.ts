@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { homePaths, loopdHome, parseAddr } from '../core/home.js';
+import { DAEMON_NODE_FLAGS } from '../host/node-flags.js';
 import { UserError } from './base.js';
 import { baseUrl, createClientFor, pidAlive, probeHealth, readDaemonInfo, type DaemonLocation } from './client.js';
 
@@ -65,7 +66,7 @@ export async function startDaemon(opts: StartOptions): Promise<StartResult> {
   // The daemon writes its own (rotated) log; its stdout/stderr only catch what Node prints when it
   // cannot start or crashes. Truncated at every start, so it never grows.
   const logFd = fs.openSync(paths.daemonStderr, 'w', 0o600);
-  const args = ['--disable-warning=ExperimentalWarning', script, '--home', home];
+  const args = [...DAEMON_NODE_FLAGS, script, '--home', home];
   if (opts.addr) args.push('--addr', opts.addr);
   if (opts.maxConcurrency !== undefined) args.push('--max-concurrency', String(opts.maxConcurrency));
   for (const w of watch) args.push('--watch', w);

@@ -1,5 +1,5 @@
 // -n/--last and --since of `events` (and --since of `tail`): which recent history to start from.
-import { UserError } from './base.js';
+import { UserError } from './user-error.js';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 

@@ -1,15 +1,15 @@
-// loopctl's fast path for the hot read commands: `list`, `inspect`, `tail` (without -f), `events`
-// (RUN or --workspace [DIR], without -f) and `daemon status`. Loading oclif, its parser, the tRPC
+// loopctl's fast path for the hot read commands: `list`, `inspect`, `tail` (-f, -n, --raw), `events`
+// (RUN or --workspace [DIR]; -f, -n/--last, --since) and `daemon status`. Loading oclif, its parser, the tRPC
 // client, superjson and undici costs ~200 ms before a command does anything, several times Node's
 // own start-up; this path loads none of them and answers with one raw HTTP request (fast-http.ts).
 //
 // It never decides anything the full CLI would decide differently: it handles only argument lists
-// it understands completely and a daemon that answers 200; for anything else (--help, -f, a flag
-// it does not know, a bad value, no daemon, an API error) it returns false before printing, and
+// it understands completely and a daemon that answers 200; for anything else (--help, a flag it
+// does not know, a bad value, no daemon, an API error) it returns false before printing, and
 // bin/loopctl.js runs the oclif command, which gives the canonical output and error.
 // The text it prints comes from the same modules the oclif commands use (*-view.ts, format.ts).
 // Each command imports its own view module when it runs: loading all of them costs every command.
-import type { DaemonStatus, EventView, RunDetail, RunView, TailView } from '../router/index.js';
+import type { DaemonStatus, EventView, OutputChunk, RunDetail, RunView, TailView } from '../router/index.js';
 import { trpcQuery } from './fast-http.js';
 import { discoverDaemon, type DaemonLocation } from './locate.js';
 
@@ -35,9 +35,14 @@ const SPECS: Record<Parsed['command'], Spec> = {
     args: [],
   },
   inspect: { flags: {}, args: ['run'] },
-  tail: { flags: { lines: { kind: 'int', min: 1 }, raw: { kind: 'bool' } }, short: { n: 'lines' }, args: ['run'] },
+  tail: { flags: { lines: { kind: 'int', min: 1 }, raw: { kind: 'bool' }, follow: { kind: 'bool' } }, short: { n: 'lines', f: 'follow' }, args: ['run'] },
   // RUN, or --workspace [DIR] (DIR optional: the current directory), never both nor neither.
-  events: { flags: { workspace: { kind: 'optional' } }, args: ['run'], optionalArgs: true },
+  events: {
+    flags: { workspace: { kind: 'optional' }, follow: { kind: 'bool' }, last: { kind: 'string' }, since: { kind: 'string' } },
+    short: { f: 'follow', n: 'last' },
+    args: ['run'],
+    optionalArgs: true,
+  },
   'daemon status': { flags: {}, args: [] },
 };
 
@@ -134,9 +139,9 @@ export async function runFast(argv: string[], env: NodeJS.ProcessEnv = process.e
     case 'inspect':
       return inspect(p, loc);
     case 'tail':
-      return tail(p, loc);
+      return tail(p, loc, env);
     case 'events':
-      return events(p, loc);
+      return events(p, loc, env);
     case 'daemon status':
       return status(p, loc);
   }
@@ -144,6 +149,44 @@ export async function runFast(argv: string[], env: NodeJS.ProcessEnv = process.e
 
 const write = (text: string) => process.stdout.write(text);
 const printJson = (value: unknown) => write(`${JSON.stringify(value, null, 2)}\n`);
+const printJsonLine = (value: unknown) => write(`${JSON.stringify(value)}\n`);
+
+/**
+ * Follows a subscription (fast-sse.ts); false when the daemon did not accept it (nothing printed
+ * yet, so oclif can take over). Ends as the oclif command does: `end` once the server finished the
+ * stream; on Ctrl-C `end` too, then exit 130 as the interrupted oclif command would.
+ */
+async function followStream(
+  p: Parsed,
+  path: string,
+  input: Record<string, unknown>,
+  printed: boolean,
+  onData: (data: unknown) => void,
+  end: () => void,
+  env: NodeJS.ProcessEnv,
+): Promise<boolean> {
+  const { follow } = await import('./fast-sse.js');
+  const outcome = await follow({ path, input, locate: () => discoverDaemon({ env }), onData, printed });
+  switch (outcome.kind) {
+    case 'refused':
+      return false;
+    case 'done':
+      end();
+      return true;
+    case 'interrupted':
+      end();
+      process.exit(130);
+    case 'error': {
+      if (p.json) printJsonLine({ error: outcome.message });
+      else {
+        const { escapeControls, paletteFor } = await import('./text.js');
+        process.stderr.write(`${paletteFor(process.stderr).error('Error:')} ${escapeControls(outcome.message)}\n`);
+      }
+      process.exitCode = 1;
+      return true;
+    }
+  }
+}
 
 async function query<T>(loc: DaemonLocation, path: string, input?: unknown): Promise<{ ok: true; data: T } | { ok: false }> {
   const r = await trpcQuery(loc.url, loc.token, path, input);
@@ -194,11 +237,12 @@ async function inspect(p: Parsed, loc: DaemonLocation): Promise<boolean> {
   return true;
 }
 
-async function tail(p: Parsed, loc: DaemonLocation): Promise<boolean> {
+async function tail(p: Parsed, loc: DaemonLocation, env: NodeJS.ProcessEnv): Promise<boolean> {
   const run = p.args[0] as string;
   const r = await query<TailView | null>(loc, 'runs.tail', { run, lines: (p.flags.lines as number | undefined) ?? 200 });
   if (!r.ok) return false;
   const t = r.data;
+  if (p.flags.follow === true) return tailFollow(p, run, t, env);
   if (p.json) printJson(t);
   else if (!t || t.text === '') process.stderr.write(`no output yet for run ${run}${t ? ` (iteration ${t.iteration}, ${t.phase})` : ''}\n`);
   else {
@@ -210,10 +254,43 @@ async function tail(p: Parsed, loc: DaemonLocation): Promise<boolean> {
   return true;
 }
 
-async function events(p: Parsed, loc: DaemonLocation): Promise<boolean> {
-  // Every page is fetched before anything is printed, so a failure can still hand over to oclif.
-  const page = 1000;
-  const all: EventView[] = [];
+/** `tail -f`: the last lines, then the run's output from exactly where they ended, as Tail does. */
+async function tailFollow(p: Parsed, run: string, t: TailView | null, env: NodeJS.ProcessEnv): Promise<boolean> {
+  const { TailWriter } = await import('./tail-view.js');
+  const view = new TailWriter(p.flags.raw === true || p.json, write);
+  // The last lines first, at once: runs.tail answered, so the daemon and the run are there, and
+  // the stream resumes exactly where they end (a stream that fails now is retried, not handed over).
+  if (t) {
+    if (p.json) printJsonLine({ stepId: t.stepId, iteration: t.iteration, phase: t.phase, offset: t.offset, chunk: t.text });
+    else if (t.text.length > 0) view.write(t, t.text);
+  }
+  return followStream(
+    p,
+    'runs.output',
+    { run, follow: true, lastEventId: t ? `${t.stepId}:${t.offset}` : null },
+    t !== null,
+    (data) => {
+      const c = data as OutputChunk;
+      if (p.json) printJsonLine(c);
+      else if (c.chunk.length > 0) view.write(c, c.chunk);
+    },
+    () => {
+      if (!p.json) view.end();
+    },
+    env,
+  );
+}
+
+async function events(p: Parsed, loc: DaemonLocation, env: NodeJS.ProcessEnv): Promise<boolean> {
+  const { eventWindow, parseLast, parseSince } = await import('./event-window.js');
+  let window: { last?: number; since?: number };
+  try {
+    const last = p.flags.last === undefined ? undefined : parseLast(p.flags.last as string);
+    const since = p.flags.since === undefined ? undefined : parseSince(p.flags.since as string);
+    window = eventWindow({ follow: p.flags.follow === true, last, since });
+  } catch {
+    return false; // oclif words the bad value
+  }
   let procedure = 'runs.eventsList';
   let target: Record<string, unknown> = { run: p.args[0] };
   if (p.flags.workspace !== undefined) {
@@ -222,8 +299,19 @@ async function events(p: Parsed, loc: DaemonLocation): Promise<boolean> {
     procedure = 'workspaces.eventsList';
     target = { path: resolve(p.flags.workspace as string) };
   }
+  if (p.flags.follow === true) {
+    const [{ EventColumns }, { paletteFor }] = await Promise.all([import('./event-format.js'), import('./text.js')]);
+    const columns = new EventColumns(p.json ? null : paletteFor(process.stdout));
+    const line = p.flags.workspace !== undefined ? (ev: EventView) => columns.workspaceLine(ev) : (ev: EventView) => columns.runLine(ev);
+    const path = p.flags.workspace !== undefined ? 'workspaces.events' : 'runs.events';
+    const print = (data: unknown) => (p.json ? printJsonLine(data) : write(`${line(data as EventView)}\n`));
+    return followStream(p, path, { ...target, follow: true, ...window }, false, print, () => {}, env);
+  }
+  // Every page is fetched before anything is printed, so a failure can still hand over to oclif.
+  const page = 1000;
+  const all: EventView[] = [];
   for (let after = 0; ; ) {
-    const r = await query<EventView[]>(loc, procedure, { ...target, afterSeq: after, limit: page });
+    const r = await query<EventView[]>(loc, procedure, { ...target, afterSeq: after, limit: page, ...window });
     if (!r.ok) return false;
     all.push(...r.data);
     const last = r.data.at(-1);

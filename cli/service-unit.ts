@@ -1,5 +1,6 @@
 // The systemd user unit that runs loopd as a service. Pure: everything it needs comes in, the
 // text goes out, so tests can check it line by line and with systemd-analyze verify.
+import { DAEMON_NODE_FLAGS } from '../host/node-flags.js';
 
 export const UNIT_NAME = 'loopd.service';
 
@@ -38,7 +39,7 @@ function checkValues(spec: UnitSpec): void {
 }
 
 export function loopdArgs(spec: UnitSpec): string[] {
-  const args = [spec.node, '--disable-warning=ExperimentalWarning', spec.loopdScript, '--home', spec.home, '--addr', spec.addr];
+  const args = [spec.node, ...DAEMON_NODE_FLAGS, spec.loopdScript, '--home', spec.home, '--addr', spec.addr];
   if (spec.maxConcurrency !== undefined) args.push('--max-concurrency', String(spec.maxConcurrency));
   if (spec.log === 'journal') args.push('--log', '-');
   return args;

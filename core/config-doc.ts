@@ -1,6 +1,6 @@
 // The configuration reference (docs/config.md), rendered from CONFIG_KEYS so the document cannot
 // drift from what the daemon accepts: a unit test compares the committed file with this output.
-import { CONFIG_KEYS, LEGACY_KEYS, type ConfigKeySpec } from './config.js';
+import { CONFIG_KEYS, DEFAULT_LEASE_TTL_SEC, LEGACY_KEYS, type ConfigKeySpec } from './config.js';
 
 function typeText(spec: ConfigKeySpec): string {
   switch (spec.type) {
@@ -67,6 +67,8 @@ export function renderConfigReference(): string {
     '| active runs at once | `--max-concurrency` | | `3` |',
     '| API token | | `LOOPD_AUTH_TOKEN` | generated at first start, stored 0600 as `<data dir>/auth-token` |',
     '| workspace to watch at start | `--watch PATH` | | none |',
+    '| shared PostgreSQL for several hosts ([scaling.md](scaling.md)) | `--database-url` | `LOOPD_DATABASE_URL` | none: the embedded SQLite |',
+    `| lease of a claimed step on PostgreSQL, in seconds (1..3600; heartbeat every third) | \`--lease-ttl-sec\` | \`LOOPD_LEASE_TTL_SEC\` | \`${DEFAULT_LEASE_TTL_SEC}\` |`,
     '',
   ].join('\n');
 }

@@ -2,6 +2,7 @@
 // a head descends from the one loopd recorded, and putting a rewritten branch back. Kept apart
 // from git.ts (worktrees and merges); same rule: plumbing through execa, no ambient GIT_* vars.
 import { execa } from 'execa';
+import { gitDirsOf, isLooseCommit, readHead, readRef, writeLoopdRef } from './git-files.js';
 
 async function run(dir: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const env: NodeJS.ProcessEnv = {};
@@ -19,6 +20,9 @@ async function must(dir: string, args: string[]): Promise<string> {
 
 /** The branch checked out in dir, or null when HEAD is detached. */
 export async function currentBranch(dir: string): Promise<string | null> {
+  const dirs = gitDirsOf(dir);
+  const facts = dirs ? readHead(dirs) : undefined;
+  if (facts) return facts.branch;
   const r = await run(dir, ['symbolic-ref', '-q', '--short', 'HEAD']);
   return r.code === 0 ? r.stdout.trim() : null;
 }
@@ -28,6 +32,12 @@ export async function currentBranch(dir: string): Promise<string | null> {
  * implementation step). branch is null on a detached HEAD; branchHead null if the branch is gone.
  */
 export async function headState(dir: string, branch: string): Promise<{ head: string | null; branchHead: string | null; branch: string | null }> {
+  const dirs = gitDirsOf(dir);
+  const facts = dirs ? readHead(dirs) : undefined;
+  const tip = dirs ? readRef(dirs, `refs/heads/${branch}`) : undefined;
+  if (dirs && facts?.head && tip && isLooseCommit(dirs, facts.head) === true && isLooseCommit(dirs, tip) === true) {
+    return { head: facts.head, branchHead: tip, branch: facts.branch };
+  }
   const r = await run(dir, ['rev-parse', 'HEAD', `refs/heads/${branch}`, '--symbolic-full-name', 'HEAD']);
   const [head, branchHead, sym] = r.stdout.trim().split('\n');
   if (r.code === 0 && head && branchHead && sym) {
@@ -38,8 +48,19 @@ export async function headState(dir: string, branch: string): Promise<{ head: st
 }
 
 export async function resolveRev(dir: string, rev: string): Promise<string | null> {
+  const known = commitFromFiles(dir, rev);
+  if (known !== undefined) return known;
   const r = await run(dir, ['rev-parse', '--verify', '--quiet', `${rev}^{commit}`]);
   return r.code === 0 ? r.stdout.trim() : null;
+}
+
+/** HEAD or a full ref name as a commit, from the git directory's files; undefined when only git can tell. */
+function commitFromFiles(dir: string, rev: string): string | undefined {
+  if (rev !== 'HEAD' && !rev.startsWith('refs/heads/')) return undefined;
+  const dirs = gitDirsOf(dir);
+  if (!dirs) return undefined;
+  const sha = rev === 'HEAD' ? readHead(dirs)?.head : readRef(dirs, rev);
+  return sha && isLooseCommit(dirs, sha) === true ? sha : undefined;
 }
 
 /** The first parent of a commit, or null for a root commit. */
@@ -48,6 +69,7 @@ export async function parentOf(dir: string, sha: string): Promise<string | null>
 }
 
 export async function descends(dir: string, ancestor: string, head: string): Promise<boolean> {
+  if (ancestor === head) return true;
   const r = await run(dir, ['merge-base', '--is-ancestor', ancestor, head]);
   return r.code === 0;
 }
@@ -58,8 +80,12 @@ export async function changedPaths(dir: string, from: string, to: string): Promi
   return out.split('\0').filter((p) => p !== '');
 }
 
-/** A ref under refs/loopd/ keeps commits reachable, so git gc never collects them. */
+/**
+ * A ref under refs/loopd/ keeps commits reachable, so git gc never collects them. Written as a
+ * loose ref under git's lock protocol (no process); `git update-ref` when that is not possible.
+ */
 export async function setRef(dir: string, ref: string, sha: string): Promise<void> {
+  if (writeLoopdRef(dir, ref, sha)) return;
   await must(dir, ['update-ref', ref, sha]);
 }
 

@@ -16,8 +16,21 @@ export function fileSize(path: string): number {
   }
 }
 
-function readRange(fd: number, start: number, length: number): Buffer {
-  const buf = Buffer.alloc(length);
+/**
+ * One buffer for every end-of-log window: a read is synchronous and decoded before it returns, so
+ * no two uses overlap. A fresh 4 MiB buffer per call is garbage outside the JS heap until a GC
+ * notices it; five steps ending together held 20 MiB of them (docs/performance.md).
+ */
+let windowBuf: Buffer | null = null;
+
+function readRange(fd: number, start: number, length: number, reuse = false): Buffer {
+  let buf: Buffer;
+  if (reuse) {
+    if (!windowBuf || windowBuf.length < length) windowBuf = Buffer.allocUnsafe(Math.max(length, 64 * 1024));
+    buf = windowBuf.subarray(0, length);
+  } else {
+    buf = Buffer.alloc(length);
+  }
   let got = 0;
   while (got < length) {
     const n = readSync(fd, buf, got, length - got, start + got);
@@ -41,7 +54,7 @@ export function readTail(path: string, maxBytes = PARSE_WINDOW_BYTES): { text: s
   try {
     const size = fstatSync(fd).size;
     const start = Math.max(0, size - maxBytes);
-    let buf = readRange(fd, start, size - start);
+    let buf = readRange(fd, start, size - start, true);
     if (start > 0) {
       const nl = buf.indexOf(0x0a);
       if (nl >= 0 && nl < buf.length - 1) buf = buf.subarray(nl + 1);

@@ -2,7 +2,7 @@
 // is no longer on the run's branch. Each gets its own exit reason, so a user is not told the agent
 // failed when someone deleted a directory.
 import { existsSync } from 'node:fs';
-import { execa } from 'execa';
+import { currentBranch } from './history.js';
 
 export type PlaceProblem = { reason: 'workspace_missing' | 'worktree_missing' | 'branch_switched'; message: string };
 
@@ -27,13 +27,8 @@ export async function checkRunPlace(
   }
   // After an implementation agent a switched branch is repaired, not fatal (docs/truth.md).
   if (opts.checkBranch === false) return null;
-  let branch: string | null;
-  if (opts.branch !== undefined) {
-    branch = opts.branch;
-  } else {
-    const r = await execa('git', ['symbolic-ref', '-q', '--short', 'HEAD'], { cwd: run.worktreePath, reject: false });
-    branch = r.exitCode === 0 ? r.stdout.trim() : null;
-  }
+  // Read from the worktree's HEAD file when it tells; `git symbolic-ref` otherwise.
+  const branch = opts.branch !== undefined ? opts.branch : await currentBranch(run.worktreePath);
   if (branch !== run.runBranch) {
     return {
       reason: 'branch_switched',

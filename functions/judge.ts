@@ -54,9 +54,8 @@ function quoteIds(ledger: readonly LedgerTask[], ids: readonly number[]): string
   return ids.map((id) => `task ${id} "${ledger.find((t) => t.taskId === id)?.text ?? '?'}"`).join(', ');
 }
 
-async function findings(o: JudgeInput): Promise<Judgement> {
-  const { run, worktree, commitBefore, ledger, stepId, iteration } = o;
-  const j: Judgement = {
+function emptyJudgement(stepId: number): Judgement {
+  return {
     stepId,
     history: null,
     specTampered: false,
@@ -73,34 +72,82 @@ async function findings(o: JudgeInput): Promise<Judgement> {
     headAfter: null,
     applied: false,
   };
+}
+
+type HeadState = { head: string | null; branchHead: string | null; branch: string | null };
+
+/** History is append-only: true (and j filled in) when the run branch was left or rewritten. */
+async function historyRewritten(o: JudgeInput, st: WorktreeStatus, state: HeadState, j: Judgement): Promise<boolean> {
+  const { run, worktree, commitBefore } = o;
+  const { branch, branchHead: runHead } = state;
+  const onBranch = branch === run.runBranch;
+  // On the run branch, runHead is the HEAD the caller's status saw (or a leftover commit on top
+  // of it), so the caller's ancestry answer holds; anything else is asked here.
+  const known = onBranch && o.known !== undefined && o.knownDescends !== undefined && st === o.known ? o.knownDescends : undefined;
+  const descendsOk = runHead !== null && (runHead === commitBefore || (known ?? (await descends(worktree, commitBefore, runHead))));
+  if (onBranch && descendsOk) return false;
+  j.history = { branch, head: state.head, runHead };
+  j.tampering.push('history_rewritten');
+  const what = !onBranch
+    ? `you left the worktree on ${branch ? `branch ${branch}` : 'a detached HEAD'} instead of ${run.runBranch}`
+    : `the run branch no longer contains commit ${commitBefore.slice(0, 12)} (history was rewritten: reset, rebase or amend)`;
+  j.notes.push(
+    `History is append-only: ${what}. loopd put ${run.runBranch} back at ${commitBefore.slice(0, 12)}, so everything your last iteration did is gone from the branch. Never reset, rebase, amend or switch branches; only add commits.`,
+  );
+  return true;
+}
+
+/** The plan may only gain ticks (with work in the same iteration) and new tasks. */
+function planFindings(o: JudgeInput, j: Judgement): void {
+  const { run, worktree, ledger, iteration } = o;
+  if (!run.planPath || run.planText == null || ledger.length === 0) return;
+  const rec = reconcilePlan(ledger, readRegular(join(worktree, run.planPath)), { iteration, fallback: o.planBefore });
+  j.violations = rec.violations;
+  j.added = rec.added;
+  let plan = rec.plan;
+  let next = rec.ledger;
+  if (rec.violations.length > 0) {
+    j.tampering.push('plan_tampered');
+    j.notes.push(
+      `Your plan edits went beyond what you may do (tick a task you finished, add new "- [ ]" tasks, edit prose), so loopd undid them:\n${rec.violations.map((v) => `  - ${v.detail}`).join('\n')}`,
+    );
+  }
+  if (!j.codeChanged && rec.ticked.length > 0) {
+    j.untickedWithoutWork = rec.ticked;
+    ({ plan, ledger: next } = setStates(next, plan, rec.ticked, 'open'));
+    j.tampering.push('tick_without_work');
+    j.notes.push(
+      `You ticked ${quoteIds(next, rec.ticked)} but your commits changed nothing except the plan, so loopd un-ticked ${rec.ticked.length === 1 ? 'it' : 'them'}. A tick needs the work in the same iteration.`,
+    );
+  }
+  j.ticked = rec.ticked.filter((id) => !j.untickedWithoutWork.includes(id));
+  j.plan = plan;
+  j.ledger = next;
+}
+
+/** Did the commits from commitBefore to head change anything but the plan and the spec? */
+async function codeChangedSince(o: JudgeInput, st: WorktreeStatus, head: string): Promise<boolean> {
+  const { run, worktree, commitBefore } = o;
+  if (head === commitBefore) return false;
+  // The caller's answers hold for the HEAD its status saw; a leftover commit on top is asked here.
+  const sameHead = o.known !== undefined && st === o.known && head === st.head;
+  if (sameHead && o.knownCodeChanged !== undefined) return o.knownCodeChanged;
+  const changed = (sameHead ? o.knownChanged : undefined) ?? (await changedPaths(worktree, commitBefore, head));
+  return changed.some((p) => p !== run.planPath && p !== run.specPath);
+}
+
+async function findings(o: JudgeInput): Promise<Judgement> {
+  const { run, worktree, commitBefore, iteration } = o;
+  const j = emptyJudgement(o.stepId);
   // An agent that forgot to commit must not lose its work: the merge only sees commits. One
   // `git status` (or the one the caller took) answers the leftover check, HEAD and the branch.
   const st = o.known ?? (await worktreeStatus(worktree));
   const left = await commitLeftovers(worktree, `loopd: uncommitted changes left by iteration ${iteration}`, st);
   j.leftover = left.committed;
-  const state =
+  const state: HeadState =
     st.branch === run.runBranch ? { head: left.head, branchHead: left.head, branch: st.branch } : await headState(worktree, run.runBranch);
-  if (commitBefore) {
-    const { branch, branchHead: runHead } = state;
-    const onBranch = branch === run.runBranch;
-    // On the run branch, runHead is the HEAD the caller's status saw (or a leftover commit on top
-    // of it), so the caller's ancestry answer holds; anything else is asked here.
-    const known = onBranch && o.known !== undefined && o.knownDescends !== undefined && st === o.known ? o.knownDescends : undefined;
-    const descendsOk = runHead !== null && (runHead === commitBefore || (known ?? (await descends(worktree, commitBefore, runHead))));
-    if (!onBranch || !descendsOk) {
-      j.history = { branch, head: state.head, runHead };
-      j.tampering.push('history_rewritten');
-      const what = !onBranch
-        ? `you left the worktree on ${branch ? `branch ${branch}` : 'a detached HEAD'} instead of ${run.runBranch}`
-        : `the run branch no longer contains commit ${commitBefore.slice(0, 12)} (history was rewritten: reset, rebase or amend)`;
-      j.notes.push(
-        `History is append-only: ${what}. loopd put ${run.runBranch} back at ${commitBefore.slice(0, 12)}, so everything your last iteration did is gone from the branch. Never reset, rebase, amend or switch branches; only add commits.`,
-      );
-      return j;
-    }
-  }
-  const specFile = join(worktree, run.specPath);
-  const spec = readRegular(specFile);
+  if (commitBefore && (await historyRewritten(o, st, state, j))) return j;
+  const spec = readRegular(join(worktree, run.specPath));
   const specTruth = run.specText ?? null;
   if (specTruth !== null && spec !== specTruth) {
     j.specTampered = true;
@@ -109,34 +156,9 @@ async function findings(o: JudgeInput): Promise<Judgement> {
   }
   const head = state.head ?? (await headCommit(worktree));
   j.headAfter = head;
-  const changed = commitBefore && head !== commitBefore ? await changedPaths(worktree, commitBefore, head) : [];
   // Without a recorded start (a step adopted from an older daemon) no tick is taken back.
-  j.codeChanged = commitBefore ? changed.some((p) => p !== run.planPath && p !== run.specPath) : true;
-  if (run.planPath && run.planText != null && ledger.length > 0) {
-    const planFile = join(worktree, run.planPath);
-    const rec = reconcilePlan(ledger, readRegular(planFile), { iteration, fallback: o.planBefore });
-    j.violations = rec.violations;
-    j.added = rec.added;
-    let plan = rec.plan;
-    let next = rec.ledger;
-    if (rec.violations.length > 0) {
-      j.tampering.push('plan_tampered');
-      j.notes.push(
-        `Your plan edits went beyond what you may do (tick a task you finished, add new "- [ ]" tasks, edit prose), so loopd undid them:\n${rec.violations.map((v) => `  - ${v.detail}`).join('\n')}`,
-      );
-    }
-    if (!j.codeChanged && rec.ticked.length > 0) {
-      j.untickedWithoutWork = rec.ticked;
-      ({ plan, ledger: next } = setStates(next, plan, rec.ticked, 'open'));
-      j.tampering.push('tick_without_work');
-      j.notes.push(
-        `You ticked ${quoteIds(next, rec.ticked)} but your commits changed nothing except the plan, so loopd un-ticked ${rec.ticked.length === 1 ? 'it' : 'them'}. A tick needs the work in the same iteration.`,
-      );
-    }
-    j.ticked = rec.ticked.filter((id) => !j.untickedWithoutWork.includes(id));
-    j.plan = plan;
-    j.ledger = next;
-  }
+  j.codeChanged = commitBefore ? await codeChangedSince(o, st, head) : true;
+  planFindings(o, j);
   return j;
 }
 
@@ -155,6 +177,10 @@ export interface JudgeInput {
   known?: WorktreeStatus;
   /** With `known`: whether commitBefore is an ancestor of the HEAD that status saw (rev-list --left-right). */
   knownDescends?: boolean;
+  /** With `known`: the paths changed from commitBefore to the HEAD that status saw (diff --name-only). */
+  knownChanged?: string[];
+  /** With `known`: whether those commits changed anything but the plan and the spec. */
+  knownCodeChanged?: boolean;
 }
 
 /** Judges and repairs the worktree after an implementation agent; safe to run again after a crash. */

@@ -5,85 +5,56 @@
 // are never marked reviewed: no review saw their work.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { reviewFiles } from '../core/artifact-names.js';
+import { reviewFiles as reviewFileNames } from '../core/artifact-names.js';
 import { writeFileAtomic } from '../core/artifacts.js';
 import { appendReport } from '../core/report.js';
-import { commitAll, diffSince, headCommit, worktreeStatus, type WorktreeStatus } from '../core/git.js';
-import { changedPaths, discardedRef, parentOf, restoreBranch, runRef, setRef } from '../core/history.js';
-import { ledgerCounts, pendingReview, setStates } from '../core/ledger.js';
-import { buildReviewPrompt, isApproved } from '../core/review-prompt.js';
-import { checkRunPlace } from '../core/run-place.js';
-import { agentOutcome, runAgent } from './agent-step.js';
-import { readRegular } from './judge.js';
+import { headCommit } from '../core/git.js';
+import { runRef, setRef } from '../core/history.js';
+import { ledgerCounts } from '../core/ledger.js';
+import { isApproved } from '../core/review-prompt.js';
+import { agentOutcome, runAgent, type AgentRun } from './agent-step.js';
+import { beforeReviewer, commitVerdict, planOf, setAsideReviewerChanges, type ReviewFiles } from './review-steps.js';
 import type { Handler, HandlerInput } from './types.js';
+
+export { reviewBase } from './review-steps.js';
+
+function reviewFiles(input: HandlerInput): ReviewFiles {
+  const { run, step } = input;
+  return { ...reviewFileNames(run.runDir, step.iteration, step.attempt), plan: run.planPath ? join(run.worktreePath, run.planPath) : null };
+}
 
 export const review: Handler<'review'> = async (input) => {
   const { run, step, sink } = input;
   const started = input.adopt?.startedAt ?? Date.now();
   mkdirSync(run.runDir, { recursive: true });
-  const { prompt: promptPath, diff: diffPath, log: logPath, exit: exitPath, notes: notesPath } = reviewFiles(run.runDir, step.iteration, step.attempt);
-  const planFile = run.planPath ? join(run.worktreePath, run.planPath) : null;
-
-  const placed = await checkRunPlace(run, { worktree: true, checkBranch: false });
-  if (placed) return { status: 'FAILED', error: placed.message, result: { fatal: true, failReason: placed.reason } };
-  // One `git status` answers the branch check, HEAD and the dirty check before the reviewer. If it
-  // cannot be read, the place check asks for the branch itself and HEAD is read on its own.
-  const before = await worktreeStatus(run.worktreePath).catch(() => null);
-  const gone = await checkRunPlace(run, before ? { worktree: true, branch: before.branch } : { worktree: true });
-  if (gone) return { status: 'FAILED', error: gone.message, result: { fatal: true, failReason: gone.reason } };
-  const headNow = async () => before?.head ?? (await headCommit(run.worktreePath));
-
-  const from = reviewBase(input.history) ?? (await headNow());
-  const pending = pendingReview(input.ledger);
-  const headBefore = input.adopt?.commitBefore || (await headNow());
-  // Files verification left behind are not the reviewer's doing.
-  const dirtyBefore = !input.adopt && (before ? before.dirty : (await worktreeStatus(run.worktreePath)).dirty);
-  if (!input.adopt) {
-    const diff = await diffSince(run.worktreePath, from, { clean: before !== null && !before.dirty });
-    writeFileAtomic(diffPath, diff);
-    writeFileAtomic(
-      promptPath,
-      buildReviewPrompt({
-        specPath: join(run.worktreePath, run.specPath),
-        planPath: planFile,
-        diffPath,
-        diff,
-        iteration: step.iteration,
-        ticked: pending.map((t) => ({ id: t.taskId, text: t.text })),
-      }),
-    );
-    sink.artifact('review_prompt', promptPath);
-  }
+  const files = reviewFiles(input);
+  const before = await beforeReviewer(input, files);
+  if ('failed' in before) return before.failed;
 
   const kind = run.config.reviewer_agent || run.config.agent;
   const agent = await runAgent(input, {
     kind,
     agentCmd: run.config.reviewer_cmd || run.config.agent_cmd,
     model: run.config.reviewer_model || run.config.model,
-    promptPath,
-    logPath,
-    exitPath,
-    commitBefore: headBefore,
+    promptPath: files.prompt,
+    logPath: files.log,
+    exitPath: files.exit,
+    commitBefore: before.headBefore,
     planBefore: null,
     env: {
-      LOOP_PROMPT_FILE: promptPath,
+      LOOP_PROMPT_FILE: files.prompt,
       LOOP_RUN_ID: run.id,
       LOOP_RUN_DIR: run.runDir,
       LOOP_ITERATION: String(step.iteration),
       LOOP_PHASE: 'review',
       LOOP_SPEC_PATH: join(run.worktreePath, run.specPath),
-      LOOP_PLAN_PATH: planFile ?? '',
-      LOOP_DIFF_FILE: diffPath,
+      LOOP_PLAN_PATH: files.plan ?? '',
+      LOOP_DIFF_FILE: files.diff,
     },
   });
-  sink.artifact('review_log', logPath);
+  sink.artifact('review_log', files.log);
   const outcome = agentOutcome(agent.exit, run.config.claude_timeout_sec, agent.parsed, kind);
-  const common = {
-    usage: agent.parsed.usage,
-    exitCode: agent.exit.exitCode,
-    promptPath,
-    outputPath: logPath,
-  };
+  const common = { usage: agent.parsed.usage, exitCode: agent.exit.exitCode, promptPath: files.prompt, outputPath: files.log };
   if (outcome.status !== 'SUCCEEDED') {
     return {
       ...common,
@@ -93,71 +64,26 @@ export const review: Handler<'review'> = async (input) => {
     };
   }
 
-  // The reviewer only reads: anything it changed or committed is set aside (under refs/loopd/).
-  // HEAD, the branch and leftovers in one `git status`.
-  const after: WorktreeStatus | null = await worktreeStatus(run.worktreePath).catch(() => null);
-  const head = after?.head ?? null;
-  let moved = after === null || after.branch !== run.runBranch || head !== headBefore;
-  // Re-run after a crash: loopd's own verdict commit (the plan alone, on top of the head before the
-  // reviewer) may already be there; it is redone below, not the reviewer's doing.
-  if (moved && input.adopt && head && run.planPath && (await parentOf(run.worktreePath, head)) === headBefore) {
-    const paths = await changedPaths(run.worktreePath, headBefore, head);
-    if (paths.length === 1 && paths[0] === run.planPath) moved = false;
-  }
-  const restored = moved || (!dirtyBefore && after !== null && after.dirty);
-  if (restored) {
-    if (head && head !== headBefore) await setRef(run.worktreePath, discardedRef(run.id, step.id, 'review'), head);
-    await restoreBranch(run.worktreePath, run.runBranch, headBefore);
-    sink.event('REVIEWER_CHANGES_DISCARDED', { iteration: step.iteration, head, restoredTo: headBefore });
-  }
-
+  const put = await setAsideReviewerChanges(input, before);
   const approved = isApproved(agent.parsed.text);
-  const ids = pending.map((t) => t.taskId);
-  let ledger = input.ledger;
-  const plan = planFile ? readRegular(planFile) : null;
-  let verdictCommit: string | null = null;
-  if (ids.length > 0 && plan !== null && planFile) {
-    const verdict = setStates(input.ledger, plan, ids, approved ? 'reviewed' : 'open');
-    ledger = verdict.ledger;
-    if (verdict.plan !== plan) writeFileAtomic(planFile, verdict.plan);
-    // Committed even when the plan already had the marks: a daemon that died between writing the
-    // plan and committing it re-runs this step and must still get them onto the branch.
-    const msg = approved
-      ? `loopd: review approved iteration ${step.iteration} (${ids.length} task${ids.length === 1 ? '' : 's'} [R])`
-      : `loopd: review rejected iteration ${step.iteration} (${ids.length} task${ids.length === 1 ? '' : 's'} back to [ ])`;
-    // The tree was clean (or just put back) and the plan now differs: there is something to commit.
-    const changed = verdict.plan !== plan && (restored || (after !== null && !after.dirty));
-    verdictCommit = await commitAll(run.worktreePath, msg, { changed });
-  }
+  const ids = before.pending.map((t) => t.taskId);
+  const plan = planOf(run, files.plan);
+  const verdict = ids.length > 0 && plan ? await commitVerdict(input, plan, before.pending, approved, put.clean) : null;
+  const ledger = verdict?.ledger ?? input.ledger;
   const reviewed = approved ? ids.length : 0;
   if (approved) {
     sink.event('REVIEW_APPROVED', { iteration: step.iteration, reviewed, tasks: ids });
   } else {
-    writeFileAtomic(
-      notesPath,
-      `# Review of iteration ${step.iteration}: changes requested\n\n${ids.length > 0 ? `Tasks put back to [ ]: ${pending.map((t) => `task ${t.taskId} "${t.text}"`).join(', ')}\n\n` : ''}${agent.parsed.text.trim()}\n`,
-    );
-    sink.artifact('review_notes', notesPath);
-    sink.event('REVIEW_REJECTED', { iteration: step.iteration, notesPath, reopened: ids });
+    const reopened = ids.length > 0 ? `Tasks put back to [ ]: ${before.pending.map((t) => `task ${t.taskId} "${t.text}"`).join(', ')}\n\n` : '';
+    writeFileAtomic(files.notes, `# Review of iteration ${step.iteration}: changes requested\n\n${reopened}${agent.parsed.text.trim()}\n`);
+    sink.artifact('review_notes', files.notes);
+    sink.event('REVIEW_REJECTED', { iteration: step.iteration, notesPath: files.notes, reopened: ids });
   }
   // The verdict commit, else the head put back, else the head the status saw (nothing moved it since).
-  const headAfter = verdictCommit ?? (restored ? headBefore : head) ?? (await headCommit(run.worktreePath));
+  const headAfter = verdict?.commit ?? (put.restored ? before.headBefore : put.head) ?? (await headCommit(run.worktreePath));
   await setRef(run.worktreePath, runRef(run.id), headAfter);
   const lc = ledger.length > 0 ? ledgerCounts(ledger) : null;
-  const reportPath = appendReport(run.runDir, {
-    kind: 'review',
-    iteration: step.iteration,
-    durationMs: Date.now() - started,
-    exitCode: agent.exit.exitCode,
-    outputPath: logPath,
-    outputBytes: agent.outputBytes,
-    outputLines: agent.outputLines,
-    message: approved ? `approved (${reviewed} marked [R])` : `changes requested: ${notesPath}`,
-    tasksDone: lc ? lc.total - lc.open : null,
-    tasksTotal: lc ? lc.total : null,
-    usage: agent.parsed.usage,
-  });
-  sink.artifact('report', reportPath);
+  appendReviewRow(input, agent, started, lc, approved ? `approved (${reviewed} marked [R])` : `changes requested: ${files.notes}`, files.log);
   return {
     ...common,
     status: 'SUCCEEDED',
@@ -167,7 +93,7 @@ export const review: Handler<'review'> = async (input) => {
       approved,
       reviewed,
       tasks: ids,
-      notesPath: approved ? null : notesPath,
+      notesPath: approved ? null : files.notes,
       headAfter,
       openTasks: lc ? lc.open : 0,
       unreviewedTasks: lc ? lc.pendingReview : 0,
@@ -177,13 +103,19 @@ export const review: Handler<'review'> = async (input) => {
   };
 };
 
-/**
- * Where the reviewed diff starts: the head after the last approved review, else the head the
- * first implementation started from. So a review sees all the work no review approved yet.
- */
-export function reviewBase(history: HandlerInput['history']): string | null {
-  const approved = [...history].reverse().find((h) => h.phase === 'review' && h.status === 'SUCCEEDED' && h.result?.approved === true && typeof h.result?.headAfter === 'string');
-  if (approved) return approved.result!.headAfter as string;
-  const first = history.find((h) => h.phase === 'implementation' && typeof h.result?.commitBefore === 'string' && h.result.commitBefore !== '');
-  return first ? (first.result!.commitBefore as string) : null;
+function appendReviewRow(input: HandlerInput, agent: AgentRun, started: number, lc: ReturnType<typeof ledgerCounts> | null, message: string, logPath: string): void {
+  const reportPath = appendReport(input.run.runDir, {
+    kind: 'review',
+    iteration: input.step.iteration,
+    durationMs: Date.now() - started,
+    exitCode: agent.exit.exitCode,
+    outputPath: logPath,
+    outputBytes: agent.outputBytes,
+    outputLines: agent.outputLines,
+    message,
+    tasksDone: lc ? lc.total - lc.open : null,
+    tasksTotal: lc ? lc.total : null,
+    usage: agent.parsed.usage,
+  });
+  input.sink.artifact('report', reportPath);
 }

@@ -9,7 +9,8 @@ import { appendReport } from '../core/report.js';
 import { ledgerCounts } from '../core/ledger.js';
 import { computeSignals, iterationFacts, type StepFact, type StepResultFacts } from '../core/signals.js';
 import type { WatchdogSignal } from '../core/types.js';
-import { composePrompt, promptExtrasFor } from './implementation.js';
+import { composePrompt } from '../core/run-prompt.js';
+import { promptExtrasFor } from './implementation-prepare.js';
 import type { Handler } from './types.js';
 
 export function intervention(signal: WatchdogSignal, cfg: { noProgressIterations: number; openTasks?: number }): string {

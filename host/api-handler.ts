@@ -5,6 +5,7 @@ import { appRouter } from '../router/index.js';
 import { MAX_BATCH_SIZE, MAX_BODY_BYTES } from '../router/limits.js';
 import type { Context } from '../router/trpc.js';
 import type { LogFn } from './logger.js';
+import { OUTPUT_PATH, serveOutput } from './output-sse.js';
 
 
 type AuthorizedRequest = IncomingMessage & { loopdAuthorized?: boolean; loopdVia?: 'token' | 'session' | null };
@@ -35,6 +36,21 @@ export function createApiHandler(
   return (req, res, authorized, via) => {
     (req as AuthorizedRequest).loopdAuthorized = authorized;
     (req as AuthorizedRequest).loopdVia = via ?? null;
+    // Agent output, the one high-volume stream, is written from the logs without tRPC's copies.
+    if (authorized && req.url?.startsWith(OUTPUT_PATH)) {
+      const open = services.service.openOutput.bind(services.service);
+      serveOutput(req, res, open, log).then(
+        (served) => {
+          if (!served) handler(req, res);
+        },
+        (err: unknown) => {
+          log(`runs.output stream failed: ${err instanceof Error ? err.message : String(err)}`, { level: 'error' });
+          if (!res.headersSent) handler(req, res);
+          else res.destroy();
+        },
+      );
+      return;
+    }
     handler(req, res);
   };
 }

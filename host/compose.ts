@@ -21,6 +21,8 @@ import { ReviewService } from './review-service.js';
 import { startServer } from './server.js';
 import { DashboardSessions } from './session-auth.js';
 import { SqliteStore } from './store/sqlite.js';
+import { openCluster } from './cluster/open.js';
+import { DEFAULT_LEASE_TTL_SEC } from '../core/config.js';
 import type { LoopStore } from './store/types.js';
 
 export interface DaemonOptions {
@@ -37,6 +39,10 @@ export interface DaemonOptions {
   watch?: string[];
   /** How long a spec must hold still before it is read (DEFAULT_STABILITY_MS unless set). */
   watchStabilityMs?: number;
+  /** A shared PostgreSQL instead of the data dir's SQLite: this host joins that cluster (docs/scaling.md). */
+  databaseUrl?: string;
+  /** With databaseUrl: seconds a claimed step's lease lasts without a heartbeat (DEFAULT_LEASE_TTL_SEC). */
+  leaseTtlSec?: number;
 }
 
 export interface DaemonHandle {
@@ -70,8 +76,17 @@ export interface ComposeInput {
 export async function composeDaemon(c: ComposeInput): Promise<DaemonHandle> {
   const { opts, home, paths, log, token, maxConcurrency, host, version } = c;
   const bus = new EventBus();
-  const store = new SqliteStore(paths.db, bus);
-  const dispatcher = new Dispatcher({ store, bus, handlers: opts.handlers ?? defaultHandlers, maxConcurrency, instanceId: uuidv7(), log });
+  // One host on its SQLite, or one host of a cluster on PostgreSQL: the rest is the same.
+  const cluster = opts.databaseUrl
+    ? await openCluster({ databaseUrl: opts.databaseUrl, home, bus, maxConcurrency, leaseTtlSec: opts.leaseTtlSec ?? DEFAULT_LEASE_TTL_SEC, log })
+    : null;
+  const store: LoopStore = cluster?.store ?? new SqliteStore(paths.db, bus);
+  if (cluster) log(`joined the cluster on PostgreSQL as host ${cluster.hostId} (agents: ${cluster.coordinator.agents.join(', ')})`, { hostId: cluster.hostId });
+  const dispatcher = new Dispatcher({
+    ...{ store, bus, handlers: opts.handlers ?? defaultHandlers, maxConcurrency, log },
+    instanceId: cluster?.hostId ?? uuidv7(),
+    ...(cluster ? { cluster: cluster.coordinator } : {}),
+  });
   let boundPort = c.port;
   const startedAt = Date.now();
   let handle: DaemonHandle | null = null;
@@ -102,7 +117,8 @@ export async function composeDaemon(c: ComposeInput): Promise<DaemonHandle> {
   }
   // Files created during start-up (database, daemon.json) get the data dir's privacy too.
   secureHome(home);
-  dispatcher.start();
+  cluster?.coordinator.setAddress(`http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`);
+  await dispatcher.start();
   await watcher.start();
   for (const path of opts.watch ?? []) {
     const ws = await service.watchWorkspace(path);

@@ -7,12 +7,12 @@ import { resolve } from 'node:path';
 import { containment } from '../core/agents/process.js';
 import { findRepoRoot } from '../core/git.js';
 import { isTerminalRunStatus } from '../core/types.js';
-import { composePrompt } from '../functions/implementation.js';
+import { composePrompt } from '../core/run-prompt.js';
 import type { EventBus } from './bus.js';
 import { whenFree } from './busy.js';
-import { DEFAULT_RUNS_PAGE, UserError, type CreateRunHook, type ListRunsFilter, type LoopService, type RunControl, type WorkspaceWatcher } from './service.js';
+import { DEFAULT_RUNS_PAGE, UserError, type CreateRunClaim, type CreateRunHook, type ListRunsFilter, type LoopService, type RunControl, type WorkspaceWatcher } from './service.js';
 import { followEvents } from './service/event-stream.js';
-import { streamOutput, tailOf } from './service/output-stream.js';
+import { outputChunks, streamOutput, tailOf, type RawOutputChunk } from './service/output-stream.js';
 import { placeRun, recordRun } from './service/place-run.js';
 import { prepareRun } from './service/prepare-run.js';
 import { eventViews, runDetail, runView, workspaceView } from './service/run-views.js';
@@ -114,13 +114,14 @@ export class HostLoopService implements LoopService {
    * `inTx` runs inside the transaction that inserts the run: the watcher records "this spec
    * version made run X" atomically with the run, so a crash can never make it start twice.
    */
-  async createRun(input: CreateRunInput, opts: { inTx?: CreateRunHook } = {}): Promise<RunView> {
+  async createRun(input: CreateRunInput, opts: { inTx?: CreateRunHook; claim?: CreateRunClaim } = {}): Promise<RunView> {
     const p = await prepareRun(input, { suggestName: true, home: this.d.home });
     // Only the transaction waits for a database lock held by another process: the git and config
     // work above is not redone on every retry (host/busy.ts). The name and branch are placed inside
     // it, so two requests cannot take the same one.
     const run = await whenFree(() =>
       this.d.store.transaction(async (tx) => {
+        await opts.claim?.(tx, p.id);
         const at = await placeRun(tx, p);
         if (p.provider.provider === 'git' && existsSync(at.worktreePath)) {
           throw new UserError(`worktree path ${at.worktreePath} already exists: remove it, or change worktree_path_template`);
@@ -258,6 +259,10 @@ export class HostLoopService implements LoopService {
 
   async *streamOutput(ref: string, resume: string | null, follow: boolean, signal: AbortSignal): AsyncGenerator<OutputChunk> {
     yield* streamOutput(this.d.store, this.d.bus, await this.resolveRun(ref), resume, follow, signal);
+  }
+
+  async openOutput(ref: string, resume: string | null, follow: boolean, signal: AbortSignal): Promise<AsyncGenerator<RawOutputChunk>> {
+    return outputChunks(this.d.store, this.d.bus, await this.resolveRun(ref), resume, follow, signal);
   }
 
   async tail(ref: string, lines: number): Promise<TailView | null> {

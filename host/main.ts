@@ -13,6 +13,7 @@ import { isLoopdProcess, liveDaemonInfo, removeOwnDaemonInfo } from './daemon-fi
 import { secureHome } from './home-perms.js';
 import { createDaemonLogger, parseLogLevel, type LogFn } from './logger.js';
 import { checkDatabaseUrl } from './pg/url.js';
+import { DEFAULT_LEASE_TTL_SEC, parseLeaseTtlSec } from '../core/config.js';
 
 export type { DaemonHandle, DaemonOptions } from './compose.js';
 
@@ -85,15 +86,16 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<DaemonHandl
   }
 }
 
-const USAGE = `usage: loopd [--addr HOST:PORT] [--home DIR] [--max-concurrency N] [--watch PATH]... [--log FILE|-] [--log-level LEVEL] [--database-url URL]
+const USAGE = `usage: loopd [--addr HOST:PORT] [--home DIR] [--max-concurrency N] [--watch PATH]... [--log FILE|-] [--log-level LEVEL] [--database-url URL [--lease-ttl-sec N]]
   --addr             listen address, loopback only (default $LOOPD_ADDR or ${DEFAULT_HOST}:${DEFAULT_PORT}; port 0 = any free port)
   --home             data directory (default $LOOPD_HOME, $XDG_DATA_HOME/loopd or ~/.local/share/loopd)
-  --max-concurrency  how many runs may be active at once (default 3)
+  --max-concurrency  how many runs may be active at once (default 3); with --database-url, how many steps this host runs at once
   --watch            register a workspace with the spec watcher (repeatable); registrations persist
   --log              where the JSON log lines go: a file, rotated at 10 MB with 5 kept (default <home>/loopd.log),
                      or - for stdout (a service manager's journal)
   --log-level        debug, info, warn or error (default $LOOPD_LOG_LEVEL or info)
-  --database-url     a shared PostgreSQL for several hosts (default $LOOPD_DATABASE_URL; not available yet, see docs/scaling.md)`;
+  --database-url     a shared PostgreSQL for several hosts instead of the data dir's SQLite (default $LOOPD_DATABASE_URL; docs/scaling.md)
+  --lease-ttl-sec    with --database-url: seconds a claimed step's lease lasts without a heartbeat (default $LOOPD_LEASE_TTL_SEC or 30)`;
 
 /** One log line per recorded event: the log then tells a run's whole story with its ids. */
 function eventLogFields(ev: PublishedEvent): Parameters<LogFn>[1] {
@@ -107,21 +109,6 @@ function eventLogFields(ev: PublishedEvent): Parameters<LogFn>[1] {
   return { level: failed ? 'warn' : 'info', runId: ev.run_id, stepId: ev.step_id, workspace: ev.workspace_root, seq: ev.seq, data };
 }
 
-/**
- * A host asked to share a PostgreSQL database must not quietly run on its own SQLite instead: its
- * runs would be invisible to the other hosts, and on a shared filesystem it would race them for
- * the same worktrees. Every part runs on the LoopStore interface now, but the composition root
- * (host/compose.ts) builds a SqliteStore only, and recovery does not yet respect other hosts'
- * leases (docs/scaling.md): refuse.
- */
-function refuseDatabaseUrl(url: string): never {
-  checkDatabaseUrl(url);
-  throw new Error(
-    'loopd cannot run on PostgreSQL yet: the cluster layer and its store exist (host/pg, host/store/postgres.ts) but the daemon is ' +
-      'still composed on SQLite (docs/scaling.md); unset LOOPD_DATABASE_URL / drop --database-url to run this host on its own SQLite',
-  );
-}
-
 interface DaemonArgs {
   host: string;
   port: number;
@@ -130,6 +117,8 @@ interface DaemonArgs {
   watch: string[];
   log: string | undefined;
   level: ReturnType<typeof parseLogLevel>;
+  databaseUrl: string | undefined;
+  leaseTtlSec: number;
 }
 
 /** The binary's arguments (and their environment defaults); null after --help or --version. */
@@ -146,6 +135,7 @@ function parseDaemonArgs(argv: string[]): DaemonArgs | null {
         log: { type: 'string' },
         'log-level': { type: 'string' },
         'database-url': { type: 'string' },
+        'lease-ttl-sec': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -159,7 +149,9 @@ function parseDaemonArgs(argv: string[]): DaemonArgs | null {
     return null;
   }
   const databaseUrl = values['database-url'] ?? process.env.LOOPD_DATABASE_URL;
-  if (databaseUrl) refuseDatabaseUrl(databaseUrl);
+  if (databaseUrl) checkDatabaseUrl(databaseUrl);
+  const ttl = values['lease-ttl-sec'] ?? process.env.LOOPD_LEASE_TTL_SEC;
+  const leaseTtlSec = ttl !== undefined ? parseLeaseTtlSec(ttl, values['lease-ttl-sec'] !== undefined ? '--lease-ttl-sec' : 'LOOPD_LEASE_TTL_SEC') : DEFAULT_LEASE_TTL_SEC;
   const { host, port } = parseAddr(values.addr ?? process.env.LOOPD_ADDR ?? `${DEFAULT_HOST}:${DEFAULT_PORT}`);
   let maxConcurrency = 3;
   if (values['max-concurrency'] !== undefined) {
@@ -174,7 +166,7 @@ function parseDaemonArgs(argv: string[]): DaemonArgs | null {
       : process.env.LOOPD_LOG_LEVEL
         ? parseLogLevel(process.env.LOOPD_LOG_LEVEL, 'LOOPD_LOG_LEVEL')
         : 'info';
-  return { host, port, home: values.home ?? loopdHome(), maxConcurrency, watch: values.watch ?? [], log: values.log, level };
+  return { host, port, home: values.home ?? loopdHome(), maxConcurrency, watch: values.watch ?? [], log: values.log, level, databaseUrl: databaseUrl || undefined, leaseTtlSec };
 }
 
 /** Start-up failures in words a person can act on (a port in use says which, and what to do). */
@@ -196,7 +188,7 @@ export async function main(argv: string[]): Promise<void> {
   const log = logger.log;
   let daemon: DaemonHandle;
   try {
-    daemon = await startDaemon({ home, host, port, maxConcurrency, watch: args.watch, log });
+    daemon = await startDaemon({ home, host, port, maxConcurrency, watch: args.watch, log, ...(args.databaseUrl ? { databaseUrl: args.databaseUrl, leaseTtlSec: args.leaseTtlSec } : {}) });
   } catch (e) {
     const failure = startupFailure(e, host, port);
     log(`start-up failed: ${failure.message}`, { level: 'error', stack: failure === e ? (e as Error).stack : undefined });

@@ -1,5 +1,6 @@
 // What the API layer may ask of the host. The router depends on this interface only.
 import type { RunStatus } from '../core/types.js';
+import type { RawOutputChunk } from './service/output-stream.js';
 import type { RunRecord, StoreTx } from './store/types.js';
 import type { CreateRunInput, DaemonStatus, EventView, EventWindow, OutputChunk, PromptPreview, RunDetail, RunView, TailView, WorkspaceView } from './views.js';
 
@@ -49,6 +50,8 @@ export interface LoopService {
   streamEvents(ref: string, afterSeq: number, follow: boolean, signal: AbortSignal, window?: EventWindow): AsyncGenerator<EventView>;
   /** Streams agent output from a resume point `<stepId>:<offset>` (or the start). */
   streamOutput(ref: string, resume: string | null, follow: boolean, signal: AbortSignal): AsyncGenerator<OutputChunk>;
+  /** The same as bytes in a reused buffer (host/service/output-stream.ts); rejects for an unknown run. */
+  openOutput(ref: string, resume: string | null, follow: boolean, signal: AbortSignal): Promise<AsyncGenerator<RawOutputChunk>>;
   tail(ref: string, lines: number): Promise<TailView | null>;
   /** Every event (all runs and workspaces) after `afterSeq`, then live ones until the client leaves. */
   streamAllEvents(afterSeq: number, signal: AbortSignal): AsyncGenerator<EventView>;
@@ -57,8 +60,14 @@ export interface LoopService {
 
 /** Runs inside the transaction that inserts the run (the watcher records its decision with it). */
 export type CreateRunHook = (tx: StoreTx, run: RunRecord) => Promise<void>;
+/**
+ * Runs first in that transaction, before the run's name and branch are placed, with the id the run
+ * will have: the watcher's claim on the save (LoopStore.claimSpecChange), which throws when another
+ * host's watcher made the run, so the two never race for one name.
+ */
+export type CreateRunClaim = (tx: StoreTx, runId: string) => Promise<void>;
 /** Run creation as a trigger needs it: HostLoopService.createRun, or anything with its contract. */
-export type CreateRunFn = (input: CreateRunInput, opts?: { inTx?: CreateRunHook }) => Promise<RunView>;
+export type CreateRunFn = (input: CreateRunInput, opts?: { inTx?: CreateRunHook; claim?: CreateRunClaim }) => Promise<RunView>;
 
 /**
  * What the service asks of the scheduler (host/dispatcher.ts): the control transitions it owns,

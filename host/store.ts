@@ -522,6 +522,17 @@ export class Store {
     return row.n;
   }
 
+  /** Runs of the workspace holding an admission slot: RUNNING, or PAUSED with a step still in progress. */
+  workspaceSlotsTaken(workspace: string): number {
+    const row = this.db
+      .prepare(
+        `SELECT COUNT(*) AS n FROM runs r WHERE r.workspace_root = ? AND (r.status = 'RUNNING'
+           OR (r.status = 'PAUSED' AND EXISTS (SELECT 1 FROM steps s WHERE s.run_id = r.id AND s.status = 'IN_PROGRESS')))`,
+      )
+      .get(workspace) as { n: number };
+    return row.n;
+  }
+
   runBranchTaken(workspaceRoot: string, branch: string): boolean {
     return this.db.prepare('SELECT 1 FROM runs WHERE workspace_root = ? AND run_branch = ?').get(workspaceRoot, branch) !== undefined;
   }
@@ -638,6 +649,17 @@ export class Store {
         )
         .run(row.workspace_root, row.path, row.content_hash, row.status, lastRun, now, now);
       return this.getSpecFile(row.workspace_root, row.path)!;
+    });
+  }
+
+  /** The trigger's decision (LoopStore.claimSpecChange): false when this content was triggered already. */
+  claimSpecChange(c: { workspace_root: string; path: string; content_hash: string; run_id: string }): boolean {
+    return this.tx(() => {
+      const row = this.getSpecFile(c.workspace_root, c.path);
+      if (row && row.status === 'triggered' && row.content_hash === c.content_hash) return false;
+      this.ensureWorkspace(c.workspace_root);
+      this.upsertSpecFile({ workspace_root: c.workspace_root, path: c.path, content_hash: c.content_hash, status: 'triggered', last_run_id: c.run_id });
+      return true;
     });
   }
 

@@ -13,6 +13,9 @@ import type { LoopStore } from '../host/store/types.js';
 import { message, readText, settled, sha256 } from './files.js';
 import { isSpecCandidate, specStatus } from './spec-rules.js';
 
+/** Another watcher (another host on the same database) already made the run for this save. */
+class DecidedElsewhere extends Error {}
+
 /** What the trigger needs of the host: the store, run creation, and a log. No concrete host class. */
 export interface TriggerHost {
   store: LoopStore;
@@ -173,15 +176,22 @@ export class SpecDecisions {
         { cwd: root, spec: abs, plan, origin: 'watch' },
         {
           // Same transaction as the run: a crash can neither lose the run's record here (and start
-          // the spec twice after a restart) nor record a run that was never created.
+          // the spec twice after a restart) nor record a run that was never created. The claim
+          // comes first: several hosts may watch this workspace, and one save makes one run.
+          claim: async (tx, runId) => {
+            if (!(await tx.claimSpecChange({ workspace_root: root, path: rel, content_hash: hash, run_id: runId }))) throw new DecidedElsewhere();
+          },
           inTx: async (tx, r) => {
-            await tx.upsertSpecFile({ workspace_root: root, path: rel, content_hash: hash, status: 'triggered', last_run_id: r.id });
             await tx.appendEvent(r.id, null, 'TRIGGER_FIRED', { spec: rel, plan: planless ? null : planRel, reason, planless }, root);
           },
         },
       );
       this.host.log(`watch: ${root}: ${rel} started run ${run.name} (${run.id.slice(0, 8)}, ${reason}${planless ? ', plan-less' : ''})`);
     } catch (e) {
+      if (e instanceof DecidedElsewhere) {
+        this.host.log(`watch: ${root}: ${rel} was already started by another host's watcher (this save makes one run)`);
+        return;
+      }
       // A plan with nothing left to do is a decision, not a failure: the reason says it all.
       const why = message(e);
       if (why.startsWith('nothing to do:')) await this.skip(root, rel, why, { content_hash: hash, status: 'skipped' });

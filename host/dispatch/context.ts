@@ -5,6 +5,7 @@
 import type { StepPhase } from '../../core/types.js';
 import type { Handler } from '../../functions/types.js';
 import type { EventBus } from '../bus.js';
+import type { ClusterCoordinator } from '../cluster/coordinator.js';
 import type { LogFn } from '../logger.js';
 import type { LoopStore, StoreTx } from '../store/types.js';
 import { whenFree } from '../busy.js';
@@ -30,6 +31,8 @@ export interface DispatcherOptions {
   instanceId: string;
   log?: LogFn;
   clock?: Clock;
+  /** Other hosts on the same database (host/cluster/coordinator.ts); default: this host alone. */
+  cluster?: ClusterCoordinator;
   /** Runs per page when a start finishes the owed finalisations (default 200). */
   finalisePageSize?: number;
 }
@@ -47,6 +50,7 @@ export interface DispatchContext {
   readonly handlers: Partial<Record<StepPhase, Handler>>;
   readonly maxConcurrency: number;
   readonly instanceId: string;
+  readonly cluster: ClusterCoordinator;
   readonly log: LogFn | undefined;
   readonly clock: Clock;
   readonly finalisePageSize: number;

@@ -7,6 +7,7 @@ import type { EventPayloads, EventType } from '../../core/events.js';
 import type { AgentProcessInfo, EventSink, Handler, HandlerInput, HandlerResult, StepInput } from '../../functions/types.js';
 import { runInput } from '../run-input.js';
 import type { RunRecord, StepRecord, StoreTx } from '../store/types.js';
+import { lostLease } from '../cluster/coordinator.js';
 import { completeStep } from './complete.js';
 import { errorText, inTx, type DispatchContext } from './context.js';
 import { artifactOf } from './finalise.js';
@@ -41,6 +42,11 @@ async function runStep(ctx: DispatchContext, run: RunRecord, step: StepRecord, h
   }
   // The store may be closed already; the next daemon re-adopts the step and records it.
   if (ctx.abandoned()) return;
+  // The step's lease is gone (host/cluster/): another host runs it again; nothing of this attempt lands.
+  if (lostLease(abort.signal)) {
+    ctx.log?.(`step ${step.id} stopped: its lease is gone, another host runs it again`, { level: 'warn', runId: run.id, stepId: step.id });
+    return;
+  }
   // The step's own events first, so its end never precedes them.
   await writes.settled();
   try {

@@ -10,6 +10,7 @@ import { cancelRun, pauseRun, resumeRun } from './control.js';
 import { execute } from './execute.js';
 import { cleanupWorktree, finaliseRun } from './finalise.js';
 import { recover } from './recover.js';
+import { SingleHost } from '../cluster/coordinator.js';
 import { admitRuns, claimSteps } from './scheduler.js';
 
 export type { Clock, DispatcherOptions } from './context.js';
@@ -38,7 +39,9 @@ export class Dispatcher {
       bus: o.bus,
       handlers: o.handlers,
       maxConcurrency: o.maxConcurrency,
-      instanceId: o.instanceId,
+      // In a cluster the lease owner is the host's stable id, so a restart finds its own steps.
+      instanceId: o.cluster?.hostId ?? o.instanceId,
+      cluster: o.cluster ?? new SingleHost(o.instanceId),
       log: o.log,
       clock: this.clock,
       finalisePageSize: o.finalisePageSize ?? 200,
@@ -56,6 +59,15 @@ export class Dispatcher {
 
   /** Re-adopts or requeues what a previous daemon left in flight, then starts dispatching. */
   async start(): Promise<void> {
+    // The cluster's leases are kept from before recovery on, so adopted steps keep theirs.
+    await this.ctx.cluster.start({
+      running: () => [...this.active.keys()],
+      abort: (stepId, why) => this.active.get(stepId)?.abort.abort(why),
+      wake: () => this.wake(),
+      stopRun: (runId) => {
+        for (const a of this.active.values()) if (a.runId === runId) a.abort.abort(new Error('canceled'));
+      },
+    });
     await recover(this.ctx);
     this.wake();
   }
@@ -70,6 +82,7 @@ export class Dispatcher {
     await this.ticking;
     if (opts.drain) await Promise.allSettled([...this.active.values()].map((a) => a.done));
     await Promise.allSettled(this.finalising.values());
+    await this.ctx.cluster.stop();
   }
 
   /** Schedules a round of admit + claim; rounds never overlap (one asked for during a round follows it). */

@@ -14,6 +14,8 @@ import { finaliseOwed } from './finalise.js';
 export async function recover(ctx: DispatchContext): Promise<void> {
   for (const step of await ctx.store.stepsWithStatus(['IN_PROGRESS'])) {
     if (ctx.active.has(step.id)) continue;
+    // In a cluster, other hosts' steps are theirs (an expired lease is reaped, not recovered).
+    if (!ctx.cluster.owns(step)) continue;
     const run = await ctx.store.getRun(step.run_id);
     if (run) await recoverStep(ctx, run, step);
   }
@@ -45,8 +47,9 @@ async function recoverStep(ctx: DispatchContext, run: RunRecord, step: StepRecor
   await inTx(ctx, async (tx) => {
     const now = ctx.clock.now();
     // Not the agent's failure: { requeued } keeps it from using up claude_retries.
-    await tx.failStep(step.id, 'the daemon stopped while this step ran and its process is gone', { requeued: true }, now);
-    if (!running || run.cancel_requested) return;
+    const failed = await tx.failStep(step.id, 'the daemon stopped while this step ran and its process is gone', { requeued: true }, now);
+    // Already ended: another host reaped its lease and queued the next attempt itself.
+    if (!failed || !running || run.cancel_requested) return;
     const again = await tx.queueStep({ run_id: run.id, phase: step.phase, iteration: step.iteration, attempt: step.attempt + 1, input: step.input });
     await tx.appendEvent(run.id, again.id, 'STEP_REQUEUED', {
       phase: step.phase,

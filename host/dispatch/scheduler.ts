@@ -22,11 +22,15 @@ export async function admitRuns(ctx: DispatchContext): Promise<void> {
   let total = running.length;
   const perWs = new Map<string, number>();
   for (const r of running) perWs.set(r.workspace_root, (perWs.get(r.workspace_root) ?? 0) + 1);
+  // Alone, this host's cap; in a cluster, every live host's added up (steps are capped per host).
+  const slots = await ctx.cluster.runSlots(ctx.maxConcurrency);
   for (const run of pendingInOrder(await store.listRuns({ status: ['PENDING'] }))) {
-    if (total >= ctx.maxConcurrency) break;
+    if (total >= slots) break;
     const cap = runConfig(run).max_runs_per_workspace;
     if (cap > 0 && (perWs.get(run.workspace_root) ?? 0) >= cap) continue;
     const admitted = await inTx(ctx, async (tx) => {
+      // Counted again inside the transaction, across hosts (other hosts admit too).
+      if (cap > 0 && (await tx.workspaceSlotsTaken(run.workspace_root)) >= cap) return false;
       const before = await tx.getRun(run.id);
       const now = ctx.clock.now();
       const fresh = before ? await tx.admitRun(run.id, now) : null;
@@ -65,10 +69,15 @@ export async function claimSteps(ctx: DispatchContext, start: (c: Claimed) => vo
   const later = (at: number) => (soonest = soonest === null ? at : Math.min(soonest, at));
   // Rate-limit holds are rows (agent_holds): a restarted daemon, or another host, keeps them.
   const holds = new Map((await store.agentHolds(now)).map((h) => [h.agent, h.until]));
+  // A cluster host whose leases may have lapsed (it could not renew) takes nothing new; it looks
+  // again shortly, when its heartbeat may have got through.
+  if (!ctx.cluster.mayClaim()) return now + 500;
   for (const step of await store.stepsWithStatus(['QUEUED'])) {
     if (ctx.active.size >= ctx.maxConcurrency) break;
     const run = await store.getRun(step.run_id);
     if (!run || run.status !== 'RUNNING') continue;
+    // Another host's step: this one lacks its agent or cannot reach its workspace.
+    if (!ctx.cluster.canRun(run, step.phase)) continue;
     if (step.not_before && step.not_before > now) {
       later(step.not_before);
       continue;

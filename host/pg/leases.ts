@@ -112,6 +112,55 @@ export async function heartbeat(pool: Pool, hostId: string, ttlMs: number, held:
   });
 }
 
+/**
+ * A daemon's heartbeat: renews the host row and the leases of the steps it runs (by id: a step id
+ * never changes hands, a requeue is a new row). Returns the ids whose lease is gone (expired, even
+ * if nobody reaped it yet, or already reaped): the caller stops their agents. A step the host has
+ * just recorded as finished, and still counts as running for a moment, is not lost.
+ */
+export async function renewLeases(pool: Pool, hostId: string, ttlMs: number, stepIds: readonly number[]): Promise<{ lost: number[] }> {
+  return inTx(pool, async (c) => {
+    await c.query('UPDATE hosts SET heartbeat_at = loopd_now_ms(), stopped_at = NULL WHERE id = $1', [hostId]);
+    const { rows } = await c.query<{ id: number }>(
+      `UPDATE steps SET lease_expires_at = loopd_now_ms() + $2
+        WHERE lease_owner = $1 AND status = 'IN_PROGRESS' AND lease_expires_at > loopd_now_ms()
+        RETURNING id`,
+      [hostId, ttlMs],
+    );
+    const live = new Set(rows.map((r) => Number(r.id)));
+    const gone = stepIds.filter((id) => !live.has(id));
+    if (gone.length === 0) return { lost: [] };
+    // A step this host just finished is not lost; one expired (reaped or not yet) is.
+    const { rows: lost } = await c.query<{ id: number }>(
+      `SELECT id FROM steps WHERE id = ANY($1::bigint[]) AND (status = 'IN_PROGRESS' OR error = 'LEASE_EXPIRED')`,
+      [gone],
+    );
+    return { lost: lost.map((r) => Number(r.id)) };
+  });
+}
+
+/**
+ * The steps this host held whose lease expired and was reaped while it was away (a restart that
+ * took longer than the TTL), with their recorded processes: an agent of one still running must be
+ * stopped, since the step runs again elsewhere. Newest first, bounded.
+ */
+export async function reapedStepsOf(pool: Pool, hostId: string, limit = 200): Promise<{ id: number; process: string | null }[]> {
+  const { rows } = await pool.query<{ id: number; process_json: string | null }>(
+    `SELECT id, process_json FROM steps WHERE lease_owner = $1 AND status = 'FAILED' AND error = 'LEASE_EXPIRED' AND process_json IS NOT NULL
+      ORDER BY id DESC LIMIT $2`,
+    [hostId, limit],
+  );
+  return rows.map((r) => ({ id: Number(r.id), process: r.process_json }));
+}
+
+/** Runs the cluster may have active at once: the max_concurrency of every live host, added up. */
+export async function clusterRunSlots(pool: Pool): Promise<number> {
+  const { rows } = await pool.query<{ n: number | null }>(
+    `SELECT sum(max_concurrency)::int AS n FROM hosts WHERE stopped_at IS NULL AND heartbeat_at + lease_ttl_ms > loopd_now_ms()`,
+  );
+  return rows[0]?.n ?? 0;
+}
+
 /** Runs fn inside a transaction only while the lease is still live; throws LeaseLostError otherwise. */
 export async function withLease<T>(pool: Pool, hostId: string, lease: Lease, fn: (c: Client) => Promise<T>): Promise<T> {
   return inTx(pool, async (c) => {
@@ -167,7 +216,8 @@ export async function completeStep(pool: Pool, hostId: string, lease: Lease, don
 export async function reapExpiredLeases(pool: Pool, reaperHostId: string): Promise<{ stepId: number; newStepId: number; runId: string; host: string | null }[]> {
   return inTx(pool, async (c) => {
     const { rows } = await c.query<{ id: number; run_id: string; phase: string; iteration: number; attempt: number; lease_owner: string | null; lease_epoch: number; input_json: string | null }>(
-      `UPDATE steps SET status = 'FAILED', error = 'LEASE_EXPIRED', ended_at = loopd_now_ms(), updated_at = loopd_now_ms()
+      `UPDATE steps SET status = 'FAILED', error = 'LEASE_EXPIRED', ended_at = loopd_now_ms(), updated_at = loopd_now_ms(),
+              result_json = '{"requeued":true}', lease_expires_at = NULL
         WHERE id IN (SELECT id FROM steps WHERE status = 'IN_PROGRESS' AND lease_expires_at <= loopd_now_ms() FOR UPDATE SKIP LOCKED)
         RETURNING id, run_id, phase, iteration, attempt, lease_owner, lease_epoch, input_json`,
     );

@@ -17,7 +17,9 @@ import type { StepResultFacts } from '../../core/results.js';
 import type { RunStatus, StepStatus } from '../../core/types.js';
 import { openPool, type Client, type Pool } from '../pg/connect.js';
 import { EVENTS_CHANNEL } from '../pg/events.js';
+import { EventHorizon } from '../pg/event-horizon.js';
 import { migratePg } from '../pg/migrate.js';
+import { claimSpecChange } from '../pg/triggers.js';
 import type { PublishedEvent as EventRow } from '../bus.js';
 import type {
   AgentHold,
@@ -34,6 +36,7 @@ import type {
   RunRecord,
   RunTruth,
   SpecFileRecord,
+  SpecChangeClaim,
   SpecFileUpsert,
   StepInputFacts,
   StepOutcome,
@@ -163,10 +166,15 @@ class PgReads {
     return (await all(this.db, 'SELECT * FROM steps WHERE status = ANY($1::text[]) ORDER BY id', [statuses])).map(stepRecord);
   }
   async eventsAfter(filter: EventFilter): Promise<EventRecord[]> {
+    return this.readEvents(filter, null);
+  }
+  /** Events after the filter's cursor, up to `upTo` when given (the settled horizon). */
+  protected async readEvents(filter: EventFilter, upTo: number | null): Promise<EventRecord[]> {
     const rows = await this.db.query<EventRow>(
       `SELECT ${EVENT_COLS} FROM events WHERE seq > $1 AND ($2::text IS NULL OR run_id = $2) AND ($3::text IS NULL OR workspace_root = $3)
+          AND ($5::bigint IS NULL OR seq <= $5)
         ORDER BY seq LIMIT $4`,
-      [filter.afterSeq ?? 0, filter.runId ?? null, filter.workspace ?? null, filter.limit ?? 1000],
+      [filter.afterSeq ?? 0, filter.runId ?? null, filter.workspace ?? null, filter.limit ?? 1000, upTo],
     );
     return rows.rows.map(eventRecord);
   }
@@ -250,7 +258,11 @@ class PgReads {
 class PgTx extends PgReads implements StoreTx {
   readonly events: EventRow[] = [];
 
-  constructor(db: Client, private readonly leaseTtlMs: number) {
+  constructor(
+    db: Client,
+    private readonly leaseTtlMs: number,
+    private readonly hostId: string | null,
+  ) {
     super(db);
   }
 
@@ -265,10 +277,13 @@ class PgTx extends PgReads implements StoreTx {
   }
 
   async appendEvent<K extends EventType>(runId: string | null, stepId: number | null, type: K, payload: EventPayloads[K], workspace: string | null = null): Promise<EventRecord> {
+    // The transaction id first, so a reader that sees a gap before this number sees this
+    // transaction running (host/pg/event-horizon.ts), not yet unborn.
+    if (this.events.length === 0) await this.db.query('SELECT pg_current_xact_id()');
     const e = (await this.db.query<EventRow>(
-      `INSERT INTO events (run_id, step_id, workspace_root, type, ts, payload_json, created_at, updated_at)
-       VALUES ($1, $2, COALESCE($3, (SELECT workspace_root FROM runs WHERE id = $1)), $4, $5, $6, $5, $5) RETURNING ${EVENT_COLS}`,
-      [runId, stepId, workspace, type, Date.now(), JSON.stringify(payload ?? {})],
+      `INSERT INTO events (run_id, step_id, workspace_root, host_id, type, ts, payload_json, created_at, updated_at)
+       VALUES ($1, $2, COALESCE($3, (SELECT workspace_root FROM runs WHERE id = $1)), $7, $4, $5, $6, $5, $5) RETURNING ${EVENT_COLS}`,
+      [runId, stepId, workspace, type, Date.now(), JSON.stringify(payload ?? {}), this.hostId],
     )).rows[0]!;
     await this.db.query('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, String(e.seq)]);
     this.events.push(e);
@@ -347,10 +362,12 @@ class PgTx extends PgReads implements StoreTx {
     ))!;
   }
   async claimStep(stepId: number, owner: string, now: number): Promise<StepRecord | null> {
+    // SKIP LOCKED: a step another host is claiming right now is passed over at once (null), not
+    // waited for; whichever transaction locked it first decides.
     return this.step(
       `UPDATE steps SET status = 'IN_PROGRESS', started_at = $3, lease_owner = $2, lease_epoch = lease_epoch + 1,
               lease_expires_at = loopd_now_ms() + $4, updated_at = $3
-        WHERE id = $1 AND status = 'QUEUED' RETURNING *`,
+        WHERE id = (SELECT id FROM steps WHERE id = $1 AND status = 'QUEUED' FOR UPDATE SKIP LOCKED) RETURNING *`,
       [stepId, owner, now, this.leaseTtlMs],
     );
   }
@@ -373,16 +390,25 @@ class PgTx extends PgReads implements StoreTx {
     );
     return done;
   }
-  async failStep(stepId: number, error: string, result: StepResultFacts | null, now: number): Promise<StepRecord> {
-    const s = await this.step(
+  async failStep(stepId: number, error: string, result: StepResultFacts | null, now: number): Promise<StepRecord | null> {
+    return this.step(
       `UPDATE steps SET status = 'FAILED', error = $2, ended_at = $3, updated_at = $3, lease_expires_at = NULL, result_json = COALESCE($4, result_json)
-        WHERE id = $1 RETURNING *`,
+        WHERE id = $1 AND status IN ('QUEUED', 'IN_PROGRESS') RETURNING *`,
       [stepId, error, now, result ? JSON.stringify(result) : null],
     );
-    if (!s) throw new Error(`step ${stepId} not found`);
-    return s;
   }
 
+  async workspaceSlotsTaken(workspace: string): Promise<number> {
+    // The same key as host/pg/leases.ts admitRuns, so every admitter of the workspace takes turns.
+    await this.db.query(`SELECT pg_advisory_xact_lock(hashtextextended('admit:' || $1, 0))`, [workspace]);
+    const row = await one(
+      this.db,
+      `SELECT count(*)::int AS n FROM runs r WHERE r.workspace_root = $1 AND (r.status = 'RUNNING'
+          OR (r.status = 'PAUSED' AND EXISTS (SELECT 1 FROM steps s WHERE s.run_id = r.id AND s.status = 'IN_PROGRESS')))`,
+      [workspace],
+    );
+    return Number(row?.n ?? 0);
+  }
   async holdAgent(h: AgentHold): Promise<void> {
     const now = Date.now();
     await this.db.query(
@@ -440,6 +466,9 @@ class PgTx extends PgReads implements StoreTx {
       [row.workspace_root, row.path, row.content_hash, row.status, row.last_run_id ?? null, now, keep],
     )) as unknown as SpecFileRecord;
   }
+  async claimSpecChange(claim: SpecChangeClaim): Promise<boolean> {
+    return claimSpecChange(this.db, claim);
+  }
   async putReview(runId: string, status: ReviewDecision, actor: string, detail: Record<string, unknown>): Promise<ReviewRecord> {
     const now = Date.now();
     const r = await one(
@@ -459,14 +488,27 @@ export interface PgStoreOptions {
   bus?: { publish(ev: EventRow): void } | null;
   leaseTtlMs?: number;
   poolSize?: number;
+  /** Written on this host's events (events.host_id), so a host tells its own from the others'. */
+  hostId?: string | null;
 }
 
 export class PgStore extends PgReads implements LoopStore {
+  private readonly horizon: EventHorizon;
+
   private constructor(
     private readonly pool: Pool,
     private readonly o: PgStoreOptions,
   ) {
     super(pool);
+    this.horizon = new EventHorizon(pool);
+  }
+
+  /** Outside a transaction, events are read up to the settled horizon only, so a cursor never skips one still committing. */
+  override async eventsAfter(filter: EventFilter): Promise<EventRecord[]> {
+    return this.readEvents(filter, await this.horizon.settled());
+  }
+  override async lastEventSeq(): Promise<number> {
+    return this.horizon.settled();
   }
 
   /** Connects, applies the PostgreSQL migrations (refusing a newer schema) and returns the store. */
@@ -483,7 +525,7 @@ export class PgStore extends PgReads implements LoopStore {
 
   async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     const c = await this.pool.connect();
-    const tx = new PgTx(c, this.o.leaseTtlMs ?? 30_000);
+    const tx = new PgTx(c, this.o.leaseTtlMs ?? 30_000, this.o.hostId ?? null);
     try {
       await c.query('BEGIN');
       const out = await fn(tx);

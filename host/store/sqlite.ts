@@ -24,6 +24,7 @@ import type {
   RunRecord,
   RunTruth,
   SpecFileRecord,
+  SpecChangeClaim,
   SpecFileUpsert,
   StepInputFacts,
   StepOutcome,
@@ -282,8 +283,14 @@ class SqliteOps implements StoreTx {
     );
   }
 
-  async failStep(stepId: number, error: string, result: StepResultFacts | null, now: number): Promise<StepRecord> {
+  async failStep(stepId: number, error: string, result: StepResultFacts | null, now: number): Promise<StepRecord | null> {
+    const fresh = this.engine.getStep(stepId);
+    if (!fresh || (fresh.status !== 'QUEUED' && fresh.status !== 'IN_PROGRESS')) return null;
     return stepRecord(this.engine.updateStep(stepId, { status: 'FAILED', error, ended_at: now, ...(result ? { result_json: JSON.stringify(result) } : {}) }));
+  }
+
+  async workspaceSlotsTaken(workspace: string): Promise<number> {
+    return this.engine.workspaceSlotsTaken(workspace);
   }
 
   async holdAgent(hold: AgentHold): Promise<void> {
@@ -312,6 +319,10 @@ class SqliteOps implements StoreTx {
 
   async upsertSpecFile(row: SpecFileUpsert): Promise<SpecFileRecord> {
     return specFileRecord(this.engine.upsertSpecFile(row));
+  }
+
+  async claimSpecChange(claim: SpecChangeClaim): Promise<boolean> {
+    return this.engine.claimSpecChange(claim);
   }
 
   async putReview(runId: string, status: ReviewDecision, actor: string, detail: Record<string, unknown>): Promise<ReviewRecord> {

@@ -226,6 +226,15 @@ export interface SpecFileUpsert {
   last_run_id?: string | null;
 }
 
+/** The watcher's decision that this content of this spec makes the run `run_id`. */
+export interface SpecChangeClaim {
+  workspace_root: string;
+  /** Relative to the workspace root. */
+  path: string;
+  content_hash: string;
+  run_id: string;
+}
+
 // ---- the interface ----------------------------------------------------------------------------
 
 /** Reads: usable inside and outside a transaction (inside, they see the transaction's writes). */
@@ -312,10 +321,21 @@ export interface StoreTx extends StoreReads {
   recordProcessStarted(stepId: number, process: StepProcess & { pid: number; startTime: string }): Promise<void>;
   /** IN_PROGRESS -> the handler's outcome; null when the step was no longer IN_PROGRESS. */
   finishStep(stepId: number, outcome: StepOutcome, now: number): Promise<StepRecord | null>;
-  /** A step that cannot run here (no handler) or whose process vanished across a restart. */
-  failStep(stepId: number, error: string, result: StepResultFacts | null, now: number): Promise<StepRecord>;
+  /**
+   * A step that cannot run here (no handler) or whose process vanished across a restart: QUEUED or
+   * IN_PROGRESS -> FAILED. Null when the step had ended already (in a cluster: another host reaped
+   * its expired lease and queued the next attempt, which the caller must not queue again).
+   */
+  failStep(stepId: number, error: string, result: StepResultFacts | null, now: number): Promise<StepRecord | null>;
 
   // coordination
+  /**
+   * Admission's count for `max_runs_per_workspace`, across every host: the workspace's runs that
+   * hold a slot (RUNNING, or PAUSED with a step still in progress). PostgreSQL first takes the
+   * workspace's admission lock until the transaction ends, so hosts admitting into one workspace
+   * take turns and the cap holds cluster-wide (SQLite transactions take turns anyway).
+   */
+  workspaceSlotsTaken(workspace: string): Promise<number>;
   /** Extends (never shortens) the hold on an agent kind. */
   holdAgent(hold: AgentHold): Promise<void>;
   /** Takes the merge lock of a target branch for a step; false when another step holds it. */
@@ -327,6 +347,15 @@ export interface StoreTx extends StoreReads {
   ensureWorkspace(root: string): Promise<void>;
   setWatched(root: string, watched: boolean): Promise<WorkspaceRecord>;
   upsertSpecFile(row: SpecFileUpsert): Promise<SpecFileRecord>;
+  /**
+   * The trigger's decision, atomic across watchers (several hosts may watch one workspace and all
+   * see the same save): records that this content of this spec made `run_id` (status 'triggered')
+   * and returns true, unless the row already says this very content was triggered: then false,
+   * another watcher made the run, and the caller throws to roll its own run back. Call it first in
+   * the transaction that creates the run, so a concurrent caller waits on the spec's row (and not
+   * on the run's branch name, which both would have picked).
+   */
+  claimSpecChange(claim: SpecChangeClaim): Promise<boolean>;
   putReview(runId: string, status: ReviewDecision, actor: string, detail: Record<string, unknown>): Promise<ReviewRecord>;
 }
 

@@ -30,6 +30,11 @@ describe('parseFast', () => {
     expect(parseFast(['events', '--workspace', '--json'], {})).toMatchObject({ flags: { workspace: '.' }, json: true });
     expect(parseFast(['events', '--workspace', '../app'], {})?.flags).toEqual({ workspace: '../app' });
     expect(parseFast(['events', '--workspace=../app'], {})?.flags).toEqual({ workspace: '../app' });
+    // Follow mode: the same stream as the oclif command, over fast-sse.ts.
+    expect(parseFast(['tail', 'abc', '-f', '-n', '5', '--raw'], {})?.flags).toEqual({ follow: true, lines: 5, raw: true });
+    expect(parseFast(['tail', 'abc', '--follow'], {})?.flags).toEqual({ follow: true });
+    expect(parseFast(['events', 'r1', '-f', '-n', 'all'], {})?.flags).toEqual({ follow: true, last: 'all' });
+    expect(parseFast(['events', '--workspace', '-f', '--since', '10m'], {})?.flags).toEqual({ workspace: '.', follow: true, since: '10m' });
   });
 
   it('leaves everything else to oclif', () => {
@@ -48,15 +53,15 @@ describe('parseFast', () => {
       ['list', '--', '--json'],
       ['inspect'],
       ['inspect', 'a', 'b'],
-      ['tail', 'a', '-f'],
-      ['tail', 'a', '--follow'],
+      ['tail', 'a', '-f', '--since', '10m'],
+      ['tail', 'a', '-f', '-f'],
       ['tail', 'a', '-n5'],
       ['tail', 'a', '--raw=yes'],
       ['tail', 'a', '--raw', '--raw'],
-      ['events', 'a', '-f'],
+      ['events', '--all', '-f'],
+      ['events', 'a', '-f', '-n'],
       ['events'],
       ['events', 'r1', '--workspace'],
-      ['events', '--workspace', '-f'],
       ['events', '--workspace='],
       ['daemon', 'stop'],
       ['daemon', 'status', 'x'],
@@ -143,6 +148,16 @@ describe('fast path against a real daemon', () => {
     [['events', '--workspace', 'REPO', '--json']],
     [['daemon', 'status']],
     [['daemon', 'status', '--json']],
+    // Follow mode on ended runs: the last lines or events, the stream to its end, then exit.
+    [['tail', 'IDX', '-f']],
+    [['tail', 'IDX', '-f', '-n', '2']],
+    [['tail', 'IDX', '-f', '--raw']],
+    [['tail', 'IDX', '-f', '--json']],
+    [['events', 'IDX', '-f']],
+    [['events', 'IDX', '-f', '--json']],
+    [['events', 'IDX', '-f', '-n', 'all']],
+    [['events', 'IDX', '-n', '3']],
+    [['events', 'IDX', '--since', '1h', '--json']],
   ])('%j prints what the oclif command prints', async (template) => {
     const argv = template.map((a) => (a === 'IDX' ? (ids[1] as string) : a === 'REPO' ? repos[1]! : a));
     const f = await fast(argv);
@@ -165,6 +180,9 @@ describe('fast path against a real daemon', () => {
 
   it('hands over to oclif on an API error or when no daemon answers', async () => {
     expect(await fast(['inspect', 'no-such-run'])).toBeNull();
+    expect(await fast(['tail', 'no-such-run', '-f'])).toBeNull();
+    expect(await fast(['events', 'no-such-run', '-f'])).toBeNull();
+    expect(await fast(['events', ids[0]!, '-f', '-n', 'many'])).toBeNull();
     expect(await fast(['list', '--cursor', 'no-such-run'])).toBeNull();
     expect(await fast(['list'], { ...env, LOOPD_AUTH_TOKEN: 'wrong-token-wrong' })).toBeNull();
     expect(await fast(['list'], { ...env, LOOPD_ADDR: `127.0.0.1:${await closedPort()}` })).toBeNull();

@@ -83,7 +83,7 @@ describe('events from any host', () => {
 describe('triggers on several hosts', () => {
   it('one save seen by three hosts at once makes exactly one decision; a new save makes another', async () => {
     const decide = (hash: string): Promise<boolean[]> =>
-      Promise.all([1, 2, 3].map(() => inTx(pool, (c) => claimSpecChange(c, '/srv/ws', 'specs/a.md', hash))));
+      Promise.all([1, 2, 3].map(() => inTx(pool, (c) => claimSpecChange(c, { workspace_root: '/srv/ws', path: 'specs/a.md', content_hash: hash, run_id: `r-${hash}` }))));
     expect((await decide('h1')).filter(Boolean)).toHaveLength(1);
     expect((await decide('h1')).filter(Boolean)).toHaveLength(0);
     expect((await decide('h2')).filter(Boolean)).toHaveLength(1);
@@ -91,7 +91,7 @@ describe('triggers on several hosts', () => {
 });
 
 describe('loopd --database-url', () => {
-  it('refuses with a clear line instead of quietly running this host on its own SQLite', async () => {
+  it('refuses a URL that is not postgres:// and a bad lease TTL, each with one line, before touching anything', async () => {
     const { spawnSync } = await import('node:child_process');
     const { mkdtempSync, rmSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
@@ -100,12 +100,12 @@ describe('loopd --database-url', () => {
     try {
       const bin = join(import.meta.dirname, '..', '..', 'bin', 'loopd');
       const env = { ...process.env, LOOPD_HOME: home };
-      const viaFlag = spawnSync(bin, ['--addr', '127.0.0.1:0', '--database-url', url], { encoding: 'utf8', env });
-      expect(viaFlag.status).not.toBe(0);
-      expect(viaFlag.stderr).toMatch(/loopd cannot run on PostgreSQL yet.*unset LOOPD_DATABASE_URL/);
       const viaEnv = spawnSync(bin, ['--addr', '127.0.0.1:0'], { encoding: 'utf8', env: { ...env, LOOPD_DATABASE_URL: 'mysql://x/y' } });
       expect(viaEnv.status).not.toBe(0);
       expect(viaEnv.stderr).toMatch(/not a postgres:\/\/ URL/);
+      const ttl = spawnSync(bin, ['--addr', '127.0.0.1:0', '--database-url', url, '--lease-ttl-sec', '0'], { encoding: 'utf8', env });
+      expect(ttl.status).not.toBe(0);
+      expect(ttl.stderr).toMatch(/invalid --lease-ttl-sec "0": expected seconds between 1 and 3600/);
     } finally {
       rmSync(home, { recursive: true, force: true });
     }

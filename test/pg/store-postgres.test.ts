@@ -48,3 +48,59 @@ describe('PgStore leases', () => {
     }
   });
 });
+
+describe('PgStore across hosts', () => {
+  it('holds max_runs_per_workspace across hosts admitting at once', async () => {
+    const db = await freshDatabase();
+    drops.push(db.drop);
+    const hosts = await Promise.all([1, 2, 3].map((n) => PgStore.open({ url: db.url, hostId: `h${n}` })));
+    try {
+      const ids = Array.from({ length: 6 }, (_, i) => `0190a000-0000-7000-8000-0000000003${String(i).padStart(2, '0')}`);
+      await hosts[0]!.transaction(async (tx) => {
+        for (const id of ids) await tx.createRun(newRun(id));
+      });
+      // Every host tries to admit every run at once, the way the dispatcher does: count, then admit.
+      const cap = 2;
+      const tries = hosts.flatMap((h) =>
+        ids.map((id) => h.transaction(async (tx) => ((await tx.workspaceSlotsTaken('/ws')) < cap ? tx.admitRun(id, 1) : null))),
+      );
+      const admitted = (await Promise.all(tries)).filter((r) => r !== null);
+      expect(admitted).toHaveLength(cap);
+      expect((await hosts[0]!.listRuns({ status: ['RUNNING'] })).length).toBe(cap);
+    } finally {
+      for (const h of hosts) await h.close();
+    }
+  });
+
+  it('a claim passes over a step another host is claiming right now instead of waiting for it', async () => {
+    const db = await freshDatabase();
+    drops.push(db.drop);
+    const [a, b] = await Promise.all([PgStore.open({ url: db.url, hostId: 'a' }), PgStore.open({ url: db.url, hostId: 'b' })]);
+    try {
+      const id = '0190a000-0000-7000-8000-0000000004f1';
+      const step = await a.transaction(async (tx) => {
+        await tx.createRun(newRun(id));
+        return tx.queueStep({ run_id: id, phase: 'implementation', iteration: 1, attempt: 1 });
+      });
+      let locked!: () => void;
+      const isLocked = new Promise<void>((r) => (locked = r));
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      const slow = a.transaction(async (tx) => {
+        const s = await tx.claimStep(step.id, 'a', 1);
+        locked();
+        await held;
+        return s;
+      });
+      await isLocked;
+      // b does not wait for a's transaction (which stays open until released): it gets null now.
+      expect(await b.transaction((tx) => tx.claimStep(step.id, 'b', 1))).toBeNull();
+      release();
+      expect(await slow).toMatchObject({ status: 'IN_PROGRESS', lease_owner: 'a' });
+      expect(await b.transaction((tx) => tx.claimStep(step.id, 'b', 1))).toBeNull();
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});

@@ -174,6 +174,9 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
       });
       const failed = await s.transaction((tx) => tx.failStep(a!.id, 'process gone', { requeued: true }, 5));
       expect(failed).toMatchObject({ status: 'FAILED', error: 'process gone', result: { requeued: true } });
+      // An ended step stays as it ended (another host reaped it meanwhile): null, nothing written.
+      expect(await s.transaction((tx) => tx.failStep(a!.id, 'again', null, 6))).toBeNull();
+      expect(await s.getStep(a!.id)).toMatchObject({ error: 'process gone', ended_at: 5 });
       await s.transaction((tx) => tx.finishRun(id, 'FAILED', 'failed', 'process gone', 7));
       expect((await s.getStep(b!.id))!.status).toBe('CANCELED');
       expect(await s.getRun(id)).toMatchObject({ status: 'FAILED', exit_reason: 'failed', ended_at: 7, finalized_at: null });
@@ -266,6 +269,54 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
       expect(await s.getReview(id)).toMatchObject({ status: 'merged', actor: 'api', detail: { target: 'main', commit: 'abc' } });
       await s.transaction((tx) => tx.recordArtifact({ run_id: id, step_id: null, kind: 'summary', location: 'global', path: '/s.json', checksum: 'c', bytes: 3 }));
       expect((await s.artifactsForRun(id)).map((a) => a.kind)).toEqual(['summary']);
+    });
+
+    it('claims a spec change once: concurrent watchers of one save make one run, a new save another', async () => {
+      const s = await fresh();
+      class Taken extends Error {}
+      // What the watcher does: the claim first, then the run, in one transaction; a lost claim rolls back.
+      const watcher = (n: number, hash: string) =>
+        s
+          .transaction(async (tx) => {
+            const id = `0190a000-0000-7000-8000-0000000001${hash}${n}`;
+            if (!(await tx.claimSpecChange({ workspace_root: '/ws', path: 'specs/a.md', content_hash: hash, run_id: id }))) throw new Taken();
+            await tx.createRun(newRun(id, { name: `a-${hash}`, run_branch: `run/a-${hash}` }));
+            return id;
+          })
+          .catch((e: unknown) => {
+            if (e instanceof Taken) return null;
+            throw e;
+          });
+      const first = (await Promise.all([1, 2, 3].map((n) => watcher(n, 'a1')))).filter((r) => r !== null);
+      expect(first).toHaveLength(1);
+      expect(await s.getSpecFile('/ws', 'specs/a.md')).toMatchObject({ content_hash: 'a1', status: 'triggered', last_run_id: first[0] });
+      expect(await watcher(4, 'a1')).toBeNull();
+      const second = (await Promise.all([1, 2].map((n) => watcher(n, 'b2')))).filter((r) => r !== null);
+      expect(second).toHaveLength(1);
+      expect((await s.listRuns()).map((r) => r.id).sort()).toEqual([first[0], second[0]].sort());
+      // A row that waited for its plan, failed or was skipped with the same content is no decision yet.
+      await s.transaction((tx) => tx.upsertSpecFile({ workspace_root: '/ws', path: 'specs/b.md', content_hash: 'c3', status: 'waiting_plan' }));
+      expect(await s.transaction((tx) => tx.claimSpecChange({ workspace_root: '/ws', path: 'specs/b.md', content_hash: 'c3', run_id: 'r-b' }))).toBe(true);
+    });
+
+    it('counts the runs holding a slot of a workspace: running, or paused with a step in progress', async () => {
+      const s = await fresh();
+      const ids = ['0190a000-0000-7000-8000-0000000002a1', '0190a000-0000-7000-8000-0000000002a2', '0190a000-0000-7000-8000-0000000002a3', '0190a000-0000-7000-8000-0000000002a4'];
+      await s.transaction(async (tx) => {
+        for (const id of ids) await tx.createRun(newRun(id));
+        await tx.createRun(newRun('0190a000-0000-7000-8000-0000000002b1', { workspace_root: '/other' }));
+        await tx.admitRun('0190a000-0000-7000-8000-0000000002b1', 1);
+        await tx.admitRun(ids[0]!, 1);
+        await tx.admitRun(ids[1]!, 1);
+        await tx.admitRun(ids[2]!, 1);
+        const step = await tx.queueStep({ run_id: ids[1]!, phase: 'implementation', iteration: 1, attempt: 1 });
+        await tx.claimStep(step.id, 'h', 2);
+        await tx.pauseRun(ids[1]!, 'user'); // its step still runs: keeps the slot
+        await tx.pauseRun(ids[2]!, 'user'); // nothing in flight: frees it
+      });
+      expect(await s.transaction((tx) => tx.workspaceSlotsTaken('/ws'))).toBe(2);
+      expect(await s.transaction((tx) => tx.workspaceSlotsTaken('/other'))).toBe(1);
+      expect(await s.transaction((tx) => tx.workspaceSlotsTaken('/none'))).toBe(0);
     });
 
     it('keeps the run truth, its ledger (an upsert) and how completion was proven', async () => {

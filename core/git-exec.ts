@@ -1,0 +1,144 @@
+// Running git for loopd: one process with its real exit code and output, none of the ambient GIT_*
+// variables, and the user's identity or loopd's fallback for commits; plus the basic revision
+// queries the other git modules build on. core/git.ts re-exports what callers use.
+//
+// Most calls are plumbing (merge-tree, commit-tree, update-ref) with no high-level API, and need
+// real exit codes (`merge-base --is-ancestor` answers through its exit code alone), so they go
+// through gitExec() rather than simple-git.
+import { realpathSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { execa } from 'execa';
+import { gitDirsOf, isLooseCommit, readRef } from './git-files.js';
+
+export class GitError extends Error {
+  override name = 'GitError';
+}
+
+// Used only when the repo has no identity of its own: simple-git v4 strips GIT_AUTHOR_* from the
+// environment, and daemons often run where no global identity exists.
+const FALLBACK_NAME = 'loopd';
+const FALLBACK_EMAIL = 'loopd@localhost';
+
+interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+// Hot-path calls go straight to git through execa: simple-git waits a fixed 50 ms after every
+// command that prints nothing (add, diff --quiet, update-ref...), which measured as two thirds of
+// loopd's per-iteration overhead, and it hides exit codes. Like simple-git, ambient GIT_* variables
+// are dropped so a daemon started from inside a git hook cannot be pointed at another repository.
+function gitEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  // LOOPD_* too: git runs hooks, and an agent can write hooks into the repository it works in.
+  for (const [k, v] of Object.entries(process.env)) if (!k.toUpperCase().startsWith('GIT_') && !k.toUpperCase().startsWith('LOOPD_')) env[k] = v;
+  env.GIT_TERMINAL_PROMPT = '0';
+  return env;
+}
+
+/** Runs git with the real exit code and output; throws only when git cannot be started. */
+export async function gitExec(dir: string, args: string[], config: string[] = []): Promise<ExecResult> {
+  const r = await execa('git', [...config.flatMap((c) => ['-c', c]), ...args], {
+    cwd: dir,
+    env: gitEnv(),
+    extendEnv: false,
+    reject: false,
+    stripFinalNewline: false,
+    stdin: 'ignore',
+  });
+  if (r.exitCode === undefined) {
+    throw new GitError(`cannot run git in ${dir}: ${r.shortMessage ?? r.message ?? 'spawn failed'}`);
+  }
+  return { code: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Runs git and throws a one-line GitError on any non-zero exit. */
+export async function git(dir: string, args: string[], config: string[] = []): Promise<string> {
+  const r = await gitExec(dir, args, config);
+  if (r.code !== 0) {
+    const detail = firstLine(r.stderr) || firstLine(r.stdout) || `exit code ${r.code}`;
+    throw new GitError(`git ${args.join(' ')} failed in ${dir}: ${detail}`);
+  }
+  return r.stdout;
+}
+
+export function firstLine(s: string): string {
+  return (
+    s
+      .split('\n')
+      .map((l) => l.trim())
+      .find((l) => l !== '') ?? ''
+  );
+}
+
+async function identityConfig(dir: string): Promise<string[]> {
+  const name = (await gitExec(dir, ['config', '--get', 'user.name'])).stdout.trim();
+  const email = (await gitExec(dir, ['config', '--get', 'user.email'])).stdout.trim();
+  const cfg: string[] = [];
+  if (name === '') cfg.push(`user.name=${FALLBACK_NAME}`);
+  if (email === '') cfg.push(`user.email=${FALLBACK_EMAIL}`);
+  return cfg;
+}
+
+/**
+ * Runs a commit-making git command with the user's identity, or loopd's for the parts that are not
+ * configured. One process when an identity is configured (the usual case): user.useConfigOnly makes
+ * git fail instead of guessing one from the host, exactly where the fallback applies; only then is
+ * the config read, and the command run again with the fallback.
+ */
+export async function gitWithIdentity(dir: string, args: string[]): Promise<string> {
+  const first = await gitExec(dir, args, ['user.useConfigOnly=true']);
+  if (first.code === 0) return first.stdout;
+  const fallback = await identityConfig(dir);
+  if (fallback.length === 0) {
+    const detail = firstLine(first.stderr) || firstLine(first.stdout) || `exit code ${first.code}`;
+    throw new GitError(`git ${args.join(' ')} failed in ${dir}: ${detail}`);
+  }
+  return git(dir, args, fallback);
+}
+
+export function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Canonical form for comparing paths git reports with paths callers pass (symlinked tmp dirs). */
+export function canonical(p: string): string {
+  const abs = resolve(p);
+  try {
+    return realpathSync(abs);
+  } catch {
+    // The path may be gone (pruned worktree); canonicalize the nearest existing parent instead.
+    const parent = dirname(abs);
+    if (parent === abs) return abs;
+    return resolve(canonical(parent), abs.slice(parent.length + 1));
+  }
+}
+
+export async function branchExists(repoRoot: string, branch: string): Promise<boolean> {
+  if (branch.trim() === '') return false;
+  // From the git directory's files when they tell for sure (a loose commit, or no such ref at all).
+  const dirs = gitDirsOf(repoRoot);
+  const sha = dirs ? readRef(dirs, `refs/heads/${branch}`) : undefined;
+  if (sha === null) return false;
+  if (dirs && sha !== undefined && isLooseCommit(dirs, sha) === true) return true;
+  const r = await gitExec(repoRoot, ['show-ref', '--verify', '--quiet', `refs/heads/${branch}`]);
+  return r.code === 0;
+}
+
+export async function isAncestor(repoRoot: string, a: string, b: string): Promise<boolean> {
+  const r = await gitExec(repoRoot, ['merge-base', '--is-ancestor', a, b]);
+  if (r.code === 0) return true;
+  if (r.code === 1) return false;
+  throw new GitError(`cannot compare ${a} and ${b} in ${repoRoot}: ${firstLine(r.stderr) || `exit code ${r.code}`}`);
+}
+
+/** The commit a revision names, or null when it names none. */
+export async function resolveCommit(repoRoot: string, rev: string): Promise<string | null> {
+  const r = await gitExec(repoRoot, ['rev-parse', '--verify', '--quiet', `${rev}^{commit}`]);
+  return r.code === 0 ? r.stdout.trim() : null;
+}

@@ -1,0 +1,98 @@
+// Keeping one host's leases: the heartbeat (every third of the TTL) renews the host row and the
+// leases of the steps it runs; a lease found gone is lost, and so is every lease when the host
+// could not renew in time (self-fencing). The reaper (every `reapMs`) requeues the steps whose
+// leases other hosts let expire. Used by the daemon's PgCoordinator and by the stand-in
+// ClusterHost of the tests, so both fence and reap the same way.
+//
+// Self-fencing: a host cut off from the database cannot learn that its lease expired, so it stops
+// its agents on its own once its last successful renewal (measured on its monotonic clock from
+// when the renewal was *sent*) is older than 0.9 TTL. The database expires the lease no earlier
+// than TTL after that renewal, so the agent is gone before another host can start the step.
+import { performance } from 'node:perf_hooks';
+import type { Pool } from '../pg/connect.js';
+import { LeaseLostError, reapExpiredLeases, renewLeases } from '../pg/leases.js';
+
+export type Reaped = Awaited<ReturnType<typeof reapExpiredLeases>>;
+
+export interface LeaseKeeperOptions {
+  pool: Pool;
+  hostId: string;
+  leaseTtlMs: number;
+  /** The steps this host runs now. */
+  held(): number[];
+  /** The lease of a step is gone: stop its agent (the error says why). */
+  lose(stepId: number, why: LeaseLostError): void;
+  /** Steps of other hosts were requeued: there is work to look at. */
+  reaped?(r: Reaped): void;
+  onError?(e: unknown): void;
+  /** How often to reap; default a third of the TTL. */
+  reapMs?: number;
+}
+
+export class LeaseKeeper {
+  private timers: NodeJS.Timeout[] = [];
+  /** performance.now() until which this host may assume its leases are live. */
+  private validUntil = 0;
+  private beating = false;
+  private reaping = false;
+
+  constructor(private readonly o: LeaseKeeperOptions) {}
+
+  /** Whether the last renewal is recent enough to claim new work. */
+  get valid(): boolean {
+    return performance.now() < this.validUntil - this.o.leaseTtlMs / 10;
+  }
+
+  /** Counts a registration (or any renewal the caller made) sent at `sentAt` (performance.now()). */
+  renewed(sentAt: number): void {
+    this.validUntil = Math.max(this.validUntil, sentAt + this.o.leaseTtlMs);
+  }
+
+  start(): void {
+    const beat = Math.max(50, Math.floor(this.o.leaseTtlMs / 3));
+    this.timers.push(setInterval(() => void this.beat(), beat));
+    this.timers.push(setInterval(() => this.selfFence(), Math.max(20, Math.floor(beat / 4))));
+    this.timers.push(setInterval(() => void this.reap(), this.o.reapMs ?? beat));
+    for (const t of this.timers) t.unref();
+    void this.reap();
+  }
+
+  stop(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+  }
+
+  async beat(): Promise<void> {
+    if (this.beating) return;
+    this.beating = true;
+    const sent = performance.now();
+    try {
+      const { lost } = await renewLeases(this.o.pool, this.o.hostId, this.o.leaseTtlMs, this.o.held());
+      this.renewed(sent);
+      for (const id of lost) this.o.lose(id, new LeaseLostError(id, 0));
+    } catch (e) {
+      this.o.onError?.(e);
+    } finally {
+      this.beating = false;
+    }
+  }
+
+  // A margin of a tenth of the TTL covers the time between stopping an agent and its exit.
+  private selfFence(): void {
+    if (this.valid) return;
+    for (const id of this.o.held()) this.o.lose(id, new LeaseLostError(id, 0));
+  }
+
+  async reap(): Promise<void> {
+    if (this.reaping) return;
+    this.reaping = true;
+    try {
+      const reaped = await reapExpiredLeases(this.o.pool, this.o.hostId);
+      if (reaped.length) this.o.reaped?.(reaped);
+    } catch (e) {
+      this.o.onError?.(e);
+    } finally {
+      this.reaping = false;
+    }
+  }
+}

@@ -1,0 +1,330 @@
+// Real loopd processes on one PostgreSQL (loopd --database-url), with the fake agent behind a
+// ledger of its own (test/fixtures/cluster-agent.mjs): a run to its merge, one API from any host,
+// same-host restart adoption, one run per save with two watchers, and the kill test: three hosts,
+// six runs, whole hosts killed (daemon and agents) and restarted.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Pool } from '../../host/pg/connect.js';
+import { builtDaemonIsFresh, closedPort, repoRoot, runLoopctl } from '../cli/helpers.js';
+import { freshDatabase } from './db.js';
+
+const AGENT = join(repoRoot, 'test', 'fixtures', 'cluster-agent.mjs');
+
+interface Host {
+  name: string;
+  home: string;
+  addr: string;
+  proc: ChildProcess;
+  id: string;
+}
+
+interface Line { what: string; host: string; runId: string; phase: string; iteration: number; pid: number; t: number }
+
+async function until<T>(what: string, probe: () => Promise<T | null | undefined | false> | T | null | undefined | false, limitMs = 90_000): Promise<T> {
+  const end = Date.now() + limitMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A workspace (git repo) with one spec and a two-task plan per name, the fake agent as its agent. */
+function workspace(base: string, specs: string[], extraConfig = '', tasks = 2): string {
+  const repo = join(base, 'app');
+  mkdirSync(join(repo, 'specs', 'planning'), { recursive: true });
+  mkdirSync(join(repo, '.loop'));
+  execFileSync('git', ['init', '-q', '-b', 'main', repo]);
+  writeFileSync(join(repo, '.gitignore'), 'logs/loop/\n');
+  writeFileSync(join(repo, '.loop', 'config'), `agent=command\nagent_cmd="node ${AGENT}"\nreviewer=false\n${extraConfig}`);
+  for (const s of specs) {
+    writeFileSync(join(repo, 'specs', `${s}.md`), `# ${s}\n\nBuild ${s}.\n`);
+    const list = Array.from({ length: tasks }, (_, i) => `- [ ] ${s} task ${i + 1}`).join('\n');
+    writeFileSync(join(repo, 'specs', 'planning', `${s}-plan.md`), `# Plan\n\n## Tasks\n${list}\n`);
+  }
+  execFileSync('git', ['-C', repo, 'add', '-A']);
+  execFileSync('git', ['-C', repo, '-c', 'user.email=t@t', '-c', 'user.name=t', 'commit', '-q', '-m', 'init']);
+  return repo;
+}
+
+class Cluster {
+  readonly hosts = new Map<string, Host>();
+  constructor(
+    private readonly base: string,
+    private readonly url: string,
+    private readonly o: { ttlSec: number; maxConcurrency: number; sleepMs: number; ledger: string; watch?: string },
+  ) {}
+
+  async start(name: string): Promise<Host> {
+    const home = join(this.base, `home-${name}`);
+    const addr = this.hosts.get(name)?.addr ?? `127.0.0.1:${await closedPort()}`;
+    const args = ['--addr', addr, '--home', home, '--database-url', this.url, '--lease-ttl-sec', String(this.o.ttlSec), '--max-concurrency', String(this.o.maxConcurrency), '--log', '-'];
+    if (this.o.watch) args.push('--watch', this.o.watch);
+    const env: NodeJS.ProcessEnv = { ...process.env, CLUSTER_HOST: name, CLUSTER_LEDGER: this.o.ledger, FAKE_SLEEP_MS: String(this.o.sleepMs) };
+    for (const k of ['LOOPD_AUTH_TOKEN', 'LOOPD_DATABASE_URL', 'LOOPD_HOME', 'LOOPD_ADDR']) delete env[k];
+    // Its own process group, as a machine of its own: killing the group is the machine dying.
+    const proc = spawn(process.execPath, [join(repoRoot, 'bin', 'loopd.js'), ...args], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env });
+    let out = '';
+    // Each host's log, kept for a failing test to show.
+    const logFile = join(this.base, `loopd-${name}.log`);
+    proc.stderr!.setEncoding('utf8').on('data', (d: string) => ((out += d), appendFileSync(logFile, d)));
+    await new Promise<void>((resolve, reject) => {
+      proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
+        appendFileSync(logFile, d);
+        out += d;
+        if (out.includes('listening on')) resolve();
+      });
+      proc.once('exit', (code) => reject(new Error(`loopd ${name} exited ${code} before it listened:\n${out}`)));
+    });
+    const h: Host = { name, home, addr, proc, id: readFileSync(join(home, 'host-id'), 'utf8').trim() };
+    this.hosts.set(name, h);
+    return h;
+  }
+
+  /** The machine dies: the daemon and every process of that host (agents carry CLUSTER_HOST), at once; returns when all are dead. */
+  async killHost(name: string): Promise<number> {
+    const h = this.hosts.get(name)!;
+    const exited = new Promise((r) => h.proc.once('exit', r));
+    process.kill(-h.proc.pid!, 'SIGKILL');
+    for (const pid of processesOf(name)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    await exited;
+    // Taken once everything is dead: an agent that was starting as the kill began counts as
+    // killed then (later than it really died, which only makes the overlap check stricter).
+    return Date.now();
+  }
+
+  loopctl(name: string, args: string[], cwd: string) {
+    const h = this.hosts.get(name)!;
+    const env: NodeJS.ProcessEnv = { ...process.env, LOOPD_HOME: h.home, LOOPD_ADDR: h.addr };
+    delete env.LOOPD_AUTH_TOKEN;
+    delete env.LOOPD_DATABASE_URL;
+    return runLoopctl(args, { env, cwd, timeoutMs: 60_000 });
+  }
+
+  async stopAll(): Promise<void> {
+    for (const h of this.hosts.values()) {
+      if (h.proc.exitCode !== null || h.proc.signalCode !== null) continue;
+      const exited = new Promise((r) => h.proc.once('exit', r));
+      h.proc.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      try {
+        process.kill(-h.proc.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    for (const name of this.hosts.keys()) for (const pid of processesOf(name)) process.kill(pid, 'SIGKILL');
+  }
+}
+
+/** Every process whose environment names this test host (its daemon and its agents). */
+function processesOf(name: string): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${d}/environ`, 'utf8').split('\0').includes(`CLUSTER_HOST=${name}`)) out.push(Number(d));
+    } catch {
+      /* gone, or not ours */
+    }
+  }
+  return out;
+}
+
+function ledgerOf(path: string): Line[] {
+  const text = readFileSync(path, 'utf8').trim();
+  return text ? text.split('\n').map((l) => JSON.parse(l) as Line) : [];
+}
+
+describe.skipIf(!builtDaemonIsFresh())('loopd hosts on one PostgreSQL', () => {
+  let pool: Pool;
+  let url: string;
+  let drop: () => Promise<void>;
+  const bases: string[] = [];
+  const clusters: Cluster[] = [];
+
+  beforeAll(async () => {
+    ({ pool, url, drop } = await freshDatabase());
+  });
+  afterAll(async () => {
+    for (const c of clusters) await c.stopAll();
+    await drop();
+    for (const b of bases) rmSync(b, { recursive: true, force: true });
+  });
+
+  function setup(o: { specs: string[]; ttlSec: number; sleepMs: number; maxConcurrency?: number; config?: string; watch?: boolean; tasks?: number }): { repo: string; cluster: Cluster; ledger: string } {
+    const base = realpathSync(mkdtempSync(join(tmpdir(), 'loopd-pgc-')));
+    bases.push(base);
+    const repo = workspace(base, o.specs, o.config, o.tasks);
+    const ledger = join(base, 'ledger.jsonl');
+    writeFileSync(ledger, '');
+    const cluster = new Cluster(base, url, { ttlSec: o.ttlSec, maxConcurrency: o.maxConcurrency ?? 2, sleepMs: o.sleepMs, ledger, ...(o.watch ? { watch: repo } : {}) });
+    clusters.push(cluster);
+    return { repo, cluster, ledger };
+  }
+
+  const runsOf = async (repo: string) =>
+    (await pool.query<{ id: string; status: string; spec_path: string }>('SELECT id, status, spec_path FROM runs WHERE workspace_root = $1 ORDER BY created_at', [repo])).rows;
+
+  it('runs to a merge, any host serves the runs, events and output, and a restarted host adopts its running agent', async () => {
+    const { repo, cluster, ledger } = setup({ specs: ['alpha'], ttlSec: 8, sleepMs: 1500 });
+    await cluster.start('a');
+    await cluster.start('b');
+    const created = await cluster.loopctl('a', ['run', 'specs/alpha.md'], repo);
+    expect(created.code, created.stderr).toBe(0);
+    const [run] = await until('the run', async () => (await runsOf(repo)).length === 1 && runsOf(repo));
+    // The daemon that runs the first agent dies alone (its agents are detached and live on) and
+    // comes back within the TTL: it adopts the agent instead of paying for it again.
+    const first = await until('an agent start', () => ledgerOf(ledger).find((l) => l.what === 'start'));
+    const owner = [...cluster.hosts.values()].find((h) => h.name === first.host)!;
+    const exited = new Promise((r) => owner.proc.once('exit', r));
+    owner.proc.kill('SIGKILL');
+    await exited;
+    await cluster.start(owner.name);
+    await until('the run to complete', async () => (await runsOf(repo))[0]!.status === 'COMPLETED' && true);
+
+    const events = (await pool.query<{ type: string }>('SELECT type FROM events WHERE run_id = $1 ORDER BY seq', [run!.id])).rows.map((r) => r.type);
+    expect(events).toContain('STEP_ADOPTED');
+    expect(events).not.toContain('LEASE_EXPIRED');
+    expect(events.filter((t) => t === 'MERGED')).toHaveLength(1);
+    expect(ledgerOf(ledger).filter((l) => l.what === 'start' && l.iteration === first.iteration)).toHaveLength(1);
+
+    // One API from any host: the other host lists the run, replays its events and its output.
+    const other = owner.name === 'a' ? 'b' : 'a';
+    const list = await cluster.loopctl(other, ['list', '--json'], repo);
+    expect(list.code, list.stderr).toBe(0);
+    expect((JSON.parse(list.stdout) as { id: string; status: string }[]).map((r) => [r.id, r.status])).toEqual([[run!.id, 'COMPLETED']]);
+    const ev = await cluster.loopctl(other, ['events', run!.id], repo);
+    expect(ev.stdout).toMatch(/RUN_COMPLETED/);
+    const tail = await cluster.loopctl(other, ['tail', run!.id], repo);
+    expect(tail.code, tail.stderr).toBe(0);
+    const hosts = await cluster.loopctl(other, ['hosts', '--database-url', url], repo);
+    expect(hosts.stdout).toContain(cluster.hosts.get('a')!.id);
+    expect(hosts.stdout).toContain(cluster.hosts.get('b')!.id);
+    await cluster.stopAll();
+  }, 120_000);
+
+  it('two hosts watching one workspace make exactly one run per save', async () => {
+    const { repo, cluster } = setup({ specs: [], ttlSec: 8, sleepMs: 0, config: 'trigger_on_change=true\ntrigger_plan_wait_sec=0\nmerge_strategy=none\n', watch: true });
+    await Promise.all([cluster.start('w1'), cluster.start('w2')]);
+    const save = (text: string) => {
+      writeFileSync(join(repo, 'specs', 'planning', 'gamma-plan.md'), `# Plan\n\n## Tasks\n- [ ] ${text}\n`);
+      writeFileSync(join(repo, 'specs', 'gamma.md'), `# gamma\n\n${text}\n`);
+    };
+    const ended = (r: { status: string }) => ['COMPLETED', 'FAILED', 'CANCELED'].includes(r.status);
+    save('first');
+    await until('the run of the first save to end', async () => (await runsOf(repo)).some(ended));
+    save('second');
+    await until('the run of the second save to end', async () => (await runsOf(repo)).filter(ended).length >= 2);
+    const runs = await runsOf(repo);
+    expect(runs.map((r) => r.status)).toEqual(['COMPLETED', 'COMPLETED']);
+    expect(runs.map((r) => r.spec_path)).toEqual(['specs/gamma.md', 'specs/gamma.md']);
+    const fired = (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM events WHERE type = 'TRIGGER_FIRED' AND workspace_root = $1`, [repo])).rows[0]!.n;
+    expect(fired).toBe(2);
+    await cluster.stopAll();
+  }, 120_000);
+
+  it('three hosts, six runs: whole hosts killed and restarted, every run completes once and no step runs on two hosts at once', async () => {
+    const specs = ['s1', 's2', 's3', 's4', 's5', 's6'];
+    const ttlSec = 2;
+    const { repo, cluster, ledger } = setup({ specs, ttlSec, sleepMs: 1500, tasks: 3 });
+    const names = ['h1', 'h2', 'h3'];
+    await Promise.all(names.map((h) => cluster.start(h)));
+    const created = await Promise.all(specs.map((s, i) => cluster.loopctl(names[i % 3]!, ['run', `specs/${s}.md`], repo)));
+    for (const r of created) expect(r.code, r.stderr).toBe(0);
+
+    const kills: { host: string; t: number }[] = [];
+    for (const restartAtOnce of [false, true, false]) {
+      // A whole host dies while one of its agents thinks (the agents sleep first), so work is lost
+      // with it: the victim is a host with an agent running now.
+      const victim = await until('a host running an agent', () => {
+        const open = new Map<number, Line>();
+        for (const l of ledgerOf(ledger)) {
+          if (l.what === 'start') open.set(l.pid, l);
+          else open.delete(l.pid);
+        }
+        const now = Date.now();
+        // Each host in turn while it can be; a host that already died once may die again.
+        const candidates = [...open.values()].filter((l) => now - l.t < 800 && !kills.some((k) => k.host === l.host && k.t >= l.t));
+        return (candidates.find((l) => !kills.some((k) => k.host === l.host)) ?? candidates[0])?.host;
+      });
+      const { rows: before } = await pool.query<{ s: number }>('SELECT COALESCE(max(seq), 0)::bigint AS s FROM events');
+      kills.push({ host: victim, t: await cluster.killHost(victim) });
+      if (!restartAtOnce) {
+        const id = cluster.hosts.get(victim)!.id;
+        await until(`the lease of ${victim} to expire`, async () => {
+          const { rowCount } = await pool.query(`SELECT 1 FROM events WHERE type = 'LEASE_EXPIRED' AND payload_json::jsonb->>'host' = $1 AND seq > $2`, [id, before[0]!.s]);
+          return rowCount! > 0;
+        });
+      }
+      await cluster.start(victim);
+    }
+
+    await until('every run to end', async () => (await runsOf(repo)).every((r) => ['COMPLETED', 'FAILED', 'CANCELED'].includes(r.status)), 180_000);
+    const runs = await runsOf(repo);
+    expect(runs.map((r) => r.status)).toEqual(specs.map(() => 'COMPLETED'));
+
+    // From the agents' own ledger: no (run, phase, iteration) ever ran on two hosts at once. An
+    // agent without an end line was killed with its host.
+    const lines = ledgerOf(ledger);
+    const open = new Map<number, Line>();
+    const intervals = new Map<string, { host: string; start: number; end: number }[]>();
+    const add = (s: Line, end: number) => {
+      const key = `${s.runId}/${s.phase}/${s.iteration}`;
+      intervals.set(key, [...(intervals.get(key) ?? []), { host: s.host, start: s.t, end }]);
+    };
+    for (const l of lines) {
+      if (l.what === 'start') open.set(l.pid, l);
+      else if (open.has(l.pid)) {
+        add(open.get(l.pid)!, l.t);
+        open.delete(l.pid);
+      }
+    }
+    for (const s of open.values()) {
+      const killedAt = kills.find((k) => k.host === s.host && k.t >= s.t)?.t;
+      expect(killedAt, `agent ${s.pid} on ${s.host} never ended and its host was not killed`).toBeDefined();
+      add(s, killedAt!);
+    }
+    for (const [key, list] of intervals) {
+      const byStart = [...list].sort((a, b) => a.start - b.start);
+      for (let i = 1; i < byStart.length; i++) expect(byStart[i]!.start, `${key} ran twice at once`).toBeGreaterThanOrEqual(byStart[i - 1]!.end);
+    }
+
+    // No iteration lost or done twice, exactly one merge per run, failover really happened, and
+    // the event sequence has no duplicates.
+    const { rows: done } = await pool.query<{ run_id: string; phase: string; iteration: number; n: number }>(
+      `SELECT s.run_id, s.phase, s.iteration, count(*)::int AS n FROM steps s JOIN runs r ON r.id = s.run_id
+        WHERE r.workspace_root = $1 AND s.status = 'SUCCEEDED' GROUP BY s.run_id, s.phase, s.iteration`,
+      [repo],
+    );
+    expect(done.every((d) => d.n === 1)).toBe(true);
+    for (const r of runs) {
+      // Iterations 1..n, none skipped. n may be below the task count: an agent killed after it
+      // committed its task leaves the work in the worktree, and the retry does the next task.
+      const iterations = done.filter((d) => d.run_id === r.id && d.phase === 'implementation').map((d) => d.iteration).sort();
+      expect(iterations).toEqual(Array.from({ length: iterations.length }, (_, i) => i + 1));
+      expect(iterations.length).toBeGreaterThanOrEqual(1);
+      expect(done.filter((d) => d.run_id === r.id && d.phase === 'merge')).toHaveLength(1);
+    }
+    const { rows: merged } = await pool.query<{ run_id: string; n: number }>(
+      `SELECT run_id, count(*)::int AS n FROM events WHERE type = 'MERGED' AND run_id = ANY($1) GROUP BY run_id`,
+      [runs.map((r) => r.id)],
+    );
+    expect(merged.map((m) => m.n)).toEqual(runs.map(() => 1));
+    const { rows: expired } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM events WHERE type = 'LEASE_EXPIRED'`);
+    expect(expired[0]!.n).toBeGreaterThanOrEqual(2);
+    const { rows: seqs } = await pool.query<{ n: number; d: number }>('SELECT count(*)::int AS n, count(DISTINCT seq)::int AS d FROM events');
+    expect(seqs[0]!.n).toBe(seqs[0]!.d);
+    await cluster.stopAll();
+  }, 300_000);
+});
