@@ -3,6 +3,18 @@ import { defineConfig } from 'vitest/config';
 // The real-CLI contract tests are opt-in: npm run test:agents (test/agents/vitest.config.ts).
 const exclude = ['test/agents/**', 'node_modules/**', 'dist/**'];
 
+// Integration files that also run on the PostgreSQL backend (project integration-pg): the paths
+// whose state lives in the store, chosen so each covers something the others do not. loop.test.ts
+// stays SQLite-only to keep the CPU cost down: its agent, watchdog and verification rules do not
+// depend on the store, and runs.test.ts drives the loop to its merge on both backends.
+const PG_INTEGRATION = [
+  'test/integration/output-restart.test.ts',
+  'test/integration/review.test.ts',
+  'test/integration/runs.test.ts',
+  'test/integration/api.test.ts',
+  'test/integration/truth.test.ts',
+];
+
 export default defineConfig({
   test: {
     testTimeout: 60_000,
@@ -36,6 +48,18 @@ export default defineConfig({
           include: ['test/pg/**/*.test.ts'],
           exclude,
           // A throwaway PostgreSQL for the cluster tests, started once, and only when one of them runs.
+          globalSetup: ['test/pg/global-setup.ts'],
+        },
+      },
+      {
+        test: {
+          name: 'integration-pg',
+          // The integration paths whose state lives in the store, once more on PostgreSQL: runs to
+          // their merge, adoption after a restart, review and merge, the API and the truth snapshots. The
+          // harness gives each daemon a fresh database on the throwaway cluster (test/integration/harness.ts).
+          include: PG_INTEGRATION,
+          exclude,
+          env: { LOOPD_TEST_BACKEND: 'postgres' },
           globalSetup: ['test/pg/global-setup.ts'],
         },
       },

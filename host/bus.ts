@@ -11,6 +11,8 @@ export interface PublishedEvent {
   type: string;
   ts: number;
   payload_json: string;
+  /** Set on another host's event relayed into this host's bus (host/cluster/event-relay.ts): the host that wrote it. */
+  relayed_from?: string | null;
 }
 
 export interface OutputNotice {

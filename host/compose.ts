@@ -13,7 +13,7 @@ import { createApiHandler } from './api-handler.js';
 import { EventBus } from './bus.js';
 import { removeOwnDaemonInfo } from './daemon-file.js';
 import { createDashboardHandler } from './dashboard-http.js';
-import { Dispatcher } from './dispatcher.js';
+import { Dispatcher, systemClock } from './dispatcher.js';
 import { secureHome } from './home-perms.js';
 import type { LogFn } from './logger.js';
 import { HostLoopService } from './loop-service.js';
@@ -85,7 +85,9 @@ export async function composeDaemon(c: ComposeInput): Promise<DaemonHandle> {
   const dispatcher = new Dispatcher({
     ...{ store, bus, handlers: opts.handlers ?? defaultHandlers, maxConcurrency, log },
     instanceId: cluster?.hostId ?? uuidv7(),
-    ...(cluster ? { cluster: cluster.coordinator } : {}),
+    // In a cluster, delayed retries (not_before) and agent holds are written by one host and read
+    // by another: both on the database clock, as the leases are.
+    ...(cluster ? { cluster: cluster.coordinator, clock: { ...systemClock, now: () => cluster.coordinator.now() } } : {}),
   });
   let boundPort = c.port;
   const startedAt = Date.now();

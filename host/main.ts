@@ -98,7 +98,7 @@ const USAGE = `usage: loopd [--addr HOST:PORT] [--home DIR] [--max-concurrency N
   --lease-ttl-sec    with --database-url: seconds a claimed step's lease lasts without a heartbeat (default $LOOPD_LEASE_TTL_SEC or 30)`;
 
 /** One log line per recorded event: the log then tells a run's whole story with its ids. */
-function eventLogFields(ev: PublishedEvent): Parameters<LogFn>[1] {
+export function eventLogFields(ev: PublishedEvent): Parameters<LogFn>[1] {
   let data: unknown;
   try {
     data = JSON.parse(ev.payload_json);
@@ -106,6 +106,9 @@ function eventLogFields(ev: PublishedEvent): Parameters<LogFn>[1] {
     data = ev.payload_json;
   }
   const failed = /FAILED|ERROR|CONFLICT/.test(ev.type);
+  // Every host's bus carries the whole cluster's events; the host that wrote one logs it, the
+  // others only at debug, marked with the writer, so N hosts do not log each decision N times.
+  if (ev.relayed_from !== undefined) return { level: 'debug', runId: ev.run_id, stepId: ev.step_id, workspace: ev.workspace_root, seq: ev.seq, relayedFrom: ev.relayed_from, data };
   return { level: failed ? 'warn' : 'info', runId: ev.run_id, stepId: ev.step_id, workspace: ev.workspace_root, seq: ev.seq, data };
 }
 

@@ -27,7 +27,7 @@ export async function startEventRelay(o: EventRelayOptions): Promise<EventRelay>
   const pool = openPool(o.url, 2);
   const relay = (e: PgEvent): void => {
     if (e.host_id === o.hostId) return;
-    const ev: PublishedEvent = { seq: e.seq, run_id: e.run_id, step_id: e.step_id, workspace_root: e.workspace_root, type: e.type, ts: e.ts, payload_json: e.payload_json };
+    const ev: PublishedEvent = { seq: e.seq, run_id: e.run_id, step_id: e.step_id, workspace_root: e.workspace_root, type: e.type, ts: e.ts, payload_json: e.payload_json, relayed_from: e.host_id };
     o.bus.publish(ev);
     o.onForeignEvent?.(ev);
   };

@@ -43,7 +43,8 @@ const SLOTS_CACHE_MS = 1000;
 
 export class PgCoordinator implements ClusterCoordinator {
   readonly shared = true;
-  readonly agents: string[];
+  agents: string[];
+  private agentsAt = performance.now();
   private pool: Pool | null = null;
   private keeper: LeaseKeeper | null = null;
   private events: EventRelay | null = null;
@@ -51,6 +52,8 @@ export class PgCoordinator implements ClusterCoordinator {
   private refresh: NodeJS.Timeout | null = null;
   private readonly reach = new Map<string, { ok: boolean; at: number }>();
   private slots = { n: 0, at: Number.NEGATIVE_INFINITY };
+  /** The database clock minus this host's, measured at start and with each refresh. */
+  private clockOffsetMs = 0;
 
   constructor(private readonly o: PgCoordinatorOptions) {
     this.agents = o.agents ?? availableAgents();
@@ -75,6 +78,7 @@ export class PgCoordinator implements ClusterCoordinator {
     const sent = performance.now();
     await registerHost(pool, { id: o.hostId, hostname: o.hostname, address: this.address, agents: this.agents, workspaces: await this.reachableWorkspaces(), maxConcurrency: o.maxConcurrency, leaseTtlMs: o.leaseTtlMs });
     await this.stopOrphans();
+    await this.measureClock();
     const onError = (e: unknown): void => o.log?.(`cluster: ${e instanceof Error ? e.message : String(e)}`, { level: 'warn' });
     this.keeper = new LeaseKeeper({
       pool,
@@ -104,7 +108,7 @@ export class PgCoordinator implements ClusterCoordinator {
     });
     this.output = await startOutputRelay({ url: o.url, hostId: o.hostId, bus: o.bus, onError });
     // New workspaces appear while the host runs (another host registered one): keep the row true.
-    this.refresh = setInterval(() => void this.updateWorkspaces().catch(onError), 60_000);
+    this.refresh = setInterval(() => void Promise.all([this.updateWorkspaces(), this.measureClock()]).catch(onError), 60_000);
     this.refresh.unref();
   }
 
@@ -122,8 +126,28 @@ export class PgCoordinator implements ClusterCoordinator {
 
   canRun(run: RunRecord, phase: StepPhase): boolean {
     const kind = agentKindFor(runConfig(run), phase);
-    if (kind !== null && !this.agents.includes(kind)) return false;
+    if (kind !== null && !this.hasAgent(kind)) return false;
     return this.reaches(run.workspace_root);
+  }
+
+  /**
+   * An agent missing at start may be installed later (or PATH changed): look again, at most every
+   * few seconds, while a step waits for it, and keep the hosts row true. Agents given explicitly
+   * (options.agents) are fixed.
+   */
+  private hasAgent(kind: string): boolean {
+    if (this.agents.includes(kind)) return true;
+    const now = performance.now();
+    if (this.o.agents || now - this.agentsAt < REACH_CACHE_MS) return false;
+    this.agentsAt = now;
+    const found = availableAgents();
+    if (found.join() !== this.agents.join()) {
+      this.agents = found;
+      void this.pool
+        ?.query('UPDATE hosts SET agents = $2 WHERE id = $1', [this.o.hostId, found])
+        .catch((e: unknown) => this.o.log?.(`cluster: recording this host's agents failed: ${e instanceof Error ? e.message : String(e)}`, { level: 'warn' }));
+    }
+    return found.includes(kind);
   }
 
   async runSlots(localMax: number): Promise<number> {
@@ -137,6 +161,23 @@ export class PgCoordinator implements ClusterCoordinator {
 
   mayClaim(): boolean {
     return this.keeper?.valid ?? false;
+  }
+
+  /**
+   * Now on the database clock (loopd_now_ms()), as this host best knows it: its own clock plus the
+   * offset measured over a round trip. Delayed retries and agent holds are written by one host and
+   * read by others, so they use this, as leases do; skew between hosts then does not move them.
+   */
+  now(): number {
+    return Date.now() + this.clockOffsetMs;
+  }
+
+  private async measureClock(): Promise<void> {
+    if (!this.pool) return;
+    const sent = Date.now();
+    const { rows } = await this.pool.query<{ now: string }>('SELECT loopd_now_ms() AS now');
+    const back = Date.now();
+    this.clockOffsetMs = Number(rows[0]!.now) - Math.round((sent + back) / 2);
   }
 
   owns(step: StepRecord): boolean {

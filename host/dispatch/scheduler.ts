@@ -58,6 +58,9 @@ export function pendingInOrder(newestFirst: RunRecord[]): RunRecord[] {
   return out;
 }
 
+/** How soon a cluster host looks again at a queued step it could not run. */
+const CLUSTER_RECHECK_MS = 5000;
+
 /**
  * Claims what may start now, in queue order, up to the concurrency cap; `start` runs each claim
  * at once (so the cap counts it). Returns the soonest time a waiting step may start, or null.
@@ -76,8 +79,12 @@ export async function claimSteps(ctx: DispatchContext, start: (c: Claimed) => vo
     if (ctx.active.size >= ctx.maxConcurrency) break;
     const run = await store.getRun(step.run_id);
     if (!run || run.status !== 'RUNNING') continue;
-    // Another host's step: this one lacks its agent or cannot reach its workspace.
-    if (!ctx.cluster.canRun(run, step.phase)) continue;
+    // Another host's step: this one lacks its agent or cannot reach its workspace. Both can change
+    // (an agent installed, a share mounted) without an event, so look again in a while.
+    if (!ctx.cluster.canRun(run, step.phase)) {
+      later(now + CLUSTER_RECHECK_MS);
+      continue;
+    }
     if (step.not_before && step.not_before > now) {
       later(step.not_before);
       continue;

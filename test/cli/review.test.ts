@@ -108,6 +108,7 @@ describe('loopctl review commands', () => {
 
   it('events --all -f follows the live feed of every run', async () => {
     expectOneLineError(await loopctl(['events', '--all']), /--all goes with -f alone/);
+    const listening = t.daemon.bus.listenerCount('event');
     const child = spawn(process.execPath, [join(repoRoot, 'bin', 'loopctl.js'), 'events', '--all', '-f', '--json'], {
       env: { ...process.env, LOOPD_HOME: t.home, LOOPD_AUTH_TOKEN: t.daemon.token, LOOPD_ADDR: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -116,16 +117,15 @@ describe('loopctl review commands', () => {
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     const closed = new Promise<void>((r) => child.on('close', () => r()));
     try {
-      // The subscription is up once a first event arrives; keep creating runs until one shows.
+      // The subscription is up once the daemon's bus has one more listener (each SSE subscriber
+      // adds one): then a single run's creation must show, instead of a run every 200 ms (each a
+      // whole agent loop) until one did.
+      await waitFor(() => t.daemon.bus.listenerCount('event') > listening);
       const repo = makeRepo({ tasks: 1 });
-      const ids: string[] = [];
-      await waitFor(async () => {
-        ids.push((await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { merge_strategy: 'none', reviewer: false }) })).id);
-        await new Promise((r) => setTimeout(r, 200));
-        return out.includes('"RUN_CREATED"');
-      });
+      const id = (await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { merge_strategy: 'none', reviewer: false }) })).id;
+      await waitFor(() => out.includes('"RUN_CREATED"'));
       const events = out.trim().split('\n').map((l) => JSON.parse(l) as { runId: string; type: string });
-      expect(events.some((e) => e.type === 'RUN_CREATED' && ids.includes(e.runId))).toBe(true);
+      expect(events.some((e) => e.type === 'RUN_CREATED' && e.runId === id)).toBe(true);
     } finally {
       child.kill('SIGINT');
       await closed;

@@ -1,10 +1,15 @@
 // Shared set-up for integration tests: temp git repos, an in-process daemon on port 0 with a temp
-// LOOPD_HOME, and a typed client talking to it over real HTTP.
+// LOOPD_HOME, and a typed client talking to it over real HTTP. With LOOPD_TEST_BACKEND=postgres
+// (the integration-pg vitest project) each daemon gets a fresh database on the test PostgreSQL
+// (test/pg/global-setup.ts) and runs as one cluster host on it, as `loopd --database-url` does.
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { inject } from 'vitest';
 import { createClientFor, type LoopClient } from '../../cli/client.js';
 import { startDaemon, type DaemonHandle } from '../../host/main.js';
 import type { RunView } from '../../router/index.js';
@@ -81,6 +86,51 @@ export interface TestDaemon {
   stop(): Promise<void>;
 }
 
+/** Which store the in-process daemons of this test process use. */
+export const BACKEND: 'sqlite' | 'postgres' = process.env.LOOPD_TEST_BACKEND === 'postgres' ? 'postgres' : 'sqlite';
+
+const databases: string[] = [];
+
+/**
+ * On the postgres backend, a fresh empty database on the test cluster (the daemon migrates it), and
+ * its URL; undefined on sqlite, where the daemon's home holds the database. Dropped by dropTestDatabases.
+ */
+export async function testDatabaseUrl(): Promise<string | undefined> {
+  if (BACKEND !== 'postgres') return undefined;
+  const admin = inject('pgUrl');
+  if (!admin) throw new Error('LOOPD_TEST_BACKEND=postgres needs the PostgreSQL of test/pg/global-setup.ts: run these files through the integration-pg project');
+  const name = `loopd_i_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
+  const c = new pg.Client({ connectionString: admin });
+  await c.connect();
+  try {
+    await c.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await c.end();
+  }
+  databases.push(name);
+  const u = new URL(admin);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+/** Drops the databases testDatabaseUrl made (their daemons stopped first). */
+export async function dropTestDatabases(): Promise<void> {
+  if (databases.length === 0) return;
+  const c = new pg.Client({ connectionString: inject('pgUrl') });
+  await c.connect();
+  try {
+    for (const name of databases.splice(0)) await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  } finally {
+    await c.end();
+  }
+}
+
+/** The daemon options that select the test backend: a database URL on postgres, nothing on sqlite. */
+export async function backendOptions(): Promise<{ databaseUrl?: string }> {
+  const databaseUrl = await testDatabaseUrl();
+  return databaseUrl ? { databaseUrl } : {};
+}
+
 export async function startTestDaemon(opts: { maxConcurrency?: number } = {}): Promise<TestDaemon> {
   const home = tempDir('loopd-home-');
   const daemon = await startDaemon({
@@ -90,8 +140,10 @@ export async function startTestDaemon(opts: { maxConcurrency?: number } = {}): P
     token: 'test-token',
     maxConcurrency: opts.maxConcurrency ?? 3,
     log: () => {},
+    ...(await backendOptions()),
   });
   const client = createClientFor(daemon.url, daemon.token);
+  inProcess.set(client, daemon);
   return {
     daemon,
     client,
@@ -103,15 +155,55 @@ export async function startTestDaemon(opts: { maxConcurrency?: number } = {}): P
       }
       await daemon.stop({ drain: true });
       rmSync(home, { recursive: true, force: true });
+      await dropTestDatabases();
     },
   };
 }
 
+/** The in-process daemon behind a client made by startTestDaemon, so waits can follow its events. */
+const inProcess = new WeakMap<LoopClient, DaemonHandle>();
+
+const TERMINAL = ['COMPLETED', 'FAILED', 'CANCELED'];
+
+/**
+ * Resolves when the store's record of the run says it ended or `timeoutMs` passed. Every status
+ * change commits an event, so the daemon's bus wakes the check; the slow timer only covers a check
+ * that raced the event. Reads the store in-process: polling over HTTP every 50 ms cost more CPU
+ * than most runs (one request, superjson round trip and store read per poll, for the whole run).
+ */
+async function runEnded(daemon: DaemonHandle, id: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let wake: () => void = () => {};
+  const onEvent = (ev: { run_id: string | null }): void => {
+    if (ev.run_id === id) wake();
+  };
+  daemon.bus.on('event', onEvent);
+  try {
+    for (;;) {
+      const run = await daemon.store.getRun(id);
+      if (run && TERMINAL.includes(run.status)) return;
+      if (Date.now() > deadline) return;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 500);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  } finally {
+    daemon.bus.off('event', onEvent);
+  }
+}
+
 export async function waitForRun(client: LoopClient, id: string, timeoutMs = 30000): Promise<RunView> {
   const deadline = Date.now() + timeoutMs;
+  const daemon = inProcess.get(client);
+  if (daemon && (await daemon.store.getRun(id))) await runEnded(daemon, id, timeoutMs);
+  // The answer itself still comes over the API, as the tests assert on what a client sees.
   for (;;) {
     const run = await client.runs.get.query({ run: id });
-    if (['COMPLETED', 'FAILED', 'CANCELED'].includes(run.status)) return run;
+    if (TERMINAL.includes(run.status)) return run;
     if (Date.now() > deadline) throw new Error(`run ${id} still ${run.status} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -7,21 +7,25 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createClientFor, type LoopClient } from '../../cli/client.js';
 import { startDaemon, type DaemonHandle } from '../../host/main.js';
 import { listParts } from '../../core/agents/output-cap.js';
-import { FAKE_AGENT, commandFlags, makeRepo, tempDir, waitFor, waitForRun } from './harness.js';
+import { FAKE_AGENT, commandFlags, dropTestDatabases, makeRepo, tempDir, testDatabaseUrl, waitFor, waitForRun } from './harness.js';
 
 const TOKEN = 'output-restart-token';
 const home = tempDir('loopd-home-');
 let daemon: DaemonHandle;
 let client: LoopClient;
+// On the postgres backend both daemons share one database, as a host restarting on its cluster does.
+let databaseUrl: string | undefined;
 
 async function start(): Promise<void> {
-  daemon = await startDaemon({ home, host: '127.0.0.1', port: 0, token: TOKEN, log: () => {} });
+  databaseUrl ??= await testDatabaseUrl();
+  daemon = await startDaemon({ home, host: '127.0.0.1', port: 0, token: TOKEN, log: () => {}, ...(databaseUrl ? { databaseUrl } : {}) });
   client = createClientFor(daemon.url, TOKEN);
 }
 
 afterAll(async () => {
   await daemon?.stop({ drain: true });
   rmSync(home, { recursive: true, force: true });
+  await dropTestDatabases();
 });
 
 describe('the output cap across a daemon restart', () => {

@@ -32,7 +32,7 @@ afterAll(async () => {
 
 describe('persona suite', () => {
   it.each((PERSONAS as Persona[]).map((p) => [p.name, p] as const))('%s', async (_name, persona) => {
-    const r = await runPersona({ client: t.client, store: t.daemon.store, base: tempDir(), persona });
+    const r = await runPersona({ client: t.client, store: t.daemon.store, bus: t.daemon.bus, base: tempDir(), persona });
     const facts = { status: r.status, exitDetail: r.exitDetail, completion: r.completion };
     expect(facts, `${persona.name}: ${r.run.lastError ?? ''}`).toEqual(persona.expect);
     expect(r.implementationCalls).toBeLessThanOrEqual(persona.maxCalls.implementation);

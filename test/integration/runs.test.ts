@@ -81,7 +81,11 @@ describe('a run to a merged result', () => {
     expect(existsSync(join(run.globalRunDir!, 'summary.json'))).toBe(true);
     expect(existsSync(join(run.globalRunDir!, 'iter-02.log'))).toBe(true);
 
-    const detail = await t.client.runs.get.query({ run: run.id.slice(0, 13) });
+    // The summary's artifact row lands just after the run ends (the file work follows the ending).
+    const detail = await waitFor(async () => {
+      const d = await t.client.runs.get.query({ run: run.id.slice(0, 13) });
+      return d.artifacts.some((a) => a.kind === 'summary') ? d : null;
+    });
     expect(detail.steps.map((s) => s.phase)).toEqual(['implementation', 'review', 'implementation', 'review', 'implementation', 'review', 'merge']);
     // The reviewer, not the agent, marked every task reviewed.
     expect(parsePlan(plan).counts.reviewed).toBe(3);

@@ -76,10 +76,12 @@ interface TriggerEvent {
   ts: number;
 }
 
-async function triggerEvents(root: string): Promise<TriggerEvent[]> {
+/** The workspace's trigger decisions, without those about settle()'s own marker specs. */
+async function triggerEvents(root: string, opts: { markers?: boolean } = {}): Promise<TriggerEvent[]> {
   return (await t.daemon.store.eventsAfter({ workspace: root }))
     .filter((e) => e.type.startsWith('TRIGGER_'))
-    .map((e) => ({ type: e.type, runId: e.runId, ts: e.ts, ...e.payload }) as TriggerEvent);
+    .map((e) => ({ type: e.type, runId: e.runId, ts: e.ts, ...e.payload }) as TriggerEvent)
+    .filter((e) => opts.markers === true || !e.spec?.startsWith(MARKER_PREFIX));
 }
 
 async function decisions(root: string, spec: string): Promise<string[]> {
@@ -88,7 +90,8 @@ async function decisions(root: string, spec: string): Promise<string[]> {
     .map((e) => `${e.type === 'TRIGGER_FIRED' ? 'fired' : 'skipped'}:${e.reason}`);
 }
 
-const waitForEvent = (root: string, pred: (e: TriggerEvent) => boolean) => waitFor(async () => (await triggerEvents(root)).find(pred));
+const waitForEvent = (root: string, pred: (e: TriggerEvent) => boolean, opts: { markers?: boolean } = {}) =>
+  waitFor(async () => (await triggerEvents(root, opts)).find(pred));
 const waitForRuns = (root: string, n: number) =>
   waitFor(async () => {
     const all = await runs(root);
@@ -97,9 +100,22 @@ const waitForRuns = (root: string, n: number) =>
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
-/** Lets chokidar report anything still pending (stability window + slack), then drains decisions. */
-async function settle(w: SpecWatcher): Promise<void> {
-  await sleep(STABILITY_MS * 4);
+const MARKER_PREFIX = 'specs/zz-settle-';
+let markers = 0;
+
+/**
+ * Proves, by a fact rather than a fixed sleep, that every file change made before the call has
+ * been decided: it writes a fresh draft spec (a marker: decided as skipped:draft, it starts no run)
+ * into `repo`, waits for the marker's decision, then drains the watcher's decisions. File events
+ * reach the daemon in the order they happened (one inotify queue per process), and a decision
+ * waits out the stability window after its file's last write, so once the marker is decided
+ * every earlier change has been reported and is decided or queued; idle() waits for those.
+ */
+async function settle(w: SpecWatcher, repo: TestRepo): Promise<void> {
+  const marker = `${MARKER_PREFIX}${++markers}.md`;
+  write(repo, marker, `# settle ${markers}\n\n**Status:** Draft\n`);
+  const decided = await waitForEvent(repo.root, (e) => e.spec === marker, { markers: true });
+  expect(decided).toMatchObject({ type: 'TRIGGER_SKIPPED', reason: 'draft' });
   await w.idle();
 }
 
@@ -141,7 +157,7 @@ describe('spec watcher', () => {
     dropSpec(repo, 'feat');
     const [run] = await waitForRuns(repo.root, 1);
     expect(run).toMatchObject({ origin: 'watch', spec_path: 'specs/feat.md', plan_path: 'specs/planning/feat-plan.md' });
-    await settle(w);
+    await settle(w, repo);
     expect(await runs(repo.root)).toHaveLength(1);
 
     // Every decision is a workspace event; the firing one belongs to the run it made.
@@ -173,11 +189,11 @@ describe('spec watcher', () => {
     ]) {
       write(repo, rel, '# not a spec\n');
     }
-    await sleep(STABILITY_MS * 2);
-    // A real spec afterwards proves the watcher was listening the whole time.
+    // A real spec afterwards proves the watcher was listening the whole time; file events arrive in
+    // order, so by the time it fires the files above were reported (and decided: settle drains).
     dropSpec(repo, 'sentinel');
     await waitForRuns(repo.root, 1);
-    await settle(w);
+    await settle(w, repo);
     expect((await runs(repo.root)).map((r) => r.spec_path)).toEqual(['specs/sentinel.md']);
     expect((await triggerEvents(repo.root)).map((e) => e.spec)).toEqual(['specs/demo.md', 'specs/sentinel.md']);
   });
@@ -204,7 +220,7 @@ describe('spec watcher', () => {
     const [run] = await waitForRuns(repo.root, 1);
     expect(run!.spec_path).toBe('specs/wip.md');
     expect(await decisions(repo.root, 'specs/wip.md')).toEqual(['skipped:present_when_watched', 'fired:status_changed']);
-    await settle(w);
+    await settle(w, repo);
     expect(await runs(repo.root)).toHaveLength(1);
   });
 
@@ -228,7 +244,7 @@ describe('spec watcher', () => {
     write(repo, 'specs/later.md', '# later\n\n**Status:** Ready\n');
     const [run] = await waitForRuns(repo.root, 1);
     expect(run!.spec_path).toBe('specs/later.md');
-    await settle(w);
+    await settle(w, repo);
     expect(await runs(repo.root)).toHaveLength(1);
     expect(await decisions(repo.root, 'specs/later.md')).toEqual(['skipped:draft', 'skipped:draft', 'fired:status_changed']);
     expect(await decisions(repo.root, 'specs/done.md')).toEqual(['skipped:complete', 'skipped:complete']);
@@ -263,7 +279,7 @@ describe('spec watcher', () => {
     const all = await waitForRuns(repo.root, 3);
     expect(all[2]!.spec_path).toBe('specs/demo.md');
     expect(await decisions(repo.root, 'specs/demo.md')).toEqual(['skipped:present_when_watched', 'fired:changed']);
-    await settle(w);
+    await settle(w, repo);
     expect(await runs(repo.root)).toHaveLength(3);
   });
 
@@ -323,8 +339,7 @@ describe('spec watcher', () => {
     closeSync(fd);
 
     const [run] = await waitForRuns(repo.root, 1);
-    await settle(w);
-    await sleep(400);
+    await settle(w, repo);
     expect(await runs(repo.root)).toHaveLength(1);
     expect(await decisions(repo.root, 'specs/big.md')).toEqual(['fired:new']);
     expect((await t.daemon.store.getSpecFile(repo.root, 'specs/big.md'))?.content_hash).toBe(sha256(full));
@@ -341,11 +356,11 @@ describe('spec watcher', () => {
     write(repo, 'specs/planning/later-plan.md', PLAN);
     write(repo, 'specs/later.md', '');
     // The empty file's decision is dropped without an event; filling it is what starts the run.
-    await settle(w);
+    await settle(w, repo);
     expect(await decisions(repo.root, 'specs/later.md')).toEqual([]);
     write(repo, 'specs/later.md', '# later\n\nBuild it.\n');
     const [run] = await waitForRuns(repo.root, 1);
-    await settle(w);
+    await settle(w, repo);
     expect(await decisions(repo.root, 'specs/later.md')).toEqual(['fired:new']);
     expect((await t.daemon.store.getSpecFile(repo.root, 'specs/later.md'))?.content_hash).toBe(sha256('# later\n\nBuild it.\n'));
     expect(run).toMatchObject({ spec_path: 'specs/later.md' });
@@ -363,14 +378,14 @@ describe('spec watcher', () => {
     writeFileSync(join(repo.root, 'specs/.atomic.md.tmp'), '# atomic v1\n');
     renameSync(join(repo.root, 'specs/.atomic.md.tmp'), spec);
     await waitForRuns(repo.root, 1);
-    await settle(w);
+    await settle(w, repo);
     expect(await runs(repo.root)).toHaveLength(1);
 
     // Rename over the spec with new content: exactly one more run.
     writeFileSync(join(repo.root, 'specs/atomic.md.tmp'), '# atomic v2\n');
     renameSync(join(repo.root, 'specs/atomic.md.tmp'), spec);
     await waitForRuns(repo.root, 2);
-    await settle(w);
+    await settle(w, repo);
     expect(await runs(repo.root)).toHaveLength(2);
 
     // vim's backup dance: move the original away, write the new file, delete the backup.
@@ -378,13 +393,13 @@ describe('spec watcher', () => {
     writeFileSync(spec, '# atomic v3\n');
     rmSync(spec + '~');
     await waitForRuns(repo.root, 3);
-    await settle(w);
+    await settle(w, repo);
     expect(await runs(repo.root)).toHaveLength(3);
 
     // Saving identical content is no change at all.
     writeFileSync(join(repo.root, 'specs/atomic.md.tmp'), '# atomic v3\n');
     renameSync(join(repo.root, 'specs/atomic.md.tmp'), spec);
-    await settle(w);
+    await settle(w, repo);
     expect(await runs(repo.root)).toHaveLength(3);
     expect(await decisions(repo.root, 'specs/atomic.md')).toEqual(['fired:new', 'fired:changed', 'fired:changed']);
   });
@@ -437,8 +452,11 @@ describe('spec watcher', () => {
 
     write(repo, 'specs/planning/orphan-plan.md', PLAN);
     dropSpec(repo, 'ignored');
-    await settle(w);
-    await sleep(300);
+    // A marker in a repo that is still watched: once it is decided, any event of the writes above
+    // (made earlier, in the same process's inotify queue) would have been reported and decided.
+    const other = newRepo();
+    await w.watch(other.root);
+    await settle(w, other);
     expect(await runs(repo.root)).toHaveLength(0);
     expect((await triggerEvents(repo.root)).map((e) => e.type)).toEqual(['TRIGGER_SKIPPED', 'TRIGGER_WAITING']);
 
@@ -483,7 +501,7 @@ describe('spec watcher', () => {
     const [run] = await waitForRuns(repo.root, 1);
     expect(run!.spec_path).toBe('specs/noagent.md');
     expect(await decisions(repo.root, 'specs/noagent.md')).toEqual([`skipped:${failed.reason}`, 'fired:retry']);
-    await settle(w);
+    await settle(w, repo);
     expect(await runs(repo.root)).toHaveLength(1);
   });
 
@@ -497,7 +515,7 @@ describe('spec watcher', () => {
     expect(skipped.type).toBe('TRIGGER_SKIPPED');
     expect(skipped.reason).toBe('nothing to do: every task in plan specs/planning/finished-plan.md is already done (2 of 2); add an open "- [ ]" task');
     expect((await t.daemon.store.getSpecFile(repo.root, 'specs/finished.md'))?.status).toBe('skipped');
-    await settle(w);
+    await settle(w, repo);
     expect(await runs(repo.root)).toHaveLength(0);
   });
 

@@ -107,6 +107,30 @@ describe('PgCoordinator', () => {
     expect((await listHosts(pool)).filter((h) => h.id.startsWith('c-')).map((h) => h.state)).toEqual(['stopped', 'stopped']);
   });
 
+  it('tells the time on the database clock, whatever this host clock says', async () => {
+    // A database an hour ahead of this host (as a host with a wrong clock would see it).
+    const db = await freshDatabase();
+    try {
+      await db.pool.query(`CREATE OR REPLACE FUNCTION loopd_now_ms() RETURNS BIGINT LANGUAGE sql VOLATILE AS
+        $$ SELECT (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT + 3600000 $$`);
+      const c = new PgCoordinator({ url: db.url, hostId: 'clock', hostname: 'clock.local', maxConcurrency: 1, leaseTtlMs: 60_000, bus: new EventBus(), agents: ['command'] });
+      await c.start(hooks());
+      try {
+        const before = Number((await db.pool.query<{ n: string }>('SELECT loopd_now_ms() AS n')).rows[0]!.n);
+        const seen = c.now();
+        const after = Number((await db.pool.query<{ n: string }>('SELECT loopd_now_ms() AS n')).rows[0]!.n);
+        // The database's reading (give or take a measuring round trip, far below the hour), not this host's.
+        expect(seen).toBeGreaterThan(before - 60_000);
+        expect(seen).toBeLessThan(after + 60_000);
+        expect(seen - Date.now()).toBeGreaterThan(3_000_000);
+      } finally {
+        await c.stop();
+      }
+    } finally {
+      await db.drop();
+    }
+  });
+
   it("stops a step whose lease is gone, and another host reaps it into a new attempt with LEASE_EXPIRED", async () => {
     const store = await PgStore.open({ url, hostId: 'l-a', leaseTtlMs: 900 });
     const runId = '0190a000-0000-7000-8000-0000000c0001';

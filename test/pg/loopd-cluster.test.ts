@@ -273,7 +273,17 @@ describe.skipIf(!builtDaemonIsFresh())('loopd hosts on one PostgreSQL', () => {
       await cluster.start(victim);
     }
 
-    await until('every run to end', async () => (await runsOf(repo)).every((r) => ['COMPLETED', 'FAILED', 'CANCELED'].includes(r.status)), 180_000);
+    await until('every run to end', async () => (await runsOf(repo)).every((r) => ['COMPLETED', 'FAILED', 'CANCELED'].includes(r.status)), 180_000).catch(async (e: unknown) => {
+      // Stuck or slow? The open steps, their leases and the hosts say which.
+      const open = await pool.query(
+        `SELECT s.id, r.spec_path, s.phase, s.iteration, s.attempt, s.status, s.lease_owner, s.lease_expires_at - loopd_now_ms() AS lease_left_ms, s.not_before
+           FROM steps s JOIN runs r ON r.id = s.run_id WHERE r.workspace_root = $1 AND s.status IN ('QUEUED','IN_PROGRESS') ORDER BY s.id`,
+        [repo],
+      );
+      const hosts = await pool.query('SELECT id, hostname, heartbeat_at - loopd_now_ms() AS heartbeat_age_ms, stopped_at FROM hosts');
+      const locks = await pool.query('SELECT * FROM merge_locks');
+      throw new Error(`${e instanceof Error ? e.message : String(e)}\nruns: ${JSON.stringify(await runsOf(repo))}\nopen steps: ${JSON.stringify(open.rows)}\nhosts: ${JSON.stringify(hosts.rows)}\nmerge locks: ${JSON.stringify(locks.rows)}`);
+    });
     const runs = await runsOf(repo);
     // A run that did not complete says why, so a failure here is diagnosable from the output.
     const why = runs.filter((r) => r.status !== 'COMPLETED').map((r) => `${r.spec_path}: ${r.status} ${r.exit_reason ?? ''} ${r.last_error ?? ''}`);
