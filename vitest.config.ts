@@ -49,6 +49,10 @@ export default defineConfig({
           exclude,
           // A throwaway PostgreSQL for the cluster tests, started once, and only when one of them runs.
           globalSetup: ['test/pg/global-setup.ts'],
+          // One file at a time: the two kill tests each run three hosts with their agents and kill
+          // them on a schedule read from the agents' ledger; side by side they starve each other's
+          // hosts of CPU past their lease TTLs.
+          fileParallelism: false,
         },
       },
       {

@@ -9,7 +9,7 @@ import { createClientFor, type LoopClient } from '../../cli/client.js';
 import { runFast } from '../../cli/fast.js';
 import type { EventView } from '../../router/index.js';
 import { FAKE_AGENT, makeRepo, tempDir } from '../integration/harness.js';
-import { builtDaemonIsFresh, closedPort, repoRoot } from './helpers.js';
+import { closedPort, repoRoot, requireFreshBuild } from './helpers.js';
 
 const TOKEN = 'follow-test-token-0123456789';
 
@@ -87,7 +87,9 @@ async function followAcrossRestart(argv: (run: string) => string[]): Promise<{ s
   return { stdout, stderr, client, run };
 }
 
-describe.skipIf(!builtDaemonIsFresh())('follow mode on the fast path across a daemon restart', () => {
+requireFreshBuild();
+
+describe('follow mode on the fast path across a daemon restart', () => {
   it('tail -f --raw prints every byte of every step log once', async () => {
     const { stdout, stderr, client, run } = await followAcrossRestart((id) => ['tail', id, '-f', '--raw']);
     const detail = await client.runs.get.query({ run });

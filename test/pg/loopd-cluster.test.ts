@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Pool } from '../../host/pg/connect.js';
-import { builtDaemonIsFresh, closedPort, repoRoot, runLoopctl } from '../cli/helpers.js';
+import { closedPort, repoRoot, requireFreshBuild, runLoopctl } from '../cli/helpers.js';
 import { freshDatabase } from './db.js';
 
 const AGENT = join(repoRoot, 'test', 'fixtures', 'cluster-agent.mjs');
@@ -146,7 +146,10 @@ function ledgerOf(path: string): Line[] {
   return text ? text.split('\n').map((l) => JSON.parse(l) as Line) : [];
 }
 
-describe.skipIf(!builtDaemonIsFresh())('loopd hosts on one PostgreSQL', () => {
+// Runs the built daemon: a stale build fails here, loudly, instead of testing old code.
+requireFreshBuild();
+
+describe('loopd hosts on one PostgreSQL', () => {
   let pool: Pool;
   let url: string;
   let drop: () => Promise<void>;
