@@ -243,6 +243,28 @@ export function headCommitFromFiles(worktree: string): string | undefined {
 }
 
 /**
+ * Creates `<ref>.lock` exclusively. A lock already there on a loopd-owned ref is stale: loopd writes
+ * a run's refs from one step at a time, so it was left by a loopd killed between create and rename
+ * (or planted by the agent to block the record); it is removed and the lock taken once more.
+ */
+function takeRefLock(path: string, lock: string): number | null {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+      return openSync(lock, 'wx');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) return null;
+      try {
+        rmSync(lock);
+      } catch {
+        return null;
+      }
+    }
+  }
+  return null;
+}
+
+/**
  * Points a loopd-owned ref (`refs/loopd/...`) at `sha` the way git does: `<ref>.lock` created
  * exclusively, written, renamed over the ref. A loose ref wins over a packed one, so a ref git
  * packed earlier is simply overridden. False when it could not (a lock held, a directory in the
@@ -254,13 +276,8 @@ export function writeLoopdRef(worktree: string, ref: string, sha: string): boole
   if (!dirs) return false;
   const path = join(dirs.commonDir, ref);
   const lock = `${path}.lock`;
-  let fd: number;
-  try {
-    mkdirSync(dirname(path), { recursive: true });
-    fd = openSync(lock, 'wx');
-  } catch {
-    return false;
-  }
+  const fd = takeRefLock(path, lock);
+  if (fd === null) return false;
   let written = false;
   try {
     writeSync(fd, `${sha}\n`);
