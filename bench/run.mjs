@@ -13,7 +13,7 @@ import Table from 'cli-table3';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { startDaemon } = await import(join(root, 'dist', 'host', 'main.js'));
 const { createClientFor } = await import(join(root, 'dist', 'cli', 'client.js'));
-const { Store } = await import(join(root, 'dist', 'host', 'store.js'));
+const { SqliteStore: Store } = await import(join(root, 'dist', 'host', 'store', 'sqlite.js'));
 const { DAEMON_NODE_FLAGS } = await import(join(root, 'dist', 'host', 'node-flags.js'));
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 10);

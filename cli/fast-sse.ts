@@ -121,145 +121,206 @@ function requestHead(loc: DaemonLocation, path: string, input: Record<string, un
   return { host: target.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(target.port || 80), head };
 }
 
+interface ResponseHead {
+  /** The status line. */
+  status: string;
+  /** A 200 event stream. */
+  ok: boolean;
+  chunked: boolean;
+  /** Body bytes that arrived with the head. */
+  rest: Buffer;
+}
+
+/** The response head once all of it has arrived (null until then). */
+function parseHead(buf: Buffer): ResponseHead | null {
+  const end = buf.indexOf('\r\n\r\n');
+  if (end < 0) return null;
+  const lines = buf.subarray(0, end).toString('latin1').split('\r\n');
+  const status = lines[0] ?? '';
+  return {
+    status,
+    ok: /^HTTP\/1\.[01] 200 /.test(status) && lines.some((l) => /^content-type:\s*text\/event-stream/i.test(l)),
+    chunked: lines.some((l) => /^transfer-encoding:.*\bchunked\b/i.test(l)),
+    rest: buf.subarray(end + 4),
+  };
+}
+
+/** One HTTP connection of a session: how far its response has been read. */
+interface Connection {
+  socket: Socket;
+  /** The response head read so far; null once it is complete. */
+  head: Buffer | null;
+  chunked: boolean;
+  dechunk: Dechunker;
+  parser: SseParser;
+  /** The server ended the stream on this connection (or refused it): its close is not retried. */
+  ended: boolean;
+}
+
+/** One `follow`: the connections it makes in turn and what they have received between them. */
+class FollowSession {
+  private lastEventId: string | null = null;
+  /** Something was printed (by the caller or by us): a failure is no longer 'refused'. */
+  private opened: boolean;
+  private accepted = false;
+  private delivered = false;
+  private retried = false;
+  private reconnecting = false;
+  private finished = false;
+  private socket: Socket | null = null;
+  private silence: NodeJS.Timeout | null = null;
+  private inactivityMs = 0;
+  // Messages are handled in order even when one needs superjson loaded.
+  private queue = Promise.resolve();
+  private readonly interrupt = () => this.finish({ kind: 'interrupted' });
+
+  constructor(
+    private readonly sub: Subscription,
+    private readonly resolveOutcome: (o: Outcome) => void,
+  ) {
+    this.opened = sub.printed === true;
+    process.on('SIGINT', this.interrupt);
+  }
+
+  finish(o: Outcome): void {
+    if (this.finished) return;
+    this.finished = true;
+    process.off('SIGINT', this.interrupt);
+    if (this.silence) clearTimeout(this.silence);
+    this.socket?.destroy();
+    this.resolveOutcome(o);
+  }
+
+  private retry(): void {
+    if (this.finished) return;
+    if (!this.opened) return this.finish({ kind: 'refused' });
+    if (!this.reconnecting) {
+      this.reconnecting = true;
+      process.stderr.write('connection to loopd lost; reconnecting (resumes where it stopped)...\n');
+    }
+    this.retried = true;
+    setTimeout(() => this.open(), RETRY_MS);
+  }
+
+  open(): void {
+    if (this.finished) return;
+    let loc: DaemonLocation;
+    try {
+      loc = this.sub.locate();
+    } catch {
+      return this.retry();
+    }
+    const input = this.lastEventId === null ? this.sub.input : { ...this.sub.input, lastEventId: this.lastEventId };
+    const req = requestHead(loc, this.sub.path, input);
+    if (!req) return this.finish(this.opened ? { kind: 'error', message: `cannot reach loopd at ${loc.url}` } : { kind: 'refused' });
+    const s = connect({ host: req.host, port: req.port });
+    this.socket = s;
+    const conn: Connection = { socket: s, head: Buffer.alloc(0), chunked: true, dechunk: new Dechunker(), parser: new SseParser(), ended: false };
+    s.on('connect', () => s.write(req.head));
+    s.on('data', (data: Buffer) => this.onData(conn, data));
+    s.on('error', () => {
+      /* 'close' follows */
+    });
+    s.on('close', () => {
+      if (this.silence) clearTimeout(this.silence);
+      void this.queue.then(() => {
+        if (!conn.ended && !this.finished) this.retry();
+      });
+    });
+  }
+
+  /** Restarts the inactivity timer: a stream silent for the server's interval is broken. */
+  private touch(conn: Connection): void {
+    if (this.silence) clearTimeout(this.silence);
+    if (this.inactivityMs > 0) this.silence = setTimeout(() => conn.socket.destroy(), this.inactivityMs);
+  }
+
+  private onData(conn: Connection, data: Buffer): void {
+    this.touch(conn);
+    if (conn.head !== null) {
+      const rest = this.onHead(conn, Buffer.concat([conn.head, data]));
+      if (rest === null) return;
+      data = rest;
+    }
+    if (data.length > 0 && !this.feed(conn, data)) conn.socket.destroy();
+  }
+
+  /** Body bytes to messages; false when the chunked framing is broken. */
+  private feed(conn: Connection, data: Buffer): boolean {
+    const onMessage = (m: Message) => this.onMessage(conn, m);
+    if (conn.chunked) return conn.dechunk.push(data, (b) => conn.parser.push(b, onMessage));
+    conn.parser.push(data, onMessage);
+    return true;
+  }
+
+  /** Reads the response head; the body bytes after it, or null while it is incomplete or refused. */
+  private onHead(conn: Connection, buf: Buffer): Buffer | null {
+    conn.head = buf;
+    const head = parseHead(buf);
+    if (!head) return null;
+    conn.head = null;
+    if (!head.ok) {
+      // Not a stream: the first time oclif explains it; later the daemon changed under us.
+      conn.ended = true;
+      conn.socket.destroy();
+      if (!this.opened) this.finish({ kind: 'refused' });
+      else this.finish({ kind: 'error', message: `loopd refused to resume the stream (${head.status})` });
+      return null;
+    }
+    conn.chunked = head.chunked;
+    return head.rest;
+  }
+
+  private onMessage(conn: Connection, m: Message): void {
+    this.queue = this.queue.then(async () => {
+      if (this.finished || conn.ended) return;
+      await this.handle(conn, m);
+    });
+    this.queue.catch((err: unknown) => this.finish({ kind: 'error', message: err instanceof Error ? err.message : String(err) }));
+  }
+
+  private async handle(conn: Connection, m: Message): Promise<void> {
+    if (m.event === 'connected') {
+      this.onConnected(conn, m);
+    } else if (m.event === 'return') {
+      conn.ended = true;
+      this.finish({ kind: 'done' });
+    } else if (m.event === 'serialized-error') {
+      conn.ended = true;
+      // An unknown run or workspace is reported just after `connected`: nothing is printed
+      // yet, so oclif can still word it.
+      if (!this.delivered && !this.sub.printed && !this.retried) return this.finish({ kind: 'refused' });
+      const err = (await decode(m.data)) as { message?: string } | null;
+      this.finish({ kind: 'error', message: err?.message ?? 'the daemon ended the stream with an error' });
+    } else if (m.event === 'message') {
+      if (m.id) this.lastEventId = m.id;
+      this.delivered = true;
+      this.sub.onData(await decode(m.data));
+    } else if (m.id) {
+      // restore-id: the id to resume from when a message carried none.
+      this.lastEventId = m.id;
+    }
+  }
+
+  private onConnected(conn: Connection, m: Message): void {
+    const info = JSON.parse(m.data || '{}') as { reconnectAfterInactivityMs?: number };
+    this.inactivityMs = info.reconnectAfterInactivityMs ?? 0;
+    this.touch(conn);
+    if (!this.accepted) {
+      this.accepted = true;
+      this.opened = true;
+      this.sub.onOpen?.();
+    } else if (this.reconnecting) {
+      this.reconnecting = false;
+      process.stderr.write('reconnected to loopd\n');
+    }
+  }
+}
+
 /**
  * Follows the subscription until the server ends it, the user interrupts (SIGINT), or, on the
  * first connection only, the daemon does not accept it ('refused': nothing was printed yet).
  */
 export function follow(sub: Subscription): Promise<Outcome> {
-  return new Promise((resolveOutcome) => {
-    let lastEventId: string | null = null;
-    let opened = sub.printed === true;
-    let accepted = false;
-    let delivered = false;
-    let retried = false;
-    let reconnecting = false;
-    let finished = false;
-    let socket: Socket | null = null;
-    let silence: NodeJS.Timeout | null = null;
-    let inactivityMs = 0;
-    // Messages are handled in order even when one needs superjson loaded.
-    let queue = Promise.resolve();
-
-    const finish = (o: Outcome) => {
-      if (finished) return;
-      finished = true;
-      process.off('SIGINT', interrupt);
-      if (silence) clearTimeout(silence);
-      socket?.destroy();
-      resolveOutcome(o);
-    };
-    const interrupt = () => finish({ kind: 'interrupted' });
-    process.on('SIGINT', interrupt);
-
-    const retry = () => {
-      if (finished) return;
-      if (!opened) return finish({ kind: 'refused' });
-      if (!reconnecting) {
-        reconnecting = true;
-        process.stderr.write('connection to loopd lost; reconnecting (resumes where it stopped)...\n');
-      }
-      retried = true;
-      setTimeout(open, RETRY_MS);
-    };
-
-    const open = () => {
-      if (finished) return;
-      let loc: DaemonLocation;
-      try {
-        loc = sub.locate();
-      } catch {
-        return retry();
-      }
-      const input = lastEventId === null ? sub.input : { ...sub.input, lastEventId };
-      const req = requestHead(loc, sub.path, input);
-      if (!req) return finish(opened ? { kind: 'error', message: `cannot reach loopd at ${loc.url}` } : { kind: 'refused' });
-      const s = connect({ host: req.host, port: req.port });
-      socket = s;
-      let head: Buffer | null = Buffer.alloc(0) as Buffer;
-      const dechunk = new Dechunker();
-      const parser = new SseParser();
-      let feed: (data: Buffer) => boolean = (data) => dechunk.push(data, (b) => parser.push(b, onMessage));
-      let ended = false;
-      const touch = () => {
-        if (silence) clearTimeout(silence);
-        if (inactivityMs > 0) silence = setTimeout(() => s.destroy(), inactivityMs);
-      };
-      const onMessage = (m: Message) => {
-        queue = queue.then(async () => {
-          if (finished || ended) return;
-          if (m.event === 'connected') {
-            const info = JSON.parse(m.data || '{}') as { reconnectAfterInactivityMs?: number };
-            inactivityMs = info.reconnectAfterInactivityMs ?? 0;
-            touch();
-            if (!accepted) {
-              accepted = true;
-              opened = true;
-              sub.onOpen?.();
-            } else if (reconnecting) {
-              reconnecting = false;
-              process.stderr.write('reconnected to loopd\n');
-            }
-          } else if (m.event === 'return') {
-            ended = true;
-            finish({ kind: 'done' });
-          } else if (m.event === 'serialized-error') {
-            ended = true;
-            // An unknown run or workspace is reported just after `connected`: nothing is printed
-            // yet, so oclif can still word it.
-            if (!delivered && !sub.printed && !retried) return finish({ kind: 'refused' });
-            const err = (await decode(m.data)) as { message?: string } | null;
-            finish({ kind: 'error', message: err?.message ?? 'the daemon ended the stream with an error' });
-          } else if (m.event === 'message') {
-            if (m.id) lastEventId = m.id;
-            delivered = true;
-            sub.onData(await decode(m.data));
-          } else if (m.id) {
-            // restore-id: the id to resume from when a message carried none.
-            lastEventId = m.id;
-          }
-        });
-        queue.catch((err: unknown) => finish({ kind: 'error', message: err instanceof Error ? err.message : String(err) }));
-      };
-      s.on('connect', () => s.write(req.head));
-      s.on('data', (data: Buffer) => {
-        touch();
-        if (head !== null) {
-          head = Buffer.concat([head, data]);
-          const end = head.indexOf('\r\n\r\n');
-          if (end < 0) return;
-          const lines = head.subarray(0, end).toString('latin1').split('\r\n');
-          const ok = /^HTTP\/1\.[01] 200 /.test(lines[0] ?? '') && lines.some((l) => /^content-type:\s*text\/event-stream/i.test(l));
-          const chunked = lines.some((l) => /^transfer-encoding:.*\bchunked\b/i.test(l));
-          const rest = head.subarray(end + 4);
-          head = null;
-          if (!ok) {
-            // Not a stream: the first time oclif explains it; later the daemon changed under us.
-            ended = true;
-            s.destroy();
-            if (!opened) finish({ kind: 'refused' });
-            else finish({ kind: 'error', message: `loopd refused to resume the stream (${lines[0] ?? 'no status'})` });
-            return;
-          }
-          if (!chunked) {
-            feed = (b) => {
-              parser.push(b, onMessage);
-              return true;
-            };
-          }
-          data = rest;
-        }
-        if (data.length > 0 && !feed(data)) s.destroy();
-      });
-      s.on('error', () => {
-        /* 'close' follows */
-      });
-      s.on('close', () => {
-        if (silence) clearTimeout(silence);
-        void queue.then(() => {
-          if (!ended && !finished) retry();
-        });
-      });
-    };
-    open();
-  });
+  return new Promise((resolveOutcome) => new FollowSession(sub, resolveOutcome).open());
 }

@@ -42,7 +42,26 @@ export function checksumFile(path: string): { checksum: string; bytes: number } 
   return checksumStream(path);
 }
 
+/**
+ * The last `n` lines of `text`, newline-terminated. Found from the end, so a 4 MiB window of long
+ * lines is neither split into an array nor joined into a copy: the result shares the text.
+ */
 export function lastLines(text: string, n: number): string {
+  if (text === '') return '';
+  const body = text.endsWith('\n') ? text.slice(0, -1) : text;
+  if (n <= 0) return splitLastLines(text, n);
+  let end = body.length;
+  for (let found = 0; end > 0; found++) {
+    const nl = body.lastIndexOf('\n', end - 1);
+    if (nl < 0) break;
+    if (found + 1 === n) return body.slice(nl + 1) + '\n';
+    end = nl;
+  }
+  return body + '\n';
+}
+
+/** lastLines' meaning for a count that is not positive (`slice(-n)` semantics). */
+function splitLastLines(text: string, n: number): string {
   const lines = text.split('\n');
   if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
   return lines.slice(-n).join('\n') + (lines.length > 0 ? '\n' : '');

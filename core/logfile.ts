@@ -4,7 +4,7 @@
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 
-/** What the parsers, completion detection and similarity read: the last 4 MiB of a log. */
+/** What the parsers and completion detection read: the last 4 MiB of a log (similarity reads less). */
 export const PARSE_WINDOW_BYTES = 4 * 1024 * 1024;
 const CHUNK = 1024 * 1024;
 

@@ -42,10 +42,40 @@ export function computeSignals(iterations: readonly IterationFacts[], cfg: Signa
   return out;
 }
 
-/** Dice coefficient over the multiset of non-empty trimmed lines: 1 = same lines, 0 = none shared. */
-export function outputSimilarity(a: string, b: string): number {
+/**
+ * How much of each output the similarity compares: its end. A repeated task shows in what the agent
+ * said last, and line maps of two 4 MiB windows at every step end cost the daemon tens of MB when
+ * several runs end together (docs/performance.md). A cut-off parse only means no signal.
+ */
+export const SIMILARITY_WINDOW_BYTES = 256 * 1024;
+
+/**
+ * The last `maxBytes` of `text` as UTF-8, cut the way `readTail` (core/logfile.ts) cuts a log: when
+ * text is left out, the partial first line is dropped too, unless the window holds no newline.
+ */
+export function textTail(text: string, maxBytes: number): string {
+  let bytes = 0;
+  let i = text.length;
+  while (i > 0) {
+    const c = text.charCodeAt(i - 1);
+    const pair = c >= 0xdc00 && c <= 0xdfff && i >= 2 && (text.charCodeAt(i - 2) & 0xfc00) === 0xd800;
+    const width = pair ? 4 : c < 0x80 ? 1 : c < 0x800 ? 2 : 3;
+    if (bytes + width > maxBytes) break;
+    bytes += width;
+    i -= pair ? 2 : 1;
+  }
+  if (i === 0) return text;
+  const nl = text.indexOf('\n', i);
+  return nl >= 0 && nl < text.length - 1 ? text.slice(nl + 1) : text.slice(i);
+}
+
+/**
+ * Dice coefficient over the multiset of non-empty trimmed lines of the last SIMILARITY_WINDOW_BYTES
+ * of each side: 1 = same lines, 0 = none shared.
+ */
+export function outputSimilarity(a: string, b: string, maxBytes = SIMILARITY_WINDOW_BYTES): number {
   const lines = (t: string) =>
-    t
+    textTail(t, maxBytes)
       .split(/\r?\n/)
       .map((l) => l.trim())
       .filter((l) => l !== '');

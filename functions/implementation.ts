@@ -13,7 +13,7 @@ import { appendReport } from '../core/report.js';
 import { detectCompletion } from '../core/completion.js';
 import { commitsSince, headCommit } from '../core/git.js';
 import { planDigest } from '../core/plan.js';
-import { outputSimilarity } from '../core/signals.js';
+import { outputSimilarity, SIMILARITY_WINDOW_BYTES } from '../core/signals.js';
 import { agentOutcome, findStep, runAgent, type AgentRun } from './agent-step.js';
 import { afterExitFacts, knownToJudge, planTallies, type AfterExitFacts } from './implementation-facts.js';
 import { prepareImplementation, readPlan } from './implementation-prepare.js';
@@ -40,12 +40,15 @@ function agentEnv(run: RunInput, iteration: number, promptPath: string): Record<
   };
 }
 
-/** Similarity with the previous iteration's output feeds the repeated_task signal. */
+/**
+ * Similarity with the previous iteration's output feeds the repeated_task signal. It compares only
+ * the ends of both outputs, so the previous log is read with that window, not the parsers' 4 MiB.
+ */
 function similarityWithPrevious(input: HandlerInput, run: RunInput, text: string): number | null {
   const prev = findStep(input.history, 'implementation', input.step.iteration - 1, 'SUCCEEDED');
   const prevLog = typeof prev?.result?.logPath === 'string' ? prev.result.logPath : null;
   if (!prevLog || !existsSync(prevLog)) return null;
-  return outputSimilarity(parseAgentOutput(run.config.agent, readTail(prevLog).text).text, text);
+  return outputSimilarity(parseAgentOutput(run.config.agent, readTail(prevLog, SIMILARITY_WINDOW_BYTES).text).text, text);
 }
 
 /** The agent's commits this iteration: the count read after exit holds unless loopd committed since. */
