@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GUARD_MAX_AGE, guardFor, heartbeatFile, touchHeartbeat, type HeartbeatGuard } from '../../core/agents/heartbeat-guard.js';
+import { GUARD_DEADLINE, guardFor, heartbeatFile, touchHeartbeat, type HeartbeatGuard } from '../../core/agents/heartbeat-guard.js';
 import { killTree, readExitStatus, waitForExit } from '../../core/agents/process.js';
 import { settle } from '../../core/agents/process-tree.js';
 import { SingleHost } from '../../host/cluster/coordinator.js';
@@ -65,14 +65,20 @@ const guard = (file: string, maxAgeMs: number): HeartbeatGuard => ({ file, maxAg
 const isGuardSleep = (argv: string[]): boolean => argv[0]?.endsWith('sleep') === true && argv[1] === '0.137';
 
 describe('the dead-man guard of a cluster agent', () => {
-  it('derives its limits from the lease TTL: dead before 0.85 TTL, looking at least every second', () => {
-    expect(guardFor('/h', 30_000)).toEqual({ file: '/h', maxAgeMs: 24_000, checkMs: 1000 });
+  it('derives its limits from the lease TTL: dead by 0.85 TTL, looking at least every second', () => {
+    expect(guardFor('/h', 30_000)).toEqual({ file: '/h', maxAgeMs: 24_500, checkMs: 1000 });
     expect(guardFor('/h', 2000)).toEqual({ file: '/h', maxAgeMs: 1600, checkMs: 100 });
-    for (const ttl of [2000, 8000, 20_000, 300_000]) {
+    expect(guardFor('/h', 1000)).toEqual({ file: '/h', maxAgeMs: 750, checkMs: 100 });
+    for (const ttl of [1000, 1500, 2000, 8000, 20_000, 30_000, 300_000, 3_600_000]) {
       const g = guardFor('/h', ttl);
       expect(g.maxAgeMs + g.checkMs).toBeLessThanOrEqual(0.85 * ttl);
+      // Not much earlier than needed either: a daemon restarting quickly keeps its agents.
+      expect(g.maxAgeMs).toBeGreaterThanOrEqual(0.75 * ttl);
+      expect(g.checkMs).toBeGreaterThanOrEqual(100);
+      expect(g.checkMs).toBeLessThanOrEqual(1000);
     }
-    expect(GUARD_MAX_AGE).toBeLessThan(0.9);
+    // Earlier than the daemon's own self-fencing (0.9 TTL, lease-keeper.ts).
+    expect(GUARD_DEADLINE).toBeLessThan(0.9);
   });
 
   it('ends the whole group, agent and all, once the heartbeat is stale', async () => {
