@@ -52,25 +52,33 @@ export interface SpawnSpec {
 // status is written as soon as the agent ends, not when the pipe closes: a background process
 // the agent left holding the pipe must not hold up the step (it is killed with the group).
 const WRAPPER = [
+  'gpid=',
+  'if [ -n "$8" ]; then',
+  // The dead-man guard (heartbeat-guard.ts), in this group: kills the whole group once the host's
+  // heartbeat file is older than $9 ms or gone. Its sleep is waited on in the background so that
+  // a TERM (from record below, or the step's own stop) ends and reaps the sleep with it, at once.
+  // It starts before the wrapper's no-op trap, which it would inherit until its own is set (a
+  // TERM then would be lost), and with the wrapper's stdout, not the log. The exit file is its
+  // fallback: it leaves within a period of the agent's end whatever became of the TERM.
+  '  hb="$8" maxage="$9" every="${10}" exitf="$4"',
+  '  ( s= stop=; trap \'stop=1; [ -z "$s" ] || kill "$s" 2>/dev/null\' TERM',
+  '    while :; do',
+  // A TERM between starting the sleep and knowing its pid is seen on the next line.
+  '      sleep "$every" & s=$!',
+  '      [ -z "$stop" ] || kill "$s" 2>/dev/null',
+  '      wait "$s"; s=',
+  '      [ -z "$stop" ] && [ ! -e "$exitf" ] || break',
+  '      m=$(date -r "$hb" +%s%3N 2>/dev/null) || m=0',
+  '      [ $(( $(date +%s%3N) - m )) -le "$maxage" ] || kill -KILL 0',
+  '    done',
+  '    wait 2>/dev/null; exit 0 ) < /dev/null &',
+  '  gpid=$!',
+  'fi',
   "trap ':' TERM INT",
   // Redirect the wrapper itself first, so even "cannot open <prompt>" ends up in the log.
   'exec >> "$3" 2>&1',
   // A function's $1.. are its own arguments: the exit file path goes in through a variable.
   'exitf="$4"',
-  'gpid=',
-  'if [ -n "$8" ]; then',
-  // The dead-man guard (heartbeat-guard.ts), in this group: kills the whole group once the host's
-  // heartbeat file is older than $9 ms or gone. Its sleep is waited on in the background so that
-  // a TERM (from record below, or the step's own stop) ends the sleep with it, at once.
-  '  hb="$8" maxage="$9" every="${10}"',
-  '  ( s=; trap \'[ -z "$s" ] || kill "$s" 2>/dev/null; exit 0\' TERM',
-  '    while :; do',
-  '      sleep "$every" & s=$!; wait "$s"; s=',
-  '      m=$(date -r "$hb" +%s%3N 2>/dev/null) || m=0',
-  '      [ $(( $(date +%s%3N) - m )) -le "$maxage" ] || kill -KILL 0',
-  '    done ) < /dev/null &',
-  '  gpid=$!',
-  'fi',
   // The guard leaves before the exit status is written, so the step's wait never waits on it.
   'record() { [ -z "$gpid" ] || kill "$gpid" 2>/dev/null; tmp="$exitf.tmp.$$"; printf \'%s\\n\' "$1" > "$tmp" && mv -f "$tmp" "$exitf"; }',
   'if [ -n "$5" ]; then',
@@ -79,6 +87,8 @@ const WRAPPER = [
   '  /bin/sh -c "$1" < "$2"',
   '  record $?',
   'fi',
+  // Reaped here, not left a zombie for init to collect (some containers' init never does).
+  '[ -z "$gpid" ] || wait "$gpid"',
 ].join('\n');
 
 /**
