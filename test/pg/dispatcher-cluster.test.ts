@@ -12,7 +12,7 @@ import type { Pool } from '../../host/pg/connect.js';
 import { PgStore } from '../../host/store/postgres.js';
 import { tempDir } from '../integration/harness.js';
 import { claimedDone, FakeHandlers, newRun, runId } from '../unit/dispatcher-harness.js';
-import { freshDatabase } from './db.js';
+import { freshDatabase, until as untilOf } from './db.js';
 
 let url: string;
 let pool: Pool;
@@ -37,18 +37,7 @@ async function host(id: string, ttlMs = 60_000): Promise<PgHost> {
   return { store, fake, dispatcher };
 }
 
-async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, limitMs = 30_000): Promise<T> {
-  const end = Date.now() + limitMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) {
-      const state = (await pool.query('SELECT r.id, r.status, s.phase, s.status AS step, s.lease_owner FROM runs r LEFT JOIN steps s ON s.run_id = r.id ORDER BY r.id, s.id')).rows;
-      throw new Error(`timed out waiting for ${what}: ${JSON.stringify(state)}`);
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = <T>(what: string, probe: () => Promise<T | null | undefined | false> | T | null | undefined | false, limitMs = 30_000): Promise<T> => untilOf(what, probe, limitMs);
 
 describe('the dispatcher on PostgreSQL, two hosts', () => {
   it('runs every step once across hosts and holds max_runs_per_workspace across them', async () => {

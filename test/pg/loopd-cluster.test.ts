@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Pool } from '../../host/pg/connect.js';
 import { closedPort, repoRoot, requireFreshBuild, runLoopctl } from '../cli/helpers.js';
-import { freshDatabase } from './db.js';
+import { freshDatabase, until as untilOf } from './db.js';
 
 const AGENT = join(repoRoot, 'test', 'fixtures', 'cluster-agent.mjs');
 
@@ -23,15 +23,7 @@ interface Host {
 
 interface Line { what: string; host: string; runId: string; phase: string; iteration: number; pid: number; t: number }
 
-async function until<T>(what: string, probe: () => Promise<T | null | undefined | false> | T | null | undefined | false, limitMs = 90_000): Promise<T> {
-  const end = Date.now() + limitMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = <T>(what: string, probe: () => Promise<T | null | undefined | false> | T | null | undefined | false, limitMs = 90_000): Promise<T> => untilOf(what, probe, limitMs);
 
 /** A workspace (git repo) with one spec and a two-task plan per name, the fake agent as its agent. */
 function workspace(base: string, specs: string[], extraConfig = '', tasks = 2): string {

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { freshDatabase, seedRun } from './db.js';
+import { freshDatabase, seedRun, until as untilOf } from './db.js';
 import type { Pool } from '../../host/pg/connect.js';
 import { tempDirs } from '../unit/tmp.js';
 import { requireFreshBuild } from '../cli/helpers.js';
@@ -46,15 +46,7 @@ function startHost(id: string): Promise<void> {
   });
 }
 
-async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, limitMs = 60_000): Promise<T> {
-  const end = Date.now() + limitMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = <T>(what: string, probe: () => Promise<T | null | undefined | false> | T | null | undefined | false, limitMs = 60_000): Promise<T> => untilOf(what, probe, limitMs);
 
 interface Line { what: string; host: string; runId: string; phase: string; iteration: number; attempt: number; pid: number; t: number }
 
