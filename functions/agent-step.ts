@@ -60,6 +60,7 @@ export async function runAgent(input: HandlerInput, spec: AgentSpec): Promise<Ag
       maxOutputBytes: run.config.max_output_bytes ?? DEFAULT_MAX_OUTPUT_BYTES,
       commitBefore: spec.commitBefore,
       planBefore: spec.planBefore,
+      guard: input.guard ?? null,
     });
     sink.event('AGENT_STARTED', { phase: step.phase, iteration: step.iteration, attempt: step.attempt, pid: proc.pid, agent: spec.kind, log: spec.logPath });
   }

@@ -11,6 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { rmSync, statSync, writeFileSync } from 'node:fs';
 import { findByNonce, isAlive, killTree, readExitStatus, spawnDetached, waitForExit, type WaitResult } from '../core/agents/process.js';
+import type { HeartbeatGuard } from '../core/agents/heartbeat-guard.js';
 import type { AgentProcessInfo, EventSink } from './types.js';
 
 const FOLLOW_INTERVAL_MS = 100;
@@ -28,6 +29,8 @@ export interface LaunchSpec {
   /** Facts to remember with the process, so a re-adopted step can still judge the work. */
   commitBefore?: string;
   planBefore?: string | null;
+  /** Cluster mode: the host's dead-man guard (core/agents/heartbeat-guard.ts); none on one host. */
+  guard?: HeartbeatGuard | null;
 }
 
 /** Steps 1-3: intent, spawn, started. Starts from an empty log and no exit file. */
@@ -48,6 +51,7 @@ export async function launchStepProcess(sink: Pick<EventSink, 'processIntent' | 
     logPath: spec.logPath,
     exitPath: spec.exitPath,
     ...(spec.maxOutputBytes !== undefined ? { maxOutputBytes: spec.maxOutputBytes } : {}),
+    ...(spec.guard ? { guard: spec.guard } : {}),
   });
   const proc: AgentProcessInfo = { ...handle, ...facts };
   // Need not be awaited: a crash before it lands is covered by the intent's nonce.

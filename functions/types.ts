@@ -3,6 +3,7 @@
 import type { LoopConfig } from '../core/config.js';
 import type { LedgerTask } from '../core/ledger.js';
 import type { ProcessHandle } from '../core/agents/process.js';
+import type { HeartbeatGuard } from '../core/agents/heartbeat-guard.js';
 import type { StepPhase, StepStatus, WatchdogSignal } from '../core/types.js';
 import type { EmitEvent } from '../core/events.js';
 import type { PhaseResults, StepResult, StepResultFacts } from '../core/results.js';
@@ -78,6 +79,8 @@ export interface HandlerInput {
   ledger: LedgerTask[];
   /** Set when a restarted daemon re-adopts this step's still-running (or finished) agent. */
   adopt?: AgentProcessInfo | null;
+  /** Cluster mode: the guard every process of the step carries (core/agents/heartbeat-guard.ts). */
+  guard?: HeartbeatGuard | null;
 }
 
 export interface HandlerResult<R extends StepResult = StepResult> {

@@ -50,6 +50,7 @@ const runCommands: Handler<'verification'> = async (input) => {
       stdinPath: '/dev/null',
       logPath,
       exitPath,
+      guard: input.guard ?? null,
     });
     sink.event('VERIFY_STARTED', { iteration: step.iteration, index: k + 1, command: cmd, log: logPath });
     const exit = await awaitStepProcess(proc, { timeoutMs: timeoutSec * 1000, signal });

@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { guardArgs, type HeartbeatGuard } from './heartbeat-guard.js';
 import { NONCE_ENV, readStat, type ProcessHandle } from './proc.js';
 
 export interface SpawnSpec {
@@ -33,13 +34,17 @@ export interface SpawnSpec {
    * recording the pid can still find the process (findByNonce) instead of starting it twice.
    */
   nonce?: string;
+  /** Cluster mode: kill the group once the host's heartbeat goes stale (heartbeat-guard.ts). */
+  guard?: HeartbeatGuard | null;
 }
 
 // $1 command, $2 stdin file, $3 log, $4 exit file, $5 output cap in bytes (empty: none), $6 node,
-// $7 the capping writer. Arguments rather than interpolation, so no path or command needs
-// quoting. The no-op TERM/INT traps keep the shells alive long enough to record the status of a
-// child that was terminated (143/130) instead of dying with it; a trap that runs a command
-// (unlike `trap ""`) is reset to the default in children, so agents still get the signal.
+// $7 the capping writer, $8 the host's heartbeat file (empty: no guard), $9 its maximum age in ms,
+// ${10} the guard's period in seconds (cluster mode only: heartbeat-guard.ts). Arguments rather
+// than interpolation, so no path or command needs quoting. The no-op TERM/INT traps keep the
+// shells alive long enough to record the status of a child that was terminated (143/130) instead
+// of dying with it; a trap that runs a command (unlike `trap ""`) is reset to the default in
+// children, so agents still get the signal.
 // SIGKILL still ends everything.
 //
 // With a cap, the agent writes into a pipe read by the capping writer (output-cap.ts), which
@@ -47,18 +52,44 @@ export interface SpawnSpec {
 // status is written as soon as the agent ends, not when the pipe closes: a background process
 // the agent left holding the pipe must not hold up the step (it is killed with the group).
 const WRAPPER = [
+  'gpid=',
+  'if [ -n "$8" ]; then',
+  // The dead-man guard (heartbeat-guard.ts), in this group: kills the whole group once the host's
+  // heartbeat file is older than $9 ms or gone. Its sleep is waited on in the background so that
+  // a TERM (from record below, or the step's own stop) ends and reaps the sleep with it, at once.
+  // It starts before the wrapper's no-op trap, which it would inherit until its own is set (a
+  // TERM then would be lost), and with the wrapper's stdout, not the log. dash still loses a TERM
+  // now and then (about 1 in 40 agents that exit within milliseconds of their start, when it lands
+  // as the guard forks its sleep): the exit file is the fallback, so it leaves within one period.
+  '  hb="$8" maxage="$9" every="${10}" exitf="$4"',
+  '  ( s= stop=; trap \'stop=1; [ -z "$s" ] || kill "$s" 2>/dev/null\' TERM',
+  '    while :; do',
+  // A TERM between starting the sleep and knowing its pid is seen on the next line.
+  '      sleep "$every" & s=$!',
+  '      [ -z "$stop" ] || kill "$s" 2>/dev/null',
+  '      wait "$s"; s=',
+  '      [ -z "$stop" ] && [ ! -e "$exitf" ] || break',
+  '      m=$(date -r "$hb" +%s%3N 2>/dev/null) || m=0',
+  '      [ $(( $(date +%s%3N) - m )) -le "$maxage" ] || kill -KILL 0',
+  '    done',
+  '    wait 2>/dev/null; exit 0 ) < /dev/null &',
+  '  gpid=$!',
+  'fi',
   "trap ':' TERM INT",
   // Redirect the wrapper itself first, so even "cannot open <prompt>" ends up in the log.
   'exec >> "$3" 2>&1',
   // A function's $1.. are its own arguments: the exit file path goes in through a variable.
   'exitf="$4"',
-  'record() { tmp="$exitf.tmp.$$"; printf \'%s\\n\' "$1" > "$tmp" && mv -f "$tmp" "$exitf"; }',
+  // The guard leaves before the exit status is written, so the step's wait never waits on it.
+  'record() { [ -z "$gpid" ] || kill "$gpid" 2>/dev/null; tmp="$exitf.tmp.$$"; printf \'%s\\n\' "$1" > "$tmp" && mv -f "$tmp" "$exitf"; }',
   'if [ -n "$5" ]; then',
   '  { trap \':\' TERM INT; /bin/sh -c "$1" < "$2"; record $?; } 2>&1 | "$6" "$7" "$3" "$5" > /dev/null 2>&1',
   'else',
   '  /bin/sh -c "$1" < "$2"',
   '  record $?',
   'fi',
+  // Reaped here, not left a zombie for init to collect (some containers' init never does).
+  '[ -z "$gpid" ] || wait "$gpid"',
 ].join('\n');
 
 /**
@@ -111,7 +142,7 @@ export async function spawnDetached(spec: SpawnSpec): Promise<ProcessHandle> {
   rmSync(spec.exitPath, { force: true });
   const nonce = spec.nonce ?? randomUUID();
   const cap = spec.maxOutputBytes !== undefined && spec.maxOutputBytes > 0 ? String(Math.floor(spec.maxOutputBytes)) : '';
-  const args = [spec.shellCommand, spec.stdinPath, spec.logPath, spec.exitPath, cap, process.execPath, cap ? capperScript() : ''];
+  const args = [spec.shellCommand, spec.stdinPath, spec.logPath, spec.exitPath, cap, process.execPath, cap ? capperScript() : '', ...guardArgs(spec.guard)];
   const subprocess = execa('/bin/sh', ['-c', WRAPPER, 'loopd-agent', ...args], {
     cwd: spec.cwd,
     env: stepEnv({ ...spec.env, [NONCE_ENV]: nonce }),

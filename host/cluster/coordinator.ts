@@ -13,6 +13,7 @@
 //
 // SingleHost is the SQLite default (everything allowed, nothing to keep); PgCoordinator
 // (pg-coordinator.ts) is the PostgreSQL one.
+import type { HeartbeatGuard } from '../../core/agents/heartbeat-guard.js';
 import type { StepPhase } from '../../core/types.js';
 import { LeaseLostError } from '../pg/leases.js';
 import type { RunRecord, StepRecord } from '../store/types.js';
@@ -42,6 +43,8 @@ export interface ClusterCoordinator {
   runSlots(localMax: number): Promise<number>;
   mayClaim(): boolean;
   owns(step: StepRecord): boolean;
+  /** The dead-man guard every step process of this host carries; null on one host (nothing to guard). */
+  readonly processGuard: HeartbeatGuard | null;
 }
 
 /** True when a step was stopped because its lease is gone: its outcome must not be recorded. */
@@ -52,6 +55,7 @@ export function lostLease(signal: AbortSignal): boolean {
 /** One host on its own database: every step is its own. */
 export class SingleHost implements ClusterCoordinator {
   readonly shared = false;
+  readonly processGuard = null;
   constructor(readonly hostId: string) {}
   async start(): Promise<void> {}
   async stop(): Promise<void> {}

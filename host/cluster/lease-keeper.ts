@@ -9,6 +9,7 @@
 // when the renewal was *sent*) is older than 0.9 TTL. The database expires the lease no earlier
 // than TTL after that renewal, so the agent is gone before another host can start the step.
 import { performance } from 'node:perf_hooks';
+import { touchHeartbeat } from '../../core/agents/heartbeat-guard.js';
 import type { Pool } from '../pg/connect.js';
 import { LeaseLostError, reapExpiredLeases, renewLeases } from '../pg/leases.js';
 
@@ -27,6 +28,11 @@ export interface LeaseKeeperOptions {
   onError?(e: unknown): void;
   /** How often to reap; default a third of the TTL. */
   reapMs?: number;
+  /**
+   * The host's heartbeat file, whose mtime each renewal sets to its send time: the dead-man guard
+   * of this host's agents reads it (core/agents/heartbeat-guard.ts).
+   */
+  heartbeatFile?: string;
 }
 
 export class LeaseKeeper {
@@ -46,6 +52,15 @@ export class LeaseKeeper {
   /** Counts a registration (or any renewal the caller made) sent at `sentAt` (performance.now()). */
   renewed(sentAt: number): void {
     this.validUntil = Math.max(this.validUntil, sentAt + this.o.leaseTtlMs);
+    if (this.o.heartbeatFile === undefined) return;
+    // The send time on the wall clock, which is what the guard's shell can read.
+    const sentWall = Date.now() - (performance.now() - (this.validUntil - this.o.leaseTtlMs));
+    try {
+      touchHeartbeat(this.o.heartbeatFile, sentWall);
+    } catch (e) {
+      // Left stale, the guards end this host's agents: the safe side, but say why.
+      this.o.onError?.(new Error(`cannot refresh the heartbeat file ${this.o.heartbeatFile}: ${e instanceof Error ? e.message : String(e)}`));
+    }
   }
 
   start(): void {

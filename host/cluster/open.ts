@@ -2,6 +2,7 @@
 // applies its migrations and refuses a newer schema) and this host's coordinator, under the host's
 // stable id (host-identity.ts), so the composition root only picks one or the other.
 import { hostname } from 'node:os';
+import { heartbeatFile } from '../../core/agents/heartbeat-guard.js';
 import type { EventBus } from '../bus.js';
 import type { LogFn } from '../logger.js';
 import { checkDatabaseUrl } from '../pg/url.js';
@@ -38,6 +39,7 @@ export async function openCluster(o: ClusterOpenOptions): Promise<ClusterParts> 
     maxConcurrency: o.maxConcurrency,
     leaseTtlMs,
     bus: o.bus,
+    heartbeatFile: heartbeatFile(o.home),
     ...(o.log ? { log: o.log } : {}),
     ...(o.agents ? { agents: o.agents } : {}),
   });

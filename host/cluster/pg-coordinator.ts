@@ -5,6 +5,7 @@
 // output-relay.ts) and answers the dispatcher's questions (coordinator.ts).
 import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { guardFor, type HeartbeatGuard } from '../../core/agents/heartbeat-guard.js';
 import { isAlive, killTree } from '../../core/agents/process.js';
 import type { StepPhase } from '../../core/types.js';
 import type { AgentProcessInfo } from '../../functions/types.js';
@@ -35,6 +36,11 @@ export interface PgCoordinatorOptions {
   agents?: string[];
   /** How often to reap other hosts' expired leases; default a third of the TTL. */
   reapMs?: number;
+  /**
+   * The heartbeat file of this host's dead-man guard (core/agents/heartbeat-guard.ts), which
+   * open.ts sets to `<home>/cluster-heartbeat`; without it (in-process test hosts) nothing is guarded.
+   */
+  heartbeatFile?: string;
 }
 
 // A workspace path is checked on disk at most this often (it may be mounted later).
@@ -43,6 +49,7 @@ const SLOTS_CACHE_MS = 1000;
 
 export class PgCoordinator implements ClusterCoordinator {
   readonly shared = true;
+  readonly processGuard: HeartbeatGuard | null;
   agents: string[];
   private agentsAt = performance.now();
   private pool: Pool | null = null;
@@ -58,6 +65,7 @@ export class PgCoordinator implements ClusterCoordinator {
   constructor(private readonly o: PgCoordinatorOptions) {
     this.agents = o.agents ?? availableAgents();
     this.address = o.address ?? null;
+    this.processGuard = o.heartbeatFile !== undefined ? guardFor(o.heartbeatFile, o.leaseTtlMs) : null;
   }
 
   private address: string | null;
@@ -95,6 +103,7 @@ export class PgCoordinator implements ClusterCoordinator {
       },
       onError,
       ...(o.reapMs !== undefined ? { reapMs: o.reapMs } : {}),
+      ...(o.heartbeatFile !== undefined ? { heartbeatFile: o.heartbeatFile } : {}),
     });
     this.keeper.renewed(sent);
     this.keeper.start();

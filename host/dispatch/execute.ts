@@ -76,6 +76,7 @@ async function handlerInput(
     ledger: await ctx.store.ledgerFor(run.id),
     signal,
     adopt,
+    guard: ctx.cluster.processGuard,
     sink,
   };
 }

@@ -1,10 +1,11 @@
 // The daemon's cluster coordinator on a real PostgreSQL: registration, what a host may run, lease
 // loss stopping a step, reaping another host's expired lease, and the cluster's run slots.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { guardFor, heartbeatFile } from '../../core/agents/heartbeat-guard.js';
 import { NONCE_ENV, readProcessStartTime } from '../../core/agents/process.js';
 import { EventBus } from '../../host/bus.js';
 import { LeaseLostError, lostLease, SingleHost, type CoordinatorHooks } from '../../host/cluster/coordinator.js';
@@ -233,5 +234,32 @@ describe('PgCoordinator', () => {
     } finally {
       await a.stop();
     }
+  });
+});
+
+// Last: the host it registers would count in the host listings above.
+describe('PgCoordinator heartbeat file', () => {
+  it("keeps the dead-man guard's heartbeat file: set to each successful renewal's send time, one guard for every step process", async () => {
+    const home = mkdtempSync(join(tmpdir(), 'loopd-coord-hb-'));
+    const file = heartbeatFile(home);
+    const c = coordinator('c-hb', { heartbeatFile: file });
+    try {
+      expect(c.processGuard).toEqual(guardFor(file, 900));
+      const before = Date.now();
+      await c.start(hooks());
+      // Registration counts as the first renewal: the file exists before any agent can start.
+      const first = statSync(file).mtimeMs;
+      expect(first).toBeGreaterThanOrEqual(before - 1);
+      expect(first).toBeLessThanOrEqual(Date.now());
+      // The heartbeat (every TTL/3) moves it on.
+      await until(() => statSync(file).mtimeMs > first);
+      expect(statSync(file).mtimeMs).toBeLessThanOrEqual(Date.now());
+    } finally {
+      await c.stop();
+      rmSync(home, { recursive: true, force: true });
+    }
+    // Without the file (in-process test hosts) nothing is guarded; one host never is.
+    expect(coordinator('c-nohb').processGuard).toBeNull();
+    expect(new SingleHost('one').processGuard).toBeNull();
   });
 });

@@ -3,7 +3,7 @@
 // same-host restart adoption, one run per save with two watchers, and the kill test: three hosts,
 // six runs, whole hosts killed (daemon and agents) and restarted.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -133,6 +133,16 @@ function processesOf(name: string): number[] {
   return out;
 }
 
+/** A live process (not a zombie) with this pid. */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
 function ledgerOf(path: string): Line[] {
   const text = readFileSync(path, 'utf8').trim();
   return text ? text.split('\n').map((l) => JSON.parse(l) as Line) : [];
@@ -209,6 +219,48 @@ describe('loopd hosts on one PostgreSQL', () => {
     const hosts = await cluster.loopctl(other, ['hosts', '--database-url', url], repo);
     expect(hosts.stdout).toContain(cluster.hosts.get('a')!.id);
     expect(hosts.stdout).toContain(cluster.hosts.get('b')!.id);
+    await cluster.stopAll();
+  }, 120_000);
+
+  it('a daemon that dies alone and stays away: its agent is gone before the step starts on another host', async () => {
+    const ttlSec = 3;
+    // The agent thinks far longer than the TTL: without the dead-man guard it would still run when
+    // the other host takes the step over.
+    const sleepMs = 9000;
+    const { repo, cluster, ledger } = setup({ specs: ['delta'], ttlSec, sleepMs, tasks: 1 });
+    await cluster.start('a');
+    await cluster.start('b');
+    const created = await cluster.loopctl('a', ['run', 'specs/delta.md'], repo);
+    expect(created.code, created.stderr).toBe(0);
+    const first = await until('an agent start', () => ledgerOf(ledger).find((l) => l.what === 'start'));
+    const owner = cluster.hosts.get(first.host)!;
+    const other = [...cluster.hosts.values()].find((h) => h !== owner)!;
+    // The host keeps its heartbeat file beside its data.
+    expect(statSync(join(owner.home, 'cluster-heartbeat')).mtimeMs).toBeGreaterThan(0);
+
+    // Only the daemon process dies (SIGKILL, no drain); its detached agent lives on, and the host
+    // does not come back.
+    const exited = new Promise((r) => owner.proc.once('exit', r));
+    owner.proc.kill('SIGKILL');
+    await exited;
+    expect(alive(first.pid), 'the agent outlives its daemon').toBe(true);
+    // When the agent was seen dead: no earlier than it died, so the check below is only stricter.
+    const diedBy = await until('the orphaned agent to be ended by its guard', () => (alive(first.pid) ? null : Date.now()), 60_000);
+
+    const [run] = await until('the run to complete on the other host', async () => {
+      const runs = await runsOf(repo);
+      return runs.length === 1 && runs[0]!.status === 'COMPLETED' && runs;
+    });
+    const lines = ledgerOf(ledger);
+    // Killed by the guard (SIGKILL of its group), not ended by itself nor stopped by a daemon.
+    expect(lines.filter((l) => l.pid === first.pid).map((l) => l.what)).toEqual(['start']);
+    const again = lines.filter((l) => l.what === 'start' && l.runId === first.runId && l.phase === first.phase && l.iteration === first.iteration && l.pid !== first.pid);
+    expect(again.map((l) => l.host)).toEqual([other.name]);
+    expect(again[0]!.t, 'the step started on the other host while the first agent still ran').toBeGreaterThanOrEqual(diedBy);
+
+    const events = (await pool.query<{ type: string }>('SELECT type FROM events WHERE run_id = $1 ORDER BY seq', [run!.id])).rows.map((r) => r.type);
+    expect(events).toContain('LEASE_EXPIRED');
+    expect(events.filter((t) => t === 'MERGED')).toHaveLength(1);
     await cluster.stopAll();
   }, 120_000);
 

@@ -1,0 +1,143 @@
+// The dead-man guard of cluster agents (core/agents/heartbeat-guard.ts, spawn.ts): a stale
+// heartbeat ends the whole group, a fresh one lets the agent finish, and the guard leaves with the
+// agent so the step's group empties by itself. On a single host there is no guard at all.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { GUARD_DEADLINE, guardFor, heartbeatFile, touchHeartbeat, type HeartbeatGuard } from '../../core/agents/heartbeat-guard.js';
+import { killTree, readExitStatus, waitForExit } from '../../core/agents/process.js';
+import { settle } from '../../core/agents/process-tree.js';
+import { SingleHost } from '../../host/cluster/coordinator.js';
+import { awaitStepProcess, launchStepProcess, type LaunchSpec } from '../../functions/step-process.js';
+import type { AgentProcessInfo, EventSink } from '../../functions/types.js';
+
+const dirs: string[] = [];
+const procs: AgentProcessInfo[] = [];
+afterEach(async () => {
+  for (const p of procs.splice(0)) await killTree(p, 100);
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+const sink: Pick<EventSink, 'processIntent' | 'processStarted'> = { processIntent: async () => {}, processStarted: async () => {} };
+const never = new AbortController().signal;
+
+function setup(command: string): { spec: LaunchSpec; hb: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'loopd-guard-'));
+  dirs.push(dir);
+  const spec = { command, cwd: dir, env: {}, stdinPath: '/dev/null', logPath: path.join(dir, 'step.log'), exitPath: path.join(dir, '.step.exit') };
+  return { spec, hb: heartbeatFile(dir) };
+}
+
+async function launch(spec: LaunchSpec): Promise<AgentProcessInfo> {
+  const proc = await launchStepProcess(sink, spec);
+  procs.push(proc);
+  return proc;
+}
+
+/** The live members of a process group, with their command lines. */
+function members(pgid: number): string[][] {
+  const out: string[][] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(f[2]) !== pgid || f[0] === 'Z') continue;
+      out.push(fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').filter(Boolean));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return out;
+}
+
+async function until(what: string, ok: () => boolean, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+// The guard's period is odd on purpose: its `sleep 0.137` is how the tests recognise it.
+const guard = (file: string, maxAgeMs: number): HeartbeatGuard => ({ file, maxAgeMs, checkMs: 137 });
+const isGuardSleep = (argv: string[]): boolean => argv[0]?.endsWith('sleep') === true && argv[1] === '0.137';
+
+describe('the dead-man guard of a cluster agent', () => {
+  it('derives its limits from the lease TTL: dead by 0.85 TTL, looking at least every second', () => {
+    expect(guardFor('/h', 30_000)).toEqual({ file: '/h', maxAgeMs: 24_500, checkMs: 1000 });
+    expect(guardFor('/h', 2000)).toEqual({ file: '/h', maxAgeMs: 1600, checkMs: 100 });
+    expect(guardFor('/h', 1000)).toEqual({ file: '/h', maxAgeMs: 750, checkMs: 100 });
+    for (const ttl of [1000, 1500, 2000, 8000, 20_000, 30_000, 300_000, 3_600_000]) {
+      const g = guardFor('/h', ttl);
+      expect(g.maxAgeMs + g.checkMs).toBeLessThanOrEqual(0.85 * ttl);
+      // Not much earlier than needed either: a daemon restarting quickly keeps its agents.
+      expect(g.maxAgeMs).toBeGreaterThanOrEqual(0.75 * ttl);
+      expect(g.checkMs).toBeGreaterThanOrEqual(100);
+      expect(g.checkMs).toBeLessThanOrEqual(1000);
+    }
+    // Earlier than the daemon's own self-fencing (0.9 TTL, lease-keeper.ts).
+    expect(GUARD_DEADLINE).toBeLessThan(0.9);
+  });
+
+  it('ends the whole group, agent and all, once the heartbeat is stale', async () => {
+    const { spec, hb } = setup('sleep 300 & sleep 300');
+    touchHeartbeat(hb, Date.now() - 60_000);
+    const proc = await launch({ ...spec, guard: guard(hb, 500), maxOutputBytes: 1 << 20 });
+    const exit = await waitForExit(proc, spec.exitPath, { timeoutMs: 60_000 });
+    expect(exit).toMatchObject({ vanished: true, timedOut: false, canceled: false, exitCode: null });
+    expect(readExitStatus(spec.exitPath)).toBeNull();
+    expect(members(proc.pgid)).toEqual([]);
+  });
+
+  it('treats a missing heartbeat file as stale', async () => {
+    const { spec, hb } = setup('sleep 300');
+    const proc = await launch({ ...spec, guard: guard(hb, 60_000) });
+    const exit = await waitForExit(proc, spec.exitPath, { timeoutMs: 60_000 });
+    expect(exit.vanished).toBe(true);
+  });
+
+  it('lets the agent run past the limit while the heartbeat is refreshed, and leaves with it', async () => {
+    const { spec, hb } = setup('sleep 1.5; echo done');
+    touchHeartbeat(hb, Date.now());
+    const beat = setInterval(() => touchHeartbeat(hb, Date.now()), 50);
+    try {
+      const proc = await launch({ ...spec, guard: guard(hb, 1000), maxOutputBytes: 1 << 20 });
+      await until('the guard to start', () => members(proc.pgid).some(isGuardSleep));
+      await until('the exit status', () => readExitStatus(spec.exitPath) !== null);
+      expect(readExitStatus(spec.exitPath)).toBe(0);
+      // The group empties by itself (the guard would loop forever if it stayed): the step's wait
+      // finds it empty and has nothing to kill.
+      await settle(proc, 30_000);
+      expect(members(proc.pgid)).toEqual([]);
+      const exit = await awaitStepProcess(proc, { timeoutMs: 60_000, signal: never });
+      expect(exit).toEqual({ exitCode: 0, timedOut: false, canceled: false, vanished: false });
+      expect(fs.readFileSync(spec.logPath, 'utf8')).toBe('done\n');
+    } finally {
+      clearInterval(beat);
+    }
+  });
+
+  it('leaves at once with an agent that exits quickly (uncapped output too)', async () => {
+    const { spec, hb } = setup('echo quick');
+    touchHeartbeat(hb, Date.now());
+    const proc = await launch({ ...spec, guard: guard(hb, 60_000) });
+    await until('the exit status', () => readExitStatus(spec.exitPath) !== null);
+    await settle(proc, 30_000);
+    expect(members(proc.pgid)).toEqual([]);
+  });
+
+  it('is not there on a single host: no guard in the group, no heartbeat arguments', async () => {
+    expect(new SingleHost('solo').processGuard).toBeNull();
+    const { spec } = setup('sleep 300');
+    const proc = await launch(spec);
+    // The wrapper's last three arguments are the guard's, empty.
+    const wrapper = fs.readFileSync(`/proc/${proc.pid}/cmdline`, 'utf8').split('\0');
+    expect(wrapper.slice(-4)).toEqual(['', '', '', '']);
+    const group = members(proc.pgid);
+    expect(group.length).toBeGreaterThan(0);
+    expect(group.some(isGuardSleep)).toBe(false);
+    expect(group.every((argv) => !argv.includes('0.137'))).toBe(true);
+  });
+});
