@@ -1,7 +1,7 @@
 // The rows of the SQLite tables as node:sqlite returns them (JSON still encoded, booleans as 0/1).
 // Only the engine (host/store/sqlite/) sees them: host/store/sqlite/decode.ts turns them into the
 // records of host/store/types.ts.
-import type { RunRecord, StepRecord } from '../types.js';
+import type { AgentHold, ArtifactRecord, MergeLock, RunRecord, StepRecord } from '../types.js';
 import type { PublishedEvent } from '../../bus.js';
 
 /** A run's row: the record's columns, with the config still JSON and the flag as 0/1. */
@@ -28,30 +28,14 @@ export type StepRow = Omit<StepRecord, 'result' | 'input' | 'process' | 'cost_us
 /** Defined with the bus, which only carries it. */
 export type EventRow = PublishedEvent;
 
-export interface ArtifactRow {
-  id: number;
-  run_id: string;
-  step_id: number | null;
-  kind: string;
-  location: 'workspace' | 'global';
-  path: string;
-  checksum: string;
-  bytes: number;
-}
+/** Stored as the record is: no column needs decoding. */
+export type ArtifactRow = ArtifactRecord;
 
-export interface AgentHoldRow {
-  agent: string;
-  until: number;
-  run_id: string | null;
-  step_id: number | null;
-}
+/** Stored as the record is: no column needs decoding. */
+export type AgentHoldRow = AgentHold;
 
-export interface MergeLockRow {
-  workspace_root: string;
-  target_branch: string;
-  step_id: number;
-  created_at: number;
-}
+/** Stored as the record is: no column needs decoding. */
+export type MergeLockRow = MergeLock;
 
 export interface ReviewRow {
   run_id: string;
