@@ -1,7 +1,7 @@
 // The rows of the SQLite tables as node:sqlite returns them (JSON still encoded, booleans as 0/1).
 // Only the engine (host/store/sqlite/) sees them: host/store/sqlite/decode.ts turns them into the
 // records of host/store/types.ts.
-import type { AgentHold, ArtifactRecord, MergeLock, RunRecord, StepRecord } from '../types.js';
+import type { AgentHold, ArtifactRecord, MergeLock, RunRecord, SpecFileRecord, StepRecord } from '../types.js';
 import type { PublishedEvent } from '../../bus.js';
 
 /** A run's row: the record's columns, with the config still JSON and the flag as 0/1. */
@@ -53,14 +53,5 @@ export interface WorkspaceRow {
   updated_at: number;
 }
 
-export interface SpecFileRow {
-  workspace_root: string;
-  /** Relative to the workspace root. */
-  path: string;
-  content_hash: string;
-  /** recorded | draft | complete | waiting_plan | triggered | skipped | error */
-  status: string;
-  last_run_id: string | null;
-  created_at: number;
-  updated_at: number;
-}
+/** Stored as the record is: no column needs decoding. */
+export type SpecFileRow = SpecFileRecord;
