@@ -15,6 +15,7 @@ const { startDaemon } = await import(join(root, 'dist', 'host', 'main.js'));
 const { createClientFor } = await import(join(root, 'dist', 'cli', 'client.js'));
 const { SqliteStore: Store } = await import(join(root, 'dist', 'host', 'store', 'sqlite.js'));
 const { DAEMON_NODE_FLAGS } = await import(join(root, 'dist', 'host', 'node-flags.js'));
+const { setTraceRecorder } = await import(join(root, 'dist', 'core', 'trace.js'));
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 10);
 const CLI_RUNS = Number(process.env.BENCH_CLI_RUNS ?? 15);
@@ -287,6 +288,8 @@ async function overheadBench(extraFlags = {}, report = true) {
   chmodSync(join(shim, 'git'), 0o755);
   const savedPath = process.env.PATH;
   process.env.PATH = `${shim}:${savedPath}`;
+  const marks = [];
+  setTraceRecorder((m) => marks.push(m));
   const daemon = await startDaemon({ home: join(base, 'home'), host: '127.0.0.1', port: 0, token: BENCH_TOKEN, log: () => {}, writeInfo: false });
   const client = createClientFor(daemon.url, daemon.token);
   try {
@@ -340,6 +343,7 @@ async function overheadBench(extraFlags = {}, report = true) {
         prevEnd = ev.ts;
       }
     }
+    if (report) traceTable(marks, started, times);
     const calls = phases.agent.length;
     const before = phases.dispatch.map((x, i) => x + phases.prepare[i] + phases.spawn[i]);
     const total = before.map((x, i) => x + phases.afterExit[i]);
@@ -374,8 +378,45 @@ async function overheadBench(extraFlags = {}, report = true) {
     row(`runs.diff of that run (${TASKS} iterations: whole diff + per-iteration stats)`, ms(diffMs), 'runs.get of the same run', ms(getMs), `${(diffMs / getMs).toFixed(2)}x`);
     return median(total);
   } finally {
+    setTraceRecorder(null);
     await daemon.stop();
     process.env.PATH = savedPath;
+  }
+}
+
+/**
+ * Where the milliseconds of an agent call go, from the daemon's trace marks (core/trace.ts) and the
+ * agent's own clock: the median of each stretch between two consecutive marks, per kind of call,
+ * from the previous step's end ("step recorded") to this one's. Printed to stderr (BENCH_TRACE=1).
+ */
+function traceTable(marks, started, times) {
+  if (process.env.BENCH_TRACE !== '1') return;
+  const byStep = new Map();
+  for (const m of marks) {
+    if (!byStep.has(m.stepId)) byStep.set(m.stepId, []);
+    byStep.get(m.stepId).push(m);
+  }
+  const stretches = new Map();
+  let prevEnd = null;
+  for (const [stepId, ms_] of [...byStep].sort((a, b) => a[0] - b[0])) {
+    const s = started.get(stepId);
+    const t = s && times.get(s.key);
+    const points = [...ms_];
+    if (t) points.push({ name: 'agent running', at: t.start }, { name: 'agent ended', at: t.end });
+    points.sort((a, b) => a.at - b.at);
+    if (prevEnd !== null) points.unshift({ name: 'previous step recorded', at: prevEnd });
+    const kind = s ? s.key.split(':')[0] : '?';
+    for (let i = 1; i < points.length; i++) {
+      const key = `${kind}: ${points[i - 1].name} -> ${points[i].name}`;
+      if (!stretches.has(key)) stretches.set(key, { xs: [], pos: [] });
+      stretches.get(key).xs.push(points[i].at - points[i - 1].at);
+      stretches.get(key).pos.push(i);
+    }
+    prevEnd = ms_.find((m) => m.name === 'step recorded')?.at ?? prevEnd;
+  }
+  const order = ([k, v]) => `${k.split(':')[0]} ${String(median(v.pos)).padStart(4, '0')}`;
+  for (const [key, { xs }] of [...stretches].sort((a, b) => order(a).localeCompare(order(b)))) {
+    process.stderr.write(`trace ${key.padEnd(80)} ${median(xs).toFixed(1).padStart(7)} ms median  (n=${xs.length}, max ${Math.max(...xs).toFixed(1)})\n`);
   }
 }
 

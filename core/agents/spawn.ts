@@ -6,12 +6,11 @@
 // daemon that dies mid-run loses nothing: after a restart it finds the process by pid + start
 // time (ProcessHandle is plain JSON, meant to be stored), follows the log, and reads the exit
 // file (wait.ts).
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
 import { guardArgs, type HeartbeatGuard } from './heartbeat-guard.js';
 import { NONCE_ENV, readStat, type ProcessHandle } from './proc.js';
 
@@ -27,7 +26,7 @@ export interface SpawnSpec {
   logPath: string;
   /** Keep at most this many bytes of output in the log (head + last part, output-cap.ts). */
   maxOutputBytes?: number;
-  /** Written atomically (tmp + mv) with the exit status when the command ends. */
+  /** The exit status, one line written by the wrapper when the command ends (readExitStatus). */
   exitPath: string;
   /**
    * Chosen by the caller and recorded before spawning, so a daemon that dies between the spawn and
@@ -81,7 +80,10 @@ const WRAPPER = [
   // A function's $1.. are its own arguments: the exit file path goes in through a variable.
   'exitf="$4"',
   // The guard leaves before the exit status is written, so the step's wait never waits on it.
-  'record() { [ -z "$gpid" ] || kill "$gpid" 2>/dev/null; tmp="$exitf.tmp.$$"; printf \'%s\\n\' "$1" > "$tmp" && mv -f "$tmp" "$exitf"; }',
+  // One builtin write of a whole line, no `mv` process: the reader (readExitStatus) takes only a
+  // complete line, so an empty or cut-short file (a SIGKILL between the open and the write) reads
+  // as no status at all, exactly like a temporary file that was never renamed.
+  'record() { [ -z "$gpid" ] || kill "$gpid" 2>/dev/null; printf \'%s\\n\' "$1" > "$exitf"; }',
   'if [ -n "$5" ]; then',
   '  { trap \':\' TERM INT; /bin/sh -c "$1" < "$2"; record $?; } 2>&1 | "$6" "$7" "$3" "$5" > /dev/null 2>&1',
   'else',
@@ -143,22 +145,24 @@ export async function spawnDetached(spec: SpawnSpec): Promise<ProcessHandle> {
   const nonce = spec.nonce ?? randomUUID();
   const cap = spec.maxOutputBytes !== undefined && spec.maxOutputBytes > 0 ? String(Math.floor(spec.maxOutputBytes)) : '';
   const args = [spec.shellCommand, spec.stdinPath, spec.logPath, spec.exitPath, cap, process.execPath, cap ? capperScript() : '', ...guardArgs(spec.guard)];
-  const subprocess = execa('/bin/sh', ['-c', WRAPPER, 'loopd-agent', ...args], {
+  // node:child_process directly rather than execa: nothing here needs execa's stream handling, and
+  // its set-up per call was a few ms of the daemon's CPU on every agent call. The child is not
+  // killed when the daemon exits (the whole point is that it lives on).
+  const child = spawn('/bin/sh', ['-c', WRAPPER, 'loopd-agent', ...args], {
     cwd: spec.cwd,
     env: stepEnv({ ...spec.env, [NONCE_ENV]: nonce }),
-    extendEnv: false,
     detached: true,
     stdio: 'ignore',
-    // execa's default cleanup kills the child when the daemon exits; the whole point is that it lives on.
-    cleanup: false,
-    reject: false,
   });
-  const child = subprocess.nodeChildProcess;
   const pid = child.pid;
   if (pid === undefined) {
-    const result = await subprocess;
-    throw new Error(`cannot start agent in ${spec.cwd}: ${result.message ?? 'spawn failed'}`);
+    // A failed spawn (a missing cwd, say) reports itself on 'error', on a later tick.
+    const err = await new Promise<Error>((resolve) => child.once('error', resolve));
+    throw new Error(`cannot start agent in ${spec.cwd}: ${err.message}`);
   }
+  // Errors after a successful spawn (none expected with stdio ignored) must not crash the daemon;
+  // the exit file is the record.
+  child.on('error', () => undefined);
   // Read while the child cannot have been reaped yet: until Node handles SIGCHLD (never before
   // this synchronous read), the pid stays ours even if the wrapper already exited.
   const stat = readStat(pid);
@@ -166,11 +170,6 @@ export async function spawnDetached(spec: SpawnSpec): Promise<ProcessHandle> {
   children.set(pid, child);
   child.once('exit', () => children.delete(pid));
   child.unref();
-  // The execa promise settles when the wrapper ends; swallow it, the exit file is the record.
-  subprocess.then(
-    () => undefined,
-    () => undefined,
-  );
   // detached: true makes the wrapper a session and group leader, so its pgid is its pid.
   return { pid, pgid: pid, startTime: stat.startTime, nonce };
 }
