@@ -15,7 +15,8 @@ const { startDaemon } = await import(join(root, 'dist', 'host', 'main.js'));
 const { createClientFor } = await import(join(root, 'dist', 'cli', 'client.js'));
 const { SqliteStore: Store } = await import(join(root, 'dist', 'host', 'store', 'sqlite.js'));
 const { DAEMON_NODE_FLAGS } = await import(join(root, 'dist', 'host', 'node-flags.js'));
-const { setTraceRecorder } = await import(join(root, 'dist', 'core', 'trace.js'));
+// Absent from builds older than the trace marks (the bench can time an older build for comparison).
+const { setTraceRecorder } = await import(join(root, 'dist', 'core', 'trace.js')).catch(() => ({ setTraceRecorder: () => {} }));
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 10);
 const CLI_RUNS = Number(process.env.BENCH_CLI_RUNS ?? 15);
@@ -111,6 +112,23 @@ async function daemonProcess(home, extra = []) {
       return performance.now() - t0;
     },
   };
+}
+
+const r2 = (a, b) => `${(a / b).toFixed(2)}x`;
+
+/** CPU time (ms) of this process and of the children it has reaped (theirs include their own). */
+function cpuNow() {
+  const f = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+  const own = process.cpuUsage();
+  return (own.user + own.system) / 1000 + (Number(f[13]) + Number(f[14])) * 10;
+}
+
+async function waitStored(store, id) {
+  for (;;) {
+    const r = await store.getRun(id);
+    if (['COMPLETED', 'FAILED', 'CANCELED'].includes(r.status)) return r;
+    await sleep(20);
+  }
 }
 
 async function waitRun(client, id) {
@@ -295,12 +313,16 @@ async function overheadBench(extraFlags = {}, report = true) {
   try {
     const repo = makeRepo(base, TASKS);
     writeFileSync(gitLog, '');
+    const cpu0 = cpuNow();
     const run = await client.runs.create.mutate({
       cwd: repo,
       spec: 'specs/bench.md',
       flags: { agent: 'command', agent_cmd: `node ${join(root, 'bench', 'bench-agent.mjs')}`, merge_strategy: 'none', iterations: TASKS + 5, reviewer: true, ...extraFlags },
     });
-    const done = await waitRun(client, run.id);
+    // Watched in-process (a store read every 20 ms), so the bench's own polling costs next to no CPU.
+    await waitStored(daemon.store, run.id);
+    const cpuRun = cpuNow() - cpu0;
+    const done = await client.runs.get.query({ run: run.id });
     if (done.status !== 'COMPLETED') throw new Error(`bench run ended ${done.status}: ${done.exitReason} ${done.lastError}`);
     const gitLines = readFileSync(gitLog, 'utf8').trim().split('\n');
     const gitCalls = gitLines.length;
@@ -320,8 +342,9 @@ async function overheadBench(extraFlags = {}, report = true) {
         .trim()
         .split('\n')
         .map((l) => l.split('\t'))
-        .map(([phase, it, s, e]) => [`${phase}:${it}`, { start: Number(s), end: Number(e) }]),
+        .map(([phase, it, s, e, c]) => [`${phase}:${it}`, { start: Number(s), end: Number(e), cpu: Number(c) }]),
     );
+    const agentCpu = [...times.values()].reduce((a, t) => a + t.cpu, 0);
     const phases = { dispatch: [], prepare: [], spawn: [], afterExit: [], agent: [], kind: [] };
     let prevEnd = events.find((e) => e.type === 'RUN_CREATED').ts;
     const started = new Map();
@@ -348,7 +371,10 @@ async function overheadBench(extraFlags = {}, report = true) {
     const before = phases.dispatch.map((x, i) => x + phases.prepare[i] + phases.spawn[i]);
     const total = before.map((x, i) => x + phases.afterExit[i]);
     const agent = median(phases.agent);
-    if (!report) return median(total);
+    // loopd's CPU per call: this process (the daemon, in-process) and every process it started
+    // (git, the agent wrapper, the output capper), minus what the agents reported for themselves.
+    const cpuPerCall = (cpuRun - agentCpu) / calls;
+    if (!report) return { total: median(total), cpu: cpuPerCall };
     const r = (x) => `${(x / agent).toFixed(2)}x`;
     row(`overhead per agent call (${calls} calls: ${TASKS} tasks + reviewer)`, ms(median(total)), "the agent's own time", ms(agent), r(median(total)));
     row('  before spawn', ms(median(before)), '', '', r(median(before)));
@@ -363,6 +389,7 @@ async function overheadBench(extraFlags = {}, report = true) {
       if (b.length > 0) row(`  ${kind} calls: before spawn / after exit`, `${ms(median(b))} / ${ms(median(a))}`, '', '', '');
     }
     row('  git processes per agent call (loopd only, run set-up included)', (gitCalls / calls).toFixed(1), '', '', '');
+    row('  loopd CPU per agent call (daemon + its processes, run set-up included)', ms(cpuPerCall), "the agent's own CPU", ms(agentCpu / calls), r2(cpuPerCall, agentCpu / calls));
     // The review API on the finished run: its whole diff and per-iteration stats, next to runs.get.
     const timed = async (fn) => {
       const xs = [];
@@ -376,7 +403,7 @@ async function overheadBench(extraFlags = {}, report = true) {
     const diffMs = await timed(() => client.runs.diff.query({ run: run.id }));
     const getMs = await timed(() => client.runs.get.query({ run: run.id }));
     row(`runs.diff of that run (${TASKS} iterations: whole diff + per-iteration stats)`, ms(diffMs), 'runs.get of the same run', ms(getMs), `${(diffMs / getMs).toFixed(2)}x`);
-    return median(total);
+    return { total: median(total), cpu: cpuPerCall };
   } finally {
     setTraceRecorder(null);
     await daemon.stop();
@@ -696,7 +723,8 @@ try {
     const capped = await overheadBench();
     // The same without the output-capping writer: what the cap costs per call.
     const uncapped = await overheadBench({ max_output_bytes: 0 }, false);
-    row('overhead per agent call, with the output cap (default)', ms(capped), 'the same, max_output_bytes=0', ms(uncapped), `${(capped / uncapped).toFixed(2)}x`);
+    row('overhead per agent call, with the output cap (default)', ms(capped.total), 'the same, max_output_bytes=0', ms(uncapped.total), r2(capped.total, uncapped.total));
+    row('loopd CPU per agent call, with the output cap (default)', ms(capped.cpu), 'the same, max_output_bytes=0', ms(uncapped.cpu), r2(capped.cpu, uncapped.cpu));
   }
   if (only.has('trigger')) await triggerBench();
   if (only.has('recovery')) await recoveryBench();

@@ -11,9 +11,8 @@
 //
 // If the writer is killed before it could finish (SIGKILL to the group on a timeout), the daemon
 // runs the same finalizeCappedLog on the files it left: every step of it is idempotent.
-import { closeSync, existsSync, ftruncateSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { forEachChunk } from '../logfile.js';
 
 export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
 const MAX_TAIL_KEEP = 8 * 1024 * 1024;
@@ -92,6 +91,26 @@ export function endMarker(omitted: number, kept: number): string {
 }
 
 /**
+ * Appends the file at `from` to the open `fd`, one chunk at a time. Here rather than logfile.ts's
+ * forEachChunk so that the capping writer process loads nothing but this module (logfile.ts
+ * brings node:crypto, a measurable part of the writer's start-up on every agent call).
+ */
+function appendFile(fd: number, from: string): void {
+  const src = openSync(from, 'r');
+  const buf = Buffer.allocUnsafe(64 * 1024);
+  try {
+    for (let at = 0; ; ) {
+      const n = readSync(src, buf, 0, buf.length, at);
+      if (n === 0) break;
+      for (let off = 0; off < n; ) off += writeSync(fd, buf, off, n - off);
+      at += n;
+    }
+  } finally {
+    closeSync(src);
+  }
+}
+
+/**
  * Appends the kept parts to the log (with a marker when bytes were dropped), deletes them and
  * writes the final state. Safe to call again at any point, by the writer or by the daemon.
  */
@@ -120,15 +139,19 @@ export function finalizeCappedLog(logPath: string, known: Omit<CapState, 'finali
   }
   const omitted = dropped ? Math.max(0, totalBytes - layout.head - kept) : 0;
 
-  const fd = openSync(logPath, 'a+');
-  try {
-    const appendAt = prev?.appendAt ?? statSync(logPath).size;
-    if (prev?.appendAt === undefined) writeState(logPath, { ...(prev ?? baseState(maxBytes)), totalBytes, totalLines, appendAt, finalized: false, truncated: dropped, omittedBytes: omitted });
-    else ftruncateSync(fd, appendAt);
-    if (dropped) writeSync(fd, endMarker(omitted, kept));
-    for (const n of keptParts) forEachChunk(partPathFor(logPath, n), (c) => writeSync(fd, c));
-  } finally {
-    closeSync(fd);
+  // Output that stayed within the head (the usual case) has no parts: the log is final as it is,
+  // and one state write says so.
+  if (parts.length > 0) {
+    const fd = openSync(logPath, 'a+');
+    try {
+      const appendAt = prev?.appendAt ?? statSync(logPath).size;
+      if (prev?.appendAt === undefined) writeState(logPath, { ...(prev ?? baseState(maxBytes)), totalBytes, totalLines, appendAt, finalized: false, truncated: dropped, omittedBytes: omitted });
+      else ftruncateSync(fd, appendAt);
+      if (dropped) writeSync(fd, endMarker(omitted, kept));
+      for (const n of keptParts) appendFile(fd, partPathFor(logPath, n));
+    } finally {
+      closeSync(fd);
+    }
   }
   const state: CapState = {
     totalBytes,
