@@ -118,9 +118,13 @@ const r2 = (a, b) => `${(a / b).toFixed(2)}x`;
 
 /** CPU time (ms) of this process and of the children it has reaped (theirs include their own). */
 function cpuNow() {
+  return cpuSplit().own + cpuSplit().children;
+}
+
+function cpuSplit() {
   const f = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
   const own = process.cpuUsage();
-  return (own.user + own.system) / 1000 + (Number(f[13]) + Number(f[14])) * 10;
+  return { own: (own.user + own.system) / 1000, children: (Number(f[13]) + Number(f[14])) * 10 };
 }
 
 async function waitStored(store, id) {
@@ -314,6 +318,7 @@ async function overheadBench(extraFlags = {}, report = true) {
     const repo = makeRepo(base, TASKS);
     writeFileSync(gitLog, '');
     const cpu0 = cpuNow();
+    const split0 = cpuSplit();
     const run = await client.runs.create.mutate({
       cwd: repo,
       spec: 'specs/bench.md',
@@ -322,6 +327,7 @@ async function overheadBench(extraFlags = {}, report = true) {
     // Watched in-process (a store read every 20 ms), so the bench's own polling costs next to no CPU.
     await waitStored(daemon.store, run.id);
     const cpuRun = cpuNow() - cpu0;
+    const split1 = cpuSplit();
     const done = await client.runs.get.query({ run: run.id });
     if (done.status !== 'COMPLETED') throw new Error(`bench run ended ${done.status}: ${done.exitReason} ${done.lastError}`);
     const gitLines = readFileSync(gitLog, 'utf8').trim().split('\n');
@@ -374,6 +380,7 @@ async function overheadBench(extraFlags = {}, report = true) {
     // loopd's CPU per call: this process (the daemon, in-process) and every process it started
     // (git, the agent wrapper, the output capper), minus what the agents reported for themselves.
     const cpuPerCall = (cpuRun - agentCpu) / calls;
+    progress(`loopd CPU per call: daemon ${((split1.own - split0.own) / calls).toFixed(1)} ms, its processes ${((split1.children - split0.children - agentCpu) / calls).toFixed(1)} ms`);
     if (!report) return { total: median(total), cpu: cpuPerCall };
     const r = (x) => `${(x / agent).toFixed(2)}x`;
     row(`overhead per agent call (${calls} calls: ${TASKS} tasks + reviewer)`, ms(median(total)), "the agent's own time", ms(agent), r(median(total)));

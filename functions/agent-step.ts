@@ -2,9 +2,10 @@
 // output going (through the capping writer) to the log, tell subscribers as the log grows, and
 // wait for its exit status. Shared by the phases that run an agent; keeps no state between calls.
 // Nothing here reads a whole log: the parsers get its last few MiB (core/logfile.ts).
+import { rmSync } from 'node:fs';
 import { agentKind, buildAgentCommand, failLabel, fixFor, parseAgentOutput, type AgentKind } from '../core/agents/kinds/index.js';
 import type { AgentUsage, ParsedAgentOutput } from '../core/agents/output.js';
-import { DEFAULT_MAX_OUTPUT_BYTES, finalizeCappedLog, needsFinalize, readCapState, type CapState } from '../core/agents/output-cap.js';
+import { DEFAULT_MAX_OUTPUT_BYTES, finalizeCappedLog, needsFinalize, probePathFor, readCapState, type CapState } from '../core/agents/output-cap.js';
 import { costFromTokens, parsePriceOverrides, priceFor } from '../core/agents/prices.js';
 import type { WaitResult } from '../core/agents/process.js';
 import { countFileLines, readTail } from '../core/logfile.js';
@@ -70,6 +71,8 @@ export async function runAgent(input: HandlerInput, spec: AgentSpec): Promise<Ag
   const exit = await awaitStepProcess(proc, { timeoutMs: run.config.claude_timeout_sec * 1000, signal, onOutput: () => sink.outputGrew(), mark });
   // awaitStepProcess has emptied the process group, so a capping writer killed before its end (a
   // timeout's SIGKILL) cannot race us: finish its job from the files it left.
+  // The wrapper's probe (empty unless the output went past the cap's head) is not output.
+  rmSync(probePathFor(proc.logPath), { force: true });
   const cap = needsFinalize(proc.logPath) ? finalizeCappedLog(proc.logPath) : readCapState(proc.logPath);
   sink.outputGrew();
   if (cap?.truncated) {

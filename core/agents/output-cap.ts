@@ -47,6 +47,8 @@ export interface CapState {
 }
 
 export const statePathFor = (logPath: string): string => `${logPath}.cap.json`;
+/** One byte read past the head by the agent's wrapper (spawn.ts), for the writer it then starts. */
+export const probePathFor = (logPath: string): string => `${logPath}.probe`;
 const partPrefix = (logPath: string): string => `${basename(logPath)}.part-`;
 export const partPathFor = (logPath: string, n: number): string => join(dirname(logPath), `${partPrefix(logPath)}${n}`);
 
@@ -171,22 +173,52 @@ function baseState(maxBytes: number): CapState {
   return { totalBytes: 0, totalLines: 0, truncated: false, omittedBytes: 0, maxBytes, finalized: false };
 }
 
+/** Newlines in the file (0 when it cannot be read): the lines of a head copied by `head -c`. */
+export function countNewlines(path: string): number {
+  let lines = 0;
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return 0;
+  }
+  const buf = Buffer.allocUnsafe(64 * 1024);
+  try {
+    for (let at = 0; ; ) {
+      const n = readSync(fd, buf, 0, buf.length, at);
+      if (n === 0) break;
+      for (let i = buf.indexOf(0x0a); i !== -1 && i < n; i = buf.indexOf(0x0a, i + 1)) lines++;
+      at += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return lines;
+}
+
 /**
  * The capping writer: copies `chunks` into the log under the cap. Never throws on a write error
  * (a full disk, say): it keeps reading, so the agent never blocks on a pipe nobody drains.
+ * `headDone`: the head is in the log already (the wrapper copied it with `head -c`, spawn.ts), with
+ * this many bytes and lines; `chunks` is what came after it.
  */
-export async function capStream(chunks: AsyncIterable<Buffer>, logPath: string, maxBytes: number): Promise<CapState | null> {
+export async function capStream(
+  chunks: AsyncIterable<Buffer>,
+  logPath: string,
+  maxBytes: number,
+  opts: { headDone?: { bytes: number; lines: number } } = {},
+): Promise<CapState | null> {
   const layout = capLayout(maxBytes);
   // A restarted writer (it never is today, but a stale state must not be trusted) starts clean.
   rmSync(statePathFor(logPath), { force: true });
   for (const n of listParts(logPath)) rmSync(partPathFor(logPath, n), { force: true });
   let logFd: number | null = openSync(logPath, 'a');
-  let headLeft = layout.head;
+  let headLeft = opts.headDone ? 0 : layout.head;
   let partNo = 0;
   let partFd: number | null = null;
   let partLeft = 0;
-  let totalBytes = 0;
-  let totalLines = 0;
+  let totalBytes = opts.headDone?.bytes ?? 0;
+  let totalLines = opts.headDone?.lines ?? 0;
   let announced = false;
   let broken = false;
 
