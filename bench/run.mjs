@@ -127,12 +127,23 @@ function cpuSplit() {
   return { own: (own.user + own.system) / 1000, children: (Number(f[13]) + Number(f[14])) * 10 };
 }
 
-async function waitStored(store, id) {
-  for (;;) {
-    const r = await store.getRun(id);
-    if (['COMPLETED', 'FAILED', 'CANCELED'].includes(r.status)) return r;
-    await sleep(20);
-  }
+/** Run ends as the in-process daemon's bus publishes them (listening from before the run exists). */
+function runEnds(bus) {
+  const ended = new Set();
+  let wake = null;
+  const on = (ev) => {
+    if (['RUN_COMPLETED', 'RUN_FAILED', 'RUN_CANCELED'].includes(ev.type)) {
+      ended.add(ev.run_id);
+      wake?.();
+    }
+  };
+  bus.on('event', on);
+  return {
+    async wait(id) {
+      while (!ended.has(id)) await new Promise((r) => (wake = r));
+      bus.off('event', on);
+    },
+  };
 }
 
 async function waitRun(client, id) {
@@ -319,13 +330,14 @@ async function overheadBench(extraFlags = {}, report = true) {
     writeFileSync(gitLog, '');
     const cpu0 = cpuNow();
     const split0 = cpuSplit();
+    const ends = runEnds(daemon.bus);
     const run = await client.runs.create.mutate({
       cwd: repo,
       spec: 'specs/bench.md',
       flags: { agent: 'command', agent_cmd: `node ${join(root, 'bench', 'bench-agent.mjs')}`, merge_strategy: 'none', iterations: TASKS + 5, reviewer: true, ...extraFlags },
     });
-    // Watched in-process (a store read every 20 ms), so the bench's own polling costs next to no CPU.
-    await waitStored(daemon.store, run.id);
+    // Woken by the in-process daemon's bus, so the bench's own waiting costs no CPU.
+    await ends.wait(run.id);
     const cpuRun = cpuNow() - cpu0;
     const split1 = cpuSplit();
     const done = await client.runs.get.query({ run: run.id });
