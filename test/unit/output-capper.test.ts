@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { capLayout, probePathFor, readCapState } from '../../core/agents/output-cap.js';
+import { capLayout, capStream, countNewlines, probePathFor, readCapState } from '../../core/agents/output-cap.js';
 import { gnuHead, killTree, readExitStatus, spawnDetached, waitForExit, type ProcessHandle, type SpawnSpec } from '../../core/agents/process.js';
 
 const dirs: string[] = [];
@@ -98,6 +98,28 @@ describe('the wrapper output cap', () => {
     expect(readExitStatus(s.exitPath)).toBe(143);
     expect(fs.readFileSync(s.logPath, 'utf8').endsWith('GOODBYE\n')).toBe(true);
     expect(readCapState(s.logPath)).toMatchObject({ truncated: true, finalized: true });
+  });
+});
+
+describe('capStream after a head copied by head -c', () => {
+  it('counts the head it was told of and caps the rest exactly as from the first byte', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'loopd-cap-head-'));
+    dirs.push(dir);
+    const bytes = Buffer.alloc(4 * MAX, 0x61);
+    for (let i = 99; i < bytes.length; i += 100) bytes[i] = 0x0a;
+    async function* from(b: Buffer): AsyncGenerator<Buffer> {
+      for (let i = 0; i < b.length; i += 5000) yield b.subarray(i, i + 5000);
+    }
+    const whole = path.join(dir, 'whole.log');
+    const ref = await capStream(from(bytes), whole, MAX);
+    // The wrapper's way: the head is in the log already, the writer gets what follows.
+    const split = path.join(dir, 'split.log');
+    fs.writeFileSync(split, bytes.subarray(0, HEAD));
+    expect(countNewlines(split)).toBe(Math.floor(HEAD / 100));
+    const state = await capStream(from(bytes.subarray(HEAD)), split, MAX, { headDone: { bytes: HEAD, lines: countNewlines(split) } });
+    expect(state).toEqual(ref);
+    expect(fs.readFileSync(split).equals(fs.readFileSync(whole))).toBe(true);
+    expect(countNewlines(path.join(dir, 'missing.log'))).toBe(0);
   });
 });
 
