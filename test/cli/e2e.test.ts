@@ -227,7 +227,8 @@ describe('loopctl end to end with a real daemon', () => {
     try {
       await until(() => /TRIGGER_FIRED[\s\S]*\n.* RUN_(COMPLETED|FAILED|CANCELED)\b/.test(follower.output()), 'the watch run to end', 40_000);
     } finally {
-      await follower.stop();
+      // Ctrl-C ends the follower with the shell's code for it.
+      expect(await follower.stop()).toBe(130);
     }
     const watched = (await listRuns()).find((r) => r.origin === 'watch');
     if (!watched) throw new Error('no watch run');

@@ -106,6 +106,8 @@ export interface FollowingLoopctl {
   stderr(): string;
   /** SIGINT (as Ctrl-C) unless it ended already; resolves with its exit code once it is gone. */
   stop(): Promise<number | null>;
+  /** Its exit code once it ended by itself. */
+  ended: Promise<number | null>;
 }
 
 export function followLoopctl(args: string[], opts: LoopctlOptions): FollowingLoopctl {
@@ -116,6 +118,7 @@ export function followLoopctl(args: string[], opts: LoopctlOptions): FollowingLo
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
   return {
+    ended: closed,
     output: () => stdout,
     stderr: () => stderr,
     stop: async () => {
