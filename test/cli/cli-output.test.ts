@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventView, RunView } from '../../router/index.js';
-import { startTestDaemon, type TestDaemon } from '../integration/harness.js';
+import { startTestDaemon, type TestDaemon, waitForRun } from '../integration/harness.js';
 import { followLoopctl, loopctl as inProcess, type LoopctlResult as Result, repoRoot, requireFreshBuild, until } from './helpers.js';
 
 requireFreshBuild();
@@ -75,7 +75,15 @@ describe('loopctl output against an in-process daemon', () => {
     for (const k of ['LOOP_CONFIG', 'XDG_DATA_HOME', 'NO_COLOR', 'FORCE_COLOR']) delete env[k];
     // Two runs of one spec in one workspace, one more elsewhere: all created within a second, so
     // their ids share the first 8 characters.
-    for (const cwd of [repo, repo, other]) runs.push(await json<RunView>(['run', 'specs/demo.md', '--wait'], cwd));
+    // The first two are created and left to run; the third is followed with --wait --json, and the
+    // three run side by side.
+    const first = await json<RunView>(['run', 'specs/demo.md'], repo);
+    const second = await json<RunView>(['run', 'specs/demo.md'], repo);
+    const third = await json<RunView>(['run', 'specs/demo.md', '--wait'], other);
+    expect(third.status).toBe('COMPLETED');
+    for (const r of [first, second]) await waitForRun(t.client, r.id);
+    const views = await json<RunView[]>(['list']);
+    for (const r of [first, second, third]) runs.push(views.find((v) => v.id === r.id)!);
   });
 
   afterAll(async () => {
@@ -231,13 +239,13 @@ describe('loopctl output against an in-process daemon', () => {
       expect(code, output).toBe(0);
       return readFileSync(log, 'utf8');
     };
-    const colored = await onTty({});
+    // Both at once: each is its own run in the other workspace.
+    const [colored, plain] = await Promise.all([onTty({}), onTty({ NO_COLOR: '1' })]);
     // Redrawn in place: carriage return + erase line, then the status with the tasks bar.
     expect(colored).toMatch(/\r\u001b\[2K(\u001b\[\d+m)?RUNNING(\u001b\[\d+m)?  implementation iter 1 /);
     expect(colored).toMatch(/\d\/2 done, \d reviewed  \d+(ms|s) +\$0\.00/);
     expect(colored).toMatch(/\u001b\[32m\[[█▓░]{12}\]\u001b\[39m/);
     expect(colored).toContain('\u001b[32mCOMPLETED\u001b[39m');
-    const plain = await onTty({ NO_COLOR: '1' });
     expect(plain).toMatch(/\r\u001b\[2KRUNNING  implementation iter 1 /);
     // The only escape sequence left is the erase-line of the redraw.
     expect(plain.replace(/\u001b\[2K/g, '')).not.toContain('\u001b');

@@ -87,13 +87,14 @@ describe('fast path against a real daemon', () => {
   beforeAll(async () => {
     d = await startTestDaemon();
     env = { PATH: process.env.PATH, HOME: process.env.HOME, LOOPD_HOME: d.home, LOOPD_ADDR: new URL(d.daemon.url).host, LOOPD_AUTH_TOKEN: d.daemon.token };
+    // Created one after the other, run side by side.
     for (let i = 0; i < 3; i++) {
       const repo = makeRepo({ tasks: 1 });
       repos.push(repo.root);
       const run = await d.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { reviewer: false, merge_strategy: 'none' }) });
-      await waitForRun(d.client, run.id);
       ids.push(run.id);
     }
+    await Promise.all(ids.map((id) => waitForRun(d.client, id)));
     ids = ids.reverse();
   }, 60_000);
   afterAll(async () => {
