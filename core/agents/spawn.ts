@@ -130,17 +130,20 @@ export function capperScript(): string {
   throw new Error(`cannot find the output capping writer (output-capper.js) next to ${here}: run npm run build`);
 }
 
-let gnuHeadPath: string | null | undefined;
+/** GNU head's path per PATH value (the daemon's PATH rarely changes; tests change it). */
+const gnuHeadByPath = new Map<string, string | null>();
 
 /**
  * The absolute path of the `head` first on the daemon's PATH when it is GNU coreutils' (asked once
- * per daemon with `head --version`), else null. Only GNU's `head -c N` is known to read no byte
+ * per PATH with `head --version`), else null. Only GNU's `head -c N` is known to read no byte
  * beyond N from a pipe, which the wrapper relies on to hand the rest to the capping writer.
  */
 export function gnuHead(): string | null {
-  if (gnuHeadPath !== undefined) return gnuHeadPath;
-  gnuHeadPath = null;
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+  const path = process.env.PATH ?? '';
+  const known = gnuHeadByPath.get(path);
+  if (known !== undefined) return known;
+  let found: string | null = null;
+  for (const dir of path.split(delimiter)) {
     if (!isAbsolute(dir)) continue;
     const p = join(dir, 'head');
     try {
@@ -150,13 +153,14 @@ export function gnuHead(): string | null {
     }
     try {
       const out = execFileSync(p, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 });
-      if (/\(GNU coreutils\)/.test(out)) gnuHeadPath = p;
+      if (/\(GNU coreutils\)/.test(out)) found = p;
     } catch {
       // Not GNU (BusyBox's head rejects --version): the capping writer reads everything.
     }
     break;
   }
-  return gnuHeadPath;
+  gnuHeadByPath.set(path, found);
+  return found;
 }
 
 /** Children spawned by this daemon instance, for a fast wake-up on 'exit' instead of a poll. */

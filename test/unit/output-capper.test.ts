@@ -42,6 +42,25 @@ describe('the wrapper output cap', () => {
     expect(gnuHead()).toMatch(/\/head$/);
   });
 
+  it('falls back to the capping writer alone when the head first on PATH is not GNU', async () => {
+    const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'loopd-nothead-'));
+    dirs.push(bin);
+    fs.writeFileSync(path.join(bin, 'head'), '#!/bin/sh\necho "head (not GNU)"\n', { mode: 0o755 });
+    const saved = process.env.PATH;
+    process.env.PATH = `${bin}:${saved}`;
+    try {
+      expect(gnuHead()).toBeNull();
+      const r = await run(spec('echo hi; exit 4'));
+      expect(r.exit.exitCode).toBe(4);
+      expect(r.log.toString()).toBe('hi\n');
+      // The writer read from the first byte and left its state.
+      expect(r.cap).toMatchObject({ totalBytes: 3, totalLines: 1, truncated: false, finalized: true });
+    } finally {
+      process.env.PATH = saved;
+    }
+    expect(gnuHead()).toMatch(/\/head$/);
+  });
+
   it('copies output within the head as it is, with no capping writer started', async () => {
     const s = spec('echo hello; echo world >&2; exit 3');
     const r = await run(s);
