@@ -28,6 +28,8 @@ export interface WaitOptions {
   pollMs?: number;
   /** SIGTERM -> SIGKILL, default 2000. */
   graceMs?: number;
+  /** After the exit, how long the group may take to empty by itself before it is signalled; default SETTLE_MS. */
+  settleMs?: number;
 }
 
 export interface WaitResult {
@@ -59,7 +61,7 @@ export async function waitForExit(h: ProcessHandle, exitPath: string, opts: Wait
     // After a normal exit, let the group empty by itself first: the output writer is still
     // draining the pipe (or still starting: Node cannot ignore SIGTERM before it runs our code).
     // Only what is left after that (strays holding the pipe) gets SIGTERM.
-    if (why === 'exit') await settle(h, SETTLE_MS);
+    if (why === 'exit') await settle(h, opts.settleMs ?? SETTLE_MS);
     await killTree(h, why === 'exit' ? Math.min(graceMs, 500) : graceMs);
     const exitCode = readExitStatus(exitPath);
     return {
