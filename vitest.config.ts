@@ -48,7 +48,9 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     // Two cores: one file per core. Most files spend their time in child processes (agents, git,
-    // loopctl), which take the rest of the machine.
+    // loopctl), which take the rest of the machine. Three workers were measured only on a machine
+    // at load 19 (pg + integration-pg: 188 s against 204 s wall, same CPU, one lease-TTL test
+    // failed): try `npm test -- --maxWorkers=3` on an idle machine before raising it.
     maxWorkers: 2,
     // Longest first across all projects, the kill tests far apart (test/run-order.ts).
     sequence: { sequencer: LongestFirst },
