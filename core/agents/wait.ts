@@ -35,6 +35,8 @@ export interface WaitOptions {
   graceMs?: number;
   /** Told when the end is seen, the group settled and the tree checked (core/trace.ts). */
   mark?: (name: string) => void;
+  /** After the exit, how long the group may take to empty by itself before it is signalled; default SETTLE_MS. */
+  settleMs?: number;
 }
 
 export interface WaitResult {
@@ -67,7 +69,7 @@ export async function waitForExit(h: ProcessHandle, exitPath: string, opts: Wait
     // draining the pipe (or still starting: Node cannot ignore SIGTERM before it runs our code).
     // Only what is left after that (strays holding the pipe) gets SIGTERM.
     opts.mark?.(`end seen (${why})`);
-    if (why === 'exit') await settle(h, SETTLE_MS);
+    if (why === 'exit') await settle(h, opts.settleMs ?? SETTLE_MS);
     opts.mark?.('group settled');
     await killTree(h, why === 'exit' ? Math.min(graceMs, 500) : graceMs);
     opts.mark?.('tree checked');
