@@ -3,6 +3,7 @@
 import { chmodSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_MAX_OUTPUT_BYTES } from '../../core/agents/output-cap.js';
 import { parsePlan } from '../../core/plan.js';
 import { isEventOf, type EventType } from '../../core/events.js';
 import type { EventView, EventViewOf } from '../../router/index.js';
@@ -258,7 +259,7 @@ describe('run control', () => {
   it('cancel during review kills the reviewer; the branch and worktree stay', async () => {
     const repo = makeRepo({ tasks: 2 });
     // With the default output cap: its writer is part of the process group the cancel ends.
-    const created = await create(repo.root, `FAKE_REVIEW_SLEEP_MS=60000 ${FAKE_AGENT}`, { max_output_bytes: 64 * 1024 * 1024 });
+    const created = await create(repo.root, `FAKE_REVIEW_SLEEP_MS=60000 ${FAKE_AGENT}`, { max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES });
     await waitFor(async () => (await t.daemon.store.stepsForRun(created.id)).find((s) => s.phase === 'review' && s.pid));
     const canceled = await t.client.runs.cancel.mutate({ run: created.id });
     expect(canceled.status).toBe('CANCELED');
@@ -347,6 +348,4 @@ describe('naming and providers', () => {
       delete process.env.WT_STUB_LOG;
     }
   });
-
 });
-
