@@ -22,8 +22,13 @@ const repos: TestRepo[] = [];
 const watchers: SpecWatcher[] = [];
 const logs: string[] = [];
 
+// The watcher's decisions and the runs they create are what this file tests, not the runs' work:
+// the daemon's dispatcher is stopped, so a created run stays queued (canceled at the end) instead
+// of spending a worktree, an agent and a dozen git processes that no test looks at. The one test
+// that follows its run to the end swaps in a daemon that dispatches.
 beforeAll(async () => {
   t = await startTestDaemon();
+  await t.daemon.dispatcher.stop();
 });
 afterEach(async () => {
   for (const w of watchers.splice(0)) await w.stop();
@@ -329,6 +334,22 @@ describe('spec watcher', () => {
   });
 
   it('never starts a half-written spec: one run, with the full content', async () => {
+    // This run is followed to its end (the spec snapshot on its branch): every helper here works on
+    // `t`, so a daemon that dispatches stands in for the quiet one during this test.
+    const quiet = t;
+    t = await startTestDaemon();
+    try {
+      await halfWrittenSpec();
+    } finally {
+      const live = t;
+      t = quiet;
+      for (const w of watchers.splice(0)) await w.stop();
+      await live.stop();
+    }
+  });
+
+  /** The half-written spec test itself, on the dispatching daemon. */
+  async function halfWrittenSpec(): Promise<void> {
     const repo = newRepo();
     // A wider window than the gaps between chunks, with room for a slow machine.
     const w = newWatcher({ stabilityMs: 400 });
@@ -353,7 +374,7 @@ describe('spec watcher', () => {
     const done = await waitForRun(t.client, run!.id);
     expect(done.status).toBe('COMPLETED');
     expect(git(repo.root, 'show', `${run!.run_branch}:specs/big.md`) + '\n').toBe(full.trimEnd() + '\n');
-  });
+  }
 
   it('takes an empty spec as not written yet: created first and filled later, it starts one run with the content', async () => {
     const repo = newRepo();
