@@ -20,9 +20,7 @@ async function failWith(agentCmd: string) {
   const created = await t.client.runs.create.mutate({
     cwd: repo.root,
     spec: 'specs/demo.md',
-    // No output capping writer (a Node process per agent call): these failures are about the
-    // agent's own words and loopd's labels, which the log carries either way.
-    flags: commandFlags(agentCmd, { claude_retries: 2, claude_retry_backoff_sec: 0, reviewer: false, max_output_bytes: 0 }),
+    flags: commandFlags(agentCmd, { claude_retries: 2, claude_retry_backoff_sec: 0, reviewer: false }),
   });
   const run = await waitForRun(t.client, created.id);
   const detail = await t.client.runs.get.query({ run: run.id });

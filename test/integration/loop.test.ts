@@ -3,7 +3,6 @@
 import { chmodSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_OUTPUT_BYTES } from '../../core/agents/output-cap.js';
 import { parsePlan } from '../../core/plan.js';
 import { isEventOf, type EventType } from '../../core/events.js';
 import type { EventView, EventViewOf } from '../../router/index.js';
@@ -25,11 +24,9 @@ afterAll(async () => {
 
 const events = (id: string) => t.client.runs.eventsList.query({ run: id, limit: 10000 });
 const ofType = <K extends EventType>(evs: EventView[], type: K) => evs.filter((e): e is EventViewOf<K> => isEventOf(e, type));
-// max_output_bytes=0: no output capping writer (a Node process) beside every agent call; the cap
-// has its own tests (output-size, output-restart), and the cancel test below keeps it on.
 // merge_strategy=none: no merge step (a dozen git processes) where the merge is not what a test
 // looks at; the tests that do look at it ask for the default squash.
-const quick = { claude_retry_backoff_sec: 0, max_output_bytes: 0, merge_strategy: 'none' };
+const quick = { claude_retry_backoff_sec: 0, merge_strategy: 'none' };
 const merged = { merge_strategy: 'squash' };
 
 async function create(repoRoot: string, agentCmd: string, flags: Record<string, string | number | boolean> = {}) {
@@ -206,7 +203,7 @@ describe('agent resilience', () => {
       const created = await t.client.runs.create.mutate({
         cwd: repo.root,
         spec: 'specs/demo.md',
-        flags: { agent: 'claude', reviewer: false, max_cost_usd: 0.5, model: 'fake-model', max_output_bytes: 0, merge_strategy: 'none' },
+        flags: { agent: 'claude', reviewer: false, max_cost_usd: 0.5, model: 'fake-model', merge_strategy: 'none' },
       });
       const paused = await waitFor(async () => {
         const r = await t.client.runs.get.query({ run: created.id });
@@ -258,8 +255,7 @@ describe('run control', () => {
 
   it('cancel during review kills the reviewer; the branch and worktree stay', async () => {
     const repo = makeRepo({ tasks: 2 });
-    // With the default output cap: its writer is part of the process group the cancel ends.
-    const created = await create(repo.root, `FAKE_REVIEW_SLEEP_MS=60000 ${FAKE_AGENT}`, { max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES });
+    const created = await create(repo.root, `FAKE_REVIEW_SLEEP_MS=60000 ${FAKE_AGENT}`);
     await waitFor(async () => (await t.daemon.store.stepsForRun(created.id)).find((s) => s.phase === 'review' && s.pid));
     const canceled = await t.client.runs.cancel.mutate({ run: created.id });
     expect(canceled.status).toBe('CANCELED');

@@ -34,9 +34,8 @@ afterAll(async () => {
 // while one waits on git or a process exit, another works.
 describe.concurrent('persona suite', () => {
   it.for((PERSONAS as Persona[]).map((p) => [p.name, p] as const))('%s', async ([, persona], { expect }) => {
-    // The sh fake agent (the agent's language is not what a persona tests), and no output capping
-    // writer (a Node process per agent call; output-size.test.ts tests the cap).
-    const r = await runPersona({ client: t.client, store: t.daemon.store, bus: t.daemon.bus, base: tempDir(), persona, agent: FAKE_AGENT_SH, flags: { max_output_bytes: 0 } });
+    // The sh fake agent: the agent's language is not what a persona tests.
+    const r = await runPersona({ client: t.client, store: t.daemon.store, bus: t.daemon.bus, base: tempDir(), persona, agent: FAKE_AGENT_SH });
     const facts = { status: r.status, exitDetail: r.exitDetail, completion: r.completion };
     expect(facts, `${persona.name}: ${r.run.lastError ?? ''}`).toEqual(persona.expect);
     expect(r.implementationCalls).toBeLessThanOrEqual(persona.maxCalls.implementation);

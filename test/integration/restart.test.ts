@@ -172,7 +172,7 @@ describe('kill -9 at random points', () => {
     await d.start();
     const client = createClientFor(`http://127.0.0.1:${port}`, 'kill-test-token-0123456789');
 
-    // The sh fake agent, with the output capping writer on (the default): the writer too must
+    // The sh fake agent, with the default output cap: the capping side of the wrapper too must
     // outlive each kill and be adopted with the agent.
     const agent = `FAKE_SLEEP_MS=600 FAKE_REVIEW_SLEEP_MS=250 ${FAKE_AGENT_SH}`;
     const repos = [0, 1, 2].map(() => makeRepo({ tasks: 3 }));

@@ -10,8 +10,8 @@ import type { RunRecord } from '../../host/store/types.js';
 import { FAKE_AGENT_SH, git, makeRepo, startTestDaemon, waitFor, waitForRun, type TestDaemon, type TestRepo } from './harness.js';
 
 // The runs the trigger starts are not what this file tests (one test follows a run to its end):
-// the sh fake agent, no output capping writer, no review and no merge keep each one cheap.
-const CONFIG = ['agent=command', `agent_cmd="${FAKE_AGENT_SH}"`, 'reviewer=false', 'merge_strategy=none', 'max_output_bytes=0', ''].join('\n');
+// the sh fake agent, no review and no merge keep each one cheap.
+const CONFIG = ['agent=command', `agent_cmd="${FAKE_AGENT_SH}"`, 'reviewer=false', 'merge_strategy=none', ''].join('\n');
 const PLAN = '# Plan\n\n## Tasks\n- [ ] task 1\n';
 // Short enough to keep the suite fast, long enough that a loaded 2-core machine still sees
 // `add` only after a write has settled.
