@@ -72,6 +72,10 @@ process.on('message', (req: SpawnerRequest) => {
   if (req.op === 'run') run(req);
   else detached(req);
 });
+// Ctrl-C in the daemon's terminal reaches this process too (same process group): the daemon
+// decides what a SIGINT means and ends this process by closing the channel. A handler, not an
+// ignored signal, so the processes it starts still get the default action.
+process.on('SIGINT', () => undefined);
 process.on('disconnect', () => {
   closing = true;
   endWhenIdle();
