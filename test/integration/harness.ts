@@ -103,7 +103,8 @@ export async function testDatabaseUrl(): Promise<string | undefined> {
   const c = new pg.Client({ connectionString: admin });
   await c.connect();
   try {
-    await c.query(`CREATE DATABASE ${name}`);
+    // A copy of the migrated template (test/pg/global-setup.ts): the daemon finds its schema current.
+    await c.query(`CREATE DATABASE ${name} TEMPLATE ${inject('pgTemplate')}`);
   } finally {
     await c.end();
   }
