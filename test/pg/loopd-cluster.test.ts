@@ -1,5 +1,5 @@
-// Real loopd processes on one PostgreSQL (loopd --database-url), with the fake agent behind a
-// ledger of its own (test/fixtures/cluster-agent.mjs): a run to its merge, one API from any host,
+// Real loopd processes on one PostgreSQL (loopd --database-url), with a fake agent that keeps a
+// ledger of its own (test/pg/cluster-agent.sh): a run to its merge, one API from any host,
 // same-host restart adoption, one run per save with two watchers, and the kill test: three hosts,
 // six runs, whole hosts killed (daemon and agents) and restarted.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -11,7 +11,7 @@ import type { Pool } from '../../host/pg/connect.js';
 import { closedPort, repoRoot, requireFreshBuild, runLoopctl } from '../cli/helpers.js';
 import { freshDatabase, until as untilOf } from './db.js';
 
-const AGENT = join(repoRoot, 'test', 'fixtures', 'cluster-agent.mjs');
+const AGENT = join(repoRoot, 'test', 'pg', 'cluster-agent.sh');
 
 interface Host {
   name: string;
@@ -32,7 +32,7 @@ function workspace(base: string, specs: string[], extraConfig = '', tasks = 2): 
   mkdirSync(join(repo, '.loop'));
   execFileSync('git', ['init', '-q', '-b', 'main', repo]);
   writeFileSync(join(repo, '.gitignore'), 'logs/loop/\n');
-  writeFileSync(join(repo, '.loop', 'config'), `agent=command\nagent_cmd="node ${AGENT}"\nreviewer=false\n${extraConfig}`);
+  writeFileSync(join(repo, '.loop', 'config'), `agent=command\nagent_cmd="sh ${AGENT}"\nreviewer=false\n${extraConfig}`);
   for (const s of specs) {
     writeFileSync(join(repo, 'specs', `${s}.md`), `# ${s}\n\nBuild ${s}.\n`);
     const list = Array.from({ length: tasks }, (_, i) => `- [ ] ${s} task ${i + 1}`).join('\n');
@@ -51,12 +51,13 @@ class Cluster {
     private readonly o: { ttlSec: number; maxConcurrency: number; sleepMs: number; ledger: string; watch?: string },
   ) {}
 
-  async start(name: string): Promise<Host> {
+  /** Starts (or restarts) a host; `sleepMs` overrides how long its agents think. */
+  async start(name: string, o: { sleepMs?: number } = {}): Promise<Host> {
     const home = join(this.base, `home-${name}`);
     const addr = this.hosts.get(name)?.addr ?? `127.0.0.1:${await closedPort()}`;
     const args = ['--addr', addr, '--home', home, '--database-url', this.url, '--lease-ttl-sec', String(this.o.ttlSec), '--max-concurrency', String(this.o.maxConcurrency), '--log', '-'];
     if (this.o.watch) args.push('--watch', this.o.watch);
-    const env: NodeJS.ProcessEnv = { ...process.env, CLUSTER_HOST: name, CLUSTER_LEDGER: this.o.ledger, FAKE_SLEEP_MS: String(this.o.sleepMs) };
+    const env: NodeJS.ProcessEnv = { ...process.env, CLUSTER_HOST: name, CLUSTER_LEDGER: this.o.ledger, FAKE_SLEEP_MS: String(o.sleepMs ?? this.o.sleepMs) };
     for (const k of ['LOOPD_AUTH_TOKEN', 'LOOPD_DATABASE_URL', 'LOOPD_HOME', 'LOOPD_ADDR']) delete env[k];
     // Its own process group, as a machine of its own: killing the group is the machine dying.
     const proc = spawn(process.execPath, [join(repoRoot, 'bin', 'loopd.js'), ...args], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env });
@@ -104,17 +105,19 @@ class Cluster {
   }
 
   async stopAll(): Promise<void> {
-    for (const h of this.hosts.values()) {
-      if (h.proc.exitCode !== null || h.proc.signalCode !== null) continue;
-      const exited = new Promise((r) => h.proc.once('exit', r));
-      h.proc.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      try {
-        process.kill(-h.proc.pid!, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
+    await Promise.all(
+      [...this.hosts.values()].map(async (h) => {
+        if (h.proc.exitCode !== null || h.proc.signalCode !== null) return;
+        const exited = new Promise((r) => h.proc.once('exit', r));
+        h.proc.kill('SIGTERM');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+        try {
+          process.kill(-h.proc.pid!, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }),
+    );
     for (const name of this.hosts.keys()) for (const pid of processesOf(name)) process.kill(pid, 'SIGKILL');
   }
 }
@@ -186,19 +189,21 @@ describe('loopd hosts on one PostgreSQL', () => {
 
   it('runs to a merge, any host serves the runs, events and output, and a restarted host adopts its running agent', async () => {
     const { repo, cluster, ledger } = setup({ specs: ['alpha'], ttlSec: 8, sleepMs: 1500 });
+    // Host a alone when the run starts, so its agent is the one that thinks long enough to be
+    // adopted; b, and a once restarted, run every later step without thinking.
     await cluster.start('a');
-    await cluster.start('b');
     const created = await cluster.loopctl('a', ['run', 'specs/alpha.md'], repo);
     expect(created.code, created.stderr).toBe(0);
     const [run] = await until('the run', async () => (await runsOf(repo)).length === 1 && runsOf(repo));
     // The daemon that runs the first agent dies alone (its agents are detached and live on) and
     // comes back within the TTL: it adopts the agent instead of paying for it again.
     const first = await until('an agent start', () => ledgerOf(ledger).find((l) => l.what === 'start'));
-    const owner = [...cluster.hosts.values()].find((h) => h.name === first.host)!;
+    const owner = cluster.hosts.get(first.host)!;
+    expect(owner.name).toBe('a');
     const exited = new Promise((r) => owner.proc.once('exit', r));
     owner.proc.kill('SIGKILL');
     await exited;
-    await cluster.start(owner.name);
+    await Promise.all([cluster.start('a', { sleepMs: 0 }), cluster.start('b', { sleepMs: 0 })]);
     await until('the run to complete', async () => (await runsOf(repo))[0]!.status === 'COMPLETED' && true);
 
     const events = (await pool.query<{ type: string }>('SELECT type FROM events WHERE run_id = $1 ORDER BY seq', [run!.id])).rows.map((r) => r.type);
@@ -224,17 +229,19 @@ describe('loopd hosts on one PostgreSQL', () => {
 
   it('a daemon that dies alone and stays away: its agent is gone before the step starts on another host', async () => {
     const ttlSec = 3;
-    // The agent thinks far longer than the TTL: without the dead-man guard it would still run when
-    // the other host takes the step over.
-    const sleepMs = 9000;
+    // Host a's agent thinks far longer than the TTL: without the dead-man guard it would still run
+    // (and then end by itself, which the ledger would show) when b takes the step over. It costs
+    // nothing when the guard works. b starts once a runs the agent, so a is the owner, and b's
+    // agent does the step at once.
+    const sleepMs = 20_000;
     const { repo, cluster, ledger } = setup({ specs: ['delta'], ttlSec, sleepMs, tasks: 1 });
     await cluster.start('a');
-    await cluster.start('b');
     const created = await cluster.loopctl('a', ['run', 'specs/delta.md'], repo);
     expect(created.code, created.stderr).toBe(0);
     const first = await until('an agent start', () => ledgerOf(ledger).find((l) => l.what === 'start'));
     const owner = cluster.hosts.get(first.host)!;
-    const other = [...cluster.hosts.values()].find((h) => h !== owner)!;
+    expect(owner.name).toBe('a');
+    const other = await cluster.start('b', { sleepMs: 0 });
     // The host keeps its heartbeat file beside its data.
     expect(statSync(join(owner.home, 'cluster-heartbeat')).mtimeMs).toBeGreaterThan(0);
 
