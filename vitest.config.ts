@@ -15,6 +15,10 @@ const PG_INTEGRATION = [
   'test/integration/truth.test.ts',
 ];
 
+// The PostgreSQL files that run whole hosts (real loopd daemons, or the stand-in cluster host) and
+// kill them on a schedule: project pg-hosts, one file at a time.
+const PG_HOSTS = ['test/pg/loopd-cluster.test.ts', 'test/pg/multi-host-kill.test.ts'];
+
 export default defineConfig({
   test: {
     testTimeout: 60_000,
@@ -46,12 +50,22 @@ export default defineConfig({
         test: {
           name: 'pg',
           include: ['test/pg/**/*.test.ts'],
+          exclude: [...exclude, ...PG_HOSTS],
+          // A throwaway PostgreSQL for the cluster tests, started once (for all three projects that
+          // use it), and only when one of them runs.
+          globalSetup: ['test/pg/global-setup.ts'],
+        },
+      },
+      {
+        test: {
+          name: 'pg-hosts',
+          include: PG_HOSTS,
           exclude,
-          // A throwaway PostgreSQL for the cluster tests, started once, and only when one of them runs.
           globalSetup: ['test/pg/global-setup.ts'],
           // One file at a time: the two kill tests each run three hosts with their agents and kill
           // them on a schedule read from the agents' ledger; side by side they starve each other's
-          // hosts of CPU past their lease TTLs.
+          // hosts of CPU past their lease TTLs. The other pg files are short and wait more than they
+          // compute, so they run in parallel (project pg).
           fileParallelism: false,
         },
       },

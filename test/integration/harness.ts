@@ -89,6 +89,16 @@ export interface TestDaemon {
 /** Which store the in-process daemons of this test process use. */
 export const BACKEND: 'sqlite' | 'postgres' = process.env.LOOPD_TEST_BACKEND === 'postgres' ? 'postgres' : 'sqlite';
 
+/**
+ * True on the PostgreSQL pass (project integration-pg). That pass runs again only the tests whose
+ * subject goes through the store (runs reaching their merge, admission and concurrency limits,
+ * retries, cancel, the merge records and locks, the recorded ledger, the API's run views and event
+ * streams, adoption after a restart); a test whose subject is git, the agent's process tree, the
+ * completion rules or input checked before anything is stored says `it.skipIf(PG_PASS)` (or
+ * `describe.skipIf`) and runs on SQLite only, where the system project runs every test.
+ */
+export const PG_PASS = BACKEND === 'postgres';
+
 const databases: string[] = [];
 
 /**
