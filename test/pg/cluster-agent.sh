@@ -4,19 +4,20 @@
 # ledger written from the agent's side, so the test proves from outside loopd's records that no step
 # ran on two hosts at once. A shell script rather than node: a cluster test runs dozens of agent
 # steps, and what the agent is written in is not what it tests.
-#   env: CLUSTER_LEDGER (the ledger), CLUSTER_HOST (from the daemon's environment; agents inherit
-#   it), LOOP_RUN_ID, LOOP_PHASE, LOOP_ITERATION, LOOP_PLAN_PATH (from loopd), FAKE_SLEEP_MS (think
-#   this long first). A SIGTERM (loopd stopping the agent: a lost lease, a cancel) writes 'stopped';
-#   a SIGKILL of the whole host writes nothing, and the test uses the kill's time.
+#   env: CLUSTER_LEDGER (the ledger) and CLUSTER_TEST_HOST (the host's name), from the daemon's
+#   environment, which agents inherit; LOOP_RUN_ID, LOOP_PHASE, LOOP_ITERATION, LOOP_PLAN_PATH
+#   (from loopd); FAKE_SLEEP_MS (think this long first). A SIGTERM (loopd stopping the agent: a
+#   lost lease, a cancel) writes 'stopped'; a SIGKILL of the whole host writes nothing, and the test
+#   uses the kill's time.
 set -u
 line() {
   printf '{"what":"%s","host":"%s","runId":"%s","phase":"%s","iteration":%s,"pid":%s,"t":%s}\n' \
-    "$1" "$CLUSTER_HOST" "${LOOP_RUN_ID:-}" "${LOOP_PHASE:-implementation}" "${LOOP_ITERATION:-0}" "$$" "$(date +%s%3N)" >>"$CLUSTER_LEDGER"
+    "$1" "$CLUSTER_TEST_HOST" "${LOOP_RUN_ID:-}" "${LOOP_PHASE:-implementation}" "${LOOP_ITERATION:-0}" "$$" "$(date +%s%3N)" >>"$CLUSTER_LEDGER"
 }
 line start
 trap 'line stopped; exit 143' TERM
 cat >/dev/null
-echo "cluster-agent: iteration ${LOOP_ITERATION:-?} of run ${LOOP_RUN_ID:-?} on ${CLUSTER_HOST}"
+echo "cluster-agent: iteration ${LOOP_ITERATION:-?} of run ${LOOP_RUN_ID:-?} on ${CLUSTER_TEST_HOST}"
 ms=${FAKE_SLEEP_MS:-0}
 if [ "$ms" -gt 0 ]; then
   echo "cluster-agent: thinking for $ms ms"

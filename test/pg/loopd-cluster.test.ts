@@ -55,7 +55,9 @@ class Cluster {
   /**
    * What marks every process of one host in its environment (the daemon's, inherited by its agents):
    * the host's name within this cluster's temp dir, so a test run kills only its own hosts, never
-   * those of another run of this file on the machine (which names its hosts alike).
+   * those of another run of this file on the machine (which names its hosts alike). The name alone
+   * goes to the agent as CLUSTER_TEST_HOST (an earlier version of this file killed every process
+   * whose CLUSTER_HOST named one of its hosts, whoever's it was).
    */
   machine(name: string): string {
     return `${this.base}/${name}`;
@@ -67,7 +69,7 @@ class Cluster {
     const addr = this.hosts.get(name)?.addr ?? `127.0.0.1:${await closedPort()}`;
     const args = ['--addr', addr, '--home', home, '--database-url', this.url, '--lease-ttl-sec', String(this.o.ttlSec), '--max-concurrency', String(this.o.maxConcurrency), '--log', '-'];
     if (this.o.watch) args.push('--watch', this.o.watch);
-    const env: NodeJS.ProcessEnv = { ...process.env, CLUSTER_HOST: name, CLUSTER_MACHINE: this.machine(name), CLUSTER_LEDGER: this.o.ledger, FAKE_SLEEP_MS: String(o.sleepMs ?? this.o.sleepMs) };
+    const env: NodeJS.ProcessEnv = { ...process.env, CLUSTER_TEST_HOST: name, CLUSTER_MACHINE: this.machine(name), CLUSTER_LEDGER: this.o.ledger, FAKE_SLEEP_MS: String(o.sleepMs ?? this.o.sleepMs) };
     for (const k of ['LOOPD_AUTH_TOKEN', 'LOOPD_DATABASE_URL', 'LOOPD_HOME', 'LOOPD_ADDR']) delete env[k];
     // Its own process group, as a machine of its own: killing the group is the machine dying.
     const proc = spawn(process.execPath, [join(repoRoot, 'bin', 'loopd.js'), ...args], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env });
