@@ -74,6 +74,7 @@ it('every run completes once through repeated SIGKILLs of whole hosts, and no st
       const running = rows.filter((r) => Number(r.started) >= startedAt.get(r.host)!).map((r) => r.host);
       return running.find((h) => !kills.some((k) => k.host === h)) ?? running[0];
     });
+    const { rows: before } = await pool.query<{ s: string }>('SELECT COALESCE(max(seq), 0)::bigint AS s FROM events');
     const p = procs.get(victim)!;
     const exited = new Promise((r) => p.once('exit', r));
     kills.push({ host: victim, t: Date.now() });
@@ -82,7 +83,8 @@ it('every run completes once through repeated SIGKILLs of whole hosts, and no st
     if (!restartAtOnce) {
       // Restart only once another host has taken the lost step over.
       await until(`the lease of ${victim} to expire`, async () => {
-        const { rowCount } = await pool.query(`SELECT 1 FROM events WHERE type = 'LEASE_EXPIRED' AND payload_json::jsonb->>'host' = $1`, [victim]);
+        // Of this death: a host that died before may have left one already.
+        const { rowCount } = await pool.query(`SELECT 1 FROM events WHERE type = 'LEASE_EXPIRED' AND payload_json::jsonb->>'host' = $1 AND seq > $2`, [victim, before[0]!.s]);
         return rowCount! > 0;
       });
     }
