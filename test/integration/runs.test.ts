@@ -3,7 +3,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parsePlan } from '../../core/plan.js';
-import { FAKE_AGENT, commandFlags, git, makeRepo, startTestDaemon, waitFor, waitForRun, type TestDaemon } from './harness.js';
+import { commandFlags, FAKE_AGENT, git, makeRepo, sqliteDescribe, sqliteIt, startTestDaemon, type TestDaemon, waitFor, waitForRun } from './harness.js';
 
 let t: TestDaemon;
 beforeEach(async () => {
@@ -99,7 +99,7 @@ describe('a run to a merged result', () => {
     expect(log).toContain('task 1');
   });
 
-  it('leaves the user checkout, its branch and uncommitted work exactly as they were', async () => {
+  sqliteIt('leaves the user checkout, its branch and uncommitted work exactly as they were', async () => {
     const repo = makeRepo({ tasks: 2 });
     git(repo.root, 'checkout', '-q', '-b', 'feature');
     writeFileSync(join(repo.root, 'README.md'), '# changed but not committed\n');
@@ -125,7 +125,7 @@ describe('a run to a merged result', () => {
     expect(git(repo.root, 'ls-tree', '--name-only', 'agent/demo')).toContain('task-2.txt');
   });
 
-  it('uses the merge strategy and an explicit target, and skips the merge with none', async () => {
+  sqliteIt('uses the merge strategy and an explicit target, and skips the merge with none', async () => {
     const repo = makeRepo({ tasks: 1 });
     const a = await t.client.runs.create.mutate({
       cwd: repo.root,
@@ -163,7 +163,7 @@ describe('a run to a merged result', () => {
   });
 });
 
-describe('the completion gate', () => {
+sqliteDescribe('the completion gate', () => {
   it('records a false completion token as malformed_complete and keeps going', async () => {
     const repo = makeRepo({ tasks: 3 });
     const created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_FALSE_COMPLETE=1 ${FAKE_AGENT}`) });
@@ -205,7 +205,7 @@ describe('agent failures', () => {
     ]);
   });
 
-  it('says when the agent command does not exist', async () => {
+  sqliteIt('says when the agent command does not exist', async () => {
     const repo = makeRepo({ tasks: 1 });
     const created = await t.client.runs.create.mutate({
       cwd: repo.root,
@@ -217,7 +217,7 @@ describe('agent failures', () => {
     expect(run.lastError).toMatch(/agent command not found \(exit code 127\)/);
   });
 
-  it('kills the whole process tree of an agent that ignores SIGTERM when it times out', async () => {
+  sqliteIt('kills the whole process tree of an agent that ignores SIGTERM when it times out', async () => {
     const repo = makeRepo({ tasks: 1 });
     const created = await t.client.runs.create.mutate({
       cwd: repo.root,
@@ -287,7 +287,7 @@ describe('run control', () => {
   });
 });
 
-describe('merge conflicts', () => {
+sqliteDescribe('merge conflicts', () => {
   it('fails the run with a clear reason and keeps the run branch when the target conflicts', async () => {
     const repo = makeRepo({ tasks: 1 });
     // The target already has a different version of the file the agent will write.
