@@ -4,7 +4,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunView } from '../../router/index.js';
-import { FAKE_AGENT, commandFlags, git, makeRepo, startTestDaemon, tempDir, waitFor, waitForRun, type TestDaemon, type TestRepo } from './harness.js';
+import { SH_AGENT, commandFlags, git, makeRepo, startTestDaemon, tempDir, waitFor, waitForRun, type TestDaemon, type TestRepo } from './harness.js';
 
 let t: TestDaemon;
 beforeAll(async () => {
@@ -19,7 +19,8 @@ afterEach(() => {
   process.env.PATH = savedPath;
 });
 
-async function finishedRun(repo: TestRepo, extra: Record<string, string | number | boolean> = {}, agent = FAKE_AGENT): Promise<RunView> {
+// The agent's language is not the subject here: the sh stand-in (no Node start per call).
+async function finishedRun(repo: TestRepo, extra: Record<string, string | number | boolean> = {}, agent = SH_AGENT): Promise<RunView> {
   const run = await t.client.runs.create.mutate({
     cwd: repo.root,
     spec: 'specs/demo.md',
@@ -83,7 +84,7 @@ describe('runs.diff', () => {
     const repo = makeRepo({ tasks: 1 });
     repo.write('old-name.txt', 'a\nb\nc\nd\ne\n');
     repo.commit('add a file to rename');
-    const agent = `git mv old-name.txt new-name.txt && ${FAKE_AGENT}`;
+    const agent = `git mv old-name.txt new-name.txt && ${SH_AGENT}`;
     const run = await finishedRun(repo, {}, agent);
     const d = await t.client.runs.diff.query({ run: run.id });
     expect(d.files.find((f) => f.path === 'new-name.txt')).toMatchObject({ status: 'renamed', oldPath: 'old-name.txt' });
@@ -158,13 +159,13 @@ describe('runs.merge', () => {
     // The automatic merge fails: the target is checked out in another worktree at merge time.
     const holder = join(repo.base, 'holder');
     git(repo.root, 'worktree', 'add', '-q', '-b', 'agent/held', holder, 'main');
+    // The agent itself holds the target, so it is held after creation (which refuses a checked-out
+    // target) and before the merge step, whatever the timing.
     const run = await t.client.runs.create.mutate({
       cwd: repo.root,
       spec: 'specs/demo.md',
-      flags: commandFlags(`FAKE_SLEEP_MS=1 ${FAKE_AGENT}`, { reviewer: false, merge_strategy: 'merge', merge_target_branch: 'agent/target' }),
+      flags: commandFlags(`git -C ${holder} checkout -q -b agent/target && ${SH_AGENT}`, { reviewer: false, merge_strategy: 'merge', merge_target_branch: 'agent/target' }),
     });
-    // Hold the target only after creation (creation refuses a checked-out target).
-    git(holder, 'checkout', '-q', '-b', 'agent/target');
     const done = await waitForRun(t.client, run.id);
     expect(done.status).toBe('FAILED');
     expect(done.review.status).toBe('pending');
@@ -178,7 +179,7 @@ describe('runs.merge', () => {
 
   it('reports a conflict with the files, and records nothing', async () => {
     const repo = makeRepo({ tasks: 1 });
-    const run = await finishedRun(repo, {}, `FAKE_FILE=same.txt ${FAKE_AGENT}`);
+    const run = await finishedRun(repo, {}, `FAKE_FILE=same.txt ${SH_AGENT}`);
     git(repo.root, 'checkout', '-q', '-b', 'review/conflict');
     repo.write('same.txt', 'something else entirely\n');
     repo.commit('conflicting change');
@@ -191,7 +192,7 @@ describe('runs.merge', () => {
 
   it('shows a run that merged itself as merged by loopd', async () => {
     const repo = makeRepo({ tasks: 1 });
-    const run = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { reviewer: false }) });
+    const run = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(SH_AGENT, { reviewer: false }) });
     const done = await waitForRun(t.client, run.id);
     expect(done.review).toMatchObject({ status: 'merged', actor: 'loopd', automatic: true });
     const again = await t.client.runs.merge.mutate({ run: run.id });
@@ -205,7 +206,7 @@ describe('runs.scrap', () => {
     const run = await t.client.runs.create.mutate({
       cwd: repo.root,
       spec: 'specs/demo.md',
-      flags: commandFlags(`FAKE_SLEEP_MS=60000 ${FAKE_AGENT}`, { merge_strategy: 'none', reviewer: false }),
+      flags: commandFlags(`FAKE_SLEEP_MS=60000 ${SH_AGENT}`, { merge_strategy: 'none', reviewer: false }),
     });
     await waitFor(async () => (await t.client.runs.get.query({ run: run.id })).status === 'RUNNING');
     await expect(t.client.runs.scrap.mutate({ run: run.id })).rejects.toThrow(/is RUNNING: only a finished run can be scrapped; wait for it to end, or cancel it/);
@@ -260,9 +261,16 @@ exit 2
     return { dir, log };
   }
 
+  // One finished run for the three: the refusals below record nothing, and the remote is read when
+  // the pull request is asked for, so it can be added after the run.
+  let repo: TestRepo;
+  let run: RunView;
+  beforeAll(async () => {
+    repo = makeRepo({ tasks: 1 });
+    run = await finishedRun(repo);
+  });
+
   it('says clearly when gh is missing or not logged in', async () => {
-    const repo = makeRepo({ tasks: 1 });
-    const run = await finishedRun(repo);
     process.env.PATH = '/usr/bin:/bin';
     await expect(t.client.runs.createPr.mutate({ run: run.id })).rejects.toThrow(/the GitHub CLI \(gh\) is not on the daemon's PATH: install it/);
     const gh = fakeGh({ auth: 'fail' });
@@ -272,19 +280,15 @@ exit 2
   });
 
   it('says clearly when there is no remote', async () => {
-    const repo = makeRepo({ tasks: 1 });
-    const run = await finishedRun(repo);
     const gh = fakeGh({ auth: 'ok' });
     process.env.PATH = `${gh.dir}:${savedPath}`;
     await expect(t.client.runs.createPr.mutate({ run: run.id })).rejects.toThrow(/has no git remote: add one \(git remote add origin URL\)/);
   });
 
   it('pushes the run branch, opens the pull request once, and records its URL', async () => {
-    const repo = makeRepo({ tasks: 1 });
     const remote = join(tempDir('loopd-remote-'), 'origin.git');
     git(repo.base, 'init', '-q', '--bare', remote);
     git(repo.root, 'remote', 'add', 'origin', remote);
-    const run = await finishedRun(repo);
     const gh = fakeGh({ auth: 'ok' });
     process.env.PATH = `${gh.dir}:${savedPath}`;
 
