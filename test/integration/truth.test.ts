@@ -2,21 +2,23 @@
 // tasks done before the run, and the spec and plan loopd snapshots (docs/truth.md).
 import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isEventOf } from '../../core/events.js';
 import { parsePlan } from '../../core/plan.js';
-import { FAKE_AGENT, commandFlags, git, makeRepo, startTestDaemon, tempDir, waitForRun, type TestDaemon } from './harness.js';
+import { SH_AGENT, commandFlags, git, makeRepo, startTestDaemon, tempDir, waitForRun, type TestDaemon } from './harness.js';
 
+// One daemon for the file: every test works in its own repo and counts only that repo's runs.
 let t: TestDaemon;
-beforeEach(async () => {
+beforeAll(async () => {
   t = await startTestDaemon();
 });
-afterEach(async () => {
+afterAll(async () => {
   await t.stop();
 });
 
+// The agent's language is not the subject here: the sh stand-in (no Node start per call).
 const create = (cwd: string, extra: Record<string, unknown> = {}, flags: Record<string, string | number | boolean> = {}) =>
-  t.client.runs.create.mutate({ cwd, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { claude_retry_backoff_sec: 0, ...flags }), ...extra });
+  t.client.runs.create.mutate({ cwd, spec: 'specs/demo.md', flags: commandFlags(SH_AGENT, { claude_retry_backoff_sec: 0, ...flags }), ...extra });
 
 describe('run creation refuses what it cannot own', () => {
   it('refuses a committed symlink spec or plan that resolves outside the repository', async () => {
@@ -26,12 +28,12 @@ describe('run creation refuses what it cannot own', () => {
     symlinkSync(outside, join(repo.root, 'specs', 'linked.md'));
     symlinkSync(outside, join(repo.root, 'specs', 'planning', 'linked-plan.md'));
     repo.commit('links');
-    await expect(t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/linked.md', flags: commandFlags(FAKE_AGENT) })).rejects.toThrow(
+    await expect(t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/linked.md', flags: commandFlags(SH_AGENT) })).rejects.toThrow(
       /^spec specs\/linked\.md is outside the repository .* \(it resolves to .*outside\.md\): spec, plan and context files must live inside it$/,
     );
     await expect(create(repo.root, { plan: 'specs/planning/linked-plan.md' })).rejects.toThrow(/^plan specs\/planning\/linked-plan\.md is outside the repository/);
     await expect(create(repo.root, {}, { context_files: outside })).rejects.toThrow(/^context file .*outside\.md is outside the repository/);
-    expect(await t.daemon.store.listRuns()).toHaveLength(0);
+    expect(await t.daemon.store.listRuns({ workspace: repo.root })).toHaveLength(0);
   });
 
   it('refuses a plan with no open task, no task at all, or binary content: "nothing to do"', async () => {
@@ -43,7 +45,7 @@ describe('run creation refuses what it cannot own', () => {
     await expect(create(repo.root)).rejects.toThrow(/^nothing to do: plan specs\/planning\/demo-plan\.md has no task checkbox/);
     writeFileSync(plan, Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 0x2d, 0x20, 0x5b, 0x20, 0x5d, 0x20, 0x61, 0x0a]));
     await expect(create(repo.root)).rejects.toThrow(/^nothing to do: plan specs\/planning\/demo-plan\.md is not a text file/);
-    expect(await t.daemon.store.listRuns()).toHaveLength(0);
+    expect(await t.daemon.store.listRuns({ workspace: repo.root })).toHaveLength(0);
   });
 });
 
@@ -94,13 +96,13 @@ describe('the ledger', () => {
   });
 
   it('with the reviewer off, completes on facts without the token', async () => {
-    const repo = makeRepo({ tasks: 2 });
-    const run = await waitForRun(t.client, (await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_NO_TOKEN=1 ${FAKE_AGENT}`, { reviewer: false, verify_cmds: 'true' }) })).id);
+    const repo = makeRepo({ tasks: 1 });
+    const run = await waitForRun(t.client, (await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_NO_TOKEN=1 ${SH_AGENT}`, { reviewer: false, verify_cmds: 'true' }) })).id);
     expect(run.status).toBe('COMPLETED');
     expect((await t.daemon.store.getRunTruth(run.id))?.completion).toBe('complete_facts');
-    expect(run).toMatchObject({ completion: 'complete_facts', tasksDone: 2, tasksTotal: 2 });
+    expect(run).toMatchObject({ completion: 'complete_facts', tasksDone: 1, tasksTotal: 1 });
     const summary = JSON.parse(readFileSync(join(run.runDir, 'summary.json'), 'utf8'));
-    expect(summary).toMatchObject({ completion: 'complete_facts', tasks_done: 2, tasks_total: 2 });
+    expect(summary).toMatchObject({ completion: 'complete_facts', tasks_done: 1, tasks_total: 1 });
     const evs = await t.client.runs.eventsList.query({ run: run.id, limit: 1000 });
     expect(evs.find((e) => e.type === 'COMPLETION_PROVEN')!.payload).toMatchObject({ completion: 'complete_facts' });
   });
