@@ -31,6 +31,18 @@ async function finishedRun(repo: TestRepo, extra: Record<string, string | number
   return done;
 }
 
+// One finished two-task run, with uncommitted work in the user checkout, made by whichever test asks
+// first: runs.diff only reads it, and the merge test then merges it (its diff stays the same).
+let twoTasks: Promise<{ repo: TestRepo; run: RunView }> | undefined;
+function twoTaskRun(): Promise<{ repo: TestRepo; run: RunView }> {
+  twoTasks ??= (async () => {
+    const repo = makeRepo({ tasks: 2 });
+    repo.write('dirty.txt', 'uncommitted work of the user\n');
+    return { repo, run: await finishedRun(repo) };
+  })();
+  return twoTasks;
+}
+
 async function eventsOf(runId: string, type: string) {
   return (await t.daemon.store.eventsAfter({ runId, limit: 10000 })).filter((e) => e.type === type);
 }
@@ -46,8 +58,7 @@ function branchExists(root: string, branch: string): boolean {
 
 describe('runs.diff', () => {
   it('shows the aggregate change per file with stats, and each iteration on its own', async () => {
-    const repo = makeRepo({ tasks: 2 });
-    const run = await finishedRun(repo);
+    const { repo, run } = await twoTaskRun();
     expect(run.review.status).toBe('pending');
 
     const d = await t.client.runs.diff.query({ run: run.id });
@@ -107,9 +118,7 @@ describe('a workspace that is gone', () => {
 
 describe('runs.merge', () => {
   it('merges into a named branch with plumbing only, records who and when, and is idempotent', async () => {
-    const repo = makeRepo({ tasks: 2 });
-    repo.write('dirty.txt', 'uncommitted work of the user\n');
-    const run = await finishedRun(repo);
+    const { repo, run } = await twoTaskRun();
 
     // No merge target (merge_strategy=none): the default is the base branch, which is checked out.
     await expect(t.client.runs.merge.mutate({ run: run.id })).rejects.toThrow(/merge target "main" is checked out at .*never changes a checkout/);
