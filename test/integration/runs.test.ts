@@ -255,16 +255,11 @@ describe('run control', () => {
   });
 
   it('keeps at most max_concurrency runs active, and honours max_runs_per_workspace', async () => {
-    // A daemon of its own: its limit is the subject, and the event count below must see only these runs.
-    const d = await startTestDaemon({ maxConcurrency: 2 });
-    try {
-      await concurrencyRuns(d);
-    } finally {
-      await d.stop();
-    }
-  });
-
-  async function concurrencyRuns(t: TestDaemon): Promise<void> {
+    // A fresh daemon, with the limit under test, whose events are only these runs. It replaces the
+    // file's daemon rather than running beside it: on PostgreSQL, stopping a test daemon drops
+    // every database the harness made in this process. The later tests run on this one.
+    await t.stop();
+    t = await startTestDaemon({ maxConcurrency: 2 });
     const repos = [makeRepo({ tasks: 1 }), makeRepo({ tasks: 1 }), makeRepo({ tasks: 1 })];
     const ids: string[] = [];
     for (const r of repos) {
@@ -298,7 +293,7 @@ describe('run control', () => {
     }
     expect(peak).toBe(2);
     expect(wsPeak).toBe(1);
-  }
+  });
 });
 
 describe('merge conflicts', () => {
