@@ -106,6 +106,9 @@ describe('a workspace that is gone', () => {
   it('makes every action a one-line refusal', async () => {
     const repo = makeRepo({ tasks: 1 });
     const run = await finishedRun(repo);
+    // The run's file work (summary, report, mirror) follows its ending and would recreate the
+    // workspace's log directory; its artifact rows land when it is done.
+    await waitFor(async () => (await t.client.runs.get.query({ run: run.id })).artifacts.some((a) => a.kind === 'summary'));
     rmSync(repo.base, { recursive: true, force: true });
     const gone = /the workspace of run demo .*, .*\/repo, no longer exists/;
     await expect(t.client.runs.diff.query({ run: run.id })).rejects.toThrow(gone);
