@@ -78,6 +78,13 @@ describe('a run to a merged result', () => {
     expect(run.exitReason).toBe('complete_plan');
     expect(run.iteration).toBe(3);
 
+    // The summary's artifact row lands just after the run ends (the file work follows the ending,
+    // and writes summary.json, the report's last row and the mirror read below).
+    const detail = await waitFor(async () => {
+      const d = await t.client.runs.get.query({ run: run.id.slice(0, 13) });
+      return d.artifacts.some((a) => a.kind === 'summary') ? d : null;
+    });
+
     // The target holds the work as one squash commit on top of main (feature is main's commit).
     expect(git(repo.root, 'rev-list', '--count', 'main..agent/demo')).toBe('1');
     const files = git(repo.root, 'ls-tree', '--name-only', 'agent/demo');
@@ -107,11 +114,6 @@ describe('a run to a merged result', () => {
     expect(existsSync(join(run.globalRunDir!, 'summary.json'))).toBe(true);
     expect(existsSync(join(run.globalRunDir!, 'iter-02.log'))).toBe(true);
 
-    // The summary's artifact row lands just after the run ends (the file work follows the ending).
-    const detail = await waitFor(async () => {
-      const d = await t.client.runs.get.query({ run: run.id.slice(0, 13) });
-      return d.artifacts.some((a) => a.kind === 'summary') ? d : null;
-    });
     expect(detail.steps.map((s) => s.phase)).toEqual(['implementation', 'review', 'implementation', 'review', 'implementation', 'review', 'merge']);
     // The reviewer, not the agent, marked every task reviewed.
     expect(parsePlan(plan).counts.reviewed).toBe(3);
