@@ -3,7 +3,7 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_BATCH_SIZE, MAX_BODY_BYTES } from '../../router/limits.js';
-import { SH_AGENT, commandFlags, git, makeRepo, startTestDaemon, type TestDaemon } from './harness.js';
+import { FAKE_AGENT, commandFlags, git, makeRepo, startTestDaemon, type TestDaemon } from './harness.js';
 
 let t: TestDaemon;
 beforeAll(async () => {
@@ -83,7 +83,7 @@ describe('plain JSON input', () => {
   it('filters a real list: limit 1 of two runs', async () => {
     const repo = makeRepo({ tasks: 1 });
     for (const name of ['plain-a', 'plain-b']) {
-      await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', name, flags: commandFlags(SH_AGENT, { merge_strategy: 'none', reviewer: false }) });
+      await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', name, flags: commandFlags(FAKE_AGENT, { merge_strategy: 'none', reviewer: false }) });
     }
     const r = await raw('GET', q('runs.list', { limit: 1, workspace: repo.root }));
     const runs = (JSON.parse(r.body) as { result: { data: { json: { name: string }[] } } }).result.data.json;
@@ -145,7 +145,7 @@ describe('refused at creation', () => {
     it(what, async () => {
       const repo = makeRepo({ tasks: 1 });
       const before = (await t.daemon.store.listRuns()).length;
-      const r = await raw('POST', '/trpc/runs.create', { body: JSON.stringify({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(SH_AGENT, flags) }) });
+      const r = await raw('POST', '/trpc/runs.create', { body: JSON.stringify({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, flags) }) });
       expect(r.status).toBe(400);
       expect(errorOf(r).message).toMatch(message);
       expect(await t.daemon.store.listRuns()).toHaveLength(before);
@@ -156,7 +156,7 @@ describe('refused at creation', () => {
   for (const name of ['two\nlines', '\u001b[31mred\u001b[0m', 'bell\u0007', 'c1\u009b']) {
     it(`a run name with control characters: ${JSON.stringify(name)}`, async () => {
       const repo = makeRepo({ tasks: 1 });
-      const r = await raw('POST', '/trpc/runs.create', { body: JSON.stringify({ cwd: repo.root, spec: 'specs/demo.md', name, flags: commandFlags(SH_AGENT) }) });
+      const r = await raw('POST', '/trpc/runs.create', { body: JSON.stringify({ cwd: repo.root, spec: 'specs/demo.md', name, flags: commandFlags(FAKE_AGENT) }) });
       expect(r.status).toBe(400);
       expect(errorOf(r).message).toMatch(/^run name ".*" contains control characters .*: use plain text$/);
     });

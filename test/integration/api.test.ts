@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClientFor } from '../../cli/client.js';
 import type { EventView, OutputChunk, RunView } from '../../router/index.js';
-import { FAKE_AGENT, SH_AGENT, commandFlags, git, makeRepo, startTestDaemon, tempDir, waitForRun, type TestDaemon } from './harness.js';
+import { FAKE_AGENT, commandFlags, git, makeRepo, startTestDaemon, tempDir, waitForRun, type TestDaemon } from './harness.js';
 
 let t: TestDaemon;
 beforeAll(async () => {
@@ -123,7 +123,7 @@ describe('config precedence on a real run', () => {
       loopConfig: 'conf/env.conf',
       configFile: 'conf/file.conf',
       // The run only has to end before the daemon stops: one task, no review.
-      flags: commandFlags(SH_AGENT, { iterations: 14, merge_strategy: 'none', reviewer: false }),
+      flags: commandFlags(FAKE_AGENT, { iterations: 14, merge_strategy: 'none', reviewer: false }),
     });
     const detail = await t.client.runs.get.query({ run: created.id });
     expect(detail.config).toMatchObject({ iterations: 14, model: 'from-file', completion_mode: 'trailing', verify_timeout_sec: 7, agent: 'command' });
@@ -164,7 +164,7 @@ describe('streams', () => {
 
   beforeAll(async () => {
     const repo = makeRepo({ tasks: 2 });
-    created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_SLEEP_MS=100 ${SH_AGENT}`) });
+    created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_SLEEP_MS=100 ${FAKE_AGENT}`) });
     liveEvents = collectEvents(null);
     liveOutput = collectOutput(null);
     // Each test awaits its own; a failure is reported there, not as an unhandled rejection.

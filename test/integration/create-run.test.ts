@@ -3,7 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SH_AGENT, commandFlags, makeRepo, startTestDaemon, type TestDaemon } from './harness.js';
+import { FAKE_AGENT, commandFlags, makeRepo, startTestDaemon, type TestDaemon } from './harness.js';
 
 let t: TestDaemon;
 beforeAll(async () => {
@@ -13,9 +13,8 @@ afterAll(async () => {
   await t.stop();
 });
 
-// The agent (the sh stand-in: no Node start per run) waits, so the runs are still going when the
-// test looks (the harness cancels them).
-const flags = commandFlags(`FAKE_SLEEP_MS=60000 ${SH_AGENT}`, { merge_strategy: 'none', reviewer: false });
+// The agent waits, so the runs are still going when the test looks (the harness cancels them).
+const flags = commandFlags(`FAKE_SLEEP_MS=60000 ${FAKE_AGENT}`, { merge_strategy: 'none', reviewer: false });
 
 describe('creating runs', () => {
   it('gives concurrent requests for one spec distinct names, branches and worktrees', async () => {

@@ -16,8 +16,6 @@ import type { RunView } from '../../router/index.js';
 
 export const FIXTURES = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
 export const FAKE_AGENT = `node ${join(FIXTURES, 'fake-agent.mjs')}`;
-/** fake-agent.mjs's plain behaviour in sh, for tests where the agent's language is not the subject (no Node start per call). */
-export const SH_AGENT = `sh ${join(FIXTURES, 'sh-agent.sh')}`;
 
 export function git(cwd: string, ...args: string[]): string {
   return execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@localhost', ...args], {

@@ -4,7 +4,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunView } from '../../router/index.js';
-import { SH_AGENT, commandFlags, git, makeRepo, startTestDaemon, tempDir, waitFor, waitForRun, type TestDaemon, type TestRepo } from './harness.js';
+import { FAKE_AGENT, commandFlags, git, makeRepo, startTestDaemon, tempDir, waitFor, waitForRun, type TestDaemon, type TestRepo } from './harness.js';
 
 let t: TestDaemon;
 beforeAll(async () => {
@@ -19,8 +19,7 @@ afterEach(() => {
   process.env.PATH = savedPath;
 });
 
-// The agent's language is not the subject here: the sh stand-in (no Node start per call).
-async function finishedRun(repo: TestRepo, extra: Record<string, string | number | boolean> = {}, agent = SH_AGENT): Promise<RunView> {
+async function finishedRun(repo: TestRepo, extra: Record<string, string | number | boolean> = {}, agent = FAKE_AGENT): Promise<RunView> {
   const run = await t.client.runs.create.mutate({
     cwd: repo.root,
     spec: 'specs/demo.md',
@@ -95,7 +94,7 @@ describe('runs.diff', () => {
     const repo = makeRepo({ tasks: 1 });
     repo.write('old-name.txt', 'a\nb\nc\nd\ne\n');
     repo.commit('add a file to rename');
-    const agent = `git mv old-name.txt new-name.txt && ${SH_AGENT}`;
+    const agent = `git mv old-name.txt new-name.txt && ${FAKE_AGENT}`;
     const run = await finishedRun(repo, {}, agent);
     const d = await t.client.runs.diff.query({ run: run.id });
     expect(d.files.find((f) => f.path === 'new-name.txt')).toMatchObject({ status: 'renamed', oldPath: 'old-name.txt' });
@@ -176,7 +175,7 @@ describe('runs.merge', () => {
     const run = await t.client.runs.create.mutate({
       cwd: repo.root,
       spec: 'specs/demo.md',
-      flags: commandFlags(`git -C ${holder} checkout -q -b agent/target && ${SH_AGENT}`, { reviewer: false, merge_strategy: 'merge', merge_target_branch: 'agent/target' }),
+      flags: commandFlags(`git -C ${holder} checkout -q -b agent/target && ${FAKE_AGENT}`, { reviewer: false, merge_strategy: 'merge', merge_target_branch: 'agent/target' }),
     });
     const done = await waitForRun(t.client, run.id);
     expect(done.status).toBe('FAILED');
@@ -191,7 +190,7 @@ describe('runs.merge', () => {
 
   it('reports a conflict with the files, and records nothing', async () => {
     const repo = makeRepo({ tasks: 1 });
-    const run = await finishedRun(repo, {}, `FAKE_FILE=same.txt ${SH_AGENT}`);
+    const run = await finishedRun(repo, {}, `FAKE_FILE=same.txt ${FAKE_AGENT}`);
     git(repo.root, 'checkout', '-q', '-b', 'review/conflict');
     repo.write('same.txt', 'something else entirely\n');
     repo.commit('conflicting change');
@@ -204,7 +203,7 @@ describe('runs.merge', () => {
 
   it('shows a run that merged itself as merged by loopd', async () => {
     const repo = makeRepo({ tasks: 1 });
-    const run = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(SH_AGENT, { reviewer: false }) });
+    const run = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { reviewer: false }) });
     const done = await waitForRun(t.client, run.id);
     expect(done.review).toMatchObject({ status: 'merged', actor: 'loopd', automatic: true });
     const again = await t.client.runs.merge.mutate({ run: run.id });
@@ -218,7 +217,7 @@ describe('runs.scrap', () => {
     const run = await t.client.runs.create.mutate({
       cwd: repo.root,
       spec: 'specs/demo.md',
-      flags: commandFlags(`FAKE_SLEEP_MS=60000 ${SH_AGENT}`, { merge_strategy: 'none', reviewer: false }),
+      flags: commandFlags(`FAKE_SLEEP_MS=60000 ${FAKE_AGENT}`, { merge_strategy: 'none', reviewer: false }),
     });
     await waitFor(async () => (await t.client.runs.get.query({ run: run.id })).status === 'RUNNING');
     await expect(t.client.runs.scrap.mutate({ run: run.id })).rejects.toThrow(/is RUNNING: only a finished run can be scrapped; wait for it to end, or cancel it/);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePlan } from '../../core/plan.js';
 import type { RunView } from '../../router/index.js';
-import { FAKE_AGENT, SH_AGENT, commandFlags, git, makeRepo, startTestDaemon, waitFor, waitForRun, type TestDaemon, type TestRepo } from './harness.js';
+import { FAKE_AGENT, commandFlags, git, makeRepo, startTestDaemon, waitFor, waitForRun, type TestDaemon, type TestRepo } from './harness.js';
 
 // One daemon for the file: every test works in its own repo, and names what it cancels, so none
 // sees another's runs. The reviewer is on where the run's path through review is the subject, off
@@ -63,7 +63,7 @@ describe('a run to a merged result', () => {
       readme: readFileSync(join(repo.root, 'README.md'), 'utf8'),
       staged: git(repo.root, 'diff', '--cached'),
     };
-    created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(SH_AGENT), origin: 'cli' });
+    created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT), origin: 'cli' });
     run = await waitForRun(t.client, created.id);
   });
 
@@ -143,12 +143,12 @@ describe('a run to a merged result', () => {
     const a = await t.client.runs.create.mutate({
       cwd: repo.root,
       spec: 'specs/demo.md',
-      flags: commandFlags(SH_AGENT, { merge_strategy: 'merge', merge_target_branch: 'integration', reviewer: false }),
+      flags: commandFlags(FAKE_AGENT, { merge_strategy: 'merge', merge_target_branch: 'integration', reviewer: false }),
     });
     expect((await waitForRun(t.client, a.id)).status).toBe('COMPLETED');
     expect(git(repo.root, 'rev-list', '--parents', '-1', 'integration').split(' ')).toHaveLength(3);
 
-    const b = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', name: 'second', flags: commandFlags(SH_AGENT, { merge_strategy: 'none', reviewer: false }) });
+    const b = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', name: 'second', flags: commandFlags(FAKE_AGENT, { merge_strategy: 'none', reviewer: false }) });
     expect(b.runBranch).toBe('run/second');
     expect(b.mergeTargetBranch).toBeNull();
     expect((await waitForRun(t.client, b.id)).status).toBe('COMPLETED');
@@ -157,7 +157,7 @@ describe('a run to a merged result', () => {
 
   it('de-duplicates the run branch (run/demo, run/demo-2), and creates runs of one repo concurrently, each on its own branch, while others start', async () => {
     const repo = makeRepo({ tasks: 1 });
-    const flags = commandFlags(SH_AGENT, { merge_strategy: 'none', reviewer: false });
+    const flags = commandFlags(FAKE_AGENT, { merge_strategy: 'none', reviewer: false });
     const a = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags });
     const b = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags });
     expect([a.runBranch, b.runBranch]).toEqual(['run/demo', 'run/demo-2']);
@@ -173,7 +173,7 @@ describe('a run to a merged result', () => {
 describe('the completion gate', () => {
   it('records a false completion token as malformed_complete and keeps going', async () => {
     const repo = makeRepo({ tasks: 2 });
-    const created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_FALSE_COMPLETE=1 ${SH_AGENT}`, { reviewer: false }) });
+    const created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_FALSE_COMPLETE=1 ${FAKE_AGENT}`, { reviewer: false }) });
     const run = await waitForRun(t.client, created.id);
     expect(run.status).toBe('COMPLETED');
     expect(run.iteration).toBe(2);
@@ -184,7 +184,7 @@ describe('the completion gate', () => {
 
   it('fails with iterations_exhausted when the cap is hit first', async () => {
     const repo = makeRepo({ tasks: 2 });
-    const created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(SH_AGENT, { iterations: 1, reviewer: false }) });
+    const created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { iterations: 1, reviewer: false }) });
     const run = await waitForRun(t.client, created.id);
     expect(run).toMatchObject({ status: 'FAILED', exitReason: 'iterations_exhausted', iteration: 1 });
     const summary = JSON.parse(readFileSync(join(run.runDir, 'summary.json'), 'utf8'));
@@ -198,7 +198,7 @@ describe('agent failures', () => {
     const created = await t.client.runs.create.mutate({
       cwd: repo.root,
       spec: 'specs/demo.md',
-      flags: commandFlags(`FAKE_EXIT_CODE=3 ${SH_AGENT}`, { claude_retries: 1, claude_retry_backoff_sec: 0 }),
+      flags: commandFlags(`FAKE_EXIT_CODE=3 ${FAKE_AGENT}`, { claude_retries: 1, claude_retry_backoff_sec: 0 }),
     });
     const run = await waitForRun(t.client, created.id);
     expect(run).toMatchObject({ status: 'FAILED', exitReason: 'agent_failed' });
@@ -245,7 +245,7 @@ describe('run control', () => {
   it('cancels mid-step: the agent is killed and the run is CANCELED with its branch kept', async () => {
     const repo = makeRepo({ tasks: 2 });
     // Named, so the name is unique on this daemon, which holds other files' demo runs.
-    const created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', name: 'cancel-me', flags: commandFlags(`FAKE_SLEEP_MS=60000 ${SH_AGENT}`) });
+    const created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', name: 'cancel-me', flags: commandFlags(`FAKE_SLEEP_MS=60000 ${FAKE_AGENT}`) });
     const step = await waitFor(async () => (await t.daemon.store.stepsForRun(created.id)).find((s) => s.pid));
     const canceled = await t.client.runs.cancel.mutate({ run: created.name });
     expect(canceled.status).toBe('CANCELED');
@@ -265,12 +265,12 @@ describe('run control', () => {
     const repos = [makeRepo({ tasks: 1 }), makeRepo({ tasks: 1 }), makeRepo({ tasks: 1 })];
     const ids: string[] = [];
     for (const r of repos) {
-      ids.push((await t.client.runs.create.mutate({ cwd: r.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_SLEEP_MS=400 ${SH_AGENT}`, { reviewer: false }) })).id);
+      ids.push((await t.client.runs.create.mutate({ cwd: r.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_SLEEP_MS=400 ${FAKE_AGENT}`, { reviewer: false }) })).id);
     }
     // Two runs in one workspace with max_runs_per_workspace=1 must not overlap.
     const shared = makeRepo({ tasks: 1, config: 'max_runs_per_workspace=1\n' });
     for (let i = 0; i < 2; i++) {
-      ids.push((await t.client.runs.create.mutate({ cwd: shared.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_SLEEP_MS=300 ${SH_AGENT}`, { merge_strategy: 'none', reviewer: false }) })).id);
+      ids.push((await t.client.runs.create.mutate({ cwd: shared.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_SLEEP_MS=300 ${FAKE_AGENT}`, { merge_strategy: 'none', reviewer: false }) })).id);
     }
     for (const id of ids) expect((await waitForRun(t.client, id)).status).toBe('COMPLETED');
 
@@ -311,7 +311,7 @@ describe('merge conflicts', () => {
     git(repo.root, 'worktree', 'remove', wt);
     const targetBefore = git(repo.root, 'rev-parse', 'agent/demo');
 
-    const created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_FILE=shared.txt ${SH_AGENT}`, { reviewer: false }) });
+    const created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_FILE=shared.txt ${FAKE_AGENT}`, { reviewer: false }) });
     const run = await waitForRun(t.client, created.id);
     expect(run).toMatchObject({ status: 'FAILED', exitReason: 'merge_conflict' });
     expect(run.lastError).toContain('shared.txt');

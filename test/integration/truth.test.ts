@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isEventOf } from '../../core/events.js';
 import { parsePlan } from '../../core/plan.js';
-import { SH_AGENT, commandFlags, git, makeRepo, startTestDaemon, tempDir, waitForRun, type TestDaemon } from './harness.js';
+import { FAKE_AGENT, commandFlags, git, makeRepo, startTestDaemon, tempDir, waitForRun, type TestDaemon } from './harness.js';
 
 // One daemon for the file: every test works in its own repo and counts only that repo's runs.
 let t: TestDaemon;
@@ -16,9 +16,8 @@ afterAll(async () => {
   await t.stop();
 });
 
-// The agent's language is not the subject here: the sh stand-in (no Node start per call).
 const create = (cwd: string, extra: Record<string, unknown> = {}, flags: Record<string, string | number | boolean> = {}) =>
-  t.client.runs.create.mutate({ cwd, spec: 'specs/demo.md', flags: commandFlags(SH_AGENT, { claude_retry_backoff_sec: 0, ...flags }), ...extra });
+  t.client.runs.create.mutate({ cwd, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { claude_retry_backoff_sec: 0, ...flags }), ...extra });
 
 describe('run creation refuses what it cannot own', () => {
   it('refuses a committed symlink spec or plan that resolves outside the repository', async () => {
@@ -28,7 +27,7 @@ describe('run creation refuses what it cannot own', () => {
     symlinkSync(outside, join(repo.root, 'specs', 'linked.md'));
     symlinkSync(outside, join(repo.root, 'specs', 'planning', 'linked-plan.md'));
     repo.commit('links');
-    await expect(t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/linked.md', flags: commandFlags(SH_AGENT) })).rejects.toThrow(
+    await expect(t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/linked.md', flags: commandFlags(FAKE_AGENT) })).rejects.toThrow(
       /^spec specs\/linked\.md is outside the repository .* \(it resolves to .*outside\.md\): spec, plan and context files must live inside it$/,
     );
     await expect(create(repo.root, { plan: 'specs/planning/linked-plan.md' })).rejects.toThrow(/^plan specs\/planning\/linked-plan\.md is outside the repository/);
@@ -97,7 +96,7 @@ describe('the ledger', () => {
 
   it('with the reviewer off, completes on facts without the token', async () => {
     const repo = makeRepo({ tasks: 1 });
-    const run = await waitForRun(t.client, (await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_NO_TOKEN=1 ${SH_AGENT}`, { reviewer: false, verify_cmds: 'true' }) })).id);
+    const run = await waitForRun(t.client, (await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_NO_TOKEN=1 ${FAKE_AGENT}`, { reviewer: false, verify_cmds: 'true' }) })).id);
     expect(run.status).toBe('COMPLETED');
     expect((await t.daemon.store.getRunTruth(run.id))?.completion).toBe('complete_facts');
     expect(run).toMatchObject({ completion: 'complete_facts', tasksDone: 1, tasksTotal: 1 });
