@@ -19,6 +19,16 @@ export async function closedPort(): Promise<number> {
 }
 
 /**
+ * When `out` (a file tsc wrote into dist/) was last known current: its own mtime, or the end of the
+ * last tsc -b build (dist/tsconfig.tsbuildinfo), whichever is later. tsc -b does not rewrite an
+ * output whose source was touched without changing, so the build info is what says it is current.
+ */
+function compiledAt(out: string): number {
+  const info = join(repoRoot, 'dist', 'tsconfig.tsbuildinfo');
+  return Math.max(statSync(out).mtimeMs, existsSync(info) ? statSync(info).mtimeMs : 0);
+}
+
+/**
  * True when dist/ and the oclif manifest exist and no cli/ source is newer than its compiled file,
  * so tests that spawn bin/loopctl.js exercise the current code (a stale manifest runs stale code).
  */
@@ -31,7 +41,7 @@ export function builtCliIsFresh(): boolean {
     );
   for (const src of walk(join(repoRoot, 'cli'))) {
     const out = join(repoRoot, 'dist', relative(repoRoot, src)).replace(/\.ts$/, '.js');
-    if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs) return false;
+    if (!existsSync(out) || compiledAt(out) < statSync(src).mtimeMs) return false;
     if (statSync(manifest).mtimeMs < statSync(src).mtimeMs) return false;
   }
   return true;
@@ -53,7 +63,7 @@ export function builtDaemonIsFresh(): boolean {
   for (const top of ['host', 'router', 'core', 'functions', 'triggers']) {
     for (const src of walk(join(repoRoot, top))) {
       const out = join(repoRoot, 'dist', relative(repoRoot, src)).replace(/\.ts$/, '.js');
-      if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs) return false;
+      if (!existsSync(out) || compiledAt(out) < statSync(src).mtimeMs) return false;
     }
   }
   return true;
