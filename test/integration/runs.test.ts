@@ -176,14 +176,15 @@ describe('a run to a merged result', () => {
 
 describe('the completion gate', () => {
   it('records a false completion token as malformed_complete and keeps going', async () => {
-    const repo = makeRepo({ tasks: 2 });
+    // Three tasks: two false claims, so the second watchdog rewrite counts the first.
+    const repo = makeRepo({ tasks: 3 });
     const created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_FALSE_COMPLETE=1 ${FAKE_AGENT}`, { max_output_bytes: 0, reviewer: false }) });
     const run = await waitForRun(t.client, created.id);
     expect(run.status).toBe('COMPLETED');
-    expect(run.iteration).toBe(2);
+    expect(run.iteration).toBe(3);
     const events = await t.client.runs.eventsList.query({ run: run.id });
     const signals = events.filter((e) => e.type === 'SIGNAL').map((e) => e.payload.signal);
-    expect(signals).toEqual(['malformed_complete']);
+    expect(signals).toEqual(['malformed_complete', 'malformed_complete']);
   });
 
   it('fails with iterations_exhausted when the cap is hit first', async () => {
