@@ -123,7 +123,7 @@ describe('config precedence on a real run', () => {
       loopConfig: 'conf/env.conf',
       configFile: 'conf/file.conf',
       // The run only has to end before the daemon stops: one task, no review.
-      flags: commandFlags(FAKE_AGENT, { max_output_bytes: 0, iterations: 14, merge_strategy: 'none', reviewer: false }),
+      flags: commandFlags(FAKE_AGENT, { iterations: 14, merge_strategy: 'none', reviewer: false }),
     });
     const detail = await t.client.runs.get.query({ run: created.id });
     expect(detail.config).toMatchObject({ iterations: 14, model: 'from-file', completion_mode: 'trailing', verify_timeout_sec: 7, agent: 'command' });

@@ -14,7 +14,7 @@ afterAll(async () => {
 });
 
 // The agent waits, so the runs are still going when the test looks (the harness cancels them).
-const flags = commandFlags(`FAKE_SLEEP_MS=60000 ${FAKE_AGENT}`, { max_output_bytes: 0, merge_strategy: 'none', reviewer: false });
+const flags = commandFlags(`FAKE_SLEEP_MS=60000 ${FAKE_AGENT}`, { merge_strategy: 'none', reviewer: false });
 
 describe('creating runs', () => {
   it('gives concurrent requests for one spec distinct names, branches and worktrees', async () => {

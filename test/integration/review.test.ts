@@ -19,13 +19,11 @@ afterEach(() => {
   process.env.PATH = savedPath;
 });
 
-// max_output_bytes: 0: the output cap is not what these tests look at, so no capping writer (a Node
-// process) per agent call.
 async function finishedRun(repo: TestRepo, extra: Record<string, string | number | boolean> = {}, agent = FAKE_AGENT): Promise<RunView> {
   const run = await t.client.runs.create.mutate({
     cwd: repo.root,
     spec: 'specs/demo.md',
-    flags: commandFlags(agent, { max_output_bytes: 0, merge_strategy: 'none', reviewer: false, ...extra }),
+    flags: commandFlags(agent, { merge_strategy: 'none', reviewer: false, ...extra }),
   });
   const done = await waitForRun(t.client, run.id);
   expect(done.status).toBe('COMPLETED');
@@ -177,7 +175,7 @@ describe('runs.merge', () => {
     const run = await t.client.runs.create.mutate({
       cwd: repo.root,
       spec: 'specs/demo.md',
-      flags: commandFlags(`git -C ${holder} checkout -q -b agent/target && ${FAKE_AGENT}`, { max_output_bytes: 0, reviewer: false, merge_strategy: 'merge', merge_target_branch: 'agent/target' }),
+      flags: commandFlags(`git -C ${holder} checkout -q -b agent/target && ${FAKE_AGENT}`, { reviewer: false, merge_strategy: 'merge', merge_target_branch: 'agent/target' }),
     });
     const done = await waitForRun(t.client, run.id);
     expect(done.status).toBe('FAILED');
@@ -205,7 +203,7 @@ describe('runs.merge', () => {
 
   it('shows a run that merged itself as merged by loopd', async () => {
     const repo = makeRepo({ tasks: 1 });
-    const run = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { max_output_bytes: 0, reviewer: false }) });
+    const run = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { reviewer: false }) });
     const done = await waitForRun(t.client, run.id);
     expect(done.review).toMatchObject({ status: 'merged', actor: 'loopd', automatic: true });
     const again = await t.client.runs.merge.mutate({ run: run.id });
@@ -219,7 +217,7 @@ describe('runs.scrap', () => {
     const run = await t.client.runs.create.mutate({
       cwd: repo.root,
       spec: 'specs/demo.md',
-      flags: commandFlags(`FAKE_SLEEP_MS=60000 ${FAKE_AGENT}`, { max_output_bytes: 0, merge_strategy: 'none', reviewer: false }),
+      flags: commandFlags(`FAKE_SLEEP_MS=60000 ${FAKE_AGENT}`, { merge_strategy: 'none', reviewer: false }),
     });
     await waitFor(async () => (await t.client.runs.get.query({ run: run.id })).status === 'RUNNING');
     await expect(t.client.runs.scrap.mutate({ run: run.id })).rejects.toThrow(/is RUNNING: only a finished run can be scrapped; wait for it to end, or cancel it/);

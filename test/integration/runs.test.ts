@@ -17,10 +17,6 @@ afterAll(async () => {
   await t.stop();
 });
 
-// max_output_bytes: 0 where the output cap is not what a test looks at: no capping writer (a Node
-// process) per agent call; the log is the agent's whole output all the same. The full run, the
-// failures, the timeout and the cancel keep the default cap.
-
 function procAlive(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -147,12 +143,12 @@ describe('a run to a merged result', () => {
     const a = await t.client.runs.create.mutate({
       cwd: repo.root,
       spec: 'specs/demo.md',
-      flags: commandFlags(FAKE_AGENT, { max_output_bytes: 0, merge_strategy: 'merge', merge_target_branch: 'integration', reviewer: false }),
+      flags: commandFlags(FAKE_AGENT, { merge_strategy: 'merge', merge_target_branch: 'integration', reviewer: false }),
     });
     expect((await waitForRun(t.client, a.id)).status).toBe('COMPLETED');
     expect(git(repo.root, 'rev-list', '--parents', '-1', 'integration').split(' ')).toHaveLength(3);
 
-    const b = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', name: 'second', flags: commandFlags(FAKE_AGENT, { max_output_bytes: 0, merge_strategy: 'none', reviewer: false }) });
+    const b = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', name: 'second', flags: commandFlags(FAKE_AGENT, { merge_strategy: 'none', reviewer: false }) });
     expect(b.runBranch).toBe('run/second');
     expect(b.mergeTargetBranch).toBeNull();
     expect((await waitForRun(t.client, b.id)).status).toBe('COMPLETED');
@@ -161,7 +157,7 @@ describe('a run to a merged result', () => {
 
   it('de-duplicates the run branch (run/demo, run/demo-2), and creates runs of one repo concurrently, each on its own branch, while others start', async () => {
     const repo = makeRepo({ tasks: 1 });
-    const flags = commandFlags(FAKE_AGENT, { max_output_bytes: 0, merge_strategy: 'none', reviewer: false });
+    const flags = commandFlags(FAKE_AGENT, { merge_strategy: 'none', reviewer: false });
     const a = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags });
     const b = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags });
     expect([a.runBranch, b.runBranch]).toEqual(['run/demo', 'run/demo-2']);
@@ -178,7 +174,7 @@ describe('the completion gate', () => {
   it('records a false completion token as malformed_complete and keeps going', async () => {
     // Three tasks: two false claims, so the second watchdog rewrite counts the first.
     const repo = makeRepo({ tasks: 3 });
-    const created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_FALSE_COMPLETE=1 ${FAKE_AGENT}`, { max_output_bytes: 0, reviewer: false }) });
+    const created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_FALSE_COMPLETE=1 ${FAKE_AGENT}`, { reviewer: false }) });
     const run = await waitForRun(t.client, created.id);
     expect(run.status).toBe('COMPLETED');
     expect(run.iteration).toBe(3);
@@ -189,7 +185,7 @@ describe('the completion gate', () => {
 
   it('fails with iterations_exhausted when the cap is hit first', async () => {
     const repo = makeRepo({ tasks: 2 });
-    const created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { max_output_bytes: 0, iterations: 1, reviewer: false }) });
+    const created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { iterations: 1, reviewer: false }) });
     const run = await waitForRun(t.client, created.id);
     expect(run).toMatchObject({ status: 'FAILED', exitReason: 'iterations_exhausted', iteration: 1 });
     const summary = JSON.parse(readFileSync(join(run.runDir, 'summary.json'), 'utf8'));
@@ -270,12 +266,12 @@ describe('run control', () => {
     const repos = [makeRepo({ tasks: 1 }), makeRepo({ tasks: 1 }), makeRepo({ tasks: 1 })];
     const ids: string[] = [];
     for (const r of repos) {
-      ids.push((await t.client.runs.create.mutate({ cwd: r.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_SLEEP_MS=400 ${FAKE_AGENT}`, { max_output_bytes: 0, reviewer: false }) })).id);
+      ids.push((await t.client.runs.create.mutate({ cwd: r.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_SLEEP_MS=400 ${FAKE_AGENT}`, { reviewer: false }) })).id);
     }
     // Two runs in one workspace with max_runs_per_workspace=1 must not overlap.
     const shared = makeRepo({ tasks: 1, config: 'max_runs_per_workspace=1\n' });
     for (let i = 0; i < 2; i++) {
-      ids.push((await t.client.runs.create.mutate({ cwd: shared.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_SLEEP_MS=300 ${FAKE_AGENT}`, { max_output_bytes: 0, merge_strategy: 'none', reviewer: false }) })).id);
+      ids.push((await t.client.runs.create.mutate({ cwd: shared.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_SLEEP_MS=300 ${FAKE_AGENT}`, { merge_strategy: 'none', reviewer: false }) })).id);
     }
     for (const id of ids) expect((await waitForRun(t.client, id)).status).toBe('COMPLETED');
 
@@ -316,7 +312,7 @@ describe('merge conflicts', () => {
     git(repo.root, 'worktree', 'remove', wt);
     const targetBefore = git(repo.root, 'rev-parse', 'agent/demo');
 
-    const created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_FILE=shared.txt ${FAKE_AGENT}`, { max_output_bytes: 0, reviewer: false }) });
+    const created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_FILE=shared.txt ${FAKE_AGENT}`, { reviewer: false }) });
     const run = await waitForRun(t.client, created.id);
     expect(run).toMatchObject({ status: 'FAILED', exitReason: 'merge_conflict' });
     expect(run.lastError).toContain('shared.txt');

@@ -16,10 +16,8 @@ afterAll(async () => {
   await t.stop();
 });
 
-// max_output_bytes: 0: the output cap is not what these tests look at, so no capping writer (a Node
-// process) per agent call.
 const create = (cwd: string, extra: Record<string, unknown> = {}, flags: Record<string, string | number | boolean> = {}) =>
-  t.client.runs.create.mutate({ cwd, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { max_output_bytes: 0, claude_retry_backoff_sec: 0, ...flags }), ...extra });
+  t.client.runs.create.mutate({ cwd, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { claude_retry_backoff_sec: 0, ...flags }), ...extra });
 
 describe('run creation refuses what it cannot own', () => {
   it('refuses a committed symlink spec or plan that resolves outside the repository', async () => {
@@ -98,7 +96,7 @@ describe('the ledger', () => {
 
   it('with the reviewer off, completes on facts without the token', async () => {
     const repo = makeRepo({ tasks: 1 });
-    const run = await waitForRun(t.client, (await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_NO_TOKEN=1 ${FAKE_AGENT}`, { max_output_bytes: 0, reviewer: false, verify_cmds: 'true' }) })).id);
+    const run = await waitForRun(t.client, (await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_NO_TOKEN=1 ${FAKE_AGENT}`, { reviewer: false, verify_cmds: 'true' }) })).id);
     expect(run.status).toBe('COMPLETED');
     expect((await t.daemon.store.getRunTruth(run.id))?.completion).toBe('complete_facts');
     expect(run).toMatchObject({ completion: 'complete_facts', tasksDone: 1, tasksTotal: 1 });
