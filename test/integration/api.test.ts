@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClientFor } from '../../cli/client.js';
 import type { EventView, OutputChunk, RunView } from '../../router/index.js';
-import { FAKE_AGENT, commandFlags, git, makeRepo, startTestDaemon, tempDir, waitForRun, type TestDaemon } from './harness.js';
+import { commandFlags, FAKE_AGENT, git, makeRepo, tempDir, sqliteDescribe, sqliteIt, startTestDaemon, type TestDaemon, waitForRun } from './harness.js';
 
 let t: TestDaemon;
 beforeAll(async () => {
@@ -28,7 +28,7 @@ function rawGet(path: string, headers: Record<string, string>): Promise<{ status
   });
 }
 
-describe('auth and Host checks', () => {
+sqliteDescribe('auth and Host checks', () => {
   it('answers /health without a token and reveals nothing', async () => {
     const res = await rawGet('/health', {});
     expect(res.status).toBe(200);
@@ -71,7 +71,7 @@ describe('bad input creates nothing', () => {
     ['invalid flag value', (root) => ({ cwd: root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { iterations: 'many' }) }), /iterations/],
   ];
   for (const [name, input, message] of cases) {
-    it(name, async () => {
+    sqliteIt(name, async () => {
       const repo = makeRepo();
       const other = tempDir();
       writeFileSync(join(other, 'outside.md'), '# outside\n');
@@ -99,7 +99,7 @@ describe('bad input creates nothing', () => {
     );
   });
 
-  it('a --config file that does not exist is a clear error', async () => {
+  sqliteIt('a --config file that does not exist is a clear error', async () => {
     const repo = makeRepo();
     await expect(t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', configFile: 'nope.conf', flags: commandFlags(FAKE_AGENT) })).rejects.toThrow(
       /nope\.conf.*does not exist/,

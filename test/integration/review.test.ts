@@ -4,7 +4,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunView } from '../../router/index.js';
-import { FAKE_AGENT, commandFlags, git, makeRepo, startTestDaemon, tempDir, waitFor, waitForRun, type TestDaemon, type TestRepo } from './harness.js';
+import { commandFlags, FAKE_AGENT, git, makeRepo, tempDir, sqliteDescribe, sqliteIt, startTestDaemon, type TestDaemon, type TestRepo, waitFor, waitForRun } from './harness.js';
 
 let t: TestDaemon;
 beforeAll(async () => {
@@ -55,7 +55,7 @@ function branchExists(root: string, branch: string): boolean {
   }
 }
 
-describe('runs.diff', () => {
+sqliteDescribe('runs.diff', () => {
   it('shows the aggregate change per file with stats, and each iteration on its own', async () => {
     const { repo, run } = await twoTaskRun();
     expect(run.review.status).toBe('pending');
@@ -101,7 +101,7 @@ describe('runs.diff', () => {
   });
 });
 
-describe('a workspace that is gone', () => {
+sqliteDescribe('a workspace that is gone', () => {
   it('makes every action a one-line refusal', async () => {
     const repo = makeRepo({ tasks: 1 });
     const run = await finishedRun(repo);
@@ -165,7 +165,7 @@ describe('runs.merge', () => {
     expect(await eventsOf(run.id, 'REVIEW_MERGED')).toHaveLength(1);
   });
 
-  it('uses the run merge target and its strategy by default', async () => {
+  sqliteIt('uses the run merge target and its strategy by default', async () => {
     const repo = makeRepo({ tasks: 1 });
     // The automatic merge fails: the target is checked out in another worktree at merge time.
     const holder = join(repo.base, 'holder');
@@ -281,7 +281,7 @@ exit 2
     run = await finishedRun(repo);
   });
 
-  it('says clearly when gh is missing or not logged in', async () => {
+  sqliteIt('says clearly when gh is missing or not logged in', async () => {
     process.env.PATH = '/usr/bin:/bin';
     await expect(t.client.runs.createPr.mutate({ run: run.id })).rejects.toThrow(/the GitHub CLI \(gh\) is not on the daemon's PATH: install it/);
     const gh = fakeGh({ auth: 'fail' });
@@ -290,7 +290,7 @@ exit 2
     expect((await t.client.runs.get.query({ run: run.id })).review.status).toBe('pending');
   });
 
-  it('says clearly when there is no remote', async () => {
+  sqliteIt('says clearly when there is no remote', async () => {
     const gh = fakeGh({ auth: 'ok' });
     process.env.PATH = `${gh.dir}:${savedPath}`;
     await expect(t.client.runs.createPr.mutate({ run: run.id })).rejects.toThrow(/has no git remote: add one \(git remote add origin URL\)/);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePlan } from '../../core/plan.js';
 import type { RunView } from '../../router/index.js';
-import { FAKE_AGENT, commandFlags, git, makeRepo, startTestDaemon, waitFor, waitForRun, type TestDaemon, type TestRepo } from './harness.js';
+import { FAKE_AGENT, commandFlags, git, makeRepo, sqliteDescribe, sqliteIt, startTestDaemon, waitFor, waitForRun, type TestDaemon, type TestRepo } from './harness.js';
 
 // One daemon for the file: every test works in its own repo, and names what it cancels, so none
 // sees another's runs. The reviewer is on where the run's path through review is the subject, off
@@ -127,7 +127,7 @@ describe('a run to a merged result', () => {
     expect(log).toContain('task 1');
   });
 
-  it('leaves the user checkout, its branch and uncommitted work exactly as they were', () => {
+  sqliteIt('leaves the user checkout, its branch and uncommitted work exactly as they were', () => {
     expect(created.baseBranch).toBe('feature');
     expect(run.status).toBe('COMPLETED');
     expect(git(repo.root, 'rev-parse', 'HEAD')).toBe(before.head);
@@ -138,7 +138,7 @@ describe('a run to a merged result', () => {
     expect(git(repo.root, 'ls-tree', '--name-only', 'agent/demo')).toContain('task-3.txt');
   });
 
-  it('uses the merge strategy and an explicit target, and skips the merge with none', async () => {
+  sqliteIt('uses the merge strategy and an explicit target, and skips the merge with none', async () => {
     const repo = makeRepo({ tasks: 1 });
     const a = await t.client.runs.create.mutate({
       cwd: repo.root,
@@ -170,7 +170,7 @@ describe('a run to a merged result', () => {
   });
 });
 
-describe('the completion gate', () => {
+sqliteDescribe('the completion gate', () => {
   it('records a false completion token as malformed_complete and keeps going', async () => {
     // Three tasks: two false claims, so the second watchdog rewrite counts the first.
     const repo = makeRepo({ tasks: 3 });
@@ -213,7 +213,7 @@ describe('agent failures', () => {
     ]);
   });
 
-  it('says when the agent command does not exist', async () => {
+  sqliteIt('says when the agent command does not exist', async () => {
     const repo = makeRepo({ tasks: 1 });
     const created = await t.client.runs.create.mutate({
       cwd: repo.root,
@@ -225,7 +225,7 @@ describe('agent failures', () => {
     expect(run.lastError).toMatch(/agent command not found \(exit code 127\)/);
   });
 
-  it('kills the whole process tree of an agent that ignores SIGTERM when it times out', async () => {
+  sqliteIt('kills the whole process tree of an agent that ignores SIGTERM when it times out', async () => {
     const repo = makeRepo({ tasks: 1 });
     const created = await t.client.runs.create.mutate({
       cwd: repo.root,
@@ -299,7 +299,7 @@ describe('run control', () => {
   });
 });
 
-describe('merge conflicts', () => {
+sqliteDescribe('merge conflicts', () => {
   it('fails the run with a clear reason and keeps the run branch when the target conflicts', async () => {
     const repo = makeRepo({ tasks: 1 });
     // The target already has a different version of the file the agent will write.

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isEventOf } from '../../core/events.js';
 import { parsePlan } from '../../core/plan.js';
-import { FAKE_AGENT, commandFlags, git, makeRepo, startTestDaemon, tempDir, waitForRun, type TestDaemon } from './harness.js';
+import { commandFlags, FAKE_AGENT, git, makeRepo, tempDir, sqliteDescribe, startTestDaemon, type TestDaemon, waitForRun } from './harness.js';
 
 // One daemon for the file: every test works in its own repo and counts only that repo's runs.
 let t: TestDaemon;
@@ -19,7 +19,7 @@ afterAll(async () => {
 const create = (cwd: string, extra: Record<string, unknown> = {}, flags: Record<string, string | number | boolean> = {}) =>
   t.client.runs.create.mutate({ cwd, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { claude_retry_backoff_sec: 0, ...flags }), ...extra });
 
-describe('run creation refuses what it cannot own', () => {
+sqliteDescribe('run creation refuses what it cannot own', () => {
   it('refuses a committed symlink spec or plan that resolves outside the repository', async () => {
     const repo = makeRepo({ tasks: 1 });
     const outside = join(tempDir(), 'outside.md');
@@ -107,7 +107,7 @@ describe('the ledger', () => {
   });
 });
 
-describe('verification commands', () => {
+sqliteDescribe('verification commands', () => {
   it('cannot rewrite the run branch either: restored, said in the next prompt, and twice fails the run', async () => {
     const repo = makeRepo({ tasks: 3 });
     const run = await waitForRun(t.client, (await create(repo.root, {}, { reviewer: false, verify_cmds: 'git reset -q --hard HEAD~1' })).id);
@@ -120,7 +120,7 @@ describe('verification commands', () => {
   });
 });
 
-describe('daemon status', () => {
+sqliteDescribe('daemon status', () => {
   it('says which containment is in effect', async () => {
     const s = await t.client.daemon.status.query();
     expect(s.containment).toMatchObject({ cgroup: false });
@@ -129,7 +129,7 @@ describe('daemon status', () => {
   });
 });
 
-describe('the reviewer only reads', () => {
+sqliteDescribe('the reviewer only reads', () => {
   it('sets aside what a reviewer changed or committed, then applies its verdict', async () => {
     const repo = makeRepo({ tasks: 1 });
     const reviewer = join(tempDir(), 'meddling-reviewer.sh');
