@@ -4,7 +4,7 @@
 // simple-git serves the porcelain-shaped queries (branch lists); hot paths go through gitExec().
 import { simpleGit } from 'simple-git';
 import { headCommitFromFiles } from './git-files.js';
-import { branchExists, firstLine, git, gitExec, GitError, gitWithIdentity, isDirectory } from './git-exec.js';
+import { branchExists, firstLine, git, gitExec, GitError, gitWithIdentity, isDirectory, NO_AUTO_MAINTENANCE } from './git-exec.js';
 
 export { branchExists, git, gitExec, GitError, isAncestor, resolveCommit } from './git-exec.js';
 export { createWorktree, listWorktrees, pruneWorktrees, removeWorktree, reusableWorktree, type WorktreeEntry } from './git-worktrees.js';
@@ -85,7 +85,7 @@ export async function commitAll(dir: string, message: string, opts: { changed?: 
  * refuses (a path it does not track). Returns the new commit.
  */
 export async function commitFiles(dir: string, message: string, paths: string[]): Promise<string | null> {
-  const first = await gitExec(dir, ['commit', '--quiet', '--only', '-m', message, '--', ...paths], ['user.useConfigOnly=true']);
+  const first = await gitExec(dir, ['commit', '--quiet', '--only', '-m', message, '--', ...paths], ['user.useConfigOnly=true', NO_AUTO_MAINTENANCE]);
   if (first.code === 0) return headCommit(dir);
   return commitAll(dir, message);
 }

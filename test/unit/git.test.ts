@@ -1,12 +1,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { g, initRepo, tempDirs } from './tmp.js';
 import {
   GitError,
   branchExists,
   commitAll,
+  commitFiles,
   aheadBehind,
   commitLeftovers,
   worktreeStatus,
@@ -298,6 +300,43 @@ describe('commits and diffs', () => {
       write(path.join(root, 'x.txt'), 'x');
       expect(await commitAll(root, 'anon')).not.toBeNull();
       expect(g(root, 'log', '-1', '--format=%an <%ae>').trim()).toBe('loopd <loopd@localhost>');
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  });
+  it("loopd's commits start no `git maintenance`, and its status leaves the index file alone", async () => {
+    const root = makeRepo();
+    const home = tmp();
+    const events = path.join(home, 'trace2.json');
+    // trace2 is read only from the global and system config: it records every child git starts.
+    write(path.join(home, '.gitconfig'), `[trace2]\n\teventTarget = ${events}\n`);
+    const saved = { HOME: process.env.HOME, XDG_CONFIG_HOME: process.env.XDG_CONFIG_HOME };
+    process.env.HOME = home;
+    process.env.XDG_CONFIG_HOME = path.join(home, '.config');
+    const maintenance = (): number =>
+      fs.existsSync(events) ? fs.readFileSync(events, 'utf8').split('\n').filter((l) => l.includes('"child_start"') && l.includes('"maintenance"')).length : 0;
+    try {
+      write(path.join(root, 'x.txt'), 'x');
+      expect(await commitAll(root, 'all')).not.toBeNull();
+      write(path.join(root, 'x.txt'), 'y');
+      expect(await commitFiles(root, 'only', ['x.txt'])).not.toBeNull();
+      expect(maintenance()).toBe(0);
+      // The same commit by plain git does start it: the trace sees it when it happens.
+      write(path.join(root, 'x.txt'), 'z');
+      execFileSync('git', ['commit', '-q', '-am', 'plain'], { cwd: root, stdio: 'ignore' });
+      expect(maintenance()).toBe(1);
+
+      // A tracked file whose stat data no longer matches the index: a status with the optional
+      // lock would rewrite the index to record it.
+      const old = new Date(Date.now() - 60_000);
+      fs.utimesSync(path.join(root, 'README.md'), old, old);
+      const index = path.join(root, '.git', 'index');
+      const before = fs.readFileSync(index);
+      expect((await worktreeStatus(root)).dirty).toBe(false);
+      expect(fs.readFileSync(index).equals(before)).toBe(true);
     } finally {
       for (const [k, v] of Object.entries(saved)) {
         if (v === undefined) delete process.env[k];
