@@ -44,8 +44,9 @@ export interface SpawnSpec {
 
 // $1 command, $2 stdin file, $3 log, $4 exit file, $5 output cap in bytes (empty: none), $6 node,
 // $7 the capping writer, $8 the host's heartbeat file (empty: no guard), $9 its maximum age in ms,
-// ${10} the guard's period in seconds (cluster mode only: heartbeat-guard.ts), ${11} GNU head
-// and ${12} the cap's head in bytes (both empty: the capping writer reads from the first byte).
+// ${10} the guard's period in seconds (cluster mode only: heartbeat-guard.ts), ${11} GNU head,
+// ${12} the cap's head in bytes and ${13} GNU stdbuf (all empty: the capping writer reads from the
+// first byte).
 // Arguments rather
 // than interpolation, so no path or command needs quoting. The no-op TERM/INT traps keep the
 // shells alive long enough to record the status of a child that was terminated (143/130) instead
@@ -97,11 +98,11 @@ const WRAPPER = [
   // complete line, so an empty or cut-short file (a SIGKILL between the open and the write) reads
   // as no status at all, exactly like a temporary file that was never renamed.
   'record() { [ -z "$gpid" ] || kill "$gpid" 2>/dev/null; printf \'%s\\n\' "$1" > "$exitf"; }',
-  'log="$3" max="$5" node="$6" capper="$7" headbin="${11}" headb="${12}"',
+  'log="$3" max="$5" node="$6" capper="$7" headbin="${11}" headb="${12}" stdbuf="${13}"',
   'capout() {',
   "  trap '' TERM INT HUP",
   '  if [ -n "$headb" ]; then',
-  '    "$headbin" -c "$headb" >> "$log"',
+  '    "$stdbuf" -o0 "$headbin" -c "$headb" >> "$log"',
   '    probe="$log.probe"',
   '    "$headbin" -c 1 > "$probe"',
   '    [ -s "$probe" ] || exit 0',
@@ -132,34 +133,51 @@ export function capperScript(): string {
   throw new Error(`cannot find the output capping writer (output-capper.js) next to ${here}: run npm run build`);
 }
 
-/** GNU head's path per PATH value (the daemon's PATH rarely changes; tests change it). */
-const gnuHeadByPath = new Map<string, string | null>();
+/** GNU head's and stdbuf's paths per PATH value (the daemon's PATH rarely changes; tests change it). */
+const gnuHeadByPath = new Map<string, HeadCopy | null>();
 
-/**
- * The absolute path of the `head` first on the daemon's PATH when it is GNU coreutils' (asked once
- * per PATH with `head --version`), else null. Only GNU's `head -c N` is known to read no byte
- * beyond N from a pipe, which the wrapper relies on to hand the rest to the capping writer.
- */
-export function gnuHead(): string | null {
-  const path = process.env.PATH ?? '';
-  const known = gnuHeadByPath.get(path);
-  if (known !== undefined) return known;
-  let found: string | null = null;
+export interface HeadCopy {
+  head: string;
+  stdbuf: string;
+}
+
+/** The first executable `name` on PATH, or null. */
+function onPath(path: string, name: string): string | null {
   for (const dir of path.split(delimiter)) {
     if (!isAbsolute(dir)) continue;
-    const p = join(dir, 'head');
+    const p = join(dir, name);
     try {
       accessSync(p, constants.X_OK);
+      return p;
     } catch {
       continue;
     }
+  }
+  return null;
+}
+
+/**
+ * GNU coreutils' `head` and `stdbuf`, first on the daemon's PATH (asked once per PATH with
+ * `--version`), else null. Only GNU's `head -c N` is known to read no byte beyond N from a pipe,
+ * which the wrapper relies on to hand the rest to the capping writer. It buffers what it writes to
+ * a file (4 KiB blocks): `stdbuf -o0` makes each read reach the log at once, so live output
+ * (`tail -f`, the dashboard) shows an agent that prints a line at a time as it prints it.
+ */
+export function gnuHead(): HeadCopy | null {
+  const path = process.env.PATH ?? '';
+  const known = gnuHeadByPath.get(path);
+  if (known !== undefined) return known;
+  let found: HeadCopy | null = null;
+  const head = onPath(path, 'head');
+  const stdbuf = onPath(path, 'stdbuf');
+  if (head && stdbuf) {
     try {
-      const out = execFileSync(p, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 });
-      if (/\(GNU coreutils\)/.test(out)) found = p;
+      const isGnu = (bin: string): boolean =>
+        /\(GNU coreutils\)/.test(execFileSync(bin, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }));
+      if (isGnu(head) && isGnu(stdbuf)) found = { head, stdbuf };
     } catch {
       // Not GNU (BusyBox's head rejects --version): the capping writer reads everything.
     }
-    break;
   }
   gnuHeadByPath.set(path, found);
   return found;
@@ -203,8 +221,8 @@ export async function spawnDetached(spec: SpawnSpec): Promise<ProcessHandle> {
   const nonce = spec.nonce ?? randomUUID();
   const cap = spec.maxOutputBytes !== undefined && spec.maxOutputBytes > 0 ? String(Math.floor(spec.maxOutputBytes)) : '';
   const head = cap && spec.headCopy !== false ? capLayout(Number(cap)).head : 0;
-  const headBin = head > 0 ? gnuHead() : null;
-  const headArgs = headBin ? [headBin, String(head)] : ['', ''];
+  const tools = head > 0 ? gnuHead() : null;
+  const headArgs = tools ? [tools.head, String(head), tools.stdbuf] : ['', '', ''];
   const args = [spec.shellCommand, spec.stdinPath, spec.logPath, spec.exitPath, cap, process.execPath, cap ? capperScript() : '', ...guardArgs(spec.guard), ...headArgs];
   // Started by the spawner (core/spawner.ts), not by forking the daemon; node:child_process there
   // rather than execa, whose set-up per call cost a few ms of CPU. The wrapper is detached: it is not

@@ -39,7 +39,7 @@ const flood = (n: number) => `head -c ${n} /dev/zero | tr '\\0' a | fold -w 99; 
 
 describe('the wrapper output cap', () => {
   it('uses GNU head where the system has it (this test machine has coreutils)', () => {
-    expect(gnuHead()).toMatch(/\/head$/);
+    expect(gnuHead()).toMatchObject({ head: expect.stringMatching(/\/head$/), stdbuf: expect.stringMatching(/\/stdbuf$/) });
   });
 
   it('falls back to the capping writer alone when the head first on PATH is not GNU', async () => {
@@ -58,7 +58,23 @@ describe('the wrapper output cap', () => {
     } finally {
       process.env.PATH = saved;
     }
-    expect(gnuHead()).toMatch(/\/head$/);
+    expect(gnuHead()).toMatchObject({ head: expect.stringMatching(/\/head$/), stdbuf: expect.stringMatching(/\/stdbuf$/) });
+  });
+
+  it('puts each line in the log as the agent prints it, not when it ends (live tail -f)', async () => {
+    const s = spec('echo first; while [ ! -e go ]; do sleep 0.02; done; echo second');
+    const h = await spawnDetached(s);
+    handles.push(h);
+    // The agent waits for "go", which comes only once its first line is in the log: a head that
+    // held its writes back until the end would never let this test finish.
+    // (The wrapper creates the log as it starts.)
+    const log = (): string => (fs.existsSync(s.logPath) ? fs.readFileSync(s.logPath, 'utf8') : '');
+    while (!log().includes('first\n')) await new Promise((r) => setTimeout(r, 10));
+    expect(fs.readFileSync(s.logPath, 'utf8')).toBe('first\n');
+    fs.writeFileSync(path.join(s.cwd, 'go'), '');
+    const exit = await waitForExit(h, s.exitPath, { graceMs: 2000 });
+    expect(exit.exitCode).toBe(0);
+    expect(fs.readFileSync(s.logPath, 'utf8')).toBe('first\nsecond\n');
   });
 
   it('copies output within the head as it is, with no capping writer started', async () => {
