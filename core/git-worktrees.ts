@@ -1,7 +1,7 @@
 // The run worktrees git manages: listing, creating (or finding again) and removing them. The
 // check each iteration repeats (is the worktree still there, on its branch, and at which HEAD)
 // reads the git directory's files and starts no git process when they tell for sure.
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { branchExists, canonical, git, gitExec, GitError, isDirectory } from './git-exec.js';
 import { gitDirsOf, isLooseCommit, readHead } from './git-files.js';
@@ -11,6 +11,8 @@ export interface WorktreeEntry {
   /** Short branch name, or null when detached/bare. */
   branch: string | null;
   prunable: boolean;
+  /** `git worktree lock`ed, or left locked by a `git worktree add` that never finished. */
+  locked: boolean;
 }
 
 /** `git worktree list --porcelain`, parsed; the first entry is the main worktree. */
@@ -21,12 +23,14 @@ export async function listWorktrees(repoRoot: string): Promise<WorktreeEntry[]> 
     let path: string | null = null;
     let branch: string | null = null;
     let prunable = false;
+    let locked = false;
     for (const line of block.split('\n')) {
       if (line.startsWith('worktree ')) path = line.slice('worktree '.length);
       else if (line.startsWith('branch ')) branch = line.slice('branch '.length).replace(/^refs\/heads\//, '');
       else if (line === 'prunable' || line.startsWith('prunable ')) prunable = true;
+      else if (line === 'locked' || line.startsWith('locked ')) locked = true;
     }
-    if (path !== null) entries.push({ path, branch, prunable });
+    if (path !== null) entries.push({ path, branch, prunable, locked });
   }
   return entries;
 }
@@ -53,7 +57,15 @@ export async function createWorktree(opts: {
     worktrees = await listWorktrees(repoRoot);
   }
 
-  const atPath = worktrees.find((w) => canonical(w.path) === want);
+  let atPath = worktrees.find((w) => canonical(w.path) === want);
+  if (atPath && interruptedAdd(atPath)) {
+    // A `worktree add` killed half-way (a crashed daemon or host) left this path locked, on a
+    // placeholder HEAD or with nothing checked out: made by us for this run, so made again.
+    await git(repoRoot, ['worktree', 'remove', '--force', '--force', atPath.path]);
+    await git(repoRoot, ['worktree', 'prune']);
+    worktrees = await listWorktrees(repoRoot);
+    atPath = undefined;
+  }
   if (atPath) {
     if (atPath.branch === branch) return { path, reused: true };
     throw new GitError(
@@ -80,6 +92,25 @@ export async function createWorktree(opts: {
     await git(repoRoot, ['worktree', 'add', '-b', branch, path, base]);
   }
   return { path, reused: false };
+}
+
+/**
+ * git locks a worktree while `worktree add` sets it up (HEAD a placeholder, then the branch, then
+ * the checkout) and unlocks it at the end: locked on the placeholder HEAD, or locked with no index
+ * yet, is an add that never finished. A worktree locked by hand is complete and left alone.
+ */
+function interruptedAdd(w: WorktreeEntry): boolean {
+  if (!w.locked) return false;
+  const dirs = gitDirsOf(w.path);
+  if (dirs === undefined) return false;
+  let head = '';
+  try {
+    head = readFileSync(join(dirs.gitDir, 'HEAD'), 'utf8').trim();
+  } catch {
+    return false;
+  }
+  // The placeholder git writes first (the null object id), or a HEAD set but nothing checked out.
+  return /^0+$/.test(head) || !existsSync(join(dirs.gitDir, 'index'));
 }
 
 export async function removeWorktree(repoRoot: string, path: string, opts?: { deleteBranch?: string }): Promise<void> {
@@ -112,6 +143,8 @@ export async function reusableWorktree(repoRoot: string, branch: string, path: s
   const commonDir = join(repoRoot, '.git');
   if (!isDirectory(abs) || !isDirectory(commonDir)) return null;
   const dirs = gitDirsOf(abs);
+  // Locked: perhaps a `worktree add` that never finished; createWorktree decides.
+  if (dirs && existsSync(join(dirs.gitDir, 'locked'))) return null;
   if (dirs) {
     // `abs/.git` names the git directory, so abs is that worktree's top level, as git would say.
     if (canonical(dirs.commonDir) !== canonical(commonDir)) return null;

@@ -99,6 +99,10 @@ const WRAPPER = [
   // as no status at all, exactly like a temporary file that was never renamed.
   'record() { [ -z "$gpid" ] || kill "$gpid" 2>/dev/null; printf \'%s\\n\' "$1" > "$exitf"; }',
   'log="$3" max="$5" node="$6" capper="$7" headbin="${11}" headb="${12}" stdbuf="${13}"',
+  // Node resets ignored signals to their default as it starts, so a TERM meant for the agent can
+  // kill the writer before its own handler is in place, which is before it reads a byte: then it
+  // starts again on the same pipe, and nothing is lost.
+  'runcapper() { while :; do "$node" "$capper" "$@"; case $? in 129|130|143) ;; *) return ;; esac; done; }',
   'capout() {',
   "  trap '' TERM INT HUP",
   '  if [ -n "$headb" ]; then',
@@ -106,9 +110,10 @@ const WRAPPER = [
   '    probe="$log.probe"',
   '    "$headbin" -c 1 > "$probe"',
   '    [ -s "$probe" ] || exit 0',
-  '    exec "$node" "$capper" "$log" "$max" "$headb" "$probe"',
+  '    runcapper "$log" "$max" "$headb" "$probe"',
+  '  else',
+  '    runcapper "$log" "$max"',
   '  fi',
-  '  exec "$node" "$capper" "$log" "$max"',
   '}',
   'if [ -n "$5" ]; then',
   '  { trap \':\' TERM INT; /bin/sh -c "$1" < "$2"; record $?; } 2>&1 | capout > /dev/null 2>&1',
