@@ -37,7 +37,7 @@ function gitEnv(): Record<string, string> {
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.toUpperCase().startsWith('GIT_') && !k.toUpperCase().startsWith('LOOPD_')) env[k] = v;
   env.GIT_TERMINAL_PROMPT = '0';
   // loopd's reads (status above all) must not rewrite the index as a side effect: it is the
-  // user's and the agent's, and the refresh write cost ~0.5 ms per status.
+  // user's and the agent's, and the refresh write cost ~0.3 ms per status.
   env.GIT_OPTIONAL_LOCKS = '0';
   return env;
 }
