@@ -109,9 +109,10 @@ export default defineConfig({
       reporter: ['text-summary'],
       // The figures also when a test failed: CI output always says where coverage stands.
       reportOnFailure: true,
-      // Just below the figures of the run that set them (81.4 / 72.4 / 84.7 / 83.0 %), with room for
-      // the few branches that depend on timing; raise them when coverage rises.
-      thresholds: { statements: 80, branches: 71, functions: 83.5, lines: 82 },
+      // Just below the figures of the run that set them (86.7 / 76.2 / 88.9 / 89.1 %; they rose when
+      // the CLI tests began running commands in the test process), with room for the few branches
+      // that depend on timing; raise them when coverage rises.
+      thresholds: { statements: 85.5, branches: 75, functions: 87.5, lines: 88 },
     },
   },
 });

@@ -122,7 +122,7 @@ describe('fast path against a real daemon', () => {
 
   // Ages and uptimes move while the test runs; everything else must be byte for byte the same.
   // Ages move on between the two calls, and "9s" -> "10s" also widens the table's padding after them.
-  const steady = (s: string) => s.replace(/\b\d+[smhd]\b */g, 'T ').replace(/"uptimeMs": \d+/, '"uptimeMs": 0');
+  const steady = (s: string) => s.replace(/\b\d+(?:ms|[smhd])\b */g, 'T ').replace(/"uptimeMs": \d+/, '"uptimeMs": 0');
 
   it.each([
     [['list']],

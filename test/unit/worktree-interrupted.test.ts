@@ -67,3 +67,15 @@ describe('a worktree add that never finished', () => {
     expect((await listWorktrees(repo)).find((w) => w.path === wt)?.locked).toBe(true);
   });
 });
+
+describe('a worktree add killed as it wrote commondir', () => {
+  it('no longer breaks every worktree list of the repository: completed, then made again', async () => {
+    const { repo, wt, admin } = repoWithWorktree();
+    // What the kill leaves: locked, gitdir and .git written, HEAD not yet, commondir created empty.
+    fs.writeFileSync(path.join(admin, 'locked'), 'initializing');
+    fs.rmSync(path.join(admin, 'HEAD'));
+    fs.writeFileSync(path.join(admin, 'commondir'), '');
+    expect(() => git(repo, 'worktree', 'list', '--porcelain')).toThrow(/commondir/);
+    await placedAgain(repo, wt);
+  });
+});
