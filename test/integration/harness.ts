@@ -226,7 +226,9 @@ export async function waitForRun(client: LoopClient, id: string, timeoutMs = 300
   // The answer itself still comes over the API, as the tests assert on what a client sees.
   for (;;) {
     const run = await client.runs.get.query({ run: id });
-    if (TERMINAL.includes(run.status)) return run;
+    // Ended, and its file work (summary.json, the report's last row, the mirror) recorded: that
+    // follows the ending's commit, and the tests read those files next.
+    if (TERMINAL.includes(run.status) && run.artifacts.some((a) => a.kind === 'summary')) return run;
     if (Date.now() > deadline) throw new Error(`run ${id} still ${run.status} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }

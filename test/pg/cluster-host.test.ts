@@ -17,7 +17,16 @@ beforeAll(async () => {
 });
 afterAll(async () => drop());
 beforeEach(async () => {
-  await pool.query('TRUNCATE events, merge_locks, agent_holds, steps, runs, hosts RESTART IDENTITY CASCADE');
+  // The previous test's stopped host may still have a statement of its own in flight, and
+  // PostgreSQL then picks the TRUNCATE as the deadlock's victim: start again on a fresh table.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await pool.query('TRUNCATE events, merge_locks, agent_holds, steps, runs, hosts RESTART IDENTITY CASCADE');
+      return;
+    } catch (e) {
+      if ((e as { code?: string }).code !== '40P01' || attempt >= 5) throw e;
+    }
+  }
 });
 
 function options(id: string, execute: ClusterHostOptions['execute'], extra: Partial<ClusterHostOptions> = {}): ClusterHostOptions {
