@@ -47,11 +47,11 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    // Two cores: one file per core. Most files spend their time in child processes (agents, git,
-    // loopctl), which take the rest of the machine. Three workers were measured only on a machine
-    // at load 19 (pg + integration-pg: 188 s against 204 s wall, same CPU, one lease-TTL test
-    // failed): try `npm test -- --maxWorkers=3` on an idle machine before raising it.
-    maxWorkers: 2,
+    // Four files at a time on two cores: most files wait on child processes (agents, git, daemons)
+    // and timers rather than burn CPU, so two workers left a core idle much of the time. Measured on
+    // an idle 2-core machine, whole suite with coverage (`npx vitest run --coverage --maxWorkers=N`):
+    // 2 -> 102 s, 3 -> 88 s, 4 -> 83 s, 6 -> 81 s wall, the same ~130 s of CPU each.
+    maxWorkers: 4,
     // Longest first across all projects, the kill tests far apart (test/run-order.ts).
     sequence: { sequencer: LongestFirst },
     projects: [
