@@ -225,13 +225,12 @@ async function branchesOf(root: string, config: LoopConfig): Promise<{ base: str
   // Every branch the run will create or move, checked now rather than after the paid work.
   if (config.base_branch !== '') assertBranchName('base_branch', config.base_branch, toUserError);
   assertBranchName('run_branch_prefix', config.run_branch_prefix, toUserError, { prefix: true });
-  // Both at once (each is a git process or two): a run's creation, and the trigger's, waits for them.
-  const [base, branches] = await Promise.allSettled([detectBaseBranch(root, config.base_branch), listBranches(root)]);
-  const userError = (e: unknown) => (e instanceof GitError ? new UserError(e.message) : e);
-  // The base branch's error first, as when they were asked one after the other.
-  if (base.status === 'rejected') throw userError(base.reason);
-  if (branches.status === 'rejected') throw userError(branches.reason);
-  return { base: base.value, branches: new Set(branches.value) };
+  try {
+    return { base: await detectBaseBranch(root, config.base_branch), branches: new Set(await listBranches(root)) };
+  } catch (e) {
+    if (e instanceof GitError) throw new UserError(e.message);
+    throw e;
+  }
 }
 
 /** Validates a run request and works out everything the run will be, without creating anything. */
