@@ -1,4 +1,7 @@
+import { stat } from 'node:fs/promises';
 import { defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
+import { rank, runOrder } from './test/run-order.js';
 
 // The real-CLI contract tests are opt-in: npm run test:agents (test/agents/vitest.config.ts).
 const exclude = ['test/agents/**', 'node_modules/**', 'dist/**'];
@@ -15,14 +18,42 @@ const PG_INTEGRATION = [
   'test/integration/truth.test.ts',
 ];
 
+// Files that never run side by side (test/exclusive-files.ts holds a lock around each; the run order
+// puts them far apart): the two multi-host kill tests each run three hosts with their agents and
+// kill them on a schedule read from the agents' ledger; side by side they starve each other's hosts
+// of CPU past their lease TTLs.
+const EXCLUSIVE = ['test/pg/loopd-cluster.test.ts', 'test/pg/multi-host-kill.test.ts'];
+
+/** Longest first across all projects, the exclusive files far apart: see test/run-order.ts. */
+class LongestFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const ranked = await Promise.all(
+      files.map(async (spec) => {
+        const cached = this.ctx.cache.getTestSpecificationResult(spec);
+        // The size stands in for the duration of a file that never ran (a fresh clone has no record).
+        const size = cached ? 0 : await stat(spec.moduleId).then((s) => s.size, () => 0);
+        return rank(spec, this.ctx.config.root, EXCLUSIVE, cached, size);
+      }),
+    );
+    return runOrder(ranked);
+  }
+}
+
+// Names this run for the lock of test/exclusive-files.ts; the workers inherit it.
+process.env.LOOPD_TEST_RUN ??= String(process.pid);
+
 export default defineConfig({
   test: {
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
     // Two cores: one file per core. Most files spend their time in child processes (agents, git,
-    // loopctl), which take the rest of the machine.
+    // loopctl), which take the rest of the machine. Three workers were measured only on a machine
+    // at load 19 (pg + integration-pg: 188 s against 204 s wall, same CPU, one lease-TTL test
+    // failed): try `npm test -- --maxWorkers=3` on an idle machine before raising it.
     maxWorkers: 2,
+    // Longest first across all projects, the kill tests far apart (test/run-order.ts).
+    sequence: { sequencer: LongestFirst },
     projects: [
       {
         test: {
@@ -49,10 +80,10 @@ export default defineConfig({
           exclude,
           // A throwaway PostgreSQL for the cluster tests, started once, and only when one of them runs.
           globalSetup: ['test/pg/global-setup.ts'],
-          // One file at a time: the two kill tests each run three hosts with their agents and kill
-          // them on a schedule read from the agents' ledger; side by side they starve each other's
-          // hosts of CPU past their lease TTLs.
-          fileParallelism: false,
+          // These files share the workers with the other projects (a project with one worker would
+          // run alone after all the others), except that the kill tests never run side by side.
+          setupFiles: ['test/exclusive-files.ts'],
+          provide: { exclusiveFiles: EXCLUSIVE },
         },
       },
       {

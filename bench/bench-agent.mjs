@@ -1,6 +1,7 @@
 // Benchmark agent: one tiny commit per implementation call, APPROVED as a reviewer, no sleeps. It
-// appends its phase, iteration and its own start and end times to $LOOP_RUN_DIR/agent-times.tsv so
-// the bench can take the agent's own time out of the run's wall time.
+// appends its phase, iteration, its own start and end times and its CPU time (its own and its git
+// processes', in ms) to $LOOP_RUN_DIR/agent-times.tsv so the bench can take the agent's own time
+// and CPU out of the run's.
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 
@@ -20,4 +21,9 @@ if (phase === 'review') {
   execFileSync('git', [...id, 'commit', '-q', '-m', `bench ${process.env.LOOP_ITERATION}`]);
   if (!next.includes('- [ ]')) process.stdout.write('<promise>COMPLETE</promise>\n');
 }
-appendFileSync(`${process.env.LOOP_RUN_DIR}/agent-times.tsv`, `${phase}\t${process.env.LOOP_ITERATION}\t${start}\t${Date.now()}\n`);
+// cutime and cstime (fields 16 and 17 of /proc/self/stat, in clock ticks of 10 ms): the git
+// processes this agent ran and waited for.
+const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+const cpu = process.cpuUsage();
+const cpuMs = (cpu.user + cpu.system) / 1000 + (Number(fields[13]) + Number(fields[14])) * 10;
+appendFileSync(`${process.env.LOOP_RUN_DIR}/agent-times.tsv`, `${phase}\t${process.env.LOOP_ITERATION}\t${start}\t${Date.now()}\t${cpuMs.toFixed(1)}\n`);

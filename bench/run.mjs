@@ -15,6 +15,8 @@ const { startDaemon } = await import(join(root, 'dist', 'host', 'main.js'));
 const { createClientFor } = await import(join(root, 'dist', 'cli', 'client.js'));
 const { SqliteStore: Store } = await import(join(root, 'dist', 'host', 'store', 'sqlite.js'));
 const { DAEMON_NODE_FLAGS } = await import(join(root, 'dist', 'host', 'node-flags.js'));
+// Absent from builds older than the trace marks (the bench can time an older build for comparison).
+const { setTraceRecorder } = await import(join(root, 'dist', 'core', 'trace.js')).catch(() => ({ setTraceRecorder: () => {} }));
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 10);
 const CLI_RUNS = Number(process.env.BENCH_CLI_RUNS ?? 15);
@@ -111,6 +113,38 @@ async function daemonProcess(home, extra = []) {
       child = spawn(NODE, args, { env, stdio: 'ignore' });
       await waitHealthy(port);
       return performance.now() - t0;
+    },
+  };
+}
+
+const r2 = (a, b) => `${(a / b).toFixed(2)}x`;
+
+/** CPU time (ms) of this process and of the children it has reaped (theirs include their own). */
+function cpuNow() {
+  return cpuSplit().own + cpuSplit().children;
+}
+
+function cpuSplit() {
+  const f = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+  const own = process.cpuUsage();
+  return { own: (own.user + own.system) / 1000, children: (Number(f[13]) + Number(f[14])) * 10 };
+}
+
+/** Run ends as the in-process daemon's bus publishes them (listening from before the run exists). */
+function runEnds(bus) {
+  const ended = new Set();
+  let wake = null;
+  const on = (ev) => {
+    if (['RUN_COMPLETED', 'RUN_FAILED', 'RUN_CANCELED'].includes(ev.type)) {
+      ended.add(ev.run_id);
+      wake?.();
+    }
+  };
+  bus.on('event', on);
+  return {
+    async wait(id) {
+      while (!ended.has(id)) await new Promise((r) => (wake = r));
+      bus.off('event', on);
     },
   };
 }
@@ -290,17 +324,26 @@ async function overheadBench(extraFlags = {}, report = true) {
   chmodSync(join(shim, 'git'), 0o755);
   const savedPath = process.env.PATH;
   process.env.PATH = `${shim}:${savedPath}`;
+  const marks = [];
+  setTraceRecorder((m) => marks.push(m));
   const daemon = await startDaemon({ home: join(base, 'home'), host: '127.0.0.1', port: 0, token: BENCH_TOKEN, log: () => {}, writeInfo: false });
   const client = createClientFor(daemon.url, daemon.token);
   try {
     const repo = makeRepo(base, TASKS);
     writeFileSync(gitLog, '');
+    const cpu0 = cpuNow();
+    const split0 = cpuSplit();
+    const ends = runEnds(daemon.bus);
     const run = await client.runs.create.mutate({
       cwd: repo,
       spec: 'specs/bench.md',
       flags: { agent: 'command', agent_cmd: `node ${join(root, 'bench', 'bench-agent.mjs')}`, merge_strategy: 'none', iterations: TASKS + 5, reviewer: true, ...extraFlags },
     });
-    const done = await waitRun(client, run.id);
+    // Woken by the in-process daemon's bus, so the bench's own waiting costs no CPU.
+    await ends.wait(run.id);
+    const cpuRun = cpuNow() - cpu0;
+    const split1 = cpuSplit();
+    const done = await client.runs.get.query({ run: run.id });
     if (done.status !== 'COMPLETED') throw new Error(`bench run ended ${done.status}: ${done.exitReason} ${done.lastError}`);
     const gitLines = readFileSync(gitLog, 'utf8').trim().split('\n');
     const gitCalls = gitLines.length;
@@ -320,8 +363,9 @@ async function overheadBench(extraFlags = {}, report = true) {
         .trim()
         .split('\n')
         .map((l) => l.split('\t'))
-        .map(([phase, it, s, e]) => [`${phase}:${it}`, { start: Number(s), end: Number(e) }]),
+        .map(([phase, it, s, e, c]) => [`${phase}:${it}`, { start: Number(s), end: Number(e), cpu: Number(c) }]),
     );
+    const agentCpu = [...times.values()].reduce((a, t) => a + t.cpu, 0);
     const phases = { dispatch: [], prepare: [], spawn: [], afterExit: [], agent: [], kind: [] };
     let prevEnd = events.find((e) => e.type === 'RUN_CREATED').ts;
     const started = new Map();
@@ -343,11 +387,16 @@ async function overheadBench(extraFlags = {}, report = true) {
         prevEnd = ev.ts;
       }
     }
+    if (report) traceTable(marks, started, times);
     const calls = phases.agent.length;
     const before = phases.dispatch.map((x, i) => x + phases.prepare[i] + phases.spawn[i]);
     const total = before.map((x, i) => x + phases.afterExit[i]);
     const agent = median(phases.agent);
-    if (!report) return median(total);
+    // loopd's CPU per call: this process (the daemon, in-process) and every process it started
+    // (git, the agent wrapper, the output capper), minus what the agents reported for themselves.
+    const cpuPerCall = (cpuRun - agentCpu) / calls;
+    progress(`loopd CPU per call: daemon ${((split1.own - split0.own) / calls).toFixed(1)} ms, its processes ${((split1.children - split0.children - agentCpu) / calls).toFixed(1)} ms`);
+    if (!report) return { total: median(total), cpu: cpuPerCall };
     const r = (x) => `${(x / agent).toFixed(2)}x`;
     row(`overhead per agent call (${calls} calls: ${TASKS} tasks + reviewer)`, ms(median(total)), "the agent's own time", ms(agent), r(median(total)));
     row('  before spawn', ms(median(before)), '', '', r(median(before)));
@@ -362,6 +411,7 @@ async function overheadBench(extraFlags = {}, report = true) {
       if (b.length > 0) row(`  ${kind} calls: before spawn / after exit`, `${ms(median(b))} / ${ms(median(a))}`, '', '', '');
     }
     row('  git processes per agent call (loopd only, run set-up included)', (gitCalls / calls).toFixed(1), '', '', '');
+    row('  loopd CPU per agent call (daemon + its processes, run set-up included)', ms(cpuPerCall), "the agent's own CPU", ms(agentCpu / calls), r2(cpuPerCall, agentCpu / calls));
     // The review API on the finished run: its whole diff and per-iteration stats, next to runs.get.
     const timed = async (fn) => {
       const xs = [];
@@ -375,10 +425,47 @@ async function overheadBench(extraFlags = {}, report = true) {
     const diffMs = await timed(() => client.runs.diff.query({ run: run.id }));
     const getMs = await timed(() => client.runs.get.query({ run: run.id }));
     row(`runs.diff of that run (${TASKS} iterations: whole diff + per-iteration stats)`, ms(diffMs), 'runs.get of the same run', ms(getMs), `${(diffMs / getMs).toFixed(2)}x`);
-    return median(total);
+    return { total: median(total), cpu: cpuPerCall };
   } finally {
+    setTraceRecorder(null);
     await daemon.stop();
     process.env.PATH = savedPath;
+  }
+}
+
+/**
+ * Where the milliseconds of an agent call go, from the daemon's trace marks (core/trace.ts) and the
+ * agent's own clock: the median of each stretch between two consecutive marks, per kind of call,
+ * from the previous step's end ("step recorded") to this one's. Printed to stderr (BENCH_TRACE=1).
+ */
+function traceTable(marks, started, times) {
+  if (process.env.BENCH_TRACE !== '1') return;
+  const byStep = new Map();
+  for (const m of marks) {
+    if (!byStep.has(m.stepId)) byStep.set(m.stepId, []);
+    byStep.get(m.stepId).push(m);
+  }
+  const stretches = new Map();
+  let prevEnd = null;
+  for (const [stepId, ms_] of [...byStep].sort((a, b) => a[0] - b[0])) {
+    const s = started.get(stepId);
+    const t = s && times.get(s.key);
+    const points = [...ms_];
+    if (t) points.push({ name: 'agent running', at: t.start }, { name: 'agent ended', at: t.end });
+    points.sort((a, b) => a.at - b.at);
+    if (prevEnd !== null) points.unshift({ name: 'previous step recorded', at: prevEnd });
+    const kind = s ? s.key.split(':')[0] : '?';
+    for (let i = 1; i < points.length; i++) {
+      const key = `${kind}: ${points[i - 1].name} -> ${points[i].name}`;
+      if (!stretches.has(key)) stretches.set(key, { xs: [], pos: [] });
+      stretches.get(key).xs.push(points[i].at - points[i - 1].at);
+      stretches.get(key).pos.push(i);
+    }
+    prevEnd = ms_.find((m) => m.name === 'step recorded')?.at ?? prevEnd;
+  }
+  const order = ([k, v]) => `${k.split(':')[0]} ${String(median(v.pos)).padStart(4, '0')}`;
+  for (const [key, { xs }] of [...stretches].sort((a, b) => order(a).localeCompare(order(b)))) {
+    process.stderr.write(`trace ${key.padEnd(80)} ${median(xs).toFixed(1).padStart(7)} ms median  (n=${xs.length}, max ${Math.max(...xs).toFixed(1)})\n`);
   }
 }
 
@@ -658,7 +745,8 @@ try {
     const capped = await overheadBench();
     // The same without the output-capping writer: what the cap costs per call.
     const uncapped = await overheadBench({ max_output_bytes: 0 }, false);
-    row('overhead per agent call, with the output cap (default)', ms(capped), 'the same, max_output_bytes=0', ms(uncapped), `${(capped / uncapped).toFixed(2)}x`);
+    row('overhead per agent call, with the output cap (default)', ms(capped.total), 'the same, max_output_bytes=0', ms(uncapped.total), r2(capped.total, uncapped.total));
+    row('loopd CPU per agent call, with the output cap (default)', ms(capped.cpu), 'the same, max_output_bytes=0', ms(uncapped.cpu), r2(capped.cpu, uncapped.cpu));
   }
   if (only.has('trigger')) await triggerBench();
   if (only.has('recovery')) await recoveryBench();

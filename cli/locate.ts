@@ -4,7 +4,7 @@ import { DEFAULT_HOST, DEFAULT_PORT, homePaths, loopdHome, parseAddr, type Daemo
 
 // Not `import ... from 'node:fs'`: that builds the module's whole ES namespace, loading fs/promises
 // and its streams, ~3 ms on every loopctl start; this file is on loopctl's fast path.
-const { readFileSync } = process.getBuiltinModule('node:fs');
+const { existsSync, readFileSync } = process.getBuiltinModule('node:fs');
 
 export interface LoopClientOptions {
   /** Base URL (`http://127.0.0.1:7700`) or `HOST:PORT`. */
@@ -148,13 +148,31 @@ export async function waitForDaemon(url: string, totalMs = 5000): Promise<boolea
   }
 }
 
-/** True when a process with this pid exists (EPERM: it exists but belongs to someone else). */
+/**
+ * True when a process with this pid exists and has not exited (EPERM: it exists but belongs to
+ * someone else). An exited daemon stays a zombie until its parent reaps it; a daemon started by
+ * `daemon start` is reparented to PID 1, and some containers' init reaps only now and then (over a
+ * second, measured), so a zombie counts as gone: `daemon stop` returns when the daemon has exited.
+ */
 export function pidAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+  return !isZombie(pid);
+}
+
+function isZombie(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    // Gone between the two looks; without /proc at all, kill(0) answered, so trust it.
+    return existsSync('/proc/self/stat');
+  }
+  // The state follows the command name, which is in parentheses and may itself hold spaces or ')'.
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state === 'Z' || state === 'X';
 }

@@ -1,15 +1,12 @@
 // Git queries and repairs behind "history is append-only": what branch a worktree is on, whether
 // a head descends from the one loopd recorded, and putting a rewritten branch back. Kept apart
-// from git.ts (worktrees and merges); same rule: plumbing through execa, no ambient GIT_* vars.
-import { execa } from 'execa';
+// from git.ts (worktrees and merges); same rule: plumbing through gitExec, no ambient GIT_* vars.
+import { gitExec } from './git-exec.js';
 import { gitDirsOf, isLooseCommit, readHead, readRef, writeLoopdRef } from './git-files.js';
 
+/** git's answer, or exit code -1 (with the reason as stderr) when git could not run. */
 async function run(dir: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.toUpperCase().startsWith('GIT_') && !k.toUpperCase().startsWith('LOOPD_')) env[k] = v;
-  env.GIT_TERMINAL_PROMPT = '0';
-  const r = await execa('git', args, { cwd: dir, env, extendEnv: false, reject: false, stdin: 'ignore' });
-  return { code: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
+  return gitExec(dir, args).catch((e: unknown) => ({ code: -1, stdout: '', stderr: e instanceof Error ? e.message : String(e) }));
 }
 
 async function must(dir: string, args: string[]): Promise<string> {

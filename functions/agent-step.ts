@@ -2,12 +2,14 @@
 // output going (through the capping writer) to the log, tell subscribers as the log grows, and
 // wait for its exit status. Shared by the phases that run an agent; keeps no state between calls.
 // Nothing here reads a whole log: the parsers get its last few MiB (core/logfile.ts).
+import { rmSync } from 'node:fs';
 import { agentKind, buildAgentCommand, failLabel, fixFor, parseAgentOutput, type AgentKind } from '../core/agents/kinds/index.js';
 import type { AgentUsage, ParsedAgentOutput } from '../core/agents/output.js';
-import { DEFAULT_MAX_OUTPUT_BYTES, finalizeCappedLog, needsFinalize, readCapState, type CapState } from '../core/agents/output-cap.js';
+import { DEFAULT_MAX_OUTPUT_BYTES, finalizeCappedLog, needsFinalize, probePathFor, readCapState, type CapState } from '../core/agents/output-cap.js';
 import { costFromTokens, parsePriceOverrides, priceFor } from '../core/agents/prices.js';
 import type { WaitResult } from '../core/agents/process.js';
 import { countFileLines, readTail } from '../core/logfile.js';
+import { traceMark } from '../core/trace.js';
 import type { LoopConfig } from '../core/config.js';
 import { awaitStepProcess, launchStepProcess } from './step-process.js';
 import type { AgentProcessInfo, HandlerInput } from './types.js';
@@ -51,6 +53,7 @@ export async function runAgent(input: HandlerInput, spec: AgentSpec): Promise<Ag
     sink.event('AGENT_ADOPTED', { phase: step.phase, iteration: step.iteration, attempt: step.attempt, pid: proc.pid });
   } else {
     proc = await launchStepProcess(sink, {
+      stepId: step.id,
       command: buildAgentCommand({ kind: spec.kind, agentCmd: spec.agentCmd, model: spec.model }),
       cwd: run.worktreePath,
       env: { ...agentPolicyEnv(run.config), ...spec.env },
@@ -64,9 +67,12 @@ export async function runAgent(input: HandlerInput, spec: AgentSpec): Promise<Ag
     });
     sink.event('AGENT_STARTED', { phase: step.phase, iteration: step.iteration, attempt: step.attempt, pid: proc.pid, agent: spec.kind, log: spec.logPath });
   }
-  const exit = await awaitStepProcess(proc, { timeoutMs: run.config.claude_timeout_sec * 1000, signal, onOutput: () => sink.outputGrew() });
+  const mark = (name: string): void => traceMark(step.id, name);
+  const exit = await awaitStepProcess(proc, { timeoutMs: run.config.claude_timeout_sec * 1000, signal, onOutput: () => sink.outputGrew(), mark });
   // awaitStepProcess has emptied the process group, so a capping writer killed before its end (a
   // timeout's SIGKILL) cannot race us: finish its job from the files it left.
+  // The wrapper's probe (empty unless the output went past the cap's head) is not output.
+  rmSync(probePathFor(proc.logPath), { force: true });
   const cap = needsFinalize(proc.logPath) ? finalizeCappedLog(proc.logPath) : readCapState(proc.logPath);
   sink.outputGrew();
   if (cap?.truncated) {
@@ -84,6 +90,7 @@ export async function runAgent(input: HandlerInput, spec: AgentSpec): Promise<Ag
   const { text: window } = readTail(proc.logPath);
   const failed = exit.exitCode !== 0 || exit.timedOut || exit.vanished;
   const parsed = parseAgentOutput(spec.kind, window, { failed });
+  mark('output read');
   return { proc, exit, window, parsed: { ...parsed, usage: priced(parsed.usage, spec.kind, spec.model, run.config) }, outputBytes: counted.bytes, outputLines: counted.lines, cap };
 }
 

@@ -13,6 +13,7 @@ import { detectCompletion } from '../core/completion.js';
 import { commitsSince, headCommit } from '../core/git.js';
 import { planDigest } from '../core/plan.js';
 import { outputSimilarity, SIMILARITY_WINDOW_BYTES, textTail } from '../core/signals.js';
+import { traceMark } from '../core/trace.js';
 import { agentOutcome, findStep, runAgent, type AgentRun } from './agent-step.js';
 import { afterExitFacts, knownToJudge, planTallies, type AfterExitFacts } from './implementation-facts.js';
 import { prepareImplementation, readPlan } from './implementation-prepare.js';
@@ -104,14 +105,17 @@ export const implementation: Handler<'implementation'> = async (input) => {
 
   // Not the agent's failure: say what is really wrong instead of "agent exited with code 1".
   const gone = await checkRunPlace(input.run, { worktree: false });
+  traceMark(step.id, 'place checked');
   if (gone) return { status: 'FAILED', error: gone.message, result: { fatal: true, failReason: gone.reason } };
   const { run, runPatch, commitBefore, planBefore } = await prepareImplementation(input, { prompt: files.prompt, iterPrompt: files.iterPrompt });
+  traceMark(step.id, 'prepared');
   const spec = { kind: run.config.agent, agentCmd: run.config.agent_cmd, model: run.config.model, promptPath: files.iterPrompt, logPath: files.log, exitPath: files.exit };
   const { agent, completion, recentText } = await runAndRead({ ...input, run }, { ...spec, commitBefore, planBefore, env: agentEnv(run, step.iteration, files.iterPrompt) });
   const { parsed, exit } = agent;
   const patch = runPatch ? { runPatch } : {};
 
   const settled = await settleAfterExit(run, agent, files, commitBefore);
+  traceMark(step.id, 'git facts');
   if ('failed' in settled) {
     const result = { ...settled.failed.result, durationMs: Date.now() - started };
     return { ...settled.failed, promptPath: files.iterPrompt, usage: parsed.usage, ...patch, result };
@@ -131,6 +135,7 @@ export const implementation: Handler<'implementation'> = async (input) => {
     sink,
     ...knownToJudge(facts),
   });
+  traceMark(step.id, 'judged');
   const planAfter = readPlan(run.worktreePath, run.planPath);
   const tallies = planTallies(run, judgement.ledger ?? input.ledger, planAfter);
   const commitAfter = judgement.finalHead ?? (await headCommit(run.worktreePath));

@@ -12,6 +12,7 @@ import { headCommit } from '../core/git.js';
 import { runRef, setRef } from '../core/history.js';
 import { ledgerCounts } from '../core/ledger.js';
 import { isApproved } from '../core/review-prompt.js';
+import { traceMark } from '../core/trace.js';
 import { agentOutcome, runAgent, type AgentRun } from './agent-step.js';
 import { beforeReviewer, commitVerdict, planOf, setAsideReviewerChanges, type ReviewFiles } from './review-steps.js';
 import type { Handler, HandlerInput } from './types.js';
@@ -29,6 +30,7 @@ export const review: Handler<'review'> = async (input) => {
   mkdirSync(run.runDir, { recursive: true });
   const files = reviewFiles(input);
   const before = await beforeReviewer(input, files);
+  traceMark(step.id, 'prepared');
   if ('failed' in before) return before.failed;
 
   const kind = run.config.reviewer_agent || run.config.agent;
@@ -65,11 +67,13 @@ export const review: Handler<'review'> = async (input) => {
   }
 
   const put = await setAsideReviewerChanges(input, before);
+  traceMark(step.id, 'git facts');
   const approved = isApproved(agent.parsed.text);
   const ids = before.pending.map((t) => t.taskId);
   const plan = planOf(run, files.plan);
   const verdict = ids.length > 0 && plan ? await commitVerdict(input, plan, before.pending, approved, put.clean) : null;
   const ledger = verdict?.ledger ?? input.ledger;
+  traceMark(step.id, 'verdict committed');
   const reviewed = approved ? ids.length : 0;
   if (approved) {
     sink.event('REVIEW_APPROVED', { iteration: step.iteration, reviewed, tasks: ids });
@@ -82,6 +86,7 @@ export const review: Handler<'review'> = async (input) => {
   // The verdict commit, else the head put back, else the head the status saw (nothing moved it since).
   const headAfter = verdict?.commit ?? (put.restored ? before.headBefore : put.head) ?? (await headCommit(run.worktreePath));
   await setRef(run.worktreePath, runRef(run.id), headAfter);
+  traceMark(step.id, 'ref set');
   const lc = ledger.length > 0 ? ledgerCounts(ledger) : null;
   appendReviewRow(input, agent, started, lc, approved ? `approved (${reviewed} marked [R])` : `changes requested: ${files.notes}`, files.log);
   return {

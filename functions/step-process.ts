@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { rmSync, statSync, writeFileSync } from 'node:fs';
 import { findByNonce, isAlive, killTree, readExitStatus, spawnDetached, waitForExit, type WaitResult } from '../core/agents/process.js';
 import type { HeartbeatGuard } from '../core/agents/heartbeat-guard.js';
+import { traceMark } from '../core/trace.js';
 import type { AgentProcessInfo, EventSink } from './types.js';
 
 const FOLLOW_INTERVAL_MS = 100;
@@ -31,6 +32,8 @@ export interface LaunchSpec {
   planBefore?: string | null;
   /** Cluster mode: the host's dead-man guard (core/agents/heartbeat-guard.ts); none on one host. */
   guard?: HeartbeatGuard | null;
+  /** The step, for the bench's trace marks (core/trace.ts). */
+  stepId?: number;
 }
 
 /** Steps 1-3: intent, spawn, started. Starts from an empty log and no exit file. */
@@ -42,6 +45,7 @@ export async function launchStepProcess(sink: Pick<EventSink, 'processIntent' | 
   const facts = { logPath: spec.logPath, exitPath: spec.exitPath, commitBefore: spec.commitBefore ?? '', planBefore: spec.planBefore ?? null, startedAt };
   // Must land before the spawn: it is how a restarted daemon finds a process whose pid it missed.
   await sink.processIntent({ nonce, ...facts });
+  if (spec.stepId !== undefined) traceMark(spec.stepId, 'intent landed');
   const handle = await spawnDetached({
     nonce,
     shellCommand: spec.command,
@@ -53,6 +57,7 @@ export async function launchStepProcess(sink: Pick<EventSink, 'processIntent' | 
     ...(spec.maxOutputBytes !== undefined ? { maxOutputBytes: spec.maxOutputBytes } : {}),
     ...(spec.guard ? { guard: spec.guard } : {}),
   });
+  if (spec.stepId !== undefined) traceMark(spec.stepId, 'spawned');
   const proc: AgentProcessInfo = { ...handle, ...facts };
   // Need not be awaited: a crash before it lands is covered by the intent's nonce.
   void sink.processStarted(proc);
@@ -64,6 +69,8 @@ export interface AwaitOptions {
   signal: AbortSignal;
   /** Called while the process runs whenever its log grew (live output subscribers). */
   onOutput?: () => void;
+  /** Trace marks of the wait's phases (core/trace.ts). */
+  mark?: (name: string) => void;
 }
 
 /** Steps 4-5: waits for a launched or adopted process; its group is empty when this resolves. */
@@ -85,7 +92,7 @@ export async function awaitStepProcess(proc: AgentProcessInfo, opts: AwaitOption
     }, FOLLOW_INTERVAL_MS);
   }
   try {
-    return await waitForExit(proc, proc.exitPath, { timeoutMs: opts.timeoutMs, signal: opts.signal });
+    return await waitForExit(proc, proc.exitPath, { timeoutMs: opts.timeoutMs, signal: opts.signal, ...(opts.mark ? { mark: opts.mark } : {}) });
   } finally {
     if (follower) clearInterval(follower);
   }

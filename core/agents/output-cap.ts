@@ -11,9 +11,8 @@
 //
 // If the writer is killed before it could finish (SIGKILL to the group on a timeout), the daemon
 // runs the same finalizeCappedLog on the files it left: every step of it is idempotent.
-import { closeSync, existsSync, ftruncateSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { forEachChunk } from '../logfile.js';
 
 export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
 const MAX_TAIL_KEEP = 8 * 1024 * 1024;
@@ -48,6 +47,8 @@ export interface CapState {
 }
 
 export const statePathFor = (logPath: string): string => `${logPath}.cap.json`;
+/** One byte read past the head by the agent's wrapper (spawn.ts), for the writer it then starts. */
+export const probePathFor = (logPath: string): string => `${logPath}.probe`;
 const partPrefix = (logPath: string): string => `${basename(logPath)}.part-`;
 export const partPathFor = (logPath: string, n: number): string => join(dirname(logPath), `${partPrefix(logPath)}${n}`);
 
@@ -92,6 +93,26 @@ export function endMarker(omitted: number, kept: number): string {
 }
 
 /**
+ * Appends the file at `from` to the open `fd`, one chunk at a time. Here rather than logfile.ts's
+ * forEachChunk so that the capping writer process loads nothing but this module (logfile.ts
+ * brings node:crypto, a measurable part of the writer's start-up on every agent call).
+ */
+function appendFile(fd: number, from: string): void {
+  const src = openSync(from, 'r');
+  const buf = Buffer.allocUnsafe(64 * 1024);
+  try {
+    for (let at = 0; ; ) {
+      const n = readSync(src, buf, 0, buf.length, at);
+      if (n === 0) break;
+      for (let off = 0; off < n; ) off += writeSync(fd, buf, off, n - off);
+      at += n;
+    }
+  } finally {
+    closeSync(src);
+  }
+}
+
+/**
  * Appends the kept parts to the log (with a marker when bytes were dropped), deletes them and
  * writes the final state. Safe to call again at any point, by the writer or by the daemon.
  */
@@ -120,15 +141,19 @@ export function finalizeCappedLog(logPath: string, known: Omit<CapState, 'finali
   }
   const omitted = dropped ? Math.max(0, totalBytes - layout.head - kept) : 0;
 
-  const fd = openSync(logPath, 'a+');
-  try {
-    const appendAt = prev?.appendAt ?? statSync(logPath).size;
-    if (prev?.appendAt === undefined) writeState(logPath, { ...(prev ?? baseState(maxBytes)), totalBytes, totalLines, appendAt, finalized: false, truncated: dropped, omittedBytes: omitted });
-    else ftruncateSync(fd, appendAt);
-    if (dropped) writeSync(fd, endMarker(omitted, kept));
-    for (const n of keptParts) forEachChunk(partPathFor(logPath, n), (c) => writeSync(fd, c));
-  } finally {
-    closeSync(fd);
+  // Output that stayed within the head (the usual case) has no parts: the log is final as it is,
+  // and one state write says so.
+  if (parts.length > 0) {
+    const fd = openSync(logPath, 'a+');
+    try {
+      const appendAt = prev?.appendAt ?? statSync(logPath).size;
+      if (prev?.appendAt === undefined) writeState(logPath, { ...(prev ?? baseState(maxBytes)), totalBytes, totalLines, appendAt, finalized: false, truncated: dropped, omittedBytes: omitted });
+      else ftruncateSync(fd, appendAt);
+      if (dropped) writeSync(fd, endMarker(omitted, kept));
+      for (const n of keptParts) appendFile(fd, partPathFor(logPath, n));
+    } finally {
+      closeSync(fd);
+    }
   }
   const state: CapState = {
     totalBytes,
@@ -148,22 +173,52 @@ function baseState(maxBytes: number): CapState {
   return { totalBytes: 0, totalLines: 0, truncated: false, omittedBytes: 0, maxBytes, finalized: false };
 }
 
+/** Newlines in the file (0 when it cannot be read): the lines of a head copied by `head -c`. */
+export function countNewlines(path: string): number {
+  let lines = 0;
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return 0;
+  }
+  const buf = Buffer.allocUnsafe(64 * 1024);
+  try {
+    for (let at = 0; ; ) {
+      const n = readSync(fd, buf, 0, buf.length, at);
+      if (n === 0) break;
+      for (let i = buf.indexOf(0x0a); i !== -1 && i < n; i = buf.indexOf(0x0a, i + 1)) lines++;
+      at += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return lines;
+}
+
 /**
  * The capping writer: copies `chunks` into the log under the cap. Never throws on a write error
  * (a full disk, say): it keeps reading, so the agent never blocks on a pipe nobody drains.
+ * `headDone`: the head is in the log already (the wrapper copied it with `head -c`, spawn.ts), with
+ * this many bytes and lines; `chunks` is what came after it.
  */
-export async function capStream(chunks: AsyncIterable<Buffer>, logPath: string, maxBytes: number): Promise<CapState | null> {
+export async function capStream(
+  chunks: AsyncIterable<Buffer>,
+  logPath: string,
+  maxBytes: number,
+  opts: { headDone?: { bytes: number; lines: number } } = {},
+): Promise<CapState | null> {
   const layout = capLayout(maxBytes);
   // A restarted writer (it never is today, but a stale state must not be trusted) starts clean.
   rmSync(statePathFor(logPath), { force: true });
   for (const n of listParts(logPath)) rmSync(partPathFor(logPath, n), { force: true });
   let logFd: number | null = openSync(logPath, 'a');
-  let headLeft = layout.head;
+  let headLeft = opts.headDone ? 0 : layout.head;
   let partNo = 0;
   let partFd: number | null = null;
   let partLeft = 0;
-  let totalBytes = 0;
-  let totalLines = 0;
+  let totalBytes = opts.headDone?.bytes ?? 0;
+  let totalLines = opts.headDone?.lines ?? 0;
   let announced = false;
   let broken = false;
 

@@ -6,13 +6,13 @@
 // daemon that dies mid-run loses nothing: after a restart it finds the process by pid + start
 // time (ProcessHandle is plain JSON, meant to be stored), follows the log, and reads the exit
 // file (wait.ts).
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { accessSync, constants, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
 import { guardArgs, type HeartbeatGuard } from './heartbeat-guard.js';
+import { capLayout } from './output-cap.js';
 import { NONCE_ENV, readStat, type ProcessHandle } from './proc.js';
 
 export interface SpawnSpec {
@@ -27,7 +27,7 @@ export interface SpawnSpec {
   logPath: string;
   /** Keep at most this many bytes of output in the log (head + last part, output-cap.ts). */
   maxOutputBytes?: number;
-  /** Written atomically (tmp + mv) with the exit status when the command ends. */
+  /** The exit status, one line written by the wrapper when the command ends (readExitStatus). */
   exitPath: string;
   /**
    * Chosen by the caller and recorded before spawning, so a daemon that dies between the spawn and
@@ -36,11 +36,15 @@ export interface SpawnSpec {
   nonce?: string;
   /** Cluster mode: kill the group once the host's heartbeat goes stale (heartbeat-guard.ts). */
   guard?: HeartbeatGuard | null;
+  /** false: the capping writer reads from the first byte even where GNU head could copy the head. */
+  headCopy?: boolean;
 }
 
 // $1 command, $2 stdin file, $3 log, $4 exit file, $5 output cap in bytes (empty: none), $6 node,
 // $7 the capping writer, $8 the host's heartbeat file (empty: no guard), $9 its maximum age in ms,
-// ${10} the guard's period in seconds (cluster mode only: heartbeat-guard.ts). Arguments rather
+// ${10} the guard's period in seconds (cluster mode only: heartbeat-guard.ts), ${11} GNU head
+// and ${12} the cap's head in bytes (both empty: the capping writer reads from the first byte).
+// Arguments rather
 // than interpolation, so no path or command needs quoting. The no-op TERM/INT traps keep the
 // shells alive long enough to record the status of a child that was terminated (143/130) instead
 // of dying with it; a trap that runs a command (unlike `trap ""`) is reset to the default in
@@ -51,6 +55,12 @@ export interface SpawnSpec {
 // lives in this process group too, so it survives a daemon restart like the agent. The exit
 // status is written as soon as the agent ends, not when the pipe closes: a background process
 // the agent left holding the pipe must not hold up the step (it is killed with the group).
+// The cap's head (everything but its last eighth, at most 8 MiB) is copied into the log by GNU
+// `head -c`, which reads no byte beyond the count it was given; only output that goes on past it
+// (one more byte, read into a probe file) starts the Node writer, with the head already in the
+// log. A Node process per agent call cost ~35 ms of CPU, most output never reaches the cap, and
+// `head` costs ~1 ms. The reading side ignores TERM/INT/HUP from its start (`trap ''` survives
+// exec): a timeout's TERM is for the agent, whose last words must still reach the log.
 const WRAPPER = [
   'gpid=',
   'if [ -n "$8" ]; then',
@@ -81,9 +91,24 @@ const WRAPPER = [
   // A function's $1.. are its own arguments: the exit file path goes in through a variable.
   'exitf="$4"',
   // The guard leaves before the exit status is written, so the step's wait never waits on it.
-  'record() { [ -z "$gpid" ] || kill "$gpid" 2>/dev/null; tmp="$exitf.tmp.$$"; printf \'%s\\n\' "$1" > "$tmp" && mv -f "$tmp" "$exitf"; }',
+  // One builtin write of a whole line, no `mv` process: the reader (readExitStatus) takes only a
+  // complete line, so an empty or cut-short file (a SIGKILL between the open and the write) reads
+  // as no status at all, exactly like a temporary file that was never renamed.
+  'record() { [ -z "$gpid" ] || kill "$gpid" 2>/dev/null; printf \'%s\\n\' "$1" > "$exitf"; }',
+  'log="$3" max="$5" node="$6" capper="$7" headbin="${11}" headb="${12}"',
+  'capout() {',
+  "  trap '' TERM INT HUP",
+  '  if [ -n "$headb" ]; then',
+  '    "$headbin" -c "$headb" >> "$log"',
+  '    probe="$log.probe"',
+  '    "$headbin" -c 1 > "$probe"',
+  '    [ -s "$probe" ] || exit 0',
+  '    exec "$node" "$capper" "$log" "$max" "$headb" "$probe"',
+  '  fi',
+  '  exec "$node" "$capper" "$log" "$max"',
+  '}',
   'if [ -n "$5" ]; then',
-  '  { trap \':\' TERM INT; /bin/sh -c "$1" < "$2"; record $?; } 2>&1 | "$6" "$7" "$3" "$5" > /dev/null 2>&1',
+  '  { trap \':\' TERM INT; /bin/sh -c "$1" < "$2"; record $?; } 2>&1 | capout > /dev/null 2>&1',
   'else',
   '  /bin/sh -c "$1" < "$2"',
   '  record $?',
@@ -103,6 +128,39 @@ export function capperScript(): string {
   const built = join(here, '..', '..', 'dist', 'core', 'agents', 'output-capper.js');
   if (existsSync(built)) return built;
   throw new Error(`cannot find the output capping writer (output-capper.js) next to ${here}: run npm run build`);
+}
+
+/** GNU head's path per PATH value (the daemon's PATH rarely changes; tests change it). */
+const gnuHeadByPath = new Map<string, string | null>();
+
+/**
+ * The absolute path of the `head` first on the daemon's PATH when it is GNU coreutils' (asked once
+ * per PATH with `head --version`), else null. Only GNU's `head -c N` is known to read no byte
+ * beyond N from a pipe, which the wrapper relies on to hand the rest to the capping writer.
+ */
+export function gnuHead(): string | null {
+  const path = process.env.PATH ?? '';
+  const known = gnuHeadByPath.get(path);
+  if (known !== undefined) return known;
+  let found: string | null = null;
+  for (const dir of path.split(delimiter)) {
+    if (!isAbsolute(dir)) continue;
+    const p = join(dir, 'head');
+    try {
+      accessSync(p, constants.X_OK);
+    } catch {
+      continue;
+    }
+    try {
+      const out = execFileSync(p, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 });
+      if (/\(GNU coreutils\)/.test(out)) found = p;
+    } catch {
+      // Not GNU (BusyBox's head rejects --version): the capping writer reads everything.
+    }
+    break;
+  }
+  gnuHeadByPath.set(path, found);
+  return found;
 }
 
 /** Children spawned by this daemon instance, for a fast wake-up on 'exit' instead of a poll. */
@@ -142,23 +200,28 @@ export async function spawnDetached(spec: SpawnSpec): Promise<ProcessHandle> {
   rmSync(spec.exitPath, { force: true });
   const nonce = spec.nonce ?? randomUUID();
   const cap = spec.maxOutputBytes !== undefined && spec.maxOutputBytes > 0 ? String(Math.floor(spec.maxOutputBytes)) : '';
-  const args = [spec.shellCommand, spec.stdinPath, spec.logPath, spec.exitPath, cap, process.execPath, cap ? capperScript() : '', ...guardArgs(spec.guard)];
-  const subprocess = execa('/bin/sh', ['-c', WRAPPER, 'loopd-agent', ...args], {
+  const head = cap && spec.headCopy !== false ? capLayout(Number(cap)).head : 0;
+  const headBin = head > 0 ? gnuHead() : null;
+  const headArgs = headBin ? [headBin, String(head)] : ['', ''];
+  const args = [spec.shellCommand, spec.stdinPath, spec.logPath, spec.exitPath, cap, process.execPath, cap ? capperScript() : '', ...guardArgs(spec.guard), ...headArgs];
+  // node:child_process directly rather than execa: nothing here needs execa's stream handling, and
+  // its set-up per call was a few ms of the daemon's CPU on every agent call. The child is not
+  // killed when the daemon exits (the whole point is that it lives on).
+  const child = spawn('/bin/sh', ['-c', WRAPPER, 'loopd-agent', ...args], {
     cwd: spec.cwd,
     env: stepEnv({ ...spec.env, [NONCE_ENV]: nonce }),
-    extendEnv: false,
     detached: true,
     stdio: 'ignore',
-    // execa's default cleanup kills the child when the daemon exits; the whole point is that it lives on.
-    cleanup: false,
-    reject: false,
   });
-  const child = subprocess.nodeChildProcess;
   const pid = child.pid;
   if (pid === undefined) {
-    const result = await subprocess;
-    throw new Error(`cannot start agent in ${spec.cwd}: ${result.message ?? 'spawn failed'}`);
+    // A failed spawn (a missing cwd, say) reports itself on 'error', on a later tick.
+    const err = await new Promise<Error>((resolve) => child.once('error', resolve));
+    throw new Error(`cannot start agent in ${spec.cwd}: ${err.message}`);
   }
+  // Errors after a successful spawn (none expected with stdio ignored) must not crash the daemon;
+  // the exit file is the record.
+  child.on('error', () => undefined);
   // Read while the child cannot have been reaped yet: until Node handles SIGCHLD (never before
   // this synchronous read), the pid stays ours even if the wrapper already exited.
   const stat = readStat(pid);
@@ -166,11 +229,6 @@ export async function spawnDetached(spec: SpawnSpec): Promise<ProcessHandle> {
   children.set(pid, child);
   child.once('exit', () => children.delete(pid));
   child.unref();
-  // The execa promise settles when the wrapper ends; swallow it, the exit file is the record.
-  subprocess.then(
-    () => undefined,
-    () => undefined,
-  );
   // detached: true makes the wrapper a session and group leader, so its pgid is its pid.
   return { pid, pgid: pid, startTime: stat.startTime, nonce };
 }

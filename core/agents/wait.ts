@@ -11,15 +11,20 @@ export function isAlive(h: ProcessHandle): boolean {
   return nonceMatches(h.pid, h.nonce);
 }
 
+/**
+ * The status the wrapper wrote, or null when there is none yet. Only a complete line counts: the
+ * wrapper writes the file in place (spawn.ts), so a file read between its creation and the write,
+ * or left empty by a SIGKILL at that moment, is no status.
+ */
 export function readExitStatus(exitPath: string): number | null {
   let raw: string;
   try {
-    raw = readFileSync(exitPath, 'utf8').trim();
+    raw = readFileSync(exitPath, 'utf8');
   } catch {
     return null;
   }
-  if (!/^\d+$/.test(raw)) return null;
-  return Number(raw);
+  if (!/^\d+\n$/.test(raw)) return null;
+  return Number(raw.slice(0, -1));
 }
 
 export interface WaitOptions {
@@ -28,6 +33,10 @@ export interface WaitOptions {
   pollMs?: number;
   /** SIGTERM -> SIGKILL, default 2000. */
   graceMs?: number;
+  /** Told when the end is seen, the group settled and the tree checked (core/trace.ts). */
+  mark?: (name: string) => void;
+  /** After the exit, how long the group may take to empty by itself before it is signalled; default SETTLE_MS. */
+  settleMs?: number;
 }
 
 export interface WaitResult {
@@ -59,8 +68,11 @@ export async function waitForExit(h: ProcessHandle, exitPath: string, opts: Wait
     // After a normal exit, let the group empty by itself first: the output writer is still
     // draining the pipe (or still starting: Node cannot ignore SIGTERM before it runs our code).
     // Only what is left after that (strays holding the pipe) gets SIGTERM.
-    if (why === 'exit') await settle(h, SETTLE_MS);
+    opts.mark?.(`end seen (${why})`);
+    if (why === 'exit') await settle(h, opts.settleMs ?? SETTLE_MS);
+    opts.mark?.('group settled');
     await killTree(h, why === 'exit' ? Math.min(graceMs, 500) : graceMs);
+    opts.mark?.('tree checked');
     const exitCode = readExitStatus(exitPath);
     return {
       exitCode,

@@ -3,6 +3,7 @@
 // outcome recorded by complete.ts. The handler's own I/O (git, agents) never runs inside a
 // transaction.
 import { placeGone } from '../../core/run-place.js';
+import { traceMark } from '../../core/trace.js';
 import type { EventPayloads, EventType } from '../../core/events.js';
 import type { AgentProcessInfo, EventSink, Handler, HandlerInput, HandlerResult, StepInput } from '../../functions/types.js';
 import { runInput } from '../run-input.js';
@@ -29,9 +30,12 @@ async function runStep(ctx: DispatchContext, run: RunRecord, step: StepRecord, h
   const writes = new StepWrites(ctx, step.id);
   let result: HandlerResult;
   let input: HandlerInput | null = null;
+  traceMark(step.id, 'claimed');
   try {
     input = await handlerInput(ctx, run, step, sinkFor(ctx, run, step, writes), abort.signal, adopt);
+    traceMark(step.id, 'input read');
     result = await handler(input);
+    traceMark(step.id, 'handler returned');
   } catch (e) {
     const message = errorText(e);
     // "spawn git ENOENT" is what a deleted worktree looks like from here: name the real cause.
@@ -49,9 +53,11 @@ async function runStep(ctx: DispatchContext, run: RunRecord, step: StepRecord, h
   }
   // The step's own events first, so its end never precedes them.
   await writes.settled();
+  traceMark(step.id, 'writes landed');
   try {
     // The agent's work is recorded whatever the lock contention: retried until it lands.
     const done = await inTx(ctx, (tx) => completeStep(tx, step.id, result, ctx.clock.now()), `recording step ${step.id}`);
+    traceMark(step.id, 'step recorded');
     if (done?.wakeAt) ctx.wakeAt(done.wakeAt);
   } catch (e) {
     ctx.log?.(`recording step ${step.id} failed: ${errorText(e)}`, { level: 'error', runId: run.id, stepId: step.id, stack: e instanceof Error ? e.stack : undefined });
@@ -111,7 +117,7 @@ class StepWrites {
 
   /** Resolves when the write landed; with mustLand, rejects when it cannot (the caller must not go on). */
   push(what: string, fn: (tx: StoreTx) => Promise<unknown>, opts: { mustLand?: boolean } = {}): Promise<void> {
-    const landed = this.chain.then(() => inTx(this.ctx, fn)).then(() => undefined);
+    const landed = this.chain.then(() => inTx(this.ctx, fn)).then(() => traceMark(this.stepId, `tx ${what}`));
     this.chain = landed.catch((e: unknown) => this.ctx.log?.(`${what} of step ${this.stepId} lost: ${errorText(e)}`));
     return opts.mustLand ? landed : (this.chain as Promise<void>);
   }

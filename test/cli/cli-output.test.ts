@@ -1,13 +1,16 @@
-// What loopctl prints, against a real daemon through bin/loopctl.js: unique names and short ids,
-// event windows (-n, --since, -f), tail --since, run --wait on a terminal and off one, and
-// escaped control characters. Needs a current build (npm test builds first).
+// What loopctl prints, against an in-process daemon: unique names and short ids, event windows
+// (-n, --since, -f), tail --since, run --wait on a terminal and off one, and escaped control
+// characters. The commands run in this process by bin/loopctl.js's route (fast path, then oclif),
+// except the -f follower ended by Ctrl-C and run --wait on a terminal, which are real processes.
+// Needs a current build (npm test builds first).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventView, RunView } from '../../router/index.js';
-import { closedPort, repoRoot, requireFreshBuild, stopTestDaemon } from './helpers.js';
+import { startTestDaemon, type TestDaemon, waitForRun } from '../integration/harness.js';
+import { followLoopctl, loopctl as inProcess, type LoopctlResult as Result, repoRoot, requireFreshBuild, until } from './helpers.js';
 
 requireFreshBuild();
 
@@ -16,31 +19,14 @@ const FAKE_AGENT = join(repoRoot, 'test', 'fixtures', 'fake-agent.mjs');
 // A directory name a cloned repository could have: an ANSI colour sequence and a bell.
 const ODD = 'odd\u001b[31mred\u0007';
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 let base = '';
 let repo = '';
 let other = '';
 let env: NodeJS.ProcessEnv = {};
+let t: TestDaemon | undefined;
 
 function loopctl(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [LOOPCTL, ...args], { cwd: opts.cwd ?? repo, env: { ...env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return inProcess(args, { cwd: opts.cwd ?? repo, env: { ...env, ...opts.env } });
 }
 
 async function json<T>(args: string[], cwd?: string): Promise<T> {
@@ -75,7 +61,7 @@ function makeRepo(dir: string): void {
 
 const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;
 
-describe('loopctl output against a real daemon', () => {
+describe('loopctl output against an in-process daemon', () => {
   const runs: RunView[] = [];
 
   beforeAll(async () => {
@@ -84,19 +70,25 @@ describe('loopctl output against a real daemon', () => {
     other = join(base, 'other');
     makeRepo(repo);
     makeRepo(other);
-    env = { ...process.env, LOOPD_HOME: join(base, 'home'), LOOPD_ADDR: `127.0.0.1:${await closedPort()}` };
-    for (const k of ['LOOPD_AUTH_TOKEN', 'LOOP_CONFIG', 'XDG_DATA_HOME', 'NO_COLOR', 'FORCE_COLOR']) delete env[k];
-    const r = await loopctl(['daemon', 'start']);
-    expect(r.code, r.stderr).toBe(0);
+    t = await startTestDaemon();
+    env = { ...process.env, LOOPD_HOME: t.home, LOOPD_ADDR: new URL(t.daemon.url).host, LOOPD_AUTH_TOKEN: t.daemon.token };
+    for (const k of ['LOOP_CONFIG', 'XDG_DATA_HOME', 'NO_COLOR', 'FORCE_COLOR']) delete env[k];
     // Two runs of one spec in one workspace, one more elsewhere: all created within a second, so
     // their ids share the first 8 characters.
-    for (const cwd of [repo, repo, other]) runs.push(await json<RunView>(['run', 'specs/demo.md', '--wait'], cwd));
+    // The first two are created and left to run; the third is followed with --wait --json, and the
+    // three run side by side.
+    const first = await json<RunView>(['run', 'specs/demo.md'], repo);
+    const second = await json<RunView>(['run', 'specs/demo.md'], repo);
+    const third = await json<RunView>(['run', 'specs/demo.md', '--wait'], other);
+    expect(third.status).toBe('COMPLETED');
+    for (const r of [first, second]) await waitForRun(t.client, r.id);
+    const views = await json<RunView[]>(['list']);
+    for (const r of [first, second, third]) runs.push(views.find((v) => v.id === r.id)!);
   });
 
   afterAll(async () => {
-    if (!base) return;
-    await stopTestDaemon(join(base, 'home'), () => loopctl(['daemon', 'stop']));
-    rmSync(base, { recursive: true, force: true });
+    await t?.stop();
+    if (base) rmSync(base, { recursive: true, force: true });
   });
 
   it('names are unique per workspace: a derived name gets -2, a taken --name is refused', async () => {
@@ -169,29 +161,19 @@ describe('loopctl output against a real daemon', () => {
 
   it('events --workspace -f -n 1 starts at the newest event, then follows new ones', async () => {
     const before = await jsonLines<EventView>(['events', '--workspace', other]);
-    const child = spawn(process.execPath, [LOOPCTL, 'events', '--workspace', other, '-f', '-n', '1', '--json'], { cwd: repo, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    const closed = new Promise<void>((r) => child.on('close', () => r()));
+    const follower = followLoopctl(['events', '--workspace', other, '-f', '-n', '1', '--json'], { cwd: repo, env });
+    const out = () => follower.output();
     try {
-      const waitFor = async (pred: () => boolean, what: string) => {
-        const deadline = Date.now() + 30_000;
-        while (!pred()) {
-          if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${out}`);
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      };
-      await waitFor(() => out.includes('\n'), 'the first event');
+      await until(() => out().includes('\n'), 'the first event');
       // A new run in that workspace: its events arrive after the one old event.
       const created = await json<RunView>(['run', 'specs/demo.md', '--name', 'later'], other);
-      await waitFor(() => out.includes(`"RUN_CREATED"`), 'the new run');
-      const seen = out.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as EventView);
+      await until(() => out().includes(`"RUN_CREATED"`), 'the new run');
+      const seen = out().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as EventView);
       expect(seen[0]?.seq).toBe(before.at(-1)?.seq);
       expect(seen.slice(1).every((e) => e.runId === created.id)).toBe(true);
       await loopctl(['cancel', created.id]);
     } finally {
-      child.kill('SIGINT');
-      await closed;
+      await follower.stop();
     }
   });
 
@@ -243,20 +225,27 @@ describe('loopctl output against a real daemon', () => {
   });
 
   it.skipIf(!hasScript)('run --wait on a terminal redraws a status line in place, coloured unless NO_COLOR', async () => {
-    const onTty = (extra: NodeJS.ProcessEnv) => {
+    // Asynchronously: the daemon answers from this process.
+    const onTty = async (extra: NodeJS.ProcessEnv) => {
       const log = join(base, `tty-${Object.keys(extra).join('') || 'plain'}.log`);
       const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(LOOPCTL)} run specs/demo.md --wait`;
-      const r = spawnSync('script', ['-qfec', cmd, log], { cwd: other, env: { ...env, ...extra }, encoding: 'utf8', timeout: 60_000 });
-      expect(r.status, r.stdout + r.stderr).toBe(0);
+      const child = spawn('script', ['-qfec', cmd, log], { cwd: other, env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      const code = await new Promise<number | null>((r) => child.on('close', r));
+      clearTimeout(timer);
+      expect(code, output).toBe(0);
       return readFileSync(log, 'utf8');
     };
-    const colored = onTty({});
+    // Both at once: each is its own run in the other workspace.
+    const [colored, plain] = await Promise.all([onTty({}), onTty({ NO_COLOR: '1' })]);
     // Redrawn in place: carriage return + erase line, then the status with the tasks bar.
     expect(colored).toMatch(/\r\u001b\[2K(\u001b\[\d+m)?RUNNING(\u001b\[\d+m)?  implementation iter 1 /);
     expect(colored).toMatch(/\d\/2 done, \d reviewed  \d+(ms|s) +\$0\.00/);
     expect(colored).toMatch(/\u001b\[32m\[[█▓░]{12}\]\u001b\[39m/);
     expect(colored).toContain('\u001b[32mCOMPLETED\u001b[39m');
-    const plain = onTty({ NO_COLOR: '1' });
     expect(plain).toMatch(/\r\u001b\[2KRUNNING  implementation iter 1 /);
     // The only escape sequence left is the erase-line of the redraw.
     expect(plain.replace(/\u001b\[2K/g, '')).not.toContain('\u001b');

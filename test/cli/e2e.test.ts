@@ -1,25 +1,27 @@
 // loopctl end to end, as a new user meets it: a real daemon started with `loopctl daemon start`
 // (temp LOOPD_HOME, its own port), a temp git repository, the fake agent, and nothing to go on but
 // what the commands print and their exit codes. Needs a current build (npm test builds first).
-import { spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunDetail, RunView, WorkspaceView } from '../../router/index.js';
-import { closedPort, repoRoot, requireFreshBuild, stopTestDaemon } from './helpers.js';
+import {
+  closedPort,
+  followLoopctl,
+  loopctl as inProcess,
+  type LoopctlResult as Result,
+  repoRoot,
+  requireFreshBuild,
+  runLoopctl,
+  stopTestDaemon,
+  until,
+} from './helpers.js';
 
 requireFreshBuild();
 
-const LOOPCTL = join(repoRoot, 'bin', 'loopctl.js');
 const FAKE_AGENT = join(repoRoot, 'test', 'fixtures', 'fake-agent.mjs');
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 let base = '';
 let repo = '';
@@ -27,40 +29,19 @@ let home = '';
 let outside = '';
 let env: NodeJS.ProcessEnv = {};
 
-/** Runs bin/loopctl.js like a shell would: in `cwd` (default: the repo), with the test's environment. */
+// The daemon is a real process throughout (started, restarted and stopped by loopctl). The commands
+// run in this process by the route bin/loopctl.js takes (fast path, then oclif), except where the
+// loopctl process itself is what a user meets: daemon start/restart/stop/status, one bad input of
+// each kind (exit code and one-line stderr of a whole process), and the -f follower ended by Ctrl-C.
+
+/** loopctl as a shell would run it: in `cwd` (default: the repo), with the test's environment; in this process. */
 function loopctl(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [LOOPCTL, ...args], {
-      cwd: opts.cwd ?? repo,
-      env: { ...env, ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return inProcess(args, { cwd: opts.cwd ?? repo, env: { ...env, ...opts.env } });
 }
 
-/** A long-running loopctl (`events -f`): its output so far, and a way to end it. */
-function loopctlFollow(args: string[]): { output: () => string; stop: () => Promise<void> } {
-  const child = spawn(process.execPath, [LOOPCTL, ...args], { cwd: repo, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  const closed = new Promise<void>((r) => child.on('close', () => r()));
-  return {
-    output: () => stdout,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
-      await closed;
-    },
-  };
+/** The same through bin/loopctl.js, its own process. */
+function binLoopctl(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Result> {
+  return runLoopctl(args, { cwd: opts.cwd ?? repo, env: { ...env, ...opts.env } });
 }
 
 /** One line on stderr, an error, and no stack. */
@@ -116,14 +97,14 @@ describe('loopctl end to end with a real daemon', () => {
     env = { ...process.env, LOOPD_HOME: home, LOOPD_ADDR: `127.0.0.1:${await closedPort()}` };
     for (const k of ['LOOPD_AUTH_TOKEN', 'LOOP_CONFIG', 'XDG_DATA_HOME', 'FORCE_COLOR']) delete env[k];
 
-    const r = await loopctl(['daemon', 'start']);
+    const r = await binLoopctl(['daemon', 'start']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^loopd started \(pid \d+\) on http:\/\/127\.0\.0\.1:\d+\n$/);
   });
 
   afterAll(async () => {
     if (!home) return;
-    await stopTestDaemon(home, () => loopctl(['daemon', 'stop']));
+    await stopTestDaemon(home, () => binLoopctl(['daemon', 'stop']));
     rmSync(base, { recursive: true, force: true });
   });
 
@@ -195,8 +176,9 @@ describe('loopctl end to end with a real daemon', () => {
 
   it('bad input fails with one line and creates no run', async () => {
     const results = await Promise.all([
-      loopctl(['run', 'specs/nope.md']),
-      loopctl(['run', 'specs/demo.md', '--iterations', 'abc']),
+      // A command's own error and a flag error, each from a whole bin/loopctl.js process.
+      binLoopctl(['run', 'specs/nope.md']),
+      binLoopctl(['run', 'specs/demo.md', '--iterations', 'abc']),
       loopctl(['run', 'specs/demo.md', '--agent', 'nope']),
       loopctl(['run', join(outside, 'stray.md')]),
       loopctl(['run', 'stray.md'], { cwd: outside }),
@@ -233,29 +215,23 @@ describe('loopctl end to end with a real daemon', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toMatch(/already watched/);
 
-    const follower = loopctlFollow(['events', '--workspace', '-f']);
+    const follower = followLoopctl(['events', '--workspace', '-f'], { cwd: repo, env });
     // -f starts with the latest events (of the first run): once they are out, the follower is
     // connected and everything after comes live.
-    for (const deadline = Date.now() + 20_000; !follower.output().includes('\n'); ) {
-      if (Date.now() > deadline) throw new Error('events --workspace -f printed nothing in 20 s');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await until(() => follower.output().includes('\n'), 'the first lines of events --workspace -f');
     // The plan first, so the watcher has it when the spec appears.
     write('specs/planning/second-plan.md', plan(2));
     write('specs/second.md', '# Second\n\nBuild the second thing.\n');
 
-    let watched: RunView | undefined;
+    // The live stream says when the watch run ended: its trigger line, then a run's ending after it.
     try {
-      const deadline = Date.now() + 25_000;
-      for (;;) {
-        watched = (await listRuns()).find((r) => r.origin === 'watch');
-        if (watched && ['COMPLETED', 'FAILED', 'CANCELED'].includes(watched.status)) break;
-        if (Date.now() > deadline) throw new Error(`no finished watch run after 25 s: ${JSON.stringify(watched ?? null)}`);
-        await new Promise((r) => setTimeout(r, 300));
-      }
+      await until(() => /TRIGGER_FIRED[\s\S]*\n.* RUN_(COMPLETED|FAILED|CANCELED)\b/.test(follower.output()), 'the watch run to end', 40_000);
     } finally {
-      await follower.stop();
+      // Ctrl-C ends the follower with the shell's code for it.
+      expect(await follower.stop()).toBe(130);
     }
+    const watched = (await listRuns()).find((r) => r.origin === 'watch');
+    if (!watched) throw new Error('no watch run');
     // The live stream showed the trigger too.
     expect(follower.output()).toMatch(/ TRIGGER_FIRED +specs\/second\.md -> run /);
     expect(watched.status, watched.lastError ?? '').toBe('COMPLETED');
@@ -287,7 +263,7 @@ describe('loopctl end to end with a real daemon', () => {
   });
 
   it('daemon restart --watch prints both halves, keeps the runs and watches the workspace', async () => {
-    const r = await loopctl(['daemon', 'restart', '--watch', 'specs']);
+    const r = await binLoopctl(['daemon', 'restart', '--watch', 'specs']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^loopd stopped \(pid (\d+)\)\nloopd started \(pid (\d+)\) on http:\/\/127\.0\.0\.1:\d+\n$/);
     expect((await listRuns()).some((x) => x.id === runId)).toBe(true);
@@ -296,10 +272,10 @@ describe('loopctl end to end with a real daemon', () => {
   });
 
   it('daemon stop, then daemon status exits 1 with "not running"', async () => {
-    const stop = await loopctl(['daemon', 'stop']);
+    const stop = await binLoopctl(['daemon', 'stop']);
     expect(stop.code, stop.stderr).toBe(0);
     expect(stop.stdout).toMatch(/^loopd stopped \(pid \d+\)\n$/);
-    const status = await loopctl(['daemon', 'status']);
+    const status = await binLoopctl(['daemon', 'status']);
     expect(status.code).toBe(1);
     expect(status.stdout).toMatch(/not running/);
   });

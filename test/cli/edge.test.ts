@@ -1,15 +1,17 @@
-// Bad names refused by `loopctl run` before anything is created, as one-line errors, against a
-// real daemon started with `loopctl daemon start`.
+// Bad names refused by `loopctl run` before anything is created, as one-line errors, against an
+// in-process daemon (the commands run in this process by bin/loopctl.js's route).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closedPort, repoRoot, requireFreshBuild, runLoopctl } from './helpers.js';
+import { startTestDaemon, type TestDaemon } from '../integration/harness.js';
+import { loopctl as runLoopctl, repoRoot, requireFreshBuild } from './helpers.js';
 
 requireFreshBuild();
 let env: NodeJS.ProcessEnv = {};
 let repo = '';
+let t: TestDaemon | undefined;
 
 beforeAll(async () => {
   const base = realpathSync(mkdtempSync(join(tmpdir(), 'loopd-edge-')));
@@ -21,13 +23,12 @@ beforeAll(async () => {
   git('init', '-q', '-b', 'main');
   git('add', '-A');
   git('commit', '-qm', 'init');
-  env = { PATH: process.env.PATH, HOME: base, LOOPD_HOME: join(base, 'home'), LOOPD_ADDR: `127.0.0.1:${await closedPort()}` };
-  const started = await runLoopctl(['daemon', 'start'], { env });
-  if (started.code !== 0) throw new Error(started.stderr);
+  t = await startTestDaemon();
+  env = { PATH: process.env.PATH, HOME: base, LOOPD_HOME: t.home, LOOPD_ADDR: new URL(t.daemon.url).host, LOOPD_AUTH_TOKEN: t.daemon.token };
 });
 
 afterAll(async () => {
-  await runLoopctl(['daemon', 'stop'], { env });
+  await t?.stop();
 });
 
 const agent = ['--agent', 'command', '--agent-cmd', `node ${join(repoRoot, 'test', 'fixtures', 'fake-agent.mjs')}`];

@@ -1,17 +1,12 @@
 // loopctl's fast path (cli/fast.ts) must print exactly what the oclif commands print, and hand
 // over to them, printing nothing, whenever it cannot answer exactly.
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseFast, runFast } from '../../cli/fast.js';
 import { parseResponse } from '../../cli/fast-http.js';
 import { commandFlags, FAKE_AGENT, makeRepo, startTestDaemon, waitForRun, type TestDaemon } from '../integration/harness.js';
-import { closedPort, repoRoot, requireFreshBuild } from './helpers.js';
+import { closedPort, loopctl, requireFreshBuild, runLoopctl } from './helpers.js';
 
 requireFreshBuild();
-
-const run = promisify(execFile);
 
 describe('parseFast', () => {
   it('takes the argument lists it understands completely', () => {
@@ -92,13 +87,14 @@ describe('fast path against a real daemon', () => {
   beforeAll(async () => {
     d = await startTestDaemon();
     env = { PATH: process.env.PATH, HOME: process.env.HOME, LOOPD_HOME: d.home, LOOPD_ADDR: new URL(d.daemon.url).host, LOOPD_AUTH_TOKEN: d.daemon.token };
+    // Created one after the other, run side by side.
     for (let i = 0; i < 3; i++) {
       const repo = makeRepo({ tasks: 1 });
       repos.push(repo.root);
       const run = await d.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { reviewer: false, merge_strategy: 'none' }) });
-      await waitForRun(d.client, run.id);
       ids.push(run.id);
     }
+    await Promise.all(ids.map((id) => waitForRun(d.client, id)));
     ids = ids.reverse();
   }, 60_000);
   afterAll(async () => {
@@ -119,13 +115,9 @@ describe('fast path against a real daemon', () => {
     }
   }
 
-  /** The same command through oclif (asynchronously: the daemon answers from this process). */
+  /** The same command through oclif, in this process (the route bin/loopctl.js takes without its fast path). */
   async function oclif(argv: string[]): Promise<{ stdout: string; stderr: string; code: number | null }> {
-    const r = await run(process.execPath, [join(repoRoot, 'bin', 'loopctl.js'), ...argv], {
-      env: { ...env, LOOPCTL_NO_FAST_PATH: '1' },
-      encoding: 'utf8',
-    }).catch((e: { stdout: string; stderr: string; code: number }) => e);
-    return { stdout: r.stdout, stderr: r.stderr, code: 'code' in r ? r.code : 0 };
+    return loopctl(argv, { env: { ...env, LOOPCTL_NO_FAST_PATH: '1' } });
   }
 
   // Ages and uptimes move while the test runs; everything else must be byte for byte the same.
@@ -166,6 +158,18 @@ describe('fast path against a real daemon', () => {
     expect(o.code, o.stderr).toBe(0);
     expect(steady(f!.stdout)).toBe(steady(o.stdout));
     expect(f!.stderr).toBe(o.stderr);
+  });
+
+  it('bin/loopctl.js prints the same bytes with and without its fast path', async () => {
+    // The two real processes, for a table and a stream followed to its end.
+    for (const argv of [['list'], ['events', ids[1]!, '-f']]) {
+      const [f, o] = await Promise.all([runLoopctl(argv, { env }), runLoopctl(argv, { env: { ...env, LOOPCTL_NO_FAST_PATH: '1' } })]);
+      expect(f.code, f.stderr).toBe(0);
+      expect(o.code, o.stderr).toBe(0);
+      expect(f.stdout).not.toBe('');
+      expect(steady(f.stdout)).toBe(steady(o.stdout));
+      expect(f.stderr).toBe(o.stderr);
+    }
   });
 
   it('pages with --limit and --cursor, newest first', async () => {

@@ -1,5 +1,5 @@
-// loopctl's help, typo suggestions and shell completion through bin/loopctl.js, as a user meets
-// them: no daemon is needed for any of these.
+// loopctl's help, typo suggestions and shell completion as a user meets them, in this process by
+// bin/loopctl.js's route and (for the exit code of a typo) through the binary: no daemon is needed.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { notFoundMessage, suggestCommand, typedCommand } from '../../cli/command-suggest.js';
 import { errorLine, wantsJson } from '../../cli/main.js';
-import { closedPort, repoRoot, requireFreshBuild } from './helpers.js';
+import { closedPort, loopctl as inProcess, requireFreshBuild, runLoopctl } from './helpers.js';
 
 requireFreshBuild();
 
@@ -55,7 +55,7 @@ describe('command suggestions', () => {
   });
 });
 
-describe('help, typos and completion through bin/loopctl.js', () => {
+describe('help, typos and completion by bin/loopctl.js\'s route', () => {
   let base = '';
   let env: NodeJS.ProcessEnv = {};
 
@@ -74,57 +74,61 @@ describe('help, typos and completion through bin/loopctl.js', () => {
   });
   afterAll(() => rmSync(base, { recursive: true, force: true }));
 
-  const loopctl = (...args: string[]) => {
-    const r = spawnSync(process.execPath, [join(repoRoot, 'bin', 'loopctl.js'), ...args], { env, encoding: 'utf8', timeout: 30_000 });
-    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-  };
+  // In this process, by bin/loopctl.js's route (oclif's dispatcher for help, typos and plugins);
+  // `bin` runs the real binary, for the exit code and the streams of a whole process.
+  const loopctl = (...args: string[]) => inProcess(args, { env });
+  const bin = (...args: string[]) => runLoopctl(args, { env });
 
-  it('help RUN, run -h and run --help print the same help for run', () => {
-    const help = loopctl('help', 'run');
+  it('help RUN, run -h and run --help print the same help for run', async () => {
+    const help = await loopctl('help', 'run');
     expect(help.code, help.stderr).toBe(0);
     expect(help.stdout).toMatch(/^Start a run of an agent loop/);
     expect(help.stdout).toMatch(/USAGE\n {2}\$ loopctl run SPEC \[PLAN\]/);
     expect(help.stdout).toContain('--wait');
-    expect(loopctl('run', '-h').stdout).toBe(help.stdout);
-    expect(loopctl('run', '--help').stdout).toBe(help.stdout);
-    const root = loopctl('help');
+    expect((await loopctl('run', '-h')).stdout).toBe(help.stdout);
+    expect((await loopctl('run', '--help')).stdout).toBe(help.stdout);
+    const root = await loopctl('help');
     expect(root.code).toBe(0);
     expect(root.stdout).toMatch(/^ {2}inspect +Show everything about one run/m);
     expect(root.stdout).toMatch(/^ {2}daemon +Start, stop and check/m);
     // Help for a command ignores the arguments after it.
-    expect(loopctl('help', 'daemon', 'status', 'extra').stdout).toMatch(/^Show whether loopd is running/);
+    expect((await loopctl('help', 'daemon', 'status', 'extra')).stdout).toMatch(/^Show whether loopd is running/);
   });
 
-  it('an unknown command names the nearest one in one line, exit 127, without oclif\'s ":"', () => {
-    const r = loopctl('inspct', 'x');
+  it('an unknown command names the nearest one in one line, exit 127, without oclif\'s ":"', async () => {
+    // The whole process: exit code 127 and nothing but the one line.
+    const r = await bin('inspct', 'x');
     expect(r.code).toBe(127);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe('Error: "inspct" is not a loopctl command; did you mean "loopctl inspect"? ("loopctl help" lists the commands)\n');
-    const sub = loopctl('daemon', 'stauts');
+    const sub = await loopctl('daemon', 'stauts');
     expect(sub.stderr).toMatch(/^Error: "daemon stauts" is not a loopctl command; did you mean "loopctl daemon status"\?/);
-    const help = loopctl('help', 'inspct');
+    const help = await loopctl('help', 'inspct');
     expect(help.code).toBe(127);
     expect(help.stderr).toMatch(/^Error: "inspct" is not a loopctl command; did you mean "loopctl help inspect"\?/);
     for (const x of [r, sub, help]) expect(x.stderr).not.toContain(':x');
   });
 
-  it('every error honours --json: unknown commands, unknown flags, help', () => {
+  it('every error honours --json: unknown commands, unknown flags, help', async () => {
     for (const args of [['lsit', '--json'], ['list', '--bogus', '--json'], ['help', '--json'], ['daemon', 'stauts', '--json']]) {
-      const r = loopctl(...args);
+      const r = await loopctl(...args);
       expect(r.code, args.join(' ')).not.toBe(0);
       expect(r.stderr, args.join(' ')).toBe('');
       const body = JSON.parse(r.stdout) as { error: string };
       expect(Object.keys(body)).toEqual(['error']);
       expect(body.error.length).toBeGreaterThan(0);
     }
-    expect((JSON.parse(loopctl('lsit', '--json').stdout) as { error: string }).error).toMatch(/did you mean "loopctl list"/);
+    const real = await bin('lsit', '--json');
+    expect(real.code).toBe(127);
+    expect(real.stderr).toBe('');
+    expect((JSON.parse(real.stdout) as { error: string }).error).toMatch(/did you mean "loopctl list"/);
   });
 
-  it('autocomplete: setup instructions, and bash completes commands, subcommands and flags', () => {
-    const bash = loopctl('autocomplete', 'bash');
+  it('autocomplete: setup instructions, and bash completes commands, subcommands and flags', async () => {
+    const bash = await loopctl('autocomplete', 'bash');
     expect(bash.code, bash.stderr).toBe(0);
     expect(bash.stdout).toContain('loopctl autocomplete script bash');
-    const script = loopctl('autocomplete', 'script', 'bash');
+    const script = await loopctl('autocomplete', 'script', 'bash');
     expect(script.code, script.stderr).toBe(0);
     const setup = /LOOPCTL_AC_BASH_SETUP_PATH=(\S+?) &&/.exec(script.stdout)?.[1];
     expect(setup, script.stdout).toBe(join(base, 'cache', 'loopctl', 'autocomplete', 'bash_setup'));
@@ -141,6 +145,6 @@ describe('help, typos and completion through bin/loopctl.js', () => {
     expect(complete('loopctl ins')).toBe('inspect');
     expect(complete('loopctl daemon st').split(' ')).toEqual(['start', 'status', 'stop']);
     expect(complete('loopctl events --').split(' ')).toEqual(expect.arrayContaining(['--follow', '--last', '--since', '--workspace']));
-    expect(loopctl('autocomplete', 'zsh').code).toBe(0);
+    expect((await loopctl('autocomplete', 'zsh')).code).toBe(0);
   });
 });

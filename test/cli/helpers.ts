@@ -2,6 +2,10 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { join, relative, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { format } from 'node:util';
+import type { Config } from '@oclif/core';
+import { vi } from 'vitest';
 
 export const repoRoot = resolve(import.meta.dirname, '..', '..');
 
@@ -12,6 +16,16 @@ export async function closedPort(): Promise<number> {
   const port = (srv.address() as AddressInfo).port;
   await new Promise<void>((r) => srv.close(() => r()));
   return port;
+}
+
+/**
+ * When `out` (a file tsc wrote into dist/) was last known current: its own mtime, or the end of the
+ * last tsc -b build (dist/tsconfig.tsbuildinfo), whichever is later. tsc -b does not rewrite an
+ * output whose source was touched without changing, so the build info is what says it is current.
+ */
+function compiledAt(out: string): number {
+  const info = join(repoRoot, 'dist', 'tsconfig.tsbuildinfo');
+  return Math.max(statSync(out).mtimeMs, existsSync(info) ? statSync(info).mtimeMs : 0);
 }
 
 /**
@@ -27,7 +41,7 @@ export function builtCliIsFresh(): boolean {
     );
   for (const src of walk(join(repoRoot, 'cli'))) {
     const out = join(repoRoot, 'dist', relative(repoRoot, src)).replace(/\.ts$/, '.js');
-    if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs) return false;
+    if (!existsSync(out) || compiledAt(out) < statSync(src).mtimeMs) return false;
     if (statSync(manifest).mtimeMs < statSync(src).mtimeMs) return false;
   }
   return true;
@@ -49,7 +63,7 @@ export function builtDaemonIsFresh(): boolean {
   for (const top of ['host', 'router', 'core', 'functions', 'triggers']) {
     for (const src of walk(join(repoRoot, top))) {
       const out = join(repoRoot, 'dist', relative(repoRoot, src)).replace(/\.ts$/, '.js');
-      if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs) return false;
+      if (!existsSync(out) || compiledAt(out) < statSync(src).mtimeMs) return false;
     }
   }
   return true;
@@ -61,10 +75,24 @@ export interface LoopctlResult {
   stderr: string;
 }
 
-/** Runs bin/loopctl.js with exactly `env` (plus nothing inherited), in `cwd`. */
-export function runLoopctl(args: string[], opts: { env: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number }): Promise<LoopctlResult> {
+export interface LoopctlOptions {
+  /** The whole environment of the command (nothing else is inherited). */
+  env: NodeJS.ProcessEnv;
+  /** Where it runs; default: the loopd checkout. */
+  cwd?: string;
+  timeoutMs?: number;
+}
+
+const LOOPCTL = join(repoRoot, 'bin', 'loopctl.js');
+
+/**
+ * Runs bin/loopctl.js in its own process with exactly `env`, in `cwd`: for what only the real
+ * binary shows (the launcher, exit codes set by process.exit, stdout/stderr of a whole process).
+ * Everything else goes through `loopctl()`, in this process.
+ */
+export function runLoopctl(args: string[], opts: LoopctlOptions): Promise<LoopctlResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'loopctl.js'), ...args], {
+    const child = spawn(process.execPath, [LOOPCTL, ...args], {
       cwd: opts.cwd ?? repoRoot,
       env: opts.env,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -73,13 +101,188 @@ export function runLoopctl(args: string[], opts: { env: NodeJS.ProcessEnv; cwd?:
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
       resolvePromise({ code, stdout, stderr });
     });
   });
+}
+
+/** A long-running bin/loopctl.js (`events -f`, `daemon logs -f`): its output so far, and Ctrl-C. */
+export interface FollowingLoopctl {
+  output(): string;
+  stderr(): string;
+  /** SIGINT (as Ctrl-C) unless it ended already; resolves with its exit code once it is gone. */
+  stop(): Promise<number | null>;
+  /** Its exit code once it ended by itself. */
+  ended: Promise<number | null>;
+}
+
+export function followLoopctl(args: string[], opts: LoopctlOptions): FollowingLoopctl {
+  const child = spawn(process.execPath, [LOOPCTL, ...args], { cwd: opts.cwd ?? repoRoot, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+  return {
+    ended: closed,
+    output: () => stdout,
+    stderr: () => stderr,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+      return closed;
+    },
+  };
+}
+
+/** Polls `cond` until it holds; the deadline only matters when the test fails. */
+export async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+type CommandClass = { id?: string; run(argv: string[], config: Config): Promise<unknown> };
+type CommandModule = Promise<{ default: CommandClass }>;
+
+// The commands from source (so coverage counts them). The daemon and service commands locate
+// bin/loopd.js two levels above their own file, which only holds for dist/cli/: those load from dist.
+const commandModules: Record<string, () => CommandModule> = {
+  cancel: () => import('../../cli/commands/cancel.js'),
+  dashboard: () => import('../../cli/commands/dashboard.js'),
+  diff: () => import('../../cli/commands/diff.js'),
+  events: () => import('../../cli/commands/events.js'),
+  hosts: () => import('../../cli/commands/hosts.js'),
+  init: () => import('../../cli/commands/init.js'),
+  inspect: () => import('../../cli/commands/inspect.js'),
+  list: () => import('../../cli/commands/list.js'),
+  merge: () => import('../../cli/commands/merge.js'),
+  pause: () => import('../../cli/commands/pause.js'),
+  pr: () => import('../../cli/commands/pr.js'),
+  prompt: () => import('../../cli/commands/prompt.js'),
+  resume: () => import('../../cli/commands/resume.js'),
+  run: () => import('../../cli/commands/run.js'),
+  scrap: () => import('../../cli/commands/scrap.js'),
+  tail: () => import('../../cli/commands/tail.js'),
+  unwatch: () => import('../../cli/commands/unwatch.js'),
+  watch: () => import('../../cli/commands/watch.js'),
+  workspaces: () => import('../../cli/commands/workspaces.js'),
+  'daemon:logs': () => import('../../cli/commands/daemon/logs.js'),
+  'daemon:status': () => import('../../cli/commands/daemon/status.js'),
+  'daemon:stop': () => import('../../cli/commands/daemon/stop.js'),
+  'daemon:start': () => import(pathToFileURL(join(repoRoot, 'dist', 'cli', 'commands', 'daemon', 'start.js')).href) as CommandModule,
+  'daemon:restart': () => import(pathToFileURL(join(repoRoot, 'dist', 'cli', 'commands', 'daemon', 'restart.js')).href) as CommandModule,
+  'daemon:install': () => import(pathToFileURL(join(repoRoot, 'dist', 'cli', 'commands', 'daemon', 'install.js')).href) as CommandModule,
+  'daemon:uninstall': () => import(pathToFileURL(join(repoRoot, 'dist', 'cli', 'commands', 'daemon', 'uninstall.js')).href) as CommandModule,
+};
+
+/** The command id and its own argv, or null for what only oclif's dispatcher answers (help, typos, plugins). */
+function routeCommand(argv: string[]): { id: string; rest: string[] } | null {
+  const beforeDashes = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;
+  if (beforeDashes.some((a) => a === '-h' || a === '--help' || a === '--version')) return null;
+  const two = `${argv[0]}:${argv[1]}`;
+  if (argv[0] === 'daemon') return two in commandModules ? { id: two, rest: argv.slice(2) } : null;
+  return argv[0] !== undefined && argv[0] in commandModules ? { id: argv[0], rest: argv.slice(1) } : null;
+}
+
+// oclif's config reads the user's directories (cache, config, data) from the environment at load.
+const configs = new Map<string, Promise<Config>>();
+function oclifConfig(env: NodeJS.ProcessEnv): Promise<Config> {
+  const key = JSON.stringify(['HOME', 'XDG_CACHE_HOME', 'XDG_CONFIG_HOME', 'XDG_DATA_HOME'].map((k) => env[k] ?? null));
+  let config = configs.get(key);
+  if (!config) configs.set(key, (config = import('@oclif/core').then(({ Config }) => Config.load(repoRoot))));
+  return config;
+}
+
+class ExitCalled extends Error {
+  constructor(readonly code: number) {
+    super(`process.exit(${code})`);
+  }
+}
+
+let inProcessQueue: Promise<unknown> = Promise.resolve();
+
+/**
+ * loopctl in this process, by the route bin/loopctl.js takes: the fast path (cli/fast.ts) when it
+ * answers, else the oclif command (from source, so coverage counts it), else oclif's dispatcher
+ * (cli/main.ts: help, unknown commands, autocomplete). The environment is exactly `env` and the
+ * working directory `cwd` while it runs; stdout, stderr and the exit code (ExitError, process.exit,
+ * process.exitCode) are captured. One command at a time: they share process.env, the working
+ * directory and the output streams. Saves a process start (~150 ms CPU on the oclif path) per
+ * command; use runLoopctl where the process boundary itself is under test.
+ */
+export function loopctl(args: string[], opts: LoopctlOptions): Promise<LoopctlResult> {
+  const next = inProcessQueue.then(() => runInProcess(args, opts));
+  inProcessQueue = next.catch(() => undefined);
+  return next;
+}
+
+async function runInProcess(argv: string[], opts: LoopctlOptions): Promise<LoopctlResult> {
+  // Loaded here, not at the top: the files that import only the build checks need none of it.
+  const [{ runFast }, { main }, { Errors }] = await Promise.all([import('../../cli/fast.js'), import('../../cli/main.js'), import('@oclif/core')]);
+  const savedEnv = { ...process.env };
+  const savedCwd = process.cwd();
+  const sigint = process.listeners('SIGINT');
+  let stdout = '';
+  let stderr = '';
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => ((stdout += String(c)), true));
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => ((stderr += String(c)), true));
+  // oclif's this.log and this.logToStderr go through console, which vitest intercepts.
+  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void (stdout += `${format(...a)}\n`));
+  const error = vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void (stderr += `${format(...a)}\n`));
+  const exit = vi.spyOn(process, 'exit').mockImplementation((code?: number | string | null) => {
+    throw new ExitCalled(Number(code ?? 0));
+  });
+  for (const k of Object.keys(process.env)) delete process.env[k];
+  Object.assign(process.env, opts.env);
+  process.chdir(opts.cwd ?? repoRoot);
+  process.exitCode = undefined;
+  let code = 0;
+  const work = (async () => {
+    try {
+      if (process.env.LOOPCTL_NO_FAST_PATH !== '1' && (await runFast(argv, process.env))) return;
+      const route = routeCommand(argv);
+      if (route) {
+        const command = (await commandModules[route.id]!()).default;
+        command.id = route.id;
+        await command.run(route.rest, await oclifConfig(opts.env));
+      } else {
+        await main(repoRoot, argv);
+      }
+    } catch (e) {
+      if (e instanceof ExitCalled) code = e.code;
+      else if (e instanceof Errors.ExitError) code = e.oclif.exit ?? 1;
+      else throw e;
+    }
+  })();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      work,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`loopctl ${argv.join(' ')} did not end in ${opts.timeoutMs ?? 60_000} ms`)), opts.timeoutMs ?? 60_000);
+      }),
+    ]);
+    if (code === 0 && typeof process.exitCode === 'number') code = process.exitCode;
+    return { code, stdout, stderr };
+  } finally {
+    clearTimeout(timer);
+    out.mockRestore();
+    err.mockRestore();
+    log.mockRestore();
+    error.mockRestore();
+    exit.mockRestore();
+    process.exitCode = undefined;
+    for (const l of process.listeners('SIGINT')) if (!sigint.includes(l)) process.off('SIGINT', l);
+    process.chdir(savedCwd);
+    for (const k of Object.keys(process.env)) delete process.env[k];
+    Object.assign(process.env, savedEnv);
+  }
 }
 
 /** True when dist/dashboard was built after every file of the dashboard's source was last changed. */

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { renderDefaultConfigFile } from '../../core/config.js';
 import { ignoresLogDir, initWorkspace } from '../../cli/init.js';
-import { repoRoot, requireFreshBuild } from './helpers.js';
+import { loopctl, repoRoot, requireFreshBuild } from './helpers.js';
 
 requireFreshBuild();
 
@@ -68,21 +68,20 @@ describe('initWorkspace', () => {
   });
 });
 
-describe('loopctl init (built binary)', () => {
-  it('reports what it created, then what it skipped', () => {
+describe('loopctl init', () => {
+  it('reports what it created, then what it skipped (in this process, by bin/loopctl.js\'s route)', async () => {
     gitInit(dir);
-    const run = () =>
-      spawnSync(process.execPath, [join(repoRoot, 'bin', 'loopctl.js'), 'init'], { cwd: dir, encoding: 'utf8' });
-    const first = run();
-    expect(first.status).toBe(0);
+    const run = () => loopctl(['init'], { cwd: dir, env: process.env });
+    const first = await run();
+    expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toMatch(/created +\.loop\/config/);
     expect(first.stdout).toMatch(/created +specs\/planning\//);
-    const second = run();
-    expect(second.status).toBe(0);
+    const second = await run();
+    expect(second.code).toBe(0);
     expect(second.stdout).toMatch(/skipped +\.loop\/config +already exists/);
   });
 
-  it('fails with one line outside a repository', () => {
+  it('fails with one line outside a repository (the built binary)', () => {
     const r = spawnSync(process.execPath, [join(repoRoot, 'bin', 'loopctl.js'), 'init'], { cwd: dir, encoding: 'utf8' });
     expect(r.status).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);

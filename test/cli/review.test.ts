@@ -1,41 +1,32 @@
 // loopctl diff / merge / scrap / pr / dashboard against an in-process daemon: what they print and
-// their exit codes. Needs a current build (npm test builds first).
-import { spawn } from 'node:child_process';
+// their exit codes. The commands run in this process by bin/loopctl.js's route; the events --all
+// follower is a real process. Needs a current build (npm test builds first).
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAKE_AGENT, commandFlags, git, makeRepo, startTestDaemon, waitFor, waitForRun, type TestDaemon } from '../integration/harness.js';
-import { repoRoot, requireFreshBuild } from './helpers.js';
+import { followLoopctl, loopctl as inProcess, type LoopctlResult as Result, requireFreshBuild } from './helpers.js';
 
 requireFreshBuild();
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 let t: TestDaemon;
+let runs: Record<string, Promise<Finished>> = {};
 beforeAll(async () => {
   t = await startTestDaemon();
+  // The finished runs the tests inspect, side by side (the daemon runs three at once).
+  runs = Object.fromEntries(['cli-diff', 'cli-merge', 'cli-scrap'].map((name) => [name, finished(name)]));
+  await Promise.all(Object.values(runs));
 });
 afterAll(async () => {
   await t.stop();
 });
 
-function loopctl(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'loopctl.js'), ...args], {
-      env: { ...process.env, LOOPD_HOME: t.home, LOOPD_AUTH_TOKEN: t.daemon.token, LOOPD_ADDR: '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+/** loopctl in this process (bin/loopctl.js's route), with the daemon's data dir and token. */
+function loopctl(args: string[]): Promise<Result> {
+  return inProcess(args, { env: daemonEnv() });
+}
+
+function daemonEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, LOOPD_HOME: t.home, LOOPD_AUTH_TOKEN: t.daemon.token, LOOPD_ADDR: '' };
 }
 
 function expectOneLineError(r: Result, pattern: RegExp): void {
@@ -43,6 +34,8 @@ function expectOneLineError(r: Result, pattern: RegExp): void {
   expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
   expect(r.stderr).toMatch(pattern);
 }
+
+type Finished = Awaited<ReturnType<typeof finished>>;
 
 async function finished(name: string) {
   const repo = makeRepo({ tasks: 2 });
@@ -53,7 +46,7 @@ async function finished(name: string) {
 
 describe('loopctl review commands', () => {
   it('diff prints the per-file summary and the patch; --stat and --iteration narrow it', async () => {
-    const { run } = await finished('cli-diff');
+    const { run } = await runs['cli-diff']!;
     const full = await loopctl(['diff', 'cli-diff']);
     expect(full.code, full.stderr).toBe(0);
     expect(full.stdout).toMatch(/^run\/cli-diff against main \([0-9a-f]{12}\.\.[0-9a-f]{12}\): 3 files, \+4 -2\n/);
@@ -71,7 +64,7 @@ describe('loopctl review commands', () => {
   });
 
   it('merge merges once and says so; scrap and pr are then refused', async () => {
-    const { repo } = await finished('cli-merge');
+    const { repo } = await runs['cli-merge']!;
     expectOneLineError(await loopctl(['merge', 'cli-merge']), /merge target "main" is checked out/);
     const m = await loopctl(['merge', 'cli-merge', '--target', 'review/cli']);
     expect(m.code, m.stderr).toBe(0);
@@ -86,7 +79,7 @@ describe('loopctl review commands', () => {
   });
 
   it('scrap deletes branch and worktree once; pr names what is missing', async () => {
-    const { repo, run } = await finished('cli-scrap');
+    const { repo, run } = await runs['cli-scrap']!;
     // The daemon (in this process) looks for gh on its own PATH.
     const saved = process.env.PATH;
     process.env.PATH = '/usr/bin:/bin';
@@ -109,13 +102,8 @@ describe('loopctl review commands', () => {
   it('events --all -f follows the live feed of every run', async () => {
     expectOneLineError(await loopctl(['events', '--all']), /--all goes with -f alone/);
     const listening = t.daemon.bus.listenerCount('event');
-    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'loopctl.js'), 'events', '--all', '-f', '--json'], {
-      env: { ...process.env, LOOPD_HOME: t.home, LOOPD_AUTH_TOKEN: t.daemon.token, LOOPD_ADDR: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    const closed = new Promise<void>((r) => child.on('close', () => r()));
+    // A real process, ended by Ctrl-C.
+    const follower = followLoopctl(['events', '--all', '-f', '--json'], { env: daemonEnv() });
     try {
       // The subscription is up once the daemon's bus has one more listener (each SSE subscriber
       // adds one): then a single run's creation must show, instead of a run every 200 ms (each a
@@ -123,12 +111,11 @@ describe('loopctl review commands', () => {
       await waitFor(() => t.daemon.bus.listenerCount('event') > listening);
       const repo = makeRepo({ tasks: 1 });
       const id = (await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { merge_strategy: 'none', reviewer: false }) })).id;
-      await waitFor(() => out.includes('"RUN_CREATED"'));
-      const events = out.trim().split('\n').map((l) => JSON.parse(l) as { runId: string; type: string });
+      await waitFor(() => follower.output().includes('"RUN_CREATED"'));
+      const events = follower.output().trim().split('\n').map((l) => JSON.parse(l) as { runId: string; type: string });
       expect(events.some((e) => e.type === 'RUN_CREATED' && e.runId === id)).toBe(true);
     } finally {
-      child.kill('SIGINT');
-      await closed;
+      await follower.stop();
     }
   });
 

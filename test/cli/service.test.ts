@@ -1,4 +1,5 @@
-// `loopctl daemon install/uninstall/logs` through bin/loopctl.js. The user's real service manager
+// `loopctl daemon install/uninstall/logs`, in this process by bin/loopctl.js's route (one failure and
+// the -f follower as real processes); the daemons they start are real. The user's real service manager
 // is never touched: XDG_CONFIG_HOME is a temp dir and LOOPD_SYSTEMCTL / LOOPD_JOURNALCTL point at
 // recording fakes. The written unit is checked with systemd-analyze verify (required in CI).
 import { spawn, spawnSync } from 'node:child_process';
@@ -6,7 +7,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, realpathSync, statSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { closedPort, repoRoot, requireFreshBuild, runLoopctl } from './helpers.js';
+import { closedPort, followLoopctl, loopctl, repoRoot, requireFreshBuild, runLoopctl, until } from './helpers.js';
 
 requireFreshBuild();
 const hasAnalyze = spawnSync('systemd-analyze', ['--version'], { stdio: 'ignore' }).status === 0;
@@ -38,7 +39,7 @@ beforeEach(async () => {
 
 describe('daemon install / uninstall', () => {
   it('writes a user unit for this install and enables it', async () => {
-    const r = await runLoopctl(['daemon', 'install'], { env });
+    const r = await loopctl(['daemon', 'install'], { env });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`wrote ${unit()}`);
     expect(r.stdout).toMatch(/enabled: it starts at your next login/);
@@ -58,7 +59,7 @@ describe('daemon install / uninstall', () => {
 
   it.skipIf(!hasAnalyze && !process.env.CI)('the unit passes systemd-analyze verify without a warning', async () => {
     for (const args of [['daemon', 'install'], ['daemon', 'install', '--journal', '--max-concurrency', '2']]) {
-      expect((await runLoopctl(args, { env })).code).toBe(0);
+      expect((await loopctl(args, { env })).code).toBe(0);
       // System mode: a user manager is not needed to check the file, and CI has none.
       const v = spawnSync('systemd-analyze', ['verify', unit()], { encoding: 'utf8' });
       expect(v.status, v.stderr).toBe(0);
@@ -73,7 +74,7 @@ describe('daemon install / uninstall', () => {
     // A data dir with a space and a % exercises the unit's quoting and specifier escaping.
     const home = join(dir, 'data dir 100%');
     const svcEnv = { ...env, LOOPD_HOME: home };
-    expect((await runLoopctl(['daemon', 'install', '--max-concurrency', '2'], { env: svcEnv })).code).toBe(0);
+    expect((await loopctl(['daemon', 'install', '--max-concurrency', '2'], { env: svcEnv })).code).toBe(0);
     const lines = readFileSync(unit(), 'utf8').split('\n');
     const argv = systemdWords(lines.find((l) => l.startsWith('ExecStart='))!.slice('ExecStart='.length));
     const unitEnv = Object.fromEntries(
@@ -89,12 +90,12 @@ describe('daemon install / uninstall', () => {
       const status = await waitForStatus(svcEnv);
       expect(status).toMatchObject({ running: true, home, maxConcurrency: 2, port });
     } finally {
-      expect((await runLoopctl(['daemon', 'stop'], { env: svcEnv })).code).toBe(0);
+      expect((await loopctl(['daemon', 'stop'], { env: svcEnv })).code).toBe(0);
     }
   });
 
   it('--now --json starts it too; --journal logs to the journal', async () => {
-    const r = await runLoopctl(['daemon', 'install', '--now', '--journal', '--json'], { env });
+    const r = await loopctl(['daemon', 'install', '--now', '--journal', '--json'], { env });
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ unit: unit(), enabled: true, started: true, log: 'journal', addr: `127.0.0.1:${port}` });
     expect(calls()).toEqual(['--user daemon-reload', '--user enable --now loopd.service']);
@@ -102,13 +103,13 @@ describe('daemon install / uninstall', () => {
   });
 
   it('without a user session: writes the unit and says how to enable it', async () => {
-    const r = await runLoopctl(['daemon', 'install'], { env: { ...env, FAKE_FAIL: 'Failed to connect to bus: No medium found' } });
+    const r = await loopctl(['daemon', 'install'], { env: { ...env, FAKE_FAIL: 'Failed to connect to bus: No medium found' } });
     expect(r.code, r.stderr).toBe(0);
     expect(existsSync(unit())).toBe(true);
     expect(r.stdout).toMatch(/not enabled: no systemd user session here \(Failed to connect to bus: No medium found\); in a login session run "systemctl --user daemon-reload && systemctl --user enable --now loopd"/);
   });
 
-  it('a systemctl failure is a one-line error', async () => {
+  it('a systemctl failure is a one-line error (from a whole bin/loopctl.js process)', async () => {
     const r = await runLoopctl(['daemon', 'install'], { env: { ...env, FAKE_FAIL: 'Access denied' } });
     expect(r.code).not.toBe(0);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
@@ -116,25 +117,25 @@ describe('daemon install / uninstall', () => {
   });
 
   it('--now refuses while a loopd started by daemon start holds the port', async () => {
-    expect((await runLoopctl(['daemon', 'start'], { env })).code).toBe(0);
+    expect((await loopctl(['daemon', 'start'], { env })).code).toBe(0);
     try {
-      const r = await runLoopctl(['daemon', 'install', '--now'], { env });
+      const r = await loopctl(['daemon', 'install', '--now'], { env });
       expect(r.code).not.toBe(0);
       expect(r.stderr).toMatch(/^Error: loopd is already running \(pid \d+\) outside the service: stop it with "loopctl daemon stop"/);
       expect(calls()).toEqual([]);
     } finally {
-      await runLoopctl(['daemon', 'stop'], { env });
+      await loopctl(['daemon', 'stop'], { env });
     }
   });
 
   it('uninstall disables, stops and removes it; twice is harmless', async () => {
-    await runLoopctl(['daemon', 'install'], { env });
-    const r = await runLoopctl(['daemon', 'uninstall'], { env });
+    await loopctl(['daemon', 'install'], { env });
+    const r = await loopctl(['daemon', 'uninstall'], { env });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/removed .*loopd\.service\nthe service is stopped and disabled; running agents are left for the next loopd to re-adopt/);
     expect(existsSync(unit())).toBe(false);
     expect(calls().slice(2)).toEqual(['--user disable --now loopd.service', '--user daemon-reload']);
-    const again = await runLoopctl(['daemon', 'uninstall', '--json'], { env });
+    const again = await loopctl(['daemon', 'uninstall', '--json'], { env });
     expect(JSON.parse(again.stdout)).toMatchObject({ removed: false });
   });
 });
@@ -146,26 +147,26 @@ describe('daemon logs', () => {
     spawnSync('mkdir', ['-p', home]);
     chmodSync(home, 0o755);
     writeFileSync(join(home, 'auth-token'), 'a-token-of-32-characters-0123456\n', { mode: 0o644 });
-    expect((await runLoopctl(['daemon', 'start'], { env })).code).toBe(0);
+    expect((await loopctl(['daemon', 'start'], { env })).code).toBe(0);
     // -n 1: the follower prints the last line once it is reading, so nothing after is missed.
-    const follower = spawnFollow(['daemon', 'logs', '-f', '-n', '1']);
-    await waitFor(() => /listening on/.test(follower.output()));
+    const follower = followLoopctl(['daemon', 'logs', '-f', '-n', '1'], { env });
+    await until(() => /listening on/.test(follower.output()), 'the follower to print the start');
     try {
       expect(statSync(home).mode & 0o777).toBe(0o700);
       expect(statSync(join(home, 'auth-token')).mode & 0o777).toBe(0o600);
-      const text = await runLoopctl(['daemon', 'logs'], { env });
+      const text = await loopctl(['daemon', 'logs'], { env });
       expect(text.code, text.stderr).toBe(0);
       expect(text.stdout).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z WARN {2}tightened .*home 755 -> 700$/m);
       expect(text.stdout).toMatch(/^\S+ INFO {2}listening on http:\/\/127\.0\.0\.1:\d+ pid=\d+ home=/m);
-      const json = await runLoopctl(['daemon', 'logs', '--json'], { env });
+      const json = await loopctl(['daemon', 'logs', '--json'], { env });
       const records = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
       for (const rec of records) expect(Object.keys(rec)).toEqual(expect.arrayContaining(['time', 'level', 'msg']));
-      const warn = await runLoopctl(['daemon', 'logs', '--level', 'warn'], { env });
+      const warn = await loopctl(['daemon', 'logs', '--level', 'warn'], { env });
       expect(warn.stdout.trim().split('\n').every((l) => / WARN /.test(l) || / ERROR /.test(l))).toBe(true);
     } finally {
-      expect((await runLoopctl(['daemon', 'stop'], { env })).code).toBe(0);
+      expect((await loopctl(['daemon', 'stop'], { env })).code).toBe(0);
     }
-    await waitFor(() => /INFO {2}stopped$/m.test(follower.output()));
+    await until(() => /INFO {2}stopped$/m.test(follower.output()), 'the follower to print the stop');
     await follower.stop();
     const followed = follower.output().trim().split('\n');
     expect(followed[0]).toMatch(/INFO {2}listening on/);
@@ -173,19 +174,19 @@ describe('daemon logs', () => {
   });
 
   it('reads the journal when the service logs there', async () => {
-    await runLoopctl(['daemon', 'install', '--journal'], { env });
+    await loopctl(['daemon', 'install', '--journal'], { env });
     const fake = join(dir, 'fake-journalctl');
     const line = JSON.stringify({ level: 'info', time: '2026-01-02T03:04:05.006Z', runId: 'r1', stepId: 4, msg: 'STEP_STARTED' });
     writeFileSync(fake, `#!/bin/sh\nprintf '%s\\n' "$*" > "${join(dir, 'journalctl.args')}"\necho '${line}'\n`);
     chmodSync(fake, 0o755);
-    const r = await runLoopctl(['daemon', 'logs', '-n', '5'], { env: { ...env, LOOPD_JOURNALCTL: fake } });
+    const r = await loopctl(['daemon', 'logs', '-n', '5'], { env: { ...env, LOOPD_JOURNALCTL: fake } });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('2026-01-02T03:04:05.006Z INFO  [run r1 step 4] STEP_STARTED\n');
     expect(readFileSync(join(dir, 'journalctl.args'), 'utf8').trim()).toBe('--user --unit loopd.service --output cat --no-pager --lines 5');
   });
 
   it('says where it looked when there is no log', async () => {
-    const r = await runLoopctl(['daemon', 'logs'], { env });
+    const r = await loopctl(['daemon', 'logs'], { env });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/^Error: no daemon log at .*loopd\.log: loopd has not run with this data dir/);
   });
@@ -193,28 +194,14 @@ describe('daemon logs', () => {
 
 describe('daemon start', () => {
   it('refuses a LOOPD_AUTH_TOKEN shorter than 16 characters and shows why', async () => {
-    const r = await runLoopctl(['daemon', 'start'], { env: { ...env, LOOPD_AUTH_TOKEN: 'short' } });
+    const r = await loopctl(['daemon', 'start'], { env: { ...env, LOOPD_AUTH_TOKEN: 'short' } });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('loopd: LOOPD_AUTH_TOKEN is 5 characters long, too short to guard the API: use at least 16');
     expect(r.stderr).toMatch(/Error: loopd exited during start-up \(code 1\); see .*loopd\.stderr\.log and loopctl daemon logs/);
-    const log = await runLoopctl(['daemon', 'logs'], { env });
+    const log = await loopctl(['daemon', 'logs'], { env });
     expect(log.stdout).toMatch(/ERROR start-up failed: LOOPD_AUTH_TOKEN is 5 characters long/);
   });
 });
-
-function spawnFollow(args: string[]): { output: () => string; stop: () => Promise<void> } {
-  const child = spawn(process.execPath, [join(repoRoot, 'bin', 'loopctl.js'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-  const closed = new Promise<void>((r) => child.on('close', () => r()));
-  return {
-    output: () => out,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
-      await closed;
-    },
-  };
-}
 
 /** Words of a systemd command line: double quotes, backslash escapes, %% and $$. */
 function systemdWords(text: string): string[] {
@@ -229,17 +216,9 @@ function systemdWords(text: string): string[] {
 
 async function waitForStatus(e: NodeJS.ProcessEnv): Promise<Record<string, unknown>> {
   for (let i = 0; i < 100; i++) {
-    const r = await runLoopctl(['daemon', 'status', '--json'], { env: e });
+    const r = await loopctl(['daemon', 'status', '--json'], { env: e });
     if (r.code === 0) return JSON.parse(r.stdout) as Record<string, unknown>;
     await new Promise((res) => setTimeout(res, 100));
   }
   throw new Error('the daemon started from the unit did not answer');
-}
-
-async function waitFor(cond: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }

@@ -15,12 +15,35 @@ declare module 'vitest' {
   }
 }
 
+/**
+ * The cluster of this vitest run, shared by the projects that list this file (pg, integration-pg):
+ * one initdb and one server start instead of one per project. Kept on globalThis because each
+ * project may load this module on its own; the last project's teardown stops it.
+ */
+interface Shared {
+  url: string;
+  users: number;
+  stop: () => void;
+}
+const shared = globalThis as { loopdTestPg?: Shared };
+
 export default function setup(project: TestProject): (() => void) | undefined {
   const given = process.env.LOOPD_TEST_DATABASE_URL;
   if (given) {
     project.provide('pgUrl', given);
     return undefined;
   }
+  const running = shared.loopdTestPg ?? (shared.loopdTestPg = { ...startCluster(), users: 0 });
+  running.users++;
+  project.provide('pgUrl', running.url);
+  return () => {
+    if (--running.users > 0) return;
+    delete shared.loopdTestPg;
+    running.stop();
+  };
+}
+
+function startCluster(): { url: string; stop: () => void } {
   let out: string;
   try {
     out = execFileSync('bash', [script, 'start'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -34,8 +57,5 @@ export default function setup(project: TestProject): (() => void) | undefined {
   const url = /^url=(.*)$/m.exec(out)?.[1];
   const dir = /^dir=(.*)$/m.exec(out)?.[1];
   if (!url || !dir) throw new Error(`scripts/pg-test-cluster.sh printed no url/dir: ${out}`);
-  project.provide('pgUrl', url);
-  return () => {
-    execFileSync('bash', [script, 'stop', dir], { stdio: 'ignore' });
-  };
+  return { url, stop: () => execFileSync('bash', [script, 'stop', dir], { stdio: 'ignore' }) };
 }

@@ -82,8 +82,8 @@ describe('fake-agent.mjs', () => {
   it('sleeps with FAKE_SLEEP_MS', () => {
     const { root, planPath } = repo(PLAN);
     const t0 = Date.now();
-    run('fake-agent.mjs', root, planPath, { FAKE_SLEEP_MS: '300' });
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
+    run('fake-agent.mjs', root, planPath, { FAKE_SLEEP_MS: '100' });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(100);
   });
 });
 

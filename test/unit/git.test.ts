@@ -1,6 +1,7 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { g, initRepo, tempDirs } from './tmp.js';
 import {
   GitError,
@@ -30,13 +31,23 @@ function write(file: string, content: string): void {
   fs.writeFileSync(file, content);
 }
 
+/** The repo every test starts from, committed once per file (six git processes) and copied after that. */
+let template: string | undefined;
+afterAll(() => {
+  if (template) fs.rmSync(path.dirname(template), { recursive: true, force: true });
+});
+
 /** A repo on main with one commit, its own identity, and no reliance on global config. */
 function makeRepo(): string {
-  const root = initRepo(path.join(tmp(), 'repo'));
-  write(path.join(root, 'README.md'), 'hello\n');
-  write(path.join(root, 'shared.txt'), 'line 1\nline 2\nline 3\n');
-  g(root, 'add', '-A');
-  g(root, 'commit', '-q', '-m', 'initial');
+  if (!template) {
+    template = initRepo(path.join(fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'loopd-git-template-'))), 'repo'));
+    write(path.join(template, 'README.md'), 'hello\n');
+    write(path.join(template, 'shared.txt'), 'line 1\nline 2\nline 3\n');
+    g(template, 'add', '-A');
+    g(template, 'commit', '-q', '-m', 'initial');
+  }
+  const root = path.join(tmp(), 'repo');
+  fs.cpSync(template, root, { recursive: true });
   return root;
 }
 

@@ -150,7 +150,7 @@ describe('spawnDetached / waitForExit', () => {
 
     const s2 = spec('sleep 60');
     const h2 = await start(s2);
-    const r2 = await waitForExit(h2, s2.exitPath, { signal: AbortSignal.abort() });
+    const r2 = await waitForExit(h2, s2.exitPath, { signal: AbortSignal.abort(), graceMs: 300 });
     expect(r2.canceled).toBe(true);
     expect(liveInGroup(h2.pgid)).toEqual([]);
   });
@@ -160,7 +160,8 @@ describe('spawnDetached / waitForExit', () => {
     const h = await start(s);
     await until(() => liveInGroup(h.pgid).length >= 2);
     process.kill(h.pid, 'SIGKILL'); // only the wrapper: the exit file can never be written
-    const r = await waitForExit(h, s.exitPath, { graceMs: 300 });
+    // The sleep outlives the settle time: the group is emptied by the kill, not by itself.
+    const r = await waitForExit(h, s.exitPath, { graceMs: 300, settleMs: 300 });
     expect(r).toEqual({ exitCode: null, timedOut: false, canceled: false, vanished: true });
     expect(liveInGroup(h.pgid)).toEqual([]);
   });
@@ -174,7 +175,7 @@ describe('spawnDetached / waitForExit', () => {
     // A handle whose pid now belongs to someone else must not get that group killed.
     await killTree({ ...h, startTime: '1', nonce: 'someone-else' }, 100);
     expect(isAlive(h)).toBe(true);
-    await killTree(h, 500);
+    await killTree(h, 200);
     expect(isAlive(h)).toBe(false);
   });
 
