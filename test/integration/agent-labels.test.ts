@@ -5,7 +5,7 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isEventOf } from '../../core/events.js';
-import { FAKE_AGENT, FIXTURES, commandFlags, makeRepo, startTestDaemon, tempDir, waitFor, waitForRun, type TestDaemon } from './harness.js';
+import { FAKE_AGENT_SH, FIXTURES, commandFlags, makeRepo, startTestDaemon, tempDir, waitFor, waitForRun, type TestDaemon } from './harness.js';
 
 let t: TestDaemon;
 beforeAll(async () => {
@@ -27,7 +27,8 @@ async function failWith(agentCmd: string) {
   return { run, detail };
 }
 
-describe('failures that are not the agent\'s', () => {
+// Independent runs in their own repos: side by side on the one daemon.
+describe.concurrent('failures that are not the agent\'s', () => {
   it('an agent that switches the worktree\'s branch: put back (history_rewritten), and the second time the run fails', async () => {
     // docs/truth.md: a switched branch is the agent rewriting history, repaired and counted.
     const { run, detail } = await failWith('git checkout -q -B elsewhere');
@@ -51,7 +52,7 @@ describe('failures that are not the agent\'s', () => {
   });
 
   it('a failing command agent is agent_failed, in its own words', async () => {
-    const { run } = await failWith(`FAKE_EXIT_CODE=4 ${FAKE_AGENT}`);
+    const { run } = await failWith(`FAKE_EXIT_CODE=4 ${FAKE_AGENT_SH}`);
     expect(run).toMatchObject({ status: 'FAILED', exitReason: 'agent_failed' });
     expect(run.lastError).toMatch(/failing on purpose.*exit code 4/);
   });

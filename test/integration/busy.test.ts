@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isBusy, StoreBusyError, whenFree } from '../../host/busy.js';
-import { commandFlags, FAKE_AGENT, makeRepo, startTestDaemon, waitForRun, type TestDaemon } from './harness.js';
+import { commandFlags, FAKE_AGENT_SH, makeRepo, startTestDaemon, waitForRun, type TestDaemon } from './harness.js';
 
 let t: TestDaemon;
 beforeAll(async () => {
@@ -17,14 +17,14 @@ afterAll(async () => {
 describe('database lock held by another connection', () => {
   it('answers /health and reads while locked, and completes the waiting writes afterwards', async () => {
     const repo = makeRepo({ tasks: 2 });
-    const first = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { reviewer: false, merge_strategy: 'none' }) });
+    const first = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT_SH, { reviewer: false, merge_strategy: 'none' }) });
 
     // A second connection, like a backup tool or an open sqlite3 shell, takes the write lock.
     const other = new DatabaseSync(join(t.home, 'loopd.db'), { timeout: 0 });
     other.exec('BEGIN IMMEDIATE');
     let created = false;
     const second = t.client.runs.create
-      .mutate({ cwd: repo.root, spec: 'specs/demo.md', name: 'while-locked', flags: commandFlags(FAKE_AGENT, { reviewer: false, merge_strategy: 'none' }) })
+      .mutate({ cwd: repo.root, spec: 'specs/demo.md', name: 'while-locked', flags: commandFlags(FAKE_AGENT_SH, { reviewer: false, merge_strategy: 'none' }) })
       .then((r) => ((created = true), r));
     try {
       const health = await fetch(`${t.daemon.url}/health`);

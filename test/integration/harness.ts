@@ -15,7 +15,10 @@ import { startDaemon, type DaemonHandle } from '../../host/main.js';
 import type { RunView } from '../../router/index.js';
 
 export const FIXTURES = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
-export const FAKE_AGENT = `node ${join(FIXTURES, 'fake-agent.mjs')}`;
+/** fake-agent.mjs's behaviour and knobs in sh: no Node start-up (50-80 ms of CPU) per agent call. */
+export const FAKE_AGENT_SH = `sh ${join(FIXTURES, 'fake-agent.sh')}`;
+/** The fake agent of the integration tests: the sh one (test/unit/fake-agent-sh.test.ts holds it to fake-agent.mjs). */
+export const FAKE_AGENT = FAKE_AGENT_SH;
 
 export function git(cwd: string, ...args: string[]): string {
   return execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@localhost', ...args], {

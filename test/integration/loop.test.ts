@@ -2,23 +2,32 @@
 // driven through the real daemon with fake agents and fake reviewers.
 import { chmodSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePlan } from '../../core/plan.js';
 import { isEventOf, type EventType } from '../../core/events.js';
 import type { EventView, EventViewOf } from '../../router/index.js';
-import { FAKE_AGENT, FIXTURES, commandFlags, git, isLive, makeRepo, startTestDaemon, tempDir, waitFor, waitForRun, type TestDaemon } from './harness.js';
+import { FAKE_AGENT_SH, FIXTURES, commandFlags, git, isLive, makeRepo, startTestDaemon, tempDir, waitFor, waitForRun, type TestDaemon } from './harness.js';
 
+// The agent's language is not what this file tests: the sh fake agent does what fake-agent.mjs
+// does without a Node start-up per call.
+const FAKE_AGENT = FAKE_AGENT_SH;
+
+// One daemon for the file: every test has its own repo (runs, branches and per-workspace limits
+// are per repo), and each test waits for its runs to end, so the next one starts on an idle daemon.
 let t: TestDaemon;
-beforeEach(async () => {
+beforeAll(async () => {
   t = await startTestDaemon();
 });
-afterEach(async () => {
+afterAll(async () => {
   await t.stop();
 });
 
 const events = (id: string) => t.client.runs.eventsList.query({ run: id, limit: 10000 });
 const ofType = <K extends EventType>(evs: EventView[], type: K) => evs.filter((e): e is EventViewOf<K> => isEventOf(e, type));
-const quick = { claude_retry_backoff_sec: 0 };
+// merge_strategy=none: no merge step (a dozen git processes) where the merge is not what a test
+// looks at; the tests that do look at it ask for the default squash.
+const quick = { claude_retry_backoff_sec: 0, merge_strategy: 'none' };
+const merged = { merge_strategy: 'squash' };
 
 async function create(repoRoot: string, agentCmd: string, flags: Record<string, string | number | boolean> = {}) {
   return t.client.runs.create.mutate({ cwd: repoRoot, spec: 'specs/demo.md', flags: commandFlags(agentCmd, { ...quick, ...flags }) });
@@ -27,7 +36,7 @@ async function create(repoRoot: string, agentCmd: string, flags: Record<string, 
 describe('review', () => {
   it('a rejection is saved and fed to the next prompt, then an approval marks [R] and completes', async () => {
     const repo = makeRepo({ tasks: 1 });
-    const created = await create(repo.root, `FAKE_REVIEW=reject-once ${FAKE_AGENT}`);
+    const created = await create(repo.root, `FAKE_REVIEW=reject-once ${FAKE_AGENT}`, merged);
     const run = await waitForRun(t.client, created.id);
     expect(run.status).toBe('COMPLETED');
     const detail = await t.client.runs.get.query({ run: run.id });
@@ -47,7 +56,7 @@ describe('review', () => {
 
   it('undoes [R] written by the implementation agent (plan_tampered); doing it again fails the run', async () => {
     const repo = makeRepo({ tasks: 1 });
-    const run = await waitForRun(t.client, (await create(repo.root, `FAKE_SELF_REVIEW=1 ${FAKE_AGENT}`)).id);
+    const run = await waitForRun(t.client, (await create(repo.root, `FAKE_SELF_REVIEW=1 ${FAKE_AGENT}`, merged)).id);
     expect(run).toMatchObject({ status: 'FAILED', exitReason: 'tampering:plan_tampered' });
     const evs = await events(run.id);
     const tampered = ofType(evs, 'SIGNAL').filter((e) => e.payload.signal === 'plan_tampered');
@@ -66,16 +75,19 @@ describe('review', () => {
     expect(run).toMatchObject({ status: 'FAILED', exitReason: 'max_consecutive_failures:review:2' });
   });
 
-  it('a separate reviewer command is used for reviews', async () => {
+  // One run for two facts: worktree_cleanup is about the end of any run, so it rides along here.
+  it('a separate reviewer command is used for reviews; worktree_cleanup=true removes the worktree of an ended run but keeps its branch', async () => {
     const repo = makeRepo({ tasks: 1 });
     const reviewer = join(tempDir(), 'reviewer.sh');
     writeFileSync(reviewer, '#!/bin/sh\ncat > /dev/null\necho "reviewer for $LOOP_PHASE of iteration $LOOP_ITERATION, diff at $LOOP_DIFF_FILE"\necho APPROVED\n');
     chmodSync(reviewer, 0o755);
-    const run = await waitForRun(t.client, (await create(repo.root, FAKE_AGENT, { reviewer_agent: 'command', reviewer_cmd: reviewer })).id);
+    const run = await waitForRun(t.client, (await create(repo.root, FAKE_AGENT, { reviewer_agent: 'command', reviewer_cmd: reviewer, worktree_cleanup: true })).id);
     expect(run.status).toBe('COMPLETED');
     const log = readFileSync(join(run.runDir, 'review-01.log'), 'utf8');
     expect(log).toContain('reviewer for review of iteration 1');
     expect(readFileSync(join(run.runDir, 'review-01.diff'), 'utf8')).toContain('task-1.txt');
+    await waitFor(() => !existsSync(run.worktreePath));
+    expect(git(repo.root, 'rev-parse', '--verify', 'run/demo')).toMatch(/^[0-9a-f]{40}$/);
   });
 });
 
@@ -191,7 +203,7 @@ describe('agent resilience', () => {
       const created = await t.client.runs.create.mutate({
         cwd: repo.root,
         spec: 'specs/demo.md',
-        flags: { agent: 'claude', reviewer: false, max_cost_usd: 0.5, model: 'fake-model' },
+        flags: { agent: 'claude', reviewer: false, max_cost_usd: 0.5, model: 'fake-model', merge_strategy: 'none' },
       });
       const paused = await waitFor(async () => {
         const r = await t.client.runs.get.query({ run: created.id });
@@ -282,19 +294,15 @@ describe('run control', () => {
     await waitForRun(t.client, created.id);
   });
 
-  it('worktree_cleanup=true removes the worktree of an ended run but keeps its branch', async () => {
-    const repo = makeRepo({ tasks: 1 });
-    const run = await waitForRun(t.client, (await create(repo.root, FAKE_AGENT, { worktree_cleanup: true })).id);
-    expect(run.status).toBe('COMPLETED');
-    await waitFor(() => !existsSync(run.worktreePath));
-    expect(git(repo.root, 'rev-parse', '--verify', 'run/demo')).toMatch(/^[0-9a-f]{40}$/);
-  });
-
-  it('prompt preview is the exact prompt of iteration 1', async () => {
+  // The same run also shows worktree_provider=auto falling back to git without wt on PATH.
+  it('prompt preview is the exact prompt of iteration 1; worktree_provider=auto falls back to git without wt', async () => {
     const repo = makeRepo({ tasks: 1 });
     const preview = await t.client.runs.prompt.query({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT) });
-    expect(await t.daemon.store.listRuns()).toHaveLength(0);
-    const run = await waitForRun(t.client, (await create(repo.root, FAKE_AGENT)).id);
+    expect(await t.daemon.store.listRuns({ workspace: repo.root })).toHaveLength(0);
+    const created = await create(repo.root, FAKE_AGENT, { worktree_provider: 'auto' });
+    expect(created.worktreeProvider).toBe('git');
+    expect(ofType(await events(created.id), 'WORKTREE_PROVIDER')[0]!.payload.provider).toBe('git');
+    const run = await waitForRun(t.client, created.id);
     expect(readFileSync(join(run.runDir, 'iter-01.prompt.txt'), 'utf8')).toBe(preview.prompt);
     expect(preview.worktreePath).toBe(run.worktreePath);
   });
@@ -336,12 +344,4 @@ describe('naming and providers', () => {
       delete process.env.WT_STUB_LOG;
     }
   });
-
-  it('worktree_provider=auto falls back to git without wt', async () => {
-    const repo = makeRepo({ tasks: 1 });
-    const created = await create(repo.root, FAKE_AGENT, { worktree_provider: 'auto', merge_strategy: 'none' });
-    expect(created.worktreeProvider).toBe('git');
-    await waitForRun(t.client, created.id);
-  });
 });
-

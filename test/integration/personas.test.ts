@@ -4,9 +4,9 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 // @ts-expect-error plain ESM fixture shared with the bench, no type declarations
-import { CANARY_ENV, PERSONAS, runPersona } from '../fixtures/personas.mjs';
+import { CANARY_ENV, FAKE_AGENT_SH, PERSONAS, runPersona } from '../fixtures/personas.mjs';
 import { startTestDaemon, tempDir, type TestDaemon } from './harness.js';
 
 interface Persona {
@@ -30,9 +30,12 @@ afterAll(async () => {
   await t.stop();
 });
 
-describe('persona suite', () => {
-  it.each((PERSONAS as Persona[]).map((p) => [p.name, p] as const))('%s', async (_name, persona) => {
-    const r = await runPersona({ client: t.client, store: t.daemon.store, bus: t.daemon.bus, base: tempDir(), persona });
+// The personas' runs are independent (a repo each), so they run side by side on the one daemon:
+// while one waits on git or a process exit, another works.
+describe.concurrent('persona suite', () => {
+  it.for((PERSONAS as Persona[]).map((p) => [p.name, p] as const))('%s', async ([, persona], { expect }) => {
+    // The sh fake agent: the agent's language is not what a persona tests.
+    const r = await runPersona({ client: t.client, store: t.daemon.store, bus: t.daemon.bus, base: tempDir(), persona, agent: FAKE_AGENT_SH });
     const facts = { status: r.status, exitDetail: r.exitDetail, completion: r.completion };
     expect(facts, `${persona.name}: ${r.run.lastError ?? ''}`).toEqual(persona.expect);
     expect(r.implementationCalls).toBeLessThanOrEqual(persona.maxCalls.implementation);

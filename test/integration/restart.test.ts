@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createClientFor, type LoopClient } from '../../cli/client.js';
 import { parsePlan } from '../../core/plan.js';
 import type { EventView, RunView } from '../../router/index.js';
-import { FIXTURES, git, makeRepo, tempDir } from './harness.js';
+import { FAKE_AGENT_SH, git, makeRepo, tempDir } from './harness.js';
 import { requireFreshBuild } from '../cli/helpers.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -71,6 +71,20 @@ async function allEnded(client: LoopClient, ids: string[]): Promise<RunView[] | 
   return runs.every((r) => ['COMPLETED', 'FAILED', 'CANCELED'].includes(r.status)) ? runs : null;
 }
 
+// A daemon process costs about half a second of CPU to start: the tests up to the kill test share
+// one data dir and hand the daemon on, each leaving it running for the next.
+let shared: DaemonProcess | undefined;
+
+/** The running daemon the previous test left, or a fresh one when a test runs alone (-t). */
+async function sharedDaemon(): Promise<DaemonProcess> {
+  if (!shared) {
+    shared = new DaemonProcess(tempDir('loopd-stop-'), await freePort());
+    daemons.push(shared);
+    await shared.start();
+  }
+  return shared;
+}
+
 describe('one data dir, one daemon', () => {
   it('refuses a second daemon on the same data dir, and allows one after a kill -9', async () => {
     const home = tempDir('loopd-two-');
@@ -86,22 +100,19 @@ describe('one data dir, one daemon', () => {
     // A dead daemon's leftover daemon.json does not block the next one.
     await d.kill9();
     await d.start();
-    await d.kill9();
+    shared = d;
   });
 });
 
 describe('daemon stop', () => {
   async function setup() {
-    const home = tempDir('loopd-stop-');
-    const d = new DaemonProcess(home, await freePort());
-    daemons.push(d);
-    await d.start();
+    const d = await sharedDaemon();
     const client = createClientFor(`http://127.0.0.1:${d.port}`, 'kill-test-token-0123456789');
     const repo = makeRepo({ tasks: 1 });
     const run = await client.runs.create.mutate({
       cwd: repo.root,
       spec: 'specs/demo.md',
-      flags: { agent: 'command', agent_cmd: `FAKE_SLEEP_MS=1500 node ${join(FIXTURES, 'fake-agent.mjs')}`, reviewer: false },
+      flags: { agent: 'command', agent_cmd: `FAKE_SLEEP_MS=1500 ${FAKE_AGENT_SH}`, reviewer: false },
     });
     for (;;) {
       const evs = await client.runs.eventsList.query({ run: run.id });
@@ -126,7 +137,6 @@ describe('daemon stop', () => {
       expect(r.status).not.toMatch(/FAILED|CANCELED/);
       await new Promise((res) => setTimeout(res, 50));
     }
-    await d.kill9();
   });
 
   it('without --drain the daemon exits at once and the next one re-adopts the agent', async () => {
@@ -162,7 +172,9 @@ describe('kill -9 at random points', () => {
     await d.start();
     const client = createClientFor(`http://127.0.0.1:${port}`, 'kill-test-token-0123456789');
 
-    const agent = `FAKE_SLEEP_MS=600 FAKE_REVIEW_SLEEP_MS=250 node ${join(FIXTURES, 'fake-agent.mjs')}`;
+    // The sh fake agent, with the default output cap: the capping side of the wrapper too must
+    // outlive each kill and be adopted with the agent.
+    const agent = `FAKE_SLEEP_MS=600 FAKE_REVIEW_SLEEP_MS=250 ${FAKE_AGENT_SH}`;
     const repos = [0, 1, 2].map(() => makeRepo({ tasks: 3 }));
     for (const r of repos) {
       // Slows every update of an agent/* branch (the merge) by a second: room for a kill mid-merge.
@@ -187,6 +199,9 @@ describe('kill -9 at random points', () => {
     // Kill while a step of each named phase is in progress (merges are slowed by a git hook so
     // there is a moment to hit), and at random moments besides, until everything has ended.
     let kills = 0;
+    // Every restart is a daemon start (half a second of CPU): the four phase kills and a few random
+    // ones. A fresh seed each run samples other random points.
+    const MAX_KILLS = 8;
     const hitPhases = new Set<string>();
     // A fresh seed each time (printed, and settable with KILL_SEED to replay a failure).
     let seed = Number(process.env.KILL_SEED ?? Date.now() % 2147483648);
@@ -210,7 +225,7 @@ describe('kill -9 at random points', () => {
       if (target) {
         hitPhases.add(target);
         await restart();
-      } else if (kills < 12 && Date.now() >= nextRandomKill) {
+      } else if (kills < MAX_KILLS && Date.now() >= nextRandomKill) {
         await restart();
         nextRandomKill = Date.now() + 150 + rand() * 900;
       }
