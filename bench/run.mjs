@@ -17,6 +17,19 @@ const { SqliteStore: Store } = await import(join(root, 'dist', 'host', 'store', 
 const { DAEMON_NODE_FLAGS } = await import(join(root, 'dist', 'host', 'node-flags.js'));
 // Absent from builds older than the trace marks (the bench can time an older build for comparison).
 const { setTraceRecorder } = await import(join(root, 'dist', 'core', 'trace.js')).catch(() => ({ setTraceRecorder: () => {} }));
+// Builds before the spawner (core/spawner.ts) have none to stop.
+const { stopSpawner, spawnerPid } = await import(join(root, 'dist', 'core', 'spawner.js')).catch(() => ({ stopSpawner: () => {}, spawnerPid: () => undefined }));
+
+/**
+ * Ends the daemon's spawner and waits until it is reaped, so that its CPU and that of the processes
+ * it reaped (git, the agent wrappers and the agents) count among this process's children.
+ */
+async function reapSpawner() {
+  const pid = spawnerPid();
+  if (pid === undefined) return;
+  stopSpawner();
+  while (existsSync(`/proc/${pid}`)) await new Promise((r) => setTimeout(r, 5));
+}
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 10);
 const CLI_RUNS = Number(process.env.BENCH_CLI_RUNS ?? 15);
@@ -331,6 +344,7 @@ async function overheadBench(extraFlags = {}, report = true) {
   try {
     const repo = makeRepo(base, TASKS);
     writeFileSync(gitLog, '');
+    await reapSpawner();
     const cpu0 = cpuNow();
     const split0 = cpuSplit();
     const ends = runEnds(daemon.bus);
@@ -341,6 +355,7 @@ async function overheadBench(extraFlags = {}, report = true) {
     });
     // Woken by the in-process daemon's bus, so the bench's own waiting costs no CPU.
     await ends.wait(run.id);
+    await reapSpawner();
     const cpuRun = cpuNow() - cpu0;
     const split1 = cpuSplit();
     const done = await client.runs.get.query({ run: run.id });
@@ -395,7 +410,7 @@ async function overheadBench(extraFlags = {}, report = true) {
     // loopd's CPU per call: this process (the daemon, in-process) and every process it started
     // (git, the agent wrapper, the output capper), minus what the agents reported for themselves.
     const cpuPerCall = (cpuRun - agentCpu) / calls;
-    progress(`loopd CPU per call: daemon ${((split1.own - split0.own) / calls).toFixed(1)} ms, its processes ${((split1.children - split0.children - agentCpu) / calls).toFixed(1)} ms`);
+    progress(`loopd CPU per call: daemon ${((split1.own - split0.own) / calls).toFixed(1)} ms, its processes ${((split1.children - split0.children - agentCpu) / calls).toFixed(1)} ms (the agents' own ${(agentCpu / calls).toFixed(1)} ms)`);
     if (!report) return { total: median(total), cpu: cpuPerCall };
     const r = (x) => `${(x / agent).toFixed(2)}x`;
     row(`overhead per agent call (${calls} calls: ${TASKS} tasks + reviewer)`, ms(median(total)), "the agent's own time", ms(agent), r(median(total)));

@@ -5,10 +5,10 @@
 // Most calls are plumbing (merge-tree, commit-tree, update-ref) with no high-level API, and need
 // real exit codes (`merge-base --is-ancestor` answers through its exit code alone), so they go
 // through gitExec() rather than simple-git.
-import { execFile } from 'node:child_process';
 import { realpathSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { gitDirsOf, isLooseCommit, readRef } from './git-files.js';
+import { runFile } from './spawner.js';
 
 export class GitError extends Error {
   override name = 'GitError';
@@ -25,15 +25,16 @@ interface ExecResult {
   stderr: string;
 }
 
-// Hot-path calls go straight to git through node:child_process: simple-git waits a fixed 50 ms
+// Hot-path calls go straight to git rather than through simple-git: simple-git waits a fixed 50 ms
 // after every command that prints nothing (add, diff --quiet, update-ref...), which measured as two
 // thirds of loopd's per-iteration overhead, and it hides exit codes; execa's set-up per call cost
-// ~1-2 ms of the daemon's CPU on every git process. Like simple-git, ambient GIT_* variables are
+// ~1-2 ms of the daemon's CPU on every git process. The process is started by the spawner
+// (core/spawner.ts), not by forking the daemon. Like simple-git, ambient GIT_* variables are
 // dropped so a daemon started from inside a git hook cannot be pointed at another repository.
-function gitEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
+function gitEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
   // LOOPD_* too: git runs hooks, and an agent can write hooks into the repository it works in.
-  for (const [k, v] of Object.entries(process.env)) if (!k.toUpperCase().startsWith('GIT_') && !k.toUpperCase().startsWith('LOOPD_')) env[k] = v;
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.toUpperCase().startsWith('GIT_') && !k.toUpperCase().startsWith('LOOPD_')) env[k] = v;
   env.GIT_TERMINAL_PROMPT = '0';
   return env;
 }
@@ -42,26 +43,16 @@ function gitEnv(): NodeJS.ProcessEnv {
 const MAX_OUTPUT = 100 * 1024 * 1024;
 
 /** Runs git with the real exit code and output; throws only when git cannot be started or is killed. */
-export function gitExec(dir: string, args: string[], config: string[] = []): Promise<ExecResult> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      'git',
-      [...config.flatMap((c) => ['-c', c]), ...args],
-      { cwd: dir, env: gitEnv(), encoding: 'utf8', maxBuffer: MAX_OUTPUT },
-      (err, stdout, stderr) => {
-        // A non-zero exit is an answer (err.code is the exit code); anything else is not.
-        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : null;
-        if (code === null) {
-          const why = err?.signal ? `killed by ${err.signal}` : (err?.message ?? 'spawn failed');
-          reject(new GitError(`cannot run git in ${dir}: ${why}`));
-          return;
-        }
-        resolve({ code, stdout, stderr });
-      },
-    );
-    // Like stdin 'ignore': git never waits for input.
-    child.stdin?.end();
-  });
+export async function gitExec(dir: string, args: string[], config: string[] = []): Promise<ExecResult> {
+  // stdin is empty and closed: git never waits for input.
+  const { error, stdout, stderr } = await runFile('git', [...config.flatMap((c) => ['-c', c]), ...args], { cwd: dir, env: gitEnv(), maxBuffer: MAX_OUTPUT });
+  // A non-zero exit is an answer (error.code is the exit code); anything else is not.
+  const code = error === null ? 0 : typeof error.code === 'number' ? error.code : null;
+  if (code === null) {
+    const why = error?.signal ? `killed by ${error.signal}` : (error?.message ?? 'spawn failed');
+    throw new GitError(`cannot run git in ${dir}: ${why}`);
+  }
+  return { code, stdout, stderr };
 }
 
 /** Runs git and throws a one-line GitError on any non-zero exit. */

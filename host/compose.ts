@@ -23,6 +23,7 @@ import { DashboardSessions } from './session-auth.js';
 import { SqliteStore } from './store/sqlite.js';
 import { openCluster } from './cluster/open.js';
 import { DEFAULT_LEASE_TTL_SEC } from '../core/config.js';
+import { stopSpawner } from '../core/spawner.js';
 import type { LoopStore } from './store/types.js';
 
 export interface DaemonOptions {
@@ -140,6 +141,8 @@ export async function composeDaemon(c: ComposeInput): Promise<DaemonHandle> {
         await watcher.stop();
         await srv.close();
         await store.close();
+        // The git processes and agent wrappers are started by the spawner: it ends once idle.
+        stopSpawner();
         if (opts.writeInfo !== false) removeOwnDaemonInfo(paths.daemonInfo);
         resolveStopped();
       })();

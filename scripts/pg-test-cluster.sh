@@ -4,7 +4,8 @@
 #   scripts/pg-test-cluster.sh stop DIR  -> stops that cluster and deletes its directory
 # It uses the machine's PostgreSQL binaries (PG_BIN, else the newest /usr/lib/postgresql/*/bin).
 # The server listens only on a Unix socket inside the cluster directory, on a free port number,
-# so it never collides with a system PostgreSQL. PostgreSQL refuses to run as root, so when this
+# so it never collides with a system PostgreSQL. The initdb result is kept in
+# $TMPDIR/loopd-pg-initdb-<version>-<owner> and copied for each cluster (delete it at will). PostgreSQL refuses to run as root, so when this
 # runs as root the cluster belongs to the `postgres` user (or `nobody` when there is none).
 set -euo pipefail
 
@@ -28,9 +29,20 @@ case "${1:-}" in
     [ "$owner" != "$(id -un)" ] && chown "$owner" "$dir"
     # A free port: the kernel picks one for a throwaway listener, then the server takes it.
     port="$(node -e "const s=require('node:net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")"
-    if ! "${as_owner[@]}" "$bin/initdb" -D "$dir/data" -U loopd --auth=trust -E UTF8 --no-sync >"$dir/initdb.log" 2>&1; then
-      echo "pg-test-cluster: initdb failed, see $dir/initdb.log:" >&2; tail -n 20 "$dir/initdb.log" >&2; exit 1
+    # initdb is most of the cost of a start (a second or two of a busy machine), and its result is
+    # the same every time for one PostgreSQL version and owner: made once into a cache beside the
+    # clusters and copied from there (a fraction of the cost). The cache appears whole or not at all
+    # (made aside, then renamed), so runs starting at once never see half of one.
+    version="$("$bin/initdb" --version | awk '{print $3}')"
+    cache="${TMPDIR:-/tmp}/loopd-pg-initdb-$version-$owner"
+    if [ ! -f "$cache/PG_VERSION" ]; then
+      fresh="$dir/fresh"
+      if ! "${as_owner[@]}" "$bin/initdb" -D "$fresh" -U loopd --auth=trust -E UTF8 --no-sync >"$dir/initdb.log" 2>&1; then
+        echo "pg-test-cluster: initdb failed, see $dir/initdb.log:" >&2; tail -n 20 "$dir/initdb.log" >&2; exit 1
+      fi
+      mv -T "$fresh" "$cache" 2>/dev/null || rm -rf "$fresh"
     fi
+    "${as_owner[@]}" cp -a "$cache" "$dir/data"
     # Durability off: a test cluster is thrown away, and fsync on a shared 2-core box is slow.
     if ! "${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
         -o "-p $port -k $dir -c listen_addresses= -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \

@@ -27,6 +27,11 @@ export function readStat(pid: number): ProcStat | null {
   } catch {
     return null;
   }
+  return parseStat(raw);
+}
+
+/** The fields loopd uses from the text of /proc/<pid>/stat. */
+export function parseStat(raw: string): ProcStat | null {
   // comm (field 2) may contain spaces and parentheses; everything after the last ')' is fixed.
   const rest = raw.slice(raw.lastIndexOf(')') + 2).split(' ');
   const state = rest[0];

@@ -6,14 +6,16 @@
 // daemon that dies mid-run loses nothing: after a restart it finds the process by pid + start
 // time (ProcessHandle is plain JSON, meant to be stored), follows the log, and reads the exit
 // file (wait.ts).
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
 import { accessSync, constants, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { guardArgs, type HeartbeatGuard } from './heartbeat-guard.js';
 import { capLayout } from './output-cap.js';
-import { NONCE_ENV, readStat, type ProcessHandle } from './proc.js';
+import { SpawnerGoneError, spawnDetachedFile, type Started } from '../spawner.js';
+import { NONCE_ENV, findByNonce, parseStat, type ProcessHandle } from './proc.js';
 
 export interface SpawnSpec {
   /** Run via /bin/sh -c. */
@@ -163,11 +165,11 @@ export function gnuHead(): string | null {
   return found;
 }
 
-/** Children spawned by this daemon instance, for a fast wake-up on 'exit' instead of a poll. */
-const children = new Map<number, ChildProcess>();
+/** Processes started by this daemon instance, for a fast wake-up on 'exit' instead of a poll. */
+const children = new Map<number, EventEmitter>();
 
-/** The child process object, when this daemon instance started the process (for a fast wake-up). */
-export function ownChild(pid: number): ChildProcess | undefined {
+/** What emits 'exit' when the process ends, when this daemon instance started it (for a fast wake-up). */
+export function ownChild(pid: number): EventEmitter | undefined {
   return children.get(pid);
 }
 
@@ -204,32 +206,31 @@ export async function spawnDetached(spec: SpawnSpec): Promise<ProcessHandle> {
   const headBin = head > 0 ? gnuHead() : null;
   const headArgs = headBin ? [headBin, String(head)] : ['', ''];
   const args = [spec.shellCommand, spec.stdinPath, spec.logPath, spec.exitPath, cap, process.execPath, cap ? capperScript() : '', ...guardArgs(spec.guard), ...headArgs];
-  // node:child_process directly rather than execa: nothing here needs execa's stream handling, and
-  // its set-up per call was a few ms of the daemon's CPU on every agent call. The child is not
-  // killed when the daemon exits (the whole point is that it lives on).
-  const child = spawn('/bin/sh', ['-c', WRAPPER, 'loopd-agent', ...args], {
-    cwd: spec.cwd,
-    env: stepEnv({ ...spec.env, [NONCE_ENV]: nonce }),
-    detached: true,
-    stdio: 'ignore',
-  });
-  const pid = child.pid;
-  if (pid === undefined) {
-    // A failed spawn (a missing cwd, say) reports itself on 'error', on a later tick.
-    const err = await new Promise<Error>((resolve) => child.once('error', resolve));
-    throw new Error(`cannot start agent in ${spec.cwd}: ${err.message}`);
+  // Started by the spawner (core/spawner.ts), not by forking the daemon; node:child_process there
+  // rather than execa, whose set-up per call cost a few ms of CPU. The wrapper is detached: it is not
+  // ended with the spawner or the daemon (the whole point is that it lives on).
+  const env = stepEnv({ ...spec.env, [NONCE_ENV]: nonce });
+  let started: Started;
+  try {
+    started = await spawnDetachedFile('/bin/sh', ['-c', WRAPPER, 'loopd-agent', ...args], { cwd: spec.cwd, env });
+  } catch (e) {
+    // The spawner ended between starting the wrapper and reporting it: find it by its nonce.
+    const found = e instanceof SpawnerGoneError ? findByNonce(nonce) : null;
+    if (found) return found;
+    throw new Error(`cannot start agent in ${spec.cwd}: ${e instanceof Error ? e.message : String(e)}`);
   }
-  // Errors after a successful spawn (none expected with stdio ignored) must not crash the daemon;
-  // the exit file is the record.
-  child.on('error', () => undefined);
-  // Read while the child cannot have been reaped yet: until Node handles SIGCHLD (never before
-  // this synchronous read), the pid stays ours even if the wrapper already exited.
-  const stat = readStat(pid);
+  const { pid, events } = started;
+  // Read before the wrapper could be reaped, so the pid was still the wrapper's.
+  const stat = started.stat === null ? null : parseStat(started.stat);
   if (stat === null) throw new Error(`agent process ${pid} vanished before it could be tracked`);
-  children.set(pid, child);
-  child.once('exit', () => children.delete(pid));
-  child.unref();
+  children.set(pid, events);
+  const forget = () => {
+    children.delete(pid);
+    events.off('lost', forget);
+    events.off('exit', forget);
+  };
+  events.once('exit', forget);
+  events.once('lost', forget);
   // detached: true makes the wrapper a session and group leader, so its pgid is its pid.
   return { pid, pgid: pid, startTime: stat.startTime, nonce };
 }
-

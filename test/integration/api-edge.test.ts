@@ -83,7 +83,7 @@ describe('plain JSON input', () => {
   it('filters a real list: limit 1 of two runs', async () => {
     const repo = makeRepo({ tasks: 1 });
     for (const name of ['plain-a', 'plain-b']) {
-      await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', name, flags: commandFlags(FAKE_AGENT, { merge_strategy: 'none' }) });
+      await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', name, flags: commandFlags(FAKE_AGENT, { merge_strategy: 'none', reviewer: false }) });
     }
     const r = await raw('GET', q('runs.list', { limit: 1, workspace: repo.root }));
     const runs = (JSON.parse(r.body) as { result: { data: { json: { name: string }[] } } }).result.data.json;

@@ -5,8 +5,8 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClientFor } from '../../cli/client.js';
-import type { EventView, OutputChunk } from '../../router/index.js';
-import { FAKE_AGENT, commandFlags, git, makeRepo, startTestDaemon, tempDir, waitForRun, type TestDaemon } from './harness.js';
+import type { EventView, OutputChunk, RunView } from '../../router/index.js';
+import { commandFlags, FAKE_AGENT, git, makeRepo, tempDir, sqliteDescribe, sqliteIt, startTestDaemon, type TestDaemon, waitForRun } from './harness.js';
 
 let t: TestDaemon;
 beforeAll(async () => {
@@ -28,7 +28,7 @@ function rawGet(path: string, headers: Record<string, string>): Promise<{ status
   });
 }
 
-describe('auth and Host checks', () => {
+sqliteDescribe('auth and Host checks', () => {
   it('answers /health without a token and reveals nothing', async () => {
     const res = await rawGet('/health', {});
     expect(res.status).toBe(200);
@@ -71,7 +71,7 @@ describe('bad input creates nothing', () => {
     ['invalid flag value', (root) => ({ cwd: root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { iterations: 'many' }) }), /iterations/],
   ];
   for (const [name, input, message] of cases) {
-    it(name, async () => {
+    sqliteIt(name, async () => {
       const repo = makeRepo();
       const other = tempDir();
       writeFileSync(join(other, 'outside.md'), '# outside\n');
@@ -99,7 +99,7 @@ describe('bad input creates nothing', () => {
     );
   });
 
-  it('a --config file that does not exist is a clear error', async () => {
+  sqliteIt('a --config file that does not exist is a clear error', async () => {
     const repo = makeRepo();
     await expect(t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', configFile: 'nope.conf', flags: commandFlags(FAKE_AGENT) })).rejects.toThrow(
       /nope\.conf.*does not exist/,
@@ -113,7 +113,7 @@ describe('bad input creates nothing', () => {
 
 describe('config precedence on a real run', () => {
   it('flags > --config > LOOP_CONFIG > .loop/config, frozen on the run', async () => {
-    const repo = makeRepo({ config: 'iterations=11\nmodel=from-workspace\ncompletion_mode=exact\nverify_timeout_sec=7\n' });
+    const repo = makeRepo({ tasks: 1, config: 'iterations=11\nmodel=from-workspace\ncompletion_mode=exact\nverify_timeout_sec=7\n' });
     mkdirSync(join(repo.root, 'conf'), { recursive: true });
     writeFileSync(join(repo.root, 'conf', 'env.conf'), 'iterations=12\nmodel=from-env\ncompletion_mode=trailing\n');
     writeFileSync(join(repo.root, 'conf', 'file.conf'), 'iterations=13\nmodel=from-file\n');
@@ -122,7 +122,8 @@ describe('config precedence on a real run', () => {
       spec: 'specs/demo.md',
       loopConfig: 'conf/env.conf',
       configFile: 'conf/file.conf',
-      flags: commandFlags(FAKE_AGENT, { iterations: 14, merge_strategy: 'none' }),
+      // The run only has to end before the daemon stops: one task, no review.
+      flags: commandFlags(FAKE_AGENT, { iterations: 14, merge_strategy: 'none', reviewer: false }),
     });
     const detail = await t.client.runs.get.query({ run: created.id });
     expect(detail.config).toMatchObject({ iterations: 14, model: 'from-file', completion_mode: 'trailing', verify_timeout_sec: 7, agent: 'command' });
@@ -131,55 +132,67 @@ describe('config precedence on a real run', () => {
 });
 
 describe('streams', () => {
-  it('streams run events and resumes from a last event id without gaps or duplicates', async () => {
+  // One run for both streams, each subscribed as soon as the run exists, so both follow it live.
+  let created: RunView;
+  let liveEvents: Promise<EventView[]>;
+  let liveOutput: Promise<OutputChunk[]>;
+
+  const collectEvents = (lastEventId: string | null) =>
+    new Promise<EventView[]>((resolve, reject) => {
+      const got: EventView[] = [];
+      const sub = t.client.runs.events.subscribe(
+        { run: created.id, lastEventId, follow: true },
+        {
+          onData: (e) => got.push(e.data),
+          onError: reject,
+          onComplete: () => resolve(got),
+        },
+      );
+      setTimeout(() => {
+        sub.unsubscribe();
+        reject(new Error('stream did not complete'));
+      }, 20000);
+    });
+  const collectOutput = (lastEventId: string | null) =>
+    new Promise<OutputChunk[]>((resolve, reject) => {
+      const got: OutputChunk[] = [];
+      t.client.runs.output.subscribe(
+        { run: created.id, lastEventId, follow: true },
+        { onData: (c) => got.push(c.data), onError: reject, onComplete: () => resolve(got) },
+      );
+    });
+
+  beforeAll(async () => {
     const repo = makeRepo({ tasks: 2 });
-    const created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_SLEEP_MS=100 ${FAKE_AGENT}`) });
-    const collect = (lastEventId: string | null) =>
-      new Promise<EventView[]>((resolve, reject) => {
-        const got: EventView[] = [];
-        const sub = t.client.runs.events.subscribe(
-          { run: created.id, lastEventId, follow: true },
-          {
-            onData: (e) => got.push(e.data),
-            onError: reject,
-            onComplete: () => resolve(got),
-          },
-        );
-        setTimeout(() => {
-          sub.unsubscribe();
-          reject(new Error('stream did not complete'));
-        }, 20000);
-      });
-    const all = await collect(null);
+    created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_SLEEP_MS=100 ${FAKE_AGENT}`) });
+    liveEvents = collectEvents(null);
+    liveOutput = collectOutput(null);
+    // Each test awaits its own; a failure is reported there, not as an unhandled rejection.
+    liveEvents.catch(() => {});
+    liveOutput.catch(() => {});
+  });
+
+  it('streams run events and resumes from a last event id without gaps or duplicates', async () => {
+    const all = await liveEvents;
     expect(all[0]!.type).toBe('RUN_CREATED');
     expect(all[all.length - 1]!.type).toBe('RUN_COMPLETED');
     const seqs = all.map((e) => e.seq);
     expect(new Set(seqs).size).toBe(seqs.length);
     expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
     const mid = all[Math.floor(all.length / 2)]!;
-    const rest = await collect(String(mid.seq));
+    const rest = await collectEvents(String(mid.seq));
     expect(rest.map((e) => e.seq)).toEqual(seqs.filter((s) => s > mid.seq));
     expect(await t.client.runs.eventsList.query({ run: created.id })).toHaveLength(all.length);
   });
 
   it('streams live agent output and resumes from a byte offset', async () => {
-    const repo = makeRepo({ tasks: 2 });
-    const created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_SLEEP_MS=100 ${FAKE_AGENT}`) });
-    const collect = (lastEventId: string | null) =>
-      new Promise<OutputChunk[]>((resolve, reject) => {
-        const got: OutputChunk[] = [];
-        t.client.runs.output.subscribe(
-          { run: created.id, lastEventId, follow: true },
-          { onData: (c) => got.push(c.data), onError: reject, onComplete: () => resolve(got) },
-        );
-      });
-    const chunks = await collect(null);
+    const chunks = await liveOutput;
     const text = chunks.map((c) => c.chunk).join('');
     expect(text).toContain('task 1');
     expect(text).toContain('task 2');
     expect(new Set(chunks.map((c) => c.iteration))).toEqual(new Set([1, 2]));
     const first = chunks[0]!;
-    const resumed = await collect(`${first.stepId}:${first.offset}`);
+    const resumed = await collectOutput(`${first.stepId}:${first.offset}`);
     expect(first.chunk + resumed.map((c) => c.chunk).join('')).toBe(text);
     const tail = await t.client.runs.tail.query({ run: created.id, lines: 5 });
     expect(tail?.iteration).toBe(2);

@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { describe, inject, it } from 'vitest';
 import { createClientFor, type LoopClient } from '../../cli/client.js';
 import { startDaemon, type DaemonHandle } from '../../host/main.js';
 import type { RunView } from '../../router/index.js';
@@ -92,6 +92,25 @@ export interface TestDaemon {
 /** Which store the in-process daemons of this test process use. */
 export const BACKEND: 'sqlite' | 'postgres' = process.env.LOOPD_TEST_BACKEND === 'postgres' ? 'postgres' : 'sqlite';
 
+/**
+ * True on the PostgreSQL pass (project integration-pg). That pass runs again only the tests whose
+ * subject goes through the store (runs reaching their merge, admission and concurrency limits,
+ * retries, cancel, the merge records and locks, the recorded ledger, the API's run views and event
+ * streams, adoption after a restart); a test whose subject is git, the agent's process tree, the
+ * completion rules or input checked before anything is stored is declared with `sqliteIt` (or
+ * `sqliteDescribe`) and runs on SQLite only, where the system project runs every test.
+ */
+export const PG_PASS = BACKEND === 'postgres';
+
+/**
+ * A test of the SQLite pass only. On the PostgreSQL pass it is not declared at all rather than
+ * skipped: CI output shows no skipped test, since a skip there means something could not run.
+ */
+export const sqliteIt: typeof it = PG_PASS ? (Object.assign(() => undefined, it) as typeof it) : it;
+
+/** A group of SQLite-pass tests (see sqliteIt). */
+export const sqliteDescribe: typeof describe = PG_PASS ? (Object.assign(() => undefined, describe) as typeof describe) : describe;
+
 const databases: string[] = [];
 
 /**
@@ -106,7 +125,8 @@ export async function testDatabaseUrl(): Promise<string | undefined> {
   const c = new pg.Client({ connectionString: admin });
   await c.connect();
   try {
-    await c.query(`CREATE DATABASE ${name}`);
+    // A copy of the migrated template (test/pg/global-setup.ts): the daemon finds its schema current.
+    await c.query(`CREATE DATABASE ${name} TEMPLATE ${inject('pgTemplate')}`);
   } finally {
     await c.end();
   }

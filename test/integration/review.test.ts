@@ -4,7 +4,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunView } from '../../router/index.js';
-import { FAKE_AGENT, commandFlags, git, makeRepo, startTestDaemon, tempDir, waitFor, waitForRun, type TestDaemon, type TestRepo } from './harness.js';
+import { commandFlags, FAKE_AGENT, git, makeRepo, tempDir, sqliteDescribe, sqliteIt, startTestDaemon, type TestDaemon, type TestRepo, waitFor, waitForRun } from './harness.js';
 
 let t: TestDaemon;
 beforeAll(async () => {
@@ -30,6 +30,18 @@ async function finishedRun(repo: TestRepo, extra: Record<string, string | number
   return done;
 }
 
+// One finished two-task run, with uncommitted work in the user checkout, made by whichever test asks
+// first: runs.diff only reads it, and the merge test then merges it (its diff stays the same).
+let twoTasks: Promise<{ repo: TestRepo; run: RunView }> | undefined;
+function twoTaskRun(): Promise<{ repo: TestRepo; run: RunView }> {
+  twoTasks ??= (async () => {
+    const repo = makeRepo({ tasks: 2 });
+    repo.write('dirty.txt', 'uncommitted work of the user\n');
+    return { repo, run: await finishedRun(repo) };
+  })();
+  return twoTasks;
+}
+
 async function eventsOf(runId: string, type: string) {
   return (await t.daemon.store.eventsAfter({ runId, limit: 10000 })).filter((e) => e.type === type);
 }
@@ -43,10 +55,9 @@ function branchExists(root: string, branch: string): boolean {
   }
 }
 
-describe('runs.diff', () => {
+sqliteDescribe('runs.diff', () => {
   it('shows the aggregate change per file with stats, and each iteration on its own', async () => {
-    const repo = makeRepo({ tasks: 2 });
-    const run = await finishedRun(repo);
+    const { repo, run } = await twoTaskRun();
     expect(run.review.status).toBe('pending');
 
     const d = await t.client.runs.diff.query({ run: run.id });
@@ -90,10 +101,13 @@ describe('runs.diff', () => {
   });
 });
 
-describe('a workspace that is gone', () => {
+sqliteDescribe('a workspace that is gone', () => {
   it('makes every action a one-line refusal', async () => {
     const repo = makeRepo({ tasks: 1 });
     const run = await finishedRun(repo);
+    // The run's file work (summary, report, mirror) follows its ending and would recreate the
+    // workspace's log directory; its artifact rows land when it is done.
+    await waitFor(async () => (await t.client.runs.get.query({ run: run.id })).artifacts.some((a) => a.kind === 'summary'));
     rmSync(repo.base, { recursive: true, force: true });
     const gone = /the workspace of run demo .*, .*\/repo, no longer exists/;
     await expect(t.client.runs.diff.query({ run: run.id })).rejects.toThrow(gone);
@@ -106,9 +120,7 @@ describe('a workspace that is gone', () => {
 
 describe('runs.merge', () => {
   it('merges into a named branch with plumbing only, records who and when, and is idempotent', async () => {
-    const repo = makeRepo({ tasks: 2 });
-    repo.write('dirty.txt', 'uncommitted work of the user\n');
-    const run = await finishedRun(repo);
+    const { repo, run } = await twoTaskRun();
 
     // No merge target (merge_strategy=none): the default is the base branch, which is checked out.
     await expect(t.client.runs.merge.mutate({ run: run.id })).rejects.toThrow(/merge target "main" is checked out at .*never changes a checkout/);
@@ -153,18 +165,18 @@ describe('runs.merge', () => {
     expect(await eventsOf(run.id, 'REVIEW_MERGED')).toHaveLength(1);
   });
 
-  it('uses the run merge target and its strategy by default', async () => {
+  sqliteIt('uses the run merge target and its strategy by default', async () => {
     const repo = makeRepo({ tasks: 1 });
     // The automatic merge fails: the target is checked out in another worktree at merge time.
     const holder = join(repo.base, 'holder');
     git(repo.root, 'worktree', 'add', '-q', '-b', 'agent/held', holder, 'main');
+    // The agent itself holds the target, so it is held after creation (which refuses a checked-out
+    // target) and before the merge step, whatever the timing.
     const run = await t.client.runs.create.mutate({
       cwd: repo.root,
       spec: 'specs/demo.md',
-      flags: commandFlags(`FAKE_SLEEP_MS=1 ${FAKE_AGENT}`, { reviewer: false, merge_strategy: 'merge', merge_target_branch: 'agent/target' }),
+      flags: commandFlags(`git -C ${holder} checkout -q -b agent/target && ${FAKE_AGENT}`, { reviewer: false, merge_strategy: 'merge', merge_target_branch: 'agent/target' }),
     });
-    // Hold the target only after creation (creation refuses a checked-out target).
-    git(holder, 'checkout', '-q', '-b', 'agent/target');
     const done = await waitForRun(t.client, run.id);
     expect(done.status).toBe('FAILED');
     expect(done.review.status).toBe('pending');
@@ -260,9 +272,16 @@ exit 2
     return { dir, log };
   }
 
-  it('says clearly when gh is missing or not logged in', async () => {
-    const repo = makeRepo({ tasks: 1 });
-    const run = await finishedRun(repo);
+  // One finished run for the three: the refusals below record nothing, and the remote is read when
+  // the pull request is asked for, so it can be added after the run.
+  let repo: TestRepo;
+  let run: RunView;
+  beforeAll(async () => {
+    repo = makeRepo({ tasks: 1 });
+    run = await finishedRun(repo);
+  });
+
+  sqliteIt('says clearly when gh is missing or not logged in', async () => {
     process.env.PATH = '/usr/bin:/bin';
     await expect(t.client.runs.createPr.mutate({ run: run.id })).rejects.toThrow(/the GitHub CLI \(gh\) is not on the daemon's PATH: install it/);
     const gh = fakeGh({ auth: 'fail' });
@@ -271,20 +290,16 @@ exit 2
     expect((await t.client.runs.get.query({ run: run.id })).review.status).toBe('pending');
   });
 
-  it('says clearly when there is no remote', async () => {
-    const repo = makeRepo({ tasks: 1 });
-    const run = await finishedRun(repo);
+  sqliteIt('says clearly when there is no remote', async () => {
     const gh = fakeGh({ auth: 'ok' });
     process.env.PATH = `${gh.dir}:${savedPath}`;
     await expect(t.client.runs.createPr.mutate({ run: run.id })).rejects.toThrow(/has no git remote: add one \(git remote add origin URL\)/);
   });
 
   it('pushes the run branch, opens the pull request once, and records its URL', async () => {
-    const repo = makeRepo({ tasks: 1 });
     const remote = join(tempDir('loopd-remote-'), 'origin.git');
     git(repo.base, 'init', '-q', '--bare', remote);
     git(repo.root, 'remote', 'add', 'origin', remote);
-    const run = await finishedRun(repo);
     const gh = fakeGh({ auth: 'ok' });
     process.env.PATH = `${gh.dir}:${savedPath}`;
 

@@ -1,15 +1,19 @@
 // Full runs through the real daemon (in-process, port 0) with fake agents against temp repos.
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePlan } from '../../core/plan.js';
-import { FAKE_AGENT, commandFlags, git, makeRepo, startTestDaemon, waitFor, waitForRun, type TestDaemon } from './harness.js';
+import type { RunView } from '../../router/index.js';
+import { FAKE_AGENT, commandFlags, git, makeRepo, sqliteDescribe, sqliteIt, startTestDaemon, waitFor, waitForRun, type TestDaemon, type TestRepo } from './harness.js';
 
+// One daemon for the file: every test works in its own repo, and names what it cancels, so none
+// sees another's runs. The reviewer is on where the run's path through review is the subject, off
+// where it is not (one agent call per iteration instead of two).
 let t: TestDaemon;
-beforeEach(async () => {
+beforeAll(async () => {
   t = await startTestDaemon();
 });
-afterEach(async () => {
+afterAll(async () => {
   await t.stop();
 });
 
@@ -38,21 +42,50 @@ function groupMembers(pgid: number): number[] {
 }
 
 describe('a run to a merged result', () => {
+  // One full run (three tasks, each implemented and reviewed, then squashed) started from a user
+  // checkout on another branch with staged, unstaged and untracked changes; the two tests below
+  // read different facts off it.
+  let repo: TestRepo;
+  let created: RunView;
+  let run: RunView;
+  let before: { head: string; branch: string; status: string; readme: string; staged: string };
+  beforeAll(async () => {
+    repo = makeRepo({ tasks: 3 });
+    git(repo.root, 'checkout', '-q', '-b', 'feature');
+    writeFileSync(join(repo.root, 'README.md'), '# changed but not committed\n');
+    writeFileSync(join(repo.root, 'scratch.txt'), 'untracked\n');
+    git(repo.root, 'add', 'README.md');
+    writeFileSync(join(repo.root, 'README.md'), '# changed again, partly staged\n');
+    before = {
+      head: git(repo.root, 'rev-parse', 'HEAD'),
+      branch: git(repo.root, 'symbolic-ref', 'HEAD'),
+      status: git(repo.root, 'status', '--porcelain'),
+      readme: readFileSync(join(repo.root, 'README.md'), 'utf8'),
+      staged: git(repo.root, 'diff', '--cached'),
+    };
+    created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT), origin: 'cli' });
+    run = await waitForRun(t.client, created.id);
+  });
+
   it('completes a 3-task plan, squashes into agent/<slug> and writes every artifact', async () => {
-    const repo = makeRepo({ tasks: 3 });
-    const created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT), origin: 'cli' });
     expect(created.status).toBe('PENDING');
     expect(created.runBranch).toBe('run/demo');
     expect(created.mergeTargetBranch).toBe('agent/demo');
     expect(created.planPath).toBe('specs/planning/demo-plan.md');
     expect(created.worktreePath).toBe(join(repo.base, 'repo.run-demo'));
 
-    const run = await waitForRun(t.client, created.id);
     expect(run.status).toBe('COMPLETED');
     expect(run.exitReason).toBe('complete_plan');
     expect(run.iteration).toBe(3);
 
-    // The target holds the work as one squash commit on top of main.
+    // The summary's artifact row lands just after the run ends (the file work follows the ending,
+    // and writes summary.json, the report's last row and the mirror read below).
+    const detail = await waitFor(async () => {
+      const d = await t.client.runs.get.query({ run: run.id.slice(0, 13) });
+      return d.artifacts.some((a) => a.kind === 'summary') ? d : null;
+    });
+
+    // The target holds the work as one squash commit on top of main (feature is main's commit).
     expect(git(repo.root, 'rev-list', '--count', 'main..agent/demo')).toBe('1');
     const files = git(repo.root, 'ls-tree', '--name-only', 'agent/demo');
     expect(files.split('\n')).toEqual(expect.arrayContaining(['task-1.txt', 'task-2.txt', 'task-3.txt']));
@@ -81,11 +114,6 @@ describe('a run to a merged result', () => {
     expect(existsSync(join(run.globalRunDir!, 'summary.json'))).toBe(true);
     expect(existsSync(join(run.globalRunDir!, 'iter-02.log'))).toBe(true);
 
-    // The summary's artifact row lands just after the run ends (the file work follows the ending).
-    const detail = await waitFor(async () => {
-      const d = await t.client.runs.get.query({ run: run.id.slice(0, 13) });
-      return d.artifacts.some((a) => a.kind === 'summary') ? d : null;
-    });
     expect(detail.steps.map((s) => s.phase)).toEqual(['implementation', 'review', 'implementation', 'review', 'implementation', 'review', 'merge']);
     // The reviewer, not the agent, marked every task reviewed.
     expect(parsePlan(plan).counts.reviewed).toBe(3);
@@ -99,74 +127,54 @@ describe('a run to a merged result', () => {
     expect(log).toContain('task 1');
   });
 
-  it('leaves the user checkout, its branch and uncommitted work exactly as they were', async () => {
-    const repo = makeRepo({ tasks: 2 });
-    git(repo.root, 'checkout', '-q', '-b', 'feature');
-    writeFileSync(join(repo.root, 'README.md'), '# changed but not committed\n');
-    writeFileSync(join(repo.root, 'scratch.txt'), 'untracked\n');
-    git(repo.root, 'add', 'README.md');
-    writeFileSync(join(repo.root, 'README.md'), '# changed again, partly staged\n');
-    const before = {
-      head: git(repo.root, 'rev-parse', 'HEAD'),
-      branch: git(repo.root, 'symbolic-ref', 'HEAD'),
-      status: git(repo.root, 'status', '--porcelain'),
-      readme: readFileSync(join(repo.root, 'README.md'), 'utf8'),
-      staged: git(repo.root, 'diff', '--cached'),
-    };
-    const created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT) });
+  sqliteIt('leaves the user checkout, its branch and uncommitted work exactly as they were', () => {
     expect(created.baseBranch).toBe('feature');
-    const run = await waitForRun(t.client, created.id);
     expect(run.status).toBe('COMPLETED');
     expect(git(repo.root, 'rev-parse', 'HEAD')).toBe(before.head);
     expect(git(repo.root, 'symbolic-ref', 'HEAD')).toBe(before.branch);
     expect(git(repo.root, 'status', '--porcelain')).toBe(before.status);
     expect(readFileSync(join(repo.root, 'README.md'), 'utf8')).toBe(before.readme);
     expect(git(repo.root, 'diff', '--cached')).toBe(before.staged);
-    expect(git(repo.root, 'ls-tree', '--name-only', 'agent/demo')).toContain('task-2.txt');
+    expect(git(repo.root, 'ls-tree', '--name-only', 'agent/demo')).toContain('task-3.txt');
   });
 
-  it('uses the merge strategy and an explicit target, and skips the merge with none', async () => {
+  sqliteIt('uses the merge strategy and an explicit target, and skips the merge with none', async () => {
     const repo = makeRepo({ tasks: 1 });
     const a = await t.client.runs.create.mutate({
       cwd: repo.root,
       spec: 'specs/demo.md',
-      flags: commandFlags(FAKE_AGENT, { merge_strategy: 'merge', merge_target_branch: 'integration' }),
+      flags: commandFlags(FAKE_AGENT, { merge_strategy: 'merge', merge_target_branch: 'integration', reviewer: false }),
     });
     expect((await waitForRun(t.client, a.id)).status).toBe('COMPLETED');
     expect(git(repo.root, 'rev-list', '--parents', '-1', 'integration').split(' ')).toHaveLength(3);
 
-    const b = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', name: 'second', flags: commandFlags(FAKE_AGENT, { merge_strategy: 'none' }) });
+    const b = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', name: 'second', flags: commandFlags(FAKE_AGENT, { merge_strategy: 'none', reviewer: false }) });
     expect(b.runBranch).toBe('run/second');
     expect(b.mergeTargetBranch).toBeNull();
     expect((await waitForRun(t.client, b.id)).status).toBe('COMPLETED');
     expect(() => git(repo.root, 'rev-parse', '--verify', '-q', 'agent/demo')).toThrow();
   });
 
-  it('creates runs of one repo concurrently, each on its own branch, while others start', async () => {
+  it('de-duplicates the run branch (run/demo, run/demo-2), and creates runs of one repo concurrently, each on its own branch, while others start', async () => {
     const repo = makeRepo({ tasks: 1 });
     const flags = commandFlags(FAKE_AGENT, { merge_strategy: 'none', reviewer: false });
-    const first = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags });
-    const more = await Promise.all([1, 2, 3, 4].map(() => t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags })));
-    const branches = [first, ...more].map((r) => r.runBranch);
-    expect(new Set(branches).size).toBe(5);
-    for (const r of [first, ...more]) expect((await waitForRun(t.client, r.id)).status).toBe('COMPLETED');
-  });
-
-  it('de-duplicates the run branch: run/demo, run/demo-2', async () => {
-    const repo = makeRepo({ tasks: 1 });
-    const a = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { merge_strategy: 'none' }) });
-    const b = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { merge_strategy: 'none' }) });
+    const a = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags });
+    const b = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags });
     expect([a.runBranch, b.runBranch]).toEqual(['run/demo', 'run/demo-2']);
     expect(b.worktreePath).toBe(join(repo.base, 'repo.run-demo-2'));
-    await waitForRun(t.client, a.id);
-    await waitForRun(t.client, b.id);
+    // Two more at once, while the first two start.
+    const more = await Promise.all([1, 2].map(() => t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags })));
+    expect(more.map((r) => r.runBranch).sort()).toEqual(['run/demo-3', 'run/demo-4']);
+    expect(new Set([a, b, ...more].map((r) => r.worktreePath)).size).toBe(4);
+    for (const r of [a, b, ...more]) expect((await waitForRun(t.client, r.id)).status).toBe('COMPLETED');
   });
 });
 
-describe('the completion gate', () => {
+sqliteDescribe('the completion gate', () => {
   it('records a false completion token as malformed_complete and keeps going', async () => {
+    // Three tasks: two false claims, so the second watchdog rewrite counts the first.
     const repo = makeRepo({ tasks: 3 });
-    const created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_FALSE_COMPLETE=1 ${FAKE_AGENT}`) });
+    const created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_FALSE_COMPLETE=1 ${FAKE_AGENT}`, { reviewer: false }) });
     const run = await waitForRun(t.client, created.id);
     expect(run.status).toBe('COMPLETED');
     expect(run.iteration).toBe(3);
@@ -176,10 +184,10 @@ describe('the completion gate', () => {
   });
 
   it('fails with iterations_exhausted when the cap is hit first', async () => {
-    const repo = makeRepo({ tasks: 5 });
-    const created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { iterations: 2 }) });
+    const repo = makeRepo({ tasks: 2 });
+    const created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { iterations: 1, reviewer: false }) });
     const run = await waitForRun(t.client, created.id);
-    expect(run).toMatchObject({ status: 'FAILED', exitReason: 'iterations_exhausted', iteration: 2 });
+    expect(run).toMatchObject({ status: 'FAILED', exitReason: 'iterations_exhausted', iteration: 1 });
     const summary = JSON.parse(readFileSync(join(run.runDir, 'summary.json'), 'utf8'));
     expect(summary.exit_reason).toBe('iterations_exhausted');
   });
@@ -205,7 +213,7 @@ describe('agent failures', () => {
     ]);
   });
 
-  it('says when the agent command does not exist', async () => {
+  sqliteIt('says when the agent command does not exist', async () => {
     const repo = makeRepo({ tasks: 1 });
     const created = await t.client.runs.create.mutate({
       cwd: repo.root,
@@ -217,7 +225,7 @@ describe('agent failures', () => {
     expect(run.lastError).toMatch(/agent command not found \(exit code 127\)/);
   });
 
-  it('kills the whole process tree of an agent that ignores SIGTERM when it times out', async () => {
+  sqliteIt('kills the whole process tree of an agent that ignores SIGTERM when it times out', async () => {
     const repo = makeRepo({ tasks: 1 });
     const created = await t.client.runs.create.mutate({
       cwd: repo.root,
@@ -237,29 +245,33 @@ describe('agent failures', () => {
 describe('run control', () => {
   it('cancels mid-step: the agent is killed and the run is CANCELED with its branch kept', async () => {
     const repo = makeRepo({ tasks: 2 });
-    const created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_SLEEP_MS=60000 ${FAKE_AGENT}`) });
+    // Named, so the name is unique on this daemon, which holds other files' demo runs.
+    const created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', name: 'cancel-me', flags: commandFlags(`FAKE_SLEEP_MS=60000 ${FAKE_AGENT}`) });
     const step = await waitFor(async () => (await t.daemon.store.stepsForRun(created.id)).find((s) => s.pid));
     const canceled = await t.client.runs.cancel.mutate({ run: created.name });
     expect(canceled.status).toBe('CANCELED');
     expect(canceled.exitReason).toBe('canceled');
     await waitFor(() => groupMembers(step.pid!).length === 0, 5000);
-    expect(git(repo.root, 'rev-parse', '--verify', 'run/demo')).toMatch(/^[0-9a-f]{40}$/);
+    expect(git(repo.root, 'rev-parse', '--verify', 'run/cancel-me')).toMatch(/^[0-9a-f]{40}$/);
     expect(existsSync(created.worktreePath)).toBe(true);
     await expect(t.client.runs.cancel.mutate({ run: created.id })).rejects.toThrow(/already ended as CANCELED/);
   });
 
   it('keeps at most max_concurrency runs active, and honours max_runs_per_workspace', async () => {
+    // A fresh daemon, with the limit under test, whose events are only these runs. It replaces the
+    // file's daemon rather than running beside it: on PostgreSQL, stopping a test daemon drops
+    // every database the harness made in this process. The later tests run on this one.
     await t.stop();
     t = await startTestDaemon({ maxConcurrency: 2 });
     const repos = [makeRepo({ tasks: 1 }), makeRepo({ tasks: 1 }), makeRepo({ tasks: 1 })];
     const ids: string[] = [];
     for (const r of repos) {
-      ids.push((await t.client.runs.create.mutate({ cwd: r.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_SLEEP_MS=400 ${FAKE_AGENT}`) })).id);
+      ids.push((await t.client.runs.create.mutate({ cwd: r.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_SLEEP_MS=400 ${FAKE_AGENT}`, { reviewer: false }) })).id);
     }
     // Two runs in one workspace with max_runs_per_workspace=1 must not overlap.
     const shared = makeRepo({ tasks: 1, config: 'max_runs_per_workspace=1\n' });
     for (let i = 0; i < 2; i++) {
-      ids.push((await t.client.runs.create.mutate({ cwd: shared.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_SLEEP_MS=300 ${FAKE_AGENT}`, { merge_strategy: 'none' }) })).id);
+      ids.push((await t.client.runs.create.mutate({ cwd: shared.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_SLEEP_MS=300 ${FAKE_AGENT}`, { merge_strategy: 'none', reviewer: false }) })).id);
     }
     for (const id of ids) expect((await waitForRun(t.client, id)).status).toBe('COMPLETED');
 
@@ -287,7 +299,7 @@ describe('run control', () => {
   });
 });
 
-describe('merge conflicts', () => {
+sqliteDescribe('merge conflicts', () => {
   it('fails the run with a clear reason and keeps the run branch when the target conflicts', async () => {
     const repo = makeRepo({ tasks: 1 });
     // The target already has a different version of the file the agent will write.
@@ -300,7 +312,7 @@ describe('merge conflicts', () => {
     git(repo.root, 'worktree', 'remove', wt);
     const targetBefore = git(repo.root, 'rev-parse', 'agent/demo');
 
-    const created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_FILE=shared.txt ${FAKE_AGENT}`) });
+    const created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_FILE=shared.txt ${FAKE_AGENT}`, { reviewer: false }) });
     const run = await waitForRun(t.client, created.id);
     expect(run).toMatchObject({ status: 'FAILED', exitReason: 'merge_conflict' });
     expect(run.lastError).toContain('shared.txt');

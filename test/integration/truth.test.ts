@@ -2,23 +2,24 @@
 // tasks done before the run, and the spec and plan loopd snapshots (docs/truth.md).
 import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isEventOf } from '../../core/events.js';
 import { parsePlan } from '../../core/plan.js';
-import { FAKE_AGENT, commandFlags, git, makeRepo, startTestDaemon, tempDir, waitForRun, type TestDaemon } from './harness.js';
+import { commandFlags, FAKE_AGENT, git, makeRepo, tempDir, sqliteDescribe, startTestDaemon, type TestDaemon, waitForRun } from './harness.js';
 
+// One daemon for the file: every test works in its own repo and counts only that repo's runs.
 let t: TestDaemon;
-beforeEach(async () => {
+beforeAll(async () => {
   t = await startTestDaemon();
 });
-afterEach(async () => {
+afterAll(async () => {
   await t.stop();
 });
 
 const create = (cwd: string, extra: Record<string, unknown> = {}, flags: Record<string, string | number | boolean> = {}) =>
   t.client.runs.create.mutate({ cwd, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { claude_retry_backoff_sec: 0, ...flags }), ...extra });
 
-describe('run creation refuses what it cannot own', () => {
+sqliteDescribe('run creation refuses what it cannot own', () => {
   it('refuses a committed symlink spec or plan that resolves outside the repository', async () => {
     const repo = makeRepo({ tasks: 1 });
     const outside = join(tempDir(), 'outside.md');
@@ -31,7 +32,7 @@ describe('run creation refuses what it cannot own', () => {
     );
     await expect(create(repo.root, { plan: 'specs/planning/linked-plan.md' })).rejects.toThrow(/^plan specs\/planning\/linked-plan\.md is outside the repository/);
     await expect(create(repo.root, {}, { context_files: outside })).rejects.toThrow(/^context file .*outside\.md is outside the repository/);
-    expect(await t.daemon.store.listRuns()).toHaveLength(0);
+    expect(await t.daemon.store.listRuns({ workspace: repo.root })).toHaveLength(0);
   });
 
   it('refuses a plan with no open task, no task at all, or binary content: "nothing to do"', async () => {
@@ -43,7 +44,7 @@ describe('run creation refuses what it cannot own', () => {
     await expect(create(repo.root)).rejects.toThrow(/^nothing to do: plan specs\/planning\/demo-plan\.md has no task checkbox/);
     writeFileSync(plan, Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 0x2d, 0x20, 0x5b, 0x20, 0x5d, 0x20, 0x61, 0x0a]));
     await expect(create(repo.root)).rejects.toThrow(/^nothing to do: plan specs\/planning\/demo-plan\.md is not a text file/);
-    expect(await t.daemon.store.listRuns()).toHaveLength(0);
+    expect(await t.daemon.store.listRuns({ workspace: repo.root })).toHaveLength(0);
   });
 });
 
@@ -94,19 +95,19 @@ describe('the ledger', () => {
   });
 
   it('with the reviewer off, completes on facts without the token', async () => {
-    const repo = makeRepo({ tasks: 2 });
+    const repo = makeRepo({ tasks: 1 });
     const run = await waitForRun(t.client, (await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_NO_TOKEN=1 ${FAKE_AGENT}`, { reviewer: false, verify_cmds: 'true' }) })).id);
     expect(run.status).toBe('COMPLETED');
     expect((await t.daemon.store.getRunTruth(run.id))?.completion).toBe('complete_facts');
-    expect(run).toMatchObject({ completion: 'complete_facts', tasksDone: 2, tasksTotal: 2 });
+    expect(run).toMatchObject({ completion: 'complete_facts', tasksDone: 1, tasksTotal: 1 });
     const summary = JSON.parse(readFileSync(join(run.runDir, 'summary.json'), 'utf8'));
-    expect(summary).toMatchObject({ completion: 'complete_facts', tasks_done: 2, tasks_total: 2 });
+    expect(summary).toMatchObject({ completion: 'complete_facts', tasks_done: 1, tasks_total: 1 });
     const evs = await t.client.runs.eventsList.query({ run: run.id, limit: 1000 });
     expect(evs.find((e) => e.type === 'COMPLETION_PROVEN')!.payload).toMatchObject({ completion: 'complete_facts' });
   });
 });
 
-describe('verification commands', () => {
+sqliteDescribe('verification commands', () => {
   it('cannot rewrite the run branch either: restored, said in the next prompt, and twice fails the run', async () => {
     const repo = makeRepo({ tasks: 3 });
     const run = await waitForRun(t.client, (await create(repo.root, {}, { reviewer: false, verify_cmds: 'git reset -q --hard HEAD~1' })).id);
@@ -119,7 +120,7 @@ describe('verification commands', () => {
   });
 });
 
-describe('daemon status', () => {
+sqliteDescribe('daemon status', () => {
   it('says which containment is in effect', async () => {
     const s = await t.client.daemon.status.query();
     expect(s.containment).toMatchObject({ cgroup: false });
@@ -128,7 +129,7 @@ describe('daemon status', () => {
   });
 });
 
-describe('the reviewer only reads', () => {
+sqliteDescribe('the reviewer only reads', () => {
   it('sets aside what a reviewer changed or committed, then applies its verdict', async () => {
     const repo = makeRepo({ tasks: 1 });
     const reviewer = join(tempDir(), 'meddling-reviewer.sh');

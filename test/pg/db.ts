@@ -1,22 +1,21 @@
-// A fresh, migrated database per test file on the test cluster, so files run in parallel.
+// A fresh, migrated database per test file on the test cluster, so files run in parallel: a copy of
+// the template the global setup migrated (test/pg/global-setup.ts).
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { openPool, type Pool } from '../../host/pg/connect.js';
-import { migratePg } from '../../host/pg/migrate.js';
 
 export async function freshDatabase(): Promise<{ url: string; pool: Pool; drop: () => Promise<void> }> {
   const admin = inject('pgUrl');
   const name = `loopd_t_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
   const c = new pg.Client({ connectionString: admin });
   await c.connect();
-  await c.query(`CREATE DATABASE ${name}`);
+  await c.query(`CREATE DATABASE ${name} TEMPLATE ${inject('pgTemplate')}`);
   await c.end();
   const u = new URL(admin);
   u.pathname = `/${name}`;
   const url = u.toString();
   const pool = openPool(url, 20);
-  await migratePg(pool);
   return {
     url,
     pool,

@@ -7,7 +7,7 @@ import { freshDatabase } from './db.js';
 
 const drops: (() => Promise<void>)[] = [];
 afterAll(async () => {
-  for (const d of drops) await d();
+  await Promise.all(drops.map((d) => d()));
 });
 
 describeStoreContract('postgres', {

@@ -1,0 +1,37 @@
+#!/bin/sh
+# The agent of the real-loopd cluster test (loopd-cluster.test.ts, agent=command): does one plan
+# task per invocation, as test/fixtures/fake-agent.mjs does, between start and end lines on a shared
+# ledger written from the agent's side, so the test proves from outside loopd's records that no step
+# ran on two hosts at once. A shell script rather than node: a cluster test runs dozens of agent
+# steps, and what the agent is written in is not what it tests.
+#   env: CLUSTER_LEDGER (the ledger) and CLUSTER_TEST_HOST (the host's name), from the daemon's
+#   environment, which agents inherit; LOOP_RUN_ID, LOOP_PHASE, LOOP_ITERATION, LOOP_PLAN_PATH
+#   (from loopd); FAKE_SLEEP_MS (think this long first). A SIGTERM (loopd stopping the agent: a
+#   lost lease, a cancel) writes 'stopped'; a SIGKILL of the whole host writes nothing, and the test
+#   uses the kill's time.
+set -u
+line() {
+  printf '{"what":"%s","host":"%s","runId":"%s","phase":"%s","iteration":%s,"pid":%s,"t":%s}\n' \
+    "$1" "$CLUSTER_TEST_HOST" "${LOOP_RUN_ID:-}" "${LOOP_PHASE:-implementation}" "${LOOP_ITERATION:-0}" "$$" "$(date +%s%3N)" >>"$CLUSTER_LEDGER"
+}
+line start
+trap 'line stopped; exit 143' TERM
+cat >/dev/null
+echo "cluster-agent: iteration ${LOOP_ITERATION:-?} of run ${LOOP_RUN_ID:-?} on ${CLUSTER_TEST_HOST}"
+ms=${FAKE_SLEEP_MS:-0}
+if [ "$ms" -gt 0 ]; then
+  echo "cluster-agent: thinking for $ms ms"
+  # In the background and waited for, so a SIGTERM is handled at once, not after the sleep.
+  sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))" &
+  wait $!
+fi
+task=$(grep -m 1 '^- \[ \] ' "$LOOP_PLAN_PATH" | cut -c 7-)
+if [ -n "$task" ]; then
+  n=$(($(grep -c '^- \[[xX]\] ' "$LOOP_PLAN_PATH") + 1))
+  echo "run ${LOOP_RUN_ID:-?} did task $n in iteration ${LOOP_ITERATION:-?}: $task" >"task-$n.txt"
+  sed -i '0,/^- \[ \] /s//- [x] /' "$LOOP_PLAN_PATH"
+  git add -A && git -c user.name=fake -c user.email=fake@localhost commit -q -m "cluster-agent: task $n: $task" || exit 1
+  echo "cluster-agent: did task $n: $task"
+fi
+grep -q '^- \[ \] ' "$LOOP_PLAN_PATH" || echo '<promise>COMPLETE</promise>'
+line end
