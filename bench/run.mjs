@@ -102,7 +102,10 @@ async function daemonProcess(home, extra = []) {
   const port = await freePort();
   const env = { ...process.env, LOOPD_HOME: home, LOOPD_ADDR: `127.0.0.1:${port}`, LOOPD_AUTH_TOKEN: BENCH_TOKEN };
   // Started as bin/loopd and `loopctl daemon start` start it: with the daemon's Node flags.
-  const args = [...DAEMON_NODE_FLAGS, join(root, 'bin', 'loopd.js'), ...extra];
+  // BENCH_DAEMON_FLAGS: more Node flags for the daemon, e.g. `--import=<sampler.mjs>` or
+  // `--heapsnapshot-signal=SIGUSR2` to see what holds memory at a peak.
+  const more = (process.env.BENCH_DAEMON_FLAGS ?? '').split(' ').filter(Boolean);
+  const args = [...DAEMON_NODE_FLAGS, ...more, join(root, 'bin', 'loopd.js'), ...extra];
   let child = spawn(NODE, args, { env, stdio: 'ignore' });
   await waitHealthy(port);
   return {

@@ -5,7 +5,9 @@
 // so the request is fixed (GET, Connection: close) and the reply is read to EOF; the only HTTP
 // framing to undo is chunked transfer encoding. Anything unexpected is reported as a failure and
 // the caller falls back to the full tRPC client, which produces the canonical error message.
-import { connect } from 'node:net';
+
+// The loaded module rather than an ES import of it, whose namespace costs start-up time (locate.ts).
+const { connect } = process.getBuiltinModule('node:net');
 
 export interface QueryReply {
   ok: boolean;

@@ -6,8 +6,11 @@
 // `id`, `ping`, `return`, `serialized-error`). Like the tRPC client it reconnects when the stream
 // breaks or falls silent for the server's `reconnectAfterInactivityMs`, resuming after the last id
 // it received, and says so on stderr in the same words.
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { DaemonLocation } from './locate.js';
+
+// The loaded module rather than an ES import of it, whose namespace costs start-up time (locate.ts).
+const { connect } = process.getBuiltinModule('node:net');
 
 export interface Subscription {
   /** tRPC procedure path, e.g. `runs.output`. */

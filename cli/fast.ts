@@ -195,7 +195,7 @@ async function query<T>(loc: DaemonLocation, path: string, input?: unknown): Pro
 
 async function list(p: Parsed, loc: DaemonLocation): Promise<boolean> {
   const [{ RUN_STATUSES }, { DEFAULT_LIST_LIMIT, nextPageHint, renderRunList }] = await Promise.all([
-    import('../core/types.js'),
+    import('../core/run-status.js'),
     import('./list-view.js'),
   ]);
   const statuses: (typeof RUN_STATUSES)[number][] = [];

@@ -1,7 +1,10 @@
 // Where the daemon is and which token to send, without loading the tRPC client: used by the fast
 // path of loopctl (cli/fast.ts) as well as by client.ts, which re-exports all of it.
-import { existsSync, readFileSync } from 'node:fs';
 import { DEFAULT_HOST, DEFAULT_PORT, homePaths, loopdHome, parseAddr, type DaemonInfo } from '../core/home.js';
+
+// Not `import ... from 'node:fs'`: that builds the module's whole ES namespace, loading fs/promises
+// and its streams, ~3 ms on every loopctl start; this file is on loopctl's fast path.
+const { existsSync, readFileSync } = process.getBuiltinModule('node:fs');
 
 export interface LoopClientOptions {
   /** Base URL (`http://127.0.0.1:7700`) or `HOST:PORT`. */

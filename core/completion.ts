@@ -14,11 +14,28 @@ export function detectCompletion(output: string, mode: CompletionMode): { claime
   if (mode === 'exact') {
     claimed = clean.trim() === COMPLETION_TOKEN;
   } else {
-    const lines = clean.split(/\r\n|\n|\r/).map((l) => l.trim());
-    const last = lines.filter((l) => l !== '').at(-1);
-    claimed = last === COMPLETION_TOKEN;
+    claimed = lastNonEmptyLine(clean) === COMPLETION_TOKEN;
   }
   return { claimed, malformed: !claimed && LOOSE_TOKEN_RE.test(clean) };
+}
+
+/**
+ * The last line (split at \r\n, \n or \r) that is not blank, trimmed; undefined if none. Found from
+ * the end: the text is a 4 MiB output window, and splitting all of it into lines to keep the last
+ * one made an array and a string per line at every step end. Each separator is looked for once.
+ */
+export function lastNonEmptyLine(text: string): string | undefined {
+  let nl = text.length;
+  let cr = text.length;
+  for (let end = text.length; end > 0; ) {
+    if (nl >= end) nl = text.lastIndexOf('\n', end - 1);
+    if (cr >= end) cr = text.lastIndexOf('\r', end - 1);
+    const sep = Math.max(nl, cr);
+    const line = text.slice(sep + 1, end).trim();
+    if (line !== '') return line;
+    end = sep;
+  }
+  return undefined;
 }
 
 export type Completion = 'complete_token' | 'complete_facts';

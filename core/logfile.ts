@@ -3,6 +3,7 @@
 // for checksums and line counts).
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
+import { writeFileAtomic } from './atomic-file.js';
 
 /** What the parsers and completion detection read: the last 4 MiB of a log (similarity reads less). */
 export const PARSE_WINDOW_BYTES = 4 * 1024 * 1024;
@@ -52,20 +53,66 @@ export function readTail(path: string, maxBytes = PARSE_WINDOW_BYTES): { text: s
     return { text: '', size: 0, cut: false };
   }
   try {
-    const size = fstatSync(fd).size;
-    const start = Math.max(0, size - maxBytes);
-    let buf = readRange(fd, start, size - start, true);
-    if (start > 0) {
-      const nl = buf.indexOf(0x0a);
-      if (nl >= 0 && nl < buf.length - 1) buf = buf.subarray(nl + 1);
-      else {
-        // No line boundary: skip continuation bytes so the text starts on a character.
-        let i = 0;
-        while (i < buf.length && i < 4 && (buf[i]! & 0xc0) === 0x80) i++;
-        buf = buf.subarray(i);
-      }
+    const { buf, size, cut } = tailWindow(fd, maxBytes);
+    return { text: buf.toString('utf8'), size, cut };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** readTail's window as bytes in the shared buffer (valid until the next read). */
+function tailWindow(fd: number, maxBytes: number): { buf: Buffer; size: number; cut: boolean } {
+  const size = fstatSync(fd).size;
+  const start = Math.max(0, size - maxBytes);
+  let buf = readRange(fd, start, size - start, true);
+  if (start > 0) {
+    const nl = buf.indexOf(0x0a);
+    if (nl >= 0 && nl < buf.length - 1) buf = buf.subarray(nl + 1);
+    else {
+      // No line boundary: skip continuation bytes so the text starts on a character.
+      let i = 0;
+      while (i < buf.length && i < 4 && (buf[i]! & 0xc0) === 0x80) i++;
+      buf = buf.subarray(i);
     }
-    return { text: buf.toString('utf8'), size, cut: start > 0 };
+  }
+  return { buf, size, cut: start > 0 };
+}
+
+const NEWLINE = Buffer.from('\n');
+
+/**
+ * Writes (atomically) the last `n` lines of the log's end window to `outPath`, newline-terminated:
+ * the bytes `lastLines(readTail(logPath, maxBytes).text, n)` (core/artifacts.ts) would give for
+ * valid UTF-8 (anything else is copied as it is instead of replaced). The window is never decoded:
+ * with long lines, 200 of them are the whole 4 MiB, and a string of it plus its encoding for the
+ * write were 8 MiB per step end.
+ */
+export function writeLastLines(logPath: string, outPath: string, n: number, maxBytes = PARSE_WINDOW_BYTES): void {
+  let fd: number;
+  try {
+    fd = openSync(logPath, 'r');
+  } catch {
+    writeFileAtomic(outPath, '');
+    return;
+  }
+  try {
+    const { buf } = tailWindow(fd, maxBytes);
+    if (buf.length === 0) {
+      writeFileAtomic(outPath, '');
+      return;
+    }
+    const end = buf[buf.length - 1] === 0x0a ? buf.length - 1 : buf.length;
+    let from = 0;
+    for (let pos = end, found = 0; pos > 0 && n > 0; found++) {
+      const nl = buf.lastIndexOf(0x0a, pos - 1);
+      if (nl < 0) break;
+      if (found + 1 === n) {
+        from = nl + 1;
+        break;
+      }
+      pos = nl;
+    }
+    writeFileAtomic(outPath, [buf.subarray(from, end), NEWLINE]);
   } finally {
     closeSync(fd);
   }
@@ -86,10 +133,18 @@ export function readHead(path: string, maxBytes: number): Buffer {
   }
 }
 
+/**
+ * One chunk buffer for every streamed read (checksums of each step's artifacts, line counts), as
+ * for the window: a fresh 1 MiB per call was garbage outside the JS heap. A callback that reads
+ * another file this way gets a buffer of its own.
+ */
+let chunkBuf: Buffer | null = null;
+
 /** Calls `fn` with consecutive chunks of the file; memory stays at one chunk. */
 export function forEachChunk(path: string, fn: (chunk: Buffer) => void): number {
   const fd = openSync(path, 'r');
-  const buf = Buffer.alloc(CHUNK);
+  const buf = chunkBuf ?? Buffer.allocUnsafe(CHUNK);
+  chunkBuf = null;
   let total = 0;
   try {
     for (;;) {
@@ -100,6 +155,7 @@ export function forEachChunk(path: string, fn: (chunk: Buffer) => void): number 
     }
   } finally {
     closeSync(fd);
+    chunkBuf = buf;
   }
   return total;
 }

@@ -1,11 +1,6 @@
 // Shared domain vocabulary. Kept free of Node imports so every layer can import it.
 
-export const RUN_STATUSES = ['PENDING', 'RUNNING', 'PAUSED', 'COMPLETED', 'FAILED', 'CANCELED'] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number];
-export const TERMINAL_RUN_STATUSES: readonly RunStatus[] = ['COMPLETED', 'FAILED', 'CANCELED'];
-export function isTerminalRunStatus(s: RunStatus): boolean {
-  return TERMINAL_RUN_STATUSES.includes(s);
-}
+export { RUN_STATUSES, TERMINAL_RUN_STATUSES, isTerminalRunStatus, type RunStatus } from './run-status.js';
 
 export const STEP_PHASES = ['implementation', 'review', 'verification', 'watchdog', 'merge'] as const;
 export type StepPhase = (typeof STEP_PHASES)[number];

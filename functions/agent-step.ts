@@ -133,7 +133,7 @@ export interface AgentOutcome {
 export { failLabel };
 
 /** The step's status, its readable error and the facts that decide a retry, from how the agent ended. */
-export function agentOutcome(exit: WaitResult, timeoutSec: number, parsed: ParsedAgentOutput, kind: AgentKind = 'command'): AgentOutcome {
+export function agentOutcome(exit: WaitResult, timeoutSec: number, parsed: Omit<ParsedAgentOutput, 'text'>, kind: AgentKind = 'command'): AgentOutcome {
   const label = failLabel(kind);
   const facts = (over: Partial<AgentOutcome['facts']> = {}): AgentOutcome['facts'] => ({
     errorKind: parsed.errorKind,

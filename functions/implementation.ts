@@ -5,15 +5,14 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAgentOutput } from '../core/agents/kinds/index.js';
-import { readTail } from '../core/logfile.js';
+import { readTail, writeLastLines } from '../core/logfile.js';
 import { checkRunPlace } from '../core/run-place.js';
 import { implementationFiles, runFiles } from '../core/artifact-names.js';
-import { lastLines, writeFileAtomic } from '../core/artifacts.js';
 import { appendReport } from '../core/report.js';
 import { detectCompletion } from '../core/completion.js';
 import { commitsSince, headCommit } from '../core/git.js';
 import { planDigest } from '../core/plan.js';
-import { outputSimilarity, SIMILARITY_WINDOW_BYTES } from '../core/signals.js';
+import { outputSimilarity, SIMILARITY_WINDOW_BYTES, textTail } from '../core/signals.js';
 import { traceMark } from '../core/trace.js';
 import { agentOutcome, findStep, runAgent, type AgentRun } from './agent-step.js';
 import { afterExitFacts, knownToJudge, planTallies, type AfterExitFacts } from './implementation-facts.js';
@@ -67,7 +66,7 @@ async function agentCommitCount(run: RunInput, commitBefore: string, facts: Afte
  */
 async function settleAfterExit(
   run: RunInput,
-  agent: AgentRun,
+  agent: EndedAgent,
   files: ReturnType<typeof iterationFiles>,
   commitBefore: string,
 ): Promise<{ facts: AfterExitFacts } | { failed: { status: 'FAILED'; exitCode: number | null; outputPath: string; error: string; result: { fatal: true; failReason: string; logPath: string } } }> {
@@ -81,9 +80,22 @@ async function settleAfterExit(
     const result = { fatal: true as const, failReason: moved.reason, logPath: files.log };
     return { failed: { status: 'FAILED', exitCode: exit.exitCode, outputPath: files.log, error: moved.message, result } };
   }
-  writeFileAtomic(files.tail, lastLines(agent.window, 200));
+  writeLastLines(agent.proc.logPath, files.tail, 200);
   return { facts };
 }
+
+/**
+ * Runs the agent and takes from its output window what the step needs later (the completion claim,
+ * the end the similarity compares), then lets the window go: it is up to 4 MiB, and held through
+ * the judge's git work it was 4 MiB per run at every step end (five runs ending together: 20).
+ */
+async function runAndRead(input: HandlerInput, spec: Parameters<typeof runAgent>[1]): Promise<{ agent: EndedAgent; completion: ReturnType<typeof detectCompletion>; recentText: string }> {
+  const { window: _window, parsed: { text, ...parsed }, ...ran } = await runAgent(input, spec);
+  return { agent: { ...ran, parsed }, completion: detectCompletion(text, input.run.config.completion_mode), recentText: textTail(text, SIMILARITY_WINDOW_BYTES) };
+}
+
+/** The agent's run without its output window (runAndRead). */
+type EndedAgent = Omit<AgentRun, 'window' | 'parsed'> & { parsed: Omit<AgentRun['parsed'], 'text'> };
 
 export const implementation: Handler<'implementation'> = async (input) => {
   const { step, sink } = input;
@@ -98,7 +110,7 @@ export const implementation: Handler<'implementation'> = async (input) => {
   const { run, runPatch, commitBefore, planBefore } = await prepareImplementation(input, { prompt: files.prompt, iterPrompt: files.iterPrompt });
   traceMark(step.id, 'prepared');
   const spec = { kind: run.config.agent, agentCmd: run.config.agent_cmd, model: run.config.model, promptPath: files.iterPrompt, logPath: files.log, exitPath: files.exit };
-  const agent = await runAgent({ ...input, run }, { ...spec, commitBefore, planBefore, env: agentEnv(run, step.iteration, files.iterPrompt) });
+  const { agent, completion, recentText } = await runAndRead({ ...input, run }, { ...spec, commitBefore, planBefore, env: agentEnv(run, step.iteration, files.iterPrompt) });
   const { parsed, exit } = agent;
   const patch = runPatch ? { runPatch } : {};
 
@@ -126,13 +138,12 @@ export const implementation: Handler<'implementation'> = async (input) => {
   traceMark(step.id, 'judged');
   const planAfter = readPlan(run.worktreePath, run.planPath);
   const tallies = planTallies(run, judgement.ledger ?? input.ledger, planAfter);
-  const completion = detectCompletion(parsed.text, run.config.completion_mode);
   const commitAfter = judgement.finalHead ?? (await headCommit(run.worktreePath));
   const commits = await agentCommitCount(run, commitBefore, facts, commitAfter);
   const planChanged = (planBefore === null ? null : planDigest(planBefore)) !== (planAfter === null ? null : planDigest(planAfter));
   const durationMs = Date.now() - started;
   const outcome = agentOutcome(exit, run.config.claude_timeout_sec, parsed, run.config.agent);
-  const similarity = similarityWithPrevious(input, run, parsed.text);
+  const similarity = similarityWithPrevious(input, run, recentText);
   appendIterationRow(input, agent, { durationMs, logPath: files.log, message: outcome.error ?? (completion.claimed ? 'claimed complete' : 'ok'), tallies });
 
   return {
@@ -171,7 +182,7 @@ export const implementation: Handler<'implementation'> = async (input) => {
 
 function appendIterationRow(
   input: HandlerInput,
-  agent: AgentRun,
+  agent: EndedAgent,
   o: { durationMs: number; logPath: string; message: string; tallies: ReturnType<typeof planTallies> },
 ): void {
   const reportPath = appendReport(input.run.runDir, {

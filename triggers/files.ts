@@ -25,17 +25,16 @@ export function readText(path: string): string | null {
 export const DEFAULT_STABILITY_MS = 50;
 
 /**
- * The signature, and whether the mtime alone already proves the file quiet for `quietMs`: last
- * written longer ago than that, by a file system with sub-second mtimes (a whole-second mtime may
- * be one that was rounded down, so it proves nothing and the window is waited out).
+ * The signature (size and mtime), and how long ago the mtime says the file was last written when
+ * the file system keeps sub-second mtimes (null otherwise: a whole-second mtime may be one that was
+ * rounded down, so it proves nothing).
  */
-function fileState(path: string, quietMs = 0): { sig: string; quiet: boolean } | null {
+function fileState(path: string): { sig: string; empty: boolean; ageMs: number | null } | null {
   try {
     const st = statSync(path, { bigint: true });
     if (!st.isFile()) return null;
     const fine = st.mtimeNs % 1_000_000_000n !== 0n;
-    const ageMs = Date.now() - Number(st.mtimeNs / 1_000_000n);
-    return { sig: `${st.size}:${st.mtimeNs}`, quiet: quietMs > 0 && fine && ageMs >= quietMs };
+    return { sig: `${st.size}:${st.mtimeNs}`, empty: st.size === 0n, ageMs: fine ? Date.now() - Number(st.mtimeNs / 1_000_000n) : null };
   } catch {
     return null;
   }
@@ -44,24 +43,32 @@ function fileState(path: string, quietMs = 0): { sig: string; quiet: boolean } |
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
- * Waits until the file holds still: the same size and mtime stabilityMs apart. False when it
- * disappeared or `closed()` says nobody wants the answer any more. An empty spec counts as not
- * written yet: editors and `>` redirections create the file before writing it, and the next write
- * brings an event.
+ * Waits until nobody has written the file for stabilityMs. False when it disappeared or `closed()`
+ * says nobody wants the answer any more. An empty spec counts as not written yet: editors and `>`
+ * redirections create the file before writing it, and the next write brings an event.
+ *
+ * With sub-second mtimes the window counts from the last write, which the mtime records: a file
+ * last written longer ago than that (a plan written before its spec, a spec found at start-up) is
+ * settled at once, and a fresh one after what is left of the window rather than a whole window
+ * from when its event arrived. A write meanwhile moves the mtime and the wait starts again.
+ * Otherwise (whole-second mtimes, or an mtime ahead of this host's clock) the size and mtime must
+ * be seen unchanged for a whole window.
  */
 export async function settled(abs: string, stabilityMs: number, closed: () => boolean, allowEmpty = false): Promise<boolean> {
-  // A file last written longer than the window ago (a plan written before its spec, a spec found
-  // at start-up) is settled without waiting.
-  const first = fileState(abs, stabilityMs);
-  if (first?.quiet && !closed()) return allowEmpty || !first.sig.startsWith('0:');
-  let before = first?.sig ?? null;
+  let sig: string | null = null;
+  let seenSince = 0;
   for (;;) {
-    if (before === null || closed()) return false;
-    await sleep(stabilityMs);
+    const state = fileState(abs);
+    if (state === null || closed()) return false;
+    const now = performance.now();
+    if (state.sig !== sig) {
+      sig = state.sig;
+      seenSince = now;
+    }
+    const held = Math.max(now - seenSince, state.ageMs ?? 0);
+    if (held >= stabilityMs) return allowEmpty || !state.empty;
+    await sleep(Math.max(1, Math.ceil(stabilityMs - held)));
     if (closed()) return false;
-    const now = fileState(abs)?.sig ?? null;
-    if (now === before) return allowEmpty || !now.startsWith('0:');
-    before = now;
   }
 }
 

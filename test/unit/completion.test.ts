@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { completionGate, detectCompletion, type GateInput } from '../../core/completion.js';
+import { completionGate, detectCompletion, lastNonEmptyLine, type GateInput } from '../../core/completion.js';
 import type { LedgerCounts } from '../../core/ledger.js';
 import { COMPLETION_TOKEN } from '../../core/types.js';
 
@@ -160,5 +160,28 @@ describe('completionGate: plan-less runs', () => {
     expect(completionGate({ ...ok, lastReviewApproved: false }).complete).toBe(false);
     expect(completionGate({ ...ok, reviewerOn: false, lastReviewApproved: null }).complete).toBe(true);
     expect(completionGate({ ...ok, verificationPassed: false }).complete).toBe(false);
+  });
+});
+
+describe('lastNonEmptyLine', () => {
+  // What detectCompletion did before it searched from the end: split everything, keep the last.
+  const bySplit = (text: string) =>
+    text
+      .split(/\r\n|\n|\r/)
+      .map((l) => l.trim())
+      .filter((l) => l !== '')
+      .at(-1);
+
+  it('says what splitting into lines says, for every mix of separators and blanks', () => {
+    const parts = ['', 'a', ' b ', '\n', '\r', '\r\n', '\n\r', '  ', '\t', T, '\u2028'];
+    const texts: string[] = [];
+    for (const x of parts) for (const y of parts) for (const z of parts) texts.push(x + y + z, `${x}q${y}${z}w`);
+    for (const text of texts) expect([text, lastNonEmptyLine(text)]).toEqual([text, bySplit(text)]);
+  });
+
+  it('finds the last line of a long window without looking at the rest', () => {
+    const text = `${'x'.repeat(64 * 1024)}\n`.repeat(64) + `${T}\r\n\r\n  \n`;
+    expect(lastNonEmptyLine(text)).toBe(T);
+    expect(lastNonEmptyLine('\r'.repeat(100_000))).toBeUndefined();
   });
 });
