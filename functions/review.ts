@@ -13,6 +13,7 @@ import { runRef, setRef } from '../core/history.js';
 import { ledgerCounts } from '../core/ledger.js';
 import { isApproved } from '../core/review-prompt.js';
 import { traceMark } from '../core/trace.js';
+import type { AgentKind } from '../core/agents/kinds/index.js';
 import { agentOutcome, runAgent, type AgentRun } from './agent-step.js';
 import { beforeReviewer, commitVerdict, planOf, setAsideReviewerChanges, type ReviewFiles } from './review-steps.js';
 import type { Handler, HandlerInput } from './types.js';
@@ -34,26 +35,7 @@ export const review: Handler<'review'> = async (input) => {
   if ('failed' in before) return before.failed;
 
   const kind = run.config.reviewer_agent || run.config.agent;
-  const agent = await runAgent(input, {
-    kind,
-    agentCmd: run.config.reviewer_cmd || run.config.agent_cmd,
-    model: run.config.reviewer_model || run.config.model,
-    promptPath: files.prompt,
-    logPath: files.log,
-    exitPath: files.exit,
-    commitBefore: before.headBefore,
-    planBefore: null,
-    env: {
-      LOOP_PROMPT_FILE: files.prompt,
-      LOOP_RUN_ID: run.id,
-      LOOP_RUN_DIR: run.runDir,
-      LOOP_ITERATION: String(step.iteration),
-      LOOP_PHASE: 'review',
-      LOOP_SPEC_PATH: join(run.worktreePath, run.specPath),
-      LOOP_PLAN_PATH: files.plan ?? '',
-      LOOP_DIFF_FILE: files.diff,
-    },
-  });
+  const agent = await runReviewer(input, files, kind, before.headBefore);
   sink.artifact('review_log', files.log);
   const outcome = agentOutcome(agent.exit, run.config.claude_timeout_sec, agent.parsed, kind);
   const common = { usage: agent.parsed.usage, exitCode: agent.exit.exitCode, promptPath: files.prompt, outputPath: files.log };
@@ -107,6 +89,31 @@ export const review: Handler<'review'> = async (input) => {
     },
   };
 };
+
+/** The reviewer agent itself, with the review's files and environment. */
+function runReviewer(input: HandlerInput, files: ReviewFiles, kind: AgentKind, headBefore: string): ReturnType<typeof runAgent> {
+  const { run, step } = input;
+  return runAgent(input, {
+    kind,
+    agentCmd: run.config.reviewer_cmd || run.config.agent_cmd,
+    model: run.config.reviewer_model || run.config.model,
+    promptPath: files.prompt,
+    logPath: files.log,
+    exitPath: files.exit,
+    commitBefore: headBefore,
+    planBefore: null,
+    env: {
+      LOOP_PROMPT_FILE: files.prompt,
+      LOOP_RUN_ID: run.id,
+      LOOP_RUN_DIR: run.runDir,
+      LOOP_ITERATION: String(step.iteration),
+      LOOP_PHASE: 'review',
+      LOOP_SPEC_PATH: join(run.worktreePath, run.specPath),
+      LOOP_PLAN_PATH: files.plan ?? '',
+      LOOP_DIFF_FILE: files.diff,
+    },
+  });
+}
 
 function appendReviewRow(input: HandlerInput, agent: AgentRun, started: number, lc: ReturnType<typeof ledgerCounts> | null, message: string, logPath: string): void {
   const reportPath = appendReport(input.run.runDir, {
