@@ -114,12 +114,6 @@ export async function composeDaemon(c: ComposeInput): Promise<DaemonHandle> {
     opts.watchStabilityMs !== undefined ? { stabilityMs: opts.watchStabilityMs } : {},
   );
   service.attachWatcher(watcher);
-  if (opts.writeInfo !== false) {
-    const info: DaemonInfo = { pid: process.pid, host, port: boundPort, startedAt, version };
-    writeFileAtomic(paths.daemonInfo, JSON.stringify(info) + '\n');
-  }
-  // Files created during start-up (database, daemon.json) get the data dir's privacy too.
-  secureHome(home);
   cluster?.coordinator.setAddress(`http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`);
   await dispatcher.start();
   await watcher.start();
@@ -127,6 +121,14 @@ export async function composeDaemon(c: ComposeInput): Promise<DaemonHandle> {
     const ws = await service.watchWorkspace(path);
     log(`watching ${ws.root}${ws.alreadyWatched ? '' : ` (${ws.recorded} existing spec(s) recorded)`}`);
   }
+  // daemon.json last: `loopctl daemon start` waits for it, and what it promised (--watch) must
+  // already hold when it returns.
+  if (opts.writeInfo !== false) {
+    const info: DaemonInfo = { pid: process.pid, host, port: boundPort, startedAt, version };
+    writeFileAtomic(paths.daemonInfo, JSON.stringify(info) + '\n');
+  }
+  // Files created during start-up (database, daemon.json) get the data dir's privacy too.
+  secureHome(home);
 
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => (resolveStopped = r));

@@ -81,11 +81,13 @@ it('every run completes once through repeated SIGKILLs of whole hosts, and no st
     process.kill(-p.pid!, 'SIGKILL');
     await exited;
     if (!restartAtOnce) {
-      // Restart only once another host has taken the lost step over.
+      // Restart only once another host has taken the lost step over: its lease expired (of this
+      // death: a host that died before may have left one already), or, when the step ended just
+      // before the kill landed, the dead host holds no lease at all any more.
       await until(`the lease of ${victim} to expire`, async () => {
-        // Of this death: a host that died before may have left one already.
-        const { rowCount } = await pool.query(`SELECT 1 FROM events WHERE type = 'LEASE_EXPIRED' AND payload_json::jsonb->>'host' = $1 AND seq > $2`, [victim, before[0]!.s]);
-        return rowCount! > 0;
+        const { rowCount: expired } = await pool.query(`SELECT 1 FROM events WHERE type = 'LEASE_EXPIRED' AND payload_json::jsonb->>'host' = $1 AND seq > $2`, [victim, before[0]!.s]);
+        const { rowCount: held } = await pool.query(`SELECT 1 FROM steps WHERE status = 'IN_PROGRESS' AND lease_owner = $1`, [victim]);
+        return expired! > 0 || held === 0;
       });
     }
     await startHost(victim);
