@@ -8,7 +8,7 @@
 // when the channel closes (the daemon stopped or died), once the commands it runs have answered:
 // the detached processes it started live on in their own sessions, like the daemon's did.
 import { execFile, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawnedStat } from './spawned-stat.js';
 import type { SpawnerReply, SpawnerRequest } from './spawner-protocol.js';
 
 let running = 0;
@@ -56,14 +56,7 @@ function detached(req: Extract<SpawnerRequest, { op: 'detached' }>): void {
     return;
   }
   child.on('error', () => undefined);
-  // Read while the child cannot have been reaped yet: until this process handles SIGCHLD (never
-  // before this synchronous read), the pid stays the child's even if it already exited.
-  let stat: string | null;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    stat = null;
-  }
+  const stat = spawnedStat(pid);
   send({ op: 'started', id: req.id, pid, stat });
   child.once('exit', (code, signal) => send({ op: 'exit', pid, code, signal }));
 }

@@ -10,9 +10,10 @@
 // daemon starts the process itself, exactly as before: same options, same results.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { spawnedStat } from './spawned-stat.js';
 import type { RunOutcome, SpawnerReply, SpawnerRequest } from './spawner-protocol.js';
 
 export type { RunOutcome } from './spawner-protocol.js';
@@ -200,14 +201,7 @@ async function detachedLocal(file: string, args: string[], opts: { cwd: string; 
     throw new Error(err.message);
   }
   child.on('error', () => undefined);
-  // Read while the child cannot have been reaped yet: until Node handles SIGCHLD (never before
-  // this synchronous read), the pid stays ours even if it already exited.
-  let stat: string | null;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    stat = null;
-  }
+  const stat = spawnedStat(pid);
   child.unref();
   return { pid, stat, events: child };
 }
