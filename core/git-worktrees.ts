@@ -3,7 +3,7 @@
 // reads the git directory's files and starts no git process when they tell for sure.
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { branchExists, canonical, firstLine, git, gitExec, GitError, isDirectory } from './git-exec.js';
+import { branchExists, canonical, git, gitExec, GitError, isDirectory } from './git-exec.js';
 import { gitDirsOf, isLooseCommit, readHead } from './git-files.js';
 
 export interface WorktreeEntry {
@@ -17,12 +17,13 @@ export interface WorktreeEntry {
 
 /** `git worktree list --porcelain`, parsed; the first entry is the main worktree. */
 export async function listWorktrees(repoRoot: string): Promise<WorktreeEntry[]> {
-  let r = await gitExec(repoRoot, ['worktree', 'list', '--porcelain']);
-  if (r.code !== 0 && completeInterruptedAdds(repoRoot, r.stderr)) r = await gitExec(repoRoot, ['worktree', 'list', '--porcelain']);
-  if (r.code !== 0) {
-    throw new GitError(`git worktree list --porcelain failed in ${repoRoot}: ${firstLine(r.stderr) || firstLine(r.stdout) || `exit code ${r.code}`}`);
+  const first = await gitExec(repoRoot, ['worktree', 'list', '--porcelain']);
+  let out = first.stdout;
+  if (first.code !== 0) {
+    completeInterruptedAdds(repoRoot, first.stderr);
+    // Once more: listed now, or git's own error.
+    out = await git(repoRoot, ['worktree', 'list', '--porcelain']);
   }
-  const out = r.stdout;
   const entries: WorktreeEntry[] = [];
   for (const block of out.split(/\n\s*\n/)) {
     let path: string | null = null;
@@ -45,18 +46,17 @@ export async function listWorktrees(repoRoot: string): Promise<WorktreeEntry[]> 
  * leaves that file empty, and every `git worktree list` of the repository fails ("failed to read
  * .git/worktrees/<id>/commondir: Success"). Such a dir is still locked "initializing" by git: write the
  * files git would have written next (the placeholder HEAD, then commondir), so git lists it as the
- * locked, unfinished add it is and createWorktree makes it again. True when something was repaired.
+ * locked, unfinished add it is and createWorktree makes it again.
  */
-function completeInterruptedAdds(repoRoot: string, stderr: string): boolean {
+function completeInterruptedAdds(repoRoot: string, stderr: string): void {
   const m = /failed to read (.+)\/commondir/.exec(stderr);
-  if (!m) return false;
+  if (!m) return;
   const admin = resolve(repoRoot, m[1]!);
   // Only an add in progress or killed: git locks the dir first and unlocks it when done; the
   // kill came between creating commondir and writing it (git then reads "" and fails).
-  if (!existsSync(join(admin, 'locked')) || (existsSync(join(admin, 'commondir')) && readFileSync(join(admin, 'commondir'), 'utf8').trim() !== '')) return false;
+  if (!existsSync(join(admin, 'locked')) || (existsSync(join(admin, 'commondir')) && readFileSync(join(admin, 'commondir'), 'utf8').trim() !== '')) return;
   if (!existsSync(join(admin, 'HEAD'))) writeFileSync(join(admin, 'HEAD'), `${'0'.repeat(40)}\n`);
   writeFileSync(join(admin, 'commondir'), '../..\n');
-  return true;
 }
 
 /** Forgets worktrees whose directories were deleted by hand, so their branches are free again. */

@@ -7,8 +7,7 @@
 // Requests come over the IPC channel, one JSON message each, answered with the same id. It ends
 // when the channel closes (the daemon stopped or died), once the commands it runs have answered:
 // the detached processes it started live on in their own sessions, like the daemon's did.
-import { execFile, spawn } from 'node:child_process';
-import { spawnedStat } from './spawned-stat.js';
+import { runHere, startDetachedHere } from './spawn-here.js';
 import type { SpawnerReply, SpawnerRequest } from './spawner-protocol.js';
 
 let running = 0;
@@ -24,41 +23,21 @@ function endWhenIdle(): void {
 
 function run(req: Extract<SpawnerRequest, { op: 'run' }>): void {
   running++;
-  const done = (reply: SpawnerReply): void => {
+  void runHere(req.file, req.args, req).then((outcome) => {
     running--;
-    send(reply);
+    send({ op: 'ran', id: req.id, ...outcome });
     endWhenIdle();
-  };
-  try {
-    const child = execFile(req.file, req.args, { cwd: req.cwd, env: req.env, encoding: 'utf8', maxBuffer: req.maxBuffer }, (err, stdout, stderr) => {
-      const error = err === null ? null : { code: typeof err.code === 'number' || typeof err.code === 'string' ? err.code : null, signal: err.signal ?? null, message: err.message };
-      done({ op: 'ran', id: req.id, error, stdout, stderr });
-    });
-    child.stdin?.on('error', () => undefined);
-    child.stdin?.end(req.input ?? '');
-  } catch (e) {
-    done({ op: 'ran', id: req.id, error: { code: null, signal: null, message: e instanceof Error ? e.message : String(e) }, stdout: '', stderr: '' });
-  }
+  });
 }
 
 function detached(req: Extract<SpawnerRequest, { op: 'detached' }>): void {
-  let child;
-  try {
-    child = spawn(req.file, req.args, { cwd: req.cwd, env: req.env, detached: true, stdio: 'ignore' });
-  } catch (e) {
-    send({ op: 'failed', id: req.id, message: e instanceof Error ? e.message : String(e) });
-    return;
-  }
-  const pid = child.pid;
-  if (pid === undefined) {
-    // A failed spawn (a missing cwd, say) reports itself on 'error', on a later tick.
-    child.once('error', (err) => send({ op: 'failed', id: req.id, message: err.message }));
-    return;
-  }
-  child.on('error', () => undefined);
-  const stat = spawnedStat(pid);
-  send({ op: 'started', id: req.id, pid, stat });
-  child.once('exit', (code, signal) => send({ op: 'exit', pid, code, signal }));
+  startDetachedHere(req.file, req.args, req).then(
+    ({ child, pid, stat }) => {
+      send({ op: 'started', id: req.id, pid, stat });
+      child.once('exit', (code, signal) => send({ op: 'exit', pid, code, signal }));
+    },
+    (e: unknown) => send({ op: 'failed', id: req.id, message: e instanceof Error ? e.message : String(e) }),
+  );
 }
 
 process.on('message', (req: SpawnerRequest) => {

@@ -8,12 +8,12 @@
 // stopSpawner() (the daemon's stop) or with the daemon (the channel closes). When it cannot be
 // started (no compiled script, a spawn failure, three starts in a row that never answered), the
 // daemon starts the process itself, exactly as before: same options, same results.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawnedStat } from './spawned-stat.js';
+import { runHere, startDetachedHere } from './spawn-here.js';
 import type { RunOutcome, SpawnerReply, SpawnerRequest } from './spawner-protocol.js';
 
 export type { RunOutcome } from './spawner-protocol.js';
@@ -161,7 +161,7 @@ function ask(req: SpawnerRequest): Promise<Answer> {
 /** Runs a command to its end with its output buffered, like execFile (the daemon's git commands). */
 export async function runFile(file: string, args: string[], opts: RunOptions): Promise<RunOutcome> {
   const a = await ask({ op: 'run', id: nextId++, file, args, cwd: opts.cwd, env: opts.env, maxBuffer: opts.maxBuffer, ...(opts.input !== undefined ? { input: opts.input } : {}) });
-  if (a === 'local') return runLocal(file, args, opts);
+  if (a === 'local') return runHere(file, args, opts);
   if (a === 'gone') return { error: { code: null, signal: null, message: 'the spawner process ended before the command finished' }, stdout: '', stderr: '' };
   if (a.op !== 'ran') throw new Error(`spawner answered ${a.op} to a run`);
   return { error: a.error, stdout: a.stdout, stderr: a.stderr };
@@ -181,27 +181,8 @@ export async function spawnDetachedFile(file: string, args: string[], opts: { cw
   return { pid: a.pid, stat: a.stat, events: a.events };
 }
 
-function runLocal(file: string, args: string[], opts: RunOptions): Promise<RunOutcome> {
-  return new Promise((resolve) => {
-    const child = execFile(file, args, { cwd: opts.cwd, env: opts.env, encoding: 'utf8', maxBuffer: opts.maxBuffer }, (err, stdout, stderr) => {
-      const error = err === null ? null : { code: typeof err.code === 'number' || typeof err.code === 'string' ? err.code : null, signal: err.signal ?? null, message: err.message };
-      resolve({ error, stdout, stderr });
-    });
-    child.stdin?.on('error', () => undefined);
-    child.stdin?.end(opts.input ?? '');
-  });
-}
-
 async function detachedLocal(file: string, args: string[], opts: { cwd: string; env: Record<string, string> }): Promise<Started> {
-  const child = spawn(file, args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: 'ignore' });
-  const pid = child.pid;
-  if (pid === undefined) {
-    // A failed spawn (a missing cwd, say) reports itself on 'error', on a later tick.
-    const err = await new Promise<Error>((resolve) => child.once('error', resolve));
-    throw new Error(err.message);
-  }
-  child.on('error', () => undefined);
-  const stat = spawnedStat(pid);
+  const { child, pid, stat } = await startDetachedHere(file, args, opts);
   child.unref();
   return { pid, stat, events: child };
 }

@@ -46,13 +46,10 @@ export interface SpawnSpec {
 // $7 the capping writer, $8 the host's heartbeat file (empty: no guard), $9 its maximum age in ms,
 // ${10} the guard's period in seconds (cluster mode only: heartbeat-guard.ts), ${11} GNU head,
 // ${12} the cap's head in bytes and ${13} GNU stdbuf (all empty: the capping writer reads from the
-// first byte).
-// Arguments rather
-// than interpolation, so no path or command needs quoting. The no-op TERM/INT traps keep the
-// shells alive long enough to record the status of a child that was terminated (143/130) instead
-// of dying with it; a trap that runs a command (unlike `trap ""`) is reset to the default in
-// children, so agents still get the signal.
-// SIGKILL still ends everything.
+// first byte). Arguments rather than interpolation, so no path or command needs quoting. The
+// no-op TERM/INT traps keep the shells alive long enough to record the status of a child that was
+// terminated (143/130) instead of dying with it; a trap that runs a command (unlike `trap ""`) is
+// reset to the default in children, so agents still get the signal. SIGKILL still ends everything.
 //
 // With a cap, the agent writes into a pipe read by the capping writer (output-cap.ts), which
 // lives in this process group too, so it survives a daemon restart like the agent. The exit
