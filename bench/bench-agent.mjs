@@ -1,7 +1,9 @@
 // Benchmark agent: one tiny commit per implementation call, APPROVED as a reviewer, no sleeps. It
-// appends its phase, iteration, its own start and end times and its CPU time (its own and its git
-// processes', in ms) to $LOOP_RUN_DIR/agent-times.tsv so the bench can take the agent's own time
-// and CPU out of the run's.
+// appends its phase, iteration, its own start time (its process's start), the time of its last
+// instruction and its CPU time (its own and its git processes', in ms) to
+// $LOOP_RUN_DIR/agent-times.tsv so the bench can take the agent's own time and CPU out of the
+// run's. Its end is not the last instruction but its exit, which the bench reads from the step's
+// exit file (bench/run.mjs, agentExited): Node's own exit takes a few ms more, the agent's time.
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 

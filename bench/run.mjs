@@ -2,7 +2,7 @@
 // the ratio, in one table. Figures, not assertions: these machines are shared and noisy (medians).
 // Sections can be shrunk with env knobs (BENCH_*), see the constants below.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -15,6 +15,7 @@ const { startDaemon } = await import(join(root, 'dist', 'host', 'main.js'));
 const { createClientFor } = await import(join(root, 'dist', 'cli', 'client.js'));
 const { SqliteStore: Store } = await import(join(root, 'dist', 'host', 'store', 'sqlite.js'));
 const { DAEMON_NODE_FLAGS } = await import(join(root, 'dist', 'host', 'node-flags.js'));
+const { implementationFiles, reviewFiles } = await import(join(root, 'dist', 'core', 'artifact-names.js'));
 // Absent from builds older than the trace marks (the bench can time an older build for comparison).
 const { setTraceRecorder } = await import(join(root, 'dist', 'core', 'trace.js')).catch(() => ({ setTraceRecorder: () => {} }));
 // Builds before the spawner (core/spawner.ts) have none to stop.
@@ -378,7 +379,7 @@ async function overheadBench(extraFlags = {}, report = true) {
         .trim()
         .split('\n')
         .map((l) => l.split('\t'))
-        .map(([phase, it, s, e, c]) => [`${phase}:${it}`, { start: Number(s), end: Number(e), cpu: Number(c) }]),
+        .map(([phase, it, s, e, c]) => [`${phase}:${it}`, { start: Number(s), done: Number(e), cpu: Number(c) }]),
     );
     const agentCpu = [...times.values()].reduce((a, t) => a + t.cpu, 0);
     const phases = { dispatch: [], prepare: [], spawn: [], afterExit: [], agent: [], kind: [] };
@@ -386,11 +387,12 @@ async function overheadBench(extraFlags = {}, report = true) {
     const started = new Map();
     for (const ev of events) {
       const p = ev.payload;
-      if (ev.type === 'STEP_STARTED') started.set(ev.stepId, { ts: ev.ts, key: `${p.phase}:${p.iteration}` });
+      if (ev.type === 'STEP_STARTED') started.set(ev.stepId, { ts: ev.ts, key: `${p.phase}:${p.iteration}`, phase: p.phase, iteration: p.iteration, attempt: p.attempt });
       if (ev.type === 'AGENT_STARTED') started.get(ev.stepId).agent = ev.ts;
       if (ev.type === 'STEP_FINISHED') {
         const s = started.get(ev.stepId);
         const t = times.get(s?.key);
+        if (t && s) t.end = agentExited(done.runDir, s.phase, s.iteration, s.attempt);
         if (s && t && s.agent) {
           phases.dispatch.push(s.ts - prevEnd);
           phases.prepare.push(s.agent - s.ts);
@@ -449,6 +451,19 @@ async function overheadBench(extraFlags = {}, report = true) {
 }
 
 /**
+ * When the agent process ended, its exit teardown included (a Node agent takes 4-7 ms after its
+ * last instruction to exit): the modification time of the step's exit file, which the wrapper's
+ * shell writes with its `printf` builtin as soon as its wait for the agent returns (core/agents/
+ * spawn.ts). No process is added to the agent call and loopd does nothing differently for the
+ * bench. The kernel stamps the file with a clock that is at most one tick (4 ms here) behind,
+ * never ahead, so the agent's time can only come out short and loopd's overhead long.
+ */
+function agentExited(runDir, phase, iteration, attempt) {
+  const files = phase === 'review' ? reviewFiles(runDir, iteration, attempt) : implementationFiles(runDir, iteration, attempt);
+  return Number(statSync(files.exit, { bigint: true }).mtimeNs / 1000n) / 1000;
+}
+
+/**
  * Where the milliseconds of an agent call go, from the daemon's trace marks (core/trace.ts) and the
  * agent's own clock: the median of each stretch between two consecutive marks, per kind of call,
  * from the previous step's end ("step recorded") to this one's. Printed to stderr (BENCH_TRACE=1).
@@ -466,7 +481,7 @@ function traceTable(marks, started, times) {
     const s = started.get(stepId);
     const t = s && times.get(s.key);
     const points = [...ms_];
-    if (t) points.push({ name: 'agent running', at: t.start }, { name: 'agent ended', at: t.end });
+    if (t) points.push({ name: 'agent running', at: t.start }, { name: "agent's last instruction", at: t.done }, { name: 'agent exited', at: t.end });
     points.sort((a, b) => a.at - b.at);
     if (prevEnd !== null) points.unshift({ name: 'previous step recorded', at: prevEnd });
     const kind = s ? s.key.split(':')[0] : '?';
