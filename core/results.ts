@@ -30,6 +30,12 @@ export interface ImplementationResult extends AgentFacts, TaskCounts {
   commits?: number;
   commitBefore?: string;
   commitAfter?: string;
+  /**
+   * commitAfter, when loopd's own `git status` after the agent saw a clean tree on the run branch
+   * at that commit and loopd changed nothing in the worktree after it; null otherwise. A review
+   * that comes next reads its state from this instead of a status of its own (functions/review-steps.ts).
+   */
+  cleanAt?: string | null;
   planChanged?: boolean;
   /** The iteration's commits changed something besides the plan (and the spec loopd restores). */
   codeChanged?: boolean;

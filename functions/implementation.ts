@@ -3,7 +3,7 @@
 // previous iteration); whether the run is complete is decided by the transition rules, never by
 // the agent's word alone.
 import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import { parseAgentOutput } from '../core/agents/kinds/index.js';
 import { readTail, writeLastLines } from '../core/logfile.js';
 import { checkRunPlace } from '../core/run-place.js';
@@ -11,6 +11,7 @@ import { implementationFiles, runFiles } from '../core/artifact-names.js';
 import { appendReport } from '../core/report.js';
 import { detectCompletion } from '../core/completion.js';
 import { commitsSince, headCommit } from '../core/git.js';
+import { canonical } from '../core/git-exec.js';
 import { planDigest } from '../core/plan.js';
 import { outputSimilarity, SIMILARITY_WINDOW_BYTES, textTail } from '../core/signals.js';
 import { traceMark } from '../core/trace.js';
@@ -85,6 +86,19 @@ async function settleAfterExit(
 }
 
 /**
+ * Whether the status taken after the agent still describes the worktree at the step's end: it saw
+ * a clean tree on the run branch at commitAfter, and the judge changed nothing in the worktree
+ * since. Not when the run directory is inside the worktree: the step writes its files there after
+ * the status.
+ */
+function seenClean(run: RunInput, facts: AfterExitFacts, judgement: { touched?: boolean }, commitAfter: string): boolean {
+  const st = facts.status;
+  if (st === null || st.dirty || st.branch !== run.runBranch || st.head !== commitAfter || judgement.touched !== false) return false;
+  const rel = relative(canonical(run.worktreePath), canonical(run.runDir));
+  return rel.startsWith('..') || isAbsolute(rel);
+}
+
+/**
  * Runs the agent and takes from its output window what the step needs later (the completion claim,
  * the end the similarity compares), then lets the window go: it is up to 4 MiB, and held through
  * the judge's git work it was 4 MiB per run at every step end (five runs ending together: 20).
@@ -139,6 +153,7 @@ export const implementation: Handler<'implementation'> = async (input) => {
   const planAfter = readPlan(run.worktreePath, run.planPath);
   const tallies = planTallies(run, judgement.ledger ?? input.ledger, planAfter);
   const commitAfter = judgement.finalHead ?? (await headCommit(run.worktreePath));
+  const cleanAt = seenClean(run, facts, judgement, commitAfter) ? commitAfter : null;
   const commits = await agentCommitCount(run, commitBefore, facts, commitAfter);
   const planChanged = (planBefore === null ? null : planDigest(planBefore)) !== (planAfter === null ? null : planDigest(planAfter));
   const durationMs = Date.now() - started;
@@ -167,6 +182,7 @@ export const implementation: Handler<'implementation'> = async (input) => {
       commits,
       commitBefore,
       commitAfter,
+      cleanAt,
       planChanged,
       similarity,
       timedOut: exit.timedOut,

@@ -38,6 +38,12 @@ export interface Judgement {
   finalHead?: string;
   /** Set once the repairs are done and the signals emitted. */
   applied: boolean;
+  /**
+   * On the judgement judgeImplementation returns (never saved): whether this call changed the
+   * worktree (a leftover commit, a repair, a restored branch, a rewritten file). When it did not
+   * and the caller's status saw a clean tree, that status still describes the worktree.
+   */
+  touched?: boolean;
 }
 
 /** The file as a regular file's text; null if missing, a link, or not a file. */
@@ -195,7 +201,9 @@ export async function judgeImplementation(o: JudgeInput): Promise<Judgement> {
     j = await findings(o);
     writeFileAtomic(o.judgementPath, JSON.stringify(j, null, 2));
   }
+  let touched = j.leftover !== null;
   if (j.history) {
+    touched = true;
     // Nothing committed is ever lost: the agent's heads stay reachable under refs/loopd/.
     if (j.history.head) await setRef(worktree, discardedRef(run.id, o.stepId, 'head'), j.history.head);
     if (j.history.runHead && j.history.runHead !== j.history.head) await setRef(worktree, discardedRef(run.id, o.stepId, 'branch'), j.history.runHead);
@@ -204,15 +212,24 @@ export async function judgeImplementation(o: JudgeInput): Promise<Judgement> {
     const fixes: string[] = [];
     if (j.specTampered && run.specText != null) {
       const specFile = join(worktree, run.specPath);
-      if (readRegular(specFile) !== run.specText) writeFileAtomic(specFile, run.specText);
+      if (readRegular(specFile) !== run.specText) {
+        writeFileAtomic(specFile, run.specText);
+        touched = true;
+      }
       fixes.push('spec');
     }
     if (j.plan !== null && run.planPath) {
       const planFile = join(worktree, run.planPath);
-      if (readRegular(planFile) !== j.plan) writeFileAtomic(planFile, j.plan);
+      if (readRegular(planFile) !== j.plan) {
+        writeFileAtomic(planFile, j.plan);
+        touched = true;
+      }
       if (j.violations.length > 0 || j.untickedWithoutWork.length > 0) fixes.push('plan');
     }
-    if (fixes.length > 0) await commitAll(worktree, `loopd: undo the agent's changes to the ${fixes.join(' and ')} in iteration ${o.iteration}`);
+    if (fixes.length > 0) {
+      await commitAll(worktree, `loopd: undo the agent's changes to the ${fixes.join(' and ')} in iteration ${o.iteration}`);
+      touched = true;
+    }
   }
   // Without a repair the head is the one judged; a repair (or a re-run after a crash) asks git.
   const repaired = j.history !== null || j.specTampered || j.violations.length > 0 || j.untickedWithoutWork.length > 0;
@@ -232,7 +249,7 @@ export async function judgeImplementation(o: JudgeInput): Promise<Judgement> {
     j.applied = true;
     writeFileAtomic(o.judgementPath, JSON.stringify(j, null, 2));
   }
-  return j;
+  return { ...j, touched };
 }
 
 /**

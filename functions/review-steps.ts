@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/artifacts.js';
 import { commitAll, commitFiles, diffSince, headCommit, worktreeStatus, type WorktreeStatus } from '../core/git.js';
+import { gitDirsOf, readHead } from '../core/git-files.js';
 import { changedPaths, discardedRef, parentOf, restoreBranch, setRef } from '../core/history.js';
 import { pendingReview, setStates, type LedgerTask } from '../core/ledger.js';
 import { buildReviewPrompt } from '../core/review-prompt.js';
@@ -42,15 +43,36 @@ export function reviewBase(history: HandlerInput['history']): string | null {
 }
 
 /**
+ * The worktree's state as loopd recorded it at the end of the step just before this review, when
+ * that proves it now: the implementation saw (with its own `git status`, after the agent's
+ * processes were gone) a clean tree on the run branch and changed nothing after it (its result's
+ * `cleanAt`), no step ran since, and HEAD, read from the git directory's files, is still that
+ * commit on that branch. null: take a `git status`.
+ */
+export function recordedClean(input: Pick<HandlerInput, 'run' | 'history' | 'adopt'>): WorktreeStatus | null {
+  const { run } = input;
+  if (input.adopt) return null;
+  const last = input.history[input.history.length - 1];
+  const at = last?.phase === 'implementation' && last.status === 'SUCCEEDED' ? last.result?.cleanAt : undefined;
+  if (typeof at !== 'string' || at === '') return null;
+  const dirs = gitDirsOf(run.worktreePath);
+  const now = dirs ? readHead(dirs) : undefined;
+  if (now?.head !== at || now.branch !== run.runBranch) return null;
+  return { head: at, branch: run.runBranch, dirty: false };
+}
+
+/**
  * The place checks and facts before the reviewer starts, and (unless re-adopting) its prompt with
- * the diff. One `git status` answers the branch check, HEAD and the dirty check; the diff is taken
- * beside it when its start is known. A failure is returned as the step's result.
+ * the diff. One `git status` answers the branch check, HEAD and the dirty check, unless the step
+ * before recorded them (recordedClean); the diff is taken beside it when its start is known. A
+ * failure is returned as the step's result.
  */
 export async function beforeReviewer(input: HandlerInput, files: ReviewFiles): Promise<BeforeReviewer | { failed: HandlerResult }> {
   const { run, step, sink } = input;
   const placed = await checkRunPlace(run, { worktree: true, checkBranch: false });
   if (placed) return { failed: { status: 'FAILED', error: placed.message, result: { fatal: true, failReason: placed.reason } } };
-  const taking = worktreeStatus(run.worktreePath).catch(() => null);
+  const recorded = recordedClean(input);
+  const taking = recorded ? Promise.resolve(recorded) : worktreeStatus(run.worktreePath).catch(() => null);
   const base = reviewBase(input.history);
   // Read-only, so it may start before the branch check below; it is used only if that passes.
   const diffing = input.adopt || base === null ? null : diffSince(run.worktreePath, base, { clean: taking.then((s) => s !== null && !s.dirty) });

@@ -142,6 +142,10 @@ sqliteDescribe('the reviewer only reads', () => {
     expect(run.status).toBe('COMPLETED');
     const evs = await t.client.runs.eventsList.query({ run: run.id, limit: 1000 });
     expect(evs.some((e) => e.type === 'REVIEWER_CHANGES_DISCARDED')).toBe(true);
+    // The implementation left a clean tree and recorded it; the review took its "before" from that
+    // record (functions/review-steps.ts recordedClean) and still saw everything the reviewer did.
+    const impl = (await t.daemon.store.stepsForRun(run.id)).find((s) => s.phase === 'implementation')!;
+    expect(impl.result).toMatchObject({ cleanAt: impl.result!.commitAfter });
     expect(git(repo.root, 'ls-tree', '--name-only', 'agent/demo')).not.toContain('reviewer.txt');
     expect(git(repo.root, 'show', 'agent/demo:README.md')).toBe('# test repo');
     expect(parsePlan(git(repo.root, 'show', 'agent/demo:specs/planning/demo-plan.md')).counts.reviewed).toBe(1);

@@ -83,6 +83,27 @@ describe('judgeImplementation', () => {
     expect(events.filter((e) => e.type === 'SIGNAL')).toHaveLength(2);
   });
 
+  it('says whether it changed the worktree: not for committed work it has nothing to undo, yes for a repair or a leftover commit', async () => {
+    const { wt, input } = setup();
+    writeFileSync(join(wt, 'code.txt'), 'work\n');
+    writeFileSync(join(wt, 'specs', 'planning', 'x-plan.md'), PLAN.replace('- [ ] one', '- [x] one'));
+    git(wt, 'add', '-A');
+    git(wt, 'commit', '-qm', 'task one');
+    const head = git(wt, 'rev-parse', 'HEAD');
+    const clean = await judgeImplementation(input);
+    expect(clean).toMatchObject({ ticked: [1], tampering: [], leftover: null, finalHead: head, touched: false });
+    // The saved judgement never carries it: it is about one call.
+    expect(JSON.parse(readFileSync(input.judgementPath, 'utf8'))).not.toHaveProperty('touched');
+
+    const next = setup();
+    writeFileSync(join(next.wt, 'left.txt'), 'not committed\n');
+    expect(await judgeImplementation(next.input)).toMatchObject({ touched: true });
+    const repaired = setup();
+    writeFileSync(join(repaired.wt, 'specs', 'planning', 'x-plan.md'), PLAN.replaceAll('[ ]', '[x]'));
+    git(repaired.wt, 'commit', '-qam', 'all done');
+    expect(await judgeImplementation(repaired.input)).toMatchObject({ untickedWithoutWork: [1, 2, 3], touched: true });
+  });
+
   it('un-ticks tasks ticked in an iteration that changed only the plan', async () => {
     const { wt, input } = setup();
     writeFileSync(join(wt, 'specs', 'planning', 'x-plan.md'), PLAN.replaceAll('[ ]', '[x]'));
