@@ -9,6 +9,67 @@ export interface ProcessHandle {
   /** Field 22 of /proc/<pid>/stat, to guard against pid reuse. */
   startTime: string;
   nonce: string;
+  /** Where pid allocation stood just before the process was started (pidMark); absent: unknown. */
+  since?: PidMark;
+}
+
+/**
+ * Where the kernel's pid allocation stood at a moment: the last pid handed out in this pid
+ * namespace (/proc/sys/kernel/ns_last_pid) and the number of processes and threads created since
+ * boot (/proc/stat "processes"). Every process started after it has a pid after lastPid in the
+ * kernel's cyclic order, as long as fewer than a lap of pids were handed out since.
+ */
+export interface PidMark {
+  lastPid: number;
+  forks: number;
+}
+
+function readInt(path: string, prefix = ''): number | null {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+  const at = prefix === '' ? 0 : text.indexOf(`\n${prefix}`) + 1;
+  if (prefix !== '' && at === 0) return null;
+  const n = Number.parseInt(text.slice(at + prefix.length), 10);
+  return Number.isSafeInteger(n) && n >= 0 ? n : null;
+}
+
+/** The pid allocation's position now; undefined when /proc does not tell (then every scan is a full one). */
+export function pidMark(): PidMark | undefined {
+  const forks = readInt('/proc/stat', 'processes ');
+  const lastPid = readInt('/proc/sys/kernel/ns_last_pid');
+  return forks === null || lastPid === null ? undefined : { lastPid, forks };
+}
+
+/**
+ * A test that every pid handed out after `since` passes (and some older ones whose pids fall in the
+ * same range, which the caller's start-time checks sort out), given where allocation stands `now`;
+ * undefined when it cannot be told. The kernel hands out pids in increasing order, wrapping from
+ * pid_max to 300 and skipping pids in use: so the pids since `since` lie on the arc from
+ * since.lastPid (exclusive) to now.lastPid, unless the allocation went once round since, which
+ * needs at least pid_max - 300 creations; with fewer than half that many (counted over every pid
+ * namespace, so never too few), it cannot have.
+ */
+export function pidsSince(since: PidMark, now: PidMark, pidMax: number): ((pid: number) => boolean) | undefined {
+  const created = now.forks - since.forks;
+  if (!(pidMax > 600) || created < 0 || created >= (pidMax - 300) / 2) return undefined;
+  const from = since.lastPid;
+  const to = now.lastPid;
+  // Not one lap and the same last pid: nothing was handed out in this namespace.
+  if (from === to) return () => false;
+  return from < to ? (pid) => pid > from && pid <= to : (pid) => pid > from || pid <= to;
+}
+
+/** pidsSince for a moment recorded earlier, against the allocation now. */
+export function pidsSinceMark(since: PidMark | undefined): ((pid: number) => boolean) | undefined {
+  if (since === undefined) return undefined;
+  // Read after the mark: a process created meanwhile is counted, never missed.
+  const pidMax = readInt('/proc/sys/kernel/pid_max');
+  const now = pidMark();
+  return now === undefined || pidMax === null ? undefined : pidsSince(since, now, pidMax);
 }
 
 /** Set in every step process's environment, so its processes can be found without a pid. */
@@ -59,8 +120,8 @@ export function nonceMatches(pid: number, nonce: string): boolean {
   return env.split('\0').includes(`${NONCE_ENV}=${nonce}`);
 }
 
-/** Every process in /proc that is not a zombie, with its stat. */
-export function* liveProcesses(): Generator<{ pid: number; stat: ProcStat }> {
+/** Every process in /proc that is not a zombie, with its stat; only the pids `only` passes when given. */
+export function* liveProcesses(only?: (pid: number) => boolean): Generator<{ pid: number; stat: ProcStat }> {
   let entries: string[];
   try {
     entries = readdirSync('/proc');
@@ -70,6 +131,7 @@ export function* liveProcesses(): Generator<{ pid: number; stat: ProcStat }> {
   for (const name of entries) {
     if (!/^\d+$/.test(name)) continue;
     const pid = Number(name);
+    if (only && !only(pid)) continue;
     const stat = readStat(pid);
     if (stat !== null && !isDead(stat.state)) yield { pid, stat };
   }

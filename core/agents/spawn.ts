@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { guardArgs, type HeartbeatGuard } from './heartbeat-guard.js';
 import { capLayout } from './output-cap.js';
 import { SpawnerGoneError, spawnDetachedFile, type Started } from '../spawner.js';
-import { NONCE_ENV, findByNonce, parseStat, type ProcessHandle } from './proc.js';
+import { NONCE_ENV, findByNonce, parseStat, pidMark, type ProcessHandle } from './proc.js';
 
 export interface SpawnSpec {
   /** Run via /bin/sh -c. */
@@ -230,6 +230,8 @@ export async function spawnDetached(spec: SpawnSpec): Promise<ProcessHandle> {
   // rather than execa, whose set-up per call cost a few ms of CPU. The wrapper is detached: it is not
   // ended with the spawner or the daemon (the whole point is that it lives on).
   const env = stepEnv({ ...spec.env, [NONCE_ENV]: nonce });
+  // Every process of the step gets a pid handed out after this: the stray scans look only there.
+  const since = pidMark();
   let started: Started;
   try {
     started = await spawnDetachedFile('/bin/sh', ['-c', WRAPPER, 'loopd-agent', ...args], { cwd: spec.cwd, env });
@@ -252,5 +254,5 @@ export async function spawnDetached(spec: SpawnSpec): Promise<ProcessHandle> {
   events.once('exit', forget);
   events.once('lost', forget);
   // detached: true makes the wrapper a session and group leader, so its pgid is its pid.
-  return { pid, pgid: pid, startTime: stat.startTime, nonce };
+  return { pid, pgid: pid, startTime: stat.startTime, nonce, ...(since ? { since } : {}) };
 }

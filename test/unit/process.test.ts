@@ -14,6 +14,7 @@ import {
   type ProcessHandle,
   type SpawnSpec,
 } from '../../core/agents/process.js';
+import { pidMark, pidsSince, pidsSinceMark } from '../../core/agents/proc.js';
 
 const dirs: string[] = [];
 const handles: ProcessHandle[] = [];
@@ -239,6 +240,9 @@ describe('containment', () => {
     await until(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').trim() !== '');
     const escaped = Number(fs.readFileSync(pidFile, 'utf8').trim());
     expect(liveInGroup(h.pgid)).not.toContain(escaped);
+    // The scan looks only at the pids handed out since the wrapper's start, the stray among them.
+    expect(h.since).toBeDefined();
+    expect(pidsSinceMark(h.since)!(escaped)).toBe(true);
     const r = await waitForExit(h, s.exitPath, { timeoutMs: 10_000, graceMs: 200 });
     expect(r.exitCode).toBe(0);
     expect(isLivePid(escaped)).toBe(false);
@@ -253,5 +257,36 @@ describe('containment', () => {
     const r = await waitForExit(h, s.exitPath, { timeoutMs: 300, graceMs: 200 });
     expect(r.timedOut).toBe(true);
     expect(isLivePid(escaped)).toBe(false);
+  });
+});
+
+describe('pidsSince: which pids can belong to processes started after a mark', () => {
+  const max = 32768;
+  it('is the arc of pids handed out since, wrapping from pid_max to the low pids', () => {
+    const plain = pidsSince({ lastPid: 1000, forks: 50 }, { lastPid: 1200, forks: 260 }, max)!;
+    expect([1000, 1001, 1200, 1201, 999, 5].map(plain)).toEqual([false, true, true, false, false, false]);
+    const wrapped = pidsSince({ lastPid: 32000, forks: 50 }, { lastPid: 700, forks: 1600 }, max)!;
+    expect([32000, 32001, 32767, 300, 700, 701, 20000].map(wrapped)).toEqual([false, true, true, true, true, false, false]);
+    // Nothing handed out in this namespace (creations counted elsewhere do not matter).
+    expect(pidsSince({ lastPid: 1000, forks: 50 }, { lastPid: 1000, forks: 90 }, max)!(1001)).toBe(false);
+  });
+
+  it('gives up (a full scan) when allocation may have gone round once, or the counts make no sense', () => {
+    expect(pidsSince({ lastPid: 1000, forks: 0 }, { lastPid: 1200, forks: 16234 }, max)).toBeUndefined();
+    expect(pidsSince({ lastPid: 1000, forks: 0 }, { lastPid: 1000, forks: 40000 }, max)).toBeUndefined();
+    expect(pidsSince({ lastPid: 1000, forks: 10 }, { lastPid: 1200, forks: 5 }, max)).toBeUndefined();
+    expect(pidsSince({ lastPid: 100, forks: 0 }, { lastPid: 200, forks: 1 }, 500)).toBeUndefined();
+    expect(pidsSinceMark(undefined)).toBeUndefined();
+  });
+
+  it('reads a mark from /proc that a process started afterwards falls after', async () => {
+    const mark = pidMark();
+    expect(mark).toBeDefined();
+    const child = spawn('sleep', ['5']);
+    try {
+      expect(pidsSinceMark(mark)!(child.pid!)).toBe(true);
+    } finally {
+      child.kill();
+    }
   });
 });
