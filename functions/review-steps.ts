@@ -75,7 +75,10 @@ export async function beforeReviewer(input: HandlerInput, files: ReviewFiles): P
   const taking = recorded ? Promise.resolve(recorded) : worktreeStatus(run.worktreePath).catch(() => null);
   const base = reviewBase(input.history);
   // Read-only, so it may start before the branch check below; it is used only if that passes.
-  const diffing = input.adopt || base === null ? null : diffSince(run.worktreePath, base, { clean: taking.then((s) => s !== null && !s.dirty) });
+  const diffing =
+    input.adopt || base === null
+      ? null
+      : diffSince(run.worktreePath, base, recorded?.head ? { clean: true, head: recorded.head } : { clean: taking.then((s) => s !== null && !s.dirty) });
   diffing?.catch(() => {});
   const status = await taking;
   // If the status cannot be read, the place check asks for the branch itself.

@@ -284,6 +284,12 @@ describe('commits and diffs', () => {
     const st = await worktreeStatus(wt);
     expect(st.dirty).toBe(false);
     expect(await diffSince(wt, start, { clean: true })).toBe(await diffSince(wt, start));
+    // Known to be exactly HEAD: the same text from the two commits' trees, a rename and a mode change included.
+    g(wt, 'mv', 'committed.txt', 'renamed.txt');
+    write(path.join(wt, 'tool.sh'), '#!/bin/sh\n');
+    fs.chmodSync(path.join(wt, 'tool.sh'), 0o755);
+    await commitAll(wt, 'c2');
+    expect(await diffSince(wt, start, { clean: true, head: await headCommit(wt) })).toBe(await diffSince(wt, start));
     write(path.join(wt, 'sub', 'untracked.txt'), 'untracked\n');
     expect((await worktreeStatus(wt)).dirty).toBe(true);
   });
