@@ -3,6 +3,8 @@
 // wait for its exit status. Shared by the phases that run an agent; keeps no state between calls.
 // Nothing here reads a whole log: the parsers get its last few MiB (core/logfile.ts).
 import { rmSync } from 'node:fs';
+import { isAbsolute, relative } from 'node:path';
+import { canonical } from '../core/git-exec.js';
 import { agentKind, buildAgentCommand, failLabel, fixFor, parseAgentOutput, type AgentKind } from '../core/agents/kinds/index.js';
 import type { AgentUsage, ParsedAgentOutput } from '../core/agents/output.js';
 import { DEFAULT_MAX_OUTPUT_BYTES, finalizeCappedLog, needsFinalize, probePathFor, readCapState, type CapState } from '../core/agents/output-cap.js';
@@ -37,6 +39,21 @@ export interface AgentSpec {
   /** Facts to remember with the process, so a re-adopted step can still judge the work. */
   commitBefore: string;
   planBefore: string | null;
+  /**
+   * Called as soon as the process group is empty and no stray is left, before the output is
+   * read: the phase may start its git work there, which then runs beside loopd's own file work.
+   */
+  onEnded?: (exit: WaitResult) => void;
+}
+
+/**
+ * Whether the run's directory lies outside its worktree (the usual layout): then what loopd writes
+ * there after the agent (its log's last pieces, the tail, the judgement) cannot show up in, or
+ * race with, the worktree's git status.
+ */
+export function runDirOutsideWorktree(run: Pick<HandlerInput['run'], 'worktreePath' | 'runDir'>): boolean {
+  const rel = relative(canonical(run.worktreePath), canonical(run.runDir));
+  return rel.startsWith('..') || isAbsolute(rel);
 }
 
 /** The environment every agent gets on top of the phase's: loopd's retry policy for the CLI. */
@@ -69,6 +86,7 @@ export async function runAgent(input: HandlerInput, spec: AgentSpec): Promise<Ag
   }
   const mark = (name: string): void => traceMark(step.id, name);
   const exit = await awaitStepProcess(proc, { timeoutMs: run.config.claude_timeout_sec * 1000, signal, onOutput: () => sink.outputGrew(), mark });
+  spec.onEnded?.(exit);
   // awaitStepProcess has emptied the process group, so a capping writer killed before its end (a
   // timeout's SIGKILL) cannot race us: finish its job from the files it left.
   // The wrapper's probe (empty unless the output went past the cap's head) is not output.

@@ -3,7 +3,7 @@
 // previous iteration); whether the run is complete is decided by the transition rules, never by
 // the agent's word alone.
 import { existsSync, mkdirSync } from 'node:fs';
-import { isAbsolute, join, relative } from 'node:path';
+import { join } from 'node:path';
 import { parseAgentOutput } from '../core/agents/kinds/index.js';
 import { readTail, writeLastLines } from '../core/logfile.js';
 import { checkRunPlace } from '../core/run-place.js';
@@ -11,11 +11,11 @@ import { implementationFiles, runFiles } from '../core/artifact-names.js';
 import { appendReport } from '../core/report.js';
 import { detectCompletion } from '../core/completion.js';
 import { commitsSince, headCommit } from '../core/git.js';
-import { canonical } from '../core/git-exec.js';
 import { planDigest } from '../core/plan.js';
 import { outputSimilarity, SIMILARITY_WINDOW_BYTES, textTail } from '../core/signals.js';
 import { traceMark } from '../core/trace.js';
-import { agentOutcome, findStep, runAgent, type AgentRun } from './agent-step.js';
+import { agentOutcome, findStep, runAgent, runDirOutsideWorktree, type AgentRun } from './agent-step.js';
+import type { WaitResult } from '../core/agents/process.js';
 import { afterExitFacts, knownToJudge, planTallies, type AfterExitFacts } from './implementation-facts.js';
 import { prepareImplementation, readPlan } from './implementation-prepare.js';
 import { judgeImplementation } from './judge.js';
@@ -70,10 +70,11 @@ async function settleAfterExit(
   agent: EndedAgent,
   files: ReturnType<typeof iterationFiles>,
   commitBefore: string,
+  taking: Promise<AfterExitFacts> | null,
 ): Promise<{ facts: AfterExitFacts } | { failed: { status: 'FAILED'; exitCode: number | null; outputPath: string; error: string; result: { fatal: true; failReason: string; logPath: string } } }> {
   const { exit } = agent;
   const placed = !exit.canceled && existsSync(run.workspaceRoot) && existsSync(run.worktreePath);
-  const facts: AfterExitFacts = placed ? await afterExitFacts(run, commitBefore) : { status: null, agentCommits: null };
+  const facts: AfterExitFacts = placed ? ((await taking) ?? (await afterExitFacts(run, commitBefore))) : { status: null, agentCommits: null };
   // A switched branch is not fatal here: the judge puts the run branch back (history_rewritten,
   // docs/truth.md).
   const moved = exit.canceled ? null : await checkRunPlace(run, { worktree: true, checkBranch: false });
@@ -94,8 +95,7 @@ async function settleAfterExit(
 function seenClean(run: RunInput, facts: AfterExitFacts, judgement: { touched?: boolean }, commitAfter: string): boolean {
   const st = facts.status;
   if (st === null || st.dirty || st.branch !== run.runBranch || st.head !== commitAfter || judgement.touched !== false) return false;
-  const rel = relative(canonical(run.worktreePath), canonical(run.runDir));
-  return rel.startsWith('..') || isAbsolute(rel);
+  return runDirOutsideWorktree(run);
 }
 
 /**
@@ -124,11 +124,20 @@ export const implementation: Handler<'implementation'> = async (input) => {
   const { run, runPatch, commitBefore, planBefore } = await prepareImplementation(input, { prompt: files.prompt, iterPrompt: files.iterPrompt });
   traceMark(step.id, 'prepared');
   const spec = { kind: run.config.agent, agentCmd: run.config.agent_cmd, model: run.config.model, promptPath: files.iterPrompt, logPath: files.log, exitPath: files.exit };
-  const { agent, completion, recentText } = await runAndRead({ ...input, run }, { ...spec, commitBefore, planBefore, env: agentEnv(run, step.iteration, files.iterPrompt) });
+  // The git facts are taken as soon as the agent's processes are gone, beside the output read.
+  let taking: Promise<AfterExitFacts> | null = null;
+  const onEnded = (ended: WaitResult): void => {
+    if (!ended.canceled && existsSync(run.workspaceRoot) && existsSync(run.worktreePath) && runDirOutsideWorktree(run)) {
+      taking = afterExitFacts(run, commitBefore);
+      // Awaited below; a failure before that must not count as unhandled.
+      taking.catch(() => undefined);
+    }
+  };
+  const { agent, completion, recentText } = await runAndRead({ ...input, run }, { ...spec, commitBefore, planBefore, env: agentEnv(run, step.iteration, files.iterPrompt), onEnded });
   const { parsed, exit } = agent;
   const patch = runPatch ? { runPatch } : {};
 
-  const settled = await settleAfterExit(run, agent, files, commitBefore);
+  const settled = await settleAfterExit(run, agent, files, commitBefore, taking);
   traceMark(step.id, 'git facts');
   if ('failed' in settled) {
     const result = { ...settled.failed.result, durationMs: Date.now() - started };

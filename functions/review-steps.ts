@@ -109,13 +109,18 @@ export async function beforeReviewer(input: HandlerInput, files: ReviewFiles): P
 
 /**
  * The reviewer only reads: anything it changed or committed is set aside (under refs/loopd/) and
- * the branch put back. HEAD, the branch and leftovers from one `git status`. Returns whether the
- * worktree was put back, the head the status saw, and whether the tree is known clean now.
+ * the branch put back. HEAD, the branch and leftovers from one `git status` (`taken`: one started
+ * once the reviewer's processes were gone). Returns whether the worktree was put back, the head
+ * the status saw, and whether the tree is known clean now.
  */
-export async function setAsideReviewerChanges(input: HandlerInput, before: BeforeReviewer): Promise<{ restored: boolean; head: string | null; clean: boolean }> {
+export async function setAsideReviewerChanges(
+  input: HandlerInput,
+  before: BeforeReviewer,
+  taken: Promise<WorktreeStatus | null> | null = null,
+): Promise<{ restored: boolean; head: string | null; clean: boolean }> {
   const { run, step, sink } = input;
   const { headBefore } = before;
-  const after = await worktreeStatus(run.worktreePath).catch(() => null);
+  const after = await (taken ?? worktreeStatus(run.worktreePath).catch(() => null));
   const head = after?.head ?? null;
   let moved = after === null || after.branch !== run.runBranch || head !== headBefore;
   // Re-run after a crash: loopd's own verdict commit (the plan alone, on top of the head before the

@@ -8,13 +8,14 @@ import { join } from 'node:path';
 import { reviewFiles as reviewFileNames } from '../core/artifact-names.js';
 import { writeFileAtomic } from '../core/artifacts.js';
 import { appendReport } from '../core/report.js';
-import { headCommit } from '../core/git.js';
+import { headCommit, worktreeStatus, type WorktreeStatus } from '../core/git.js';
+import type { WaitResult } from '../core/agents/process.js';
 import { runRef, setRef } from '../core/history.js';
 import { ledgerCounts } from '../core/ledger.js';
 import { isApproved } from '../core/review-prompt.js';
 import { traceMark } from '../core/trace.js';
 import type { AgentKind } from '../core/agents/kinds/index.js';
-import { agentOutcome, runAgent, type AgentRun } from './agent-step.js';
+import { agentOutcome, runAgent, runDirOutsideWorktree, type AgentRun } from './agent-step.js';
 import { beforeReviewer, commitVerdict, planOf, setAsideReviewerChanges, type ReviewFiles } from './review-steps.js';
 import type { Handler, HandlerInput } from './types.js';
 
@@ -35,7 +36,12 @@ export const review: Handler<'review'> = async (input) => {
   if ('failed' in before) return before.failed;
 
   const kind = run.config.reviewer_agent || run.config.agent;
-  const agent = await runReviewer(input, files, kind, before.headBefore);
+  // What the reviewer left is read as soon as its processes are gone, beside the output read.
+  let after: Promise<WorktreeStatus | null> | null = null;
+  const onEnded = (exit: WaitResult): void => {
+    if (!exit.canceled && runDirOutsideWorktree(run)) after = worktreeStatus(run.worktreePath).catch(() => null);
+  };
+  const agent = await runReviewer(input, files, kind, before.headBefore, onEnded);
   sink.artifact('review_log', files.log);
   const outcome = agentOutcome(agent.exit, run.config.claude_timeout_sec, agent.parsed, kind);
   const common = { usage: agent.parsed.usage, exitCode: agent.exit.exitCode, promptPath: files.prompt, outputPath: files.log };
@@ -48,7 +54,7 @@ export const review: Handler<'review'> = async (input) => {
     };
   }
 
-  const put = await setAsideReviewerChanges(input, before);
+  const put = await setAsideReviewerChanges(input, before, after);
   traceMark(step.id, 'git facts');
   const approved = isApproved(agent.parsed.text);
   const ids = before.pending.map((t) => t.taskId);
@@ -91,9 +97,10 @@ export const review: Handler<'review'> = async (input) => {
 };
 
 /** The reviewer agent itself, with the review's files and environment. */
-function runReviewer(input: HandlerInput, files: ReviewFiles, kind: AgentKind, headBefore: string): ReturnType<typeof runAgent> {
+function runReviewer(input: HandlerInput, files: ReviewFiles, kind: AgentKind, headBefore: string, onEnded: (exit: WaitResult) => void): ReturnType<typeof runAgent> {
   const { run, step } = input;
   return runAgent(input, {
+    onEnded,
     kind,
     agentCmd: run.config.reviewer_cmd || run.config.agent_cmd,
     model: run.config.reviewer_model || run.config.model,
