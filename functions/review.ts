@@ -46,6 +46,8 @@ export const review: Handler<'review'> = async (input) => {
   const outcome = agentOutcome(agent.exit, run.config.claude_timeout_sec, agent.parsed, kind);
   const common = { usage: agent.parsed.usage, exitCode: agent.exit.exitCode, promptPath: files.prompt, outputPath: files.log };
   if (outcome.status !== 'SUCCEEDED') {
+    // Not needed then, but not left running past the step either.
+    await after;
     return {
       ...common,
       status: outcome.status,
