@@ -58,7 +58,8 @@ export interface SpawnSpec {
 // The cap's head (everything but its last eighth, at most 8 MiB) is copied into the log by GNU
 // `head -c`, which reads no byte beyond the count it was given; only output that goes on past it
 // (one more byte, read into a probe file) starts the Node writer, with the head already in the
-// log. A Node process per agent call cost ~35 ms of CPU, most output never reaches the cap, and
+// log. When the log's offset after head shows it stopped short of its count, its input ended and
+// the probe is not read at all (one process fewer at the end of nearly every agent call). A Node process per agent call cost ~35 ms of CPU, most output never reaches the cap, and
 // `head` costs ~1 ms. The reading side ignores TERM/INT/HUP from its start (`trap ''` survives
 // exec): a timeout's TERM is for the agent, whose last words must still reach the log.
 const WRAPPER = [
@@ -103,7 +104,13 @@ const WRAPPER = [
   'capout() {',
   "  trap '' TERM INT HUP",
   '  if [ -n "$headb" ]; then',
-  '    "$stdbuf" -o0 "$headbin" -c "$headb" >> "$log"',
+  // Through an fd of this shell's own, so its offset tells how far the log reached with head's last
+  // write (an append: the log's end then, at least every byte head wrote). Short of the head's
+  // count, head stopped at the end of its input: nothing more can come, and no probe process is
+  // needed. Anything else (head failed, /proc unreadable, the count reached) reads the probe.
+  '    exec 3>> "$log"',
+  '    if "$stdbuf" -o0 "$headbin" -c "$headb" >&3 && read -r key pos < /proc/self/fdinfo/3 && [ "$key" = pos: ] && [ "$pos" -lt "$headb" ] 2>/dev/null; then exit 0; fi',
+  '    exec 3>&-',
   '    probe="$log.probe"',
   '    "$headbin" -c 1 > "$probe"',
   '    [ -s "$probe" ] || exit 0',

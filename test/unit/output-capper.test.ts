@@ -84,14 +84,17 @@ describe('the wrapper output cap', () => {
     expect(r.log.toString()).toBe('hello\nworld\n');
     // No writer ran: it would have left its state file.
     expect(r.cap).toBeNull();
-    // The probe the wrapper read past the head with is empty (the daemon removes it, agent-step.ts).
-    expect(fs.readFileSync(probePathFor(s.logPath)).length).toBe(0);
+    // Nor a probe: the log's offset showed head stopped short of its count, at the end of its input.
+    expect(fs.existsSync(probePathFor(s.logPath))).toBe(false);
   });
 
   it('exactly the head: all of it, no writer; one byte more: the writer starts and loses nothing', async () => {
-    const exact = await run(spec(`head -c ${HEAD} /dev/zero | tr '\\0' b`));
+    const e = spec(`head -c ${HEAD} /dev/zero | tr '\\0' b`);
+    const exact = await run(e);
     expect(exact.log.length).toBe(HEAD);
     expect(exact.cap).toBeNull();
+    // The count reached: only the probe can tell whether more came; it read nothing.
+    expect(fs.readFileSync(probePathFor(e.logPath)).length).toBe(0);
     const s = spec(`head -c ${HEAD + 1} /dev/zero | tr '\\0' b`);
     const more = await run(s);
     expect(more.log.length).toBe(HEAD + 1);
