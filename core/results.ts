@@ -36,6 +36,11 @@ export interface ImplementationResult extends AgentFacts, TaskCounts {
    * that comes next reads its state from this instead of a status of its own (functions/review-steps.ts).
    */
   cleanAt?: string | null;
+  /**
+   * The diff a review right after this step needs (from its base to cleanAt), taken beside the
+   * status after the agent and kept in a file of the run (functions/review-diff-ahead.ts).
+   */
+  diffAhead?: { from: string; to: string; sha256: string };
   planChanged?: boolean;
   /** The iteration's commits changed something besides the plan (and the spec loopd restores). */
   codeChanged?: boolean;

@@ -19,6 +19,8 @@ import type { WaitResult } from '../core/agents/process.js';
 import { afterExitFacts, knownToJudge, planTallies, type AfterExitFacts } from './implementation-facts.js';
 import { prepareImplementation, readPlan } from './implementation-prepare.js';
 import { judgeImplementation } from './judge.js';
+import { diffAheadPath, keepDiffAhead, startDiffAhead, type StartedDiff } from './review-diff-ahead.js';
+import { reviewBase } from './review-steps.js';
 import type { Handler, HandlerInput, RunInput } from './types.js';
 
 export { prepareWorktree, promptExtrasFor } from './implementation-prepare.js';
@@ -126,11 +128,14 @@ export const implementation: Handler<'implementation'> = async (input) => {
   const spec = { kind: run.config.agent, agentCmd: run.config.agent_cmd, model: run.config.model, promptPath: files.iterPrompt, logPath: files.log, exitPath: files.exit };
   // The git facts are taken as soon as the agent's processes are gone, beside the output read.
   let taking: Promise<AfterExitFacts> | null = null;
+  // And the diff a review right after this step would need (review-diff-ahead.ts).
+  let diffing: StartedDiff | null = null;
   const onEnded = (ended: WaitResult): void => {
     if (!ended.canceled && existsSync(run.workspaceRoot) && existsSync(run.worktreePath) && runDirOutsideWorktree(run)) {
       taking = afterExitFacts(run, commitBefore);
       // Awaited below; a failure before that must not count as unhandled.
       taking.catch(() => undefined);
+      if (ended.exitCode === 0 && !ended.timedOut) diffing = startDiffAhead(run, reviewBase(input.history), commitBefore);
     }
   };
   const { agent, completion, recentText } = await runAndRead({ ...input, run }, { ...spec, commitBefore, planBefore, env: agentEnv(run, step.iteration, files.iterPrompt), onEnded });
@@ -163,6 +168,8 @@ export const implementation: Handler<'implementation'> = async (input) => {
   const tallies = planTallies(run, judgement.ledger ?? input.ledger, planAfter);
   const commitAfter = judgement.finalHead ?? (await headCommit(run.worktreePath));
   const cleanAt = seenClean(run, facts, judgement, commitAfter) ? commitAfter : null;
+  // A review follows only work that changed more than the plan.
+  const diffAhead = await keepDiffAhead(judgement.codeChanged ? diffing : null, cleanAt, diffAheadPath(run.runDir, step.iteration));
   const commits = await agentCommitCount(run, commitBefore, facts, commitAfter);
   const planChanged = (planBefore === null ? null : planDigest(planBefore)) !== (planAfter === null ? null : planDigest(planAfter));
   const durationMs = Date.now() - started;
@@ -192,6 +199,7 @@ export const implementation: Handler<'implementation'> = async (input) => {
       commitBefore,
       commitAfter,
       cleanAt,
+      ...(diffAhead ? { diffAhead } : {}),
       planChanged,
       similarity,
       timedOut: exit.timedOut,

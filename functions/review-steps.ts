@@ -1,10 +1,12 @@
 // The parts of a review around the reviewer agent (functions/review.ts runs them in order): the
 // facts taken before it starts, setting aside whatever it changed, and loopd's own verdict
 // commit on the plan. Each is safe to run again after a crash.
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/artifacts.js';
 import { commitAll, commitFiles, diffSince, headCommit, worktreeStatus, type WorktreeStatus } from '../core/git.js';
 import { gitDirsOf, readHead } from '../core/git-files.js';
+import { diffAheadPath, takeDiffAhead } from './review-diff-ahead.js';
 import { changedPaths, discardedRef, parentOf, restoreBranch, setRef } from '../core/history.js';
 import { pendingReview, setStates, type LedgerTask } from '../core/ledger.js';
 import { buildReviewPrompt } from '../core/review-prompt.js';
@@ -74,11 +76,16 @@ export async function beforeReviewer(input: HandlerInput, files: ReviewFiles): P
   const recorded = recordedClean(input);
   const taking = recorded ? Promise.resolve(recorded) : worktreeStatus(run.worktreePath).catch(() => null);
   const base = reviewBase(input.history);
+  // The implementation just before may have taken this very diff already (review-diff-ahead.ts).
+  const ahead =
+    !input.adopt && recorded?.head && base !== null ? takeDiffAhead(input.history[input.history.length - 1]?.result?.diffAhead, base, recorded.head, diffAheadPath(run.runDir, step.iteration)) : null;
   // Read-only, so it may start before the branch check below; it is used only if that passes.
   const diffing =
     input.adopt || base === null
       ? null
-      : diffSince(run.worktreePath, base, recorded?.head ? { clean: true, head: recorded.head } : { clean: taking.then((s) => s !== null && !s.dirty) });
+      : ahead !== null
+        ? Promise.resolve(ahead)
+        : diffSince(run.worktreePath, base, recorded?.head ? { clean: true, head: recorded.head } : { clean: taking.then((s) => s !== null && !s.dirty) });
   diffing?.catch(() => {});
   const status = await taking;
   // If the status cannot be read, the place check asks for the branch itself.
@@ -91,6 +98,7 @@ export async function beforeReviewer(input: HandlerInput, files: ReviewFiles): P
   if (!input.adopt) {
     const diff = (await diffing) ?? (await diffSince(run.worktreePath, base ?? headBefore, { clean: status !== null && !status.dirty }));
     writeFileAtomic(files.diff, diff);
+    if (ahead !== null) rmSync(diffAheadPath(run.runDir, step.iteration), { force: true });
     writeFileAtomic(
       files.prompt,
       buildReviewPrompt({

@@ -1,5 +1,6 @@
 // The full loop: review, verification, watchdog, retries, run control, budgets and providers,
 // driven through the real daemon with fake agents and fake reviewers.
+import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -85,7 +86,13 @@ describe('review', () => {
     expect(run.status).toBe('COMPLETED');
     const log = readFileSync(join(run.runDir, 'review-01.log'), 'utf8');
     expect(log).toContain('reviewer for review of iteration 1');
-    expect(readFileSync(join(run.runDir, 'review-01.diff'), 'utf8')).toContain('task-1.txt');
+    const diff = readFileSync(join(run.runDir, 'review-01.diff'), 'utf8');
+    expect(diff).toContain('task-1.txt');
+    // The implementation took that diff ahead (functions/review-diff-ahead.ts); the review used it
+    // (same commits, same hash) and removed its file.
+    const impl = (await t.daemon.store.stepsForRun(run.id)).find((s) => s.phase === 'implementation')!;
+    expect(impl.result).toMatchObject({ cleanAt: impl.result!.commitAfter, diffAhead: { to: impl.result!.commitAfter, sha256: createHash('sha256').update(diff).digest('hex') } });
+    expect(existsSync(join(run.runDir, '.review-01.diff-ahead'))).toBe(false);
     await waitFor(() => !existsSync(run.worktreePath));
     expect(git(repo.root, 'rev-parse', '--verify', 'run/demo')).toMatch(/^[0-9a-f]{40}$/);
   });
