@@ -98,7 +98,8 @@ export async function beforeReviewer(input: HandlerInput, files: ReviewFiles): P
   if (!input.adopt) {
     const diff = (await diffing) ?? (await diffSince(run.worktreePath, base ?? headBefore, { clean: status !== null && !status.dirty }));
     writeFileAtomic(files.diff, diff);
-    if (ahead !== null) rmSync(diffAheadPath(run.runDir, step.iteration), { force: true });
+    // Used or not, it was for this review only.
+    rmSync(diffAheadPath(run.runDir, step.iteration), { force: true });
     writeFileAtomic(
       files.prompt,
       buildReviewPrompt({
