@@ -47,13 +47,19 @@ export function builtCliIsFresh(): boolean {
   return true;
 }
 
+/** The daemon's single-file bundle that bin/loopd.js runs (scripts/build.sh). */
+export const daemonBundle = join(repoRoot, 'dist', 'bundle', 'loopd.js');
+
 /**
  * True when every TypeScript source of the daemon and the CLI (cli, host, router, core, functions,
- * triggers) has a compiled file in dist/ at least as new, and the oclif manifest is current: tests
- * that start a real daemon through bin/loopctl.js then exercise the current code.
+ * triggers) has a compiled file in dist/ at least as new, the daemon's bundle was written after
+ * every daemon source, and the oclif manifest is current: tests that start a real daemon through
+ * bin/loopd.js or bin/loopctl.js then exercise the current code.
  */
 export function builtDaemonIsFresh(): boolean {
   if (!builtCliIsFresh()) return false;
+  // esbuild rewrites the bundle on every build, so its own mtime says when it was made.
+  const bundledAt = existsSync(daemonBundle) ? statSync(daemonBundle).mtimeMs : -1;
   const walk = (dir: string): string[] =>
     existsSync(dir)
       ? readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
@@ -63,7 +69,8 @@ export function builtDaemonIsFresh(): boolean {
   for (const top of ['host', 'router', 'core', 'functions', 'triggers']) {
     for (const src of walk(join(repoRoot, top))) {
       const out = join(repoRoot, 'dist', relative(repoRoot, src)).replace(/\.ts$/, '.js');
-      if (!existsSync(out) || compiledAt(out) < statSync(src).mtimeMs) return false;
+      const changedAt = statSync(src).mtimeMs;
+      if (!existsSync(out) || compiledAt(out) < changedAt || bundledAt < changedAt) return false;
     }
   }
   return true;
@@ -301,8 +308,9 @@ export function builtDashboardIsFresh(): boolean {
  * load, because a test that silently skipped on a stale build would pass while testing nothing.
  */
 export function requireFreshBuild(opts: { dashboard?: boolean } = {}): void {
+  if (!existsSync(daemonBundle)) throw new Error(`the daemon's bundle ${daemonBundle} is missing: run npm run build`);
   if (!builtDaemonIsFresh() || (opts.dashboard && !builtDashboardIsFresh())) {
-    throw new Error('the build in dist/ is missing or older than the source: run npm run build');
+    throw new Error('the build in dist/ (the compiled modules or the daemon bundle) is missing or older than the source: run npm run build');
   }
 }
 
