@@ -41,7 +41,7 @@ bundle=$!
 # - Files shipped beside the code (migrations, the dashboard, the spawner and capper scripts) are
 #   found from the package root (core/package-root.ts), the same from the bundle as from dist/.
 esbuild host/main.ts --bundle --platform=node --format=esm --target=node24 \
-  --outfile=dist/bundle/loopd.js --sourcemap --external:pg-native --log-level=warning \
+  --outfile=dist/bundle/loopd.js --sourcemap --sources-content=false --external:pg-native --log-level=warning \
   --banner:js="import { createRequire as __loopdRequire } from 'node:module'; const require = __loopdRequire(import.meta.url);" &
 daemon_bundle=$!
 
