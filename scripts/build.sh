@@ -28,21 +28,8 @@ trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
 vite build --config dashboard/vite.config.ts &
 bundle=$!
 
-# The daemon as one ES module, which bin/loopd.js loads: Node then compiles one file instead of
-# resolving, reading and compiling ~300 modules, which was most of a daemon start's CPU (see
-# docs/performance.md). Everything else (the CLI, the spawner and output capper processes, tests,
-# the client export) keeps using the per-module output of tsc in dist/. Notes for what is bundled:
-# - CommonJS dependencies call require(): the banner gives the ES module one, resolving from
-#   dist/bundle/ like the unbundled modules would.
-# - pg-native is an optional native add-on that pg requires only when asked for (pg.native, which
-#   loopd never uses): left to that require at run time.
-# - pino's transports and thread-stream start worker threads from files beside their own modules
-#   (__dirname): loopd logs in-process (host/logger.ts) and never starts one.
-# - Files shipped beside the code (migrations, the dashboard, the spawner and capper scripts) are
-#   found from the package root (core/package-root.ts), the same from the bundle as from dist/.
-esbuild host/main.ts --bundle --platform=node --format=esm --target=node24 \
-  --outfile=dist/bundle/loopd.js --sourcemap --sources-content=false --external:pg-native --log-level=warning \
-  --banner:js="import { createRequire as __loopdRequire } from 'node:module'; const require = __loopdRequire(import.meta.url);" &
+# The daemon as one ES module (dist/bundle/loopd.js, what bin/loopd.js loads): see the script.
+node scripts/bundle-daemon.mjs &
 daemon_bundle=$!
 
 tsc -b tsconfig.json
@@ -57,7 +44,7 @@ oclif manifest
 
 failed=0
 wait "$bundle" || { echo "build.sh: vite build of the dashboard failed" >&2; failed=1; }
-wait "$daemon_bundle" || { echo "build.sh: esbuild could not bundle the daemon (host/main.ts)" >&2; failed=1; }
+wait "$daemon_bundle" || { echo "build.sh: esbuild could not bundle the daemon (scripts/bundle-daemon.mjs)" >&2; failed=1; }
 wait "$dashboard" || { echo "build.sh: the dashboard does not type-check (tsc -b dashboard/tsconfig.json)" >&2; failed=1; }
 if [ "$tests" = 1 ]; then
   wait "$typecheck" || { echo "build.sh: the tests do not type-check (tsc -b tsconfig.check-tests.json)" >&2; failed=1; }
