@@ -21,7 +21,9 @@
 //   process.getBuiltinModule (the object Node has already loaded) and exports its plain values.
 //   A lazy export (an accessor) is read only when it is listed in IMPORTED_ACCESSORS: a bundled
 //   import of another one fails this build with esbuild's "No matching export ... for import X";
-//   add X there (it is then read once at start, as the ES namespace would have).
+//   add X there (it is then read once at start, as the ES namespace would have). A namespace
+//   import (`import * as path from 'node:path'`) sees the same plain values; a static read of a
+//   lazy export through one is an esbuild warning, which fails the build below.
 import { build } from 'esbuild';
 import { isBuiltin } from 'node:module';
 
@@ -58,7 +60,7 @@ const builtinsWithoutNamespace = {
   },
 };
 
-await build({
+const result = await build({
   entryPoints: ['host/main.ts'],
   outfile: 'dist/bundle/loopd.js',
   bundle: true,
@@ -73,3 +75,9 @@ await build({
   plugins: [builtinsWithoutNamespace],
   logLevel: 'warning',
 });
+// A warning here is a bundle that may misbehave at run time (an import that will always be
+// undefined, a require esbuild cannot follow): fail the build rather than ship it.
+if (result.warnings.length > 0) {
+  process.stderr.write(`bundle-daemon: ${result.warnings.length} esbuild warning(s) above; the daemon bundle must build without any\n`);
+  process.exit(1);
+}
