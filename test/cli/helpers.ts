@@ -2,7 +2,6 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { join, relative, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { format } from 'node:util';
 import type { Config } from '@oclif/core';
 import { vi } from 'vitest';
@@ -157,8 +156,8 @@ export async function until(cond: () => boolean | Promise<boolean>, what: string
 type CommandClass = { id?: string; run(argv: string[], config: Config): Promise<unknown> };
 type CommandModule = Promise<{ default: CommandClass }>;
 
-// The commands from source (so coverage counts them). The daemon and service commands locate
-// bin/loopd.js two levels above their own file, which only holds for dist/cli/: those load from dist.
+// The commands from source (so coverage counts them). The daemon and service commands find
+// bin/loopd.js from the package root (core/package-root.ts), the same from the sources as from dist/.
 const commandModules: Record<string, () => CommandModule> = {
   cancel: () => import('../../cli/commands/cancel.js'),
   dashboard: () => import('../../cli/commands/dashboard.js'),
@@ -182,10 +181,10 @@ const commandModules: Record<string, () => CommandModule> = {
   'daemon:logs': () => import('../../cli/commands/daemon/logs.js'),
   'daemon:status': () => import('../../cli/commands/daemon/status.js'),
   'daemon:stop': () => import('../../cli/commands/daemon/stop.js'),
-  'daemon:start': () => import(pathToFileURL(join(repoRoot, 'dist', 'cli', 'commands', 'daemon', 'start.js')).href) as CommandModule,
-  'daemon:restart': () => import(pathToFileURL(join(repoRoot, 'dist', 'cli', 'commands', 'daemon', 'restart.js')).href) as CommandModule,
-  'daemon:install': () => import(pathToFileURL(join(repoRoot, 'dist', 'cli', 'commands', 'daemon', 'install.js')).href) as CommandModule,
-  'daemon:uninstall': () => import(pathToFileURL(join(repoRoot, 'dist', 'cli', 'commands', 'daemon', 'uninstall.js')).href) as CommandModule,
+  'daemon:start': () => import('../../cli/commands/daemon/start.js'),
+  'daemon:restart': () => import('../../cli/commands/daemon/restart.js'),
+  'daemon:install': () => import('../../cli/commands/daemon/install.js'),
+  'daemon:uninstall': () => import('../../cli/commands/daemon/uninstall.js'),
 };
 
 /** The command id and its own argv, or null for what only oclif's dispatcher answers (help, typos, plugins). */
