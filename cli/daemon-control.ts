@@ -90,8 +90,9 @@ export async function startDaemon(opts: StartOptions): Promise<StartResult> {
   const deadline = spawnedAt + START_TIMEOUT_MS;
   while (Date.now() < deadline && !state.exited && !state.failure) {
     const info = readDaemonInfo(home);
-    // The pid check skips a stale daemon.json left by a crashed daemon.
-    if (info && (info.pid === child.pid || (info.startedAt >= spawnedAt - 1000 && pidAlive(info.pid)))) {
+    // The pid check skips a stale daemon.json left by a crashed daemon; one still marked starting
+    // is not done yet (its server may answer before its --watch registrations are made).
+    if (info && !info.starting && (info.pid === child.pid || (info.startedAt >= spawnedAt - 1000 && pidAlive(info.pid)))) {
       const candidate = baseUrl(info.host, info.port);
       if (await probeHealth(candidate, 500)) {
         return { started: true, alreadyRunning: false, pid: info.pid, url: candidate, home, log: paths.daemonLog };

@@ -67,7 +67,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<DaemonHandl
   if (announceEarly) {
     // Written before the slow part of start-up, so a loopctl started right after `loopd &` sees a
     // live pid and waits for the daemon instead of reporting it not running.
-    const early: DaemonInfo = { pid: process.pid, host: opts.host ?? DEFAULT_HOST, port: opts.port ?? DEFAULT_PORT, startedAt: Date.now(), version: packageVersion() };
+    const early: DaemonInfo = { pid: process.pid, host: opts.host ?? DEFAULT_HOST, port: opts.port ?? DEFAULT_PORT, startedAt: Date.now(), version: packageVersion(), starting: true };
     writeFileAtomic(paths.daemonInfo, JSON.stringify(early) + '\n');
   }
   try {

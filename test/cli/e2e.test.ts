@@ -21,7 +21,9 @@ import {
 
 requireFreshBuild();
 
-const FAKE_AGENT = join(repoRoot, 'test', 'fixtures', 'fake-agent.mjs');
+// The sh fake agent (fake-agent.mjs's behaviour and output, test/unit/fake-agent-sh.test.ts): what the
+// agent is written in is not what this file tests, and a Node start per agent call costs 50-80 ms of CPU.
+const FAKE_AGENT = join(repoRoot, 'test', 'fixtures', 'fake-agent.sh');
 
 let base = '';
 let repo = '';
@@ -90,7 +92,7 @@ describe('loopctl end to end with a real daemon', () => {
     write('.gitignore', 'logs/loop/\n');
     write('specs/demo.md', '# Demo\n\nBuild the demo.\n');
     write('specs/planning/demo-plan.md', plan(2));
-    write('.loop/config', `agent=command\nagent_cmd="node ${FAKE_AGENT}"\n`);
+    write('.loop/config', `agent=command\nagent_cmd="sh ${FAKE_AGENT}"\n`);
     git('add', '-A');
     git('commit', '-q', '-m', 'init');
 
