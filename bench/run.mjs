@@ -392,7 +392,8 @@ async function overheadBench(extraFlags = {}, report = true) {
       if (ev.type === 'STEP_FINISHED') {
         const s = started.get(ev.stepId);
         const t = times.get(s?.key);
-        if (t && s) t.end = agentExited(done.runDir, s.phase, s.iteration, s.attempt);
+        // Both are times the agent was still alive at or before: the later one is nearer its end.
+        if (t && s) t.end = Math.max(t.done, agentExited(done.runDir, s.phase, s.iteration, s.attempt));
         if (s && t && s.agent) {
           phases.dispatch.push(s.ts - prevEnd);
           phases.prepare.push(s.agent - s.ts);
@@ -456,7 +457,8 @@ async function overheadBench(extraFlags = {}, report = true) {
  * shell writes with its `printf` builtin as soon as its wait for the agent returns (core/agents/
  * spawn.ts). No process is added to the agent call and loopd does nothing differently for the
  * bench. The kernel stamps the file with a clock that is at most one tick (4 ms here) behind,
- * never ahead, so the agent's time can only come out short and loopd's overhead long.
+ * never ahead, so the agent's time can only come out short and loopd's overhead long; when the
+ * stamp is even older than the agent's last instruction, the caller takes that instead.
  */
 function agentExited(runDir, phase, iteration, attempt) {
   const files = phase === 'review' ? reviewFiles(runDir, iteration, attempt) : implementationFiles(runDir, iteration, attempt);
