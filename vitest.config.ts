@@ -25,7 +25,7 @@ const PG_INTEGRATION = [
 const EXCLUSIVE = ['test/pg/loopd-cluster.test.ts', 'test/pg/multi-host-kill.test.ts'];
 
 /** The long files first across all projects, then the rest project by project, the exclusive files far apart: see test/run-order.ts. */
-class LongestFirst extends BaseSequencer {
+class RunOrder extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const ranked = await Promise.all(
       files.map(async (spec) => {
@@ -61,7 +61,7 @@ export default defineConfig({
     maxWorkers: 4,
     // The long files first across all projects, then the rest project by project, the kill tests
     // far apart (test/run-order.ts).
-    sequence: { sequencer: LongestFirst },
+    sequence: { sequencer: RunOrder },
     projects: [
       {
         test: {
@@ -104,7 +104,8 @@ export default defineConfig({
           include: PG_INTEGRATION,
           exclude,
           env: { LOOPD_TEST_BACKEND: 'postgres' },
-          // Its own workers all the same: the harness reads LOOPD_TEST_BACKEND when it loads.
+          // Shared like the others, in workers of its own (vitest never hands a worker to another
+          // project): the harness reads LOOPD_TEST_BACKEND when it loads.
           isolate: false,
           setupFiles: [GUARD],
           globalSetup: ['test/pg/global-setup.ts'],
