@@ -45,6 +45,8 @@ class RunOrder extends BaseSequencer {
 // So each file leaves the process as it found it: test/shared-worker-guard.ts checks that after
 // every file and fails the one that did not (docs/testing.md lists what a file must restore).
 const GUARD = 'test/shared-worker-guard.ts';
+// Before the guard, which then finds it done.
+const SETUP = ['test/compile-cache.ts', GUARD];
 
 // Names this run for the lock of test/exclusive-files.ts; the workers inherit it.
 process.env.LOOPD_TEST_RUN ??= String(process.pid);
@@ -69,7 +71,7 @@ export default defineConfig({
           include: ['test/unit/**/*.test.ts'],
           exclude,
           isolate: false,
-          setupFiles: [GUARD],
+          setupFiles: SETUP,
         },
       },
       {
@@ -78,7 +80,7 @@ export default defineConfig({
           include: ['test/**/*.test.ts'],
           exclude: [...exclude, 'test/unit/**', 'test/pg/**'],
           isolate: false,
-          setupFiles: [GUARD],
+          setupFiles: SETUP,
         },
       },
       {
@@ -91,7 +93,7 @@ export default defineConfig({
           // These files share the workers with the other projects (a project with one worker would
           // run alone after all the others), except that the kill tests never run side by side.
           isolate: false,
-          setupFiles: [GUARD, 'test/exclusive-files.ts'],
+          setupFiles: [...SETUP, 'test/exclusive-files.ts'],
           provide: { exclusiveFiles: EXCLUSIVE },
         },
       },
@@ -107,7 +109,7 @@ export default defineConfig({
           // Shared like the others, in workers of its own (vitest never hands a worker to another
           // project): the harness reads LOOPD_TEST_BACKEND when it loads.
           isolate: false,
-          setupFiles: [GUARD],
+          setupFiles: SETUP,
           globalSetup: ['test/pg/global-setup.ts'],
         },
       },
