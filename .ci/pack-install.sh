@@ -22,6 +22,8 @@ tarball=$(ls "$tmp"/loopd-*.tgz)
 npm install --global --prefix "$tmp/prefix" --offline --no-audit --no-fund --loglevel=error "$tarball" >/dev/null
 pkg=$tmp/prefix/lib/node_modules/loopd
 [ ! -e "$pkg/node_modules/node" ] || { echo "pack-install: the bundled Node dev dependency was installed" >&2; exit 1; }
+# The daemon process runs from its single-file bundle (bin/loopd.js loads it): it must travel in the tarball.
+[ -f "$pkg/dist/bundle/loopd.js" ] || { echo "pack-install: the tarball has no daemon bundle (dist/bundle/loopd.js)" >&2; exit 1; }
 
 export PATH="$tmp/prefix/bin:$node24:/usr/bin:/bin"
 export LOOPD_HOME=$tmp/home LOOPD_ADDR=127.0.0.1:0

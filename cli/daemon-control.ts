@@ -2,9 +2,9 @@
 // `daemon restart`. The commands print; these functions only act and report what happened.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { homePaths, loopdHome, parseAddr } from '../core/home.js';
+import { installedPath } from '../core/package-root.js';
 import { DAEMON_NODE_FLAGS } from '../host/node-flags.js';
 import { UserError } from './base.js';
 import { baseUrl, createClientFor, pidAlive, probeHealth, readDaemonInfo, type DaemonLocation } from './client.js';
@@ -57,9 +57,7 @@ export async function startDaemon(opts: StartOptions): Promise<StartResult> {
     );
   }
 
-  // bin/loopd.js sits two levels above dist/cli/.
-  const pkgRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-  const script = join(pkgRoot, 'bin', 'loopd.js');
+  const script = installedPath('bin', 'loopd.js');
   if (!fs.existsSync(script)) throw new UserError(`cannot find the daemon launcher at ${script}`);
 
   fs.mkdirSync(home, { recursive: true, mode: 0o700 });
@@ -92,8 +90,9 @@ export async function startDaemon(opts: StartOptions): Promise<StartResult> {
   const deadline = spawnedAt + START_TIMEOUT_MS;
   while (Date.now() < deadline && !state.exited && !state.failure) {
     const info = readDaemonInfo(home);
-    // The pid check skips a stale daemon.json left by a crashed daemon.
-    if (info && (info.pid === child.pid || (info.startedAt >= spawnedAt - 1000 && pidAlive(info.pid)))) {
+    // The pid check skips a stale daemon.json left by a crashed daemon; one still marked starting
+    // is not done yet (its server may answer before its --watch registrations are made).
+    if (info && !info.starting && (info.pid === child.pid || (info.startedAt >= spawnedAt - 1000 && pidAlive(info.pid)))) {
       const candidate = baseUrl(info.host, info.port);
       if (await probeHealth(candidate, 500)) {
         return { started: true, alreadyRunning: false, pid: info.pid, url: candidate, home, log: paths.daemonLog };

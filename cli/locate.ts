@@ -60,6 +60,7 @@ export function readDaemonInfo(home: string): DaemonInfo | null {
       port: v.port,
       startedAt: typeof v.startedAt === 'number' ? v.startedAt : 0,
       version: typeof v.version === 'string' ? v.version : '',
+      ...(v.starting === true ? { starting: true } : {}),
     };
   } catch {
     // A half-written file while the daemon starts; callers retry.

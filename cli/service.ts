@@ -5,8 +5,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { DEFAULT_HOST, DEFAULT_PORT, loopdHome, parseAddr } from '../core/home.js';
+import { installedPath } from '../core/package-root.js';
 import { UserError } from './base.js';
 import { renderSystemdUnit, UNIT_NAME, unitLogsToJournal, type UnitSpec } from './service-unit.js';
 
@@ -36,11 +36,6 @@ export function noUserManager(output: string): boolean {
   return /Failed to connect to (user scope )?bus|No medium found|\$DBUS_SESSION_BUS_ADDRESS|XDG_RUNTIME_DIR|not been booted with systemd|ENOENT/i.test(output);
 }
 
-function packageRoot(): string {
-  // dist/cli/service.js -> the package root.
-  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-}
-
 export interface InstallOptions {
   addr?: string | undefined;
   maxConcurrency?: number | undefined;
@@ -67,7 +62,7 @@ export function buildUnitSpec(opts: InstallOptions): UnitSpec {
   const addrText = opts.addr ?? (env.LOOPD_ADDR && env.LOOPD_ADDR.trim() !== '' ? env.LOOPD_ADDR : `${DEFAULT_HOST}:${DEFAULT_PORT}`);
   const { host, port } = parseAddr(addrText);
   if (port === 0) throw new UserError('a service needs a fixed port for loopctl to find it: pass --addr HOST:PORT with a port other than 0');
-  const loopdScript = join(packageRoot(), 'bin', 'loopd.js');
+  const loopdScript = installedPath('bin', 'loopd.js');
   if (!fs.existsSync(loopdScript)) throw new UserError(`cannot find the daemon launcher at ${loopdScript}`);
   return {
     // The Node running this CLI: the launcher already chose the bundled one or a system Node >= 24.15.

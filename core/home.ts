@@ -30,6 +30,12 @@ export interface DaemonInfo {
   port: number;
   startedAt: number;
   version: string;
+  /**
+   * Set in the daemon.json a daemon writes early, before the slow part of its start-up (its HTTP
+   * server may already answer, its --watch registrations are not made yet): loopctl daemon start
+   * waits for the file without it, written once start-up is done.
+   */
+  starting?: boolean;
 }
 
 /** Parses "host:port", ":port" or "port". Only loopback hosts are accepted. */

@@ -11,8 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { installedPath } from './package-root.js';
 import { runHere, startDetachedHere } from './spawn-here.js';
 import type { RunOutcome, SpawnerReply, SpawnerRequest } from './spawner-protocol.js';
 
@@ -67,11 +66,10 @@ let current: Spawner | null = null;
 let failedStarts = 0;
 let nextId = 1;
 
-/** The compiled spawner script: beside this module in dist/, else (tests on the sources) in the build output. */
+/** The compiled spawner script, in the build output whether this code runs from dist/, the daemon's bundle or the sources (tests). */
 function spawnerScript(): string | null {
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (const p of [join(here, 'spawner-main.js'), join(here, '..', 'dist', 'core', 'spawner-main.js')]) if (existsSync(p)) return p;
-  return null;
+  const p = installedPath('dist', 'core', 'spawner-main.js');
+  return existsSync(p) ? p : null;
 }
 
 function start(): Spawner | null {

@@ -3,8 +3,8 @@
 // without. Assets carry no data and are served to anyone who passed the Host check.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { dirname, extname, join, normalize, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { extname, join, normalize, sep } from 'node:path';
+import { installedPath } from '../core/package-root.js';
 import type { DashboardSessions } from './session-auth.js';
 
 const TYPES: Record<string, string> = {
@@ -26,14 +26,10 @@ const SECURITY_HEADERS = {
   'referrer-policy': 'no-referrer',
 };
 
-/** The built dashboard: dist/dashboard seen from host/ (tests, tsx) or from dist/host/. */
+/** The built dashboard (dist/dashboard, made by `npm run build`); null when it was not built. */
 export function locateDashboard(): string | null {
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (const dir of [join(here, '..', 'dist', 'dashboard'), join(here, '..', 'dashboard')]) {
-    // The source folder (dashboard/ next to host/) has an index.html too, but no built assets.
-    if (existsSync(join(dir, 'index.html')) && existsSync(join(dir, 'assets'))) return dir;
-  }
-  return null;
+  const dir = installedPath('dist', 'dashboard');
+  return existsSync(join(dir, 'index.html')) && existsSync(join(dir, 'assets')) ? dir : null;
 }
 
 function page(title: string, body: string): string {

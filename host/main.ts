@@ -2,8 +2,6 @@
 // logging and signals. The parts are wired together in host/compose.ts (the composition root).
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../core/artifacts.js';
 import { DEFAULT_HOST, DEFAULT_PORT, homePaths, loopdHome, parseAddr, type DaemonInfo } from '../core/home.js';
@@ -13,18 +11,13 @@ import { isLoopdProcess, liveDaemonInfo, removeOwnDaemonInfo } from './daemon-fi
 import { secureHome } from './home-perms.js';
 import { createDaemonLogger, parseLogLevel, type LogFn } from './logger.js';
 import { checkDatabaseUrl } from './pg/url.js';
+import { installedPath } from '../core/package-root.js';
 import { DEFAULT_LEASE_TTL_SEC, parseLeaseTtlSec } from '../core/config.js';
 
 export type { DaemonHandle, DaemonOptions } from './compose.js';
 
 export function packageVersion(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 4; i++) {
-    const p = join(dir, 'package.json');
-    if (existsSync(p)) return (JSON.parse(readFileSync(p, 'utf8')) as { version: string }).version;
-    dir = dirname(dir);
-  }
-  return '0.0.0';
+  return (JSON.parse(readFileSync(installedPath('package.json'), 'utf8')) as { version: string }).version;
 }
 
 /** Shorter tokens can be guessed by anything that can reach the loopback port. */
@@ -74,7 +67,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<DaemonHandl
   if (announceEarly) {
     // Written before the slow part of start-up, so a loopctl started right after `loopd &` sees a
     // live pid and waits for the daemon instead of reporting it not running.
-    const early: DaemonInfo = { pid: process.pid, host: opts.host ?? DEFAULT_HOST, port: opts.port ?? DEFAULT_PORT, startedAt: Date.now(), version: packageVersion() };
+    const early: DaemonInfo = { pid: process.pid, host: opts.host ?? DEFAULT_HOST, port: opts.port ?? DEFAULT_PORT, startedAt: Date.now(), version: packageVersion(), starting: true };
     writeFileAtomic(paths.daemonInfo, JSON.stringify(early) + '\n');
   }
   try {

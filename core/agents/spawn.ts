@@ -11,11 +11,11 @@ import { randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import { accessSync, constants, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { guardArgs, type HeartbeatGuard } from './heartbeat-guard.js';
 import { capLayout } from './output-cap.js';
 import { SpawnerGoneError, spawnDetachedFile, type Started } from '../spawner.js';
 import { NONCE_ENV, findByNonce, parseStat, type ProcessHandle } from './proc.js';
+import { installedPath } from '../package-root.js';
 
 export interface SpawnSpec {
   /** Run via /bin/sh -c. */
@@ -123,16 +123,13 @@ const WRAPPER = [
 ].join('\n');
 
 /**
- * The compiled capping writer: beside this module when running from dist/, else (tests running
- * the TypeScript sources) in the build output, which `npm test` refreshes first.
+ * The compiled capping writer, in the build output whether this code runs from dist/, from the
+ * daemon's bundle or (tests) from the TypeScript sources, which `npm test` builds first.
  */
 export function capperScript(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const sibling = join(here, 'output-capper.js');
-  if (existsSync(sibling)) return sibling;
-  const built = join(here, '..', '..', 'dist', 'core', 'agents', 'output-capper.js');
+  const built = installedPath('dist', 'core', 'agents', 'output-capper.js');
   if (existsSync(built)) return built;
-  throw new Error(`cannot find the output capping writer (output-capper.js) next to ${here}: run npm run build`);
+  throw new Error(`cannot find the output capping writer at ${built}: run npm run build`);
 }
 
 /** GNU head's and stdbuf's paths per PATH value (the daemon's PATH rarely changes; tests change it). */

@@ -3,8 +3,8 @@
 // pass holds an advisory lock; a database already written by a newer schema is refused.
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { installedPath } from '../../core/package-root.js';
 import type { Pool } from './connect.js';
 
 export interface PgMigration {
@@ -19,14 +19,9 @@ export class PgSchemaTooNewError extends Error {}
 const MIGRATION_LOCK = 0x100bd;
 
 function locate(): string {
-  // From source (host/pg/) and from compiled code (dist/host/pg/).
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const candidate = join(dir, 'migrations', 'postgres');
-    if (existsSync(join(candidate, '0001_init.sql'))) return candidate;
-    dir = dirname(dir);
-  }
-  throw new Error('cannot find migrations/postgres/ next to the loopd installation');
+  const dir = installedPath('migrations', 'postgres');
+  if (existsSync(join(dir, '0001_init.sql'))) return dir;
+  throw new Error(`cannot find the PostgreSQL migrations in ${dir}: the installation is incomplete, reinstall it`);
 }
 
 export function loadPgMigrations(dir = locate()): PgMigration[] {

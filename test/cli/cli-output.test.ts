@@ -15,7 +15,9 @@ import { followLoopctl, loopctl as inProcess, type LoopctlResult as Result, repo
 requireFreshBuild();
 
 const LOOPCTL = join(repoRoot, 'bin', 'loopctl.js');
-const FAKE_AGENT = join(repoRoot, 'test', 'fixtures', 'fake-agent.mjs');
+// The sh fake agent (fake-agent.mjs's behaviour and output, test/unit/fake-agent-sh.test.ts): what the
+// agent is written in is not what this file tests, and a Node start per agent call costs 50-80 ms of CPU.
+const FAKE_AGENT = join(repoRoot, 'test', 'fixtures', 'fake-agent.sh');
 // A directory name a cloned repository could have: an ANSI colour sequence and a bell.
 const ODD = 'odd\u001b[31mred\u0007';
 
@@ -54,7 +56,7 @@ function makeRepo(dir: string): void {
   write('.gitignore', 'logs/loop/\n');
   write('specs/demo.md', '# Demo\n\nBuild the demo.\n');
   write('specs/planning/demo-plan.md', '# Plan\n\n## Tasks\n- [ ] one\n- [ ] two\n');
-  write('.loop/config', `agent=command\nagent_cmd="node ${FAKE_AGENT}"\nmerge_strategy=none\n`);
+  write('.loop/config', `agent=command\nagent_cmd="sh ${FAKE_AGENT}"\nmerge_strategy=none\n`);
   execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@localhost', 'add', '-A'], { cwd: dir });
   execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@localhost', 'commit', '-q', '-m', 'init'], { cwd: dir });
 }

@@ -2,7 +2,7 @@
 // (temp LOOPD_HOME, its own port), a temp git repository, the fake agent, and nothing to go on but
 // what the commands print and their exit codes. Needs a current build (npm test builds first).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,7 +21,9 @@ import {
 
 requireFreshBuild();
 
-const FAKE_AGENT = join(repoRoot, 'test', 'fixtures', 'fake-agent.mjs');
+// The sh fake agent (fake-agent.mjs's behaviour and output, test/unit/fake-agent-sh.test.ts): what the
+// agent is written in is not what this file tests, and a Node start per agent call costs 50-80 ms of CPU.
+const FAKE_AGENT = join(repoRoot, 'test', 'fixtures', 'fake-agent.sh');
 
 let base = '';
 let repo = '';
@@ -90,7 +92,7 @@ describe('loopctl end to end with a real daemon', () => {
     write('.gitignore', 'logs/loop/\n');
     write('specs/demo.md', '# Demo\n\nBuild the demo.\n');
     write('specs/planning/demo-plan.md', plan(2));
-    write('.loop/config', `agent=command\nagent_cmd="node ${FAKE_AGENT}"\n`);
+    write('.loop/config', `agent=command\nagent_cmd="sh ${FAKE_AGENT}"\n`);
     git('add', '-A');
     git('commit', '-q', '-m', 'init');
 
@@ -148,6 +150,31 @@ describe('loopctl end to end with a real daemon', () => {
     const r = await loopctl(['inspect', runName]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/\ntasks\n +1 \[R\] .+\(ticked in iteration 1\)\n +2 \[R\] .+\(ticked in iteration 2\)\n/);
+  });
+
+  it('the daemon, run from its bundle, found the files shipped beside the code', async () => {
+    // bin/loopd.js loads dist/bundle/loopd.js, where import.meta.url is the bundle's: the
+    // migrations (the daemon answers), the spawner script, and the dashboard are found from there.
+    const info = JSON.parse(readFileSync(join(home, 'daemon.json'), 'utf8')) as { pid: number; port: number };
+    expect(readFileSync(`/proc/${info.pid}/cmdline`, 'utf8').split('\0')).toContain(join(repoRoot, 'bin', 'loopd.js'));
+    // The run above started its git and agent processes through the spawner (a silent fallback
+    // to spawning from the daemon would leave no such child).
+    const children = readdirSync('/proc')
+      .filter((e) => /^\d+$/.test(e))
+      .flatMap((pid) => {
+        try {
+          const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+          return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === info.pid ? [readFileSync(`/proc/${pid}/cmdline`, 'utf8')] : [];
+        } catch {
+          return []; // Gone meanwhile.
+        }
+      });
+    expect(children.map((c) => c.split('\0').at(-2))).toContain(join(repoRoot, 'dist', 'core', 'spawner-main.js'));
+    const script = /src="(\/assets\/[^"]+\.js)"/.exec(readFileSync(join(repoRoot, 'dist', 'dashboard', 'index.html'), 'utf8'))?.[1];
+    expect(script).toBeDefined();
+    const asset = await fetch(`http://127.0.0.1:${info.port}${script}`);
+    expect(asset.status).toBe(200);
+    expect((await asset.text()).length).toBeGreaterThan(1000);
   });
 
   it('events, tail and prompt print what a person reads', async () => {

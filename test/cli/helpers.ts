@@ -2,7 +2,6 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { join, relative, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { format } from 'node:util';
 import type { Config } from '@oclif/core';
 import { vi } from 'vitest';
@@ -47,13 +46,19 @@ export function builtCliIsFresh(): boolean {
   return true;
 }
 
+/** The daemon's single-file bundle that bin/loopd.js runs (scripts/build.sh). */
+export const daemonBundle = join(repoRoot, 'dist', 'bundle', 'loopd.js');
+
 /**
  * True when every TypeScript source of the daemon and the CLI (cli, host, router, core, functions,
- * triggers) has a compiled file in dist/ at least as new, and the oclif manifest is current: tests
- * that start a real daemon through bin/loopctl.js then exercise the current code.
+ * triggers) has a compiled file in dist/ at least as new, the daemon's bundle was written after
+ * every daemon source, and the oclif manifest is current: tests that start a real daemon through
+ * bin/loopd.js or bin/loopctl.js then exercise the current code.
  */
 export function builtDaemonIsFresh(): boolean {
   if (!builtCliIsFresh()) return false;
+  // esbuild rewrites the bundle on every build, so its own mtime says when it was made.
+  const bundledAt = existsSync(daemonBundle) ? statSync(daemonBundle).mtimeMs : -1;
   const walk = (dir: string): string[] =>
     existsSync(dir)
       ? readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
@@ -63,7 +68,8 @@ export function builtDaemonIsFresh(): boolean {
   for (const top of ['host', 'router', 'core', 'functions', 'triggers']) {
     for (const src of walk(join(repoRoot, top))) {
       const out = join(repoRoot, 'dist', relative(repoRoot, src)).replace(/\.ts$/, '.js');
-      if (!existsSync(out) || compiledAt(out) < statSync(src).mtimeMs) return false;
+      const changedAt = statSync(src).mtimeMs;
+      if (!existsSync(out) || compiledAt(out) < changedAt || bundledAt < changedAt) return false;
     }
   }
   return true;
@@ -150,8 +156,8 @@ export async function until(cond: () => boolean | Promise<boolean>, what: string
 type CommandClass = { id?: string; run(argv: string[], config: Config): Promise<unknown> };
 type CommandModule = Promise<{ default: CommandClass }>;
 
-// The commands from source (so coverage counts them). The daemon and service commands locate
-// bin/loopd.js two levels above their own file, which only holds for dist/cli/: those load from dist.
+// The commands from source (so coverage counts them). The daemon and service commands find
+// bin/loopd.js from the package root (core/package-root.ts), the same from the sources as from dist/.
 const commandModules: Record<string, () => CommandModule> = {
   cancel: () => import('../../cli/commands/cancel.js'),
   dashboard: () => import('../../cli/commands/dashboard.js'),
@@ -175,10 +181,10 @@ const commandModules: Record<string, () => CommandModule> = {
   'daemon:logs': () => import('../../cli/commands/daemon/logs.js'),
   'daemon:status': () => import('../../cli/commands/daemon/status.js'),
   'daemon:stop': () => import('../../cli/commands/daemon/stop.js'),
-  'daemon:start': () => import(pathToFileURL(join(repoRoot, 'dist', 'cli', 'commands', 'daemon', 'start.js')).href) as CommandModule,
-  'daemon:restart': () => import(pathToFileURL(join(repoRoot, 'dist', 'cli', 'commands', 'daemon', 'restart.js')).href) as CommandModule,
-  'daemon:install': () => import(pathToFileURL(join(repoRoot, 'dist', 'cli', 'commands', 'daemon', 'install.js')).href) as CommandModule,
-  'daemon:uninstall': () => import(pathToFileURL(join(repoRoot, 'dist', 'cli', 'commands', 'daemon', 'uninstall.js')).href) as CommandModule,
+  'daemon:start': () => import('../../cli/commands/daemon/start.js'),
+  'daemon:restart': () => import('../../cli/commands/daemon/restart.js'),
+  'daemon:install': () => import('../../cli/commands/daemon/install.js'),
+  'daemon:uninstall': () => import('../../cli/commands/daemon/uninstall.js'),
 };
 
 /** The command id and its own argv, or null for what only oclif's dispatcher answers (help, typos, plugins). */
@@ -301,8 +307,9 @@ export function builtDashboardIsFresh(): boolean {
  * load, because a test that silently skipped on a stale build would pass while testing nothing.
  */
 export function requireFreshBuild(opts: { dashboard?: boolean } = {}): void {
+  if (!existsSync(daemonBundle)) throw new Error(`the daemon's bundle ${daemonBundle} is missing: run npm run build`);
   if (!builtDaemonIsFresh() || (opts.dashboard && !builtDashboardIsFresh())) {
-    throw new Error('the build in dist/ is missing or older than the source: run npm run build');
+    throw new Error('the build in dist/ (the compiled modules or the daemon bundle) is missing or older than the source: run npm run build');
   }
 }
 

@@ -126,13 +126,13 @@ describe.skipIf(!oldNode)('launcher processes on an old Node', () => {
   it('relaunches loopd under the bundled Node, forwarding args and the exit code', () => {
     const root = tempDir();
     mkdirSync(join(root, 'bin'));
-    mkdirSync(join(root, 'dist', 'host'), { recursive: true });
+    mkdirSync(join(root, 'dist', 'bundle'), { recursive: true });
     for (const f of ['launcher.js', 'loopd.js']) copyFileSync(join(repo, 'bin', f), join(root, 'bin', f));
     writeFileSync(join(root, 'package.json'), '{"type":"module"}');
     symlinkSync(join(repo, 'node_modules'), join(root, 'node_modules'), 'dir');
     // A stand-in daemon entry: reports where it runs, and fails on request.
     writeFileSync(
-      join(root, 'dist', 'host', 'main.js'),
+      join(root, 'dist', 'bundle', 'loopd.js'),
       `export async function main(argv) {
         if (argv.includes('--boom')) throw new Error('boom');
         console.log(JSON.stringify({ node: process.versions.node, argv, execArgv: process.execArgv }));
@@ -149,5 +149,21 @@ describe.skipIf(!oldNode)('launcher processes on an old Node', () => {
     const bad = spawnSync(oldNode as string, [join(root, 'bin', 'loopd.js'), '--boom'], { encoding: 'utf8' });
     expect(bad.status).toBe(1);
     expect(bad.stderr.trim()).toBe('loopd: boom');
+  });
+});
+
+describe('loopd without its bundle', () => {
+  it('says in one line that it is not built and where to build it', () => {
+    const root = tempDir();
+    mkdirSync(join(root, 'bin'));
+    for (const f of ['launcher.js', 'loopd.js']) copyFileSync(join(repo, 'bin', f), join(root, 'bin', f));
+    writeFileSync(join(root, 'package.json'), '{"type":"module"}');
+    // The per-module build alone is not enough: the daemon process runs from dist/bundle/loopd.js.
+    mkdirSync(join(root, 'dist', 'host'), { recursive: true });
+    writeFileSync(join(root, 'dist', 'host', 'main.js'), 'export async function main() { console.log("unbundled"); }\n');
+    const r = spawnSync(process.execPath, [join(root, 'bin', 'loopd.js'), '--version'], { encoding: 'utf8' });
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(`loopd is not built: run npm run build in ${root}\n`);
+    expect(r.status).toBe(1);
   });
 });

@@ -29,6 +29,14 @@ const ofType = <K extends EventType>(evs: EventView[], type: K) => evs.filter((e
 const quick = { claude_retry_backoff_sec: 0, merge_strategy: 'none' };
 const merged = { merge_strategy: 'squash' };
 
+/** The run as the API shows it once it is PAUSED; the wait reads the store in-process (no HTTP request per look). */
+async function pausedRun(id: string) {
+  await waitFor(async () => (await t.daemon.store.getRun(id))?.status === 'PAUSED');
+  const run = await t.client.runs.get.query({ run: id });
+  expect(run.status).toBe('PAUSED');
+  return run;
+}
+
 async function create(repoRoot: string, agentCmd: string, flags: Record<string, string | number | boolean> = {}) {
   return t.client.runs.create.mutate({ cwd: repoRoot, spec: 'specs/demo.md', flags: commandFlags(agentCmd, { ...quick, ...flags }) });
 }
@@ -205,10 +213,7 @@ describe('agent resilience', () => {
         spec: 'specs/demo.md',
         flags: { agent: 'claude', reviewer: false, max_cost_usd: 0.5, model: 'fake-model', merge_strategy: 'none' },
       });
-      const paused = await waitFor(async () => {
-        const r = await t.client.runs.get.query({ run: created.id });
-        return r.status === 'PAUSED' ? r : null;
-      });
+      const paused = await pausedRun(created.id);
       expect(paused.pauseReason).toBe('budget_exceeded');
       expect(paused.costUsd).toBeCloseTo(0.5);
       expect(paused.inputTokens).toBe(2000);
@@ -217,10 +222,7 @@ describe('agent resilience', () => {
       expect(ofType(evs, 'BUDGET_EXCEEDED')[0]!.payload).toMatchObject({ maxCostUsd: 0.5 });
       // Resuming with a higher budget: the next crossing pauses again.
       await t.client.runs.resume.mutate({ run: created.id, maxCostUsd: 0.7 });
-      const again = await waitFor(async () => {
-        const r = await t.client.runs.get.query({ run: created.id });
-        return r.status === 'PAUSED' ? r : null;
-      });
+      const again = await pausedRun(created.id);
       expect(again.costUsd).toBeCloseTo(0.75);
       // Resuming without a new budget goes on to the end.
       await t.client.runs.resume.mutate({ run: created.id });

@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { DatabaseSync } from 'node:sqlite';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -66,13 +67,50 @@ afterAll(async () => {
   for (const d of daemons) await d.kill9();
 });
 
-async function allEnded(client: LoopClient, ids: string[]): Promise<RunView[] | null> {
-  const runs = await Promise.all(ids.map((id) => client.runs.get.query({ run: id })));
-  return runs.every((r) => ['COMPLETED', 'FAILED', 'CANCELED'].includes(r.status)) ? runs : null;
+/**
+ * A look straight into the daemon's database (read-only; WAL lets it read beside the writer, and
+ * across a kill -9), for the loops that wait on the daemon: the kill loop looks every 40 ms, and
+ * three run views over HTTP per look cost both processes more CPU than the rest of the loop. What
+ * the tests assert still comes over the API. Null while the database cannot be read: look again.
+ */
+function peek<T>(home: string, look: (db: DatabaseSync) => T): T | null {
+  let db: DatabaseSync | undefined;
+  try {
+    db = new DatabaseSync(join(home, 'loopd.db'), { readOnly: true });
+    return look(db);
+  } catch {
+    return null;
+  } finally {
+    db?.close();
+  }
 }
 
-// A daemon process costs about half a second of CPU to start: the tests up to the kill test share
-// one data dir and hand the daemon on, each leaving it running for the next.
+const ENDED = ['COMPLETED', 'FAILED', 'CANCELED'];
+
+/** Which phases have a step in progress, and whether every run ended. */
+function standing(home: string, ids: string[]): { ended: boolean; active: Set<string> } | null {
+  const marks = ids.map(() => '?').join(',');
+  return peek(home, (db) => {
+    const statuses = db.prepare(`SELECT status FROM runs WHERE id IN (${marks})`).all(...ids) as { status: string }[];
+    const phases = db.prepare(`SELECT DISTINCT phase FROM steps WHERE status = 'IN_PROGRESS' AND run_id IN (${marks})`).all(...ids) as { phase: string }[];
+    return { ended: statuses.length === ids.length && statuses.every((r) => ENDED.includes(r.status)), active: new Set(phases.map((r) => r.phase)) };
+  });
+}
+
+/** Resolves once the run's record says it ended (the caller asserts how, over the API). */
+async function runEnded(home: string, id: string): Promise<void> {
+  while (!peek(home, (db) => ENDED.includes((db.prepare('SELECT status FROM runs WHERE id = ?').get(id) as { status: string }).status))) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function allEnded(client: LoopClient, ids: string[]): Promise<RunView[] | null> {
+  const runs = await Promise.all(ids.map((id) => client.runs.get.query({ run: id })));
+  return runs.every((r) => ENDED.includes(r.status)) ? runs : null;
+}
+
+// A daemon process costs about half a second of CPU to start: the tests share one data dir and
+// hand the daemon on, each leaving it running for the next (the kill test last).
 let shared: DaemonProcess | undefined;
 
 /** The running daemon the previous test left, or a fresh one when a test runs alone (-t). */
@@ -114,9 +152,7 @@ describe('daemon stop', () => {
       spec: 'specs/demo.md',
       flags: { agent: 'command', agent_cmd: `FAKE_SLEEP_MS=1500 ${FAKE_AGENT_SH}`, reviewer: false },
     });
-    for (;;) {
-      const evs = await client.runs.eventsList.query({ run: run.id });
-      if (evs.some((e) => e.type === 'AGENT_STARTED')) break;
+    while (!peek(d.home, (db) => db.prepare(`SELECT 1 FROM events WHERE run_id = ? AND type = 'AGENT_STARTED'`).get(run.id))) {
       await new Promise((r) => setTimeout(r, 25));
     }
     const exited = new Promise<void>((res) => d.child!.once('exit', () => res()));
@@ -131,12 +167,8 @@ describe('daemon stop', () => {
     const evs = await client.runs.eventsList.query({ run: run.id });
     // The step ended under the first daemon: nothing to adopt.
     expect(evs.filter((e) => e.type === 'STEP_ADOPTED')).toHaveLength(0);
-    for (;;) {
-      const r = await client.runs.get.query({ run: run.id });
-      if (r.status === 'COMPLETED') break;
-      expect(r.status).not.toMatch(/FAILED|CANCELED/);
-      await new Promise((res) => setTimeout(res, 50));
-    }
+    await runEnded(d.home, run.id);
+    expect((await client.runs.get.query({ run: run.id })).status).toBe('COMPLETED');
   });
 
   it('without --drain the daemon exits at once and the next one re-adopts the agent', async () => {
@@ -149,27 +181,21 @@ describe('daemon stop', () => {
     // "At once" as a fact, not a stopwatch: the daemon is gone while its agent still runs.
     expect(() => process.kill(agentPid, 0)).not.toThrow();
     await d.start();
-    for (;;) {
-      const r = await client.runs.get.query({ run: run.id });
-      if (r.status === 'COMPLETED') break;
-      expect(r.status).not.toMatch(/FAILED|CANCELED/);
-      await new Promise((res) => setTimeout(res, 50));
-    }
+    await runEnded(d.home, run.id);
+    expect((await client.runs.get.query({ run: run.id })).status).toBe('COMPLETED');
     const evs = await client.runs.eventsList.query({ run: run.id });
     expect(evs.filter((e) => e.type === 'STEP_ADOPTED')).toHaveLength(1);
     const ledger = readFileSync(join((await client.runs.get.query({ run: run.id })).runDir, '.fake-ledger'), 'utf8').trim().split('\n');
     expect(ledger).toHaveLength(1);
-    await d.kill9();
   });
 });
 
 describe('kill -9 at random points', () => {
   it('loses nothing and repeats nothing', async () => {
-    const home = tempDir('loopd-kill-');
-    const port = await freePort();
-    const d = new DaemonProcess(home, port);
-    daemons.push(d);
-    await d.start();
+    // The daemon the earlier tests handed on: its data dir holds their two ended runs, which the
+    // kill test leaves alone (everything below looks at its own three runs).
+    const d = await sharedDaemon();
+    const { home, port } = d;
     const client = createClientFor(`http://127.0.0.1:${port}`, 'kill-test-token-0123456789');
 
     // The sh fake agent, with the default output cap: the capping side of the wrapper too must
@@ -217,10 +243,10 @@ describe('kill -9 at random points', () => {
     let nextRandomKill = Date.now() + 150 + rand() * 900;
     while (Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 40));
-      const current = await Promise.all(ids.map((id) => client.runs.get.query({ run: id }))).catch(() => null);
-      if (!current) continue;
-      if (current.every((r) => ['COMPLETED', 'FAILED', 'CANCELED'].includes(r.status))) break;
-      const active = new Set(current.flatMap((r) => r.steps.filter((x) => x.status === 'IN_PROGRESS').map((x) => x.phase)));
+      const now = standing(home, ids);
+      if (!now) continue;
+      if (now.ended) break;
+      const active = now.active;
       const target = (['implementation', 'review', 'verification', 'merge'] as const).find((p) => active.has(p) && !hitPhases.has(p));
       if (target) {
         hitPhases.add(target);

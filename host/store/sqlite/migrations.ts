@@ -4,8 +4,8 @@
 import type { DatabaseSync } from 'node:sqlite';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { installedPath } from '../../../core/package-root.js';
 import { isBusy } from '../../busy.js';
 
 export class SchemaTooNewError extends Error {}
@@ -17,14 +17,9 @@ export interface Migration {
 }
 
 function locateMigrations(): string {
-  // Works both from source (host/store/sqlite/) and compiled code (dist/host/store/sqlite/).
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 7; i++) {
-    const candidate = join(dir, 'migrations');
-    if (existsSync(join(candidate, '0001_init.sql'))) return candidate;
-    dir = dirname(dir);
-  }
-  throw new Error('cannot find the migrations/ directory next to the loopd installation');
+  const dir = installedPath('migrations');
+  if (existsSync(join(dir, '0001_init.sql'))) return dir;
+  throw new Error(`cannot find the SQLite migrations in ${dir}: the installation is incomplete, reinstall it`);
 }
 
 export function loadMigrations(dir = locateMigrations()): Migration[] {
