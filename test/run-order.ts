@@ -38,9 +38,11 @@ export interface RankedFile {
 /**
  * A file at least this share of the longest file's weight (of those with a recorded duration, or of
  * those without) goes ahead of the project blocks. A fresh worker each costs ~0.5 s of CPU; these
- * are few and run long, so an early start is worth more than the worker they may cost.
+ * are few and run long, so an early start is worth more than the worker they may cost. Replaying
+ * the recorded durations of a whole run (108 files, 4 at a time) through this order: 0.25 -> 25
+ * fresh workers, 0.4 -> 19, 0.6 -> 19, the last file ending at about the same time.
  */
-export const LONG_SHARE = 0.25;
+export const LONG_SHARE = 0.4;
 
 /** How a sequencer ranks one file: `cached` is vitest's record of its last run, if any. */
 export function rank(
