@@ -17,7 +17,8 @@
 // Files that must never run side by side (`exclusive`: each is heavy enough to starve the other,
 // see test/exclusive-files.ts, which enforces it with a lock) are spread apart: the first keeps its
 // place, each other one moves to where the files before it should keep the workers busy for as
-// long as the previous one runs, so the lock normally never has to wait.
+// long as the previous one runs (with no recorded durations: before the last block), so the lock
+// normally never has to wait.
 import { relative } from 'node:path';
 import type { TestSpecification } from 'vitest/node';
 
@@ -93,23 +94,34 @@ function orderGroup(files: RankedFile[], workers: number): RankedFile[] {
     const name = f.spec.project.name;
     blocks.set(name, [...(blocks.get(name) ?? []), f]);
   }
-  // Map order is insertion order: the blocks come in the order of their longest file.
-  return spreadExclusive([...rest.filter(ahead), ...[...blocks.values()].flat()], held, workers);
+  // Map order is insertion order: the blocks come in the order of their longest file, so the last
+  // one holds the shortest files.
+  const tail = [...blocks.values()];
+  const order = [...rest.filter(ahead), ...tail.flat()];
+  return spreadExclusive(order, held, workers, order.length - (tail.at(-1)?.length ?? 0));
 }
 
 /**
  * Puts each of the `held` exclusive files at the first place in `order` where the files before it,
  * `workers` at a time, should last until the previous exclusive file ended (by the recorded
- * weights), or at the end.
+ * durations), or at the end. Where that cannot be told (a duration not recorded, as on a fresh
+ * clone, where the weights are file sizes) it goes before the last project block (`lastBlock`:
+ * its index), whose short files then keep the other workers busy while it runs.
  */
-function spreadExclusive(order: RankedFile[], held: RankedFile[], workers: number): RankedFile[] {
+function spreadExclusive(order: RankedFile[], held: RankedFile[], workers: number, lastBlock: number): RankedFile[] {
   const out = [...order];
   let prev = out.find((r) => r.exclusive);
+  let fallback = lastBlock;
   for (const r of held) {
-    const startOf = (index: number) => out.slice(0, index).reduce((t, x) => t + x.weight, 0) / Math.max(1, workers);
-    const free = prev ? startOf(out.indexOf(prev)) + prev.weight : 0;
-    let at = out.findIndex((_, i) => startOf(i) >= free);
-    if (at === -1) at = out.length;
+    let at: number;
+    if (!prev || !r.known || out.some((x) => !x.known)) {
+      at = fallback++;
+    } else {
+      const startOf = (index: number) => out.slice(0, index).reduce((t, x) => t + x.weight, 0) / Math.max(1, workers);
+      const free = startOf(out.indexOf(prev)) + prev.weight;
+      at = out.findIndex((_, i) => startOf(i) >= free);
+      if (at === -1) at = out.length;
+    }
     out.splice(at, 0, r);
     prev = r;
   }

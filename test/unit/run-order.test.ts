@@ -95,4 +95,20 @@ describe('the run order (test/run-order.ts)', () => {
     // Four at a time, all the other files together last (55 + 60 + 4) / 4 < 30 s: kill-b goes last.
     expect(order(files, kills, 4)).toEqual([`pg ${kills[0]}`, 'system x', ...units, 'system y', `pg ${kills[1]}`]);
   });
+
+  it('with no recorded durations (a fresh clone), puts the next exclusive file before the last block', () => {
+    const kills = ['test/pg/kill-a.test.ts', 'test/pg/kill-b.test.ts'];
+    expect(
+      order(
+        [
+          { project: 'pg', path: kills[0]!, size: 30000 },
+          { project: 'pg', path: kills[1]!, size: 20000 },
+          { project: 'system', path: 'x', size: 25000 },
+          { project: 'system', path: 'y', size: 4000 },
+          ...['u0', 'u1', 'u2'].map((u) => ({ project: 'unit', path: u, size: 5000 })),
+        ],
+        kills,
+      ),
+    ).toEqual([`pg ${kills[0]}`, 'system x', 'unit u0', 'unit u1', 'unit u2', `pg ${kills[1]}`, 'system y']);
+  });
 });
