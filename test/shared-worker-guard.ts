@@ -79,12 +79,12 @@ afterAll(async ({}, suite) => {
     left.push('fake timers on');
     vi.useRealTimers();
   }
-  // A server or watcher may take a tick or two to let go after its close() resolved.
-  for (let i = 0; i < 20; i++) {
-    const now = handleCounts();
-    const open = [...now].filter(([k, n]) => n > (was.handles.get(k) ?? 0));
+  // A server or watcher may take a moment to let go after its close() resolved; up to 5 s on a
+  // loaded machine (only a file that left one open waits at all).
+  for (let i = 0; i < 100; i++) {
+    const open = [...handleCounts()].filter(([k, n]) => n > (was.handles.get(k) ?? 0));
     if (open.length === 0) break;
-    if (i === 19) for (const [k, n] of open) left.push(`${n - (was.handles.get(k) ?? 0)} ${HANDLES[k]}(s) still open`);
+    if (i === 99) for (const [k, n] of open) left.push(`${n - (was.handles.get(k) ?? 0)} ${HANDLES[k]}(s) still open`);
     else await new Promise((r) => setTimeout(r, 50));
   }
 
