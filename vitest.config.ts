@@ -24,8 +24,8 @@ const PG_INTEGRATION = [
 // of CPU past their lease TTLs.
 const EXCLUSIVE = ['test/pg/loopd-cluster.test.ts', 'test/pg/multi-host-kill.test.ts'];
 
-/** Longest first across all projects, the exclusive files far apart: see test/run-order.ts. */
-class LongestFirst extends BaseSequencer {
+/** The long files first across all projects, then the rest project by project, the exclusive files far apart: see test/run-order.ts. */
+class RunOrder extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const ranked = await Promise.all(
       files.map(async (spec) => {
@@ -35,9 +35,18 @@ class LongestFirst extends BaseSequencer {
         return rank(spec, this.ctx.config.root, EXCLUSIVE, cached, size);
       }),
     );
-    return runOrder(ranked);
+    return runOrder(ranked, this.ctx.config.maxWorkers);
   }
 }
+
+// Every project's files share worker processes (isolate: false): a worker runs file after file and
+// loads the sources once, instead of a fresh process, vitest runtime and module graph per file
+// (~0.5 s of CPU each; the run order keeps a project's files together so the workers are reused).
+// So each file leaves the process as it found it: test/shared-worker-guard.ts checks that after
+// every file and fails the one that did not (docs/testing.md lists what a file must restore).
+const GUARD = 'test/shared-worker-guard.ts';
+// Before the guard, which then finds it done.
+const SETUP = ['test/compile-cache.ts', GUARD];
 
 // Names this run for the lock of test/exclusive-files.ts; the workers inherit it.
 process.env.LOOPD_TEST_RUN ??= String(process.pid);
@@ -52,18 +61,17 @@ export default defineConfig({
     // an idle 2-core machine, whole suite with coverage (`npx vitest run --coverage --maxWorkers=N`):
     // 2 -> 102 s, 3 -> 88 s, 4 -> 83 s, 6 -> 81 s wall, the same ~130 s of CPU each.
     maxWorkers: 4,
-    // Longest first across all projects, the kill tests far apart (test/run-order.ts).
-    sequence: { sequencer: LongestFirst },
+    // The long files first across all projects, then the rest project by project, the kill tests
+    // far apart (test/run-order.ts).
+    sequence: { sequencer: RunOrder },
     projects: [
       {
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           exclude,
-          // Pure rules and single modules: they restore whatever global they touch, so one worker
-          // process can run file after file instead of paying a fresh process and module graph for
-          // each (about 0.4 s apiece).
           isolate: false,
+          setupFiles: SETUP,
         },
       },
       {
@@ -71,6 +79,8 @@ export default defineConfig({
           name: 'system',
           include: ['test/**/*.test.ts'],
           exclude: [...exclude, 'test/unit/**', 'test/pg/**'],
+          isolate: false,
+          setupFiles: SETUP,
         },
       },
       {
@@ -82,7 +92,8 @@ export default defineConfig({
           globalSetup: ['test/pg/global-setup.ts'],
           // These files share the workers with the other projects (a project with one worker would
           // run alone after all the others), except that the kill tests never run side by side.
-          setupFiles: ['test/exclusive-files.ts'],
+          isolate: false,
+          setupFiles: [...SETUP, 'test/exclusive-files.ts'],
           provide: { exclusiveFiles: EXCLUSIVE },
         },
       },
@@ -95,6 +106,10 @@ export default defineConfig({
           include: PG_INTEGRATION,
           exclude,
           env: { LOOPD_TEST_BACKEND: 'postgres' },
+          // Shared like the others, in workers of its own (vitest never hands a worker to another
+          // project): the harness reads LOOPD_TEST_BACKEND when it loads.
+          isolate: false,
+          setupFiles: SETUP,
           globalSetup: ['test/pg/global-setup.ts'],
         },
       },

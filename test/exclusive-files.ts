@@ -5,7 +5,10 @@
 // TTLs. The run order (test/run-order.ts) puts them far apart, so the wait is normally nil.
 //
 // The lock is a directory (mkdir is atomic) named after the vitest run (LOOPD_TEST_RUN, set in
-// vitest.config.ts), holding the holder's pid: a lock whose holder died is taken over.
+// vitest.config.ts), holding the holder's pid: a lock whose holder died is taken over. A worker
+// process runs file after file (isolate: false), so the lock is released in the file's afterAll,
+// not by the process ending; vitest loads this setup file again before each test file, so `held`
+// is the current file's.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';

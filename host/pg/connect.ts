@@ -22,15 +22,21 @@ export function openPool(url: string, max = 10): Pool {
 /** Runs fn in one transaction on one connection; any throw rolls it back. */
 export async function inTx<T>(pool: Pool, fn: (c: Client) => Promise<T>): Promise<T> {
   const c = await pool.connect();
+  // A connection whose ROLLBACK failed may still hold the failed transaction open: back in the
+  // pool, the next transaction's BEGIN would only warn and its COMMIT would commit both. It is
+  // closed instead (release with an error); the pool opens a fresh one when needed.
+  let broken: Error | undefined;
   try {
     await c.query('BEGIN');
     const out = await fn(c);
     await c.query('COMMIT');
     return out;
   } catch (e) {
-    await c.query('ROLLBACK').catch(() => {});
+    await c.query('ROLLBACK').catch((rollbackError: unknown) => {
+      broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+    });
     throw e;
   } finally {
-    c.release();
+    c.release(broken);
   }
 }

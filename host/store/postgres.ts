@@ -13,7 +13,7 @@
 //
 // The parts: postgres/rows.ts (row -> record), postgres/reads.ts (every read), postgres/run-writes.ts
 // (events, runs, truth, ledger), postgres/tx.ts (steps, leases, locks and the rest of a transaction).
-import { openPool, type Pool } from '../pg/connect.js';
+import { inTx, openPool, type Pool } from '../pg/connect.js';
 import { EventHorizon } from '../pg/event-horizon.js';
 import { migratePg } from '../pg/migrate.js';
 import type { PublishedEvent as EventRow } from '../bus.js';
@@ -64,20 +64,15 @@ export class PgStore extends PgReads implements LoopStore {
   }
 
   async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
-    const c = await this.pool.connect();
-    const tx = new PgTx(c, this.o.leaseTtlMs ?? 30_000, this.o.hostId ?? null);
-    try {
-      await c.query('BEGIN');
-      const out = await fn(tx);
-      await c.query('COMMIT');
-      for (const e of tx.events) this.o.bus?.publish(e);
-      return out;
-    } catch (e) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw e;
-    } finally {
-      c.release();
-    }
+    let events: PgTx['events'] = [];
+    const out = await inTx(this.pool, (c) => {
+      const tx = new PgTx(c, this.o.leaseTtlMs ?? 30_000, this.o.hostId ?? null);
+      events = tx.events;
+      return fn(tx);
+    });
+    // Only once committed: a rolled-back transaction's events never reach the bus.
+    for (const e of events) this.o.bus?.publish(e);
+    return out;
   }
 
   async appliedMigrations(): Promise<{ version: number; name: string }[]> {
