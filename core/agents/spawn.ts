@@ -126,7 +126,9 @@ const WRAPPER = [
   '  record $?',
   'fi',
   // Reaped here, not left a zombie for init to collect (some containers' init never does).
-  '[ -z "$gpid" ] || wait "$gpid"',
+  // Its stderr is not the log's: a guard killed by record()'s TERM before its own trap was set
+  // makes dash print "Terminated" at this wait, which would read as the agent's last words.
+  '[ -z "$gpid" ] || wait "$gpid" 2>/dev/null',
 ].join('\n');
 
 /**

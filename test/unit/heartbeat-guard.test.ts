@@ -128,6 +128,23 @@ describe('the dead-man guard of a cluster agent', () => {
     expect(members(proc.pgid)).toEqual([]);
   });
 
+  it("leaves the agent's own last words last in the log, however early the guard is ended", async () => {
+    // An agent that exits at once can have record()'s TERM reach the guard before the guard's
+    // trap is set; the wrapper's shell then reports "Terminated" as it reaps the guard, and that
+    // line must not land in the log, where it would read as the agent's last words.
+    const runs = await Promise.all(
+      Array.from({ length: 24 }, async (_, i) => {
+        const { spec, hb } = setup(`echo "verdict ${i}"`);
+        touchHeartbeat(hb, Date.now());
+        const proc = await launch({ ...spec, guard: guard(hb, 60_000), maxOutputBytes: i % 2 === 0 ? 1 << 20 : undefined });
+        await until('the exit status', () => readExitStatus(spec.exitPath) !== null);
+        await settle(proc, 30_000);
+        return { i, log: fs.readFileSync(spec.logPath, 'utf8') };
+      }),
+    );
+    for (const { i, log } of runs) expect(log).toBe(`verdict ${i}\n`);
+  });
+
   it('is not there on a single host: no guard in the group, no heartbeat arguments', async () => {
     expect(new SingleHost('solo').processGuard).toBeNull();
     const { spec } = setup('sleep 300');
