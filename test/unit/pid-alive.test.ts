@@ -22,16 +22,27 @@ describe('pidAlive', () => {
 
   it('counts an exited process that nobody reaped yet (a zombie) as gone', async () => {
     // The shell starts a short child, then becomes `sleep`, which never reaps it: a zombie
-    // for as long as the sleep lasts, like a stopped daemon whose init reaps late.
-    const parent = spawn('/bin/sh', ['-c', 'sleep 0 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    try {
-      const zombie = await new Promise<number>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(Number(String(d).trim()))));
-      // Wait for the fact, not for a time: the child has exited once its state reads Z.
-      while (stateOf(zombie) !== 'Z') await new Promise((r) => setImmediate(r));
-      expect(pidAlive(zombie)).toBe(false);
-      expect(pidAlive(parent.pid!)).toBe(true);
-    } finally {
-      parent.kill('SIGKILL');
+    // for as long as the sleep lasts, like a stopped daemon whose init reaps late. When the child
+    // ends before the exec, the shell may reap it itself (its pid is then simply gone): try again.
+    for (let attempt = 1; ; attempt++) {
+      const parent = spawn('/bin/sh', ['-c', 'sleep 0 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      try {
+        const zombie = await new Promise<number>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(Number(String(d).trim()))));
+        // Wait for the fact, not for a time: the child has exited once its state reads Z (or it is gone).
+        let state = stateOf(zombie);
+        while (state !== 'Z' && state !== null) {
+          await new Promise((r) => setImmediate(r));
+          state = stateOf(zombie);
+        }
+        if (state === 'Z') {
+          expect(pidAlive(zombie)).toBe(false);
+          expect(pidAlive(parent.pid!)).toBe(true);
+          return;
+        }
+        if (attempt === 20) throw new Error('the shell reaped its child before exec in 20 attempts: no zombie to look at');
+      } finally {
+        parent.kill('SIGKILL');
+      }
     }
   });
 });
