@@ -29,7 +29,12 @@ async function reapSpawner() {
   const pid = spawnerPid();
   if (pid === undefined) return;
   stopSpawner();
-  while (existsSync(`/proc/${pid}`)) await new Promise((r) => setTimeout(r, 5));
+  await reaped(pid);
+}
+
+/** Waits until the process is gone from /proc, that is reaped by this process (a zombie is still listed). */
+async function reaped(pid) {
+  while (pid !== undefined && existsSync(`/proc/${pid}`)) await new Promise((r) => setTimeout(r, 5));
 }
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 10);
@@ -326,6 +331,27 @@ async function bigStoreBench(small) {
 }
 
 // ---- 2. orchestration overhead per agent call, phase by phase ----------------------------------
+// BENCH_CPU_PROF=DIR writes a CPU profile of the daemon (this process) over each overhead run alone,
+// from the run's creation to its end, as DIR/overhead-<capped|uncapped>.cpuprofile (Chrome DevTools).
+async function profileStart() {
+  if (!process.env.BENCH_CPU_PROF) return null;
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  await session.post('Profiler.start');
+  return session;
+}
+
+async function profileStop(session, name) {
+  if (session === null) return;
+  const { profile } = await session.post('Profiler.stop');
+  session.disconnect();
+  mkdirSync(process.env.BENCH_CPU_PROF, { recursive: true });
+  writeFileSync(join(process.env.BENCH_CPU_PROF, `overhead-${name}.cpuprofile`), JSON.stringify(profile));
+}
+
 async function overheadBench(extraFlags = {}, report = true) {
   progress(`overhead: ${TASKS} tasks with the reviewer${Object.keys(extraFlags).length > 0 ? ` (${JSON.stringify(extraFlags)})` : ''}`);
   const base = tempDir();
@@ -348,6 +374,7 @@ async function overheadBench(extraFlags = {}, report = true) {
     await reapSpawner();
     const cpu0 = cpuNow();
     const split0 = cpuSplit();
+    const prof = await profileStart();
     const ends = runEnds(daemon.bus);
     const run = await client.runs.create.mutate({
       cwd: repo,
@@ -357,6 +384,7 @@ async function overheadBench(extraFlags = {}, report = true) {
     // Woken by the in-process daemon's bus, so the bench's own waiting costs no CPU.
     await ends.wait(run.id);
     await reapSpawner();
+    await profileStop(prof, Object.keys(extraFlags).length > 0 ? 'uncapped' : 'capped');
     const cpuRun = cpuNow() - cpu0;
     const split1 = cpuSplit();
     const done = await client.runs.get.query({ run: run.id });
@@ -446,7 +474,13 @@ async function overheadBench(extraFlags = {}, report = true) {
     return { total: median(total), cpu: cpuPerCall };
   } finally {
     setTraceRecorder(null);
+    // The spawner of the queries above (runs.diff: ~14 git processes each) ends with the daemon,
+    // but is reaped only when this event loop turns: not before the next run's set-up, whose git
+    // calls are synchronous, so its CPU used to land in the next run's figure (the max_output_bytes=0
+    // run read ~30 ms of processes' CPU per call too much).
+    const spawner = spawnerPid();
     await daemon.stop();
+    await reaped(spawner);
     process.env.PATH = savedPath;
   }
 }
