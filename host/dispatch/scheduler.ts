@@ -16,6 +16,10 @@ export interface Claimed {
 
 export async function admitRuns(ctx: DispatchContext): Promise<void> {
   const { store } = ctx;
+  // Asked first: on every round of the dispatcher, but nearly always empty, and then the running
+  // runs (two more queries, every row decoded) are not needed.
+  const pending = await store.listRuns({ status: ['PENDING'] });
+  if (pending.length === 0) return;
   const activeRuns = new Set([...ctx.active.values()].map((a) => a.runId));
   // A paused run whose step is still finishing keeps its slot until that step ends.
   const running = [...(await store.listRuns({ status: ['RUNNING'] })), ...(await store.listRuns({ status: ['PAUSED'] })).filter((r) => activeRuns.has(r.id))];
@@ -24,7 +28,7 @@ export async function admitRuns(ctx: DispatchContext): Promise<void> {
   for (const r of running) perWs.set(r.workspace_root, (perWs.get(r.workspace_root) ?? 0) + 1);
   // Alone, this host's cap; in a cluster, every live host's added up (steps are capped per host).
   const slots = await ctx.cluster.runSlots(ctx.maxConcurrency);
-  for (const run of pendingInOrder(await store.listRuns({ status: ['PENDING'] }))) {
+  for (const run of pendingInOrder(pending)) {
     if (total >= slots) break;
     const cap = runConfig(run).max_runs_per_workspace;
     if (cap > 0 && (perWs.get(run.workspace_root) ?? 0) >= cap) continue;

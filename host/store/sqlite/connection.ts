@@ -67,11 +67,25 @@ export function pragma(db: DatabaseSync, name: string): unknown {
 
 const prepared = new WeakMap<DatabaseSync, Map<string, StatementSync>>();
 
-/** A statement prepared once per connection, for the queries a list view asks for every row. */
+/**
+ * Statements kept per connection. The texts are the store's own, with placeholders for every value;
+ * only their shape varies (an IN list's length, the columns an update sets), so the set stays small,
+ * and this bound only guards against a caller that would build texts without end.
+ */
+const MAX_PREPARED = 512;
+
+/**
+ * A statement prepared once per connection: every store call used to prepare its SQL again, ~20-60
+ * statements per agent call. node:sqlite resets a statement and clears its bindings after each use,
+ * and SQLite prepares it again by itself after a schema change (a migration).
+ */
 export function cached(db: DatabaseSync, sql: string): StatementSync {
   let stmts = prepared.get(db);
   if (!stmts) prepared.set(db, (stmts = new Map()));
   let stmt = stmts.get(sql);
-  if (!stmt) stmts.set(sql, (stmt = db.prepare(sql)));
+  if (!stmt) {
+    if (stmts.size >= MAX_PREPARED) stmts.clear();
+    stmts.set(sql, (stmt = db.prepare(sql)));
+  }
   return stmt;
 }

@@ -4,6 +4,7 @@ import type { DatabaseSync } from 'node:sqlite';
 import type { EventPayloads, EventType } from '../../../core/events.js';
 import type { Params, WriteTx } from './connection.js';
 import type { EventRow } from './rows.js';
+import { cached } from './connection.js';
 
 /** Appends an event; run events also carry their run's workspace, so a workspace can be followed. */
 export function appendEvent<K extends EventType>(
@@ -16,9 +17,8 @@ export function appendEvent<K extends EventType>(
 ): EventRow {
   const ts = Date.now();
   const payloadJson = JSON.stringify(payload);
-  const ws = workspace ?? (runId ? ((tx.db.prepare('SELECT workspace_root AS w FROM runs WHERE id = ?').get(runId) as { w: string } | undefined)?.w ?? null) : null);
-  const info = tx.db
-    .prepare('INSERT INTO events (run_id, step_id, workspace_root, type, ts, payload_json, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+  const ws = workspace ?? (runId ? ((cached(tx.db, 'SELECT workspace_root AS w FROM runs WHERE id = ?').get(runId) as { w: string } | undefined)?.w ?? null) : null);
+  const info = cached(tx.db, 'INSERT INTO events (run_id, step_id, workspace_root, type, ts, payload_json, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
     .run(runId, stepId, ws, type, ts, payloadJson, ts, ts);
   const row: EventRow = { seq: Number(info.lastInsertRowid), run_id: runId, step_id: stepId, workspace_root: ws, type, ts, payload_json: payloadJson };
   tx.pending.push(row);
@@ -41,8 +41,7 @@ function scope(filter: { runId?: string; workspace?: string }): { where: string[
 
 export function eventsAfter(db: DatabaseSync, filter: { runId?: string; afterSeq?: number; limit?: number; workspace?: string }): EventRow[] {
   const { where, params } = scope(filter);
-  return db
-    .prepare(`SELECT seq, run_id, step_id, workspace_root, type, ts, payload_json FROM events WHERE ${['seq > $after', ...where].join(' AND ')} ORDER BY seq LIMIT $limit`)
+  return cached(db, `SELECT seq, run_id, step_id, workspace_root, type, ts, payload_json FROM events WHERE ${['seq > $after', ...where].join(' AND ')} ORDER BY seq LIMIT $limit`)
     .all({ ...params, after: filter.afterSeq ?? 0, limit: filter.limit ?? 1000 }) as unknown as EventRow[];
 }
 
@@ -55,7 +54,7 @@ export function eventsWindowStart(db: DatabaseSync, filter: { runId?: string; wo
   const cond = (extra: string[]) => (where.length + extra.length > 0 ? `WHERE ${[...where, ...extra].join(' AND ')}` : '');
   let cursor = 0;
   if (window.last !== undefined) {
-    const row = db.prepare(`SELECT seq FROM events ${cond([])} ORDER BY seq DESC LIMIT 1 OFFSET $skip`).get({ ...params, skip: window.last }) as
+    const row = cached(db, `SELECT seq FROM events ${cond([])} ORDER BY seq DESC LIMIT 1 OFFSET $skip`).get({ ...params, skip: window.last }) as
       | { seq: number }
       | undefined;
     cursor = Math.max(cursor, row?.seq ?? 0);
@@ -63,7 +62,7 @@ export function eventsWindowStart(db: DatabaseSync, filter: { runId?: string; wo
   if (window.since !== undefined) {
     // Events are appended with Date.now(), so ts grows with seq: the window starts after the last
     // event older than `since`.
-    const row = db.prepare(`SELECT MAX(seq) AS s FROM events ${cond(['ts < $since'])}`).get({ ...params, since: window.since }) as
+    const row = cached(db, `SELECT MAX(seq) AS s FROM events ${cond(['ts < $since'])}`).get({ ...params, since: window.since }) as
       | { s: number | null }
       | undefined;
     cursor = Math.max(cursor, row?.s ?? 0);
@@ -72,6 +71,6 @@ export function eventsWindowStart(db: DatabaseSync, filter: { runId?: string; wo
 }
 
 export function lastEventSeq(db: DatabaseSync): number {
-  const row = db.prepare('SELECT MAX(seq) AS s FROM events').get() as { s: number | null } | undefined;
+  const row = cached(db, 'SELECT MAX(seq) AS s FROM events').get() as { s: number | null } | undefined;
   return row?.s ?? 0;
 }

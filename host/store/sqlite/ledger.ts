@@ -3,6 +3,7 @@
 import type { DatabaseSync } from 'node:sqlite';
 import type { LedgerState, LedgerTask } from '../../../core/ledger.js';
 import type { WriteTx } from './connection.js';
+import { cached } from './connection.js';
 
 export interface RunTruthRow {
   spec_text: string;
@@ -24,21 +25,20 @@ interface LedgerRow {
 
 export function insertRunTruth(tx: WriteTx, runId: string, specText: string, planText: string | null): void {
   const now = Date.now();
-  tx.db
-    .prepare('INSERT OR IGNORE INTO run_truth (run_id, spec_text, plan_text, completion, created_at, updated_at) VALUES (?, ?, ?, NULL, ?, ?)')
+  cached(tx.db, 'INSERT OR IGNORE INTO run_truth (run_id, spec_text, plan_text, completion, created_at, updated_at) VALUES (?, ?, ?, NULL, ?, ?)')
     .run(runId, specText, planText, now, now);
 }
 
 export function getRunTruth(db: DatabaseSync, runId: string): RunTruthRow | undefined {
-  return db.prepare('SELECT spec_text, plan_text, completion FROM run_truth WHERE run_id = ?').get(runId) as RunTruthRow | undefined;
+  return cached(db, 'SELECT spec_text, plan_text, completion FROM run_truth WHERE run_id = ?').get(runId) as RunTruthRow | undefined;
 }
 
 export function setCompletion(tx: WriteTx, runId: string, completion: 'complete_token' | 'complete_facts'): void {
-  tx.db.prepare('UPDATE run_truth SET completion = ?, updated_at = ? WHERE run_id = ?').run(completion, Date.now(), runId);
+  cached(tx.db, 'UPDATE run_truth SET completion = ?, updated_at = ? WHERE run_id = ?').run(completion, Date.now(), runId);
 }
 
 export function ledgerFor(db: DatabaseSync, runId: string): LedgerTask[] {
-  const rows = db.prepare('SELECT * FROM ledger_tasks WHERE run_id = ? ORDER BY ord, task_id').all(runId) as unknown as LedgerRow[];
+  const rows = cached(db, 'SELECT * FROM ledger_tasks WHERE run_id = ? ORDER BY ord, task_id').all(runId) as unknown as LedgerRow[];
   return rows.map((r) => ({
     taskId: r.task_id,
     text: r.text,
@@ -54,8 +54,7 @@ export function ledgerFor(db: DatabaseSync, runId: string): LedgerTask[] {
 
 /** Task counts of a run's ledger, or null when the run has none (plan-less, or older runs). */
 export function ledgerSummary(db: DatabaseSync, runId: string): { total: number; open: number; completion: string | null } | null {
-  const row = db
-    .prepare(
+  const row = cached(db, 
       `SELECT COUNT(*) AS total, COALESCE(SUM(state IN ('open','blocked')), 0) AS open,
          (SELECT completion FROM run_truth WHERE run_id = ?) AS completion
        FROM ledger_tasks WHERE run_id = ?`,
@@ -68,7 +67,7 @@ export function ledgerSummary(db: DatabaseSync, runId: string): { total: number;
 /** Writes the whole ledger of a run; tasks are never deleted, so this is an upsert. */
 export function saveLedger(tx: WriteTx, runId: string, tasks: readonly LedgerTask[]): void {
   const now = Date.now();
-  const stmt = tx.db.prepare(
+  const stmt = cached(tx.db, 
     `INSERT INTO ledger_tasks (run_id, task_id, text, line, section, ord, state, done_before_run, added_iteration, ticked_iteration, created_at, updated_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (run_id, task_id) DO UPDATE SET text = excluded.text, line = excluded.line, section = excluded.section, ord = excluded.ord,

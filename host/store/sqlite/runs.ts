@@ -26,18 +26,18 @@ export function insertRun(tx: WriteTx, run: NewRunRow): RunRow {
     ended_at: null,
   };
   const cols = Object.keys(row);
-  tx.db.prepare(`INSERT INTO runs (${cols.join(', ')}) VALUES (${cols.map((c) => '$' + c).join(', ')})`).run(row as unknown as Params);
+  cached(tx.db, `INSERT INTO runs (${cols.join(', ')}) VALUES (${cols.map((c) => '$' + c).join(', ')})`).run(row as unknown as Params);
   return row;
 }
 
 export function getRun(db: DatabaseSync, id: string): RunRow | undefined {
-  return db.prepare('SELECT * FROM runs WHERE id = ?').get(id) as RunRow | undefined;
+  return cached(db, 'SELECT * FROM runs WHERE id = ?').get(id) as RunRow | undefined;
 }
 
 export function updateRun(tx: WriteTx, id: string, patch: Partial<Omit<RunRow, 'id' | 'created_at'>>): RunRow {
   const fields = { ...patch, updated_at: Date.now() };
   const sets = Object.keys(fields).map((k) => `${k} = $${k}`);
-  tx.db.prepare(`UPDATE runs SET ${sets.join(', ')} WHERE id = $id`).run({ ...(fields as Params), id });
+  cached(tx.db, `UPDATE runs SET ${sets.join(', ')} WHERE id = $id`).run({ ...(fields as Params), id });
   const row = getRun(tx.db, id);
   if (!row) throw new Error(`run ${id} not found`);
   return row;
@@ -63,18 +63,17 @@ export function shortRunId(db: DatabaseSync, id: string, min = 8): string {
 
 /** Whether a run of this workspace already has this name (names are unique per workspace). */
 export function runNameTaken(db: DatabaseSync, workspaceRoot: string, name: string): RunRow | undefined {
-  return db.prepare('SELECT * FROM runs WHERE workspace_root = ? AND name = ? ORDER BY created_at DESC LIMIT 1').get(workspaceRoot, name) as RunRow | undefined;
+  return cached(db, 'SELECT * FROM runs WHERE workspace_root = ? AND name = ? ORDER BY created_at DESC LIMIT 1').get(workspaceRoot, name) as RunRow | undefined;
 }
 
 /** Finds runs by exact id, unique id prefix, or name (newest first). */
 export function findRuns(db: DatabaseSync, ref: string): RunRow[] {
   const exact = getRun(db, ref);
   if (exact) return [exact];
-  const byPrefix = db
-    .prepare("SELECT * FROM runs WHERE id LIKE ? ESCAPE '\\' ORDER BY created_at DESC")
+  const byPrefix = cached(db, "SELECT * FROM runs WHERE id LIKE ? ESCAPE '\\' ORDER BY created_at DESC")
     .all(ref.replace(/[\\%_]/g, (c) => '\\' + c) + '%') as unknown as RunRow[];
   if (byPrefix.length > 0) return byPrefix;
-  return db.prepare('SELECT * FROM runs WHERE name = ? ORDER BY created_at DESC').all(ref) as unknown as RunRow[];
+  return cached(db, 'SELECT * FROM runs WHERE name = ? ORDER BY created_at DESC').all(ref) as unknown as RunRow[];
 }
 
 /**
@@ -101,17 +100,16 @@ export function listRuns(db: DatabaseSync, filter: { status?: RunStatus[]; works
     params.ws = filter.workspace;
   }
   const sql = `SELECT * FROM runs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT $limit`;
-  return db.prepare(sql).all(params) as unknown as RunRow[];
+  return cached(db, sql).all(params) as unknown as RunRow[];
 }
 
 export function countRuns(db: DatabaseSync, workspace: string): number {
-  return (db.prepare('SELECT COUNT(*) AS n FROM runs WHERE workspace_root = ?').get(workspace) as { n: number }).n;
+  return (cached(db, 'SELECT COUNT(*) AS n FROM runs WHERE workspace_root = ?').get(workspace) as { n: number }).n;
 }
 
 /** Runs of the workspace holding an admission slot: RUNNING, or PAUSED with a step still in progress. */
 export function workspaceSlotsTaken(db: DatabaseSync, workspace: string): number {
-  const row = db
-    .prepare(
+  const row = cached(db, 
       `SELECT COUNT(*) AS n FROM runs r WHERE r.workspace_root = ? AND (r.status = 'RUNNING'
          OR (r.status = 'PAUSED' AND EXISTS (SELECT 1 FROM steps s WHERE s.run_id = r.id AND s.status = 'IN_PROGRESS')))`,
     )
@@ -120,12 +118,12 @@ export function workspaceSlotsTaken(db: DatabaseSync, workspace: string): number
 }
 
 export function runBranchTaken(db: DatabaseSync, workspaceRoot: string, branch: string): boolean {
-  return db.prepare('SELECT 1 FROM runs WHERE workspace_root = ? AND run_branch = ?').get(workspaceRoot, branch) !== undefined;
+  return cached(db, 'SELECT 1 FROM runs WHERE workspace_root = ? AND run_branch = ?').get(workspaceRoot, branch) !== undefined;
 }
 
 export function runStatusCounts(db: DatabaseSync): Record<RunStatus, number> {
   const counts: Record<RunStatus, number> = { PENDING: 0, RUNNING: 0, PAUSED: 0, COMPLETED: 0, FAILED: 0, CANCELED: 0 };
-  const rows = db.prepare('SELECT status, COUNT(*) AS n FROM runs GROUP BY status').all() as unknown as { status: RunStatus; n: number }[];
+  const rows = cached(db, 'SELECT status, COUNT(*) AS n FROM runs GROUP BY status').all() as unknown as { status: RunStatus; n: number }[];
   for (const r of rows) counts[r.status] = r.n;
   return counts;
 }
@@ -133,10 +131,10 @@ export function runStatusCounts(db: DatabaseSync): Record<RunStatus, number> {
 /** Ended runs whose file work (summary, mirror, cleanup) is still owed, newest first, paged by id. */
 export function runsToFinalize(db: DatabaseSync, limit = 200, before?: string): RunRow[] {
   const where = "finalized_at IS NULL AND status IN ('COMPLETED', 'FAILED', 'CANCELED')";
-  if (before === undefined) return db.prepare(`SELECT * FROM runs WHERE ${where} ORDER BY id DESC LIMIT ?`).all(limit) as unknown as RunRow[];
-  return db.prepare(`SELECT * FROM runs WHERE ${where} AND id < ? ORDER BY id DESC LIMIT ?`).all(before, limit) as unknown as RunRow[];
+  if (before === undefined) return cached(db, `SELECT * FROM runs WHERE ${where} ORDER BY id DESC LIMIT ?`).all(limit) as unknown as RunRow[];
+  return cached(db, `SELECT * FROM runs WHERE ${where} AND id < ? ORDER BY id DESC LIMIT ?`).all(before, limit) as unknown as RunRow[];
 }
 
 export function markFinalized(tx: WriteTx, runId: string, now = Date.now()): void {
-  tx.db.prepare('UPDATE runs SET finalized_at = ? WHERE id = ?').run(now, runId);
+  cached(tx.db, 'UPDATE runs SET finalized_at = ? WHERE id = ?').run(now, runId);
 }

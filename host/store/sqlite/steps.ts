@@ -3,14 +3,14 @@ import type { DatabaseSync } from 'node:sqlite';
 import type { StepPhase, StepStatus } from '../../../core/types.js';
 import type { Params, WriteTx } from './connection.js';
 import type { StepRow } from './rows.js';
+import { cached } from './connection.js';
 
 export function insertStep(
   tx: WriteTx,
   step: { run_id: string; phase: StepPhase; iteration: number; attempt: number; not_before?: number | null; input_json?: string | null },
 ): StepRow {
   const now = Date.now();
-  const info = tx.db
-    .prepare(
+  const info = cached(tx.db, 
       `INSERT INTO steps (run_id, phase, status, iteration, attempt, not_before, input_json, created_at, updated_at)
        VALUES (?, ?, 'QUEUED', ?, ?, ?, ?, ?, ?)`,
     )
@@ -19,21 +19,21 @@ export function insertStep(
 }
 
 export function getStep(db: DatabaseSync, id: number): StepRow | undefined {
-  return db.prepare('SELECT * FROM steps WHERE id = ?').get(id) as StepRow | undefined;
+  return cached(db, 'SELECT * FROM steps WHERE id = ?').get(id) as StepRow | undefined;
 }
 
 export function stepsForRun(db: DatabaseSync, runId: string): StepRow[] {
-  return db.prepare('SELECT * FROM steps WHERE run_id = ? ORDER BY id').all(runId) as unknown as StepRow[];
+  return cached(db, 'SELECT * FROM steps WHERE run_id = ? ORDER BY id').all(runId) as unknown as StepRow[];
 }
 
 export function stepsWithStatus(db: DatabaseSync, statuses: StepStatus[]): StepRow[] {
-  return db.prepare(`SELECT * FROM steps WHERE status IN (${statuses.map(() => '?').join(', ')}) ORDER BY id`).all(...statuses) as unknown as StepRow[];
+  return cached(db, `SELECT * FROM steps WHERE status IN (${statuses.map(() => '?').join(', ')}) ORDER BY id`).all(...statuses) as unknown as StepRow[];
 }
 
 export function updateStep(tx: WriteTx, id: number, patch: Partial<Omit<StepRow, 'id' | 'run_id' | 'created_at'>>): StepRow {
   const fields = { ...patch, updated_at: Date.now() };
   const sets = Object.keys(fields).map((k) => `${k} = $${k}`);
-  tx.db.prepare(`UPDATE steps SET ${sets.join(', ')} WHERE id = $id`).run({ ...(fields as Params), id });
+  cached(tx.db, `UPDATE steps SET ${sets.join(', ')} WHERE id = $id`).run({ ...(fields as Params), id });
   return getStep(tx.db, id)!;
 }
 
