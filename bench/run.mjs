@@ -146,7 +146,17 @@ function cpuNow() {
 function cpuSplit() {
   const f = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
   const own = process.cpuUsage();
-  return { own: (own.user + own.system) / 1000, children: (Number(f[13]) + Number(f[14])) * 10 };
+  return { own: (own.user + own.system) / 1000, ownSys: own.system / 1000, children: (Number(f[13]) + Number(f[14])) * 10 };
+}
+
+/** A live process's own CPU time in ms (not its children's), 0 when it is not there. */
+function processCpu(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return 0;
+  }
 }
 
 /** Run ends as the in-process daemon's bus publishes them (listening from before the run exists). */
@@ -383,6 +393,7 @@ async function overheadBench(extraFlags = {}, report = true) {
     });
     // Woken by the in-process daemon's bus, so the bench's own waiting costs no CPU.
     await ends.wait(run.id);
+    const spawnerCpu = processCpu(spawnerPid());
     await reapSpawner();
     await profileStop(prof, Object.keys(extraFlags).length > 0 ? 'uncapped' : 'capped');
     const cpuRun = cpuNow() - cpu0;
@@ -441,7 +452,7 @@ async function overheadBench(extraFlags = {}, report = true) {
     // loopd's CPU per call: this process (the daemon, in-process) and every process it started
     // (git, the agent wrapper, the output capper), minus what the agents reported for themselves.
     const cpuPerCall = (cpuRun - agentCpu) / calls;
-    progress(`loopd CPU per call: daemon ${((split1.own - split0.own) / calls).toFixed(1)} ms, its processes ${((split1.children - split0.children - agentCpu) / calls).toFixed(1)} ms (the agents' own ${(agentCpu / calls).toFixed(1)} ms)`);
+    progress(`loopd CPU per call: daemon ${((split1.own - split0.own) / calls).toFixed(1)} ms (kernel ${((split1.ownSys - split0.ownSys) / calls).toFixed(1)}), its processes ${((split1.children - split0.children - agentCpu) / calls).toFixed(1)} ms (of which the spawner's own ${(spawnerCpu / calls).toFixed(1)}; the agents' own ${(agentCpu / calls).toFixed(1)} ms)`);
     if (!report) return { total: median(total), cpu: cpuPerCall };
     const r = (x) => `${(x / agent).toFixed(2)}x`;
     row(`overhead per agent call (${calls} calls: ${TASKS} tasks + reviewer)`, ms(median(total)), "the agent's own time", ms(agent), r(median(total)));
