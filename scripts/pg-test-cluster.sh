@@ -44,8 +44,10 @@ case "${1:-}" in
     fi
     "${as_owner[@]}" cp -a "$cache" "$dir/data"
     # Durability off: a test cluster is thrown away, and fsync on a shared 2-core box is slow.
+    # Small shared buffers: the test databases are tiny, and every backend (~440 per npm test) maps
+    # the pages it touches, which its exit then tears down.
     if ! "${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-        -o "-p $port -k $dir -c listen_addresses= -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+        -o "-p $port -k $dir -c listen_addresses= -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=16MB" \
         start >/dev/null; then
       echo "pg-test-cluster: the server did not start, see $dir/server.log:" >&2; tail -n 20 "$dir/server.log" >&2; exit 1
     fi

@@ -126,7 +126,7 @@ export async function testDatabaseUrl(): Promise<string | undefined> {
   await c.connect();
   try {
     // A copy of the migrated template (test/pg/global-setup.ts): the daemon finds its schema current.
-    await c.query(`CREATE DATABASE ${name} TEMPLATE ${inject('pgTemplate')}`);
+    await c.query(`CREATE DATABASE ${name} TEMPLATE ${inject('pgTemplate')} STRATEGY FILE_COPY`); // tiny databases: ~40 % cheaper to copy and drop than WAL_LOG's block-by-block copy
   } finally {
     await c.end();
   }

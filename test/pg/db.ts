@@ -10,7 +10,7 @@ export async function freshDatabase(): Promise<{ url: string; pool: Pool; drop: 
   const name = `loopd_t_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
   const c = new pg.Client({ connectionString: admin });
   await c.connect();
-  await c.query(`CREATE DATABASE ${name} TEMPLATE ${inject('pgTemplate')}`);
+  await c.query(`CREATE DATABASE ${name} TEMPLATE ${inject('pgTemplate')} STRATEGY FILE_COPY`); // tiny databases: ~40 % cheaper to copy and drop than WAL_LOG's block-by-block copy
   await c.end();
   const u = new URL(admin);
   u.pathname = `/${name}`;
