@@ -1,4 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { rank, runOrder } from './test/run-order.js';
@@ -50,6 +53,21 @@ const SETUP = ['test/compile-cache.ts', GUARD];
 
 // Names this run for the lock of test/exclusive-files.ts; the workers inherit it.
 process.env.LOOPD_TEST_RUN ??= String(process.pid);
+
+// Every temp file of the run (the tests', and their daemons', agents' and git's) goes under one
+// directory that is removed when vitest exits, pass or fail: a run used to leave ~400 directories
+// in /tmp, and tens of thousands of entries there slowed every later mkdtemp, test and bench
+// measurably (the bench's overhead per agent call read 36-47 ms with ~50,000 leftovers, 25-29 ms
+// without). The compile cache and the PostgreSQL cluster (whose initdb cache is meant to outlive
+// the run, and whose `postgres` user cannot enter a 0700 directory of root's) stay in the real one.
+if (process.env.LOOPD_TEST_STABLE_TMPDIR === undefined) {
+  const stable = tmpdir();
+  process.env.LOOPD_TEST_STABLE_TMPDIR = stable;
+  process.env.NODE_COMPILE_CACHE ??= join(stable, 'node-compile-cache');
+  const runTmp = mkdtempSync(join(stable, 'loopd-test-run-'));
+  process.env.TMPDIR = runTmp;
+  process.on('exit', () => rmSync(runTmp, { recursive: true, force: true }));
+}
 
 export default defineConfig({
   test: {
@@ -124,10 +142,11 @@ export default defineConfig({
       reporter: ['text-summary'],
       // The figures also when a test failed: CI output always says where coverage stands.
       reportOnFailure: true,
-      // Just below the figures of the run that set them (86.7 / 76.2 / 88.9 / 89.1 %; they rose when
-      // the CLI tests began running commands in the test process), with room for the few branches
-      // that depend on timing; raise them when coverage rises.
-      thresholds: { statements: 85.5, branches: 75, functions: 87.5, lines: 88 },
+      // Just below the figures of the runs that set them (88.7 / 78.2 / 90.5 / 91.3 %: they rose when
+      // the CLI tests began running commands in the test process, and again when the daemon
+      // commands did), with room for the few branches that depend on timing; raise them when
+      // coverage rises.
+      thresholds: { statements: 88, branches: 77.5, functions: 89.5, lines: 90.5 },
     },
   },
 });

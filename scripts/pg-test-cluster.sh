@@ -24,7 +24,10 @@ fi
 
 case "${1:-}" in
   start)
-    dir="$(mktemp -d "${TMPDIR:-/tmp}/loopd-pg.XXXXXX")"
+    # Under the real temp directory even when a test run points TMPDIR at its own (vitest.config.ts):
+    # the server's user must be able to enter it, and the initdb cache must outlive the run.
+    tmp="${LOOPD_TEST_STABLE_TMPDIR:-${TMPDIR:-/tmp}}"
+    dir="$(mktemp -d "$tmp/loopd-pg.XXXXXX")"
     chmod 755 "$dir"
     [ "$owner" != "$(id -un)" ] && chown "$owner" "$dir"
     # A free port: the kernel picks one for a throwaway listener, then the server takes it.
@@ -34,7 +37,7 @@ case "${1:-}" in
     # clusters and copied from there (a fraction of the cost). The cache appears whole or not at all
     # (made aside, then renamed), so runs starting at once never see half of one.
     version="$("$bin/initdb" --version | awk '{print $3}')"
-    cache="${TMPDIR:-/tmp}/loopd-pg-initdb-$version-$owner"
+    cache="$tmp/loopd-pg-initdb-$version-$owner"
     if [ ! -f "$cache/PG_VERSION" ]; then
       fresh="$dir/fresh"
       if ! "${as_owner[@]}" "$bin/initdb" -D "$fresh" -U loopd --auth=trust -E UTF8 --no-sync >"$dir/initdb.log" 2>&1; then
