@@ -70,15 +70,13 @@ const mainHead = (p: Place): string => fs.readFileSync(path.join(p.repo, '.git',
 async function placedAgain(p: Place, o: { reused: boolean; head?: string }): Promise<string[]> {
   const r = await ensureRunWorktree({ provider: 'git', repoRoot: p.repo, branch: 'run/x', path: p.wt, base: 'main' });
   expect(r.reused).toBe(o.reused);
-  expect(git(p.wt, 'symbolic-ref', '--short', 'HEAD')).toBe('run/x');
-  expect(git(p.wt, 'rev-parse', 'HEAD')).toBe(o.head ?? mainHead(p));
+  // One git process for the branch, HEAD and a clean tree.
+  expect(git(p.wt, 'status', '--porcelain=v2', '--branch', '--untracked-files=all').split('\n')).toEqual([`# branch.oid ${o.head ?? mainHead(p)}`, '# branch.head run/x']);
   expect(fs.readFileSync(path.join(p.wt, 'README.md'), 'utf8')).toBe('hello\n');
-  expect(git(p.wt, 'status', '--porcelain')).toBe('');
-  expect((await listWorktrees(p.repo)).find((w) => w.path === p.wt)?.locked).toBe(false);
-  // What an agent does next: a commit on the run branch (fails on any lock left behind).
-  fs.writeFileSync(path.join(p.wt, 'work.txt'), 'work\n');
-  git(p.wt, 'add', '-A');
-  git(p.wt, 'commit', '-q', '-m', 'work');
+  const admin = path.resolve(p.wt, fs.readFileSync(path.join(p.wt, '.git'), 'utf8').replace('gitdir:', '').trim());
+  expect(fs.existsSync(path.join(admin, 'locked'))).toBe(false);
+  // What an agent does next: a commit on the run branch (it takes the index, HEAD and branch locks).
+  git(p.wt, 'commit', '-q', '--allow-empty', '-m', 'work');
   return r.repaired;
 }
 
