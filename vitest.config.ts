@@ -82,7 +82,10 @@ if (process.env.LOOPD_TEST_STABLE_TMPDIR === undefined) {
   const stable = tmpdir();
   process.env.LOOPD_TEST_STABLE_TMPDIR = stable;
   process.env.NODE_COMPILE_CACHE ??= join(stable, 'node-compile-cache');
-  const runTmp = mkdtempSync(join(runTmpParent(stable), 'loopd-test-run-'));
+  const parent = runTmpParent(stable);
+  // The PostgreSQL cluster's own directory too (scripts/pg-test-cluster.sh; its initdb cache stays).
+  process.env.LOOPD_TEST_CLUSTER_TMPDIR ??= parent;
+  const runTmp = mkdtempSync(join(parent, 'loopd-test-run-'));
   process.env.TMPDIR = runTmp;
   // The tests' `git init`s (hundreds of repos a run, and the template repos copied for most
   // integration tests) copy no sample hooks, description or info/exclude: ~60 % fewer files to
