@@ -133,6 +133,8 @@ describe('config precedence on a real run', () => {
     });
     const detail = await t.client.runs.get.query({ run: created.id });
     expect(detail.config).toMatchObject({ iterations: 14, model: 'from-file', completion_mode: 'trailing', verify_timeout_sec: 7, agent: 'command' });
+    // The config is frozen at creation, so the run's work is not needed: cancelled, it ends at once.
+    await t.client.runs.cancel.mutate({ run: created.id });
     await waitForRun(t.client, created.id);
   });
 });
