@@ -27,9 +27,11 @@
 // empty file sets its mtime) and notes when, so the stamp is always written no earlier than the
 // heartbeat it last saw; once the heartbeat is no newer than the stamp and the stamp is older than
 // the limit (by the uptime clock, plus one step of it), the heartbeat is older than the limit too.
-// The stamp is rewritten at the first check after each renewal, so the kill comes at the latest a
-// period (plus 10 ms and the wake-up) after the limit, as with `date`; deadlines are absolute, so
-// the sleeps' drift does not add up. At spawn the daemon writes the first stamp with the
+// The stamp is rewritten at the first check after the file was touched (when the renewal's reply
+// came, its send time after), so the kill comes at the latest the limit plus a period after the
+// renewal was sent, as with `date`, plus that reply's latency, 10 ms and a second wake-up (the check
+// at the deadline): a few ms on an idle machine, inside the 0.15 TTL kept for late wake-ups.
+// Deadlines are absolute, so the sleeps' drift does not add up. At spawn the daemon writes the first stamp with the
 // heartbeat's own mtime and hands the guard the time the heartbeat had left then (seedGuard), so
 // a heartbeat that was already old at spawn is not given a fresh limit.
 import { closeSync, futimesSync, openSync, statSync, utimesSync } from 'node:fs';
