@@ -172,9 +172,13 @@ describe('streams', () => {
 
   beforeAll(async () => {
     const repo = makeRepo({ tasks: 2 });
-    // Two iterations, so the output stream spans steps; no review (review.test.ts streams none of its
-    // own, but the two review calls would add nothing the streams prove here).
-    created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_SLEEP_MS=100 ${FAKE_AGENT}`, { reviewer: false }) });
+    // Two iterations, so the output stream spans steps; no review and no merge: they would add steps
+    // and events, nothing the streams prove here.
+    created = await t.client.runs.create.mutate({
+      cwd: repo.root,
+      spec: 'specs/demo.md',
+      flags: commandFlags(`FAKE_SLEEP_MS=100 ${FAKE_AGENT}`, { reviewer: false, merge_strategy: 'none' }),
+    });
     liveEvents = collectEvents(null);
     liveOutput = collectOutput(null);
     // Each test awaits its own; a failure is reported there, not as an unhandled rejection.
