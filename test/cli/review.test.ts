@@ -4,21 +4,40 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAKE_AGENT, commandFlags, git, makeRepo, startTestDaemon, waitFor, waitForRun, type TestDaemon } from '../integration/harness.js';
-import { followLoopctl, loopctl as inProcess, type LoopctlResult as Result, requireFreshBuild } from './helpers.js';
+import { type FollowingLoopctl, followLoopctl, loopctl as inProcess, type LoopctlResult as Result, requireFreshBuild } from './helpers.js';
 
 requireFreshBuild();
 
 let t: TestDaemon;
 let runs: Record<string, Promise<Finished>> = {};
+let follower: FollowingLoopctl | undefined;
+/** What `events --all -f --json` printed while the runs below were created and ran. */
+let followed = '';
 beforeAll(async () => {
   t = await startTestDaemon();
+  // The live feed of every run, followed by a real process (ended by Ctrl-C) from before the runs
+  // below are created: their creation is what it must show, so no run of its own is needed.
+  const listening = t.daemon.bus.listenerCount('event');
+  follower = followLoopctl(['events', '--all', '-f', '--json'], { env: daemonEnv() });
+  // The subscription is up once the daemon's bus has one more listener (each SSE subscriber adds one).
+  await waitFor(() => t.daemon.bus.listenerCount('event') > listening);
   // The finished runs the tests inspect, side by side (the daemon runs three at once).
   runs = Object.fromEntries(['cli-diff', 'cli-merge', 'cli-scrap'].map((name) => [name, finished(name)]));
-  await Promise.all(Object.values(runs));
+  const ids = (await Promise.all(Object.values(runs))).map((r) => r.run.id);
+  const f = follower;
+  await waitFor(() => ids.every((id) => createdIn(f.output(), id)));
+  await f.stop();
+  followed = f.output();
 });
 afterAll(async () => {
+  await follower?.stop();
   await t.stop();
 });
+
+/** True when the JSON lines of the follower hold the RUN_CREATED event of run `id`. */
+function createdIn(output: string, id: string): boolean {
+  return output.split('\n').some((l) => l.includes('"RUN_CREATED"') && l.includes(id));
+}
 
 /** loopctl in this process (bin/loopctl.js's route), with the daemon's data dir and token. */
 function loopctl(args: string[]): Promise<Result> {
@@ -101,21 +120,11 @@ describe('loopctl review commands', () => {
 
   it('events --all -f follows the live feed of every run', async () => {
     expectOneLineError(await loopctl(['events', '--all']), /--all goes with -f alone/);
-    const listening = t.daemon.bus.listenerCount('event');
-    // A real process, ended by Ctrl-C.
-    const follower = followLoopctl(['events', '--all', '-f', '--json'], { env: daemonEnv() });
-    try {
-      // The subscription is up once the daemon's bus has one more listener (each SSE subscriber
-      // adds one): then a single run's creation must show, instead of a run every 200 ms (each a
-      // whole agent loop) until one did.
-      await waitFor(() => t.daemon.bus.listenerCount('event') > listening);
-      const repo = makeRepo({ tasks: 1 });
-      const id = (await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { merge_strategy: 'none', reviewer: false }) })).id;
-      await waitFor(() => follower.output().includes('"RUN_CREATED"'));
-      const events = follower.output().trim().split('\n').map((l) => JSON.parse(l) as { runId: string; type: string });
-      expect(events.some((e) => e.type === 'RUN_CREATED' && e.runId === id)).toBe(true);
-    } finally {
-      await follower.stop();
+    // The follower (beforeAll) was connected before the three runs were created.
+    const events = followed.trim().split('\n').map((l) => JSON.parse(l) as { runId: string; type: string });
+    for (const name of ['cli-diff', 'cli-merge', 'cli-scrap']) {
+      const { run } = await runs[name]!;
+      expect(events.some((e) => e.type === 'RUN_CREATED' && e.runId === run.id), name).toBe(true);
     }
   });
 
