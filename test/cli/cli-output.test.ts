@@ -65,6 +65,8 @@ const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).statu
 
 describe('loopctl output against an in-process daemon', () => {
   const runs: RunView[] = [];
+  /** What `run --wait` printed off a terminal (this process's captured stdout) for the second run. */
+  let waitedOffTerminal: Result = { code: -1, stdout: '', stderr: '' };
 
   beforeAll(async () => {
     base = realpathSync(mkdtempSync(join(tmpdir(), 'loopd-out-')));
@@ -75,17 +77,19 @@ describe('loopctl output against an in-process daemon', () => {
     t = await startTestDaemon();
     env = { ...process.env, LOOPD_HOME: t.home, LOOPD_ADDR: new URL(t.daemon.url).host, LOOPD_AUTH_TOKEN: t.daemon.token };
     for (const k of ['LOOP_CONFIG', 'XDG_DATA_HOME', 'NO_COLOR', 'FORCE_COLOR']) delete env[k];
-    // Two runs of one spec in one workspace, one more elsewhere: all created within a second, so
-    // their ids share the first 8 characters.
-    // The first two are created and left to run; the third is followed with --wait --json, and the
-    // three run side by side.
+    // Two runs of one spec in one workspace, one more elsewhere: all created within seconds, so
+    // their ids likely share the first 8 characters (the first 4 always).
+    // The first is created and left to run; the second is followed with --wait off a terminal (what
+    // the test of that reads: no run of its own), the third with --wait --json.
     const first = await json<RunView>(['run', 'specs/demo.md'], repo);
-    const second = await json<RunView>(['run', 'specs/demo.md'], repo);
+    waitedOffTerminal = await loopctl(['run', 'specs/demo.md', '--wait'], { cwd: repo });
+    expect(waitedOffTerminal.code, waitedOffTerminal.stderr).toBe(0);
+    const second = /^run (\S+) \(/.exec(waitedOffTerminal.stdout)?.[1];
     const third = await json<RunView>(['run', 'specs/demo.md', '--wait'], other);
     expect(third.status).toBe('COMPLETED');
-    for (const r of [first, second]) await waitForRun(t.client, r.id);
+    await waitForRun(t.client, first.id);
     const views = await json<RunView[]>(['list']);
-    for (const r of [first, second, third]) runs.push(views.find((v) => v.id === r.id)!);
+    for (const id of [first.id, second, third.id]) runs.push(views.find((v) => v.id === id)!);
   });
 
   afterAll(async () => {
@@ -219,8 +223,9 @@ describe('loopctl output against an in-process daemon', () => {
     }
   });
 
-  it('run --wait off a terminal prints plain lines: no status line, no colour', async () => {
-    const r = await loopctl(['run', 'specs/demo.md', '--wait'], { cwd: other });
+  it('run --wait off a terminal prints plain lines: no status line, no colour', () => {
+    // The second run of beforeAll, followed from this process, whose stdout is no terminal.
+    const r = waitedOffTerminal;
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).not.toMatch(/[\r\u001b]/);
     expect(r.stdout).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  RUN_COMPLETED/m);
