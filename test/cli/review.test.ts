@@ -21,13 +21,15 @@ beforeAll(async () => {
   follower = followLoopctl(['events', '--all', '-f', '--json'], { env: daemonEnv() });
   // The subscription is up once the daemon's bus has one more listener (each SSE subscriber adds one).
   await waitFor(() => t.daemon.bus.listenerCount('event') > listening);
-  // The finished runs the tests inspect, side by side (the daemon runs three at once).
-  runs = Object.fromEntries(['cli-diff', 'cli-merge', 'cli-scrap'].map((name) => [name, finished(name)]));
-  const ids = (await Promise.all(Object.values(runs))).map((r) => r.run.id);
+  // The runs the tests inspect, side by side (the daemon runs three at once).
+  const created = await Promise.all(['cli-diff', 'cli-merge', 'cli-scrap'].map((name) => create(name)));
+  // Ended once it showed their creation: what it would print of their work is not the subject.
   const f = follower;
-  await waitFor(() => ids.every((id) => createdIn(f.output(), id)));
+  await waitFor(() => created.every(({ run }) => createdIn(f.output(), run.id)));
   await f.stop();
   followed = f.output();
+  runs = Object.fromEntries(created.map((c) => [c.run.name, waitForRun(t.client, c.run.id).then(() => c)]));
+  await Promise.all(Object.values(runs));
 });
 afterAll(async () => {
   await follower?.stop();
@@ -54,12 +56,11 @@ function expectOneLineError(r: Result, pattern: RegExp): void {
   expect(r.stderr).toMatch(pattern);
 }
 
-type Finished = Awaited<ReturnType<typeof finished>>;
+type Finished = Awaited<ReturnType<typeof create>>;
 
-async function finished(name: string) {
+async function create(name: string) {
   const repo = makeRepo({ tasks: 2 });
   const run = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', name, flags: commandFlags(FAKE_AGENT, { merge_strategy: 'none', reviewer: false }) });
-  await waitForRun(t.client, run.id);
   return { repo, run };
 }
 
