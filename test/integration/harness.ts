@@ -50,10 +50,7 @@ function templateRepo(opts: { tasks?: number; spec?: string; config?: string }):
   if (cached) return cached;
   const root = join(tempDir('loopd-template-'), 'repo');
   mkdirSync(root);
-  // No template: git's sample hooks, info/exclude and description are 15 of the repo's 37 files,
-  // which every copy and every removal of one would handle, and no test uses them. (The objects
-  // stay loose: loopd reads loose objects itself and asks git about packed ones.)
-  git(root, 'init', '-q', '--template=', '-b', 'main');
+  git(root, 'init', '-q', '-b', 'main');
   const write = (rel: string, content: string) => {
     mkdirSync(dirname(join(root, rel)), { recursive: true });
     writeFileSync(join(root, rel), content);
