@@ -44,6 +44,12 @@ export interface DaemonOptions {
   databaseUrl?: string;
   /** With databaseUrl: seconds a claimed step's lease lasts without a heartbeat (DEFAULT_LEASE_TTL_SEC). */
   leaseTtlSec?: number;
+  /**
+   * Leave the spawner (core/spawner.ts) running at stop, for the next daemon of this process: the
+   * in-process daemons a test worker starts and stops file after file share one instead of paying
+   * a Node start each. It still ends with this process (its IPC channel closes).
+   */
+  keepSpawner?: boolean;
 }
 
 export interface DaemonHandle {
@@ -144,7 +150,7 @@ export async function composeDaemon(c: ComposeInput): Promise<DaemonHandle> {
         await srv.close();
         await store.close();
         // The git processes and agent wrappers are started by the spawner: it ends once idle.
-        stopSpawner();
+        if (opts.keepSpawner !== true) stopSpawner();
         if (opts.writeInfo !== false) removeOwnDaemonInfo(paths.daemonInfo);
         resolveStopped();
       })();

@@ -38,7 +38,7 @@ beforeAll(async () => {
   }
   requireFreshBuild({ dashboard: true });
   home = tempDir('loopd-home-');
-  daemon = await startDaemon({ home, host: '127.0.0.1', port: 0, token: 'browser-token', log: () => {} });
+  daemon = await startDaemon({ home, host: '127.0.0.1', port: 0, token: 'browser-token', log: () => {}, keepSpawner: true });
   client = createClientFor(daemon.url, daemon.token);
   browser = await chromium.launchPersistentContext(tempDir('loopd-chromium-'), {
     executablePath: CHROMIUM,
@@ -197,7 +197,7 @@ describe('dashboard in chromium', () => {
     const port = daemon.port;
     await daemon.stop({ drain: true });
     await page.locator('[data-testid="feed-state"]', { hasText: 'reconnecting' }).waitFor(WAIT);
-    daemon = await startDaemon({ home, host: '127.0.0.1', port, token: 'browser-token', log: () => {} });
+    daemon = await startDaemon({ home, host: '127.0.0.1', port, token: 'browser-token', log: () => {}, keepSpawner: true });
     client = createClientFor(daemon.url, daemon.token);
     // The cookie is still good, and the feed resumes by itself: a new run shows up without a reload.
     const repo = makeRepo({ tasks: 1 });

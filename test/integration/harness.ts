@@ -163,6 +163,8 @@ export async function startTestDaemon(opts: { maxConcurrency?: number } = {}): P
     token: 'test-token',
     maxConcurrency: opts.maxConcurrency ?? 3,
     log: () => {},
+    // The daemons of this worker, file after file, share one spawner (a Node start each otherwise).
+    keepSpawner: true,
     ...(await backendOptions()),
   });
   const client = createClientFor(daemon.url, daemon.token);
