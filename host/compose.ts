@@ -45,9 +45,8 @@ export interface DaemonOptions {
   /** With databaseUrl: seconds a claimed step's lease lasts without a heartbeat (DEFAULT_LEASE_TTL_SEC). */
   leaseTtlSec?: number;
   /**
-   * Leave the spawner (core/spawner.ts) running at stop, for the next daemon of this process: the
-   * in-process daemons a test worker starts and stops file after file share one instead of paying
-   * a Node start each. It still ends with this process (its IPC channel closes).
+   * Leave the spawner process running at stop, for the next daemon this process starts (a test
+   * worker starts dozens, each spawner start ~75 ms of CPU). It still ends with this process.
    */
   keepSpawner?: boolean;
 }
