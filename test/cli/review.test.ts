@@ -21,8 +21,10 @@ beforeAll(async () => {
   follower = followLoopctl(['events', '--all', '-f', '--json'], { env: daemonEnv() });
   // The subscription is up once the daemon's bus has one more listener (each SSE subscriber adds one).
   await waitFor(() => t.daemon.bus.listenerCount('event') > listening);
-  // The runs the tests inspect, side by side (the daemon runs three at once).
-  const created = await Promise.all(['cli-diff', 'cli-merge', 'cli-scrap'].map((name) => create(name)));
+  // The runs the tests inspect, side by side (the daemon runs three at once), created one after the
+  // other: ids of one millisecond share their first 13 characters, the prefix the diff test uses.
+  const created: Finished[] = [];
+  for (const name of ['cli-diff', 'cli-merge', 'cli-scrap']) created.push(await create(name));
   // Ended once it showed their creation: what it would print of their work is not the subject.
   const f = follower;
   await waitFor(() => created.every(({ run }) => createdIn(f.output(), run.id)));
