@@ -4,7 +4,7 @@
 // except the -f follower ended by Ctrl-C and run --wait on a terminal, which are real processes.
 // Needs a current build (npm test builds first).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -234,14 +234,26 @@ describe('loopctl output against an in-process daemon', () => {
   it.skipIf(!hasScript)('run --wait on a terminal redraws a status line in place, coloured unless NO_COLOR', async () => {
     // Asynchronously: the daemon answers from this process.
     const onTty = async (extra: NodeJS.ProcessEnv) => {
-      const log = join(base, `tty-${Object.keys(extra).join('') || 'plain'}.log`);
-      const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(LOOPCTL)} run specs/demo.md --wait`;
+      const label = Object.keys(extra).join('') || 'plain';
+      const log = join(base, `tty-${label}.log`);
+      // The agent waits for a gate the test opens once the status line showed the first
+      // implementation running: on a loaded machine the line's refresh (a run view after each
+      // event) could otherwise land only after a fast agent's first call had ended.
+      const gate = join(base, `tty-${label}.gate`);
+      const agent = `while [ ! -e ${gate} ]; do sleep 0.05; done; sh ${FAKE_AGENT}`;
+      const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(LOOPCTL)} run specs/demo.md --wait --agent-cmd '${agent}'`;
       const child = spawn('script', ['-qfec', cmd, log], { cwd: other, env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
       let output = '';
       child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
       child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
       const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-      const code = await new Promise<number | null>((r) => child.on('close', r));
+      const closed = new Promise<number | null>((r) => child.on('close', r));
+      await until(() => {
+        const shown = existsSync(log) && /RUNNING(\u001b\[\d+m)?  implementation iter 1 /.test(readFileSync(log, 'utf8'));
+        return shown || child.exitCode !== null;
+      }, 'the status line of the first implementation');
+      writeFileSync(gate, '');
+      const code = await closed;
       clearTimeout(timer);
       expect(code, output).toBe(0);
       return readFileSync(log, 'utf8');
