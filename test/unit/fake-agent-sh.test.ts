@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { copyRepo } from '../repo-copy.js';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
 const AGENTS = {
@@ -56,18 +57,27 @@ interface Repo {
   specPath: string;
 }
 
+// The repo both agents start from, committed once per file and copied for each call sequence.
+let template: string | undefined;
+
 function makeRepo(): Repo {
-  const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'loopd-fakesh-')));
-  dirs.push(root);
+  if (!template) {
+    template = path.join(fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'loopd-fakesh-template-'))), 'repo');
+    dirs.push(path.dirname(template));
+    fs.mkdirSync(path.join(template, 'specs', 'planning'), { recursive: true });
+    fs.writeFileSync(path.join(template, 'specs', 'planning', 'x-plan.md'), PLAN);
+    fs.writeFileSync(path.join(template, 'specs', 'x.md'), '# x\n\nBuild x.\n');
+    fs.writeFileSync(path.join(template, '.gitignore'), 'run/\n');
+    g(template, 'init', '-q', '-b', 'main');
+    g(template, 'add', '-A');
+    g(template, 'commit', '-q', '-m', 'init');
+  }
+  const base = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'loopd-fakesh-')));
+  dirs.push(base);
+  const root = path.join(base, 'repo');
+  copyRepo(template, root);
   const planPath = path.join(root, 'specs', 'planning', 'x-plan.md');
   const specPath = path.join(root, 'specs', 'x.md');
-  fs.mkdirSync(path.dirname(planPath), { recursive: true });
-  fs.writeFileSync(planPath, PLAN);
-  fs.writeFileSync(specPath, '# x\n\nBuild x.\n');
-  fs.writeFileSync(path.join(root, '.gitignore'), 'run/\n');
-  g(root, 'init', '-q', '-b', 'main');
-  g(root, 'add', '-A');
-  g(root, 'commit', '-q', '-m', 'init');
   const runDir = path.join(root, 'run');
   fs.mkdirSync(runDir);
   return { root, runDir, planPath, specPath };
