@@ -27,7 +27,9 @@ case "${1:-}" in
     # Under the real temp directory even when a test run points TMPDIR at its own (vitest.config.ts):
     # the server's user must be able to enter it, and the initdb cache must outlive the run.
     tmp="${LOOPD_TEST_STABLE_TMPDIR:-${TMPDIR:-/tmp}}"
-    dir="$(mktemp -d "$tmp/loopd-pg.XXXXXX")"
+    # The cluster itself where the test run says (vitest.config.ts: in memory when /dev/shm is a
+    # tmpfs; every test database is a directory of ~300 files copied and removed).
+    dir="$(mktemp -d "${LOOPD_TEST_CLUSTER_TMPDIR:-$tmp}/loopd-pg.XXXXXX")"
     chmod 755 "$dir"
     [ "$owner" != "$(id -un)" ] && chown "$owner" "$dir"
     # A free port: the kernel picks one for a throwaway listener, then the server takes it.

@@ -39,8 +39,10 @@ export class LeaseKeeper {
   private timers: NodeJS.Timeout[] = [];
   /** performance.now() until which this host may assume its leases are live. */
   private validUntil = 0;
-  private beating = false;
-  private reaping = false;
+  /** The renewal and the reap under way, if any: at most one of each at a time. */
+  private beating: Promise<void> | null = null;
+  private reaping: Promise<void> | null = null;
+  private stopped = false;
 
   constructor(private readonly o: LeaseKeeperOptions) {}
 
@@ -72,14 +74,27 @@ export class LeaseKeeper {
     void this.reap();
   }
 
-  stop(): void {
+  /**
+   * No more renewals or reaps, and the ones under way finished: a renewal still in flight when the
+   * host marks itself stopped would otherwise commit after that mark and clear it (renewLeases
+   * sets stopped_at back to NULL), leaving a stopped host listed alive until its TTL ran out.
+   */
+  async stop(): Promise<void> {
+    this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    await Promise.all([this.beating, this.reaping]);
   }
 
-  async beat(): Promise<void> {
-    if (this.beating) return;
-    this.beating = true;
+  beat(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    this.beating ??= this.renew().finally(() => {
+      this.beating = null;
+    });
+    return this.beating;
+  }
+
+  private async renew(): Promise<void> {
     const sent = performance.now();
     try {
       const { lost } = await renewLeases(this.o.pool, this.o.hostId, this.o.leaseTtlMs, this.o.held());
@@ -87,8 +102,6 @@ export class LeaseKeeper {
       for (const id of lost) this.o.lose(id, new LeaseLostError(id, 0));
     } catch (e) {
       this.o.onError?.(e);
-    } finally {
-      this.beating = false;
     }
   }
 
@@ -98,16 +111,20 @@ export class LeaseKeeper {
     for (const id of this.o.held()) this.o.lose(id, new LeaseLostError(id, 0));
   }
 
-  async reap(): Promise<void> {
-    if (this.reaping) return;
-    this.reaping = true;
+  reap(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    this.reaping ??= this.requeueExpired().finally(() => {
+      this.reaping = null;
+    });
+    return this.reaping;
+  }
+
+  private async requeueExpired(): Promise<void> {
     try {
       const reaped = await reapExpiredLeases(this.o.pool, this.o.hostId);
       if (reaped.length) this.o.reaped?.(reaped);
     } catch (e) {
       this.o.onError?.(e);
-    } finally {
-      this.reaping = false;
     }
   }
 }

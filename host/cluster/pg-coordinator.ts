@@ -122,12 +122,15 @@ export class PgCoordinator implements ClusterCoordinator {
   }
 
   async stop(): Promise<void> {
-    this.keeper?.stop();
     if (this.refresh) clearInterval(this.refresh);
+    // Before the stop mark: a renewal still in flight would clear it.
+    await this.keeper?.stop();
     await this.events?.close().catch(() => {});
     await this.output?.close().catch(() => {});
     if (this.pool) {
-      await markHostStopped(this.pool, this.o.hostId).catch(() => {});
+      await markHostStopped(this.pool, this.o.hostId).catch((e: unknown) =>
+        this.o.log?.(`cluster: recording this host as stopped failed (others see it alive until its TTL, then lost): ${e instanceof Error ? e.message : String(e)}`, { level: 'warn' }),
+      );
       await this.pool.end().catch(() => {});
     }
     this.pool = null;

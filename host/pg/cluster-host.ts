@@ -69,9 +69,9 @@ export class ClusterHost {
   /** Stops claiming; in-flight agents keep their leases until they finish or the process exits. */
   async stop(): Promise<void> {
     this.stopping = true;
-    this.keeper.stop();
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    await this.keeper.stop();
     await markHostStopped(this.o.pool, this.o.id).catch(() => {});
   }
 

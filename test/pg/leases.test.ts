@@ -2,15 +2,17 @@
 // lease's expiry into the past on the database clock, never by sleeping.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { freshDatabase, seedRun } from './db.js';
-import type { Pool } from '../../host/pg/connect.js';
+import { LeaseKeeper } from '../../host/cluster/lease-keeper.js';
+import { openPool, type Pool } from '../../host/pg/connect.js';
 import { admitRuns, claimStep, completeStep, heartbeat, LeaseLostError, liveLeasesOf, reapExpiredLeases, type ClaimLimits } from '../../host/pg/leases.js';
 import { listHosts, markHostStopped, registerHost } from '../../host/pg/hosts.js';
 
 let pool: Pool;
+let url: string;
 let drop: () => Promise<void>;
 
 beforeAll(async () => {
-  ({ pool, drop } = await freshDatabase());
+  ({ pool, url, drop } = await freshDatabase());
 });
 afterAll(async () => drop());
 beforeEach(async () => {
@@ -187,3 +189,40 @@ describe('hosts', () => {
     expect((await listHosts(pool)).find((h) => h.id === 'h3')?.state).toBe('alive');
   });
 });
+
+describe('LeaseKeeper.stop', () => {
+  it('waits for a renewal in flight, so a host marked stopped right after stays stopped', async () => {
+    // The keeper's pool has one connection, held here: its renewal is in flight and cannot finish.
+    const keeperPool = openPool(url, 1);
+    let release = (): void => {};
+    try {
+      await registerHost(pool, { id: 'k', hostname: 'k.local', address: null, agents: ['claude'], workspaces: [], maxConcurrency: 1, leaseTtlMs: 30_000 });
+      const held = await keeperPool.connect();
+      release = () => {
+        release = () => {};
+        held.release();
+      };
+      const keeper = new LeaseKeeper({ pool: keeperPool, hostId: 'k', leaseTtlMs: 30_000, held: () => [], lose: () => {} });
+      const beat = keeper.beat();
+      let stopped = false;
+      const stopping = keeper.stop().then(() => {
+        stopped = true;
+      });
+      // Whatever can settle without the connection has settled after a turn of the event loop.
+      await new Promise((r) => setImmediate(r));
+      expect(stopped).toBe(false);
+      release();
+      await stopping;
+      await beat;
+      await markHostStopped(pool, 'k');
+      expect((await listHosts(pool)).find((h) => h.id === 'k')?.state).toBe('stopped');
+      // Stopped means stopped: no renewal starts afterwards.
+      await keeper.beat();
+      expect((await listHosts(pool)).find((h) => h.id === 'k')?.state).toBe('stopped');
+    } finally {
+      release();
+      await keeperPool.end();
+    }
+  });
+});
+
