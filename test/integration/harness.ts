@@ -2,7 +2,6 @@
 // LOOPD_HOME, and a typed client talking to it over real HTTP. With LOOPD_TEST_BACKEND=postgres
 // (the integration-pg vitest project) each daemon gets a fresh database on the test PostgreSQL
 // (test/pg/global-setup.ts) and runs as one cluster host on it, as `loopd --database-url` does.
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -14,6 +13,7 @@ import { createClientFor, type LoopClient } from '../../cli/client.js';
 import { startDaemon, type DaemonHandle } from '../../host/main.js';
 import type { RunView } from '../../router/index.js';
 import { copyRepo } from '../repo-copy.js';
+import { gitSync } from '../git-sync.js';
 
 export const FIXTURES = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
 /** fake-agent.mjs's behaviour and knobs in sh: no Node start-up (50-80 ms of CPU) per agent call. */
@@ -21,12 +21,9 @@ export const FAKE_AGENT_SH = `sh ${join(FIXTURES, 'fake-agent.sh')}`;
 /** The fake agent of the integration tests: the sh one (test/unit/fake-agent-sh.test.ts holds it to fake-agent.mjs). */
 export const FAKE_AGENT = FAKE_AGENT_SH;
 
+/** git for a test's set-up and assertions: trimmed stdout, throws when git fails (test/git-sync.ts). */
 export function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@localhost', ...args], {
-    cwd,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  }).trim();
+  return gitSync(cwd, ['-c', 'user.name=test', '-c', 'user.email=test@localhost', ...args]).trim();
 }
 
 export function tempDir(prefix = 'loopd-test-'): string {
