@@ -1,13 +1,14 @@
 // fake-agent.sh is fake-agent.mjs without the Node start-up: integration tests take it wherever the
 // agent's language does not matter. Both agents get the same calls in identical repos and must leave
 // the same facts: output lines, exit codes, files, plan, spec, commits and per-run counters.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { copyRepo } from '../repo-copy.js';
+import { gitSync } from '../git-sync.js';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
 const AGENTS = {
@@ -22,7 +23,7 @@ afterAll(() => {
 });
 
 function g(cwd: string, ...args: string[]): string {
-  return execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@localhost', ...args], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return gitSync(cwd, ['-c', 'user.name=t', '-c', 'user.email=t@localhost', ...args]);
 }
 
 // Loopd's plan rules at their edges: done, `[ ]?`, fenced code, a checklist heading that ends, a
