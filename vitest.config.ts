@@ -67,10 +67,13 @@ process.env.LOOPD_TEST_RUN ??= String(process.pid);
 // commit, copy and remove of 40 repos: 1.1 s of CPU in /tmp on ext4, 0.42 s in /dev/shm.
 // LOOPD_TEST_TMPFS=0 keeps it in the real temp directory.
 const TMPFS_MAGIC = 0x01021994;
+// A whole run peaked at ~420 MB there; a container's default /dev/shm (64 MB) is too small.
+const TMPFS_MIN_FREE = 2 * 1024 ** 3;
 function runTmpParent(stable: string): string {
   if (process.env.LOOPD_TEST_TMPFS === '0') return stable;
   try {
-    if (statfsSync('/dev/shm').type !== TMPFS_MAGIC) return stable;
+    const fs = statfsSync('/dev/shm');
+    if (fs.type !== TMPFS_MAGIC || fs.bavail * fs.bsize < TMPFS_MIN_FREE) return stable;
     accessSync('/dev/shm', constants.W_OK);
     return '/dev/shm';
   } catch {

@@ -251,7 +251,8 @@ const worktree = (ev: EventViewOf<'WORKTREE_PROVIDER' | 'WORKTREE_READY'>): stri
   const p: Fields<'WORKTREE_PROVIDER' | 'WORKTREE_READY'> = ev.payload;
   const path = str(p.path);
   const provider = str(p.provider);
-  const reason = str(p.reason);
+  // A provider's reason, or what loopd put right after a crash before the worktree was ready.
+  const reason = str(p.reason) ?? (str(p.repaired) && `repaired: ${str(p.repaired)}`);
   const head = path ? join(path, provider && `(${provider})`) : (provider ?? '');
   if (!reason) return head;
   return head ? `${head}: ${clip(reason)}` : clip(reason);

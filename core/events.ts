@@ -44,7 +44,8 @@ export interface EventPayloads {
   CONFIG_WARNING: { message: string };
   NAME_FALLBACK: { reason: string };
   WORKTREE_PROVIDER: { provider: string; reason: string };
-  WORKTREE_READY: { path: string; branch: string; base: string; provider: string };
+  /** `repaired`: what a crash left half-done and loopd put right first (stale git locks, an unfinished worktree add). */
+  WORKTREE_READY: { path: string; branch: string; base: string; provider: string; repaired?: string };
   WORKTREE_REMOVED: { path: string };
   SPEC_SNAPSHOT: { spec: string; plan: string | null };
   // steps

@@ -62,10 +62,19 @@ export async function gitExec(dir: string, args: string[], config: string[] = []
 export async function git(dir: string, args: string[], config: string[] = []): Promise<string> {
   const r = await gitExec(dir, args, config);
   if (r.code !== 0) {
-    const detail = firstLine(r.stderr) || firstLine(r.stdout) || `exit code ${r.code}`;
-    throw new GitError(`git ${args.join(' ')} failed in ${dir}: ${detail}`);
+    throw new GitError(`git ${args.join(' ')} failed in ${dir}: ${errorLine(r)}`);
   }
   return r.stdout;
+}
+
+/**
+ * The line of a failed git's output that says what went wrong: its `fatal:` or `error:` line.
+ * git often prints progress first (`worktree add` starts with "Preparing worktree (new branch
+ * ...)"), and that first line alone told the user nothing.
+ */
+export function errorLine(r: { code: number; stdout: string; stderr: string }): string {
+  const lines = `${r.stderr}\n${r.stdout}`.split('\n').map((l) => l.trim());
+  return lines.find((l) => /^(fatal|error):/.test(l)) ?? (firstLine(r.stderr) || firstLine(r.stdout) || `exit code ${r.code}`);
 }
 
 export function firstLine(s: string): string {
@@ -104,8 +113,7 @@ export async function gitWithIdentity(dir: string, args: string[]): Promise<stri
   if (first.code === 0) return first.stdout;
   const fallback = await identityConfig(dir);
   if (fallback.length === 0) {
-    const detail = firstLine(first.stderr) || firstLine(first.stdout) || `exit code ${first.code}`;
-    throw new GitError(`git ${args.join(' ')} failed in ${dir}: ${detail}`);
+    throw new GitError(`git ${args.join(' ')} failed in ${dir}: ${errorLine(first)}`);
   }
   return git(dir, args, [...fallback, NO_AUTO_MAINTENANCE]);
 }
@@ -146,7 +154,7 @@ export async function isAncestor(repoRoot: string, a: string, b: string): Promis
   const r = await gitExec(repoRoot, ['merge-base', '--is-ancestor', a, b]);
   if (r.code === 0) return true;
   if (r.code === 1) return false;
-  throw new GitError(`cannot compare ${a} and ${b} in ${repoRoot}: ${firstLine(r.stderr) || `exit code ${r.code}`}`);
+  throw new GitError(`cannot compare ${a} and ${b} in ${repoRoot}: ${errorLine(r)}`);
 }
 
 /** The commit a revision names, or null when it names none. */

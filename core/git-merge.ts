@@ -1,7 +1,7 @@
 // Merging a run branch into its target with plumbing only (merge-tree, commit-tree, a
 // compare-and-swap update-ref): no working tree, index or HEAD changes, so the user's checkout is
 // never touched. A Loopd-Run trailer makes a second merge of the same run a no-op.
-import { firstLine, git, gitExec, GitError, gitWithIdentity, isAncestor, resolveCommit } from './git-exec.js';
+import { errorLine, git, gitExec, GitError, gitWithIdentity, isAncestor, resolveCommit } from './git-exec.js';
 import { listWorktrees } from './git-worktrees.js';
 
 const TRAILER = 'Loopd-Run';
@@ -79,7 +79,7 @@ async function writeMerge(o: MergeOptions, targetCommit: string, runCommit: stri
   const { repoRoot, strategy, runId } = o;
   const mt = await gitExec(repoRoot, ['merge-tree', '--write-tree', '--name-only', '--no-messages', targetCommit, runCommit]);
   if (mt.code !== 0 && mt.code !== 1) {
-    throw new GitError(`git merge-tree failed in ${repoRoot}: ${firstLine(mt.stderr) || `exit code ${mt.code}`} (needs git >= 2.38)`);
+    throw new GitError(`git merge-tree failed in ${repoRoot}: ${errorLine(mt)} (needs git >= 2.38)`);
   }
   const lines = mt.stdout.split('\n');
   const tree = (lines[0] ?? '').trim();

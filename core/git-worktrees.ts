@@ -1,7 +1,7 @@
 // The run worktrees git manages: listing, creating (or finding again) and removing them. The
 // check each iteration repeats (is the worktree still there, on its branch, and at which HEAD)
 // reads the git directory's files and starts no git process when they tell for sure.
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { branchExists, canonical, git, gitExec, GitError, isDirectory } from './git-exec.js';
 import { gitDirsOf, isLooseCommit, readHead } from './git-files.js';
@@ -69,10 +69,13 @@ export async function createWorktree(opts: {
   branch: string;
   path: string;
   base: string;
-}): Promise<{ path: string; reused: boolean }> {
+}): Promise<{ path: string; reused: boolean; repaired: string[] }> {
   const { repoRoot, branch, base } = opts;
   const path = resolve(opts.path);
   const want = canonical(path);
+  // An add a crashed daemon or host left half-done at this path is put right first, from the
+  // files: git itself refuses some of these states (docs/architecture.md).
+  const undone = undoInterruptedAdd(repoRoot, path);
   let worktrees = await listWorktrees(repoRoot);
 
   // A worktree whose directory was deleted by hand still blocks its branch until pruned.
@@ -81,17 +84,9 @@ export async function createWorktree(opts: {
     worktrees = await listWorktrees(repoRoot);
   }
 
-  let atPath = worktrees.find((w) => canonical(w.path) === want);
-  if (atPath && interruptedAdd(atPath)) {
-    // A `worktree add` killed half-way (a crashed daemon or host) left this path locked, on a
-    // placeholder HEAD or with nothing checked out: made by us for this run, so made again.
-    await git(repoRoot, ['worktree', 'remove', '--force', '--force', atPath.path]);
-    await git(repoRoot, ['worktree', 'prune']);
-    worktrees = await listWorktrees(repoRoot);
-    atPath = undefined;
-  }
+  const atPath = worktrees.find((w) => canonical(w.path) === want);
   if (atPath) {
-    if (atPath.branch === branch) return { path, reused: true };
+    if (atPath.branch === branch) return { path, reused: true, repaired: [...undone, ...clearStaleLocks(repoRoot, branch, path)] };
     throw new GitError(
       `${path} is already a worktree on ${atPath.branch ?? 'a detached HEAD'}, not ${branch}: remove it (git worktree remove --force ${path}) or choose another worktree path`,
     );
@@ -106,7 +101,11 @@ export async function createWorktree(opts: {
     throw new GitError(`${path} already exists and is not a worktree of ${repoRoot}: move it away or choose another worktree path`);
   }
 
+  // Only now that the branch is checked out nowhere: a lock left on its ref fails `worktree add -b`.
+  const repaired = [...undone, ...clearStaleLocks(repoRoot, branch, path)];
   mkdirSync(dirname(path), { recursive: true });
+  // A run branch that exists already was made by this run (placement picks a branch no one has):
+  // an earlier attempt killed after `worktree add -b` created it. Checked out as it is, never reset.
   if (await branchExists(repoRoot, branch)) {
     await git(repoRoot, ['worktree', 'add', path, branch]);
   } else {
@@ -115,26 +114,112 @@ export async function createWorktree(opts: {
     }
     await git(repoRoot, ['worktree', 'add', '-b', branch, path, base]);
   }
-  return { path, reused: false };
+  return { path, reused: false, repaired };
+}
+
+/** The repository's own git directory when it is a plain `.git` directory (what the file-level repairs need), else null. */
+function commonDirOf(repoRoot: string): string | null {
+  const dir = join(repoRoot, '.git');
+  return isDirectory(dir) && !isDirectory(join(dir, 'reftable')) ? dir : null;
+}
+
+/** The admin dir (`.git/worktrees/<id>`) whose `gitdir` file names `<path>/.git`, or null. */
+function adminDirOf(commonDir: string, path: string): string | null {
+  const root = join(commonDir, 'worktrees');
+  let ids: string[];
+  try {
+    ids = readdirSync(root);
+  } catch {
+    return null;
+  }
+  const want = canonical(join(path, '.git'));
+  for (const id of ids) {
+    const text = readText(join(root, id, 'gitdir'))?.trim();
+    if (text && canonical(resolve(root, id, text)) === want) return join(root, id);
+  }
+  return null;
+}
+
+function readText(p: string): string | null {
+  try {
+    return readFileSync(p, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/** The reason git's own lock gives while `worktree add` sets a worktree up (in English; translated, the lock stays, which is harmless). */
+const ADD_LOCK_REASON = 'initializing';
+
+/**
+ * A `git worktree add` killed before it finished leaves its admin dir locked "initializing" and
+ * then, in order: no HEAD, an empty one, the null-id placeholder, the branch but no index (the
+ * checkout under way), or everything but the unlock. Up to the checkout, the worktree is undone
+ * (its directory and admin dir removed: nothing in it is anyone's work, loopd never handed it
+ * out), so the add is made again; git itself refuses to remove some of these states ("is not a
+ * .git file"). Whatever the lock's reason: a worktree with nothing checked out holds no one's work.
+ * A finished checkout is kept and only unlocked, and only from git's own lock: a complete worktree
+ * locked by hand is left as it is. Returns what was done, for the run's events.
+ */
+function undoInterruptedAdd(repoRoot: string, path: string): string[] {
+  const common = commonDirOf(repoRoot);
+  const admin = common && adminDirOf(common, path);
+  if (!admin) return [];
+  const lock = readText(join(admin, 'locked'));
+  if (lock === null) return [];
+  const head = readText(join(admin, 'HEAD'))?.trim() ?? '';
+  if (head !== '' && !/^0+$/.test(head) && existsSync(join(admin, 'index'))) {
+    // Checked out: git's own lock is lifted as the add would have; one locked by hand stays.
+    if (lock.trim() !== ADD_LOCK_REASON) return [];
+    rmSync(join(admin, 'locked'), { force: true });
+    return [`unlocked ${path} (a worktree add killed after its checkout)`];
+  }
+  if (madeByAdd(path, admin)) rmSync(path, { recursive: true, force: true });
+  rmSync(admin, { recursive: true, force: true });
+  return [`removed the unfinished worktree add at ${path}`];
 }
 
 /**
- * git locks a worktree while `worktree add` sets it up (HEAD a placeholder, then the branch, then
- * the checkout) and unlocks it at the end: locked on the placeholder HEAD, or locked with no index
- * yet, is an add that never finished. A worktree locked by hand is complete and left alone.
+ * The directory at `path` is the one this admin dir's add made: its `.git` names the admin dir, or
+ * it holds nothing but an empty `.git` (killed as it wrote it) or nothing at all.
  */
-function interruptedAdd(w: WorktreeEntry): boolean {
-  if (!w.locked) return false;
-  const dirs = gitDirsOf(w.path);
-  if (dirs === undefined) return false;
-  let head = '';
-  try {
-    head = readFileSync(join(dirs.gitDir, 'HEAD'), 'utf8').trim();
-  } catch {
-    return false;
+function madeByAdd(path: string, admin: string): boolean {
+  if (!isDirectory(path)) return false;
+  const dirs = gitDirsOf(path);
+  if (dirs !== undefined) return canonical(dirs.gitDir) === canonical(admin);
+  const entries = readdirSync(path);
+  return entries.length === 0 || (entries.length === 1 && entries[0] === '.git' && readText(join(path, '.git')) === '');
+}
+
+/** Lock files git takes in the worktree's own git directory (commit, reset, checkout). */
+const WORKTREE_LOCKS = ['index.lock', 'HEAD.lock', 'ORIG_HEAD.lock'];
+
+/**
+ * Removes the lock files a git killed half-way left on the run's branch ref and in its worktree's
+ * git directory: git never removes them itself, and while one is there every commit and every
+ * `worktree add -b` of the branch fails ("cannot lock ref ...: File exists"). Called only as a new
+ * implementation attempt prepares the worktree, when no process of the run can be running (the
+ * previous attempt's agent ended or was ended, a review or verification is over, and a daemon's
+ * orphaned git finishes in milliseconds, far sooner than a step is started again). Returns the
+ * files removed.
+ */
+export function clearStaleLocks(repoRoot: string, branch: string, path: string): string[] {
+  const common = commonDirOf(repoRoot);
+  if (!common) return [];
+  const files: string[] = [];
+  if (branch !== '' && !branch.split('/').some((p) => p === '' || p === '.' || p === '..')) files.push(join(common, 'refs', 'heads', `${branch}.lock`));
+  const dirs = gitDirsOf(path);
+  // Only a linked worktree of this repository: never the main checkout's own index.
+  if (dirs && canonical(dirs.commonDir) === canonical(common) && canonical(dirs.gitDir) !== canonical(common)) {
+    for (const f of WORKTREE_LOCKS) files.push(join(dirs.gitDir, f));
   }
-  // The placeholder git writes first (the null object id), or a HEAD set but nothing checked out.
-  return /^0+$/.test(head) || !existsSync(join(dirs.gitDir, 'index'));
+  const removed: string[] = [];
+  for (const f of files) {
+    if (!existsSync(f)) continue;
+    rmSync(f, { force: true });
+    removed.push(`removed the stale ${f}`);
+  }
+  return removed;
 }
 
 export async function removeWorktree(repoRoot: string, path: string, opts?: { deleteBranch?: string }): Promise<void> {

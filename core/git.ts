@@ -4,10 +4,10 @@
 // simple-git serves the porcelain-shaped queries (branch lists); hot paths go through gitExec().
 import { simpleGit } from 'simple-git';
 import { headCommitFromFiles } from './git-files.js';
-import { branchExists, firstLine, git, gitExec, GitError, gitWithIdentity, isDirectory, NO_AUTO_MAINTENANCE } from './git-exec.js';
+import { branchExists, errorLine, firstLine, git, gitExec, GitError, gitWithIdentity, isDirectory, NO_AUTO_MAINTENANCE } from './git-exec.js';
 
 export { branchExists, git, gitExec, GitError, isAncestor, resolveCommit } from './git-exec.js';
-export { createWorktree, listWorktrees, pruneWorktrees, removeWorktree, reusableWorktree, type WorktreeEntry } from './git-worktrees.js';
+export { clearStaleLocks, createWorktree, listWorktrees, pruneWorktrees, removeWorktree, reusableWorktree, type WorktreeEntry } from './git-worktrees.js';
 export { commitSubjects, mergeIntoTarget, type MergeResult, type MergeStatus } from './git-merge.js';
 
 export async function findRepoRoot(dir: string): Promise<string> {
@@ -33,7 +33,7 @@ async function hasAnyCommit(repoRoot: string): Promise<boolean> {
   // Branches only: `rev-list --all` also walks every worktree's HEAD and fails while another run
   // is still creating its worktree, which read as "no commits".
   const r = await gitExec(repoRoot, ['for-each-ref', '--count=1', '--format=%(objectname)', 'refs/heads/']);
-  if (r.code !== 0) throw new GitError(`cannot read the branches of ${repoRoot}: ${firstLine(r.stderr) || `exit code ${r.code}`}`);
+  if (r.code !== 0) throw new GitError(`cannot read the branches of ${repoRoot}: ${errorLine(r)}`);
   return r.stdout.trim() !== '';
 }
 
@@ -96,7 +96,7 @@ export async function commitEverything(dir: string, message: string, opts: { cha
   if (opts.changed !== true) {
     const staged = await gitExec(dir, ['diff', '--cached', '--quiet']);
     if (staged.code === 0) return false;
-    if (staged.code !== 1) throw new GitError(`git diff --cached failed in ${dir}: ${firstLine(staged.stderr)}`);
+    if (staged.code !== 1) throw new GitError(`git diff --cached failed in ${dir}: ${errorLine(staged)}`);
   }
   await gitWithIdentity(dir, ['commit', '--quiet', '-m', message]);
   return true;
@@ -166,7 +166,7 @@ export async function diffSince(dir: string, fromCommit: string, opts: { clean?:
   for (const file of untracked.slice(0, MAX_UNTRACKED_DIFFS)) {
     // --no-index exits 1 when the files differ, which is always the case against /dev/null.
     const r = await gitExec(dir, ['diff', '--no-color', '--no-ext-diff', '--no-index', '--', '/dev/null', file]);
-    if (r.code > 1) throw new GitError(`git diff of untracked ${file} failed in ${dir}: ${firstLine(r.stderr)}`);
+    if (r.code > 1) throw new GitError(`git diff of untracked ${file} failed in ${dir}: ${errorLine(r)}`);
     parts.push(r.stdout);
   }
   if (untracked.length > MAX_UNTRACKED_DIFFS) {

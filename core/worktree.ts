@@ -16,6 +16,7 @@ import { delimiter, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import {
   branchExists,
+  clearStaleLocks,
   createWorktree,
   listWorktrees,
   pruneWorktrees,
@@ -162,21 +163,24 @@ export async function ensureRunWorktree(opts: {
   path: string;
   base: string;
   env?: NodeJS.ProcessEnv;
-}): Promise<{ path: string; reused: boolean; head?: string }> {
+}): Promise<{ path: string; reused: boolean; head?: string; repaired: string[] }> {
   const { repoRoot, branch, base } = opts;
   // Every iteration after the first finds the worktree where it left it: one rev-parse confirms
   // that and reads HEAD, instead of listing all worktrees (and then reading HEAD separately).
   const live = await reusableWorktree(repoRoot, branch, opts.path);
-  if (live) return { path: live.path, reused: true, head: live.head };
+  // A lock file left by a git killed with an earlier attempt (an agent's commit) would fail this one.
+  if (live) return { path: live.path, reused: true, head: live.head, repaired: clearStaleLocks(repoRoot, branch, live.path) };
   if (opts.provider === 'git') return createWorktree({ repoRoot, branch, path: opts.path, base });
 
   const env = opts.env ?? process.env;
   const existing = await worktreeOnBranch(repoRoot, branch);
   if (existing.entry !== null) {
     refuseMainCheckout(branch, existing.entry, existing.main);
-    return { path: existing.entry.path, reused: true };
+    return { path: existing.entry.path, reused: true, repaired: clearStaleLocks(repoRoot, branch, existing.entry.path) };
   }
 
+  // A stale lock on the branch's ref (an earlier `wt switch --create` killed half-way) would fail this one.
+  const repaired = clearStaleLocks(repoRoot, branch, opts.path);
   // --create fails on a branch that already exists (a run resumed after its worktree was
   // removed but its branch kept); plain `switch` then just adds a worktree for it.
   const create = !(await branchExists(repoRoot, branch));
@@ -191,7 +195,7 @@ export async function ensureRunWorktree(opts: {
     throw new Error(`wt ${args.join(' ')} succeeded but git lists no worktree on ${branch} in ${repoRoot}: check worktrunk's worktree-path setting`);
   }
   refuseMainCheckout(branch, made.entry, made.main);
-  return { path: made.entry.path, reused: false };
+  return { path: made.entry.path, reused: false, repaired };
 }
 
 /** Removes the run's worktree, keeping its branch; a worktree that is already gone is fine. */

@@ -35,19 +35,34 @@ function snapshotInputs(run: RunInput, worktree: string): boolean {
 }
 
 /**
+ * The run's worktree could not be put in place: not the agent's failure, and not a worktree that
+ * was deleted (the step's error says git's own reason and what to do).
+ */
+export class WorktreePrepareError extends Error {
+  override name = 'WorktreePrepareError';
+}
+
+/**
  * Makes sure the worktree exists and holds the workspace's spec and plan. Safe to repeat. Returns
  * its path, and its HEAD commit when that was read on the way (null: the caller reads it).
  */
 export async function prepareWorktree(input: HandlerInput): Promise<{ path: string; head: string | null }> {
   const { run, step, sink } = input;
-  const wt = await ensureRunWorktree({
-    provider: run.worktreeProvider === 'worktrunk' ? 'worktrunk' : 'git',
-    repoRoot: run.workspaceRoot,
-    branch: run.runBranch,
-    path: run.worktreePath,
-    base: run.baseBranch,
-  });
-  if (!wt.reused) sink.event('WORKTREE_READY', { path: wt.path, branch: run.runBranch, base: run.baseBranch, provider: run.worktreeProvider });
+  let wt: Awaited<ReturnType<typeof ensureRunWorktree>>;
+  try {
+    wt = await ensureRunWorktree({
+      provider: run.worktreeProvider === 'worktrunk' ? 'worktrunk' : 'git',
+      repoRoot: run.workspaceRoot,
+      branch: run.runBranch,
+      path: run.worktreePath,
+      base: run.baseBranch,
+    });
+  } catch (e) {
+    throw new WorktreePrepareError(`cannot prepare the run's worktree ${run.worktreePath} (branch ${run.runBranch}): ${e instanceof Error ? e.message : String(e)}`);
+  }
+  // What a crash left and loopd put right is told, even when the worktree itself was there.
+  const repaired = wt.repaired.length > 0 ? { repaired: wt.repaired.join('; ') } : {};
+  if (!wt.reused || wt.repaired.length > 0) sink.event('WORKTREE_READY', { path: wt.path, branch: run.runBranch, base: run.baseBranch, provider: run.worktreeProvider, ...repaired });
   // Only before any agent touched the worktree; a step re-run after a crash still gets it.
   const agentRanBefore = input.history.some((h) => h.phase === 'implementation' && h.result?.requeued !== true);
   const head = wt.head ?? null;

@@ -17,7 +17,7 @@ import { traceMark } from '../core/trace.js';
 import { agentOutcome, findStep, runAgent, runDirOutsideWorktree, type AgentRun } from './agent-step.js';
 import type { WaitResult } from '../core/agents/process.js';
 import { afterExitFacts, knownToJudge, planTallies, type AfterExitFacts } from './implementation-facts.js';
-import { prepareImplementation, readPlan } from './implementation-prepare.js';
+import { prepareImplementation, readPlan, WorktreePrepareError } from './implementation-prepare.js';
 import { judgeImplementation } from './judge.js';
 import { diffAheadPath, keepDiffAhead, startDiffAhead, type StartedDiff } from './review-diff-ahead.js';
 import { reviewBase } from './review-steps.js';
@@ -123,7 +123,15 @@ export const implementation: Handler<'implementation'> = async (input) => {
   const gone = await checkRunPlace(input.run, { worktree: false });
   traceMark(step.id, 'place checked');
   if (gone) return { status: 'FAILED', error: gone.message, result: { fatal: true, failReason: gone.reason } };
-  const { run, runPatch, commitBefore, planBefore } = await prepareImplementation(input, { prompt: files.prompt, iterPrompt: files.iterPrompt });
+  let prepared: Awaited<ReturnType<typeof prepareImplementation>>;
+  try {
+    prepared = await prepareImplementation(input, { prompt: files.prompt, iterPrompt: files.iterPrompt });
+  } catch (e) {
+    // Retried like an ordinary failure (a lock a live git held may be gone by then), then the run fails as worktree_failed.
+    if (e instanceof WorktreePrepareError) return { status: 'FAILED', error: e.message, result: { failReason: 'worktree_failed' } };
+    throw e;
+  }
+  const { run, runPatch, commitBefore, planBefore } = prepared;
   traceMark(step.id, 'prepared');
   const spec = { kind: run.config.agent, agentCmd: run.config.agent_cmd, model: run.config.model, promptPath: files.iterPrompt, logPath: files.log, exitPath: files.exit };
   // The git facts are taken as soon as the agent's processes are gone, beside the output read.

@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { rmSync, statSync, writeFileSync } from 'node:fs';
 import { findByNonce, isAlive, killTree, readExitStatus, spawnDetached, waitForExit, type WaitResult } from '../core/agents/process.js';
-import type { HeartbeatGuard } from '../core/agents/heartbeat-guard.js';
+import { guardStampPath, type HeartbeatGuard } from '../core/agents/heartbeat-guard.js';
 import { traceMark } from '../core/trace.js';
 import type { AgentProcessInfo, EventSink } from './types.js';
 
@@ -101,6 +101,8 @@ export async function awaitStepProcess(proc: AgentProcessInfo, opts: AwaitOption
 /** Ends an adopted process without waiting for its result (a step that simply runs again). */
 export async function abandonStepProcess(proc: AgentProcessInfo, graceMs = 2000): Promise<void> {
   await killTree(proc, graceMs);
+  // The dead-man guard's stamp went with nobody (the group is gone): waitForExit removes it otherwise.
+  rmSync(guardStampPath(proc.exitPath), { force: true });
 }
 
 /** What a step's recorded process JSON holds: at least the intent, the pid once it was started. */

@@ -18,7 +18,23 @@
 //
 // Same-host restart: the new daemon's keeper refreshes the same file at registration, so agents
 // whose host came back within the limit live on and are adopted.
-import { closeSync, openSync, utimesSync } from 'node:fs';
+//
+// What a check costs: one `sleep`, nothing else. The guard cannot read an mtime without a process
+// (`date -r`, two `date`s a check until now), so it compares the heartbeat with a stamp file of
+// its own (dash's `test -nt` is a builtin and compares nanoseconds) and keeps the time from
+// /proc/uptime (read by the `read` builtin, 10 ms steps). Whenever the heartbeat is newer than the
+// stamp, the guard writes the stamp again (`: > stamp`, a builtin redirect: truncating even an
+// empty file sets its mtime) and notes when, so the stamp is always written no earlier than the
+// heartbeat it last saw; once the heartbeat is no newer than the stamp and the stamp is older than
+// the limit (by the uptime clock, plus one step of it), the heartbeat is older than the limit too.
+// The stamp is rewritten at the first check after the file was touched (when the renewal's reply
+// came, its send time after), so the kill comes at the latest the limit plus a period after the
+// renewal was sent, as with `date`, plus that reply's latency, 10 ms and a second wake-up (the check
+// at the deadline): a few ms on an idle machine, inside the 0.15 TTL kept for late wake-ups.
+// Deadlines are absolute, so the sleeps' drift does not add up. At spawn the daemon writes the first stamp with the
+// heartbeat's own mtime and hands the guard the time the heartbeat had left then (seedGuard), so
+// a heartbeat that was already old at spawn is not given a fresh limit.
+import { closeSync, futimesSync, openSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** What the spawn wrapper needs to guard a process group; absent on a single host (SQLite). */
@@ -53,8 +69,42 @@ export function touchHeartbeat(file: string, sentWallMs: number): void {
   utimesSync(file, t, t);
 }
 
-/** The wrapper's positional arguments for a guard ($8 file, $9 max age in ms, $10 period in s); empty: no guard. */
-export function guardArgs(g: HeartbeatGuard | null | undefined): [string, string, string] {
-  if (!g) return ['', '', ''];
-  return [g.file, String(Math.floor(g.maxAgeMs)), (g.checkMs / 1000).toFixed(3)];
+/** The guard's stamp file, beside the step's exit file (the wrapper's own files). */
+export function guardStampPath(exitPath: string): string {
+  return `${exitPath}.guard`;
+}
+
+/**
+ * Writes the guard's first stamp, just after the heartbeat's mtime (so only a later renewal is
+ * newer), and returns the milliseconds the heartbeat has left before it is older than the limit:
+ * 0 when it is missing or stale. Called before the spawn, so the guard starts after `nowMs`.
+ */
+export function seedGuard(g: HeartbeatGuard, exitPath: string, nowMs?: number): number {
+  let beatNs: bigint | null = null;
+  try {
+    beatNs = statSync(g.file, { bigint: true }).mtimeNs;
+  } catch {
+    // No heartbeat: stale from the start.
+  }
+  const now = nowMs ?? Date.now();
+  const fd = openSync(guardStampPath(exitPath), 'w', 0o600);
+  try {
+    if (beatNs === null) return 0;
+    // In whole microseconds (exact in a double), 2 us later: utimes goes through seconds as a
+    // double (about 0.24 us steps today), which must not land on or before the heartbeat's mtime.
+    const atUs = Number(beatNs / 1000n) + 2;
+    futimesSync(fd, atUs / 1e6, atUs / 1e6);
+    return Math.max(0, Math.ceil(g.maxAgeMs - (now - atUs / 1000)));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The wrapper's positional arguments for a guard ($8 file, $9 max age in ms, $10 period in ms,
+ * $11 the ms the heartbeat had left at spawn, from seedGuard); empty: no guard.
+ */
+export function guardArgs(g: HeartbeatGuard | null | undefined, leftMs = 0): [string, string, string, string] {
+  if (!g) return ['', '', '', ''];
+  return [g.file, String(Math.floor(g.maxAgeMs)), String(Math.round(g.checkMs)), String(Math.max(0, Math.ceil(leftMs)))];
 }

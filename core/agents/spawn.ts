@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import { accessSync, constants, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
-import { guardArgs, type HeartbeatGuard } from './heartbeat-guard.js';
+import { guardArgs, seedGuard, type HeartbeatGuard } from './heartbeat-guard.js';
 import { capLayout } from './output-cap.js';
 import { SpawnerGoneError, spawnDetachedFile, type Started } from '../spawner.js';
 import { NONCE_ENV, findByNonce, parseStat, pidMark, type ProcessHandle } from './proc.js';
@@ -44,12 +44,13 @@ export interface SpawnSpec {
 
 // $1 command, $2 stdin file, $3 log, $4 exit file, $5 output cap in bytes (empty: none), $6 node,
 // $7 the capping writer, $8 the host's heartbeat file (empty: no guard), $9 its maximum age in ms,
-// ${10} the guard's period in seconds (cluster mode only: heartbeat-guard.ts), ${11} GNU head,
-// ${12} the cap's head in bytes and ${13} GNU stdbuf (all empty: the capping writer reads from the
-// first byte). Arguments rather than interpolation, so no path or command needs quoting. The
-// no-op TERM/INT traps keep the shells alive long enough to record the status of a child that was
-// terminated (143/130) instead of dying with it; a trap that runs a command (unlike `trap ""`) is
-// reset to the default in children, so agents still get the signal. SIGKILL still ends everything.
+// ${10} the guard's period in ms and ${11} the ms the heartbeat had left at spawn (cluster mode
+// only: heartbeat-guard.ts), ${12} GNU head, ${13} the cap's head in bytes and ${14} GNU stdbuf
+// (all empty: the capping writer reads from the first byte). Arguments rather than interpolation,
+// so no path or command needs quoting. The no-op TERM/INT traps keep the shells alive long enough
+// to record the status of a child that was terminated (143/130) instead of dying with it; a trap
+// that runs a command (unlike `trap ""`) is reset to the default in children, so agents still get
+// the signal. SIGKILL still ends everything.
 //
 // With a cap, the agent writes into a pipe read by the capping writer (output-cap.ts), which
 // lives in this process group too, so it survives a daemon restart like the agent. The exit
@@ -72,17 +73,31 @@ const WRAPPER = [
   // TERM then would be lost), and with the wrapper's stdout, not the log. dash still loses a TERM
   // now and then (about 1 in 40 agents that exit within milliseconds of their start, when it lands
   // as the guard forks its sleep): the exit file is the fallback, so it leaves within one period.
-  '  hb="$8" maxage="$9" every="${10}" exitf="$4"',
-  '  ( s= stop=; trap \'stop=1; [ -z "$s" ] || kill "$s" 2>/dev/null\' TERM',
+  // Each check costs its one sleep and builtins only (heartbeat-guard.ts): the stamp, written by
+  // the daemon at spawn and rewritten here whenever the heartbeat is newer, is compared by `test
+  // -nt`; `due` is when the stamp is older than the limit, by /proc/uptime in ms (read by `read`,
+  // 10 ms steps, hence the +10). The sleep lasts a period, or less to wake at `due` itself.
+  '  hb="$8" maxage="$9" every="${10}" left="${11}" exitf="$4"',
+  '  ( s= stop= st="$exitf.guard"; trap \'stop=1; [ -z "$s" ] || kill "$s" 2>/dev/null\' TERM',
+  '    now() { read -r t _ < /proc/uptime; f=${t#*.}; t=$(( ${t%.*} * 1000 + ${f#0} * 10 )); }',
+  '    now; due=$(( t + 10 + left ))',
   '    while :; do',
+  '      d=$(( due - t )); [ "$d" -le "$every" ] || d=$every',
+  '      if [ "$d" -gt 0 ]; then',
   // A TERM between starting the sleep and knowing its pid is seen on the next line.
-  '      sleep "$every" & s=$!',
-  '      [ -z "$stop" ] || kill "$s" 2>/dev/null',
-  '      wait "$s"; s=',
+  '        sleep "$(( d / 1000 )).$(( d / 100 % 10 ))$(( d / 10 % 10 ))$(( d % 10 ))" & s=$!',
+  '        [ -z "$stop" ] || kill "$s" 2>/dev/null',
+  '        wait "$s"; s=',
+  '      fi',
   '      [ -z "$stop" ] && [ ! -e "$exitf" ] || break',
-  '      m=$(date -r "$hb" +%s%3N 2>/dev/null) || m=0',
-  '      [ $(( $(date +%s%3N) - m )) -le "$maxage" ] || kill -KILL 0',
+  '      now',
+  '      if [ "$hb" -nt "$st" ]; then : > "$st"; now; due=$(( t + 10 + maxage ))',
+  // Stale: the stamp goes first (the only process the guard starts besides its sleeps), then the group.
+  '      elif [ "$t" -ge "$due" ]; then rm -f "$st"; kill -KILL 0',
+  '      fi',
   '    done',
+  // The stamp is removed by the daemon once the group is empty (wait.ts): an rm here would cost a
+  // process per agent.
   '    wait 2>/dev/null; exit 0 ) < /dev/null &',
   '  gpid=$!',
   'fi',
@@ -96,7 +111,7 @@ const WRAPPER = [
   // complete line, so an empty or cut-short file (a SIGKILL between the open and the write) reads
   // as no status at all, exactly like a temporary file that was never renamed.
   'record() { [ -z "$gpid" ] || kill "$gpid" 2>/dev/null; printf \'%s\\n\' "$1" > "$exitf"; }',
-  'log="$3" max="$5" node="$6" capper="$7" headbin="${11}" headb="${12}" stdbuf="${13}"',
+  'log="$3" max="$5" node="$6" capper="$7" headbin="${12}" headb="${13}" stdbuf="${14}"',
   // Node resets ignored signals to their default as it starts, so a TERM meant for the agent can
   // kill the writer before its own handler is in place, which is before it reads a byte: then it
   // starts again on the same pipe, and nothing is lost.
@@ -231,7 +246,9 @@ export async function spawnDetached(spec: SpawnSpec): Promise<ProcessHandle> {
   const head = cap && spec.headCopy !== false ? capLayout(Number(cap)).head : 0;
   const tools = head > 0 ? gnuHead() : null;
   const headArgs = tools ? [tools.head, String(head), tools.stdbuf] : ['', '', ''];
-  const args = [spec.shellCommand, spec.stdinPath, spec.logPath, spec.exitPath, cap, process.execPath, cap ? capperScript() : '', ...guardArgs(spec.guard), ...headArgs];
+  // The guard's first stamp and the time its heartbeat has left, taken before the spawn.
+  const left = spec.guard ? seedGuard(spec.guard, spec.exitPath) : 0;
+  const args = [spec.shellCommand, spec.stdinPath, spec.logPath, spec.exitPath, cap, process.execPath, cap ? capperScript() : '', ...guardArgs(spec.guard, left), ...headArgs];
   // Started by the spawner (core/spawner.ts), not by forking the daemon; node:child_process there
   // rather than execa, whose set-up per call cost a few ms of CPU. The wrapper is detached: it is not
   // ended with the spawner or the daemon (the whole point is that it lives on).

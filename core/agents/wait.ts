@@ -1,6 +1,7 @@
 // Waiting for a step's process to end, whether this daemon started it or re-adopted it after a
 // restart: the exit file is the record, /proc the liveness check.
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { guardStampPath } from './heartbeat-guard.js';
 import { isDead, nonceMatches, readStat, type ProcessHandle } from './proc.js';
 import { ownChild } from './spawn.js';
 import { killTree, settle, SETTLE_MS } from './process-tree.js';
@@ -72,6 +73,9 @@ export async function waitForExit(h: ProcessHandle, exitPath: string, opts: Wait
     if (why === 'exit') await settle(h, opts.settleMs ?? SETTLE_MS);
     opts.mark?.('group settled');
     await killTree(h, why === 'exit' ? Math.min(graceMs, 500) : graceMs);
+    // The dead-man guard's stamp (cluster mode), once its guard is gone with the group: removed
+    // here rather than by an rm process in the guard (spawn.ts).
+    rmSync(guardStampPath(exitPath), { force: true });
     opts.mark?.('tree checked');
     const exitCode = readExitStatus(exitPath);
     return {

@@ -60,6 +60,13 @@ describe('event summaries', () => {
     );
   });
 
+  it('WORKTREE_READY gives the path and provider, and what loopd repaired after a crash', () => {
+    expect(line('WORKTREE_READY', { path: '/r.run-x', branch: 'run/x', base: 'main', provider: 'git' })).toBe('/r.run-x (git)');
+    expect(line('WORKTREE_READY', { path: '/r.run-x', branch: 'run/x', base: 'main', provider: 'git', repaired: 'removed the stale /r/.git/refs/heads/run/x.lock' })).toBe(
+      '/r.run-x (git): repaired: removed the stale /r/.git/refs/heads/run/x.lock',
+    );
+  });
+
   it('SIGNAL names the signal', () => {
     expect(line('SIGNAL', { signal: 'no_progress' })).toBe('no_progress');
     expect(line('SIGNAL', { signal: 'spec_tampered', iteration: 2, spec: 'specs/x.md' })).toBe('iter 2: spec_tampered');

@@ -46,6 +46,18 @@ describe.concurrent('failures that are not the agent\'s', () => {
     expect(detail.steps).toHaveLength(1);
   });
 
+  it('a worktree that cannot be made: worktree_failed in its own words, not worktree_missing', async () => {
+    const repo = makeRepo({ tasks: 2 });
+    // The worktree's parent is a file: creation accepts the path (nothing is there), making it fails.
+    writeFileSync(join(repo.base, 'blocker'), 'a file\n');
+    const flags = commandFlags(FAKE_AGENT_SH, { claude_retries: 1, claude_retry_backoff_sec: 0, reviewer: false, worktree_path_template: '../blocker/wt' });
+    const created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags });
+    const run = await waitForRun(t.client, created.id);
+    expect(run).toMatchObject({ status: 'FAILED', exitReason: 'worktree_failed' });
+    expect(run.lastError).toContain(`cannot prepare the run's worktree ${join(repo.base, 'blocker', 'wt')} (branch run/demo): EEXIST: file already exists, mkdir '${join(repo.base, 'blocker')}'`);
+    expect(run.lastError).not.toContain('no longer exists');
+  });
+
   it('a deleted workspace: workspace_missing', async () => {
     const { run } = await failWith('rm -rf "${LOOP_RUN_DIR%/logs/loop/*}"');
     expect(run).toMatchObject({ status: 'FAILED', exitReason: 'workspace_missing' });

@@ -50,13 +50,13 @@ export async function seedRun(pool: Pool, o: { workspace?: string; agent?: strin
   return { runId, stepId: rows[0]!.id };
 }
 
-/** Polls probe until it answers truthy; the deadline only matters when a test fails. */
-export async function until<T>(what: string, probe: () => Promise<T | null | undefined | false> | T | null | undefined | false, limitMs = 60_000): Promise<T> {
+/** Polls probe every `everyMs` until it answers truthy; the deadline only matters when a test fails. */
+export async function until<T>(what: string, probe: () => Promise<T | null | undefined | false> | T | null | undefined | false, limitMs = 60_000, everyMs = 50): Promise<T> {
   const end = Date.now() + limitMs;
   for (;;) {
     const v = await probe();
     if (v) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }

@@ -49,7 +49,8 @@ function startHost(id: string): Promise<void> {
   });
 }
 
-const until = <T>(what: string, probe: () => Promise<T | null | undefined | false> | T | null | undefined | false, limitMs = 60_000): Promise<T> => untilOf(what, probe, limitMs);
+// Every 100 ms rather than db.ts's 50: most probes here are queries, and a few ms later changes nothing.
+const until = <T>(what: string, probe: () => Promise<T | null | undefined | false> | T | null | undefined | false, limitMs = 60_000, everyMs = 100): Promise<T> => untilOf(what, probe, limitMs, everyMs);
 
 interface Line { what: string; host: string; runId: string; phase: string; iteration: number; attempt: number; pid: number; t: number }
 
@@ -93,10 +94,15 @@ it('every run completes once through repeated SIGKILLs of whole hosts, and no st
     await startHost(victim);
   }
 
-  await until('every run to complete', async () => {
-    const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM runs WHERE status = 'COMPLETED'`);
-    return rows[0]!.n === RUNS;
-  });
+  await until(
+    'every run to complete',
+    async () => {
+      const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM runs WHERE status = 'COMPLETED'`);
+      return rows[0]!.n === RUNS;
+    },
+    60_000,
+    250,
+  );
 
   // Each host's agents end at the latest when their host was killed.
   const ledger = readFileSync(join(dir, 'ledger.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Line);

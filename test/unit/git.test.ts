@@ -131,13 +131,13 @@ describe('worktrees', () => {
     const root = makeRepo();
     const wt = path.join(path.dirname(root), 'deep', 'nested', 'wt');
     const first = await createWorktree({ repoRoot: root, branch: 'run/x', path: wt, base: 'main' });
-    expect(first).toEqual({ path: wt, reused: false });
+    expect(first).toEqual({ path: wt, reused: false, repaired: [] });
     expect(fs.readFileSync(path.join(wt, 'README.md'), 'utf8')).toBe('hello\n');
     expect(g(wt, 'symbolic-ref', '--short', 'HEAD').trim()).toBe('run/x');
 
     write(path.join(wt, 'work.txt'), 'in progress\n');
     const second = await createWorktree({ repoRoot: root, branch: 'run/x', path: wt, base: 'main' });
-    expect(second).toEqual({ path: wt, reused: true });
+    expect(second).toEqual({ path: wt, reused: true, repaired: [] });
     expect(fs.readFileSync(path.join(wt, 'work.txt'), 'utf8')).toBe('in progress\n');
   });
 
@@ -145,7 +145,7 @@ describe('worktrees', () => {
     const root = makeRepo();
     g(root, 'branch', 'run/y');
     const wt = path.join(path.dirname(root), 'wt-y');
-    expect(await createWorktree({ repoRoot: root, branch: 'run/y', path: wt, base: 'main' })).toEqual({ path: wt, reused: false });
+    expect(await createWorktree({ repoRoot: root, branch: 'run/y', path: wt, base: 'main' })).toEqual({ path: wt, reused: false, repaired: [] });
     expect(g(wt, 'symbolic-ref', '--short', 'HEAD').trim()).toBe('run/y');
   });
 

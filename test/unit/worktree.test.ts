@@ -100,14 +100,14 @@ describe('ensureRunWorktree / removeRunWorktree with worktrunk', () => {
     const expected = `${root}.run-fast-cache`; // the stub's (worktrunk's default) template
 
     const first = await ensureRunWorktree({ provider: 'worktrunk', repoRoot: root, branch: 'run/fast-cache', path: planned, base: 'main', env });
-    expect(first).toEqual({ path: expected, reused: false });
+    expect(first).toEqual({ path: expected, reused: false, repaired: [] });
     expect(fs.existsSync(path.join(expected, 'README.md'))).toBe(true);
     expect(g(expected, 'symbolic-ref', '--short', 'HEAD').trim()).toBe('run/fast-cache');
     expect(fs.existsSync(planned)).toBe(false);
     expect(calls(log)).toEqual(['switch --create run/fast-cache --base main --no-hooks --yes']);
 
     const second = await ensureRunWorktree({ provider: 'worktrunk', repoRoot: root, branch: 'run/fast-cache', path: planned, base: 'main', env });
-    expect(second).toEqual({ path: expected, reused: true });
+    expect(second).toEqual({ path: expected, reused: true, repaired: [] });
     expect(calls(log)).toHaveLength(1);
 
     await removeRunWorktree({ provider: 'worktrunk', repoRoot: root, branch: 'run/fast-cache', path: planned, env });
@@ -127,7 +127,7 @@ describe('ensureRunWorktree / removeRunWorktree with worktrunk', () => {
     const { env, log } = stubEnv();
     g(root, 'branch', 'run/kept', 'main');
     const r = await ensureRunWorktree({ provider: 'worktrunk', repoRoot: root, branch: 'run/kept', path: '/unused', base: 'main', env });
-    expect(r).toEqual({ path: `${root}.run-kept`, reused: false });
+    expect(r).toEqual({ path: `${root}.run-kept`, reused: false, repaired: [] });
     expect(calls(log)).toEqual(['switch run/kept --no-hooks --yes']);
   });
 
@@ -137,7 +137,7 @@ describe('ensureRunWorktree / removeRunWorktree with worktrunk', () => {
     const first = await ensureRunWorktree({ provider: 'worktrunk', repoRoot: root, branch: 'run/x', path: '/unused', base: 'main', env });
     fs.rmSync(first.path, { recursive: true, force: true });
     const again = await ensureRunWorktree({ provider: 'worktrunk', repoRoot: root, branch: 'run/x', path: '/unused', base: 'main', env });
-    expect(again).toEqual({ path: first.path, reused: false });
+    expect(again).toEqual({ path: first.path, reused: false, repaired: [] });
     expect(calls(log)[1]).toBe('switch run/x --no-hooks --yes');
   });
 
@@ -179,11 +179,13 @@ describe('ensureRunWorktree / removeRunWorktree with git', () => {
     expect(await ensureRunWorktree({ provider: 'git', repoRoot: root, branch: 'run/plain', path: planned, base: 'main', env })).toEqual({
       path: planned,
       reused: false,
+      repaired: [],
     });
     expect(await ensureRunWorktree({ provider: 'git', repoRoot: root, branch: 'run/plain', path: planned, base: 'main', env })).toEqual({
       path: planned,
       reused: true,
       head: g(root, 'rev-parse', 'run/plain').trim(),
+      repaired: [],
     });
     await removeRunWorktree({ provider: 'git', repoRoot: root, branch: 'run/plain', path: planned, env });
     await removeRunWorktree({ provider: 'git', repoRoot: root, branch: 'run/plain', path: planned, env });
