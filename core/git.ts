@@ -1,10 +1,8 @@
 // Git operations for runs: the repository's base branch, a worktree's status, commits and diffs.
 // Running git lives in git-exec.ts, worktrees in git-worktrees.ts, merges in git-merge.ts, facts
 // read straight from the git directory in git-files.ts; this module re-exports what callers use.
-// simple-git serves the porcelain-shaped queries (branch lists); hot paths go through gitExec().
-import { simpleGit } from 'simple-git';
 import { headCommitFromFiles } from './git-files.js';
-import { branchExists, errorLine, firstLine, git, gitExec, GitError, gitWithIdentity, isDirectory, NO_AUTO_MAINTENANCE } from './git-exec.js';
+import { branchExists, errorLine, git, gitExec, GitError, gitWithIdentity, isDirectory, NO_AUTO_MAINTENANCE } from './git-exec.js';
 
 export { branchExists, git, gitExec, GitError, isAncestor, resolveCommit } from './git-exec.js';
 export { clearStaleLocks, createWorktree, listWorktrees, pruneWorktrees, removeWorktree, reusableWorktree, type WorktreeEntry } from './git-worktrees.js';
@@ -21,12 +19,19 @@ export async function findRepoRoot(dir: string): Promise<string> {
   return top;
 }
 
+/**
+ * The local branch names. Asked at every run's creation, so through the spawner like the other
+ * hot-path calls: simple-git forked the daemon itself for it (10-40 ms of a big daemon's CPU, its
+ * event loop blocked meanwhile). Full ref names, stripped here: `refname:short` prints
+ * `heads/x` when a tag is also called x.
+ */
 export async function listBranches(repoRoot: string): Promise<string[]> {
-  try {
-    return (await simpleGit({ baseDir: repoRoot }).branchLocal()).all;
-  } catch (e) {
-    throw new GitError(`cannot list branches in ${repoRoot}: ${firstLine((e as Error).message)}`);
-  }
+  const r = await gitExec(repoRoot, ['for-each-ref', '--format=%(refname)', 'refs/heads/']);
+  if (r.code !== 0) throw new GitError(`cannot list branches in ${repoRoot}: ${errorLine(r)}`);
+  return r.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('refs/heads/'))
+    .map((l) => l.slice('refs/heads/'.length));
 }
 
 async function hasAnyCommit(repoRoot: string): Promise<boolean> {

@@ -44,6 +44,11 @@ export interface DaemonOptions {
   databaseUrl?: string;
   /** With databaseUrl: seconds a claimed step's lease lasts without a heartbeat (DEFAULT_LEASE_TTL_SEC). */
   leaseTtlSec?: number;
+  /**
+   * Leave the spawner process running at stop, for the next daemon this process starts (a test
+   * worker starts dozens, each spawner start ~75 ms of CPU). It still ends with this process.
+   */
+  keepSpawner?: boolean;
 }
 
 export interface DaemonHandle {
@@ -144,7 +149,7 @@ export async function composeDaemon(c: ComposeInput): Promise<DaemonHandle> {
         await srv.close();
         await store.close();
         // The git processes and agent wrappers are started by the spawner: it ends once idle.
-        stopSpawner();
+        if (opts.keepSpawner !== true) stopSpawner();
         if (opts.writeInfo !== false) removeOwnDaemonInfo(paths.daemonInfo);
         resolveStopped();
       })();

@@ -83,7 +83,9 @@ describe('plain JSON input', () => {
   it('filters a real list: limit 1 of two runs', async () => {
     const repo = makeRepo({ tasks: 1 });
     for (const name of ['plain-a', 'plain-b']) {
-      await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', name, flags: commandFlags(FAKE_AGENT, { merge_strategy: 'none', reviewer: false }) });
+      const run = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', name, flags: commandFlags(FAKE_AGENT, { merge_strategy: 'none', reviewer: false }) });
+      // Only their rows matter here: cancelled at once, they spare the agent call and what follows.
+      await t.client.runs.cancel.mutate({ run: run.id });
     }
     const r = await raw('GET', q('runs.list', { limit: 1, workspace: repo.root }));
     const runs = (JSON.parse(r.body) as { result: { data: { json: { name: string }[] } } }).result.data.json;

@@ -70,16 +70,22 @@ describe('bad input creates nothing', () => {
     ['merge target checked out in the user checkout', (root) => ({ cwd: root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { merge_target_branch: 'main' }) }), /merge target "main" is checked out at .*never changes a checkout/],
     ['invalid flag value', (root) => ({ cwd: root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { iterations: 'many' }) }), /iterations/],
   ];
+  // The daemon sees only git on its PATH, so a claude or codex installed on this machine cannot
+  // turn a bad-input case into a real run. Made once, on first use, for every case.
+  let onlyGit = '';
+  const gitOnlyBin = (): string => {
+    if (onlyGit) return onlyGit;
+    onlyGit = tempDir();
+    symlinkSync(execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim(), join(onlyGit, 'git'));
+    return onlyGit;
+  };
   for (const [name, input, message] of cases) {
     sqliteIt(name, async () => {
       const repo = makeRepo();
       const other = tempDir();
       writeFileSync(join(other, 'outside.md'), '# outside\n');
       const before = (await t.daemon.store.listRuns()).length;
-      // The daemon sees only git on its PATH, so a claude or codex installed on this machine
-      // cannot turn a bad-input case into a real run.
-      const bin = tempDir();
-      symlinkSync(execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim(), join(bin, 'git'));
+      const bin = gitOnlyBin();
       const oldPath = process.env.PATH;
       process.env.PATH = bin;
       try {
@@ -127,6 +133,8 @@ describe('config precedence on a real run', () => {
     });
     const detail = await t.client.runs.get.query({ run: created.id });
     expect(detail.config).toMatchObject({ iterations: 14, model: 'from-file', completion_mode: 'trailing', verify_timeout_sec: 7, agent: 'command' });
+    // The config is frozen at creation, so the run's work is not needed: cancelled, it ends at once.
+    await t.client.runs.cancel.mutate({ run: created.id });
     await waitForRun(t.client, created.id);
   });
 });
@@ -164,7 +172,13 @@ describe('streams', () => {
 
   beforeAll(async () => {
     const repo = makeRepo({ tasks: 2 });
-    created = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_SLEEP_MS=100 ${FAKE_AGENT}`) });
+    // Two iterations, so the output stream spans steps; no review and no merge: they would add steps
+    // and events, nothing the streams prove here.
+    created = await t.client.runs.create.mutate({
+      cwd: repo.root,
+      spec: 'specs/demo.md',
+      flags: commandFlags(`FAKE_SLEEP_MS=100 ${FAKE_AGENT}`, { reviewer: false, merge_strategy: 'none' }),
+    });
     liveEvents = collectEvents(null);
     liveOutput = collectOutput(null);
     // Each test awaits its own; a failure is reported there, not as an unhandled rejection.

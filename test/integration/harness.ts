@@ -162,6 +162,8 @@ export async function startTestDaemon(opts: { maxConcurrency?: number } = {}): P
     token: 'test-token',
     maxConcurrency: opts.maxConcurrency ?? 3,
     log: () => {},
+    // One spawner for every daemon of this worker: a start per daemon cost ~75 ms of CPU.
+    keepSpawner: true,
     ...(await backendOptions()),
   });
   const client = createClientFor(daemon.url, daemon.token);

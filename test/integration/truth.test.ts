@@ -96,7 +96,7 @@ describe('the ledger', () => {
 
   it('with the reviewer off, completes on facts without the token', async () => {
     const repo = makeRepo({ tasks: 1 });
-    const run = await waitForRun(t.client, (await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_NO_TOKEN=1 ${FAKE_AGENT}`, { reviewer: false, verify_cmds: 'true' }) })).id);
+    const run = await waitForRun(t.client, (await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(`FAKE_NO_TOKEN=1 ${FAKE_AGENT}`, { reviewer: false, verify_cmds: 'true', merge_strategy: 'none' }) })).id);
     expect(run.status).toBe('COMPLETED');
     expect((await t.daemon.store.getRunTruth(run.id))?.completion).toBe('complete_facts');
     expect(run).toMatchObject({ completion: 'complete_facts', tasksDone: 1, tasksTotal: 1 });
