@@ -100,7 +100,7 @@ export async function awaitStepProcess(proc: AgentProcessInfo, opts: AwaitOption
 
 /** Ends an adopted process without waiting for its result (a step that simply runs again). */
 export async function abandonStepProcess(proc: AgentProcessInfo, graceMs = 2000): Promise<void> {
-  await killTree(proc, graceMs);
+  await killTree(proc, graceMs, () => readExitStatus(proc.exitPath) !== null);
   // The dead-man guard's stamp went with nobody (the group is gone): waitForExit removes it otherwise.
   rmSync(guardStampPath(proc.exitPath), { force: true });
 }

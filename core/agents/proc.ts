@@ -77,6 +77,8 @@ export const NONCE_ENV = 'LOOP_PROCESS_NONCE';
 
 export interface ProcStat {
   state: string;
+  /** The parent's pid (1, or a subreaper's, once the parent is gone). */
+  ppid: number;
   pgrp: number;
   startTime: string;
 }
@@ -96,10 +98,11 @@ export function parseStat(raw: string): ProcStat | null {
   // comm (field 2) may contain spaces and parentheses; everything after the last ')' is fixed.
   const rest = raw.slice(raw.lastIndexOf(')') + 2).split(' ');
   const state = rest[0];
+  const ppid = rest[1];
   const pgrp = rest[2];
   const startTime = rest[19];
-  if (state === undefined || pgrp === undefined || startTime === undefined) return null;
-  return { state, pgrp: Number(pgrp), startTime };
+  if (state === undefined || ppid === undefined || pgrp === undefined || startTime === undefined) return null;
+  return { state, ppid: Number(ppid), pgrp: Number(pgrp), startTime };
 }
 
 /** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot), or null if no such process. */

@@ -72,7 +72,9 @@ export async function waitForExit(h: ProcessHandle, exitPath: string, opts: Wait
     opts.mark?.(`end seen (${why})`);
     if (why === 'exit') await settle(h, opts.settleMs ?? SETTLE_MS);
     opts.mark?.('group settled');
-    await killTree(h, why === 'exit' ? Math.min(graceMs, 500) : graceMs);
+    // Once the agent's status is recorded, a process it left behind that missed the TERM gets one
+    // of its own: holding the output pipe, it would keep the writer (and the step) for the grace.
+    await killTree(h, why === 'exit' ? Math.min(graceMs, 500) : graceMs, () => readExitStatus(exitPath) !== null);
     // The dead-man guard's stamp (cluster mode), once its guard is gone with the group: removed
     // here rather than by an rm process in the guard (spawn.ts).
     rmSync(guardStampPath(exitPath), { force: true });
