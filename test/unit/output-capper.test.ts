@@ -137,6 +137,53 @@ describe('the wrapper output cap', () => {
     expect(fs.readFileSync(s.logPath, 'utf8').endsWith('GOODBYE\n')).toBe(true);
     expect(readCapState(s.logPath)).toMatchObject({ truncated: true, finalized: true });
   });
+
+  // What the test above hit now and then: a `sleep &` forked by dash as the group's TERM landed
+  // loses it (the child's inherited trap handler takes it, then it resets its traps and execs).
+  // Made certain here: the agent's TERM trap itself leaves an orphan behind, started after the
+  // TERM, holding the pipe. Once the agent's status is recorded that orphan gets a TERM of its own,
+  // so the writer reaches its end of input and finishes the log itself (before, the orphan held
+  // the pipe for the whole grace, then the SIGKILL ended the writer with the log unfinished).
+  it('ends a process the agent left holding the pipe that never got the TERM, and the writer finishes the log', async () => {
+    const s = spec(`trap '(sleep 30 &); echo GOODBYE; exit 143' TERM; ${flood(2 * MAX)}; touch ready; sleep 30 & wait`);
+    const h = await spawnDetached(s);
+    handles.push(h);
+    const ac = new AbortController();
+    const waiting = waitForExit(h, s.exitPath, { signal: ac.signal, graceMs: 20_000 });
+    const ready = path.join(s.cwd, 'ready');
+    for (const end = Date.now() + 20_000; !fs.existsSync(ready) && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
+    expect(fs.existsSync(ready)).toBe(true);
+    ac.abort();
+    const exit = await waiting;
+    expect(exit.canceled).toBe(true);
+    expect(readExitStatus(s.exitPath)).toBe(143);
+    expect(fs.readFileSync(s.logPath, 'utf8').endsWith('GOODBYE\n')).toBe(true);
+    // Finished by the writer (it saw its end of input), not by a daemon after a SIGKILL.
+    const cap = readCapState(s.logPath);
+    expect(cap).toMatchObject({ truncated: true, finalized: true });
+    expect(cap!.finishedByDaemon).toBeUndefined();
+  });
+
+  it('leaves a process started by a TERM handler still running after the agent ended to finish', async () => {
+    // The agent's outer shell dies of the TERM at once (no trap), so its status is recorded while
+    // the inner one is still in its handler, whose child has TERM at its default: it has a live
+    // parent in the step, so it is not taken for a leftover and its words reach the log.
+    const inner = `trap 'sh -c "sleep 0.3 && echo LAST-WORDS"; exit 143' TERM; touch ready; while :; do sleep 0.05; done`;
+    const s = spec(`sh -c "${inner.replace(/"/g, '\\"')}"; exit $?`);
+    const h = await spawnDetached(s);
+    handles.push(h);
+    const ac = new AbortController();
+    const waiting = waitForExit(h, s.exitPath, { signal: ac.signal, graceMs: 20_000 });
+    const ready = path.join(s.cwd, 'ready');
+    for (const end = Date.now() + 20_000; !fs.existsSync(ready) && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
+    expect(fs.existsSync(ready)).toBe(true);
+    ac.abort();
+    const exit = await waiting;
+    expect(exit.canceled).toBe(true);
+    expect(readExitStatus(s.exitPath)).toBe(143);
+    // (Before them, dash's "Terminated" for the children the group's TERM ended.)
+    expect(fs.readFileSync(s.logPath, 'utf8').endsWith('LAST-WORDS\n')).toBe(true);
+  });
 });
 
 describe('capStream after a head copied by head -c', () => {
