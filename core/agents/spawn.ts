@@ -55,7 +55,8 @@ export interface SpawnSpec {
 // With a cap, the agent writes into a pipe read by the capping writer (output-cap.ts), which
 // lives in this process group too, so it survives a daemon restart like the agent. The exit
 // status is written as soon as the agent ends, not when the pipe closes: a background process
-// the agent left holding the pipe must not hold up the step (it is killed with the group).
+// the agent left holding the pipe must not hold up the step (it is killed with the group; one
+// that missed a cancel's TERM gets its own once the status is here: process-tree.ts killTree).
 // The cap's head (everything but its last eighth, at most 8 MiB) is copied into the log by GNU
 // `head -c`, which reads no byte beyond the count it was given; only output that goes on past it
 // (one more byte, read into a probe file) starts the Node writer, with the head already in the
