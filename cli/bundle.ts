@@ -25,6 +25,7 @@ import DaemonUninstall from './commands/daemon/uninstall.js';
 import Dashboard from './commands/dashboard.js';
 import Diff from './commands/diff.js';
 import Events from './commands/events.js';
+import Help from './commands/help.js';
 import Hosts from './commands/hosts.js';
 import Init from './commands/init.js';
 import Inspect from './commands/inspect.js';
@@ -59,6 +60,7 @@ export const COMMANDS = {
   dashboard: Dashboard,
   diff: Diff,
   events: Events,
+  help: Help,
   hosts: Hosts,
   init: Init,
   inspect: Inspect,
