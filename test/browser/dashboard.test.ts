@@ -1,20 +1,27 @@
 // The dashboard in a real browser: Debian's chromium driven by playwright-core (no browser
 // download). A daemon with fake agents, signed in through `loopctl dashboard --print-url`.
 // A missing chromium fails these tests: nothing here is skipped.
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createClientFor, type LoopClient } from '../../cli/client.js';
 import { startDaemon, type DaemonHandle } from '../../host/main.js';
 import { FAKE_AGENT, FIXTURES, commandFlags, git, makeRepo, tempDir, waitForRun } from '../integration/harness.js';
-import { requireFreshBuild } from '../cli/helpers.js';
+import { loopctl, requireFreshBuild } from '../cli/helpers.js';
 
-const CHROMIUM = process.env.LOOPD_CHROMIUM ?? '/usr/bin/chromium';
+// Debian's binary itself rather than its /usr/bin/chromium launcher script, when it is there: the
+// script costs a dozen processes (sh, expr, findmnt, ls, tr, grep of /proc/cpuinfo) and adds flags
+// a headless test has no use for (GPU rasterization, the packaged extensions).
+const DEBIAN_CHROMIUM = '/usr/lib/chromium/chromium';
+const CHROMIUM = process.env.LOOPD_CHROMIUM ?? (existsSync(DEBIAN_CHROMIUM) ? DEBIAN_CHROMIUM : '/usr/bin/chromium');
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const ARTIFACTS = join(ROOT, 'test-artifacts');
+// The pictures of the pages along the way, for a person to look at: with LOOPD_TEST_SCREENSHOTS=1.
+// Each full-page PNG costs chromium ~0.2-0.4 s of CPU (a fresh surface, rasterised in software,
+// encoded), a tenth of the file's CPU for the four, and no test reads them. A failing test leaves
+// a picture of where the page was whatever the setting.
+const SCREENSHOTS = process.env.LOOPD_TEST_SCREENSHOTS === '1';
 const WAIT = { timeout: 30_000 };
 // Several page waits per test on a shared two-core machine.
 vi.setConfig({ testTimeout: 180_000, hookTimeout: 120_000 });
@@ -31,7 +38,7 @@ beforeAll(async () => {
   }
   requireFreshBuild({ dashboard: true });
   home = tempDir('loopd-home-');
-  daemon = await startDaemon({ home, host: '127.0.0.1', port: 0, token: 'browser-token', log: () => {} });
+  daemon = await startDaemon({ home, host: '127.0.0.1', port: 0, token: 'browser-token', log: () => {}, keepSpawner: true });
   client = createClientFor(daemon.url, daemon.token);
   browser = await chromium.launchPersistentContext(tempDir('loopd-chromium-'), {
     executablePath: CHROMIUM,
@@ -40,7 +47,10 @@ beforeAll(async () => {
     viewport: { width: 1280, height: 900 },
   });
   page = browser.pages()[0] ?? (await browser.newPage());
-  mkdirSync(ARTIFACTS, { recursive: true });
+});
+
+afterEach(async ({ task }) => {
+  if (task.result?.state === 'fail' && page) await screenshot(`dashboard-failed-${task.name.replace(/\W+/g, '-').slice(0, 60)}`).catch(() => {});
 });
 
 afterAll(async () => {
@@ -51,15 +61,26 @@ afterAll(async () => {
   }
 });
 
-/** The sign-in link, exactly as a user gets it (asynchronously: the daemon runs in this process). */
+/**
+ * The sign-in link, as a user gets it: `loopctl dashboard --print-url` by bin/loopctl.js's route, in
+ * this process (test/cli/helpers.ts; the process boundary is not what this file tests).
+ */
 async function dashboardUrl(): Promise<string> {
-  const { stdout } = await promisify(execFile)(process.execPath, [join(ROOT, 'bin', 'loopctl.js'), 'dashboard', '--print-url'], {
-    env: { ...process.env, LOOPD_HOME: home, LOOPD_AUTH_TOKEN: daemon.token, LOOPD_ADDR: '' },
-    encoding: 'utf8',
-  });
-  const out = stdout.trim();
+  const r = await loopctl(['dashboard', '--print-url'], { env: { ...process.env, LOOPD_HOME: home, LOOPD_AUTH_TOKEN: daemon.token, LOOPD_ADDR: '' } });
+  expect(r.code, r.stderr).toBe(0);
+  const out = r.stdout.trim();
   expect(out).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${daemon.port}/\\?code=[A-Za-z0-9_-]+$`));
   return out;
+}
+
+/** test-artifacts/NAME.png of the whole page, when screenshots were asked for (or a test failed). */
+async function screenshot(name: string): Promise<void> {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+async function shot(name: string): Promise<void> {
+  if (SCREENSHOTS) await screenshot(name);
 }
 
 function row(runId: string) {
@@ -105,14 +126,14 @@ describe('dashboard in chromium', () => {
     writeFileSync(gateA, '');
     await output.filter({ hasText: 'gate 1 passed' }).waitFor(WAIT);
     await page.locator('[data-testid="run-page"][data-status="RUNNING"]').waitFor(WAIT);
-    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-run-live.png'), fullPage: true });
+    await shot('dashboard-run-live');
 
     // The list, open while the run finishes, follows it to COMPLETED without a reload.
     await page.locator('a', { hasText: 'all runs' }).click();
     await row(run.id).and(page.locator('[data-status="RUNNING"]')).waitFor(WAIT);
     writeFileSync(gateB, '');
     await row(run.id).and(page.locator('[data-status="COMPLETED"]')).waitFor(WAIT);
-    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-list.png'), fullPage: true });
+    await shot('dashboard-list');
 
     // Filters: text, status and workspace, with a second run (in another repo) arriving live.
     const otherRepo = makeRepo({ tasks: 1 });
@@ -151,7 +172,7 @@ describe('dashboard in chromium', () => {
     const file = page.locator('[data-testid="diff-file"][data-path="task-2.txt"]');
     await file.waitFor(WAIT);
     expect(await file.innerText()).toContain('did task 2');
-    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-run-diff.png'), fullPage: true });
+    await shot('dashboard-run-diff');
 
     await page.locator('[data-testid="action-merge"]').click();
     await page.locator('[data-testid="merge-target"]').fill('review/from-browser');
@@ -165,7 +186,7 @@ describe('dashboard in chromium', () => {
     await output.filter({ hasText: 'fake-agent' }).waitFor(WAIT);
     expect(await output.innerText()).toContain('── iteration 2 · implementation ──\nWriting the task file now.\n');
     expect(await output.innerText()).not.toContain('"type":"assistant"');
-    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-run.png'), fullPage: true });
+    await shot('dashboard-run');
     await page.locator('[data-testid="output-raw"]').check();
     await output.filter({ hasText: '"type":"assistant"' }).waitFor(WAIT);
   });
@@ -176,7 +197,7 @@ describe('dashboard in chromium', () => {
     const port = daemon.port;
     await daemon.stop({ drain: true });
     await page.locator('[data-testid="feed-state"]', { hasText: 'reconnecting' }).waitFor(WAIT);
-    daemon = await startDaemon({ home, host: '127.0.0.1', port, token: 'browser-token', log: () => {} });
+    daemon = await startDaemon({ home, host: '127.0.0.1', port, token: 'browser-token', log: () => {}, keepSpawner: true });
     client = createClientFor(daemon.url, daemon.token);
     // The cookie is still good, and the feed resumes by itself: a new run shows up without a reload.
     const repo = makeRepo({ tasks: 1 });

@@ -4,7 +4,7 @@
 // except the -f follower ended by Ctrl-C and run --wait on a terminal, which are real processes.
 // Needs a current build (npm test builds first).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -65,6 +65,8 @@ const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).statu
 
 describe('loopctl output against an in-process daemon', () => {
   const runs: RunView[] = [];
+  /** What `run --wait` printed off a terminal (this process's captured stdout) for the second run. */
+  let waitedOffTerminal: Result = { code: -1, stdout: '', stderr: '' };
 
   beforeAll(async () => {
     base = realpathSync(mkdtempSync(join(tmpdir(), 'loopd-out-')));
@@ -75,17 +77,19 @@ describe('loopctl output against an in-process daemon', () => {
     t = await startTestDaemon();
     env = { ...process.env, LOOPD_HOME: t.home, LOOPD_ADDR: new URL(t.daemon.url).host, LOOPD_AUTH_TOKEN: t.daemon.token };
     for (const k of ['LOOP_CONFIG', 'XDG_DATA_HOME', 'NO_COLOR', 'FORCE_COLOR']) delete env[k];
-    // Two runs of one spec in one workspace, one more elsewhere: all created within a second, so
-    // their ids share the first 8 characters.
-    // The first two are created and left to run; the third is followed with --wait --json, and the
-    // three run side by side.
+    // Two runs of one spec in one workspace, one more elsewhere: all created within seconds, so
+    // their ids likely share the first 8 characters (the first 4 always).
+    // The first is created and left to run; the second is followed with --wait off a terminal (what
+    // the test of that reads: no run of its own), the third with --wait --json.
     const first = await json<RunView>(['run', 'specs/demo.md'], repo);
-    const second = await json<RunView>(['run', 'specs/demo.md'], repo);
+    waitedOffTerminal = await loopctl(['run', 'specs/demo.md', '--wait'], { cwd: repo });
+    expect(waitedOffTerminal.code, waitedOffTerminal.stderr).toBe(0);
+    const second = /^run (\S+) \(/.exec(waitedOffTerminal.stdout)?.[1];
     const third = await json<RunView>(['run', 'specs/demo.md', '--wait'], other);
     expect(third.status).toBe('COMPLETED');
-    for (const r of [first, second]) await waitForRun(t.client, r.id);
+    await waitForRun(t.client, first.id);
     const views = await json<RunView[]>(['list']);
-    for (const r of [first, second, third]) runs.push(views.find((v) => v.id === r.id)!);
+    for (const id of [first.id, second, third.id]) runs.push(views.find((v) => v.id === id)!);
   });
 
   afterAll(async () => {
@@ -219,8 +223,9 @@ describe('loopctl output against an in-process daemon', () => {
     }
   });
 
-  it('run --wait off a terminal prints plain lines: no status line, no colour', async () => {
-    const r = await loopctl(['run', 'specs/demo.md', '--wait'], { cwd: other });
+  it('run --wait off a terminal prints plain lines: no status line, no colour', () => {
+    // The second run of beforeAll, followed from this process, whose stdout is no terminal.
+    const r = waitedOffTerminal;
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).not.toMatch(/[\r\u001b]/);
     expect(r.stdout).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  RUN_COMPLETED/m);
@@ -229,14 +234,26 @@ describe('loopctl output against an in-process daemon', () => {
   it.skipIf(!hasScript)('run --wait on a terminal redraws a status line in place, coloured unless NO_COLOR', async () => {
     // Asynchronously: the daemon answers from this process.
     const onTty = async (extra: NodeJS.ProcessEnv) => {
-      const log = join(base, `tty-${Object.keys(extra).join('') || 'plain'}.log`);
-      const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(LOOPCTL)} run specs/demo.md --wait`;
+      const label = Object.keys(extra).join('') || 'plain';
+      const log = join(base, `tty-${label}.log`);
+      // The agent waits for a gate the test opens once the status line showed the first
+      // implementation running: on a loaded machine the line's refresh (a run view after each
+      // event) could otherwise land only after a fast agent's first call had ended.
+      const gate = join(base, `tty-${label}.gate`);
+      const agent = `while [ ! -e ${gate} ]; do sleep 0.05; done; sh ${FAKE_AGENT}`;
+      const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(LOOPCTL)} run specs/demo.md --wait --agent-cmd '${agent}'`;
       const child = spawn('script', ['-qfec', cmd, log], { cwd: other, env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
       let output = '';
       child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
       child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
       const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-      const code = await new Promise<number | null>((r) => child.on('close', r));
+      const closed = new Promise<number | null>((r) => child.on('close', r));
+      await until(() => {
+        const shown = existsSync(log) && /RUNNING(\u001b\[\d+m)?  implementation iter 1 /.test(readFileSync(log, 'utf8'));
+        return shown || child.exitCode !== null;
+      }, 'the status line of the first implementation');
+      writeFileSync(gate, '');
+      const code = await closed;
       clearTimeout(timer);
       expect(code, output).toBe(0);
       return readFileSync(log, 'utf8');

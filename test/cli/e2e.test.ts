@@ -246,8 +246,9 @@ describe('loopctl end to end with a real daemon', () => {
     // -f starts with the latest events (of the first run): once they are out, the follower is
     // connected and everything after comes live.
     await until(() => follower.output().includes('\n'), 'the first lines of events --workspace -f');
-    // The plan first, so the watcher has it when the spec appears.
-    write('specs/planning/second-plan.md', plan(2));
+    // The plan first, so the watcher has it when the spec appears. One task: what the run does is
+    // not the subject here, that the drop started it and how that reads is.
+    write('specs/planning/second-plan.md', plan(1));
     write('specs/second.md', '# Second\n\nBuild the second thing.\n');
 
     // The live stream says when the watch run ended: its trigger line, then a run's ending after it.

@@ -4,21 +4,44 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAKE_AGENT, commandFlags, git, makeRepo, startTestDaemon, waitFor, waitForRun, type TestDaemon } from '../integration/harness.js';
-import { followLoopctl, loopctl as inProcess, type LoopctlResult as Result, requireFreshBuild } from './helpers.js';
+import { type FollowingLoopctl, followLoopctl, loopctl as inProcess, type LoopctlResult as Result, requireFreshBuild } from './helpers.js';
 
 requireFreshBuild();
 
 let t: TestDaemon;
 let runs: Record<string, Promise<Finished>> = {};
+let follower: FollowingLoopctl | undefined;
+/** What `events --all -f --json` printed while the runs below were created and ran. */
+let followed = '';
 beforeAll(async () => {
   t = await startTestDaemon();
-  // The finished runs the tests inspect, side by side (the daemon runs three at once).
-  runs = Object.fromEntries(['cli-diff', 'cli-merge', 'cli-scrap'].map((name) => [name, finished(name)]));
+  // The live feed of every run, followed by a real process (ended by Ctrl-C) from before the runs
+  // below are created: their creation is what it must show, so no run of its own is needed.
+  const listening = t.daemon.bus.listenerCount('event');
+  follower = followLoopctl(['events', '--all', '-f', '--json'], { env: daemonEnv() });
+  // The subscription is up once the daemon's bus has one more listener (each SSE subscriber adds one).
+  await waitFor(() => t.daemon.bus.listenerCount('event') > listening);
+  // The runs the tests inspect, side by side (the daemon runs three at once), created one after the
+  // other: ids of one millisecond share their first 13 characters, the prefix the diff test uses.
+  const created: Finished[] = [];
+  for (const name of ['cli-diff', 'cli-merge', 'cli-scrap']) created.push(await create(name));
+  // Ended once it showed their creation: what it would print of their work is not the subject.
+  const f = follower;
+  await waitFor(() => created.every(({ run }) => createdIn(f.output(), run.id)));
+  await f.stop();
+  followed = f.output();
+  runs = Object.fromEntries(created.map((c) => [c.run.name, waitForRun(t.client, c.run.id).then(() => c)]));
   await Promise.all(Object.values(runs));
 });
 afterAll(async () => {
+  await follower?.stop();
   await t.stop();
 });
+
+/** True when the JSON lines of the follower hold the RUN_CREATED event of run `id`. */
+function createdIn(output: string, id: string): boolean {
+  return output.split('\n').some((l) => l.includes('"RUN_CREATED"') && l.includes(id));
+}
 
 /** loopctl in this process (bin/loopctl.js's route), with the daemon's data dir and token. */
 function loopctl(args: string[]): Promise<Result> {
@@ -35,12 +58,11 @@ function expectOneLineError(r: Result, pattern: RegExp): void {
   expect(r.stderr).toMatch(pattern);
 }
 
-type Finished = Awaited<ReturnType<typeof finished>>;
+type Finished = Awaited<ReturnType<typeof create>>;
 
-async function finished(name: string) {
+async function create(name: string) {
   const repo = makeRepo({ tasks: 2 });
   const run = await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', name, flags: commandFlags(FAKE_AGENT, { merge_strategy: 'none', reviewer: false }) });
-  await waitForRun(t.client, run.id);
   return { repo, run };
 }
 
@@ -101,21 +123,11 @@ describe('loopctl review commands', () => {
 
   it('events --all -f follows the live feed of every run', async () => {
     expectOneLineError(await loopctl(['events', '--all']), /--all goes with -f alone/);
-    const listening = t.daemon.bus.listenerCount('event');
-    // A real process, ended by Ctrl-C.
-    const follower = followLoopctl(['events', '--all', '-f', '--json'], { env: daemonEnv() });
-    try {
-      // The subscription is up once the daemon's bus has one more listener (each SSE subscriber
-      // adds one): then a single run's creation must show, instead of a run every 200 ms (each a
-      // whole agent loop) until one did.
-      await waitFor(() => t.daemon.bus.listenerCount('event') > listening);
-      const repo = makeRepo({ tasks: 1 });
-      const id = (await t.client.runs.create.mutate({ cwd: repo.root, spec: 'specs/demo.md', flags: commandFlags(FAKE_AGENT, { merge_strategy: 'none', reviewer: false }) })).id;
-      await waitFor(() => follower.output().includes('"RUN_CREATED"'));
-      const events = follower.output().trim().split('\n').map((l) => JSON.parse(l) as { runId: string; type: string });
-      expect(events.some((e) => e.type === 'RUN_CREATED' && e.runId === id)).toBe(true);
-    } finally {
-      await follower.stop();
+    // The follower (beforeAll) was connected before the three runs were created.
+    const events = followed.trim().split('\n').map((l) => JSON.parse(l) as { runId: string; type: string });
+    for (const name of ['cli-diff', 'cli-merge', 'cli-scrap']) {
+      const { run } = await runs[name]!;
+      expect(events.some((e) => e.type === 'RUN_CREATED' && e.runId === run.id), name).toBe(true);
     }
   });
 

@@ -2,8 +2,7 @@
 // LOOPD_HOME, and a typed client talking to it over real HTTP. With LOOPD_TEST_BACKEND=postgres
 // (the integration-pg vitest project) each daemon gets a fresh database on the test PostgreSQL
 // (test/pg/global-setup.ts) and runs as one cluster host on it, as `loopd --database-url` does.
-import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +12,8 @@ import { describe, inject, it } from 'vitest';
 import { createClientFor, type LoopClient } from '../../cli/client.js';
 import { startDaemon, type DaemonHandle } from '../../host/main.js';
 import type { RunView } from '../../router/index.js';
+import { copyRepo } from '../repo-copy.js';
+import { gitSync } from '../git-sync.js';
 
 export const FIXTURES = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
 /** fake-agent.mjs's behaviour and knobs in sh: no Node start-up (50-80 ms of CPU) per agent call. */
@@ -20,12 +21,9 @@ export const FAKE_AGENT_SH = `sh ${join(FIXTURES, 'fake-agent.sh')}`;
 /** The fake agent of the integration tests: the sh one (test/unit/fake-agent-sh.test.ts holds it to fake-agent.mjs). */
 export const FAKE_AGENT = FAKE_AGENT_SH;
 
+/** git for a test's set-up and assertions: trimmed stdout, throws when git fails (test/git-sync.ts). */
 export function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@localhost', ...args], {
-    cwd,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  }).trim();
+  return gitSync(cwd, ['-c', 'user.name=test', '-c', 'user.email=test@localhost', ...args]).trim();
 }
 
 export function tempDir(prefix = 'loopd-test-'): string {
@@ -40,8 +38,9 @@ export interface TestRepo {
   commit(message: string): void;
 }
 
-// One committed template repo per shape and worker, copied for each test: a copy is a fraction of
-// the cost of git init + add + commit, and gives every test its own independent repo all the same.
+// One committed template repo per shape and worker, copied for each test (test/repo-copy.ts: its
+// files written from memory, its git objects hard-linked): a copy is a fraction of the cost of git
+// init + add + commit, and gives every test its own independent repo all the same.
 const templates = new Map<string, string>();
 
 function templateRepo(opts: { tasks?: number; spec?: string; config?: string }): string {
@@ -74,7 +73,7 @@ function templateRepo(opts: { tasks?: number; spec?: string; config?: string }):
 export function makeRepo(opts: { tasks?: number; spec?: string; config?: string } = {}): TestRepo {
   const base = tempDir();
   const root = join(base, 'repo');
-  cpSync(templateRepo(opts), root, { recursive: true });
+  copyRepo(templateRepo(opts), root);
   const write = (rel: string, content: string) => {
     mkdirSync(dirname(join(root, rel)), { recursive: true });
     writeFileSync(join(root, rel), content);

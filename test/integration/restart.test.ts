@@ -72,16 +72,30 @@ afterAll(async () => {
  * across a kill -9), for the loops that wait on the daemon: the kill loop looks every 40 ms, and
  * three run views over HTTP per look cost both processes more CPU than the rest of the loop. What
  * the tests assert still comes over the API. Null while the database cannot be read: look again.
+ * One connection per data dir, kept open between looks (each look's transaction sees the latest
+ * commit; a reader outlives a killed writer in WAL mode) and dropped after a failed look.
  */
+const readers = new Map<string, DatabaseSync>();
+afterAll(() => {
+  for (const db of readers.values()) db.close();
+  readers.clear();
+});
 function peek<T>(home: string, look: (db: DatabaseSync) => T): T | null {
-  let db: DatabaseSync | undefined;
+  let db = readers.get(home);
   try {
-    db = new DatabaseSync(join(home, 'loopd.db'), { readOnly: true });
+    if (!db) {
+      db = new DatabaseSync(join(home, 'loopd.db'), { readOnly: true });
+      readers.set(home, db);
+    }
     return look(db);
   } catch {
+    readers.delete(home);
+    try {
+      db?.close();
+    } catch {
+      /* already unusable */
+    }
     return null;
-  } finally {
-    db?.close();
   }
 }
 

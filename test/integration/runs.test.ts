@@ -8,10 +8,13 @@ import { FAKE_AGENT, commandFlags, git, makeRepo, sqliteDescribe, sqliteIt, star
 
 // One daemon for the file: every test works in its own repo, and names what it cancels, so none
 // sees another's runs. The reviewer is on where the run's path through review is the subject, off
-// where it is not (one agent call per iteration instead of two).
+// where it is not (one agent call per iteration instead of two). Its max_concurrency is the one the
+// limit test below holds it to (2): every other test waits for its runs to end, and the four runs
+// created at once still all get created, started and completed.
+const MAX_CONCURRENCY = 2;
 let t: TestDaemon;
 beforeAll(async () => {
-  t = await startTestDaemon();
+  t = await startTestDaemon({ maxConcurrency: MAX_CONCURRENCY });
 });
 afterAll(async () => {
   await t.stop();
@@ -258,11 +261,8 @@ describe('run control', () => {
   });
 
   it('keeps at most max_concurrency runs active, and honours max_runs_per_workspace', async () => {
-    // A fresh daemon, with the limit under test, whose events are only these runs. It replaces the
-    // file's daemon rather than running beside it: on PostgreSQL, stopping a test daemon drops
-    // every database the harness made in this process. The later tests run on this one.
-    await t.stop();
-    t = await startTestDaemon({ maxConcurrency: 2 });
+    // The file's daemon has the limit under test; the earlier tests' runs have all ended, and only
+    // the events of these runs are counted below.
     const repos = [makeRepo({ tasks: 1 }), makeRepo({ tasks: 1 }), makeRepo({ tasks: 1 })];
     const ids: string[] = [];
     for (const r of repos) {
@@ -275,7 +275,9 @@ describe('run control', () => {
     }
     for (const id of ids) expect((await waitForRun(t.client, id)).status).toBe('COMPLETED');
 
-    const events = await t.daemon.store.eventsAfter({ limit: 100000 });
+    const mine = new Set(ids);
+    const events = (await t.daemon.store.eventsAfter({ limit: 100000 })).filter((e) => e.runId !== null && mine.has(e.runId));
+    expect(events.filter((e) => e.type === 'RUN_STARTED')).toHaveLength(ids.length);
     let active = 0;
     let peak = 0;
     const wsActive = new Map<string, number>();
@@ -294,7 +296,7 @@ describe('run control', () => {
       peak = Math.max(peak, active);
       if (ws === shared.root) wsPeak = Math.max(wsPeak, wsActive.get(ws) ?? 0);
     }
-    expect(peak).toBe(2);
+    expect(peak).toBe(MAX_CONCURRENCY);
     expect(wsPeak).toBe(1);
   });
 });

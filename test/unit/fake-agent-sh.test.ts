@@ -1,12 +1,14 @@
 // fake-agent.sh is fake-agent.mjs without the Node start-up: integration tests take it wherever the
 // agent's language does not matter. Both agents get the same calls in identical repos and must leave
 // the same facts: output lines, exit codes, files, plan, spec, commits and per-run counters.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { copyRepo } from '../repo-copy.js';
+import { gitSync } from '../git-sync.js';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
 const AGENTS = {
@@ -21,7 +23,7 @@ afterAll(() => {
 });
 
 function g(cwd: string, ...args: string[]): string {
-  return execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@localhost', ...args], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return gitSync(cwd, ['-c', 'user.name=t', '-c', 'user.email=t@localhost', ...args]);
 }
 
 // Loopd's plan rules at their edges: done, `[ ]?`, fenced code, a checklist heading that ends, a
@@ -56,18 +58,27 @@ interface Repo {
   specPath: string;
 }
 
+// The repo both agents start from, committed once per file and copied for each call sequence.
+let template: string | undefined;
+
 function makeRepo(): Repo {
-  const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'loopd-fakesh-')));
-  dirs.push(root);
+  if (!template) {
+    template = path.join(fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'loopd-fakesh-template-'))), 'repo');
+    dirs.push(path.dirname(template));
+    fs.mkdirSync(path.join(template, 'specs', 'planning'), { recursive: true });
+    fs.writeFileSync(path.join(template, 'specs', 'planning', 'x-plan.md'), PLAN);
+    fs.writeFileSync(path.join(template, 'specs', 'x.md'), '# x\n\nBuild x.\n');
+    fs.writeFileSync(path.join(template, '.gitignore'), 'run/\n');
+    g(template, 'init', '-q', '-b', 'main');
+    g(template, 'add', '-A');
+    g(template, 'commit', '-q', '-m', 'init');
+  }
+  const base = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'loopd-fakesh-')));
+  dirs.push(base);
+  const root = path.join(base, 'repo');
+  copyRepo(template, root);
   const planPath = path.join(root, 'specs', 'planning', 'x-plan.md');
   const specPath = path.join(root, 'specs', 'x.md');
-  fs.mkdirSync(path.dirname(planPath), { recursive: true });
-  fs.writeFileSync(planPath, PLAN);
-  fs.writeFileSync(specPath, '# x\n\nBuild x.\n');
-  fs.writeFileSync(path.join(root, '.gitignore'), 'run/\n');
-  g(root, 'init', '-q', '-b', 'main');
-  g(root, 'add', '-A');
-  g(root, 'commit', '-q', '-m', 'init');
   const runDir = path.join(root, 'run');
   fs.mkdirSync(runDir);
   return { root, runDir, planPath, specPath };

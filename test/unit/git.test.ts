@@ -4,6 +4,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { g, initRepo, tempDirs } from './tmp.js';
+import { copyRepo } from '../repo-copy.js';
 import {
   GitError,
   branchExists,
@@ -49,7 +50,7 @@ function makeRepo(): string {
     g(template, 'commit', '-q', '-m', 'initial');
   }
   const root = path.join(tmp(), 'repo');
-  fs.cpSync(template, root, { recursive: true });
+  copyRepo(template, root);
   return root;
 }
 

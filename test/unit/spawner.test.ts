@@ -138,4 +138,24 @@ describe('spawner', () => {
       await until('the spawner to exit with the daemon', () => !running(pid));
     }
   });
+
+  it('is left running by the stop of a daemon started with keepSpawner, for the next daemon of the process', async () => {
+    const first = await startDaemon({ home: tempDir(), host: '127.0.0.1', port: 0, token: 'test-token', maxConcurrency: 1, log: () => {}, keepSpawner: true });
+    await gitExec(first.home, ['--version']);
+    const pid = spawnerPid() as number;
+    expect(pid).toBeDefined();
+    await first.stop();
+    expect(spawnerPid()).toBe(pid);
+    expect(running(pid)).toBe(true);
+    const next = await startDaemon({ home: tempDir(), host: '127.0.0.1', port: 0, token: 'test-token', maxConcurrency: 1, log: () => {} });
+    try {
+      expect((await gitExec(next.home, ['--version'])).stdout).toMatch(/^git version/);
+      expect(spawnerPid()).toBe(pid);
+    } finally {
+      // A daemon without it ends the spawner it found, as ever.
+      await next.stop();
+    }
+    expect(spawnerPid()).toBeUndefined();
+    await until('the spawner to exit with the second daemon', () => !running(pid));
+  });
 });

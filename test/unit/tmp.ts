@@ -1,5 +1,5 @@
 // Temp dirs removed after each test, and a plain git runner, shared by the unit tests.
-import { execFileSync } from 'node:child_process';
+import { gitSync } from '../git-sync.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,8 +18,9 @@ export function tempDirs(prefix: string): () => string {
   };
 }
 
+/** git's stdout; throws when git fails (started by the runner of test/git-sync.ts, not by the worker). */
 export function g(cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return gitSync(cwd, args);
 }
 
 const REPO_CONFIG = '[user]\n\tname = Test\n\temail = test@example.com\n[commit]\n\tgpgsign = false\n';
