@@ -24,6 +24,8 @@ pkg=$tmp/prefix/lib/node_modules/loopd
 [ ! -e "$pkg/node_modules/node" ] || { echo "pack-install: the bundled Node dev dependency was installed" >&2; exit 1; }
 # The daemon process runs from its single-file bundle (bin/loopd.js loads it): it must travel in the tarball.
 [ -f "$pkg/dist/bundle/loopd.js" ] || { echo "pack-install: the tarball has no daemon bundle (dist/bundle/loopd.js)" >&2; exit 1; }
+# So does loopctl past its fast path (bin/loopctl.js loads dist/bundle/loopctl.js).
+[ -f "$pkg/dist/bundle/loopctl.js" ] || { echo "pack-install: the tarball has no loopctl bundle (dist/bundle/loopctl.js)" >&2; exit 1; }
 
 export PATH="$tmp/prefix/bin:$node24:/usr/bin:/bin"
 export LOOPD_HOME=$tmp/home LOOPD_ADDR=127.0.0.1:0

@@ -1,7 +1,7 @@
 // loopctl's entry after the launcher: oclif's run, with every error that escapes a command (an
 // unknown command, help for one, a plugin's own errors) printed like a command's own errors: one
 // line on stderr, or {"error": ...} on stdout with --json.
-import { Errors, flush, run, settings, type Interfaces } from '@oclif/core';
+import { Errors, flush, run, settings, type Config, type Interfaces } from '@oclif/core';
 import type { CommandSet } from './command-suggest.js';
 
 /** --json anywhere before a `--`. */
@@ -35,13 +35,17 @@ export function commandSet(config: Pick<Interfaces.Config, 'commands' | 'topics'
   return { commands, topics: [...new Set(topics)] };
 }
 
-export async function main(dir: string, argv: string[] = process.argv.slice(2)): Promise<void> {
+/**
+ * @param from what oclif loads its configuration from: the entry script's URL (oclif reads the
+ * package.json above it), or a Config already loaded (cli/bundle.ts).
+ */
+export async function main(from: string | Config, argv: string[] = process.argv.slice(2)): Promise<void> {
   // loopctl always runs its compiled commands. Under NODE_ENV=test or development (vitest sets the
   // first) oclif would otherwise register tsx in every process and look for TypeScript sources:
   // ~50 ms of CPU per command, and a checkout would run its sources instead of what was built.
   settings.enableAutoTranspile = false;
   try {
-    await run(argv, dir);
+    await run(argv, from);
     await flush();
   } catch (err) {
     // Commands print their own errors and throw ExitError with the code (BaseCommand.catch).

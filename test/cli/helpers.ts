@@ -27,13 +27,19 @@ function compiledAt(out: string): number {
   return Math.max(statSync(out).mtimeMs, existsSync(info) ? statSync(info).mtimeMs : 0);
 }
 
+/** loopctl's oclif side in one file, what bin/loopctl.js runs past the fast path (scripts/build.sh). */
+export const cliBundle = join(repoRoot, 'dist', 'bundle', 'loopctl.js');
+
 /**
- * True when dist/ and the oclif manifest exist and no cli/ source is newer than its compiled file,
- * so tests that spawn bin/loopctl.js exercise the current code (a stale manifest runs stale code).
+ * True when dist/, loopctl's bundle and the oclif manifest exist and no cli/ source is newer than
+ * its compiled file or the bundle, so tests that spawn bin/loopctl.js exercise the current code (a
+ * stale manifest runs stale code).
  */
 export function builtCliIsFresh(): boolean {
   const manifest = join(repoRoot, 'oclif.manifest.json');
-  if (!existsSync(manifest)) return false;
+  if (!existsSync(manifest) || !existsSync(cliBundle)) return false;
+  // esbuild rewrites the bundle on every build, so its own mtime says when it was made.
+  const bundledAt = statSync(cliBundle).mtimeMs;
   const walk = (dir: string): string[] =>
     readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
       e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
@@ -41,7 +47,7 @@ export function builtCliIsFresh(): boolean {
   for (const src of walk(join(repoRoot, 'cli'))) {
     const out = join(repoRoot, 'dist', relative(repoRoot, src)).replace(/\.ts$/, '.js');
     if (!existsSync(out) || compiledAt(out) < statSync(src).mtimeMs) return false;
-    if (statSync(manifest).mtimeMs < statSync(src).mtimeMs) return false;
+    if (statSync(manifest).mtimeMs < statSync(src).mtimeMs || bundledAt < statSync(src).mtimeMs) return false;
   }
   return true;
 }

@@ -1,8 +1,10 @@
-// The daemon in one ES module: dist/bundle/loopd.js, which bin/loopd.js loads (scripts/build.sh
-// runs this beside tsc). Node then compiles one file instead of resolving, reading and compiling
-// ~300 modules, which was most of a daemon start's CPU (docs/performance.md, docs/architecture.md).
-// Everything else (the CLI, the spawner and output capper processes, tests, the client export)
-// keeps using the per-module output of tsc in dist/.
+// The daemon and loopctl's oclif side, each in one ES module (scripts/build.sh runs this beside
+// tsc): dist/bundle/loopd.js, which bin/loopd.js loads, and dist/bundle/loopctl.js, which
+// bin/loopctl.js loads when the fast path does not answer (cli/bundle.ts). Node then compiles one
+// file instead of resolving, reading and compiling ~300 modules (the daemon) or oclif's ~150
+// CommonJS files and our commands (loopctl), which was most of a start's CPU (docs/performance.md,
+// docs/architecture.md). Everything else (the fast path, the spawner and output capper processes,
+// tests, the client export) keeps using the per-module output of tsc in dist/.
 //
 // What bundling has to take care of:
 // - CommonJS dependencies call require(): the banner gives the ES module one, resolving from
@@ -60,9 +62,8 @@ const builtinsWithoutNamespace = {
   },
 };
 
-const result = await build({
-  entryPoints: ['host/main.ts'],
-  outfile: 'dist/bundle/loopd.js',
+/** @type {import('esbuild').BuildOptions} */
+const common = {
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -74,10 +75,24 @@ const result = await build({
   banner: { js: "import { createRequire as __loopdRequire } from 'node:module'; const require = __loopdRequire(import.meta.url);" },
   plugins: [builtinsWithoutNamespace],
   logLevel: 'warning',
-});
+};
+
+const bundles = [
+  { name: 'daemon', entryPoints: ['host/main.ts'], outfile: 'dist/bundle/loopd.js' },
+  // oclif's CommonJS has fallbacks that reach __dirname (absent in an ES module) inside a try: its
+  // own package.json for a version when require() did not find it, and an engines check it skips
+  // on any error. loopctl needs neither (bin/loopctl.js checks the Node version itself).
+  { name: 'loopctl', entryPoints: ['cli/bundle.ts'], outfile: 'dist/bundle/loopctl.js' },
+];
+
+const results = await Promise.all(bundles.map(({ name, ...opts }) => build({ ...common, ...opts }).then((r) => ({ name, r }))));
 // A warning here is a bundle that may misbehave at run time (an import that will always be
 // undefined, a require esbuild cannot follow): fail the build rather than ship it.
-if (result.warnings.length > 0) {
-  process.stderr.write(`bundle-daemon: ${result.warnings.length} esbuild warning(s) above; the daemon bundle must build without any\n`);
-  process.exit(1);
+let failed = false;
+for (const { name, r } of results) {
+  if (r.warnings.length > 0) {
+    process.stderr.write(`bundle: ${r.warnings.length} esbuild warning(s) above in the ${name} bundle; it must build without any\n`);
+    failed = true;
+  }
 }
+if (failed) process.exit(1);
