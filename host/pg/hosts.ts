@@ -26,13 +26,26 @@ export interface HostRow extends HostInfo {
 
 type Q = Pick<Pool | Client, 'query'>;
 
+/**
+ * Registers (or, on a restart, re-registers) the host, and is its first heartbeat: it also renews
+ * every lease this host id still holds and that is live, never an expired one. The caller counts
+ * it as a lease renewal sent when it sent this (LeaseKeeper.renewed), and a restarted host adopts
+ * those leases and starts work under them at once: were they not renewed here, one with a moment
+ * left would expire under the adopted agent while the host believed it had a whole TTL before its
+ * first beat, and another host would run the same step alongside it.
+ */
 export async function registerHost(db: Q, h: HostInfo): Promise<void> {
+  // One statement: the host row and its leases are renewed together or not at all.
   await db.query(
-    `INSERT INTO hosts (id, hostname, address, agents, workspaces, max_concurrency, lease_ttl_ms, started_at, heartbeat_at, stopped_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, loopd_now_ms(), loopd_now_ms(), NULL)
-     ON CONFLICT (id) DO UPDATE SET hostname = EXCLUDED.hostname, address = EXCLUDED.address, agents = EXCLUDED.agents,
-       workspaces = EXCLUDED.workspaces, max_concurrency = EXCLUDED.max_concurrency, lease_ttl_ms = EXCLUDED.lease_ttl_ms,
-       started_at = EXCLUDED.started_at, heartbeat_at = EXCLUDED.heartbeat_at, stopped_at = NULL`,
+    `WITH host AS (
+       INSERT INTO hosts (id, hostname, address, agents, workspaces, max_concurrency, lease_ttl_ms, started_at, heartbeat_at, stopped_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, loopd_now_ms(), loopd_now_ms(), NULL)
+       ON CONFLICT (id) DO UPDATE SET hostname = EXCLUDED.hostname, address = EXCLUDED.address, agents = EXCLUDED.agents,
+         workspaces = EXCLUDED.workspaces, max_concurrency = EXCLUDED.max_concurrency, lease_ttl_ms = EXCLUDED.lease_ttl_ms,
+         started_at = EXCLUDED.started_at, heartbeat_at = EXCLUDED.heartbeat_at, stopped_at = NULL
+       RETURNING id)
+     UPDATE steps SET lease_expires_at = loopd_now_ms() + $7
+      WHERE lease_owner = (SELECT id FROM host) AND status = 'IN_PROGRESS' AND lease_expires_at > loopd_now_ms()`,
     [h.id, h.hostname, h.address, h.agents, h.workspaces, h.maxConcurrency, h.leaseTtlMs],
   );
 }

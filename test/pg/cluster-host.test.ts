@@ -95,6 +95,40 @@ it('a restarted host adopts the steps it still holds a live lease on, and claims
   expect(rows).toEqual([{ status: 'SUCCEEDED', attempt: 1 }]);
 });
 
+it('a restarted host adopts a lease with a moment left only with a whole TTL, so it cannot expire under the adopted agent', async () => {
+  await seedRun(pool);
+  let first: (l: Lease) => void = () => {};
+  const claimed = new Promise<Lease>((r) => (first = r));
+  const a1 = new ClusterHost(options('a', (lease) => {
+    first(lease);
+    return new Promise(() => {});
+  }));
+  await a1.start();
+  const lease = await claimed;
+  await a1.stop();
+  // The host comes back just before its lease would run out (it died a while after its last beat).
+  await pool.query('UPDATE steps SET lease_expires_at = loopd_now_ms() + 100 WHERE id = $1', [lease.stepId]);
+  let adopted: (l: Lease) => void = () => {};
+  const adoptedLease = new Promise<Lease>((r) => (adopted = r));
+  const a2 = new ClusterHost(options('a', () => new Promise(() => {}), {
+    adopt: (l) => {
+      adopted(l);
+      return new Promise(() => {});
+    },
+  }));
+  await a2.start();
+  try {
+    const l = await adoptedLease;
+    expect(l.stepId).toBe(lease.stepId);
+    // The first heartbeat is a third of the TTL away: the registration itself renewed the lease.
+    const { rows } = await pool.query<{ left: string; now: string }>('SELECT lease_expires_at - loopd_now_ms() AS left, loopd_now_ms() AS now FROM steps WHERE id = $1', [lease.stepId]);
+    expect(Number(rows[0]!.left)).toBeGreaterThan(50_000);
+    expect(l.expiresAt - Number(rows[0]!.now)).toBeGreaterThan(50_000);
+  } finally {
+    await a2.stop();
+  }
+});
+
 it('loopctl hosts lists the hosts of the database, and says what to do without one', async () => {
   const { execFileSync } = await import('node:child_process');
   const { join } = await import('node:path');

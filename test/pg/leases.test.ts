@@ -169,6 +169,29 @@ describe('leases and fencing', () => {
     expect((await liveLeasesOf(pool, 'a')).map((l) => [l.stepId, l.epoch])).toEqual([[lease.stepId, lease.epoch]]);
     expect(await liveLeasesOf(pool, 'b')).toEqual([]);
   });
+
+  it("a host's registration renews the leases it still holds, as its first heartbeat, and never revives an expired one", async () => {
+    // A restarted host counts its registration as a renewal and adopts its live leases at once:
+    // one with a moment left must get a whole TTL, or it expires under the adopted agent before
+    // the first heartbeat while another host takes the step over.
+    await seedRun(pool);
+    await seedRun(pool);
+    await seedRun(pool);
+    const almostGone = (await claimStep(pool, host('a')))!;
+    const expired = (await claimStep(pool, host('a')))!;
+    const others = (await claimStep(pool, host('b')))!;
+    await pool.query('UPDATE steps SET lease_expires_at = loopd_now_ms() + 10000 WHERE id = ANY($1::bigint[])', [[almostGone.stepId, others.stepId]]);
+    await expire(expired.stepId);
+    await registerHost(pool, { id: 'a', hostname: 'alpha', address: null, agents: ['claude'], workspaces: ['/srv/ws'], maxConcurrency: 2, leaseTtlMs: 30_000 });
+    const { rows } = await pool.query<{ id: string; left: string }>('SELECT id, lease_expires_at - loopd_now_ms() AS left FROM steps ORDER BY id');
+    const left = new Map(rows.map((r) => [Number(r.id), Number(r.left)]));
+    expect(left.get(almostGone.stepId)).toBeGreaterThan(29_000);
+    expect(left.get(expired.stepId)).toBeLessThanOrEqual(0);
+    expect(left.get(others.stepId)).toBeLessThanOrEqual(10_000); // another host's lease is not this host's to renew
+    // The expired lease is still reaped; the renewed one is not.
+    expect((await reapExpiredLeases(pool, 'c')).map((r) => r.stepId)).toEqual([expired.stepId]);
+    expect((await liveLeasesOf(pool, 'a')).map((l) => l.stepId)).toEqual([almostGone.stepId]);
+  });
 });
 
 describe('hosts', () => {
