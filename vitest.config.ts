@@ -9,7 +9,7 @@ import { rank, runOrder } from './test/run-order.js';
 // The real-CLI contract tests are opt-in: npm run test:agents (test/agents/vitest.config.ts).
 const exclude = ['test/agents/**', 'node_modules/**', 'dist/**'];
 
-// Integration files that also run on the PostgreSQL backend (project integration-pg): the paths
+// Integration files that also run on the PostgreSQL backend (project pg): the paths
 // whose state lives in the store, chosen so each covers something the others do not. loop.test.ts
 // stays SQLite-only to keep the CPU cost down: its agent, watchdog and verification rules do not
 // depend on the store, and runs.test.ts drives the loop to its merge on both backends.
@@ -130,31 +130,22 @@ export default defineConfig({
       {
         test: {
           name: 'pg',
-          include: ['test/pg/**/*.test.ts'],
+          // The cluster layer's own tests, and the integration paths whose state lives in the store
+          // once more on PostgreSQL (runs to their merge, adoption after a restart, review and
+          // merge, the API and the truth snapshots): the harness gives each of their daemons a fresh
+          // database on the throwaway cluster (test/integration/harness.ts reads
+          // LOOPD_TEST_BACKEND when it loads; test/pg/ does not use it). One project, so one set
+          // of workers for both: they were two until the work of issue 9.
+          include: ['test/pg/**/*.test.ts', ...PG_INTEGRATION],
           exclude,
-          // A throwaway PostgreSQL for the cluster tests, started once, and only when one of them runs.
+          env: { LOOPD_TEST_BACKEND: 'postgres' },
+          // A throwaway PostgreSQL, started once, and only when one of these files runs.
           globalSetup: ['test/pg/global-setup.ts'],
-          // These files share the workers with the other projects (a project with one worker would
-          // run alone after all the others), except that the kill tests never run side by side.
+          // These files share the workers with each other (a project with one worker would run
+          // alone after all the others), except that the kill tests never run side by side.
           isolate: false,
           setupFiles: [...SETUP, 'test/exclusive-files.ts'],
           provide: { exclusiveFiles: EXCLUSIVE },
-        },
-      },
-      {
-        test: {
-          name: 'integration-pg',
-          // The integration paths whose state lives in the store, once more on PostgreSQL: runs to
-          // their merge, adoption after a restart, review and merge, the API and the truth snapshots. The
-          // harness gives each daemon a fresh database on the throwaway cluster (test/integration/harness.ts).
-          include: PG_INTEGRATION,
-          exclude,
-          env: { LOOPD_TEST_BACKEND: 'postgres' },
-          // Shared like the others, in workers of its own (vitest never hands a worker to another
-          // project): the harness reads LOOPD_TEST_BACKEND when it loads.
-          isolate: false,
-          setupFiles: SETUP,
-          globalSetup: ['test/pg/global-setup.ts'],
         },
       },
     ],

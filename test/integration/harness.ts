@@ -1,6 +1,6 @@
 // Shared set-up for integration tests: temp git repos, an in-process daemon on port 0 with a temp
 // LOOPD_HOME, and a typed client talking to it over real HTTP. With LOOPD_TEST_BACKEND=postgres
-// (the integration-pg vitest project) each daemon gets a fresh database on the test PostgreSQL
+// (the pg vitest project) each daemon gets a fresh database on the test PostgreSQL
 // (test/pg/global-setup.ts) and runs as one cluster host on it, as `loopd --database-url` does.
 import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -92,7 +92,7 @@ export interface TestDaemon {
 export const BACKEND: 'sqlite' | 'postgres' = process.env.LOOPD_TEST_BACKEND === 'postgres' ? 'postgres' : 'sqlite';
 
 /**
- * True on the PostgreSQL pass (project integration-pg). That pass runs again only the tests whose
+ * True on the PostgreSQL pass (project pg). That pass runs again only the tests whose
  * subject goes through the store (runs reaching their merge, admission and concurrency limits,
  * retries, cancel, the merge records and locks, the recorded ledger, the API's run views and event
  * streams, adoption after a restart); a test whose subject is git, the agent's process tree, the
@@ -119,7 +119,7 @@ const databases: string[] = [];
 export async function testDatabaseUrl(): Promise<string | undefined> {
   if (BACKEND !== 'postgres') return undefined;
   const admin = inject('pgUrl');
-  if (!admin) throw new Error('LOOPD_TEST_BACKEND=postgres needs the PostgreSQL of test/pg/global-setup.ts: run these files through the integration-pg project');
+  if (!admin) throw new Error('LOOPD_TEST_BACKEND=postgres needs the PostgreSQL of test/pg/global-setup.ts: run these files through the pg project (npx vitest run --project pg)');
   const name = `loopd_i_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
   const c = new pg.Client({ connectionString: admin });
   await c.connect();

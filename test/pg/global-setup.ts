@@ -3,9 +3,9 @@
 // is started from the machine's binaries by scripts/pg-test-cluster.sh and removed afterwards.
 // When neither works the whole run fails: these tests are never skipped.
 //
-// Both projects that need it (pg and integration-pg) list this file, and vitest runs a project's
-// global setup once per project, in its main process: the first one starts the server, the second
-// finds it on globalThis, and the last teardown stops it. So one `npm test` starts one cluster.
+// The pg project lists this file, and vitest runs a project's global setup once, in its main
+// process. Were it listed by more projects (it was, by two, until issue 9), the first would start
+// the server, the others find it on globalThis, and the last teardown stop it: one cluster per run.
 //
 // It also builds one migrated template database, and every test database is a copy of it
 // (`CREATE DATABASE ... TEMPLATE`, about a quarter of the cost of creating and migrating one). The

@@ -120,18 +120,23 @@ describe('the wrapper output cap', () => {
     expect(viaHead.log.length).toBeLessThanOrEqual(MAX + 512);
   });
 
-  it("keeps an agent's last words after the TERM of a cancel or timeout, past the head too", async () => {
-    // The agent prints past the head, says it is waiting, and on TERM says goodbye and exits.
-    const s = spec(`trap 'echo GOODBYE; exit 143' TERM; ${flood(2 * MAX)}; touch ready; sleep 30 & wait`);
+  /** Starts `script` (which touches `ready` once past the head), cancels it then, and waits for the step's end. */
+  async function cancelWhenReady(script: string, graceMs: number): Promise<{ s: ReturnType<typeof spec>; exit: Awaited<ReturnType<typeof waitForExit>> }> {
+    const s = spec(script);
     const h = await spawnDetached(s);
     handles.push(h);
     const ac = new AbortController();
-    const waiting = waitForExit(h, s.exitPath, { signal: ac.signal, graceMs: 5000 });
+    const waiting = waitForExit(h, s.exitPath, { signal: ac.signal, graceMs });
     const ready = path.join(s.cwd, 'ready');
     for (const end = Date.now() + 20_000; !fs.existsSync(ready) && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
     expect(fs.existsSync(ready)).toBe(true);
     ac.abort();
-    const exit = await waiting;
+    return { s, exit: await waiting };
+  }
+
+  it("keeps an agent's last words after the TERM of a cancel or timeout, past the head too", async () => {
+    // The agent prints past the head, says it is waiting, and on TERM says goodbye and exits.
+    const { s, exit } = await cancelWhenReady(`trap 'echo GOODBYE; exit 143' TERM; ${flood(2 * MAX)}; touch ready; sleep 30 & wait`, 5000);
     expect(exit.canceled).toBe(true);
     expect(readExitStatus(s.exitPath)).toBe(143);
     expect(fs.readFileSync(s.logPath, 'utf8').endsWith('GOODBYE\n')).toBe(true);
@@ -145,16 +150,7 @@ describe('the wrapper output cap', () => {
   // so the writer reaches its end of input and finishes the log itself (before, the orphan held
   // the pipe for the whole grace, then the SIGKILL ended the writer with the log unfinished).
   it('ends a process the agent left holding the pipe that never got the TERM, and the writer finishes the log', async () => {
-    const s = spec(`trap '(sleep 30 &); echo GOODBYE; exit 143' TERM; ${flood(2 * MAX)}; touch ready; sleep 30 & wait`);
-    const h = await spawnDetached(s);
-    handles.push(h);
-    const ac = new AbortController();
-    const waiting = waitForExit(h, s.exitPath, { signal: ac.signal, graceMs: 20_000 });
-    const ready = path.join(s.cwd, 'ready');
-    for (const end = Date.now() + 20_000; !fs.existsSync(ready) && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
-    expect(fs.existsSync(ready)).toBe(true);
-    ac.abort();
-    const exit = await waiting;
+    const { s, exit } = await cancelWhenReady(`trap '(sleep 30 &); echo GOODBYE; exit 143' TERM; ${flood(2 * MAX)}; touch ready; sleep 30 & wait`, 20_000);
     expect(exit.canceled).toBe(true);
     expect(readExitStatus(s.exitPath)).toBe(143);
     expect(fs.readFileSync(s.logPath, 'utf8').endsWith('GOODBYE\n')).toBe(true);
