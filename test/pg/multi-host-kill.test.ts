@@ -78,8 +78,11 @@ it('every run completes once through repeated SIGKILLs of whole hosts, and no st
     const { rows: before } = await pool.query<{ s: string }>('SELECT COALESCE(max(seq), 0)::bigint AS s FROM events');
     const p = procs.get(victim)!;
     const exited = new Promise((r) => p.once('exit', r));
-    kills.push({ host: victim, t: Date.now() });
     process.kill(-p.pid!, 'SIGKILL');
+    // Taken once the kill is sent, not before: an agent the host spawned in between (its ledger
+    // line's time is read before the line is written, and no process of the group writes once
+    // the SIGKILL is sent) is one this kill ended.
+    kills.push({ host: victim, t: Date.now() });
     await exited;
     if (!restartAtOnce) {
       // Restart only once another host has taken the lost step over: its lease expired (of this
