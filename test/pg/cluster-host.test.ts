@@ -55,8 +55,8 @@ it('a host whose lease was taken over stops its agent, and its late completion r
   expect(rows.map((r) => r.type).filter((t) => t !== 'STEP_CLAIMED')).toEqual([]);
 });
 
-it('a restarted host adopts the steps it still holds a live lease on, and claims nothing twice', async () => {
-  await seedRun(pool);
+/** Host `a` claims the seeded run's first step, its agent (a promise) never ending, and stops: a daemon gone with its agent still running. */
+async function claimAndLeave(): Promise<Lease> {
   let first: (l: Lease) => void = () => {};
   const claimed = new Promise<Lease>((r) => (first = r));
   const a1 = new ClusterHost(options('a', (lease) => {
@@ -65,7 +65,13 @@ it('a restarted host adopts the steps it still holds a live lease on, and claims
   }));
   await a1.start();
   const lease = await claimed;
-  await a1.stop(); // the daemon goes away; its agent (here: the promise) would keep running
+  await a1.stop();
+  return lease;
+}
+
+it('a restarted host adopts the steps it still holds a live lease on, and claims nothing twice', async () => {
+  await seedRun(pool);
+  const lease = await claimAndLeave();
 
   let adopted: (l: Lease) => void = () => {};
   const adoptedLease = new Promise<Lease>((r) => (adopted = r));
@@ -97,15 +103,7 @@ it('a restarted host adopts the steps it still holds a live lease on, and claims
 
 it('a restarted host adopts a lease with a moment left only with a whole TTL, so it cannot expire under the adopted agent', async () => {
   await seedRun(pool);
-  let first: (l: Lease) => void = () => {};
-  const claimed = new Promise<Lease>((r) => (first = r));
-  const a1 = new ClusterHost(options('a', (lease) => {
-    first(lease);
-    return new Promise(() => {});
-  }));
-  await a1.start();
-  const lease = await claimed;
-  await a1.stop();
+  const lease = await claimAndLeave();
   // The host comes back just before its lease would run out (it died a while after its last beat).
   await pool.query('UPDATE steps SET lease_expires_at = loopd_now_ms() + 100 WHERE id = $1', [lease.stepId]);
   let adopted: (l: Lease) => void = () => {};
