@@ -2,6 +2,7 @@
 // A host's heartbeat renews its own row and every lease it still holds in one statement each, so
 // a host that stops beating loses both together after the lease TTL.
 import type { Client, Pool } from './connect.js';
+import { renewLiveLeases } from './leases.js';
 
 export interface HostInfo {
   id: string;
@@ -44,8 +45,7 @@ export async function registerHost(db: Q, h: HostInfo): Promise<void> {
          workspaces = EXCLUDED.workspaces, max_concurrency = EXCLUDED.max_concurrency, lease_ttl_ms = EXCLUDED.lease_ttl_ms,
          started_at = EXCLUDED.started_at, heartbeat_at = EXCLUDED.heartbeat_at, stopped_at = NULL
        RETURNING id)
-     UPDATE steps SET lease_expires_at = loopd_now_ms() + $7
-      WHERE lease_owner = (SELECT id FROM host) AND status = 'IN_PROGRESS' AND lease_expires_at > loopd_now_ms()`,
+     ${renewLiveLeases('(SELECT id FROM host)', '$7')}`,
     [h.id, h.hostname, h.address, h.agents, h.workspaces, h.maxConcurrency, h.leaseTtlMs],
   );
 }

@@ -87,6 +87,17 @@ export async function claimStep(pool: Pool, lim: ClaimLimits): Promise<Lease | n
 }
 
 /**
+ * The statement that renews a host's live leases (`owner`: the host id, `ttl`: the TTL in ms, as
+ * SQL expressions): a whole TTL from now on the database clock, and never for a lease already
+ * expired, reaped or not, so a late renewal cannot race a takeover. Used by both heartbeats and by
+ * the host's registration (hosts.ts), which is its first.
+ */
+export function renewLiveLeases(owner: string, ttl: string): string {
+  return `UPDATE steps SET lease_expires_at = loopd_now_ms() + ${ttl}
+    WHERE lease_owner = ${owner} AND status = 'IN_PROGRESS' AND lease_expires_at > loopd_now_ms()`;
+}
+
+/**
  * Renews this host's heartbeat and every lease it still holds. Returns the steps whose lease it
  * lost (expired or taken over): the caller stops their agents. An expired lease is never revived,
  * even when nobody has reaped it yet, so a late heartbeat cannot race a takeover.
@@ -95,9 +106,7 @@ export async function heartbeat(pool: Pool, hostId: string, ttlMs: number, held:
   return inTx(pool, async (c) => {
     await c.query('UPDATE hosts SET heartbeat_at = loopd_now_ms() WHERE id = $1', [hostId]);
     const { rows } = await c.query<{ id: number; lease_epoch: number; lease_expires_at: number }>(
-      `UPDATE steps SET lease_expires_at = loopd_now_ms() + $2
-        WHERE lease_owner = $1 AND status = 'IN_PROGRESS' AND lease_expires_at > loopd_now_ms()
-        RETURNING id, lease_epoch, lease_expires_at`,
+      `${renewLiveLeases('$1', '$2')} RETURNING id, lease_epoch, lease_expires_at`,
       [hostId, ttlMs],
     );
     const live = new Map(rows.map((r) => [r.id, r]));
@@ -122,9 +131,7 @@ export async function renewLeases(pool: Pool, hostId: string, ttlMs: number, ste
   return inTx(pool, async (c) => {
     await c.query('UPDATE hosts SET heartbeat_at = loopd_now_ms(), stopped_at = NULL WHERE id = $1', [hostId]);
     const { rows } = await c.query<{ id: number }>(
-      `UPDATE steps SET lease_expires_at = loopd_now_ms() + $2
-        WHERE lease_owner = $1 AND status = 'IN_PROGRESS' AND lease_expires_at > loopd_now_ms()
-        RETURNING id`,
+      `${renewLiveLeases('$1', '$2')} RETURNING id`,
       [hostId, ttlMs],
     );
     const live = new Set(rows.map((r) => Number(r.id)));
