@@ -21,7 +21,8 @@ export interface GitDirs {
   commonDir: string;
 }
 
-function readText(path: string): string | null {
+/** A file's text, or null when it cannot be read (missing, a directory, no permission). */
+export function readText(path: string): string | null {
   try {
     return readFileSync(path, 'utf8');
   } catch {

@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { branchExists, canonical, git, gitExec, GitError, isDirectory } from './git-exec.js';
-import { gitDirsOf, isLooseCommit, readHead } from './git-files.js';
+import { gitDirsOf, isLooseCommit, readHead, readText } from './git-files.js';
 
 export interface WorktreeEntry {
   path: string;
@@ -138,14 +138,6 @@ function adminDirOf(commonDir: string, path: string): string | null {
     if (text && canonical(resolve(root, id, text)) === want) return join(root, id);
   }
   return null;
-}
-
-function readText(p: string): string | null {
-  try {
-    return readFileSync(p, 'utf8');
-  } catch {
-    return null;
-  }
 }
 
 /** The reason git's own lock gives while `worktree add` sets a worktree up (in English; translated, the lock stays, which is harmless). */
